@@ -1,0 +1,74 @@
+/**
+ * xbarc vs PyTorch: the same LeNet-5 SGD step (batch 64, 2 threads) timed in this run by
+ * engine.bench's `benchIdealLenetStep` and by bench/torch_lenet_step.py. Skipped, with the
+ * reason, where python3 cannot import torch (it is never installed by xbarc).
+ */
+
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { repoRoot, SkipSection, type Row, type Section, type StepBench, type Timing } from './harness.js';
+
+const BATCH = 64;
+const THREADS = 2;
+const WARMUP = 10;
+const REPS = 50;
+
+function requireTorch(): void {
+  const probe = spawnSync('python3', ['-c', 'import torch'], { encoding: 'utf8' });
+  if (probe.error) throw new SkipSection(`python3 not runnable (${probe.error.message})`);
+  if (probe.status !== 0) {
+    const lastLine = probe.stderr.trim().split('\n').pop() ?? `exit ${probe.status}`;
+    throw new SkipSection(`python3 cannot import torch (${lastLine}); install python3-torch to compare`);
+  }
+}
+
+async function loadXbarcStep(): Promise<StepBench> {
+  let mod: { benchIdealLenetStep?: unknown };
+  try {
+    mod = (await import('./engine.bench.js' as string)) as { benchIdealLenetStep?: unknown };
+  } catch (err) {
+    throw new SkipSection(`engine.bench could not be loaded (${firstLine(err)})`);
+  }
+  if (typeof mod.benchIdealLenetStep !== 'function') throw new SkipSection('engine.bench exports no benchIdealLenetStep');
+  return mod.benchIdealLenetStep as StepBench;
+}
+
+function timeTorchStep(): Timing {
+  const script = join(repoRoot(), 'bench', 'torch_lenet_step.py');
+  const args = [script, '--batch', `${BATCH}`, '--threads', `${THREADS}`, '--warmup', `${WARMUP}`, '--reps', `${REPS}`];
+  const run = spawnSync('python3', args, { encoding: 'utf8' });
+  if (run.status !== 0) throw new Error(`torch_lenet_step.py failed (exit ${run.status}): ${run.stderr.trim()}`);
+  const parsed = JSON.parse(run.stdout.trim().split('\n').pop() ?? '') as Timing & { torch?: string };
+  if (!(parsed.medianMs > 0)) throw new Error(`torch_lenet_step.py printed no timing: ${run.stdout}`);
+  return parsed;
+}
+
+function checkTiming(t: unknown): Timing {
+  const timing = t as Partial<Timing> | null;
+  if (!timing || !(typeof timing.medianMs === 'number' && timing.medianMs > 0)) {
+    throw new Error(`benchIdealLenetStep returned ${JSON.stringify(t)}, expected { medianMs, minMs }`);
+  }
+  return timing as Timing;
+}
+
+function firstLine(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).split('\n')[0]!;
+}
+
+export const section: Section = {
+  name: 'pytorch comparison (LeNet-5 SGD step, batch 64, 2 threads)',
+  async run(): Promise<Row[]> {
+    requireTorch();
+    const xbarcStep = await loadXbarcStep();
+    const xbarc = checkTiming(await xbarcStep({ batch: BATCH, threads: THREADS, warmup: WARMUP, reps: REPS }));
+    const torch = timeTorchStep();
+    const torchMedian: Row = { name: 'torch step (median)', value: torch.medianMs, unit: 'ms' };
+    const torchMin: Row = { name: 'torch step (fastest)', value: torch.minMs, unit: 'ms' };
+    return [
+      torchMedian,
+      { name: 'xbarc step (median)', value: xbarc.medianMs, unit: 'ms', baseline: { name: torchMedian.name, value: torchMedian.value } },
+      torchMin,
+      { name: 'xbarc step (fastest)', value: xbarc.minMs, unit: 'ms', baseline: { name: torchMin.name, value: torchMin.value } },
+    ];
+  },
+};

@@ -1,0 +1,414 @@
+/**
+ * The .xbar concrete-syntax parser (chevrotain CstParser, error recovery on, full locations).
+ *
+ * Ambiguities the grammar resolves with gates, and why:
+ * - Units follow numbers without an operator (`100 kOhm`). An identifier is a unit only when it is
+ *   on the same line as the number and is not itself the start of a field (`name =`), a call or
+ *   a path — so newline-separated members never swallow each other.
+ * - Members need no separator (one per line, as in the sketch); `,` and `;` are allowed.
+ * - `map a -> x, b -> y`: after a comma the map continues only if a pattern followed by `->` comes.
+ * - Glob patterns (`conv*`) are tokens written with no space between them.
+ */
+import { CstParser, type IToken, type TokenType, type CstNode } from 'chevrotain';
+import * as T from './tokens.js';
+
+/** Keywords that may also be used as field or path names (`device = rram`, `input = 1 x 28 x 28`). */
+const nameKeywords: TokenType[] = [T.Device, T.Crossbar, T.Network, T.Experiment, T.Input];
+
+export class XbarParser extends CstParser {
+  constructor() {
+    super(T.allTokens, { recoveryEnabled: true, maxLookahead: 3, nodeLocationTracking: 'full' });
+    this.performSelfAnalysis();
+  }
+
+  public file = this.RULE('file', () => {
+    this.MANY(() => {
+      this.OR([
+        { ALT: () => this.SUBRULE(this.importDecl) },
+        { ALT: () => this.SUBRULE(this.declaration) },
+        { ALT: () => this.SUBRULE(this.networkDecl) },
+      ]);
+      this.OPTION(() => this.CONSUME(T.Semicolon));
+    });
+  });
+
+  public importDecl = this.RULE('importDecl', () => {
+    this.CONSUME(T.Import);
+    this.OR([
+      { ALT: () => this.CONSUME(T.Star) },
+      {
+        ALT: () => {
+          this.CONSUME(T.LBrace);
+          this.MANY_SEP({ SEP: T.Comma, DEF: () => this.SUBRULE(this.importSpec) });
+          this.CONSUME(T.RBrace);
+        },
+      },
+    ]);
+    this.CONSUME(T.From);
+    this.CONSUME(T.StringLiteral);
+  });
+
+  public importSpec = this.RULE('importSpec', () => {
+    this.CONSUME(T.Identifier, { LABEL: 'name' });
+    this.OPTION(() => {
+      this.CONSUME(T.As);
+      this.CONSUME2(T.Identifier, { LABEL: 'alias' });
+    });
+  });
+
+  /** device / crossbar / experiment NAME (= PRESET)? { members } */
+  public declaration = this.RULE('declaration', () => {
+    this.OR([
+      { ALT: () => this.CONSUME(T.Device, { LABEL: 'kind' }) },
+      { ALT: () => this.CONSUME(T.Crossbar, { LABEL: 'kind' }) },
+      { ALT: () => this.CONSUME(T.Experiment, { LABEL: 'kind' }) },
+    ]);
+    this.CONSUME(T.Identifier, { LABEL: 'name' });
+    this.OPTION(() => {
+      this.CONSUME(T.Equals);
+      this.SUBRULE(this.qualifiedName, { LABEL: 'preset' });
+    });
+    this.OPTION2(() => this.SUBRULE(this.body));
+  });
+
+  public networkDecl = this.RULE('networkDecl', () => {
+    this.CONSUME(T.Network);
+    this.CONSUME(T.Identifier, { LABEL: 'name' });
+    this.OPTION(() => {
+      this.CONSUME(T.LParen);
+      this.MANY_SEP({ SEP: T.Comma, DEF: () => this.SUBRULE(this.param) });
+      this.CONSUME(T.RParen);
+    });
+    this.SUBRULE(this.networkBody);
+  });
+
+  public param = this.RULE('param', () => {
+    this.CONSUME(T.Identifier, { LABEL: 'name' });
+    this.OPTION(() => {
+      this.CONSUME(T.Equals);
+      this.SUBRULE(this.expression, { LABEL: 'default' });
+    });
+  });
+
+  public networkBody = this.RULE('networkBody', () => {
+    this.CONSUME(T.LBrace);
+    this.MANY(() => {
+      this.SUBRULE(this.networkMember);
+      this.OPTION(() => this.OR([{ ALT: () => this.CONSUME(T.Comma) }, { ALT: () => this.CONSUME(T.Semicolon) }]));
+    });
+    this.CONSUME(T.RBrace);
+  });
+
+  public networkMember = this.RULE('networkMember', () => {
+    this.OR([
+      {
+        ALT: () => {
+          this.CONSUME(T.Block);
+          this.CONSUME(T.Identifier, { LABEL: 'name' });
+          this.SUBRULE(this.networkBody);
+        },
+      },
+      {
+        ALT: () => {
+          this.CONSUME(T.Shortcut);
+          this.SUBRULE2(this.networkBody);
+        },
+      },
+      {
+        GATE: () => this.LA(2).tokenType === T.Equals,
+        ALT: () => {
+          this.SUBRULE(this.fieldName, { LABEL: 'layerName' });
+          this.CONSUME(T.Equals);
+          this.SUBRULE(this.expression);
+        },
+      },
+      { ALT: () => this.SUBRULE2(this.expression) },
+    ]);
+  });
+
+  /** `{ member* }`: the body of declarations, nested blocks and object literals. */
+  public body = this.RULE('body', () => {
+    this.CONSUME(T.LBrace);
+    this.MANY(() => {
+      this.SUBRULE(this.member);
+      this.OPTION(() => this.OR([{ ALT: () => this.CONSUME(T.Comma) }, { ALT: () => this.CONSUME(T.Semicolon) }]));
+    });
+    this.CONSUME(T.RBrace);
+  });
+
+  public member = this.RULE('member', () => {
+    this.OR([
+      { ALT: () => this.SUBRULE(this.mapStatement) },
+      { ALT: () => this.SUBRULE(this.sweepStatement) },
+      { ALT: () => this.SUBRULE(this.field) },
+    ]);
+  });
+
+  public field = this.RULE('field', () => {
+    this.SUBRULE(this.fieldName, { LABEL: 'name' });
+    this.OR([
+      {
+        ALT: () => {
+          this.CONSUME(T.Equals);
+          this.SUBRULE(this.expression, { LABEL: 'value' });
+        },
+      },
+      { ALT: () => this.SUBRULE(this.body, { LABEL: 'block' }) },
+    ]);
+  });
+
+  public fieldName = this.RULE('fieldName', () => {
+    this.OR([{ ALT: () => this.CONSUME(T.Identifier) }, ...nameKeywords.map((tok) => ({ ALT: () => this.CONSUME(tok) }))]);
+  });
+
+  public mapStatement = this.RULE('mapStatement', () => {
+    this.CONSUME(T.Map);
+    this.SUBRULE(this.mapEntry);
+    this.MANY({
+      GATE: () => this.LA(1).tokenType === T.Comma && this.isMapEntryAhead(2),
+      DEF: () => {
+        this.CONSUME(T.Comma);
+        this.SUBRULE2(this.mapEntry);
+      },
+    });
+  });
+
+  public mapEntry = this.RULE('mapEntry', () => {
+    this.SUBRULE(this.pattern);
+    this.CONSUME(T.Arrow);
+    this.CONSUME(T.Identifier, { LABEL: 'target' });
+  });
+
+  /** `*`, `conv1`, `conv*`, `stage1.*`, `"fc?"` */
+  public pattern = this.RULE('pattern', () => {
+    this.OR([
+      { ALT: () => this.CONSUME(T.StringLiteral) },
+      {
+        ALT: () => {
+          this.SUBRULE(this.patternSegment);
+          this.MANY(() => {
+            this.CONSUME(T.Dot);
+            this.SUBRULE2(this.patternSegment);
+          });
+        },
+      },
+    ]);
+  });
+
+  public patternSegment = this.RULE('patternSegment', () => {
+    this.OR([{ ALT: () => this.CONSUME(T.Identifier) }, { ALT: () => this.CONSUME(T.Star) }]);
+    this.MANY({
+      GATE: () => this.adjacentToPrevious() && (this.LA(1).tokenType === T.Identifier || this.LA(1).tokenType === T.Star),
+      DEF: () => this.OR2([{ ALT: () => this.CONSUME2(T.Identifier) }, { ALT: () => this.CONSUME2(T.Star) }]),
+    });
+  });
+
+  public sweepStatement = this.RULE('sweepStatement', () => {
+    this.CONSUME(T.Sweep);
+    this.SUBRULE(this.sweepFactor);
+    this.MANY(() => {
+      this.CONSUME(T.Star);
+      this.SUBRULE2(this.sweepFactor);
+    });
+  });
+
+  public sweepFactor = this.RULE('sweepFactor', () => {
+    this.OR([
+      {
+        ALT: () => {
+          this.CONSUME(T.Zip);
+          this.CONSUME(T.LParen);
+          this.AT_LEAST_ONE_SEP({ SEP: T.Comma, DEF: () => this.SUBRULE(this.sweepAxis) });
+          this.CONSUME(T.RParen);
+        },
+      },
+      { ALT: () => this.SUBRULE2(this.sweepAxis) },
+    ]);
+  });
+
+  public sweepAxis = this.RULE('sweepAxis', () => {
+    this.SUBRULE(this.path);
+    this.CONSUME(T.In);
+    this.SUBRULE(this.unaryExpression, { LABEL: 'from' });
+    this.OPTION(() => {
+      this.CONSUME(T.DotDot);
+      this.SUBRULE2(this.unaryExpression, { LABEL: 'to' });
+      this.OPTION2(() => {
+        this.CONSUME(T.By);
+        this.SUBRULE3(this.unaryExpression, { LABEL: 'by' });
+      });
+    });
+  });
+
+  public path = this.RULE('path', () => {
+    this.SUBRULE(this.fieldName);
+    this.MANY(() => {
+      this.CONSUME(T.Dot);
+      this.SUBRULE2(this.fieldName);
+    });
+  });
+
+  public qualifiedName = this.RULE('qualifiedName', () => {
+    this.CONSUME(T.Identifier);
+    this.MANY(() => {
+      this.CONSUME(T.Dot);
+      this.SUBRULE(this.fieldName);
+    });
+  });
+
+  // ---- expressions ------------------------------------------------------------------------
+  public expression = this.RULE('expression', () => {
+    this.SUBRULE(this.shapeExpression, { LABEL: 'from' });
+    this.OPTION(() => {
+      this.CONSUME(T.DotDot);
+      this.SUBRULE2(this.shapeExpression, { LABEL: 'to' });
+      this.OPTION2(() => {
+        this.CONSUME(T.By);
+        this.SUBRULE3(this.shapeExpression, { LABEL: 'by' });
+      });
+    });
+  });
+
+  public shapeExpression = this.RULE('shapeExpression', () => {
+    this.SUBRULE(this.additiveExpression, { LABEL: 'operands' });
+    this.MANY(() => {
+      this.CONSUME(T.Cross);
+      this.SUBRULE2(this.additiveExpression, { LABEL: 'operands' });
+    });
+  });
+
+  public additiveExpression = this.RULE('additiveExpression', () => {
+    this.SUBRULE(this.multiplicativeExpression, { LABEL: 'operands' });
+    this.MANY(() => {
+      this.OR([{ ALT: () => this.CONSUME(T.Plus, { LABEL: 'operators' }) }, { ALT: () => this.CONSUME(T.Minus, { LABEL: 'operators' }) }]);
+      this.SUBRULE2(this.multiplicativeExpression, { LABEL: 'operands' });
+    });
+  });
+
+  public multiplicativeExpression = this.RULE('multiplicativeExpression', () => {
+    this.SUBRULE(this.unaryExpression, { LABEL: 'operands' });
+    this.MANY(() => {
+      this.OR([{ ALT: () => this.CONSUME(T.Star, { LABEL: 'operators' }) }, { ALT: () => this.CONSUME(T.Slash, { LABEL: 'operators' }) }]);
+      this.SUBRULE2(this.unaryExpression, { LABEL: 'operands' });
+    });
+  });
+
+  public unaryExpression = this.RULE('unaryExpression', () => {
+    this.OR([
+      {
+        ALT: () => {
+          this.OR2([{ ALT: () => this.CONSUME(T.Minus, { LABEL: 'sign' }) }, { ALT: () => this.CONSUME(T.Plus, { LABEL: 'sign' }) }]);
+          this.SUBRULE(this.unaryExpression, { LABEL: 'operand' });
+        },
+      },
+      { ALT: () => this.SUBRULE(this.atom) },
+    ]);
+  });
+
+  public atom = this.RULE('atom', () => {
+    this.OR([
+      { ALT: () => this.SUBRULE(this.numberAtom) },
+      { ALT: () => this.CONSUME(T.StringLiteral) },
+      { ALT: () => this.CONSUME(T.True) },
+      { ALT: () => this.CONSUME(T.False) },
+      { ALT: () => this.SUBRULE(this.listLiteral) },
+      { ALT: () => this.SUBRULE(this.body, { LABEL: 'object' }) },
+      { ALT: () => this.SUBRULE(this.refOrCall) },
+      {
+        ALT: () => {
+          this.CONSUME(T.LParen);
+          this.SUBRULE(this.expression);
+          this.CONSUME(T.RParen);
+        },
+      },
+    ]);
+  });
+
+  public numberAtom = this.RULE('numberAtom', () => {
+    this.CONSUME(T.NumberLiteral);
+    this.OPTION({
+      GATE: () => this.unitFollows(),
+      DEF: () => this.OR([{ ALT: () => this.CONSUME(T.Percent, { LABEL: 'unit' }) }, { ALT: () => this.CONSUME(T.Identifier, { LABEL: 'unit' }) }]),
+    });
+  });
+
+  public listLiteral = this.RULE('listLiteral', () => {
+    this.CONSUME(T.LBracket);
+    this.MANY(() => {
+      this.SUBRULE(this.expression, { LABEL: 'items' });
+      this.OPTION(() => this.CONSUME(T.Comma));
+    });
+    this.CONSUME(T.RBracket);
+  });
+
+  public refOrCall = this.RULE('refOrCall', () => {
+    this.SUBRULE(this.qualifiedName);
+    this.OPTION(() => {
+      this.CONSUME(T.LParen);
+      this.MANY_SEP({ SEP: T.Comma, DEF: () => this.SUBRULE(this.argument) });
+      this.CONSUME(T.RParen);
+    });
+  });
+
+  public argument = this.RULE('argument', () => {
+    this.OPTION({
+      GATE: () => this.LA(2).tokenType === T.Equals,
+      DEF: () => {
+        this.SUBRULE(this.fieldName, { LABEL: 'name' });
+        this.CONSUME(T.Equals);
+      },
+    });
+    this.SUBRULE(this.expression, { LABEL: 'value' });
+  });
+
+  // ---- gates --------------------------------------------------------------------------------
+  private unitFollows(): boolean {
+    const next = this.LA(1);
+    if (next.tokenType === T.Percent) return true;
+    if (next.tokenType !== T.Identifier) return false;
+    const previous = this.LA(0);
+    if (previous.endLine !== undefined && next.startLine !== previous.endLine) return false;
+    const after = this.LA(2).tokenType;
+    return after !== T.Equals && after !== T.LParen && after !== T.Arrow && after !== T.Dot;
+  }
+
+  private adjacentToPrevious(): boolean {
+    const previous = this.LA(0);
+    const next = this.LA(1);
+    return previous.endOffset !== undefined && next.startOffset === previous.endOffset + 1;
+  }
+
+  /** Does a map entry (pattern `->` target) start at lookahead k? */
+  private isMapEntryAhead(k: number): boolean {
+    for (let i = k; ; i++) {
+      const t = this.LA(i).tokenType;
+      if (t === T.Arrow) return i > k;
+      if (t !== T.Identifier && t !== T.Star && t !== T.Dot && t !== T.StringLiteral) return false;
+    }
+  }
+}
+
+/** One shared instance: chevrotain parsers are reusable and costly to construct. */
+export const xbarParser = new XbarParser();
+
+export interface ParseOutput {
+  cst: CstNode;
+  tokens: IToken[];
+  comments: IToken[];
+  lexErrors: { offset: number; line: number; column: number; length: number; message: string }[];
+  parseErrors: { token: IToken; message: string; previousToken?: IToken }[];
+}
+
+export function parseText(text: string): ParseOutput {
+  const lexed = T.xbarLexer.tokenize(text);
+  xbarParser.input = lexed.tokens;
+  const cst = xbarParser.file();
+  const parseErrors = xbarParser.errors.map((e) => ({ token: e.token, message: e.message, previousToken: (e as { previousToken?: IToken }).previousToken }));
+  return {
+    cst,
+    tokens: lexed.tokens,
+    comments: (lexed.groups['comments'] ?? []) as IToken[],
+    lexErrors: lexed.errors.map((e) => ({ offset: e.offset, line: e.line ?? 1, column: e.column ?? 1, length: e.length, message: e.message })),
+    parseErrors,
+  };
+}

@@ -1,0 +1,130 @@
+/**
+ * The execution plan: the contract between the compiler (which lowers a checked spec into it)
+ * and the runtime (which executes it). Versioned; validated against schemas/plan.schema.json
+ * before anything runs. All physical values are SI (Ohm, S, V, s); fractions are 0..1.
+ */
+
+export const PLAN_VERSION = 1;
+
+/** Per-sample tensor shape: [C, H, W] for images, [N] for vectors. */
+export type Shape = number[];
+
+export type LayerOp =
+  | DenseOp
+  | Conv2dOp
+  | ReluOp
+  | MaxPoolOp
+  | AvgPoolOp
+  | BatchNormOp
+  | FlattenOp
+  | AddOp;
+
+export interface DenseOp { kind: 'dense'; units: number; bias: boolean }
+export interface Conv2dOp {
+  kind: 'conv2d';
+  outChannels: number;
+  kernel: [number, number];
+  stride: [number, number];
+  /** [top, left, bottom, right] */
+  padding: [number, number, number, number];
+  bias: boolean;
+}
+export interface ReluOp { kind: 'relu' }
+export interface MaxPoolOp { kind: 'maxpool'; kernel: [number, number]; stride: [number, number]; padding: [number, number, number, number] }
+export interface AvgPoolOp { kind: 'avgpool'; kernel: [number, number]; stride: [number, number]; padding: [number, number, number, number]; /** global average pool over H×W */ global: boolean }
+export interface BatchNormOp { kind: 'batchnorm'; epsilon: number; momentum: number }
+export interface FlattenOp { kind: 'flatten' }
+/** Element-wise sum of exactly two inputs (residual connection). */
+export interface AddOp { kind: 'add' }
+
+/** How a weighted layer's matrix W[K × N] lands on crossbar tiles. */
+export interface LayerMapping {
+  /** 'digital' when the layer is not mapped to a crossbar. */
+  target: 'digital' | 'crossbar';
+  /** Name of the crossbar declaration (absent for digital). */
+  crossbar?: string;
+  /** K (rows of the weight matrix: Cin·kh·kw or fan-in) and N (outputs). */
+  matrix: { rows: number; cols: number };
+  /** Tile grid: ceil(K / tileRows) × ceil(N / tileCols). */
+  tiles?: { rowTiles: number; colTiles: number; tileRows: number; tileCols: number };
+  weightSlices?: number;
+  inputStreams?: number;
+  /** Physical arrays: tiles × slices × (2 for differential, 1 + reference for offset). */
+  crossbarCount?: number;
+}
+
+export interface PlanLayer {
+  /** Fully qualified name, e.g. "conv1" or "stage1.block1.conv2". */
+  name: string;
+  op: LayerOp;
+  /** Names of producer layers; "input" is the network input. Exactly two for 'add'. */
+  inputs: string[];
+  inputShape: Shape;
+  outputShape: Shape;
+  /** Trainable parameter count (weights + bias; batchnorm: scale + shift). */
+  params: number;
+  /** Multiply-accumulates × 2 for one sample's forward pass. */
+  flopsPerSample: number;
+  /** Bytes of float32 output activation per sample. */
+  activationBytesPerSample: number;
+  /** Present for weighted layers (dense, conv2d). */
+  mapping?: LayerMapping;
+}
+
+export interface PlanNetwork {
+  name: string;
+  inputShape: Shape;
+  classes: number;
+  /** Topologically ordered; the last layer's output is the logits. */
+  layers: PlanLayer[];
+}
+
+export type DataSource =
+  | { kind: 'mnist'; train: number; test: number }
+  | { kind: 'idx'; trainImages: string; trainLabels: string; testImages: string; testLabels: string; train?: number; test?: number }
+  | { kind: 'cifar10'; dir: string; train?: number; test?: number };
+
+export interface PlanData {
+  source: DataSource;
+  /** Normalize pixels: x ← (x/255 − mean) / std. */
+  normalize: { mean: number; std: number };
+  shuffle: boolean;
+}
+
+export type Optimizer =
+  | { kind: 'sgd'; lr: number; momentum: number; nesterov: boolean; weightDecay: number }
+  | { kind: 'adam'; lr: number; beta1: number; beta2: number; epsilon: number; weightDecay: number };
+
+export type NonidealStage = 'forward' | 'backward' | 'update';
+
+export interface PlanTrain {
+  epochs: number;
+  batch: number;
+  optimizer: Optimizer;
+  nonideal: NonidealStage[];
+  /** Learning-rate schedule: constant or step decay every `stepEpochs` by `gamma`. */
+  schedule: { kind: 'constant' } | { kind: 'step'; stepEpochs: number; gamma: number } | { kind: 'cosine' };
+}
+
+export interface PlanEvaluate { batch: number }
+
+export interface PlanExperiment {
+  name: string;
+  fidelity: 'ideal' | 'fast' | 'exact';
+  network: PlanNetwork;
+  data: PlanData;
+  /** Absent for inference-only experiments. */
+  train?: PlanTrain;
+  evaluate: PlanEvaluate;
+  seed: number;
+  outDir: string;
+  estimate: { memoryBytes: number; flopsPerTrainStep: number; flopsPerEvalSample: number };
+}
+
+export interface Plan {
+  version: typeof PLAN_VERSION;
+  tool: { name: 'xbarc'; version: string };
+  /** sha256 of the resolved spec text (stable across formatting of the same values). */
+  specHash: string;
+  experiments: PlanExperiment[];
+}

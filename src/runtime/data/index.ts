@@ -1,0 +1,84 @@
+/**
+ * Data loading for the runtime: turn a plan's data section into normalized float32 NCHW tensors.
+ * Paths in a plan are used as given (the compiler resolves them against the spec's folder).
+ */
+
+import { basename } from 'node:path';
+import type { DataSource, PlanData } from '../../compiler/plan-types.js';
+import { XbarcDataError } from '../errors.js';
+import { normalizeSplit, takeFirst } from './batches.js';
+import { CIFAR_CLASSES, CIFAR_SHAPE, CIFAR_TEST_FILES, CIFAR_TRAIN_FILES, readCifarFiles } from './cifar10.js';
+import { readIdxPair } from './idx.js';
+import { embeddedMnistSplit, MNIST_CLASSES, MNIST_SHAPE } from './mnist.js';
+import type { Dataset, RawSplit } from './types.js';
+
+export type { Dataset, RawSplit, Split } from './types.js';
+export { epochOrder, gatherBatch, normalizeSplit } from './batches.js';
+export { parseIdx, readIdxImages, readIdxLabels } from './idx.js';
+export { readCifarBatch } from './cifar10.js';
+export { loadEmbeddedMnist } from './mnist.js';
+export { XbarcDataError } from '../errors.js';
+
+interface RawDataset {
+  name: string;
+  shape: number[];
+  classes: number;
+  train: RawSplit;
+  test: RawSplit;
+}
+
+/** Load and normalize the data set a plan names. Every bad input throws XbarcDataError. */
+export async function loadDataset(data: PlanData, seed: number): Promise<Dataset> {
+  const raw = await loadRaw(data.source, seed);
+  const { mean, std } = data.normalize;
+  return {
+    name: raw.name,
+    shape: raw.shape,
+    classes: raw.classes,
+    train: normalizeSplit(raw.train, mean, std),
+    test: normalizeSplit(raw.test, mean, std),
+  };
+}
+
+async function loadRaw(source: DataSource, seed: number): Promise<RawDataset> {
+  switch (source.kind) {
+    case 'mnist':
+      return { name: 'mnist', shape: [...MNIST_SHAPE], classes: MNIST_CLASSES, ...(await embeddedMnistSplit(source.train, source.test, seed)) };
+    case 'idx':
+      return loadIdx(source);
+    case 'cifar10':
+      return loadCifar10(source);
+    default:
+      throw new XbarcDataError('data/bad-source', `unknown data source kind "${(source as { kind: string }).kind}"`);
+  }
+}
+
+function loadIdx(source: Extract<DataSource, { kind: 'idx' }>): RawDataset {
+  const train = readIdxPair(source.trainImages, source.trainLabels);
+  const test = readIdxPair(source.testImages, source.testLabels);
+  if (train.rows !== test.rows || train.cols !== test.cols) {
+    throw new XbarcDataError(
+      'data/shape-mismatch',
+      `${source.testImages}: images are ${test.rows}×${test.cols} but ${source.trainImages} has ${train.rows}×${train.cols}`,
+    );
+  }
+  return {
+    name: `idx:${basename(source.trainImages)}`,
+    shape: [1, train.rows, train.cols],
+    classes: 10,
+    train: takeFirst(train, source.train, source.trainImages),
+    test: takeFirst(test, source.test, source.testImages),
+  };
+}
+
+function loadCifar10(source: Extract<DataSource, { kind: 'cifar10' }>): RawDataset {
+  const train = readCifarFiles(source.dir, CIFAR_TRAIN_FILES, source.train);
+  const test = readCifarFiles(source.dir, CIFAR_TEST_FILES, source.test);
+  return {
+    name: 'cifar10',
+    shape: [...CIFAR_SHAPE],
+    classes: CIFAR_CLASSES,
+    train: takeFirst(train, source.train, `${source.dir} (CIFAR-10 training batches)`),
+    test: takeFirst(test, source.test, `${source.dir} (CIFAR-10 test batch)`),
+  };
+}
