@@ -81,6 +81,8 @@ export type Expr =
   | { kind: 'shape'; dims: Expr[]; span: Span }
   | { kind: 'range'; from: Expr; to: Expr; by?: Expr; span: Span }
   | { kind: 'paren'; inner: Expr; span: Span }
+  /** A value computed outside the text (expanded sweep ranges); holds a checked Value. */
+  | { kind: 'const'; value: unknown; display: string; span: Span }
   /** A hole left by error recovery. */
   | { kind: 'error'; span: Span };
 

@@ -60,6 +60,10 @@ export class Evaluator {
 
   evalTyped(expr: Expr, type: ParamType, ctx: EvalContext, label: string): Value | undefined {
     if (expr.kind === 'error') return undefined;
+    if (expr.kind === 'const' && type.t !== 'number') {
+      const v = expr.value as Value;
+      return v.k === 'num' ? this.typeMismatch(expr, ctx, label, 'a number here is not allowed') : v;
+    }
     if (expr.kind === 'paren' && type.t !== 'number') return this.evalTyped(expr.inner, type, ctx, label);
     switch (type.t) {
       case 'number': return this.evalNumberParam(expr, type, ctx, label);
@@ -348,6 +352,11 @@ export class Evaluator {
         return { v: expr.value * unit.scale, dim: unit.dim, hasUnit: true, unit: unitName };
       }
       case 'paren': return this.evalQuantity(expr.inner, ctx);
+      case 'const': {
+        const v = expr.value as Value;
+        if (v.k !== 'num') return this.typeMismatch(expr, ctx, 'arithmetic', 'a number');
+        return { v: v.v, dim: v.dim, hasUnit: !isDimensionless(v.dim) || v.unit !== undefined, ...(v.unit ? { unit: v.unit } : {}) };
+      }
       case 'unary': {
         const q = this.evalQuantity(expr.operand, ctx);
         return q ? { ...q, v: expr.op === '-' ? -q.v : q.v } : undefined;
@@ -716,6 +725,7 @@ export function describeExpr(expr: Expr): string {
     case 'shape': return 'a shape';
     case 'range': return 'a range';
     case 'binary': case 'unary': case 'paren': return 'an expression';
+    case 'const': return expr.display;
     case 'error': return 'an incomplete expression';
   }
 }

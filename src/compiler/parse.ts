@@ -2,7 +2,8 @@
  * Parse: .xbar text → AST with spans, plus syntax diagnostics. Never throws on any input.
  */
 import type { CstNode, IToken, CstElement } from 'chevrotain';
-import { parseText } from '../../grammar/parser.js';
+import { parseText, xbarParser } from '../../grammar/parser.js';
+import { xbarLexer } from '../../grammar/tokens.js';
 import type { Arg, Declaration, Expr, FileAst, ImportDecl, Member, NetMember, Name, Span, SweepAxis, MapEntry } from './ast.js';
 import { spanUnion } from './ast.js';
 import { Diagnostics } from './diagnostics.js';
@@ -399,4 +400,22 @@ function buildRefOrCall(node: CstNode): Expr {
 function unquote(s: string): string {
   if (s.length < 2) return s;
   return s.slice(1, -1).replace(/\\(.)/g, (_, ch: string) => (ch === 'n' ? '\n' : ch === 't' ? '\t' : ch));
+}
+
+/** Parse a lone expression (a `--set path=value` value). */
+export function parseExpressionText(file: string, text: string, diags: Diagnostics): Expr | undefined {
+  const lexed = xbarLexer.tokenize(text);
+  for (const e of lexed.errors) {
+    diags.add('unexpected-character', file, { start: e.offset, end: e.offset + 1, line: 1, col: e.offset + 1, endLine: 1, endCol: e.offset + 2 }, { char: JSON.stringify(text[e.offset] ?? '') });
+  }
+  if (lexed.errors.length > 0) return undefined;
+  xbarParser.input = lexed.tokens;
+  const cst = xbarParser.expression();
+  const errors = xbarParser.errors;
+  if (errors.length > 0 || xbarParser.input.length === 0) {
+    const tok = realToken(errors[0]?.token);
+    diags.add('syntax-error', file, tok ? tokenSpan(tok) : endOfText(text), { detail: errors[0] ? describeSyntaxError(errors[0].message, tok) : 'expected a value' });
+    return undefined;
+  }
+  return buildExpression(cst);
 }

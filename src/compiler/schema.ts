@@ -276,6 +276,7 @@ export const constructors: Constructor[] = [
     name: 'mnist', family: 'data', doc: 'The embedded MNIST digits (10,000 real images shipped with xbarc), split train/test by seed.', params: [
       { name: 'train', type: int(1, 10000), default: v(8000), doc: 'Training samples.' },
       { name: 'test', type: int(1, 10000), default: v(2000), doc: 'Test samples (train + test ≤ 10,000).' },
+      { name: 'crop', type: int(0, 28), default: v(0), doc: 'Center-crop images to crop × crop pixels (0 = keep 28 × 28); NeuroSim\'s MLP uses 20.' },
       { name: 'mean', type: num(Dim.none), default: v(0.1307), doc: 'Normalization mean (after scaling pixels to 0..1).' },
       { name: 'std', type: num(Dim.none, { min: 0, minExclusive: true }), default: v(0.3081), doc: 'Normalization standard deviation.' },
     ],
@@ -288,6 +289,7 @@ export const constructors: Constructor[] = [
       { name: 'test_labels', type: { t: 'string' }, default: required, doc: 'Test labels file.' },
       { name: 'train', type: int(0), default: v(0), doc: 'Use the first N training samples (0 = all).' },
       { name: 'test', type: int(0), default: v(0), doc: 'Use the first N test samples (0 = all).' },
+      { name: 'crop', type: int(0, 28), default: v(0), doc: 'Center-crop images to crop × crop pixels (0 = keep 28 × 28).' },
       { name: 'mean', type: num(Dim.none), default: v(0.1307), doc: 'Normalization mean.' },
       { name: 'std', type: num(Dim.none, { min: 0, minExclusive: true }), default: v(0.3081), doc: 'Normalization standard deviation.' },
     ],

@@ -1,0 +1,39 @@
+/** The xbarc command line: a thin shell over the compiler and runtime services. */
+import { Command, CommanderError } from 'commander';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { packageRoot } from '../compiler/resolve.js';
+import { checkCommand } from './check-command.js';
+
+const version = (JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+export async function main(argv: string[]): Promise<number> {
+  let exitCode = 0;
+  const program = new Command();
+  program
+    .name('xbarc')
+    .description('Simulate DNN training and inference on resistive crossbar hardware.')
+    .version(version)
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+  program
+    .command('check')
+    .description('check .xbar files and print diagnostics')
+    .argument('<files...>', '.xbar files to check')
+    .option('--json', 'machine-readable output')
+    .option('--set <path=value>', 'override a value (repeatable)', collect)
+    .action((files: string[], opts: { json?: boolean; set?: string[] }) => {
+      exitCode = checkCommand(files, opts);
+    });
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    throw err;
+  }
+  return exitCode;
+}
