@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../compiler/resolve.js';
 import { checkCommand } from './check-command.js';
+import { registerEditorCommands } from './editor-commands.js';
 
 const version = (JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
 
@@ -28,6 +29,10 @@ export async function main(argv: string[]): Promise<number> {
     .action((files: string[], opts: { json?: boolean; set?: string[] }) => {
       exitCode = checkCommand(files, opts);
     });
+
+  registerEditorCommands(program, (code) => {
+    exitCode = code;
+  });
 
   try {
     await program.parseAsync(argv, { from: 'user' });
