@@ -1,0 +1,192 @@
+/**
+ * A small typed builder for ONNX graphs (opset 18, IR version 8), serialized with `onnx-proto`.
+ *
+ * Tensor names are plain strings; `op()` returns the name of a fresh output. `toBytes()` prunes
+ * every node that no graph output depends on (ENGINE.md rule 1: ORT runs every node it is given).
+ */
+
+import onnxProto from 'onnx-proto';
+
+const onnx = onnxProto.onnx;
+const DataType = onnx.TensorProto.DataType;
+const AttrType = onnx.AttributeProto.AttributeType;
+
+export const OPSET = 18;
+export const IR_VERSION = 8;
+
+export type ElemType = 'float' | 'int64' | 'int32' | 'bool';
+/** A dimension: a fixed size or a symbolic name (dynamic, e.g. the batch "N"). */
+export type Dim = number | string;
+
+/** Attribute values: integers and integer lists by default; floats must be wrapped. */
+export type AttrValue = number | number[] | string | { f: number } | { floats: number[] } | { tensor: onnxProto.onnx.ITensorProto };
+
+/** Wrap a float attribute (a bare number is an INT attribute). */
+export const f = (value: number): { f: number } => ({ f: value });
+
+const ELEM: Record<ElemType, number> = {
+  float: DataType.FLOAT,
+  int64: DataType.INT64,
+  int32: DataType.INT32,
+  bool: DataType.BOOL,
+};
+
+interface NodeSpec {
+  opType: string;
+  inputs: string[];
+  outputs: string[];
+  attrs: Record<string, AttrValue>;
+  name: string;
+}
+
+export class GraphBuilder {
+  private readonly nodes: NodeSpec[] = [];
+  private readonly inputs: onnxProto.onnx.IValueInfoProto[] = [];
+  private readonly outputs: onnxProto.onnx.IValueInfoProto[] = [];
+  private readonly initializers: onnxProto.onnx.ITensorProto[] = [];
+  private readonly constCache = new Map<string, string>();
+  private counter = 0;
+
+  constructor(readonly name: string) {}
+
+  /** A unique tensor name with a readable prefix. */
+  fresh(prefix: string): string {
+    return `${prefix}#${this.counter++}`;
+  }
+
+  input(name: string, elem: ElemType, dims: Dim[]): string {
+    this.inputs.push(valueInfo(name, elem, dims));
+    return name;
+  }
+
+  /** Declare `tensor` as a graph output called `name` (an Identity renames when they differ). */
+  output(name: string, tensor: string, elem: ElemType = 'float', dims?: Dim[]): void {
+    if (tensor !== name) this.nodes.push({ opType: 'Identity', inputs: [tensor], outputs: [name], attrs: {}, name: `out/${name}` });
+    this.outputs.push(valueInfo(name, elem, dims));
+  }
+
+  /** Emit one node with `nOut` outputs; returns their names. */
+  node(opType: string, inputs: string[], attrs: Record<string, AttrValue> = {}, nOut = 1, prefix = opType): string[] {
+    const outputs = Array.from({ length: nOut }, () => this.fresh(prefix));
+    this.nodes.push({ opType, inputs, outputs, attrs, name: outputs[0]! });
+    return outputs;
+  }
+
+  /** Emit a single-output node; returns its output name. */
+  op(opType: string, inputs: string[], attrs: Record<string, AttrValue> = {}, prefix = opType): string {
+    return this.node(opType, inputs, attrs, 1, prefix)[0]!;
+  }
+
+  /** A float32 constant stored as an initializer (for small tensors; see `zeros` for big ones). */
+  constFloat(values: ArrayLike<number>, dims: number[] = [values.length]): string {
+    return this.cachedConst('f', values, dims, () => tensorProto(this.fresh('cf'), 'float', dims, Float32Array.from(values)));
+  }
+
+  /** A float32 scalar constant (rank 0). */
+  scalar(value: number): string {
+    return this.constFloat([value], []);
+  }
+
+  constInt64(values: ArrayLike<number>, dims: number[] = [values.length]): string {
+    return this.cachedConst('i', values, dims, () => tensorProto(this.fresh('ci'), 'int64', dims, BigInt64Array.from(Array.from(values, BigInt))));
+  }
+
+  constInt32(values: ArrayLike<number>, dims: number[] = [values.length]): string {
+    return this.cachedConst('i32', values, dims, () => tensorProto(this.fresh('ci32'), 'int32', dims, Int32Array.from(values)));
+  }
+
+  /** A float32 tensor of zeros via ConstantOfShape (rule 6: no megabyte initializers). */
+  zeros(dims: number[]): string {
+    return this.zerosOfShape(this.constInt64(dims));
+  }
+
+  /** A float32 zero tensor whose shape is the runtime value of an int64 shape tensor. */
+  zerosOfShape(shape: string): string {
+    return this.op('ConstantOfShape', [shape], { value: { tensor: tensorProto('zero', 'float', [1], new Float32Array(1)) } });
+  }
+
+  /** Serialize to ModelProto bytes, dropping nodes no output depends on. */
+  toBytes(): Uint8Array {
+    const nodes = this.liveNodes();
+    const used = new Set(nodes.flatMap((n) => n.inputs));
+    const model = onnx.ModelProto.create({
+      irVersion: IR_VERSION,
+      opsetImport: [{ domain: '', version: OPSET }],
+      producerName: 'xbarc',
+      graph: {
+        name: this.name,
+        node: nodes.map(nodeProto),
+        input: this.inputs,
+        output: this.outputs,
+        initializer: this.initializers.filter((t) => used.has(t.name!)),
+      },
+    });
+    return onnx.ModelProto.encode(model).finish();
+  }
+
+  /** Number of nodes that survive pruning (for tests and benchmarks). */
+  liveNodeCount(): number {
+    return this.liveNodes().length;
+  }
+
+  private liveNodes(): NodeSpec[] {
+    const producer = new Map<string, NodeSpec>();
+    for (const n of this.nodes) for (const o of n.outputs) producer.set(o, n);
+    const live = new Set<NodeSpec>();
+    const stack = this.outputs.map((o) => o.name!);
+    while (stack.length > 0) {
+      const n = producer.get(stack.pop()!);
+      if (!n || live.has(n)) continue;
+      live.add(n);
+      stack.push(...n.inputs.filter((i) => i !== ''));
+    }
+    return this.nodes.filter((n) => live.has(n)); // keeps the emission (topological) order
+  }
+
+  private cachedConst(kind: string, values: ArrayLike<number>, dims: number[], make: () => onnxProto.onnx.ITensorProto): string {
+    const key = `${kind}|${dims.join(',')}|${Array.from(values).join(',')}`;
+    const hit = this.constCache.get(key);
+    if (hit) return hit;
+    const t = make();
+    this.initializers.push(t);
+    this.constCache.set(key, t.name!);
+    return t.name!;
+  }
+}
+
+function valueInfo(name: string, elem: ElemType, dims?: Dim[]): onnxProto.onnx.IValueInfoProto {
+  const tensorType: onnxProto.onnx.TypeProto.ITensor = { elemType: ELEM[elem] };
+  if (dims) tensorType.shape = { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) };
+  return { name, type: { tensorType } };
+}
+
+function tensorProto(name: string, elem: ElemType, dims: number[], data: Float32Array | BigInt64Array | Int32Array): onnxProto.onnx.ITensorProto {
+  return {
+    name,
+    dataType: ELEM[elem],
+    dims,
+    rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+  };
+}
+
+function nodeProto(n: NodeSpec): onnxProto.onnx.INodeProto {
+  return {
+    opType: n.opType,
+    input: n.inputs,
+    output: n.outputs,
+    name: n.name,
+    attribute: Object.entries(n.attrs).map(([name, v]) => attributeProto(name, v)),
+  };
+}
+
+function attributeProto(name: string, v: AttrValue): onnxProto.onnx.IAttributeProto {
+  if (typeof v === 'number') {
+    if (!Number.isInteger(v)) throw new TypeError(`attribute ${name}: ${v} is not an integer (wrap floats with f())`);
+    return { name, type: AttrType.INT, i: v };
+  }
+  if (typeof v === 'string') return { name, type: AttrType.STRING, s: new TextEncoder().encode(v) };
+  if (Array.isArray(v)) return { name, type: AttrType.INTS, ints: v };
+  if ('f' in v) return { name, type: AttrType.FLOAT, f: v.f };
+  if ('floats' in v) return { name, type: AttrType.FLOATS, floats: v.floats };
+  return { name, type: AttrType.TENSOR, t: v.tensor };
+}

@@ -1,0 +1,249 @@
+/**
+ * The training loop: epochs of shuffled mini-batches through a Trainer, a test-set evaluation
+ * after each epoch, the learning-rate schedule, divergence and abort handling. Inference-only
+ * experiments (no `train` section) are evaluated once.
+ */
+
+import type { PlanExperiment, PlanTrain } from '../../compiler/plan-types.js';
+import { epochOrder, gatherBatch, type Dataset, type Split } from '../data/index.js';
+import { XbarcError, XbarcRuntimeError } from '../errors.js';
+import { Trainer, type TrainerOptions } from './trainer.js';
+
+export interface Progress {
+  phase: 'train' | 'eval';
+  /** 1-based; 0 for the evaluation of an inference-only experiment. */
+  epoch: number;
+  epochs: number;
+  /** 1-based batch within the phase. */
+  batch: number;
+  batches: number;
+  /** Running mean loss and accuracy of the phase so far. */
+  loss: number;
+  accuracy: number;
+  elapsedMs: number;
+}
+
+export interface EpochResult {
+  epoch: number;
+  lr: number;
+  trainLoss: number;
+  trainAccuracy: number;
+  testLoss: number;
+  testAccuracy: number;
+  seconds: number;
+}
+
+export interface ExperimentOutcome {
+  experiment: string;
+  epochs: EpochResult[];
+  final: { testAccuracy: number; testLoss: number };
+  /** Training steps (optimizer updates) per second of training time; 0 without training. */
+  stepsPerSecond: number;
+  steps: number;
+  totalSeconds: number;
+  /** Final parameters and batchnorm statistics, when `returnWeights` was set. */
+  weights?: Record<string, Float32Array>;
+}
+
+export interface RunOptions {
+  onProgress?: (p: Progress) => void;
+  signal?: AbortSignal;
+  trainer?: TrainerOptions;
+  returnWeights?: boolean;
+}
+
+/** Learning rate for a 1-based epoch: constant, step decay, or cosine annealing (per epoch). */
+export function learningRate(train: PlanTrain, epoch: number): number {
+  const base = train.optimizer.lr;
+  const s = train.schedule;
+  switch (s.kind) {
+    case 'constant':
+      return base;
+    case 'step':
+      return base * s.gamma ** Math.floor((epoch - 1) / s.stepEpochs);
+    case 'cosine':
+      return 0.5 * base * (1 + Math.cos((Math.PI * (epoch - 1)) / train.epochs));
+  }
+}
+
+export async function runExperiment(exp: PlanExperiment, data: Dataset, opts: RunOptions = {}): Promise<ExperimentOutcome> {
+  checkData(exp, data);
+  const started = performance.now();
+  const trainer = await Trainer.create(exp, opts.trainer);
+  const clock = { started, lastYield: started };
+  try {
+    const epochs: EpochResult[] = [];
+    let trainMs = 0;
+    if (exp.train) {
+      for (let epoch = 1; epoch <= exp.train.epochs; epoch++) {
+        const t0 = performance.now();
+        const train = await trainEpoch(trainer, exp, data, epoch, opts, clock);
+        trainMs += performance.now() - t0;
+        const test = await evaluateSplit(trainer, data.test, exp.evaluate.batch, { epoch, epochs: exp.train.epochs, opts, clock });
+        epochs.push({ epoch, lr: learningRate(exp.train, epoch), ...train, testLoss: test.loss, testAccuracy: test.accuracy, seconds: (performance.now() - t0) / 1000 });
+      }
+    }
+    const final = epochs.length > 0
+      ? { testAccuracy: epochs[epochs.length - 1]!.testAccuracy, testLoss: epochs[epochs.length - 1]!.testLoss }
+      : await finalEvaluation(trainer, exp, data, opts, clock);
+    const outcome: ExperimentOutcome = {
+      experiment: exp.name,
+      epochs,
+      final,
+      stepsPerSecond: trainMs > 0 ? trainer.stepCount / (trainMs / 1000) : 0,
+      steps: trainer.stepCount,
+      totalSeconds: (performance.now() - started) / 1000,
+    };
+    if (opts.returnWeights) outcome.weights = trainer.getWeights();
+    return outcome;
+  } finally {
+    await trainer.release();
+  }
+}
+
+async function finalEvaluation(trainer: Trainer, exp: PlanExperiment, data: Dataset, opts: RunOptions, clock: Clock): Promise<ExperimentOutcome['final']> {
+  const r = await evaluateSplit(trainer, data.test, exp.evaluate.batch, { epoch: 0, epochs: 0, opts, clock });
+  return { testAccuracy: r.accuracy, testLoss: r.loss };
+}
+
+interface Clock {
+  started: number;
+  lastYield: number;
+}
+
+async function trainEpoch(
+  trainer: Trainer,
+  exp: PlanExperiment,
+  data: Dataset,
+  epoch: number,
+  opts: RunOptions,
+  clock: Clock,
+): Promise<{ trainLoss: number; trainAccuracy: number }> {
+  const train = exp.train!;
+  const split = data.train;
+  const order = exp.data.shuffle ? epochOrder(split.count, exp.seed, epoch) : Int32Array.from({ length: split.count }, (_, i) => i);
+  const batches = Math.ceil(split.count / train.batch);
+  const lr = learningRate(train, epoch);
+  const buffers = { x: new Float32Array(train.batch * sampleSize(split)), y: new Int32Array(train.batch) };
+  let lossSum = 0;
+  let correct = 0;
+  let seen = 0;
+  for (let b = 0; b < batches; b++) {
+    await checkpoint(opts.signal, clock);
+    const batch = gatherBatch(split, order, b * train.batch, train.batch, buffers);
+    const r = await stepWithContext(trainer, batch, lr, epoch, b + 1);
+    lossSum += r.loss * batch.count;
+    correct += r.correct;
+    seen += batch.count;
+    opts.onProgress?.({ phase: 'train', epoch, epochs: train.epochs, batch: b + 1, batches, loss: lossSum / seen, accuracy: correct / seen, elapsedMs: performance.now() - clock.started });
+  }
+  return { trainLoss: lossSum / Math.max(1, seen), trainAccuracy: correct / Math.max(1, seen) };
+}
+
+/** A divergence error gains the epoch and batch it happened in. */
+async function stepWithContext(trainer: Trainer, batch: Split, lr: number, epoch: number, batchNo: number): Promise<{ loss: number; correct: number }> {
+  try {
+    return await trainer.step(batch.x, batch.y, lr);
+  } catch (err) {
+    if (err instanceof XbarcError && err.code === 'engine/non-finite') {
+      throw new XbarcRuntimeError(err.code, `${err.message} (epoch ${epoch}, batch ${batchNo}, lr ${lr})`);
+    }
+    throw err;
+  }
+}
+
+/** Mean loss and accuracy over a split, in eval mode. */
+export async function evaluateSplit(
+  trainer: Trainer,
+  split: Split,
+  batchSize: number,
+  ctx?: { epoch: number; epochs: number; opts: RunOptions; clock: Clock },
+): Promise<{ loss: number; accuracy: number }> {
+  const batches = Math.ceil(split.count / batchSize);
+  const per = sampleSize(split);
+  let lossSum = 0;
+  let correct = 0;
+  let seen = 0;
+  for (let b = 0; b < batches; b++) {
+    if (ctx) await checkpoint(ctx.opts.signal, ctx.clock);
+    const start = b * batchSize;
+    const n = Math.min(batchSize, split.count - start);
+    const r = await trainer.evaluate(split.x.subarray(start * per, (start + n) * per), split.y.subarray(start, start + n));
+    lossSum += r.lossSum;
+    correct += r.correct;
+    seen += n;
+    ctx?.opts.onProgress?.({ phase: 'eval', epoch: ctx.epoch, epochs: ctx.epochs, batch: b + 1, batches, loss: lossSum / seen, accuracy: correct / seen, elapsedMs: performance.now() - ctx.clock.started });
+  }
+  return { loss: lossSum / Math.max(1, seen), accuracy: correct / Math.max(1, seen) };
+}
+
+/** Abort check, and a periodic turn of the event loop (run() itself blocks it). */
+async function checkpoint(signal: AbortSignal | undefined, clock: Clock): Promise<void> {
+  if (performance.now() - clock.lastYield > 50) {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    clock.lastYield = performance.now();
+  }
+  if (signal?.aborted) throw new XbarcRuntimeError('engine/aborted', 'the experiment run was aborted');
+}
+
+function sampleSize(split: Split): number {
+  return split.count === 0 ? 0 : split.x.length / split.count;
+}
+
+function checkData(exp: PlanExperiment, data: Dataset): void {
+  const want = exp.network.inputShape.reduce((a, b) => a * b, 1);
+  const have = data.shape.reduce((a, b) => a * b, 1);
+  if (want !== have) {
+    throw new XbarcRuntimeError('engine/data-shape', `network "${exp.network.name}" expects inputs [${exp.network.inputShape.join(', ')}] but data set "${data.name}" has samples [${data.shape.join(', ')}]`);
+  }
+  if (data.classes > exp.network.classes) {
+    throw new XbarcRuntimeError('engine/data-shape', `data set "${data.name}" has ${data.classes} classes but network "${exp.network.name}" outputs ${exp.network.classes}`);
+  }
+  if (exp.train && data.train.count === 0) throw new XbarcRuntimeError('engine/no-data', `experiment "${exp.name}" trains but the training split is empty`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Worker thread: the same loop off the main thread, so progress rendering (or a language server)
+// stays responsive while run() blocks.
+
+export type WorkerMessage =
+  | { type: 'progress'; progress: Progress }
+  | { type: 'done'; outcome: ExperimentOutcome }
+  | { type: 'error'; code: string; message: string };
+
+export interface WorkerRunOptions {
+  onProgress?: (p: Progress) => void;
+  signal?: AbortSignal;
+  /** Worker-side trainer options (only serializable ones: no custom MVM selector). */
+  threads?: number;
+  returnWeights?: boolean;
+}
+
+export async function runExperimentInWorker(exp: PlanExperiment, data: Dataset, opts: WorkerRunOptions = {}): Promise<ExperimentOutcome> {
+  const { Worker } = await import('node:worker_threads');
+  if (opts.signal?.aborted) throw new XbarcRuntimeError('engine/aborted', 'the experiment run was aborted');
+  const worker = new Worker(new URL('./worker.js', import.meta.url), {
+    workerData: { exp, data, threads: opts.threads, returnWeights: opts.returnWeights ?? false },
+  });
+  return new Promise<ExperimentOutcome>((resolve, reject) => {
+    let settled = false;
+    const settle = (fn: () => void): void => {
+      if (settled) return;
+      settled = true;
+      opts.signal?.removeEventListener('abort', onAbort);
+      fn();
+    };
+    const onAbort = (): void => {
+      settle(() => reject(new XbarcRuntimeError('engine/aborted', 'the experiment run was aborted')));
+      void worker.terminate();
+    };
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    worker.on('message', (m: WorkerMessage) => {
+      if (m.type === 'progress') opts.onProgress?.(m.progress);
+      else if (m.type === 'done') settle(() => resolve(m.outcome));
+      else settle(() => reject(new XbarcRuntimeError(m.code, m.message)));
+    });
+    worker.on('error', (err) => settle(() => reject(new XbarcRuntimeError('engine/worker', `training worker failed: ${err.message}`))));
+    worker.on('exit', (code) => settle(() => reject(new XbarcRuntimeError('engine/worker', `training worker exited (code ${code}) without a result`))));
+  });
+}

@@ -1,0 +1,234 @@
+/**
+ * Trainer: owns the network state (parameters, batchnorm statistics, optimizer slots) as float32
+ * buffers and runs one ORT session per purpose over it. One `step()` is one `run()` of the train
+ * graph; its `next:*` outputs become the next step's feeds.
+ *
+ * Batches may have any size (the batch dimension is dynamic): the short last batch of an epoch is
+ * trained on, not dropped.
+ */
+
+import { availableParallelism } from 'node:os';
+import ort from 'onnxruntime-node';
+import type { Optimizer, PlanExperiment, PlanNetwork } from '../../compiler/plan-types.js';
+import { XbarcRuntimeError } from '../errors.js';
+import { Rng } from '../rng.js';
+import {
+  buildEvalGraph,
+  buildGradsGraph,
+  buildTrainGraph,
+  declareState,
+  gradName,
+  INPUT_LABELS,
+  INPUT_LR,
+  INPUT_STEP,
+  INPUT_X,
+  optimizerSlots,
+  OUT_CORRECT,
+  OUT_LOGITS,
+  OUT_LOSS,
+  OUT_LOSS_SUM,
+  type BuiltGraph,
+  type NetworkState,
+  type ParamEntry,
+} from './graphs.js';
+import { idealSelector, type MvmSelector } from './mvm.js';
+
+export interface TrainerOptions {
+  /** ORT intra-op threads (default: min(available cores, 4)). */
+  threads?: number;
+  /** MVM emitter per weighted layer (default: ideal float32). */
+  mvm?: MvmSelector;
+  /** Start from these tensors instead of the seeded initialization (by state name). */
+  initialState?: Record<string, Float32Array>;
+}
+
+export interface StepResult {
+  loss: number;
+  correct: number;
+}
+
+export interface EvalResult {
+  lossSum: number;
+  correct: number;
+  count: number;
+}
+
+type Session = ort.InferenceSession;
+
+export class Trainer {
+  /** Completed training steps. */
+  stepCount = 0;
+  private readonly state = new Map<string, Float32Array>();
+  private readonly dims = new Map<string, number[]>();
+  private gradsSession: Promise<{ session: Session; graph: BuiltGraph }> | null = null;
+  private logitsSession: Promise<{ session: Session; graph: BuiltGraph }> | null = null;
+
+  private constructor(
+    readonly network: PlanNetwork,
+    readonly optimizer: Optimizer | null,
+    private readonly decl: NetworkState,
+    private readonly train: { session: Session; graph: BuiltGraph } | null,
+    private readonly evalGraph: { session: Session; graph: BuiltGraph },
+    private readonly options: TrainerOptions,
+  ) {}
+
+  static async create(exp: PlanExperiment, opts: TrainerOptions = {}): Promise<Trainer> {
+    const net = exp.network;
+    const select = opts.mvm ?? idealSelector;
+    const optimizer = exp.train?.optimizer ?? null;
+    const train = optimizer ? await openGraph(buildTrainGraph(net, optimizer, select), opts) : null;
+    const evalGraph = await openGraph(buildEvalGraph(net, select), opts);
+    const t = new Trainer(net, optimizer, declareState(net), train, evalGraph, opts);
+    t.initState(exp.seed, opts.initialState ?? {});
+    return t;
+  }
+
+  /** Seeded init: He-normal weights from stream "init/<layer>", zero bias, BN γ=1 β=0. */
+  private initState(seed: number, given: Record<string, Float32Array>): void {
+    const put = (name: string, dims: number[], make: () => Float32Array): void => {
+      const provided = given[name];
+      const size = dims.reduce((a, b) => a * b, 1);
+      if (provided && provided.length !== size) {
+        throw new XbarcRuntimeError('engine/bad-state', `initial state "${name}" has ${provided.length} values, expected ${size} ([${dims.join(', ')}])`);
+      }
+      this.state.set(name, provided ? Float32Array.from(provided) : make());
+      this.dims.set(name, dims);
+    };
+    for (const p of this.decl.params) put(p.name, p.dims, () => initParam(p, seed));
+    for (const b of this.decl.buffers) put(b.name, b.dims, () => new Float32Array(size(b.dims)).fill(b.init === 'ones' ? 1 : 0));
+    if (this.optimizer) for (const s of optimizerSlots(this.optimizer, this.decl.params)) put(s.name, s.dims, () => new Float32Array(size(s.dims)));
+  }
+
+  /** One optimizer step on a batch; `lr` is this step's learning rate. */
+  async step(x: Float32Array, y: Int32Array, lr: number): Promise<StepResult> {
+    if (!this.train || !this.optimizer) throw new XbarcRuntimeError('engine/no-train', `experiment has no train section: it can only be evaluated`);
+    const feeds = this.feeds(this.train.graph, x, y);
+    feeds[INPUT_LR] = scalarTensor(lr);
+    if (this.optimizer.kind === 'adam') feeds[INPUT_STEP] = scalarTensor(this.stepCount + 1);
+    const out = await this.train.session.run(feeds);
+    const loss = scalarOf(out, OUT_LOSS);
+    for (const [outName, stateName] of Object.entries(this.train.graph.next)) this.state.set(stateName, out[outName]!.data as Float32Array);
+    this.stepCount++;
+    this.checkFinite(loss);
+    return { loss, correct: scalarOf(out, OUT_CORRECT) };
+  }
+
+  /** Forward pass in eval mode on one batch: summed loss and #correct. */
+  async evaluate(x: Float32Array, y: Int32Array): Promise<EvalResult> {
+    const out = await this.evalGraph.session.run(this.feeds(this.evalGraph.graph, x, y));
+    return { lossSum: scalarOf(out, OUT_LOSS_SUM), correct: scalarOf(out, OUT_CORRECT), count: y.length };
+  }
+
+  /** Logits of one batch, eval mode (a separate graph, built on first use). */
+  async logits(x: Float32Array): Promise<Float32Array> {
+    this.logitsSession ??= openGraph(buildEvalGraph(this.network, this.options.mvm ?? idealSelector, true), this.options);
+    const g = await this.logitsSession;
+    const n = x.length / size(this.network.inputShape);
+    const out = await g.session.run(this.feeds(g.graph, x, new Int32Array(n)));
+    return out[OUT_LOGITS]!.data as Float32Array;
+  }
+
+  /** Gradients of the mean loss wrt every parameter at the current state (train-mode forward). */
+  async gradients(x: Float32Array, y: Int32Array): Promise<{ loss: number; grads: Record<string, Float32Array> }> {
+    this.gradsSession ??= openGraph(buildGradsGraph(this.network, this.options.mvm ?? idealSelector), this.options);
+    const { session, graph } = await this.gradsSession;
+    const out = await session.run(this.feeds(graph, x, y));
+    const grads: Record<string, Float32Array> = {};
+    for (const p of this.decl.params) if (out[gradName(p.name)]) grads[p.name] = out[gradName(p.name)]!.data as Float32Array;
+    return { loss: scalarOf(out, OUT_LOSS), grads };
+  }
+
+  /** Copies of the parameters and batchnorm buffers, by state name ("conv1/weight"). */
+  getWeights(): Record<string, Float32Array> {
+    const out: Record<string, Float32Array> = {};
+    for (const e of [...this.decl.params, ...this.decl.buffers]) out[e.name] = Float32Array.from(this.state.get(e.name)!);
+    return out;
+  }
+
+  /** Copies of the full state including optimizer slots. */
+  getState(): Record<string, Float32Array> {
+    return Object.fromEntries([...this.state].map(([k, v]) => [k, Float32Array.from(v)]));
+  }
+
+  /** Overwrite some state tensors (sizes must match). */
+  setState(values: Record<string, Float32Array>): void {
+    for (const [name, v] of Object.entries(values)) {
+      const dims = this.dims.get(name);
+      if (!dims) throw new XbarcRuntimeError('engine/bad-state', `unknown state tensor "${name}"`);
+      if (v.length !== size(dims)) throw new XbarcRuntimeError('engine/bad-state', `state "${name}" needs ${size(dims)} values, got ${v.length}`);
+      this.state.set(name, Float32Array.from(v));
+    }
+  }
+
+  /** Parameter/buffer names with their shapes and owning layers. */
+  describeState(): NetworkState {
+    return this.decl;
+  }
+
+  async release(): Promise<void> {
+    await this.train?.session.release();
+    await this.evalGraph.session.release();
+    if (this.gradsSession) await (await this.gradsSession).session.release();
+    if (this.logitsSession) await (await this.logitsSession).session.release();
+  }
+
+  private feeds(graph: BuiltGraph, x: Float32Array, y: Int32Array): Record<string, ort.Tensor> {
+    const n = y.length;
+    if (x.length !== n * size(this.network.inputShape)) {
+      throw new XbarcRuntimeError('engine/bad-batch', `batch of ${n} labels but ${x.length} input values (expected ${n} × [${this.network.inputShape.join(', ')}])`);
+    }
+    const feeds: Record<string, ort.Tensor> = {
+      [INPUT_X]: new ort.Tensor('float32', x, [n, ...this.network.inputShape]),
+      [INPUT_LABELS]: new ort.Tensor('int32', y, [n]),
+    };
+    for (const name of graph.stateInputs) feeds[name] = new ort.Tensor('float32', this.state.get(name)!, this.dims.get(name)!);
+    return feeds;
+  }
+
+  /** Divergence check: names the first layer (in network order) whose new state is non-finite. */
+  private checkFinite(loss: number): void {
+    const bad = [...this.decl.params, ...this.decl.buffers].find((e) => !allFinite(this.state.get(e.name)!));
+    if (!bad && Number.isFinite(loss)) return;
+    const where = bad
+      ? `layer "${bad.layer}" has non-finite values in "${bad.name}"`
+      : `the loss is ${loss} (output layer "${this.network.layers[this.network.layers.length - 1]!.name}")`;
+    throw new XbarcRuntimeError(
+      'engine/non-finite',
+      `training diverged at step ${this.stepCount}: ${where}; loss = ${loss}. Lower the learning rate or check the data normalization.`,
+    );
+  }
+}
+
+async function openGraph(graph: BuiltGraph, opts: TrainerOptions): Promise<{ session: Session; graph: BuiltGraph }> {
+  const threads = opts.threads ?? Math.max(1, Math.min(availableParallelism(), 4));
+  const session = await ort.InferenceSession.create(graph.bytes, { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+  return { session, graph };
+}
+
+function initParam(p: ParamEntry, seed: number): Float32Array {
+  const out = new Float32Array(size(p.dims));
+  switch (p.init.kind) {
+    case 'he':
+      // Stream per parameter role so adding a bias never shifts the weights' numbers.
+      return new Rng(seed, p.role === 'weight' ? `init/${p.layer}` : `init/${p.layer}/${p.role}`).fillNormal(out, 0, Math.sqrt(2 / p.init.fanIn));
+    case 'ones':
+      return out.fill(1);
+    case 'zeros':
+      return out;
+  }
+}
+
+const size = (dims: number[]): number => dims.reduce((a, b) => a * b, 1);
+
+function scalarTensor(v: number): ort.Tensor {
+  return new ort.Tensor('float32', Float32Array.of(v), []);
+}
+
+function scalarOf(out: ort.InferenceSession.OnnxValueMapType, name: string): number {
+  return (out[name]!.data as Float32Array)[0]!;
+}
+
+function allFinite(a: Float32Array): boolean {
+  for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i]!)) return false;
+  return true;
+}

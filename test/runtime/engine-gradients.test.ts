@@ -1,0 +1,120 @@
+/**
+ * Every op's backward against central finite differences of the independent float64 reference
+ * (test/reference/float64-net.ts), for both float MVM emitters (native Conv and explicit im2col).
+ *
+ * Tolerance: relative error ‖g_engine − g_fd‖₂ / ‖g_fd‖₂ < 1e-3 per parameter tensor. The engine
+ * computes in float32 (unit roundoff 6e-8, sums of ≤ a few hundred terms → ~1e-6 relative), the
+ * finite differences in float64 with h = 1e-6 (truncation O(h²) ≈ 1e-12, cancellation ≈ 1e-10):
+ * a correct backward lands near 1e-6, a wrong one (missing fan-out term, mis-routed max-pool
+ * gradient, off-by-one padding) at 1e-1 or more, so 1e-3 separates them with margin on both sides.
+ */
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { LayerOp, PlanNetwork } from '../../src/compiler/plan-types.js';
+import { idealMvm, im2colMvm, type MvmSelector } from '../../src/runtime/engine/mvm.js';
+import { add, avgpool, batchnorm, buildNetwork, conv, dense, flatten, globalAvgpool, maxpool, relu } from '../../src/runtime/engine/plan-builder.js';
+import { Rng } from '../../src/runtime/rng.js';
+import { gradCheck, type GradCheckOptions } from '../reference/grad-check.js';
+
+const TOLERANCE = 1e-3;
+const selectors: Array<[string, MvmSelector]> = [
+  ['ideal', () => idealMvm],
+  ['im2col', () => im2colMvm],
+];
+
+async function expectGradientsMatch(net: PlanNetwork, opts: GradCheckOptions): Promise<void> {
+  const { errors } = await gradCheck(net, opts);
+  for (const [name, err] of Object.entries(errors)) {
+    assert.ok(err < TOLERANCE, `${net.name} / ${name}: relative gradient error ${err.toExponential(2)} ≥ ${TOLERANCE}`);
+  }
+}
+
+const asymmetricConv: LayerOp = { kind: 'conv2d', outChannels: 2, kernel: [3, 2], stride: [2, 1], padding: [1, 0, 2, 1], bias: true };
+
+const nets: Record<string, PlanNetwork> = {
+  dense: buildNetwork('dense', [6], 3, [
+    { name: 'fc1', op: dense(5) },
+    { name: 'relu1', op: relu() },
+    { name: 'fc2', op: dense(3) },
+  ]),
+  convStride2Pad: buildNetwork('convStride2Pad', [2, 7, 7], 3, [
+    { name: 'conv1', op: conv(3, 3, 2, 1) },
+    { name: 'relu1', op: relu() },
+    { name: 'conv2', op: asymmetricConv },
+    { name: 'flatten', op: flatten() },
+    { name: 'fc', op: dense(3) },
+  ]),
+  pools: buildNetwork('pools', [2, 6, 6], 3, [
+    { name: 'conv1', op: conv(2, 3, 1, 1) },
+    { name: 'pool1', op: maxpool(3, 2, 1) }, // overlapping windows + padding
+    { name: 'pool2', op: avgpool(2, 1, 1) }, // padding counted in the divisor
+    { name: 'conv2', op: conv(2, 1) },
+    { name: 'gap', op: globalAvgpool() },
+    { name: 'flatten', op: flatten() },
+    { name: 'fc', op: dense(3) },
+  ]),
+  batchnorm: buildNetwork('batchnorm', [2, 5, 5], 3, [
+    { name: 'conv1', op: conv(3, 3, 1, 1, false) },
+    { name: 'bn1', op: batchnorm(0.1) },
+    { name: 'relu1', op: relu() },
+    { name: 'gap', op: globalAvgpool() },
+    { name: 'flatten', op: flatten() },
+    { name: 'fc1', op: dense(4, false) }, // a bias before batchnorm has a zero gradient
+    { name: 'bn2', op: batchnorm(0.1) },
+    { name: 'fc2', op: dense(3) },
+  ]),
+  residual: buildNetwork('residual', [2, 5, 5], 3, [
+    { name: 'conv1', op: conv(2, 3, 1, 1) },
+    { name: 'relu1', op: relu() },
+    { name: 'conv2', op: conv(2, 3, 1, 1) },
+    { name: 'add1', op: add(), inputs: ['conv2', 'relu1'] }, // relu1 fans out to conv2 and add1
+    { name: 'add2', op: add(), inputs: ['add1', 'input'] },
+    { name: 'relu2', op: relu() },
+    { name: 'flatten', op: flatten() },
+    { name: 'fc', op: dense(3) },
+  ]),
+  maxpoolTies: buildNetwork('maxpoolTies', [1, 8, 8], 3, [
+    { name: 'conv1', op: conv(2, 3, 1, 1) },
+    { name: 'relu1', op: relu() },
+    { name: 'pool1', op: maxpool(2) },
+    { name: 'flatten', op: flatten() },
+    { name: 'fc', op: dense(3) },
+  ]),
+};
+
+/** Random γ/β so the batchnorm backward is exercised away from its identity init. */
+function randomAffine(names: string[], rng: Rng): Record<string, Float32Array> {
+  const out: Record<string, Float32Array> = {};
+  for (const n of names.filter((n) => n.endsWith('/gamma') || n.endsWith('/beta'))) out[n] = rng.fillNormal(new Float32Array(n.startsWith('bn1') ? 3 : 4), 0.5, 0.5);
+  return out;
+}
+
+/** Mostly-zero images like MNIST backgrounds: the conv output is exactly its bias in flat regions. */
+function sparseImages(n: number, perSample: number): Float32Array {
+  const rng = new Rng(11, 'test/sparse-images');
+  const x = new Float32Array(n * perSample);
+  for (let i = 0; i < x.length; i++) if (rng.uniform() < 0.15) x[i] = rng.uniform();
+  return x;
+}
+
+for (const [mvmName, mvm] of selectors) {
+  test(`${mvmName}: dense + relu gradients match float64 finite differences`, () => expectGradientsMatch(nets['dense']!, { batch: 4, mvm }));
+
+  test(`${mvmName}: conv2d stride 2, symmetric and asymmetric padding, bias`, () => expectGradientsMatch(nets['convStride2Pad']!, { batch: 3, mvm }));
+
+  test(`${mvmName}: maxpool (overlapping, padded), avgpool (padded) and global avgpool`, () => expectGradientsMatch(nets['pools']!, { batch: 3, mvm }));
+
+  test(`${mvmName}: batchnorm in train mode (conv and dense inputs)`, () =>
+    expectGradientsMatch(nets['batchnorm']!, { batch: 4, mvm, state: randomAffine }));
+
+  test(`${mvmName}: residual add with fan-out`, () => expectGradientsMatch(nets['residual']!, { batch: 3, mvm }));
+
+  test(`${mvmName}: maxpool over flat regions (ties) routes each gradient to one element`, async () => {
+    // A positive conv bias makes every all-zero patch produce the same value: 2×2 windows full
+    // of exact ties. Their bias gradient is 1 per window under finite differences; an Equal-mask
+    // backward would count every tied element.
+    const positiveBias = (): Record<string, Float32Array> => ({ 'conv1/bias': Float32Array.of(0.25, 0.5) });
+    await expectGradientsMatch(nets['maxpoolTies']!, { batch: 3, mvm, input: sparseImages, state: positiveBias });
+  });
+}
