@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { packageRoot } from '../compiler/resolve.js';
 import { checkCommand } from './check-command.js';
 import { registerEditorCommands } from './editor-commands.js';
+import { planCommand } from './plan-command.js';
+import { runCommand } from './run-command.js';
 
 const version = (JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
 
@@ -28,6 +30,31 @@ export async function main(argv: string[]): Promise<number> {
     .option('--set <path=value>', 'override a value (repeatable)', collect)
     .action((files: string[], opts: { json?: boolean; set?: string[] }) => {
       exitCode = checkCommand(files, opts);
+    });
+
+  program
+    .command('plan')
+    .description('compile a spec and show its execution plan (layers, shapes, tiles, FLOPs, memory)')
+    .argument('<file>', '.xbar file')
+    .option('--json', 'print the plan JSON (schemas/plan.schema.json)')
+    .option('--set <path=value>', 'override a value (repeatable)', collect)
+    .option('--point <k>', 'only sweep point k (0-based)')
+    .option('--experiment <name>', 'only this experiment')
+    .action((file: string, opts: { json?: boolean; set?: string[]; point?: string; experiment?: string }) => {
+      exitCode = planCommand(file, opts);
+    });
+
+  program
+    .command('run')
+    .description('train and evaluate the experiments of a spec; writes results.json')
+    .argument('<file>', '.xbar file')
+    .option('--out <dir>', 'output directory (default: the spec\'s output, results/<experiment>)')
+    .option('--set <path=value>', 'override a value (repeatable), checked like the file', collect)
+    .option('--point <k>', 'run only sweep point k (0-based)')
+    .option('--experiment <name>', 'only this experiment')
+    .option('--quiet', 'no progress output')
+    .action(async (file: string, opts: { out?: string; set?: string[]; point?: string; experiment?: string; quiet?: boolean }) => {
+      exitCode = await runCommand(file, opts);
     });
 
   registerEditorCommands(program, (code) => {

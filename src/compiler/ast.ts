@@ -73,7 +73,8 @@ export type Expr =
   | { kind: 'string'; value: string; span: Span }
   | { kind: 'bool'; value: boolean; span: Span }
   | { kind: 'list'; items: Expr[]; span: Span }
-  | { kind: 'object'; members: Member[]; span: Span }
+  /** `fromOverride`: built from a sweep point or --set path, merged into what it overrides. */
+  | { kind: 'object'; members: Member[]; span: Span; fromOverride?: boolean }
   | { kind: 'ref'; path: Name[]; span: Span }
   | { kind: 'call'; callee: Name[]; args: Arg[]; span: Span }
   | { kind: 'binary'; op: '+' | '-' | '*' | '/'; left: Expr; right: Expr; span: Span }

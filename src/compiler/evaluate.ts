@@ -13,7 +13,7 @@ import { Diagnostics, closest, didYouMean } from './diagnostics.js';
 import type { Module, Program } from './resolve.js';
 import { shortName } from './resolve.js';
 import { declSchemas, findConstructor, familyConstructors, familyNames, type Constructor, type ObjectSchema, type ParamSpec, type ParamType } from './schema.js';
-import { Dim, type Dimension, dimName, exampleFor, isCountingDim, isDimensionless, lookupUnit, mulDim, sameDim, unitNames, trimNumber } from './units.js';
+import { Dim, type Dimension, dimName, exampleFor, formatQuantity, isCountingDim, isDimensionless, lookupUnit, mulDim, sameDim, unitNames, trimNumber } from './units.js';
 import type { Value } from './values.js';
 import { showValue } from './values.js';
 
@@ -31,6 +31,13 @@ export interface EvalContext {
 }
 
 interface FieldLayer { expr: Expr; ctx: EvalContext; nameSpan: Span }
+
+/**
+ * Blocks synthesized from override paths (`train.optimizer.lr = 0.1` becomes
+ * `train = { optimizer = { lr = 0.1 } }`). On a variant field such a block changes arguments of
+ * the constructor below it instead of replacing it.
+ */
+const argumentOverrides = new WeakSet<Expr>();
 
 interface Quantity { v: number; dim: Dimension; hasUnit: boolean; unit?: string }
 
@@ -179,7 +186,7 @@ export class Evaluator {
         if (fromParams?.k === 'call' && fromParams.family === family) return fromParams;
       }
     } else {
-      return this.typeMismatch(expr, ctx, label, `a ${familyNames[family]} (${familyConstructors(family).map((c) => c.name).join(', ')})`);
+      return this.typeMismatch(expr, ctx, label, `${/^[aeiouAEIOU]/.test(familyNames[family]) ? 'an' : 'a'} ${familyNames[family]} (${familyConstructors(family).map((c) => c.name).join(', ')})`);
     }
     const head = callee[0]!;
     const ctor = callee.length === 1 ? findConstructor(family, head.text) : undefined;
@@ -232,7 +239,7 @@ export class Evaluator {
       } else {
         const p = params[positional++];
         if (!p) {
-          this.diags.add('too-many-arguments', ctx.file, arg.span, { callee, max: params.length, count: args.filter((a) => !a.name).length });
+          this.diags.add('too-many-arguments', ctx.file, arg.span, { callee, max: params.length, s: params.length === 1 ? '' : 's', count: args.filter((a) => !a.name).length });
           ok = false;
           continue;
         }
@@ -296,6 +303,8 @@ export class Evaluator {
   // ---- numbers and units --------------------------------------------------------------------
 
   private evalNumberParam(expr: Expr, type: Extract<ParamType, { t: 'number' }>, ctx: EvalContext, label: string): Value | undefined {
+    const inner = expr.kind === 'paren' ? expr.inner : expr;
+    if (!['number', 'const', 'unary', 'binary', 'ref', 'paren', 'error'].includes(inner.kind)) return this.typeMismatch(expr, ctx, label, 'a number');
     const q = this.evalQuantity(expr, ctx);
     if (!q) return undefined;
     if (!sameDim(q.dim, type.dim)) {
@@ -324,7 +333,7 @@ export class Evaluator {
     const below = type.min !== undefined && (type.minExclusive ? v <= type.min : v < type.min);
     const above = type.max !== undefined && (type.maxExclusive ? v >= type.max : v > type.max);
     if (below || above) {
-      const shown = unit === '%' ? `${trimNumber(v * 100)} %` : trimNumber(v);
+      const shown = unit === '%' ? `${trimNumber(v * 100)} %` : unit && !isDimensionless(type.dim) ? formatQuantity(v, type.dim) : trimNumber(v);
       this.diags.add('out-of-range', ctx.file, expr.span, { name: label, value: shown, range: describeRange(type.min, type.max, type.minExclusive, type.maxExclusive, unit === '%') });
       return undefined;
     }
@@ -419,7 +428,8 @@ export class Evaluator {
       const field = rest[0]!;
       if (!de.has(field.text)) {
         const suggestion = closest(field.text, de.fieldNames());
-        this.diags.add('unknown-field', ctx.file, field.span, { owner: `${found.decl.kind} ${head.text}`, name: field.text, suggestion: didYouMean(suggestion) });
+        this.diags.add('unknown-field', ctx.file, field.span, { owner: `${found.decl.kind} ${head.text}`, name: field.text, suggestion: didYouMean(suggestion) },
+          suggestion ? { title: `Change to ${suggestion}`, span: field.span, newText: suggestion } : undefined);
         return undefined;
       }
       current = de.get(field.text, field.span, ctx.file);
@@ -484,13 +494,47 @@ export class Evaluator {
       const fl = perField.get(p.name);
       let v: Value | undefined;
       if (fl && p.type.t === 'object') v = this.evalObjectLayers(p.type.schema, fl, `${label}.${p.name}`, fl[fl.length - 1]!.ctx);
+      else if (fl && p.type.t === 'variant') v = this.evalVariantLayers(p, fl, `${label}.${p.name}`, file, span);
       else if (fl) {
-        const top = fl[fl.length - 1]!;
+        const top = p.type.t === 'variant' ? mergeVariantLayers(fl, p.type.family) : fl[fl.length - 1]!;
         v = this.evalTyped(top.expr, p.type, top.ctx, `${label}.${p.name}`);
       } else v = this.defaultFor(p, file, span);
       if (v) fields[p.name] = v;
     }
     return { k: 'object', fields, file, span };
+  }
+
+  /** A variant field: the last written constructor (or the default), with override blocks applied to its arguments. */
+  evalVariantLayers(p: ParamSpec, layers: FieldLayer[], label: string, file: string, span: Span): Value | undefined {
+    let baseIndex = -1;
+    for (let i = layers.length - 1; i >= 0; i--) {
+      if (!argumentOverrides.has(layers[i]!.expr)) {
+        baseIndex = i;
+        break;
+      }
+    }
+    const baseLayer = layers[baseIndex];
+    const base = baseLayer ? this.evalTyped(baseLayer.expr, p.type, baseLayer.ctx, label) : this.defaultFor(p, file, span);
+    if (base?.k !== 'call') return base;
+    const ctor = findConstructor(base.family, base.name);
+    if (!ctor) return base;
+    const args = { ...base.args };
+    for (const layer of layers.slice(baseIndex + 1)) {
+      if (layer.expr.kind !== 'object') continue;
+      for (const m of layer.expr.members) {
+        if (m.kind !== 'field') continue;
+        const ap = ctor.params.find((x) => x.name === m.name.text);
+        if (!ap) {
+          const suggestion = closest(m.name.text, ctor.params.map((x) => x.name));
+          this.diags.add('unknown-argument', layer.ctx.file, m.name.span, { callee: ctor.name, name: m.name.text, suggestion: suggestion ? didYouMean(suggestion) : ctor.params.length ? `; it takes ${ctor.params.map((x) => x.name).join(', ')}` : '; it takes no arguments' });
+          return undefined;
+        }
+        const v = this.evalTyped(m.value, ap.type, layer.ctx, `${label}.${m.name.text}`);
+        if (!v) return undefined;
+        args[m.name.text] = v;
+      }
+    }
+    return { ...base, args };
   }
 
   unknownField(schema: ObjectSchema, name: Name, file: string, owner: string): void {
@@ -544,6 +588,8 @@ export class DeclEval {
   private layers = new Map<string, FieldLayer[]>();
   private cache = new Map<string, Value | undefined>();
   private inProgress: string[] = [];
+  /** Fields written in this declaration's own body or by an override (not inherited from a preset). */
+  private ownFields = new Set<string>();
   /** map and sweep statements (experiments only), in source order. */
   readonly statements: Member[] = [];
   presetChain: string[] = [];
@@ -572,8 +618,9 @@ export class DeclEval {
       this.ev.diags.add('wrong-kind', this.module.path, head.span, { name: head.text, actual: found.decl.kind, expected: `${this.decl.kind} preset` });
       return;
     }
-    if (found.decl === this.decl || this.presetCycle(found.decl as ConfigDecl, found.module)) {
-      this.ev.diags.add('cyclic-definition', this.module.path, head.span, { name: this.decl.name.text, cycle: `${this.decl.name.text} = ${head.text} = …` });
+    const cycle = found.decl === this.decl ? [] : this.presetCycle(found.decl as ConfigDecl, found.module);
+    if (cycle) {
+      this.ev.diags.add('cyclic-definition', this.module.path, head.span, { name: this.decl.name.text, cycle: [this.decl.name.text, ...cycle, this.decl.name.text].join(' = ') });
       return;
     }
     const base = this.ev.declEval(found.module, found.decl as ConfigDecl);
@@ -584,20 +631,24 @@ export class DeclEval {
     }
   }
 
-  private presetCycle(start: ConfigDecl, module: Module): boolean {
+  /** The preset chain from `start` back to this declaration (names between), if it loops back. */
+  private presetCycle(start: ConfigDecl, module: Module): string[] | undefined {
     const seen = new Set<ConfigDecl>([this.decl]);
+    const chain: string[] = [start.name.text];
     let current: ConfigDecl | undefined = start;
     let mod = module;
     while (current?.preset?.[0]) {
-      if (seen.has(current)) return true;
+      // A loop that does not come back here is reported on its own members.
+      if (seen.has(current)) return undefined;
       seen.add(current);
       const next = this.ev.lookupDecl(mod, current.preset[0].text);
-      if (!next || next.decl.kind === 'network') return false;
-      if (next.decl === this.decl) return true;
+      if (!next || next.decl.kind === 'network') return undefined;
+      if (next.decl === this.decl) return chain;
       current = next.decl as ConfigDecl;
+      chain.push(current.name.text);
       mod = next.module;
     }
-    return false;
+    return undefined;
   }
 
   private collectOwn(): void {
@@ -618,6 +669,7 @@ export class DeclEval {
         continue;
       }
       seen.add(name);
+      this.ownFields.add(name);
       this.addLayer(name, { expr: m.value, ctx: this.ctx, nameSpan: m.name.span });
     }
   }
@@ -630,15 +682,17 @@ export class DeclEval {
       let expr = o.expr;
       for (let i = sub.length - 1; i >= 0; i--) {
         const name: Name = { text: sub[i]!, span: o.expr.span };
-        expr = { kind: 'object', members: [{ kind: 'field', name, value: expr, span: o.expr.span }], span: o.expr.span };
+        expr = { kind: 'object', members: [{ kind: 'field', name, value: expr, span: o.expr.span }], span: o.expr.span, fromOverride: true };
+        argumentOverrides.add(expr);
       }
+      this.ownFields.add(field);
       this.addLayer(field, { expr, ctx: { ...this.ctx, file: o.file }, nameSpan: o.expr.span });
     }
   }
 
   private addLayer(name: string, layer: FieldLayer): void {
     const spec = this.schema.params.find((p) => p.name === name);
-    const list = spec?.type.t === 'object' ? [...(this.layers.get(name) ?? [])] : [];
+    const list = spec?.type.t === 'object' || spec?.type.t === 'variant' ? [...(this.layers.get(name) ?? [])] : [];
     list.push(layer);
     this.layers.set(name, list);
   }
@@ -680,6 +734,7 @@ export class DeclEval {
     const ls = this.layers.get(spec.name);
     if (ls && ls.length > 0) {
       if (spec.type.t === 'object') return this.ev.evalObjectLayers(spec.type.schema, ls, label, this.ctx);
+      if (spec.type.t === 'variant') return this.ev.evalVariantLayers(spec, ls, label, this.module.path, this.decl.name.span);
       const top = ls[ls.length - 1]!;
       return this.ev.evalTyped(top.expr, spec.type, top.ctx, label);
     }
@@ -696,6 +751,11 @@ export class DeclEval {
     return out;
   }
 
+  /** Written here (own body or override), as opposed to only inherited from a preset. */
+  isWrittenHere(name: string): boolean {
+    return this.ownFields.has(name);
+  }
+
   isWritten(name: string): boolean {
     return (this.layers.get(name)?.length ?? 0) > 0;
   }
@@ -703,6 +763,38 @@ export class DeclEval {
   describe(): string {
     return `${this.decl.kind} ${this.decl.name.text}${this.module.isStdlib ? ` (${shortName(this.module.path)})` : ''}`;
   }
+}
+
+/**
+ * Fold the layers of a constructor-valued field: an override built from a path such as
+ * `train.optimizer.lr` changes that argument of the call written before it, keeping the others.
+ */
+function mergeVariantLayers(layers: FieldLayer[], family: Constructor['family']): FieldLayer {
+  let current = layers[0]!;
+  for (const next of layers.slice(1)) {
+    const e = next.expr;
+    if (e.kind !== 'object' || !e.fromOverride) {
+      current = next;
+      continue;
+    }
+    const base = current.expr;
+    const callee = base.kind === 'call' ? base.callee : base.kind === 'ref' ? base.path : undefined;
+    const ctor = callee?.length === 1 ? findConstructor(family, callee[0]!.text) : undefined;
+    if (!callee || !ctor || base.kind === 'object') {
+      current = next;
+      continue;
+    }
+    const args = (base.kind === 'call' ? base.args : []).map((a, i) => (a.name ? a : { ...a, name: { text: ctor.params[i]?.name ?? `#${i}`, span: a.span } }));
+    for (const m of e.members) {
+      if (m.kind !== 'field') continue;
+      const at = args.findIndex((a) => a.name?.text === m.name.text);
+      const arg = { name: m.name, value: m.value, span: m.span };
+      if (at >= 0) args[at] = arg;
+      else args.push(arg);
+    }
+    current = { expr: { kind: 'call', callee, args, span: base.span }, ctx: current.ctx, nameSpan: current.nameSpan };
+  }
+  return current;
 }
 
 export function describeRange(min?: number, max?: number, minExclusive = false, maxExclusive = false, percent = false): string {

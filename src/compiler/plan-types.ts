@@ -88,6 +88,8 @@ export interface PlanData {
   source: DataSource;
   /** Normalize pixels: x ← (x/255 − mean) / std. */
   normalize: { mean: number; std: number };
+  /** Center-crop every image to crop × crop pixels before normalizing (0 = no crop). */
+  crop?: number;
   shuffle: boolean;
 }
 
@@ -108,10 +110,19 @@ export interface PlanTrain {
 
 export interface PlanEvaluate { batch: number }
 
+/** A crossbar's resolved settings (language names, SI values) and its device's. */
+export interface PlanCrossbar {
+  name: string;
+  settings: Record<string, unknown>;
+  device: Record<string, unknown> & { name: string };
+}
+
 export interface PlanExperiment {
   name: string;
   fidelity: 'ideal' | 'fast' | 'exact';
   network: PlanNetwork;
+  /** Crossbars that layers map to, by name. */
+  crossbars: Record<string, PlanCrossbar>;
   data: PlanData;
   /** Absent for inference-only experiments. */
   train?: PlanTrain;
@@ -119,6 +130,8 @@ export interface PlanExperiment {
   seed: number;
   outDir: string;
   estimate: { memoryBytes: number; flopsPerTrainStep: number; flopsPerEvalSample: number };
+  /** The sweep point this experiment is, when it comes from a sweep. */
+  point?: { index: number; of: number; assignments: Record<string, string> };
 }
 
 export interface Plan {

@@ -29,7 +29,7 @@ interface RawDataset {
 
 /** Load and normalize the data set a plan names. Every bad input throws XbarcDataError. */
 export async function loadDataset(data: PlanData, seed: number): Promise<Dataset> {
-  const raw = await loadRaw(data.source, seed);
+  const raw = cropRaw(await loadRaw(data.source, seed), data.crop ?? 0);
   const { mean, std } = data.normalize;
   return {
     name: raw.name,
@@ -81,4 +81,29 @@ function loadCifar10(source: Extract<DataSource, { kind: 'cifar10' }>): RawDatas
     train: takeFirst(train, source.train, `${source.dir} (CIFAR-10 training batches)`),
     test: takeFirst(test, source.test, `${source.dir} (CIFAR-10 test batch)`),
   };
+}
+
+/** Center-crop every image to size × size (NeuroSim's MLP reads MNIST as 20 × 20). */
+export function cropRaw(raw: RawDataset, size: number): RawDataset {
+  const [c, h, w] = raw.shape as [number, number, number];
+  if (size <= 0 || (size === h && size === w)) return raw;
+  if (size > h || size > w) throw new XbarcDataError('data/bad-crop', `cannot crop ${raw.name} images of ${h}×${w} to ${size}×${size}`);
+  const top = Math.floor((h - size) / 2);
+  const left = Math.floor((w - size) / 2);
+  const crop = (split: RawSplit): RawSplit => {
+    const out = new Uint8Array(split.count * c * size * size);
+    let o = 0;
+    for (let n = 0; n < split.count; n++) {
+      for (let ch = 0; ch < c; ch++) {
+        const base = (n * c + ch) * h * w;
+        for (let y = 0; y < size; y++) {
+          const row = base + (top + y) * w + left;
+          out.set(split.pixels.subarray(row, row + size), o);
+          o += size;
+        }
+      }
+    }
+    return { pixels: out, labels: split.labels, count: split.count };
+  };
+  return { ...raw, shape: [c, size, size], train: crop(raw.train), test: crop(raw.test) };
 }

@@ -142,6 +142,7 @@ export function mnistExperiment(s: ExperimentSketch): PlanExperiment {
     name: s.network.name,
     fidelity: 'ideal',
     network: s.network,
+    crossbars: {},
     data: { source: { kind: 'mnist', train: s.mnist?.train ?? 8000, test: s.mnist?.test ?? 2000 }, normalize: { mean: 0.1307, std: 0.3081 }, shuffle: true },
     evaluate: { batch: s.evalBatch ?? 500 },
     seed: s.seed ?? 7,

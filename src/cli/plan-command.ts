@@ -1,0 +1,77 @@
+/** `xbarc plan <file>`: the execution plan as a readable table, or as JSON. */
+import { compile } from '../compiler/compile.js';
+import { formatBytes } from '../compiler/lower.js';
+import type { PlanExperiment, PlanLayer } from '../compiler/plan-types.js';
+import { printDiagnostics } from './diagnostics-output.js';
+
+export interface PlanCommandOptions { json?: boolean; set?: string[]; point?: string; experiment?: string }
+
+export function planCommand(file: string, options: PlanCommandOptions): number {
+  const point = parsePoint(options.point);
+  if (point === null) return 2;
+  const result = compile(file, { ...(options.set ? { sets: options.set } : {}), ...(point !== undefined ? { point } : {}), ...(options.experiment ? { experiment: options.experiment } : {}) });
+  if (result.hasErrors || !result.plan) {
+    printDiagnostics(result.diagnostics, result.check.program);
+    return 1;
+  }
+  printDiagnostics(result.diagnostics, result.check.program, { stream: process.stderr, summary: false });
+  if (options.json) {
+    process.stdout.write(JSON.stringify(result.plan, null, 2) + '\n');
+    return 0;
+  }
+  if (result.plan.experiments.length === 0) process.stdout.write('no experiments to plan\n');
+  for (const exp of result.plan.experiments) process.stdout.write(renderExperiment(exp) + '\n');
+  return 0;
+}
+
+export function parsePoint(text: string | undefined): number | undefined | null {
+  if (text === undefined) return undefined;
+  if (!/^\d+$/.test(text)) {
+    process.stderr.write(`xbarc: --point expects a point number (0, 1, …), got ${JSON.stringify(text)}\n`);
+    return null;
+  }
+  return Number(text);
+}
+
+function renderExperiment(exp: PlanExperiment): string {
+  const lines: string[] = [];
+  const point = exp.point ? ` — point ${exp.point.index + 1}/${exp.point.of}: ${Object.entries(exp.point.assignments).map(([k, v]) => `${k} = ${v}`).join(', ')}` : '';
+  lines.push(`experiment ${exp.name} (fidelity ${exp.fidelity}, seed ${exp.seed})${point}`);
+  const src = exp.data.source;
+  const counts = src.kind === 'mnist' ? `${src.train} train / ${src.test} test` : `${src.train ?? 'all'} train / ${src.test ?? 'all'} test`;
+  lines.push(`  data      ${src.kind}, ${counts}${exp.data.crop ? `, cropped to ${exp.data.crop}x${exp.data.crop}` : ''}`);
+  lines.push(`  network   ${exp.network.name}, input ${exp.network.inputShape.join('x')}, ${exp.network.classes} classes`);
+  if (exp.train) {
+    const o = exp.train.optimizer;
+    const opt = o.kind === 'adam' ? `adam(lr ${o.lr})` : `sgd(lr ${o.lr}${o.momentum ? `, momentum ${o.momentum}` : ''})`;
+    lines.push(`  train     ${exp.train.epochs} epochs, batch ${exp.train.batch}, ${opt}, non-ideal: ${exp.train.nonideal.length ? exp.train.nonideal.join(', ') : 'none'}`);
+  } else lines.push('  train     none (inference only)');
+  lines.push(`  output    ${exp.outDir}`);
+  lines.push('');
+  const header = ['layer', 'op', 'input', 'output', 'params', 'MFLOP/sample', 'act KiB', 'mapped to', 'tiles', 'slices', 'streams', 'arrays'];
+  const rows = exp.network.layers.map(layerRow);
+  const params = exp.network.layers.reduce((s, l) => s + l.params, 0);
+  const flops = exp.network.layers.reduce((s, l) => s + l.flopsPerSample, 0);
+  const arrays = exp.network.layers.reduce((s, l) => s + (l.mapping?.crossbarCount ?? 0), 0);
+  rows.push(['total', '', '', '', String(params), (flops / 1e6).toFixed(3), '', '', '', '', '', arrays ? String(arrays) : '']);
+  lines.push(table([header, ...rows]));
+  lines.push('');
+  lines.push(`  estimate  memory ${formatBytes(exp.estimate.memoryBytes)}, ${(exp.estimate.flopsPerTrainStep / 1e9).toFixed(3)} GFLOP per training step, ${(exp.estimate.flopsPerEvalSample / 1e6).toFixed(3)} MFLOP per inference`);
+  return lines.join('\n');
+}
+
+function layerRow(l: PlanLayer): string[] {
+  const m = l.mapping;
+  const mapped = !m ? '' : m.target === 'crossbar' ? m.crossbar ?? 'crossbar' : 'digital';
+  const tiles = m?.tiles ? `${m.tiles.rowTiles}x${m.tiles.colTiles} of ${m.tiles.tileRows}x${m.tiles.tileCols}` : m ? `(${m.matrix.rows}x${m.matrix.cols})` : '';
+  return [
+    l.name, l.op.kind, l.inputShape.join('x'), l.outputShape.join('x'), l.params ? String(l.params) : '', (l.flopsPerSample / 1e6).toFixed(3), (l.activationBytesPerSample / 1024).toFixed(1),
+    mapped, tiles, m?.weightSlices ? String(m.weightSlices) : '', m?.inputStreams ? String(m.inputStreams) : '', m?.crossbarCount ? String(m.crossbarCount) : '',
+  ];
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  const numeric = new Set([4, 5, 6, 9, 10, 11]);
+  return rows.map((r, ri) => '  ' + r.map((c, i) => (numeric.has(i) && ri > 0 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n');
+}

@@ -1,0 +1,130 @@
+/**
+ * `xbarc run <file>`: compile, then train and evaluate every experiment (or sweep point) with a
+ * live progress bar on terminals and one plain line per epoch elsewhere; results are written
+ * atomically to the output directory.
+ */
+import { join, relative } from 'node:path';
+import { displayPath } from './format.js';
+import cliProgress from 'cli-progress';
+import pc from 'picocolors';
+import { compile, type CompiledExperiment } from '../compiler/compile.js';
+import type { Progress } from '../runtime/engine/run-experiment.js';
+import { XbarcError } from '../runtime/errors.js';
+import { executeExperiment } from '../runtime/execute.js';
+import { printDiagnostics } from './diagnostics-output.js';
+import { parsePoint } from './plan-command.js';
+
+export interface RunCommandOptions { out?: string; set?: string[]; quiet?: boolean; point?: string; experiment?: string }
+
+export async function runCommand(file: string, options: RunCommandOptions): Promise<number> {
+  const point = parsePoint(options.point);
+  if (point === null) return 2;
+  const result = compile(file, { ...(options.set ? { sets: options.set } : {}), ...(point !== undefined ? { point } : {}), ...(options.experiment ? { experiment: options.experiment } : {}) });
+  printDiagnostics(result.diagnostics, result.check.program, { summary: result.hasErrors });
+  if (result.hasErrors) return 1;
+  if (result.experiments.length === 0) {
+    process.stderr.write(`xbarc run: ${relative(process.cwd(), file) || file} declares no experiment to run${options.experiment ? ` named ${options.experiment}` : ''}\n`);
+    return 1;
+  }
+  const controller = new AbortController();
+  const onSigint = () => controller.abort();
+  process.once('SIGINT', onSigint);
+  try {
+    for (const compiled of result.experiments) {
+      const outDir = outDirFor(compiled, options.out, result.experiments.length);
+      const code = await runOne(compiled, outDir, options.quiet === true, controller.signal);
+      if (code !== 0) return code;
+    }
+    return 0;
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+  }
+}
+
+/** --out DIR replaces the spec's output directory; sweep points keep their points/NNNN suffix. */
+function outDirFor(compiled: CompiledExperiment, out: string | undefined, count: number): string {
+  const plan = compiled.plan;
+  if (!out) return plan.outDir;
+  if (plan.point) return join(out, 'points', String(plan.point.index).padStart(4, '0'));
+  return count > 1 ? join(out, plan.name) : out;
+}
+
+async function runOne(compiled: CompiledExperiment, outDir: string, quiet: boolean, signal: AbortSignal): Promise<number> {
+  const plan = compiled.plan;
+  const label = plan.point ? `${plan.name} [point ${plan.point.index + 1}/${plan.point.of}: ${Object.entries(plan.point.assignments).map(([k, v]) => `${k}=${v}`).join(', ')}]` : plan.name;
+  const reporter = quiet ? undefined : createReporter(label, process.stdout.isTTY === true);
+  try {
+    const { results, resultsPath } = await executeExperiment(compiled, {
+      outDir,
+      signal,
+      ...(reporter ? { onProgress: reporter.progress, onDataLoaded: reporter.dataLoaded } : {}),
+    });
+    reporter?.stop();
+    const acc = (results.final.testAccuracy * 100).toFixed(2);
+    process.stdout.write(`${pc.green('✓')} ${label}: test accuracy ${acc} % in ${results.timing.totalSeconds.toFixed(1)} s → ${displayPath(resultsPath)}\n`);
+    return 0;
+  } catch (err) {
+    reporter?.stop();
+    if (err instanceof XbarcError) {
+      process.stderr.write(`xbarc run: ${pc.red('error')} ${err.code}: ${err.message}\n`);
+      return err.code === 'engine/aborted' ? 130 : 1;
+    }
+    throw err;
+  }
+}
+
+interface Reporter { progress: (p: Progress) => void; dataLoaded: (i: { train: number; test: number; seconds: number }) => void; stop: () => void }
+
+/** A live bar on terminals; one line per finished epoch otherwise (logs, CI). */
+function createReporter(label: string, tty: boolean): Reporter {
+  if (!tty) {
+    let lastTrain: Progress | undefined;
+    return {
+      dataLoaded: (i) => process.stdout.write(`${label}: data loaded (${i.train} train, ${i.test} test) in ${i.seconds.toFixed(1)} s\n`),
+      progress: (p) => {
+        if (p.phase === 'train') lastTrain = p;
+        if (p.phase === 'eval' && p.batch === p.batches) {
+          const train = lastTrain ? `train loss ${fmt(lastTrain.loss)} acc ${pct(lastTrain.accuracy)}  ` : '';
+          process.stdout.write(`${label}: epoch ${p.epoch}/${p.epochs}  ${train}test loss ${fmt(p.loss)} acc ${pct(p.accuracy)}  (${(p.elapsedMs / 1000).toFixed(1)} s)\n`);
+        }
+      },
+      stop: () => undefined,
+    };
+  }
+  const bar = new cliProgress.SingleBar(
+    { format: `${label} {phase} {epoch} |{bar}| {value}/{total} batches | loss {loss} | acc {acc} | ETA {eta_formatted}`, hideCursor: true, clearOnComplete: true, etaBuffer: 50 },
+    cliProgress.Presets.shades_classic,
+  );
+  let started = false;
+  let key = '';
+  return {
+    dataLoaded: () => undefined,
+    progress: (p) => {
+      const phaseKey = `${p.phase}${p.epoch}`;
+      const payload = { phase: p.phase === 'train' ? 'train' : 'test ', epoch: p.epochs ? `epoch ${p.epoch}/${p.epochs}` : '', loss: fmt(p.loss), acc: pct(p.accuracy) };
+      if (!started || phaseKey !== key) {
+        if (started) bar.stop();
+        bar.start(p.batches, p.batch, payload);
+        started = true;
+        key = phaseKey;
+      } else bar.update(p.batch, payload);
+      if (p.phase === 'eval' && p.batch === p.batches) {
+        bar.stop();
+        started = false;
+        process.stdout.write(`${label}: epoch ${p.epoch}/${p.epochs}  test loss ${fmt(p.loss)} acc ${pct(p.accuracy)}\n`);
+      }
+    },
+    stop: () => {
+      if (started) bar.stop();
+      started = false;
+    },
+  };
+}
+
+function fmt(x: number): string {
+  return Number.isFinite(x) ? x.toFixed(4) : String(x);
+}
+
+function pct(x: number): string {
+  return `${(x * 100).toFixed(2)} %`;
+}

@@ -1,0 +1,73 @@
+/**
+ * Execute a compiled experiment: load its data, train and evaluate it in a worker thread, and
+ * write results.json (validated, atomically) with provenance: resolved spec, spec hash, seed,
+ * tool version. The library entry point behind `xbarc run`.
+ */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { CompiledExperiment } from '../compiler/compile.js';
+import { toolVersion } from '../compiler/compile.js';
+import { loadDataset } from './data/index.js';
+import { runExperimentInWorker, type ExperimentOutcome, type Progress } from './engine/run-experiment.js';
+import { XbarcRuntimeError } from './errors.js';
+import { writeFileAtomic, writeResults, type Results } from './results/index.js';
+
+export interface ExecuteOptions {
+  /** Where results go (the plan's outDir by default). */
+  outDir?: string;
+  onProgress?: (p: Progress) => void;
+  /** Called once the data set is loaded (for progress display). */
+  onDataLoaded?: (info: { train: number; test: number; seconds: number }) => void;
+  signal?: AbortSignal;
+}
+
+export interface ExecuteResult { results: Results; resultsPath: string; outcome: ExperimentOutcome }
+
+export async function executeExperiment(compiled: CompiledExperiment, options: ExecuteOptions = {}): Promise<ExecuteResult> {
+  const { plan } = compiled;
+  assertRunnable(compiled);
+  const outDir = options.outDir ?? plan.outDir;
+  const startedAt = new Date();
+  const t0 = performance.now();
+  const data = await loadDataset(plan.data, plan.seed);
+  const dataSeconds = (performance.now() - t0) / 1000;
+  options.onDataLoaded?.({ train: data.train.count, test: data.test.count, seconds: dataSeconds });
+  const outcome = await runExperimentInWorker(plan, data, {
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  const results: Results = {
+    xbarc: { version: toolVersion },
+    experiment: plan.name,
+    specHash: compiled.specHash,
+    seed: plan.seed,
+    fidelity: plan.fidelity,
+    resolvedSpec: compiled.resolved,
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    epochs: outcome.epochs.map((e) => ({ ...e, trainLoss: finiteOrNull(e.trainLoss), testLoss: finiteOrNull(e.testLoss) })),
+    final: { testAccuracy: outcome.final.testAccuracy, testLoss: finiteOrNull(outcome.final.testLoss) },
+    timing: { totalSeconds: (performance.now() - t0) / 1000, dataSeconds, trainSeconds: outcome.totalSeconds, stepsPerSecond: outcome.stepsPerSecond },
+    ...(plan.point ? { point: plan.point } : {}),
+  };
+  await mkdir(outDir, { recursive: true });
+  await writeFileAtomic(join(outDir, 'plan.json'), JSON.stringify(plan, null, 2) + '\n');
+  const resultsPath = await writeResults(outDir, results);
+  return { results, resultsPath, outcome };
+}
+
+/** Crossbar execution arrives with the crossbar issue; until then say so instead of running ideal. */
+function assertRunnable(compiled: CompiledExperiment): void {
+  const { plan } = compiled;
+  const mapped = plan.network.layers.filter((l) => l.mapping?.target === 'crossbar').map((l) => l.name);
+  if (plan.fidelity !== 'ideal' && mapped.length > 0) {
+    throw new XbarcRuntimeError(
+      'run/unsupported-fidelity',
+      `experiment ${plan.name} runs ${mapped.join(', ')} on crossbars at fidelity ${plan.fidelity}, which this version of xbarc cannot execute yet; run the digital baseline with --set fidelity=ideal`,
+    );
+  }
+}
+
+function finiteOrNull(x: number): number | null {
+  return Number.isFinite(x) ? x : null;
+}

@@ -1,0 +1,46 @@
+/**
+ * Crash-safe file replacement: write a temp file in the target's folder, fsync it, then rename
+ * over the target. rename() within one file system is atomic, so readers see either the old
+ * file or the complete new one — never a prefix.
+ */
+
+import { randomBytes } from 'node:crypto';
+import { open, rename, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+
+/** The temp name used for `path`; hidden, unique per writer, and recognisable by its suffix. */
+export function tempPathFor(path: string): string {
+  return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+}
+
+export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+  const temp = tempPathFor(path);
+  try {
+    const handle = await open(temp, 'wx');
+    try {
+      await handle.writeFile(data);
+      await handle.sync(); // data on disk before the rename makes it visible
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, path);
+  } catch (err) {
+    await unlink(temp).catch(() => undefined);
+    throw err;
+  }
+  await syncDir(dirname(path));
+}
+
+/** Persist the rename itself; not every platform lets a directory be opened, so best effort. */
+async function syncDir(dir: string): Promise<void> {
+  try {
+    const handle = await open(dir, 'r');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    // Windows and some file systems refuse fsync on directories; the rename is still atomic.
+  }
+}

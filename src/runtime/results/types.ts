@@ -1,0 +1,38 @@
+/** The shape of results.json (see schemas/results.schema.json, which is the authority). */
+
+export interface EpochResult {
+  /** 1-based. */
+  epoch: number;
+  /** null when not finite (diverged run): JSON cannot carry NaN. */
+  trainLoss: number | null;
+  trainAccuracy: number;
+  testLoss: number | null;
+  testAccuracy: number;
+  seconds: number;
+  lr?: number;
+  [extra: string]: unknown;
+}
+
+export interface Results {
+  xbarc: { version: string };
+  experiment: string;
+  specHash: string;
+  seed: number;
+  fidelity: 'ideal' | 'fast' | 'exact';
+  resolvedSpec: Record<string, unknown>;
+  /** ISO 8601 UTC (Date#toISOString). */
+  startedAt: string;
+  finishedAt: string;
+  epochs: EpochResult[];
+  final: { testAccuracy: number; testLoss: number | null; [extra: string]: unknown };
+  timing: { totalSeconds: number; [phase: string]: number };
+  layers?: Array<{ name: string; [stat: string]: unknown }>;
+  /** The sweep point, when the experiment is one point of a sweep. */
+  point?: { index: number; of: number; assignments: Record<string, string> };
+}
+
+/** A schema violation located by a JSON Pointer into the results object ("" = the root). */
+export interface ResultsIssue {
+  path: string;
+  message: string;
+}

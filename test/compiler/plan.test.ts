@@ -1,0 +1,111 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { compile } from '../../src/compiler/compile.js';
+import { packageRoot } from '../../src/compiler/resolve.js';
+
+function spec(text: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'xbarc-plan-'));
+  const file = join(dir, 'spec.xbar');
+  writeFileSync(file, text);
+  return file;
+}
+
+const lenet = (extra = '') => `import { LeNet5 } from "std/networks"
+import { PUMA_RRAM } from "std/devices"
+crossbar xb { size = 64 x 64, device = PUMA_RRAM, weight_bits = 8, cell_bits = 2, input_bits = 8, dac_bits = 1 }
+experiment e {
+  data = mnist(train = 1000, test = 500)
+  model = LeNet5(classes = 10)
+  map * -> xb, fc3 -> digital
+  train { epochs = 2, batch = 32, optimizer = sgd(lr = 0.01) }
+  ${extra}
+}
+`;
+
+test('LeNet-5 lowers to a valid plan with shapes, parameters, FLOPs and tile mappings', () => {
+  const r = compile(spec(lenet()));
+  assert.equal(r.hasErrors, false, r.diagnostics.map((d) => d.message).join('\n'));
+  const exp = r.plan!.experiments[0]!;
+  const layers = Object.fromEntries(exp.network.layers.map((l) => [l.name, l]));
+  assert.equal(exp.network.layers.reduce((s, l) => s + l.params, 0), 61706);
+  assert.deepEqual(layers['conv2']!.outputShape, [16, 10, 10]);
+  // conv1: 6 outputs x 28x28 positions x 25 MACs x 2 FLOPs.
+  assert.equal(layers['conv1']!.flopsPerSample, 2 * 6 * 28 * 28 * 25);
+  const fc1 = layers['fc1']!.mapping!;
+  assert.equal(fc1.target, 'crossbar');
+  assert.deepEqual(fc1.matrix, { rows: 400, cols: 120 });
+  assert.deepEqual(fc1.tiles, { rowTiles: 7, colTiles: 2, tileRows: 64, tileCols: 64 });
+  assert.equal(fc1.weightSlices, 4);
+  assert.equal(fc1.inputStreams, 8);
+  // differential: 2 arrays per tile and slice.
+  assert.equal(fc1.crossbarCount, 7 * 2 * 4 * 2);
+  assert.equal(layers['fc3']!.mapping!.target, 'digital');
+  assert.equal(exp.crossbars['xb']!.device.name, 'PUMA_RRAM');
+  assert.equal(exp.crossbars['xb']!.device['r_on'], 100e3);
+  assert.equal(exp.estimate.flopsPerTrainStep, 3 * 32 * exp.estimate.flopsPerEvalSample);
+});
+
+test('--set overrides are checked like the file and change the plan', () => {
+  const file = spec(lenet());
+  const r = compile(file, { sets: ['train.batch=16', 'xb.size=32 x 32', 'seed=9'] });
+  assert.equal(r.hasErrors, false, r.diagnostics.map((d) => d.message).join('\n'));
+  const exp = r.plan!.experiments[0]!;
+  assert.equal(exp.train!.batch, 16);
+  assert.equal(exp.seed, 9);
+  assert.equal(exp.network.layers.find((l) => l.name === 'fc1')!.mapping!.tiles!.rowTiles, 13);
+  const bad = compile(file, { sets: ['xb.cell_bits=3'] });
+  assert.ok(bad.diagnostics.some((d) => d.code === 'slicing-mismatch'), 'cell_bits = 3 does not divide 8');
+  const unknown = compile(file, { sets: ['xb.adc.bitz=4'] });
+  assert.ok(unknown.diagnostics.some((d) => /did you mean bits/.test(d.message)), unknown.diagnostics.map((d) => d.message).join('\n'));
+  const malformed = compile(file, { sets: ['no-equals-sign'] });
+  assert.ok(malformed.diagnostics.some((d) => d.code === 'set-invalid'));
+  const nowhere = compile(file, { sets: ['nosuch.thing=1'] });
+  assert.ok(nowhere.diagnostics.some((d) => d.code === 'sweep-unknown-path'));
+});
+
+test('sweep points are numbered, re-checked and written to their own directories', () => {
+  const file = spec(lenet('sweep xb.adc.bits in [4, 6] * train.optimizer.lr in [0.01, 0.1, 0.2]'));
+  const r = compile(file);
+  assert.equal(r.hasErrors, false, r.diagnostics.map((d) => d.message).join('\n'));
+  const exps = r.plan!.experiments;
+  assert.equal(exps.length, 6);
+  assert.deepEqual(exps.map((e) => e.point!.index), [0, 1, 2, 3, 4, 5]);
+  // Last axis fastest.
+  assert.deepEqual(exps[1]!.point!.assignments, { 'xb.adc.bits': '4', 'train.optimizer.lr': '0.1' });
+  assert.equal(exps[3]!.crossbars['xb']!.settings['adc'] && (exps[3]!.crossbars['xb']!.settings['adc'] as { bits: number }).bits, 6);
+  assert.equal(exps[4]!.train!.optimizer.lr, 0.1);
+  assert.match(exps[5]!.outDir, /points[\\/]0005$/);
+  const one = compile(file, { point: 4 });
+  assert.equal(one.plan!.experiments.length, 1);
+  assert.equal(one.plan!.experiments[0]!.point!.index, 4);
+  const outOfRange = compile(file, { point: 6 });
+  assert.ok(outOfRange.hasErrors);
+});
+
+test('the spec hash follows values, not formatting', () => {
+  const a = compile(spec(lenet()));
+  const b = compile(spec(lenet().replace(/\n/g, '\n\n').replace('epochs = 2', 'epochs   =   2 /* two */')));
+  const c = compile(spec(lenet().replace('epochs = 2', 'epochs = 3')));
+  assert.equal(a.plan!.specHash, b.plan!.specHash);
+  assert.notEqual(a.plan!.specHash, c.plan!.specHash);
+});
+
+test('a plan that needs more memory than available is a located error before running', () => {
+  const r = compile(spec(lenet()), { memoryLimitBytes: 64 * 1024 * 1024 });
+  const d = r.diagnostics.find((x) => x.code === 'memory-exceeded');
+  assert.ok(d, 'memory-exceeded expected');
+  assert.equal(d.span.line, 4);
+  assert.match(d.message, /experiment e needs about .* MiB of memory, more than the 64\.0 MiB available/);
+  assert.equal(r.plan, undefined);
+});
+
+test('every experiment under experiments/ compiles to a schema-valid plan', () => {
+  for (const name of ['lenet5-ideal', 'mlp-ideal', 'txsim-lenet5', 'neurosim-devices', 'lenet5-exact-inference']) {
+    const r = compile(join(packageRoot, 'experiments', `${name}.xbar`));
+    assert.equal(r.hasErrors, false, `${name}: ${r.diagnostics.map((d) => d.message).join('\n')}`);
+    assert.ok(r.plan!.experiments.length >= 1);
+  }
+});
