@@ -13,13 +13,24 @@ const THREADS = 2;
 const WARMUP = 10;
 const REPS = 50;
 
+/**
+ * Debian's python3-torch installs for the system interpreter, which a version manager's `python3`
+ * on PATH may shadow: try PATH first, then the system one.
+ */
+const PYTHON_CANDIDATES = ['python3', '/usr/bin/python3'];
+let python = 'python3';
+
 function requireTorch(): void {
-  const probe = spawnSync('python3', ['-c', 'import torch'], { encoding: 'utf8' });
-  if (probe.error) throw new SkipSection(`python3 not runnable (${probe.error.message})`);
-  if (probe.status !== 0) {
-    const lastLine = probe.stderr.trim().split('\n').pop() ?? `exit ${probe.status}`;
-    throw new SkipSection(`python3 cannot import torch (${lastLine}); install python3-torch to compare`);
+  const reasons: string[] = [];
+  for (const candidate of PYTHON_CANDIDATES) {
+    const probe = spawnSync(candidate, ['-c', 'import torch'], { encoding: 'utf8' });
+    if (!probe.error && probe.status === 0) {
+      python = candidate;
+      return;
+    }
+    reasons.push(`${candidate}: ${probe.error ? 'not runnable' : (probe.stderr.trim().split('\n').pop() ?? `exit ${probe.status}`)}`);
   }
+  throw new SkipSection(`no python3 can import torch (${reasons.join('; ')}); install Debian's python3-torch to compare`);
 }
 
 async function loadXbarcStep(): Promise<StepBench> {
@@ -36,7 +47,7 @@ async function loadXbarcStep(): Promise<StepBench> {
 function timeTorchStep(): Timing {
   const script = join(repoRoot(), 'bench', 'torch_lenet_step.py');
   const args = [script, '--batch', `${BATCH}`, '--threads', `${THREADS}`, '--warmup', `${WARMUP}`, '--reps', `${REPS}`];
-  const run = spawnSync('python3', args, { encoding: 'utf8' });
+  const run = spawnSync(python, args, { encoding: 'utf8' });
   if (run.status !== 0) throw new Error(`torch_lenet_step.py failed (exit ${run.status}): ${run.stderr.trim()}`);
   const parsed = JSON.parse(run.stdout.trim().split('\n').pop() ?? '') as Timing & { torch?: string };
   if (!(parsed.medianMs > 0)) throw new Error(`torch_lenet_step.py printed no timing: ${run.stdout}`);

@@ -399,11 +399,47 @@ export interface ParseOutput {
   parseErrors: { token: IToken; message: string; previousToken?: IToken }[];
 }
 
+/**
+ * How deeply an expression may nest: open brackets plus operators in unfinished chains. Beyond
+ * this the recursive-descent parser and the evaluator would overflow the stack, so the tokens are
+ * cut there (real specs nest a handful of levels). Messages starting with "nesting too deep" are
+ * already worded for the user.
+ */
+export const MAX_NESTING = 48;
+
+/** Index of the first token that nests deeper than MAX_NESTING, or -1. */
+function nestingCut(tokens: IToken[]): number {
+  const frames: number[] = [0];
+  let depth = 1;
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i]!.tokenType;
+    if (t === T.LParen || t === T.LBracket || t === T.LBrace) {
+      frames.push(0);
+      depth += 1;
+    } else if (t === T.RParen || t === T.RBracket || t === T.RBrace) {
+      if (frames.length > 1) depth -= 1 + frames.pop()!;
+    } else if (t === T.Plus || t === T.Minus || t === T.Star || t === T.Slash || t === T.Cross) {
+      frames[frames.length - 1]! += 1;
+      depth += 1;
+    } else if (t === T.Comma || t === T.Semicolon || t === T.Equals || t === T.Arrow || T.keywordTokens.includes(t)) {
+      // A new sibling: the operators before it are in a finished subtree.
+      depth -= frames[frames.length - 1]!;
+      frames[frames.length - 1] = 0;
+    }
+    if (depth > MAX_NESTING) return i;
+  }
+  return -1;
+}
+
 export function parseText(text: string): ParseOutput {
   const lexed = T.xbarLexer.tokenize(text);
-  xbarParser.input = lexed.tokens;
+  const cut = nestingCut(lexed.tokens);
+  xbarParser.input = cut < 0 ? lexed.tokens : lexed.tokens.slice(0, cut);
   const cst = xbarParser.file();
   const parseErrors = xbarParser.errors.map((e) => ({ token: e.token, message: e.message, previousToken: (e as { previousToken?: IToken }).previousToken }));
+  if (cut >= 0) {
+    parseErrors.unshift({ token: lexed.tokens[cut]!, message: `nesting too deep: more than ${MAX_NESTING} levels of brackets and chained operators; the rest of the file is not checked`, previousToken: undefined });
+  }
   return {
     cst,
     tokens: lexed.tokens,

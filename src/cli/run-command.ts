@@ -31,7 +31,7 @@ export async function runCommand(file: string, options: RunCommandOptions): Prom
   process.once('SIGINT', onSigint);
   try {
     for (const compiled of result.experiments) {
-      const outDir = outDirFor(compiled, options.out, result.experiments.length);
+      const outDir = outDirFor(compiled, options.out, new Set(result.experiments.map((e) => e.plan.name)).size);
       const code = await runOne(compiled, outDir, options.quiet === true, controller.signal);
       if (code !== 0) return code;
     }
@@ -41,12 +41,15 @@ export async function runCommand(file: string, options: RunCommandOptions): Prom
   }
 }
 
-/** --out DIR replaces the spec's output directory; sweep points keep their points/NNNN suffix. */
-function outDirFor(compiled: CompiledExperiment, out: string | undefined, count: number): string {
+/**
+ * --out DIR replaces the spec's output directory; with several experiments each gets DIR/<name>;
+ * sweep points keep their points/NNNN suffix.
+ */
+function outDirFor(compiled: CompiledExperiment, out: string | undefined, experimentCount: number): string {
   const plan = compiled.plan;
   if (!out) return plan.outDir;
-  if (plan.point) return join(out, 'points', String(plan.point.index).padStart(4, '0'));
-  return count > 1 ? join(out, plan.name) : out;
+  const base = experimentCount > 1 ? join(out, plan.name) : out;
+  return plan.point ? join(base, 'points', String(plan.point.index).padStart(4, '0')) : base;
 }
 
 async function runOne(compiled: CompiledExperiment, outDir: string, quiet: boolean, signal: AbortSignal): Promise<number> {

@@ -10,8 +10,8 @@ import { Diagnostics, closest, didYouMean, type Diagnostic } from './diagnostics
 import { DeclEval, Evaluator, type EvalContext, type Override } from './evaluate.js';
 import { expandNetwork, showShape, sameShape, type ExpandedNetwork, type CheckedLayer } from './network.js';
 import { parseExpressionText } from './parse.js';
-import { FileSystemHost, Program, type Module, type SourceHost } from './resolve.js';
-import { declSchemas, findConstructor, type ObjectSchema, type ParamType } from './schema.js';
+import { FileSystemHost, Program, shortName, stdlibDir, type Module, type SourceHost } from './resolve.js';
+import { declSchemas, familyConstructors, familyNames, findConstructor, type ObjectSchema, type ParamType } from './schema.js';
 import { Dim, formatQuantity, trimNumber } from './units.js';
 import { numOf, showValue, type Value } from './values.js';
 
@@ -42,7 +42,14 @@ export interface DataInfo { kind: string; shape: number[]; classes: number; trai
 
 export type LayerTarget = { target: 'digital' } | { target: 'crossbar'; crossbar: string };
 
-export interface SweepAssignment { path: string[]; expr: Expr; display: string; file: string }
+export interface SweepAssignment {
+  path: string[];
+  expr: Expr;
+  display: string;
+  file: string;
+  /** A sweep point's experiment-level paths apply to its own experiment only (--set: to all). */
+  experiment?: string;
+}
 export interface SweepPoint { index: number; assignments: SweepAssignment[] }
 export interface CheckedSweep { axes: { path: string; values: string[] }[]; points: SweepPoint[] }
 
@@ -147,16 +154,43 @@ function lineSpan(text: string): Span {
 
 /** Route `path = value` to the declaration it changes: an experiment field or a device/crossbar. */
 function addOverride(module: Module, a: SweepAssignment, overrides: Map<Declaration, Override[]>, diags: Diagnostics): void {
-  const target = overrideTarget(module, a.path);
+  const fromSet = a.file.startsWith(SET_FILE);
+  let target = overrideTarget(module, a.path);
+  // A --set path is checked down to its last segment here (sweep axes are checked with their experiment).
+  if (fromSet && typeof target !== 'string') target = schemaPathProblem(declSchemas[target.decls[0]?.kind ?? 'experiment'], target.rest) ?? target;
   if (typeof target === 'string') {
-    diags.add('sweep-unknown-path', a.file === SET_FILE || a.file.startsWith(SET_FILE) ? SET_FILE : a.file, a.file.startsWith(SET_FILE) ? lineSpan(a.path.join('.')) : a.expr.span, { path: a.path.join('.'), detail: target });
+    diags.add('sweep-unknown-path', fromSet ? SET_FILE : a.file, fromSet ? lineSpan(a.path.join('.')) : a.expr.span, { source: fromSet ? '--set' : 'sweep', path: a.path.join('.'), detail: target });
     return;
   }
-  for (const decl of target.decls) {
+  const decls = a.experiment !== undefined ? target.decls.filter((d) => d.kind !== 'experiment' || d.name.text === a.experiment) : target.decls;
+  for (const decl of decls) {
     const list = overrides.get(decl) ?? [];
     list.push({ path: target.rest, expr: a.expr, file: a.file });
     overrides.set(decl, list);
   }
+}
+
+/** Why a path below a schema names no parameter (variant arguments: any constructor of the family may take it). */
+function schemaPathProblem(schema: ObjectSchema, path: string[]): string | undefined {
+  let current = schema;
+  for (let i = 0; i < path.length; i++) {
+    const seg = path[i]!;
+    const p = current.params.find((x) => x.name === seg);
+    if (!p) return `${current.name} has no parameter ${seg}${didYouMean(closest(seg, current.params.map((x) => x.name)))}`;
+    if (i === path.length - 1) return undefined;
+    if (p.type.t === 'object') {
+      current = p.type.schema;
+      continue;
+    }
+    if (p.type.t === 'variant') {
+      const arg = path[i + 1]!;
+      const names = [...new Set(familyConstructors(p.type.family).flatMap((c) => c.params.map((x) => x.name)))];
+      if (!names.includes(arg)) return `no ${familyNames[p.type.family]} takes an argument ${arg}${didYouMean(closest(arg, names))}`;
+      return i + 1 === path.length - 1 ? undefined : `${arg} has no fields`;
+    }
+    return `${seg} has no fields`;
+  }
+  return undefined;
 }
 
 /** The declarations a path starts in, or a reason it names nothing. */
@@ -213,15 +247,21 @@ class Checker {
     const de = this.ev.declEval(module, decl);
     const values = de.all();
     const rOn = numOf(values['r_on']);
-    const roffWritten = de.isWritten('r_off');
-    const onOffWritten = de.isWritten('on_off');
+    let roffWritten = de.isWritten('r_off');
+    let onOffWritten = de.isWritten('on_off');
+    // r_off or on_off written here wins over the other one inherited from a preset.
+    if (roffWritten && onOffWritten && de.isWrittenHere('r_off') !== de.isWrittenHere('on_off')) {
+      if (de.isWrittenHere('r_off')) onOffWritten = false;
+      else roffWritten = false;
+    }
     if (roffWritten && values['r_off'] && !onOffWritten) {
       values['on_off'] = { ...values['r_off'], k: 'num', v: numOf(values['r_off']) / rOn, dim: Dim.none, isDefault: true };
     }
     const onOff = numOf(values['on_off']);
     if (values['on_off'] && !(onOff > 1)) {
-      const at = this.fieldSpan(de, roffWritten && !onOffWritten ? 'r_off' : 'on_off');
-      this.diags.add('on-off-ratio', at.file, at.span, { value: trimNumber(onOff) });
+      const derived = roffWritten && !onOffWritten && values['r_off'] && values['r_on'];
+      const at = this.fieldSpan(de, derived ? 'r_off' : 'on_off');
+      this.diags.add('on-off-ratio', at.file, at.span, { value: derived ? `r_off / r_on = ${showValue(values['r_off']!)} / ${showValue(values['r_on']!)} = ${trimNumber(onOff)}` : trimNumber(onOff) });
     }
     if (roffWritten && onOffWritten && values['r_off'] && values['on_off']) {
       const product = rOn * onOff;
@@ -232,13 +272,13 @@ class Checker {
         this.diags.add('inconsistent-resistance', at.file, at.span, { roff: showValue(roffValue), product: formatQuantity(product, Dim.resistance) });
       }
     }
-    if (!values['r_off'] && values['r_on'] && values['on_off']) {
+    if ((!values['r_off'] || !roffWritten) && values['r_on'] && values['on_off']) {
       values['r_off'] = { k: 'num', v: rOn * onOff, dim: Dim.resistance, file: module.path, span: decl.name.span, isDefault: true };
     }
     const sa = numOf(values['p_sa0'], 0) + numOf(values['p_sa1'], 0);
     if (sa > 1) {
       const at = this.fieldSpan(de, 'p_sa1');
-      this.diags.add('out-of-range', at.file, at.span, { name: 'p_sa0 + p_sa1', value: trimNumber(sa), range: '≤ 1' });
+      this.diags.add('out-of-range', at.file, at.span, { name: 'p_sa0 + p_sa1', value: `${trimNumber(sa * 100)} %`, range: '≤ 100 %' });
     }
     const checked: CheckedDecl = { kind: 'device', name: decl.name.text, file: module.path, span: decl.name.span, values, eval: de };
     this.devices.set(key, checked);
@@ -256,7 +296,7 @@ class Checker {
     if (devRef?.k === 'decl') {
       const found = this.ev.lookupDecl(de.module, devRef.name) ?? this.findDeclFromPreset(de, devRef.name);
       if (found && found.decl.kind === 'device') device = this.device(found.module, found.decl);
-    } else if (!devRef && !de.isWritten('device')) {
+    } else if (!devRef && !de.isWritten('device') && !presetFailed(decl, de)) {
       this.diags.add('missing-field', module.path, decl.name.span, { owner: `crossbar ${decl.name.text}`, name: 'device', doc: 'the device in every cell, e.g. device = rram' });
     }
     const size = values['size'];
@@ -299,7 +339,7 @@ class Checker {
         this.diags.add('parasitics-without-wires', at.file, at.span, { model: parasitics.name });
       }
     }
-    if (device) {
+    if (device && device.values['levels']) {
       const levels = numOf(device.values['levels'], 2);
       const needed = 2 ** cellBits;
       if (needed > levels) {
@@ -338,15 +378,21 @@ class Checker {
     const result: CheckedExperiment = { kind: 'experiment', name: decl.name.text, file, span: decl.name.span, values, eval: de, mapping: new Map(), crossbars: new Map() };
     const data = dataInfo(values['data']);
     if (data) result.data = data;
+    const dv = values['data'];
+    if (dv?.k === 'call' && dv.name === 'mnist' && data && data.train + data.test > 10000) {
+      this.diags.add('out-of-range', dv.file, dv.span, { name: 'mnist train + test', value: data.train + data.test, range: '≤ 10000 (the embedded MNIST set has 10,000 images)' });
+    }
 
     const model = values['model'];
-    if (!model && !de.isWritten('model')) {
+    if (!model && !de.isWritten('model') && !presetFailed(decl, de)) {
       this.diags.add('missing-field', file, decl.name.span, { owner: `experiment ${decl.name.text}`, name: 'model', doc: 'the network to run, e.g. model = LeNet5(classes = 10)' });
     }
     if (model?.k === 'model') {
       const found = this.ev.lookupDecl(this.module, model.network);
       if (found?.decl.kind === 'network') {
+        const before = this.diags.items.length;
         const net = expandNetwork(this.ev, found.decl, found.module, new Map(Object.entries(model.args)), { file: model.file, span: model.span }, data?.shape);
+        this.relocateStdlibDiagnostics(before, model);
         if (net) {
           result.network = net;
           this.checkNetworkAgainstData(net, data, model, decl);
@@ -357,6 +403,17 @@ class Checker {
     this.checkTrain(values, data, de);
     this.checkSweeps(de, result);
     return result;
+  }
+
+  /**
+   * Problems found inside a standard-library network come from the arguments the user passed
+   * (`MLP(classes = 0)`): report them at the user's `model = …`, saying where in the stdlib.
+   */
+  private relocateStdlibDiagnostics(from: number, model: Value): void {
+    if (model.file.startsWith(stdlibDir)) return;
+    for (const d of this.diags.items.slice(from)) {
+      if (d.file.startsWith(stdlibDir)) this.diags.relocate(d, model.file, model.span, ` (in ${shortName(d.file)}.xbar line ${d.span.line})`);
+    }
   }
 
   private checkNetworkAgainstData(net: ExpandedNetwork, data: DataInfo | undefined, model: Value, decl: ConfigDecl): void {
@@ -396,31 +453,35 @@ class Checker {
       if (fidelity !== 'ideal') this.diags.add('missing-map', result.file, result.span, { fidelity, experiment: result.name });
       return;
     }
-    interface Rule { pattern: string; regex: RegExp; specificity: number; target: LayerTarget; span: Span; used: boolean; matched: boolean }
+    // A rule whose target is wrong (reported) still claims its layers, so they are not also unmapped.
+    interface Rule { pattern: string; regex: RegExp; specificity: number; target?: LayerTarget; targetText: string; span: Span; used: boolean; matched: boolean }
     const rules: Rule[] = [];
     for (const m of maps) {
       if (m.kind !== 'map') continue;
       for (const entry of m.entries) {
         const target = this.mapTarget(entry.target, result);
-        if (!target) continue;
-        rules.push({ pattern: entry.pattern.text, regex: globToRegex(entry.pattern.text), specificity: specificity(entry.pattern.text), target, span: entry.pattern.span, used: false, matched: false });
+        rules.push({ pattern: entry.pattern.text, regex: globToRegex(entry.pattern.text), specificity: specificity(entry.pattern.text), ...(target ? { target } : {}), targetText: entry.target.text, span: entry.pattern.span, used: false, matched: false });
       }
     }
     if (!result.network?.complete) return;
+    // After a syntax error the map may be cut short: coverage errors would only repeat it.
+    const syntaxBroken = this.ev.program.diagnostics.items.some((d) => d.file === this.module.path && (d.code === 'syntax-error' || d.code === 'unexpected-character'));
     for (const layer of weighted) {
       const matching = rules.filter((r) => r.regex.test(layer.name));
       for (const r of matching) r.matched = true;
       if (matching.length === 0) {
-        this.diags.add('unmapped-layer', result.file, maps[0]!.span, { layer: layer.name });
+        if (!syntaxBroken) this.diags.add('unmapped-layer', result.file, maps[0]!.span, { layer: layer.name });
         continue;
       }
       const best = Math.max(...matching.map((r) => r.specificity));
       const top = matching.filter((r) => r.specificity === best);
       if (top.length > 1) {
-        this.diags.add('duplicate-mapping', result.file, top[1]!.span, { layer: layer.name, first: top[0]!.pattern, second: top[1]!.pattern });
+        const show = (r: Rule) => `${r.pattern} -> ${r.targetText}`;
+        this.diags.add('duplicate-mapping', result.file, top[1]!.span, { layer: layer.name, first: show(top[0]!), second: show(top[1]!) });
       }
-      top[0]!.used = true;
-      result.mapping.set(layer.name, top[0]!.target);
+      for (const r of top) r.used = true;
+      const target = top[0]!.target;
+      if (target) result.mapping.set(layer.name, target);
     }
     const layerNames = weighted.map((l) => l.name);
     for (const r of rules) {
@@ -438,6 +499,7 @@ class Checker {
     if (target.text === 'digital') return { target: 'digital' };
     const found = this.ev.lookupDecl(this.module, target.text);
     if (!found) {
+      if (this.module.unresolved.has(target.text)) return undefined;
       const candidates = ['digital', ...[...this.module.scope.entries()].filter(([, e]) => e.decl.kind === 'crossbar').map(([n]) => n)];
       const suggestion = closest(target.text, candidates);
       this.diags.add('unknown-name', result.file, target.span, { name: target.text, suggestion: suggestion ? didYouMean(suggestion) : '; map targets are a crossbar or digital' },
@@ -489,6 +551,12 @@ class Checker {
       }
     }
     if (!ok) return;
+    // The cartesian product is materialized: refuse sizes that would exhaust memory.
+    const total = factors.reduce((n, f) => n * f.length, 1);
+    if (total > MAX_SWEEP_POINTS) {
+      this.diags.add('sweep-too-large', result.file, sweeps[0]!.span, { count: Number.isSafeInteger(total) ? String(total) : total.toExponential(1), max: MAX_SWEEP_POINTS });
+      return;
+    }
     const points: SweepPoint[] = [];
     const walk = (i: number, acc: SweepAssignment[]) => {
       if (i === factors.length) {
@@ -507,15 +575,16 @@ class Checker {
     const where = pathText(axis.path);
     const target = overrideTarget(this.module, path);
     if (typeof target === 'string') {
-      this.diags.add('sweep-unknown-path', result.file, spanOfPath(axis), { path: where, detail: target });
+      this.diags.add('sweep-unknown-path', result.file, spanOfPath(axis), { source: 'sweep', path: where, detail: target });
       return undefined;
     }
-    const decl = target.decls[0]!;
+    // Experiment-level paths sweep this experiment, not every experiment of the file.
+    const decl = target.decls.find((d) => d === de.decl) ?? target.decls[0]!;
     const found = decl === de.decl ? { module: this.module } : this.ev.lookupDecl(this.module, path[0]!);
     const owner = decl === de.decl ? de : this.ev.declEval(found!.module, decl);
     const type = paramTypeAt(declSchemas[decl.kind], target.rest, owner);
     if (typeof type === 'string') {
-      this.diags.add('sweep-unknown-path', result.file, spanOfPath(axis), { path: where, detail: type });
+      this.diags.add('sweep-unknown-path', result.file, spanOfPath(axis), { source: 'sweep', path: where, detail: type });
       return undefined;
     }
     const ctx: EvalContext = { module: this.module, file: result.file };
@@ -536,7 +605,7 @@ class Checker {
       }
     }
     if (!ok) return undefined;
-    return items.map((expr) => ({ path, expr, display: exprDisplay(expr, result.eval.module.parsed.text), file: result.file }));
+    return items.map((expr) => ({ path, expr, display: exprDisplay(expr, result.eval.module.parsed.text), file: result.file, experiment: result.name }));
   }
 
   private axisItems(axis: SweepAxis, ctx: EvalContext, where: string): Expr[] | undefined {
@@ -578,6 +647,11 @@ class Checker {
   }
 }
 
+/** A preset was named but could not be used (already reported): its fields are unknown, not missing. */
+function presetFailed(decl: ConfigDecl, de: DeclEval): boolean {
+  return (decl.preset?.length ?? 0) > 0 && de.presetChain.length === 0;
+}
+
 export function losslessBits(rows: number, dacBits: number, cellBits: number): number {
   return Math.ceil(Math.log2(Math.max(2, rows))) + (dacBits > 1 ? dacBits : 0) + (cellBits > 1 ? cellBits : 0);
 }
@@ -608,7 +682,7 @@ function paramTypeAt(schema: ObjectSchema, path: string[], owner: DeclEval): Par
       continue;
     }
     if (p.type.t === 'variant') {
-      const ctorName = value?.k === 'call' ? value.name : undefined;
+      const ctorName = value?.k === 'call' ? value.name : p.default.kind === 'call' ? p.default.name : undefined;
       const ctor = ctorName ? findConstructor(p.type.family, ctorName) : undefined;
       if (!ctor) return `${seg} has no value to take arguments from`;
       const arg = path[i + 1]!;
@@ -634,6 +708,9 @@ function dataInfo(v: Value | undefined): DataInfo | undefined {
 }
 
 export type { CheckedLayer };
+
+/** The most points one experiment's sweep may expand to. */
+const MAX_SWEEP_POINTS = 100000;
 
 /** `*` matches any run of characters (dots included), `?` one character; anchored. */
 export function globToRegex(pattern: string): RegExp {

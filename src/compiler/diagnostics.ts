@@ -32,7 +32,7 @@ export const diagnosticCodes = {
   'unknown-function': { severity: 'error', template: 'unknown {what} {name}{suggestion}', doc: 'A call names no known constructor (layer, update model, optimizer, data set, …).' },
   'unknown-argument': { severity: 'error', template: '{callee} has no argument {name}{suggestion}', doc: 'A named argument that the function does not take.' },
   'missing-argument': { severity: 'error', template: '{callee} needs argument {name}', doc: 'A required argument is missing.' },
-  'too-many-arguments': { severity: 'error', template: '{callee} takes at most {max} positional arguments, got {count}', doc: 'More positional arguments than parameters.' },
+  'too-many-arguments': { severity: 'error', template: '{callee} takes at most {max} positional argument{s}, got {count}', doc: 'More positional arguments than parameters.' },
   'duplicate-argument': { severity: 'error', template: 'argument {name} is given twice', doc: 'The same argument is passed twice (positionally and by name, or twice by name).' },
   'cyclic-definition': { severity: 'error', template: '{name} is defined in terms of itself: {cycle}', doc: 'Derived values refer to each other in a loop.' },
   'division-by-zero': { severity: 'error', template: 'division by zero', doc: 'An expression divides by zero.' },
@@ -47,10 +47,11 @@ export const diagnosticCodes = {
   'duplicate-mapping': { severity: 'error', template: 'layer {layer} is mapped twice ({first} and {second})', doc: 'Two rules of the same specificity map one layer.' },
   'unused-mapping': { severity: 'warning', template: 'map rule {pattern} is overridden for every layer it matches', doc: 'A wildcard rule that more specific rules override everywhere.' },
   'missing-map': { severity: 'error', template: 'fidelity {fidelity} runs layers on crossbars, but experiment {experiment} has no map; add `map * -> <crossbar>`', doc: 'Non-ideal fidelity needs at least one crossbar mapping.' },
-  'sweep-unknown-path': { severity: 'error', template: 'sweep path {path} does not exist: {detail}', doc: 'A sweep (or --set) path names no parameter.' },
+  'sweep-unknown-path': { severity: 'error', template: '{source} path {path} does not exist: {detail}', doc: 'A sweep (or --set) path names no parameter.' },
   'sweep-type-mismatch': { severity: 'error', template: 'sweep value for {path}: {detail}', doc: 'A swept value does not fit the parameter it sets.' },
   'sweep-length-mismatch': { severity: 'error', template: 'zip axes must have the same length: {lengths}', doc: 'All axes inside zip(...) need equally many values.' },
   'sweep-empty': { severity: 'error', template: 'sweep axis {path} has no values', doc: 'A sweep axis with an empty list or range.' },
+  'sweep-too-large': { severity: 'error', template: 'the sweep has {count} points; at most {max} are allowed', doc: 'The cartesian product of the sweep axes is too large to run (or to list).' },
   'slicing-mismatch': { severity: 'error', template: 'cell_bits = {cell} does not divide weight_bits = {weight}: weights cannot be split into whole slices', doc: 'Bit slicing needs weight_bits to be a multiple of cell_bits.' },
   'stream-mismatch': { severity: 'error', template: 'dac_bits = {dac} does not divide input_bits = {input}: inputs cannot be split into whole streams', doc: 'Input streaming needs input_bits to be a multiple of dac_bits.' },
   'on-off-ratio': { severity: 'error', template: 'on_off = {value} must be greater than 1 (R_off must exceed R_on)', doc: 'A device whose off state conducts at least as well as its on state cannot store weights.' },
@@ -96,6 +97,17 @@ export class Diagnostics {
       this.items.push(diag);
     }
     return diag;
+  }
+
+  /** Move a reported diagnostic to where the user can act on it, adding a note on where it arose. */
+  relocate(d: Diagnostic, file: string, span: Span, note: string): void {
+    const key = (x: Diagnostic) => `${x.code}|${x.file}|${x.span.start}|${x.span.end}|${x.message}`;
+    this.seen.delete(key(d));
+    d.message += note;
+    d.file = file;
+    d.span = span;
+    delete d.fix;
+    this.seen.add(key(d));
   }
 
   get hasErrors(): boolean {

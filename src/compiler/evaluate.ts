@@ -32,13 +32,6 @@ export interface EvalContext {
 
 interface FieldLayer { expr: Expr; ctx: EvalContext; nameSpan: Span }
 
-/**
- * Blocks synthesized from override paths (`train.optimizer.lr = 0.1` becomes
- * `train = { optimizer = { lr = 0.1 } }`). On a variant field such a block changes arguments of
- * the constructor below it instead of replacing it.
- */
-const argumentOverrides = new WeakSet<Expr>();
-
 interface Quantity { v: number; dim: Dimension; hasUnit: boolean; unit?: string }
 
 export class Evaluator {
@@ -165,6 +158,7 @@ export class Evaluator {
   }
 
   unknownDecl(name: Name, ctx: EvalContext, kind?: string): undefined {
+    if (ctx.module.unresolved.has(name.text)) return undefined;
     const candidates = [...ctx.module.scope.entries()].filter(([, e]) => !kind || e.decl.kind === kind).map(([n]) => n);
     const suggestion = closest(name.text, candidates);
     this.diags.add('unknown-name', ctx.file, name.span, { name: name.text, suggestion: kind && !suggestion ? ` (no ${kind} of that name is declared or imported)` : didYouMean(suggestion) },
@@ -414,6 +408,7 @@ export class Evaluator {
     else {
       const found = this.lookupDecl(ctx.module, head.text);
       if (!found) {
+        if (ctx.module.unresolved.has(head.text)) return undefined;
         const candidates = [...(ctx.params?.keys() ?? []), ...(ctx.fields?.fieldNames() ?? []), ...ctx.module.scope.keys()];
         const suggestion = closest(head.text, candidates);
         this.diags.add('unknown-name', ctx.file, head.span, { name: head.text, suggestion: didYouMean(suggestion) },
@@ -496,7 +491,7 @@ export class Evaluator {
       if (fl && p.type.t === 'object') v = this.evalObjectLayers(p.type.schema, fl, `${label}.${p.name}`, fl[fl.length - 1]!.ctx);
       else if (fl && p.type.t === 'variant') v = this.evalVariantLayers(p, fl, `${label}.${p.name}`, file, span);
       else if (fl) {
-        const top = p.type.t === 'variant' ? mergeVariantLayers(fl, p.type.family) : fl[fl.length - 1]!;
+        const top = fl[fl.length - 1]!;
         v = this.evalTyped(top.expr, p.type, top.ctx, `${label}.${p.name}`);
       } else v = this.defaultFor(p, file, span);
       if (v) fields[p.name] = v;
@@ -508,7 +503,9 @@ export class Evaluator {
   evalVariantLayers(p: ParamSpec, layers: FieldLayer[], label: string, file: string, span: Span): Value | undefined {
     let baseIndex = -1;
     for (let i = layers.length - 1; i >= 0; i--) {
-      if (!argumentOverrides.has(layers[i]!.expr)) {
+      // Blocks built from override paths (`fromOverride`) change arguments of the call below them.
+      const e = layers[i]!.expr;
+      if (!(e.kind === 'object' && e.fromOverride)) {
         baseIndex = i;
         break;
       }
@@ -683,7 +680,6 @@ export class DeclEval {
       for (let i = sub.length - 1; i >= 0; i--) {
         const name: Name = { text: sub[i]!, span: o.expr.span };
         expr = { kind: 'object', members: [{ kind: 'field', name, value: expr, span: o.expr.span }], span: o.expr.span, fromOverride: true };
-        argumentOverrides.add(expr);
       }
       this.ownFields.add(field);
       this.addLayer(field, { expr, ctx: { ...this.ctx, file: o.file }, nameSpan: o.expr.span });
@@ -763,38 +759,6 @@ export class DeclEval {
   describe(): string {
     return `${this.decl.kind} ${this.decl.name.text}${this.module.isStdlib ? ` (${shortName(this.module.path)})` : ''}`;
   }
-}
-
-/**
- * Fold the layers of a constructor-valued field: an override built from a path such as
- * `train.optimizer.lr` changes that argument of the call written before it, keeping the others.
- */
-function mergeVariantLayers(layers: FieldLayer[], family: Constructor['family']): FieldLayer {
-  let current = layers[0]!;
-  for (const next of layers.slice(1)) {
-    const e = next.expr;
-    if (e.kind !== 'object' || !e.fromOverride) {
-      current = next;
-      continue;
-    }
-    const base = current.expr;
-    const callee = base.kind === 'call' ? base.callee : base.kind === 'ref' ? base.path : undefined;
-    const ctor = callee?.length === 1 ? findConstructor(family, callee[0]!.text) : undefined;
-    if (!callee || !ctor || base.kind === 'object') {
-      current = next;
-      continue;
-    }
-    const args = (base.kind === 'call' ? base.args : []).map((a, i) => (a.name ? a : { ...a, name: { text: ctor.params[i]?.name ?? `#${i}`, span: a.span } }));
-    for (const m of e.members) {
-      if (m.kind !== 'field') continue;
-      const at = args.findIndex((a) => a.name?.text === m.name.text);
-      const arg = { name: m.name, value: m.value, span: m.span };
-      if (at >= 0) args[at] = arg;
-      else args.push(arg);
-    }
-    current = { expr: { kind: 'call', callee, args, span: base.span }, ctx: current.ctx, nameSpan: current.nameSpan };
-  }
-  return current;
 }
 
 export function describeRange(min?: number, max?: number, minExclusive = false, maxExclusive = false, percent = false): string {

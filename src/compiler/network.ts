@@ -39,8 +39,18 @@ class Expander {
   private names = new Set<string>();
   private counters = new Map<string, number>();
   failed = false;
+  /** Networks being inlined, outermost first (to report recursion). */
+  readonly stack: string[] = [];
 
-  constructor(readonly ev: Evaluator, readonly networkName: string, readonly rootFile: string) {}
+  /** `callSite`: the `model = …` that instantiated the network; errors inside the stdlib are reported there. */
+  constructor(readonly ev: Evaluator, readonly networkName: string, readonly rootFile: string, readonly callSite?: { file: string; span: Span }) {
+    this.stack.push(networkName);
+  }
+
+  /** Where to report a problem with a layer: the user's call site when the layer is in the standard library. */
+  private at(ctx: EvalContext, span: Span): { file: string; span: Span } {
+    return ctx.module.isStdlib && this.callSite && this.callSite.file !== ctx.file ? this.callSite : { file: ctx.file, span };
+  }
 
   private uniqueAutoName(prefix: string, op: string): string {
     for (;;) {
@@ -85,7 +95,8 @@ class Expander {
       }
       if (m.kind === 'block') {
         const blockPrefix = `${prefix}${m.name.text}.`;
-        if (!this.claimName(`${prefix}${m.name.text}`, ctx.file, m.name.span)) continue;
+        // A duplicate name is reported; keep expanding so later shape errors still show.
+        if (!this.claimName(`${prefix}${m.name.text}`, ctx.file, m.name.span)) this.failed = true;
         if (!cur) continue;
         const frame: BlockFrame = { input: cur, sawAdd: false, prefix: blockPrefix };
         const after = this.expand(m.body, cur, ctx, blockPrefix, frame, depth);
@@ -110,17 +121,18 @@ class Expander {
       // A network used as a layer: inline it under this member's name.
       const found = callee.length === 1 ? this.ev.lookupDecl(ctx.module, head.text) : undefined;
       if (found?.decl.kind === 'network') return this.inlineNetwork(found.decl, found.module, m, expr, cur, ctx, prefix, depth);
+      this.failed = true;
+      if (ctx.module.unresolved.has(head.text)) return undefined; // its import is already reported
       const names = [...familyConstructors('layer').map((c) => c.name), ...[...ctx.module.scope.entries()].filter(([, e]) => e.decl.kind === 'network').map(([n]) => n)];
       const suggestion = closest(head.text, names);
       this.ev.diags.add('unknown-function', ctx.file, head.span, { what: 'layer', name: pathText(callee), suggestion: didYouMean(suggestion) },
         suggestion ? { title: `Change to ${suggestion}`, span: head.span, newText: suggestion } : undefined);
-      this.failed = true;
       return undefined;
     }
     const args = expr.kind === 'call' ? expr.args : [];
     const bound = this.ev.bindArgs(ctor.name, ctor.params, args, ctx, expr.span);
     const name = m.name ? `${prefix}${m.name.text}` : this.uniqueAutoName(prefix, ctor.name);
-    if (m.name && !this.claimName(name, ctx.file, m.name.span)) return cur;
+    if (m.name && !this.claimName(name, ctx.file, m.name.span)) this.failed = true;
     if (!m.name) this.names.add(name);
     if (!bound) {
       this.failed = true;
@@ -147,6 +159,12 @@ class Expander {
   }
 
   private inlineNetwork(net: NetworkDecl, module: Module, m: Extract<NetMember, { kind: 'layer' }>, expr: Expr, cur: Cursor | undefined, ctx: EvalContext, prefix: string, depth: number): Cursor | undefined {
+    const loop = this.stack.indexOf(net.name.text);
+    if (loop >= 0) {
+      this.ev.diags.add('cyclic-definition', ctx.file, expr.span, { name: net.name.text, cycle: [...this.stack.slice(loop), net.name.text].join(' → ') });
+      this.failed = true;
+      return undefined;
+    }
     if (depth > 16) {
       this.ev.diags.add('cyclic-definition', ctx.file, expr.span, { name: net.name.text, cycle: 'networks include each other too deeply (recursive network?)' });
       this.failed = true;
@@ -164,12 +182,15 @@ class Expander {
     const params = bindNetworkParams(this.ev, net, module, argValues, expr.span, ctx.file);
     if (!params) return undefined;
     const innerName = m.name?.text ?? this.uniqueAutoName(prefix, net.name.text.toLowerCase());
-    if (m.name && !this.claimName(`${prefix}${innerName}`, ctx.file, m.name.span)) return cur;
+    if (m.name && !this.claimName(`${prefix}${innerName}`, ctx.file, m.name.span)) this.failed = true;
     if (!cur) return undefined;
     // A network used as a layer is a block: its input is what `add` and `shortcut` refer to.
     const innerPrefix = `${prefix}${innerName}.`;
     const frame: BlockFrame = { input: cur, sawAdd: false, prefix: innerPrefix };
-    return this.expand(net.body, cur, { module, file: module.path, params }, innerPrefix, frame, depth + 1);
+    this.stack.push(net.name.text);
+    const after = this.expand(net.body, cur, { module, file: module.path, params }, innerPrefix, frame, depth + 1);
+    this.stack.pop();
+    return after;
   }
 
   private addLayer(name: string, _values: Record<string, Value>, cur: Cursor, ctx: EvalContext, expr: Expr, block: BlockFrame | undefined): Cursor | undefined {
@@ -181,7 +202,8 @@ class Expander {
     block.sawAdd = true;
     const other = block.shortcut ?? block.input;
     if (!sameShape(other.shape, cur.shape)) {
-      this.ev.diags.add('shape-mismatch', ctx.file, expr.span, { layer: name, op: 'add', shape: showShape(cur.shape), detail: `the ${block.shortcut ? 'shortcut' : 'block input'} has shape ${showShape(other.shape)}; add a projection in shortcut { … }` });
+      const at = this.at(ctx, expr.span);
+      this.ev.diags.add('shape-mismatch', at.file, at.span, { layer: name, op: 'add', shape: showShape(cur.shape), detail: `the ${block.shortcut ? 'shortcut' : 'block input'} has shape ${showShape(other.shape)}; add a projection in shortcut { … }` });
       this.failed = true;
       return undefined;
     }
@@ -191,7 +213,8 @@ class Expander {
   private shapeLayer(name: string, op: string, values: Record<string, Value>, cur: Cursor, ctx: EvalContext, span: Span): Cursor | undefined {
     const shape = cur.shape;
     const fail = (detail: string): undefined => {
-      this.ev.diags.add('shape-mismatch', ctx.file, span, { layer: name, op, shape: showShape(shape), detail });
+      const at = this.at(ctx, span);
+      this.ev.diags.add('shape-mismatch', at.file, at.span, { layer: name, op, shape: showShape(shape), detail });
       this.failed = true;
       return undefined;
     };
@@ -328,7 +351,7 @@ export function expandNetwork(ev: Evaluator, net: NetworkDecl, module: Module, a
   if (declared === null) return undefined;
   const inputShape = declared?.shape ?? dataShape;
   if (!inputShape) return undefined;
-  const expander = new Expander(ev, net.name.text, module.path);
+  const expander = new Expander(ev, net.name.text, module.path, call);
   expander.expand(net.body, { name: 'input', shape: inputShape }, ctx, '', undefined, 0);
   return { name: net.name.text, inputShape, ...(declared ? { declaredInput: declared } : {}), layers: expander.layers, complete: !expander.failed };
 }

@@ -99,9 +99,15 @@ function endOfText(text: string): Span {
 /** Chevrotain's messages list token names; make them read like the language. */
 function describeSyntaxError(message: string, tok: IToken | undefined): string {
   const found = tok ? (tok.tokenType.name === 'EOF' ? 'end of file' : `'${tok.image}'`) : 'end of file';
+  if (message.startsWith('nesting too deep')) return message;
   const expecting = /Expecting:?\s*(?:one of these possible Token sequences:)?\s*([\s\S]*?)\s*but found/i.exec(message);
   if (expecting?.[1]) {
-    const options = Array.from(new Set(expecting[1].match(/'[^']+'|\b[A-Z][A-Za-z]+\b/g) ?? [])).map(prettyTokenName).slice(0, 6);
+    const raw = Array.from(new Set(expecting[1].match(/'[^']+'|\b[A-Z][A-Za-z]+\b/g) ?? []));
+    // Only end of file may follow at the top level: what came is not a declaration.
+    if (raw.length === 1 && raw[0] === 'EOF') return `unexpected ${found}; expected a declaration (import, device, crossbar, network, experiment)`;
+    // Every token that starts an expression: say so instead of listing six of them.
+    if (raw.includes('NumberLiteral') && raw.includes('Identifier') && raw.includes('StringLiteral')) return `unexpected ${found}; expected a value`;
+    const options = raw.map(prettyTokenName).slice(0, 6);
     if (options.length > 0) return `unexpected ${found}; expected ${options.join(' or ')}`;
   }
   if (/NotAllInputParsed|Redundant input/i.test(message)) return `unexpected ${found}; expected a declaration (import, device, crossbar, network, experiment)`;

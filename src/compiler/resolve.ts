@@ -53,6 +53,8 @@ export interface Module {
   scope: Map<string, ScopeEntry>;
   own: Map<string, Declaration>;
   isStdlib: boolean;
+  /** Names whose import failed (already reported): uses of them are not reported again as unknown. */
+  unresolved: Set<string>;
 }
 
 /** Parse cache keyed by path and text, so re-checks (the editor, sweeps) skip unchanged files. */
@@ -97,7 +99,7 @@ export class Program {
     if (existing) return existing;
     const { parsed, diags } = parseCached(path, text);
     for (const d of diags.items) this.diagnostics.items.push(d);
-    const module: Module = { path, parsed, scope: new Map(), own: new Map(), isStdlib: path.startsWith(stdlibDir) };
+    const module: Module = { path, parsed, scope: new Map(), own: new Map(), isStdlib: path.startsWith(stdlibDir), unresolved: new Set() };
     this.modules.set(path, module);
     for (const decl of parsed.ast.declarations) {
       const prior = module.own.get(decl.name.text);
@@ -126,17 +128,20 @@ export class Program {
       if (text === undefined) {
         const hint = imp.source.text.startsWith('std/') ? `; the standard library has ${stdlibModules().map((m) => `"std/${m}"`).join(', ')}` : '';
         this.diagnostics.add('import-not-found', module.path, imp.source.span, { source: imp.source.text, hint });
+        for (const n of imp.names ?? []) module.unresolved.add((n.alias ?? n.name).text);
         return;
       }
       imported = this.loadModule(target, text, stack);
     }
-    const names = imp.names ?? [...imported.own.values()].map((d) => ({ name: d.name, alias: undefined }));
+    // `import *`: each name is located at the import's source string (d.name.span is in the other file).
+    const names = imp.names ?? [...imported.own.values()].map((d) => ({ name: { text: d.name.text, span: imp.source.span }, alias: undefined }));
     for (const { name, alias } of names) {
       const decl = imported.own.get(name.text);
       if (!decl) {
         const suggestion = closest(name.text, imported.own.keys());
         this.diagnostics.add('unknown-import', module.path, name.span, { source: imp.source.text, name: name.text, suggestion: didYouMean(suggestion) },
           suggestion ? { title: `Change to ${suggestion}`, span: name.span, newText: suggestion } : undefined);
+        module.unresolved.add((alias ?? name).text);
         continue;
       }
       const local = alias ?? name;

@@ -109,3 +109,26 @@ test('every experiment under experiments/ compiles to a schema-valid plan', () =
     assert.ok(r.plan!.experiments.length >= 1);
   }
 });
+
+test('sweeps of experiment fields stay within their own experiment when a file has several', () => {
+  const file = spec(`import { MLP } from "std/networks"
+experiment a {
+  model = MLP()
+  fidelity = ideal
+  train { epochs = 1, optimizer = sgd(lr = 0.01) }
+  sweep train.optimizer.lr in [0.1, 0.2] * seed in [1, 2]
+}
+experiment b {
+  model = MLP()
+  fidelity = ideal
+  sweep seed in [5, 6, 7]
+}
+`);
+  const r = compile(file);
+  assert.equal(r.hasErrors, false, r.diagnostics.map((d) => d.message).join('\n'));
+  const a = r.plan!.experiments.filter((e) => e.name === 'a');
+  const b = r.plan!.experiments.filter((e) => e.name === 'b');
+  assert.deepEqual(a.map((e) => [e.train!.optimizer.lr, e.seed]), [[0.1, 1], [0.1, 2], [0.2, 1], [0.2, 2]]);
+  assert.deepEqual(b.map((e) => e.seed), [5, 6, 7]);
+  assert.ok(b.every((e) => e.train === undefined), 'b has no training: a\'s sweep must not touch it');
+});
