@@ -11,6 +11,7 @@ import { check } from '../../src/compiler/check.js';
 import { diagnosticCodes, type Diagnostic, type DiagnosticCode } from '../../src/compiler/diagnostics.js';
 import { FileSystemHost } from '../../src/compiler/resolve.js';
 import { listFixtures, readExpected, runFixture, type Fixture } from '../tools/goldens.js';
+import { lineColAt } from '../../src/lsp/services/positions.js';
 
 /**
  * Codes that check() cannot emit, so no golden fixture can show them:
@@ -68,18 +69,6 @@ test('every diagnostic code check() can emit has a golden fixture', () => {
   for (const c of codes) if (!(c in notFromCheck)) assert.ok(fixtures.some((f) => f.name === c || f.name.startsWith(`${c}-`)), `no fixture folder is named after ${c}`);
 });
 
-/** 1-based line and column of a 0-based offset. */
-function position(text: string, offset: number): { line: number; col: number } {
-  let line = 1;
-  let lineStart = 0;
-  for (let i = 0; i < offset && i < text.length; i++) {
-    if (text[i] === '\n') {
-      line++;
-      lineStart = i + 1;
-    }
-  }
-  return { line, col: offset - lineStart + 1 };
-}
 
 test('every diagnostic has a well-formed span that agrees with its file', () => {
   const problems: string[] = [];
@@ -94,8 +83,8 @@ test('every diagnostic has a well-formed span that agrees with its file', () => 
       if (d.file.startsWith('<')) return;
       const text = result.program.modules.get(d.file)?.parsed.text ?? readFileSync(d.file, 'utf8');
       if (s.end > text.length) problems.push(`${where}: end offset ${s.end} past the end of the text (${text.length})`);
-      const a = position(text, s.start);
-      const b = position(text, s.end);
+      const a = lineColAt(text, s.start);
+      const b = lineColAt(text, s.end);
       if (a.line !== s.line || a.col !== s.col) problems.push(`${where}: offset ${s.start} is ${a.line}:${a.col}, span says ${s.line}:${s.col}`);
       if (b.line !== s.endLine || b.col !== s.endCol) problems.push(`${where}: offset ${s.end} is ${b.line}:${b.col}, span says ${s.endLine}:${s.endCol}`);
     });

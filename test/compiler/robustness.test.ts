@@ -17,6 +17,7 @@ import { packageRoot } from '../../src/compiler/resolve.js';
 import { allTokens, keywordTokens, keywordWord, xbarLexer } from '../../grammar/tokens.js';
 import { unitNames } from '../../src/compiler/units.js';
 import { Rng } from '../../src/runtime/rng.js';
+import { lineColAt } from '../../src/lsp/services/positions.js';
 
 /** Mutations per file; 8 files × 400 ≈ 3,200 checks. XBARC_FUZZ_COUNT / XBARC_FUZZ_SEED explore further. */
 const MUTATIONS_PER_FILE = Number(process.env['XBARC_FUZZ_COUNT'] ?? 400);
@@ -99,18 +100,6 @@ function mutate(text: string, rng: Rng, vocab: string[]): { text: string; what: 
   }
 }
 
-/** 1-based line and column of a 0-based offset. */
-function lineCol(text: string, offset: number): { line: number; col: number } {
-  let line = 1;
-  let lineStart = 0;
-  for (let i = 0; i < offset && i < text.length; i++) {
-    if (text[i] === '\n') {
-      line++;
-      lineStart = i + 1;
-    }
-  }
-  return { line, col: offset - lineStart + 1 };
-}
 
 /** Problems with one diagnostic's shape and span, or [] when it is valid. */
 function spanProblems(d: Diagnostic, text: string): string[] {
@@ -134,7 +123,7 @@ function spanProblems(d: Diagnostic, text: string): string[] {
     if (s.endCol > lines[s.endLine - 1]!.length + 1) problems.push(`endCol ${s.endCol} beyond line ${s.endLine} (${lines[s.endLine - 1]!.length} chars)`);
   }
   if (problems.length === 0 && s.start <= text.length) {
-    const lc = lineCol(text, s.start);
+    const lc = lineColAt(text, s.start);
     if (lc.line !== s.line || lc.col !== s.col) problems.push(`offset ${s.start} is ${lc.line}:${lc.col}, span says ${s.line}:${s.col}`);
   }
   return problems;

@@ -58,3 +58,9 @@ export function spanToRangeByColumns(span: Span): Range {
 export function spanContains(span: Span, offset: number): boolean {
   return offset >= span.start && offset <= span.end;
 }
+
+/** 1-based line and column of a 0-based offset (the convention of diagnostics' spans). */
+export function lineColAt(text: string, offset: number): { line: number; col: number } {
+  const p = lineIndex(text).positionAt(offset);
+  return { line: p.line + 1, col: p.character + 1 };
+}
