@@ -197,9 +197,10 @@ export class XbarParser extends CstParser {
 
   public patternSegment = this.RULE('patternSegment', () => {
     this.OR([{ ALT: () => this.CONSUME(T.Identifier) }, { ALT: () => this.CONSUME(T.Star) }]);
+    // Glob pieces written together: `conv*`, `*1`, `s*b1` (a digit after `*` lexes as a number).
     this.MANY({
-      GATE: () => this.adjacentToPrevious() && (this.LA(1).tokenType === T.Identifier || this.LA(1).tokenType === T.Star),
-      DEF: () => this.OR2([{ ALT: () => this.CONSUME2(T.Identifier) }, { ALT: () => this.CONSUME2(T.Star) }]),
+      GATE: () => this.adjacentToPrevious() && (this.LA(1).tokenType === T.Identifier || this.LA(1).tokenType === T.Star || this.LA(1).tokenType === T.NumberLiteral),
+      DEF: () => this.OR2([{ ALT: () => this.CONSUME2(T.Identifier) }, { ALT: () => this.CONSUME2(T.Star) }, { ALT: () => this.CONSUME(T.NumberLiteral) }]),
     });
   });
 
@@ -383,7 +384,7 @@ export class XbarParser extends CstParser {
     for (let i = k; ; i++) {
       const t = this.LA(i).tokenType;
       if (t === T.Arrow) return i > k;
-      if (t !== T.Identifier && t !== T.Star && t !== T.Dot && t !== T.StringLiteral) return false;
+      if (t !== T.Identifier && t !== T.Star && t !== T.Dot && t !== T.StringLiteral && t !== T.NumberLiteral) return false;
     }
   }
 }

@@ -326,7 +326,8 @@ class Checker {
     const lossless = losslessBits(rows, dacBits, cellBits);
     const adc = values['adc'];
     const adcBits = adc?.k === 'object' ? numOf(adc.fields['bits'], 8) : 8;
-    if (adcBits > lossless) {
+    // Only an ADC someone chose (here or in a preset) is worth a warning, not the default width.
+    if (adcBits > lossless && de.isWritten('adc')) {
       const at = this.fieldSpan(de, 'adc');
       const terms = `${dacBits > 1 ? ' + dac_bits' : ''}${cellBits > 1 ? ' + cell_bits' : ''}`;
       this.diags.add('adc-above-lossless', at.file, at.span, { bits: adcBits, lossless, rows, terms });

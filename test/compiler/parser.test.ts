@@ -64,6 +64,7 @@ const accepted: [string, string, string[]][] = [
   ['presets with overrides; keywords as field names', 'crossbar c = std_xb { device = rram }', ['crossbar c=std_xb{device=rram}']],
   ['calls with positional and named arguments', 'device d { update = nonlinear(0.04, ltd = -0.63, c2c = 3.7 %) }', ['device d{update=(nonlinear 0.04 ltd=-0.63 c2c=3.7%)}']],
   ['map rules with wildcards, globs, dotted and quoted patterns', 'experiment e { map * -> xb, conv* -> xb, b1.* -> digital, "fc?" -> xb\n seed = 1 }', ['experiment e{map(*->xb, conv*->xb, b1.*->digital, fc?->xb) seed=1}']],
+  ['glob patterns may hold digits after a wildcard', 'experiment e { map s*b1.* -> xb, *2 -> digital }', ['experiment e{map(s*b1.*->xb, *2->digital)}']],
   ['a comma after a map rule may start a field', 'experiment e { map * -> xb, seed = 3 }', ['experiment e{map(*->xb) seed=3}']],
   ['cartesian and zip sweeps', 'experiment e { sweep xb.adc.bits in [4, 6] * zip(seed in 1 .. 3, rram.levels in [8, 16, 32]) }', ['experiment e{sweep(xb.adc.bits in [4 6] * zip:seed in (.. 1 3), rram.levels in [8 16 32])}']],
   ['networks: params, input, named and anonymous layers, blocks, shortcuts', 'network N(classes = 10, w) {\n input = 1 x 28 x 28\n conv1 = conv2d(w, kernel = 3)\n relu\n block b { shortcut { c = conv2d(w, 1) } add }\n flatten\n fc = dense(classes)\n}', ['network N(classes=10,w){input=(x 1 28 28) conv1=(conv2d w kernel=3) relu block b{shortcut{c=(conv2d w 1)} add} flatten fc=(dense classes)}']],
