@@ -2,7 +2,7 @@
  * Resolve: load a file and everything it imports (relative files and `std/…`), detect missing
  * files and import cycles, and build each module's scope of declarations.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Declaration, ImportDecl, Span } from './ast.js';
@@ -161,23 +161,15 @@ export function shortName(path: string): string {
 }
 
 let stdlibList: string[] | undefined;
+
+/** Names of the standard library's modules (lazily: only hints and completion need them). */
 export function stdlibModules(): string[] {
   if (!stdlibList) {
     try {
-      // Lazy: only needed for the import-not-found hint and completion.
-      stdlibList = (readdirSafe(stdlibDir)).filter((f) => f.endsWith('.xbar')).map((f) => f.replace(/\.xbar$/, '')).sort();
+      stdlibList = readdirSync(stdlibDir).filter((f) => f.endsWith('.xbar')).map((f) => f.replace(/\.xbar$/, '')).sort();
     } catch {
       stdlibList = [];
     }
   }
   return stdlibList;
-}
-
-import { readdirSync } from 'node:fs';
-function readdirSafe(dir: string): string[] {
-  try {
-    return readdirSync(dir);
-  } catch {
-    return [];
-  }
 }
