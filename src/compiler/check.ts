@@ -545,7 +545,8 @@ class Checker {
             continue;
           }
           const n = lengths[0] ?? 0;
-          factors.push(Array.from({ length: n }, (_, i) => perAxis.map((a) => a[i]!)).map((tuple) => tuple) as unknown as SweepAssignment[][]);
+          // One choice per position: the i-th value of every zipped axis together.
+          factors.push(Array.from({ length: n }, (_, i) => perAxis.map((a) => a[i]!)));
         } else {
           for (const a of perAxis) factors.push(a.map((v) => [v]));
         }

@@ -132,3 +132,11 @@ experiment b {
   assert.deepEqual(b.map((e) => e.seed), [5, 6, 7]);
   assert.ok(b.every((e) => e.train === undefined), 'b has no training: a\'s sweep must not touch it');
 });
+
+test('zip sweeps pair their axes value by value; cartesian factors multiply', () => {
+  const file = spec(lenet('sweep zip(seed in [1, 2, 3], train.epochs in [1, 3, 5]) * xb.adc.bits in [4, 6]'));
+  const r = compile(file);
+  assert.equal(r.hasErrors, false, r.diagnostics.map((d) => d.message).join('\n'));
+  const pts = r.plan!.experiments.map((e) => [e.seed, e.train!.epochs, (e.crossbars['xb']!.settings['adc'] as { bits: number }).bits]);
+  assert.deepEqual(pts, [[1, 1, 4], [1, 1, 6], [2, 3, 4], [2, 3, 6], [3, 5, 4], [3, 5, 6]]);
+});
