@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packageRoot } from '../../src/compiler/resolve.js';
@@ -105,4 +106,28 @@ test('run refuses crossbar fidelities it cannot execute yet, and a bad --set, wi
   const s = xbarc(['run', 'experiments/lenet5-ideal.xbar', '--set', 'train.epochs=-1']);
   assert.equal(s.code, 1);
   assert.match(s.stderr, /out-of-range/);
+});
+
+test('run names a missing or truncated data file, relative to the spec, without a stack trace', () => {
+  const { dir, file } = tmpSpec(`import { MLP } from "std/networks"
+experiment e {
+  data = idx(train_images = "data/train-images.gz", train_labels = "data/train-labels.gz",
+             test_images = "data/t10k-images.gz", test_labels = "data/t10k-labels.gz")
+  model = MLP()
+  fidelity = ideal
+  train { epochs = 1 }
+}
+`);
+  const missing = xbarc(['run', file, '--out', join(dir, 'out'), '--quiet']);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /data[\\/]train-images\.gz/);
+  assert.doesNotMatch(missing.stderr, /at .*\.js:\d+/);
+  mkdirSync(join(dir, 'data'));
+  // A valid IDX header promising 10 images of 28x28, but only 100 bytes of pixels.
+  const header = Buffer.from([0, 0, 8, 3, 0, 0, 0, 10, 0, 0, 0, 28, 0, 0, 0, 28]);
+  writeFileSync(join(dir, 'data', 'train-images.gz'), gzipSync(Buffer.concat([header, Buffer.alloc(100)])));
+  const truncated = xbarc(['run', file, '--out', join(dir, 'out'), '--quiet']);
+  assert.equal(truncated.code, 1);
+  assert.match(truncated.stderr, /train-images\.gz/);
+  assert.match(truncated.stderr, /truncated|expected/i);
 });
