@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { packageRoot } from '../compiler/resolve.js';
 import { checkCommand } from './check-command.js';
 import { registerEditorCommands } from './editor-commands.js';
+import { registerMvmCommand } from './mvm-command.js';
 import { planCommand } from './plan-command.js';
 import { runCommand } from './run-command.js';
 
@@ -60,6 +61,7 @@ export async function main(argv: string[]): Promise<number> {
   registerEditorCommands(program, (code) => {
     exitCode = code;
   });
+  registerMvmCommand(program, (code) => (exitCode = code));
 
   try {
     await program.parseAsync(argv, { from: 'user' });

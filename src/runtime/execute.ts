@@ -9,7 +9,7 @@ import type { CompiledExperiment } from '../compiler/compile.js';
 import { toolVersion } from '../compiler/compile.js';
 import { loadDataset } from './data/index.js';
 import { runExperimentInWorker, type ExperimentOutcome, type Progress } from './engine/run-experiment.js';
-import { XbarcRuntimeError } from './errors.js';
+import { assertCrossbarSupported } from './crossbar/runtime.js';
 import { writeFileAtomic, writeResults, type Results } from './results/index.js';
 
 export interface ExecuteOptions {
@@ -19,6 +19,8 @@ export interface ExecuteOptions {
   /** Called once the data set is loaded (for progress display). */
   onDataLoaded?: (info: { train: number; test: number; seconds: number }) => void;
   signal?: AbortSignal;
+  /** onnxruntime intra-op threads (default: the engine's, min(cores, 4)); sweeps running points in parallel use 1. */
+  threads?: number;
 }
 
 export interface ExecuteResult { results: Results; resultsPath: string; outcome: ExperimentOutcome }
@@ -35,6 +37,7 @@ export async function executeExperiment(compiled: CompiledExperiment, options: E
   const outcome = await runExperimentInWorker(plan, data, {
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.threads ? { threads: options.threads } : {}),
   });
   const results: Results = {
     xbarc: { version: toolVersion },
@@ -49,6 +52,7 @@ export async function executeExperiment(compiled: CompiledExperiment, options: E
     final: { testAccuracy: outcome.final.testAccuracy, testLoss: finiteOrNull(outcome.final.testLoss) },
     timing: { totalSeconds: (performance.now() - t0) / 1000, dataSeconds, trainSeconds: outcome.totalSeconds, stepsPerSecond: outcome.stepsPerSecond },
     ...(plan.point ? { point: plan.point } : {}),
+    ...(outcome.layers ? { layers: outcome.layers } : {}),
   };
   await mkdir(outDir, { recursive: true });
   await writeFileAtomic(join(outDir, 'plan.json'), JSON.stringify(plan, null, 2) + '\n');
@@ -56,16 +60,9 @@ export async function executeExperiment(compiled: CompiledExperiment, options: E
   return { results, resultsPath, outcome };
 }
 
-/** Crossbar execution arrives with the crossbar issue; until then say so instead of running ideal. */
+/** Crossbar layers at fidelity fast/exact run on the crossbar models; unsupported features fail here, before any data is loaded. */
 function assertRunnable(compiled: CompiledExperiment): void {
-  const { plan } = compiled;
-  const mapped = plan.network.layers.filter((l) => l.mapping?.target === 'crossbar').map((l) => l.name);
-  if (plan.fidelity !== 'ideal' && mapped.length > 0) {
-    throw new XbarcRuntimeError(
-      'run/unsupported-fidelity',
-      `experiment ${plan.name} runs ${mapped.join(', ')} on crossbars at fidelity ${plan.fidelity}, which this version of xbarc cannot execute yet; run the digital baseline with --set fidelity=ideal`,
-    );
-  }
+  assertCrossbarSupported(compiled.plan);
 }
 
 function finiteOrNull(x: number): number | null {

@@ -99,10 +99,27 @@ test('a diverging run stops with a message naming the layer and step', () => {
   assert.doesNotMatch(r.stderr, /at .*\.js:\d+/);
 });
 
-test('run refuses crossbar fidelities it cannot execute yet, and a bad --set, with clear messages', () => {
-  const r = xbarc(['run', 'experiments/txsim-lenet5.xbar', '--out', join(tmpdir(), 'xbarc-never'), '--quiet']);
+test('run refuses crossbar features it cannot execute yet, and a bad --set, with clear messages', () => {
+  const { dir, file } = tmpSpec(`import { LeNet5 } from "std/networks"
+device d {
+  levels = 4
+}
+crossbar xb {
+  device     = d
+  wires      = { row = 1 Ohm, col = 4.6 Ohm }
+  parasitics = fcm
+}
+experiment e {
+  data     = mnist(train = 100, test = 100)
+  model    = LeNet5(classes = 10)
+  map      * -> xb
+  fidelity = fast
+  train { epochs = 1 }
+}
+`);
+  const r = xbarc(['run', file, '--out', join(dir, 'out'), '--quiet']);
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /cannot execute yet; run the digital baseline with --set fidelity=ideal/);
+  assert.match(r.stderr, /parasitics = fcm, which this version cannot execute.*--set fidelity=ideal/);
   const s = xbarc(['run', 'experiments/lenet5-ideal.xbar', '--set', 'train.epochs=-1']);
   assert.equal(s.code, 1);
   assert.match(s.stderr, /out-of-range/);

@@ -48,6 +48,8 @@ export interface BuiltGraph {
   next: Record<string, string>;
   /** Live node count after dead-code removal. */
   nodes: number;
+  /** Inputs declared by MVM emitters (crossbar device state, ADC ranges, noise), fed by `TrainerOptions.sideFeeds`. */
+  sideInputs: string[];
 }
 
 export const INPUT_X = 'x';
@@ -233,7 +235,9 @@ export function buildGradsGraph(net: PlanNetwork, select: MvmSelector = idealSel
 }
 
 function finish(g: GraphBuilder, purpose: Purpose, stateInputs: string[], next: Record<string, string>): BuiltGraph {
-  return { purpose, bytes: g.toBytes(), stateInputs, next, nodes: g.liveNodeCount() };
+  const known = new Set([INPUT_X, INPUT_LABELS, INPUT_LR, INPUT_STEP, ...stateInputs]);
+  const sideInputs = g.inputNames().filter((n) => !known.has(n));
+  return { purpose, bytes: g.toBytes(), stateInputs, next, nodes: g.liveNodeCount(), sideInputs };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ const AttrType = onnx.AttributeProto.AttributeType;
 export const OPSET = 18;
 export const IR_VERSION = 8;
 
-export type ElemType = 'float' | 'int64' | 'int32' | 'bool';
+export type ElemType = 'float' | 'int64' | 'int32' | 'uint32' | 'bool';
 /** A dimension: a fixed size or a symbolic name (dynamic, e.g. the batch "N"). */
 export type Dim = number | string;
 
@@ -28,6 +28,7 @@ const ELEM: Record<ElemType, number> = {
   float: DataType.FLOAT,
   int64: DataType.INT64,
   int32: DataType.INT32,
+  uint32: DataType.UINT32,
   bool: DataType.BOOL,
 };
 
@@ -57,6 +58,11 @@ export class GraphBuilder {
   input(name: string, elem: ElemType, dims: Dim[]): string {
     this.inputs.push(valueInfo(name, elem, dims));
     return name;
+  }
+
+  /** Names of the declared graph inputs, in declaration order. */
+  inputNames(): string[] {
+    return this.inputs.map((i) => i.name!);
   }
 
   /** Declare `tensor` as a graph output called `name` (an Identity renames when they differ). */
@@ -89,6 +95,10 @@ export class GraphBuilder {
 
   constInt64(values: ArrayLike<number>, dims: number[] = [values.length]): string {
     return this.cachedConst('i', values, dims, () => tensorProto(this.fresh('ci'), 'int64', dims, BigInt64Array.from(Array.from(values, BigInt))));
+  }
+
+  constUint32(values: ArrayLike<number>, dims: number[] = [values.length]): string {
+    return this.cachedConst('u32', values, dims, () => tensorProto(this.fresh('cu32'), 'uint32', dims, Uint32Array.from(values)));
   }
 
   constInt32(values: ArrayLike<number>, dims: number[] = [values.length]): string {
@@ -160,7 +170,7 @@ function valueInfo(name: string, elem: ElemType, dims?: Dim[]): onnxProto.onnx.I
   return { name, type: { tensorType } };
 }
 
-function tensorProto(name: string, elem: ElemType, dims: number[], data: Float32Array | BigInt64Array | Int32Array): onnxProto.onnx.ITensorProto {
+function tensorProto(name: string, elem: ElemType, dims: number[], data: Float32Array | BigInt64Array | Int32Array | Uint32Array): onnxProto.onnx.ITensorProto {
   return {
     name,
     dataType: ELEM[elem],

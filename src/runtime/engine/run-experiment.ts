@@ -7,6 +7,7 @@
 import type { PlanExperiment, PlanTrain } from '../../compiler/plan-types.js';
 import { epochOrder, gatherBatch, type Dataset, type Split } from '../data/index.js';
 import { XbarcError, XbarcRuntimeError } from '../errors.js';
+import { calibrationBatch, CrossbarRuntime, type LayerStats } from '../crossbar/runtime.js';
 import { Trainer, type TrainerOptions } from './trainer.js';
 
 export interface Progress {
@@ -43,6 +44,8 @@ export interface ExperimentOutcome {
   totalSeconds: number;
   /** Final parameters and batchnorm statistics, when `returnWeights` was set. */
   weights?: Record<string, Float32Array>;
+  /** Per crossbar layer statistics (fidelity fast/exact). */
+  layers?: LayerStats[];
 }
 
 export interface RunOptions {
@@ -50,6 +53,8 @@ export interface RunOptions {
   signal?: AbortSignal;
   trainer?: TrainerOptions;
   returnWeights?: boolean;
+  /** Crossbar execution options (exact merges on by default). */
+  crossbar?: { mergeLossless?: boolean };
 }
 
 /** Learning rate for a 1-based epoch: constant, step decay, or cosine annealing (per epoch). */
@@ -69,8 +74,18 @@ export function learningRate(train: PlanTrain, epoch: number): number {
 export async function runExperiment(exp: PlanExperiment, data: Dataset, opts: RunOptions = {}): Promise<ExperimentOutcome> {
   checkData(exp, data);
   const started = performance.now();
-  const trainer = await Trainer.create(exp, opts.trainer);
+  // Crossbar layers at fidelity fast/exact (unless the caller chose its own MVM emitters).
+  const xb = opts.trainer?.mvm ? null : CrossbarRuntime.create(exp, opts.trainer?.threads, opts.crossbar);
+  const trainerOpts = xb ? { ...opts.trainer, mvm: xb.trainSelector, evalMvm: xb.evalSelector, sideFeeds: xb.sideFeeds } : opts.trainer;
+  const trainer = await Trainer.create(exp, trainerOpts);
   const clock = { started, lastYield: started };
+  const cal = xb ? calibrationBatch(data) : null;
+  // Calibrated ranges make evaluation independent of the batch split: exact graphs evaluate in
+  // chunks of at most 64 samples to bound their memory.
+  const evalBatch = xb && exp.fidelity === 'exact' ? Math.min(exp.evaluate.batch, 64) : exp.evaluate.batch;
+  const beforeEval = async (): Promise<void> => {
+    if (xb && cal) await xb.calibrate(trainer, cal.x, cal.y);
+  };
   try {
     const epochs: EpochResult[] = [];
     let trainMs = 0;
@@ -79,13 +94,14 @@ export async function runExperiment(exp: PlanExperiment, data: Dataset, opts: Ru
         const t0 = performance.now();
         const train = await trainEpoch(trainer, exp, data, epoch, opts, clock);
         trainMs += performance.now() - t0;
-        const test = await evaluateSplit(trainer, data.test, exp.evaluate.batch, { epoch, epochs: exp.train.epochs, opts, clock });
+        await beforeEval();
+        const test = await evaluateSplit(trainer, data.test, evalBatch, { epoch, epochs: exp.train.epochs, opts, clock });
         epochs.push({ epoch, lr: learningRate(exp.train, epoch), ...train, testLoss: test.loss, testAccuracy: test.accuracy, seconds: (performance.now() - t0) / 1000 });
       }
     }
     const final = epochs.length > 0
       ? { testAccuracy: epochs[epochs.length - 1]!.testAccuracy, testLoss: epochs[epochs.length - 1]!.testLoss }
-      : await finalEvaluation(trainer, exp, data, opts, clock);
+      : (await beforeEval(), await finalEvaluation(trainer, data, evalBatch, opts, clock));
     const outcome: ExperimentOutcome = {
       experiment: exp.name,
       epochs,
@@ -95,14 +111,20 @@ export async function runExperiment(exp: PlanExperiment, data: Dataset, opts: Ru
       totalSeconds: (performance.now() - started) / 1000,
     };
     if (opts.returnWeights) outcome.weights = trainer.getWeights();
+    if (xb) {
+      const n = Math.min(500, data.test.count);
+      const per = n === 0 ? 0 : data.test.x.length / data.test.count;
+      if (n > 0) outcome.layers = await xb.stats(trainer, data.test.x.subarray(0, n * per), data.test.y.subarray(0, n), exp.fidelity === 'exact' ? 50 : 250);
+    }
     return outcome;
   } finally {
     await trainer.release();
+    await xb?.release();
   }
 }
 
-async function finalEvaluation(trainer: Trainer, exp: PlanExperiment, data: Dataset, opts: RunOptions, clock: Clock): Promise<ExperimentOutcome['final']> {
-  const r = await evaluateSplit(trainer, data.test, exp.evaluate.batch, { epoch: 0, epochs: 0, opts, clock });
+async function finalEvaluation(trainer: Trainer, data: Dataset, batch: number, opts: RunOptions, clock: Clock): Promise<ExperimentOutcome['final']> {
+  const r = await evaluateSplit(trainer, data.test, batch, { epoch: 0, epochs: 0, opts, clock });
   return { testAccuracy: r.accuracy, testLoss: r.loss };
 }
 

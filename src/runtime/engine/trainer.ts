@@ -38,6 +38,10 @@ export interface TrainerOptions {
   threads?: number;
   /** MVM emitter per weighted layer (default: ideal float32). */
   mvm?: MvmSelector;
+  /** MVM emitter of the evaluation graphs (default: `mvm`). */
+  evalMvm?: MvmSelector;
+  /** Values of a graph's side inputs (`BuiltGraph.sideInputs`) for one run on a batch of `batch`. */
+  sideFeeds?: (graph: BuiltGraph, batch: number) => Record<string, ort.Tensor>;
   /** Start from these tensors instead of the seeded initialization (by state name). */
   initialState?: Record<string, Float32Array>;
 }
@@ -77,7 +81,7 @@ export class Trainer {
     const select = opts.mvm ?? idealSelector;
     const optimizer = exp.train?.optimizer ?? null;
     const train = optimizer ? await openGraph(buildTrainGraph(net, optimizer, select), opts) : null;
-    const evalGraph = await openGraph(buildEvalGraph(net, select), opts);
+    const evalGraph = await openGraph(buildEvalGraph(net, opts.evalMvm ?? select), opts);
     const t = new Trainer(net, optimizer, declareState(net), train, evalGraph, opts);
     t.initState(exp.seed, opts.initialState ?? {});
     return t;
@@ -121,7 +125,7 @@ export class Trainer {
 
   /** Logits of one batch, eval mode (a separate graph, built on first use). */
   async logits(x: Float32Array): Promise<Float32Array> {
-    this.logitsSession ??= openGraph(buildEvalGraph(this.network, this.options.mvm ?? idealSelector, true), this.options);
+    this.logitsSession ??= openGraph(buildEvalGraph(this.network, this.options.evalMvm ?? this.options.mvm ?? idealSelector, true), this.options);
     const g = await this.logitsSession;
     const n = x.length / size(this.network.inputShape);
     const out = await g.session.run(this.feeds(g.graph, x, new Int32Array(n)));
@@ -182,6 +186,10 @@ export class Trainer {
       [INPUT_LABELS]: new ort.Tensor('int32', y, [n]),
     };
     for (const name of graph.stateInputs) feeds[name] = new ort.Tensor('float32', this.state.get(name)!, this.dims.get(name)!);
+    if (graph.sideInputs.length > 0) {
+      if (!this.options.sideFeeds) throw new XbarcRuntimeError('engine/side-inputs', `graph ${graph.purpose} needs side inputs (${graph.sideInputs.join(', ')}) but no sideFeeds provider was given`);
+      Object.assign(feeds, this.options.sideFeeds(graph, n));
+    }
     return feeds;
   }
 

@@ -1,0 +1,86 @@
+/**
+ * `xbarc mvm --spec F.xbar --crossbar NAME --weights W.npy --inputs X.npy --out Y.npy
+ *  [--fidelity exact|fast] [--seed N]`: one matrix–vector product through a declared crossbar.
+ * W is [in, out], X is [batch, in] (or [in]), real-valued, scaled by the mapping; conventions in
+ * docs/crossbar.md.
+ */
+import type { Command } from 'commander';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { check } from '../compiler/check.js';
+import type { PlanCrossbar } from '../compiler/plan-types.js';
+import { toJson } from '../compiler/values.js';
+import { crossbarMvm } from '../runtime/crossbar/mvm-api.js';
+import { formatNpy, parseNpy } from '../runtime/crossbar/npy.js';
+import { XbarcError } from '../runtime/errors.js';
+import { printDiagnostics } from './diagnostics-output.js';
+
+export interface MvmCommandOptions {
+  spec: string;
+  crossbar: string;
+  weights: string;
+  inputs: string;
+  out: string;
+  fidelity?: string;
+  seed?: string;
+}
+
+export async function mvmCommand(o: MvmCommandOptions): Promise<number> {
+  const fail = (msg: string, code = 1): number => {
+    process.stderr.write(`xbarc mvm: ${msg}\n`);
+    return code;
+  };
+  const fidelity = o.fidelity ?? 'exact';
+  if (fidelity !== 'exact' && fidelity !== 'fast') return fail(`--fidelity must be exact or fast, not "${fidelity}"`, 2);
+  const seed = o.seed === undefined ? 0 : Number(o.seed);
+  if (!Number.isSafeInteger(seed) || seed < 0) return fail(`--seed must be a non-negative integer, not "${o.seed}"`, 2);
+  const result = check(o.spec);
+  printDiagnostics(result.diagnostics, result.program, { summary: result.hasErrors });
+  if (result.hasErrors || !result.model) return 1;
+  const found = [...result.model.crossbars.values()].filter((c) => c.name === o.crossbar);
+  const xb = found.find((c) => c.file === result.model!.root) ?? found[0];
+  if (!xb) {
+    const names = [...new Set([...result.model.crossbars.values()].map((c) => c.name))];
+    return fail(`${o.spec} declares no crossbar "${o.crossbar}"${names.length ? ` (crossbars: ${names.join(', ')})` : ''}`);
+  }
+  const pc: PlanCrossbar = {
+    name: xb.name,
+    settings: Object.fromEntries(Object.entries(xb.values).filter(([k]) => k !== 'device').map(([k, v]) => [k, toJson(v)])),
+    device: { name: xb.device?.name ?? 'unknown', ...Object.fromEntries(Object.entries(xb.device?.values ?? {}).map(([k, v]) => [k, toJson(v)])) },
+  };
+  try {
+    const read = (path: string, what: string) => {
+      let bytes: Uint8Array;
+      try {
+        bytes = readFileSync(path);
+      } catch (err) {
+        throw new XbarcError('mvm/read', `cannot read ${what} ${path}: ${(err as Error).message}`);
+      }
+      return parseNpy(bytes, `${what} ${path}`);
+    };
+    const W = read(o.weights, 'weights');
+    const X = read(o.inputs, 'inputs');
+    const Y = await crossbarMvm(pc, W, X, { fidelity, seed });
+    writeFileSync(o.out, formatNpy(Y));
+    process.stderr.write(`xbarc mvm: ${X.shape.join('×')} · ${W.shape.join('×')} on ${pc.name} (${fidelity}) → ${o.out} [${Y.shape.join(', ')}]\n`);
+    return 0;
+  } catch (err) {
+    if (err instanceof XbarcError) return fail(err.message);
+    throw err;
+  }
+}
+
+export function registerMvmCommand(program: Command, setExitCode: (code: number) => void): void {
+  program
+    .command('mvm')
+    .description('multiply inputs by a weight matrix through a declared crossbar (.npy in and out)')
+    .requiredOption('--spec <file>', '.xbar file declaring the crossbar')
+    .requiredOption('--crossbar <name>', 'crossbar declaration to use')
+    .requiredOption('--weights <W.npy>', 'weights [in, out], float32/float64, C order')
+    .requiredOption('--inputs <X.npy>', 'inputs [batch, in] (or [in])')
+    .requiredOption('--out <Y.npy>', 'where to write the outputs [batch, out] (float32)')
+    .option('--fidelity <exact|fast>', 'exact: every tile × stream × slice through its ADC; fast: one folded GEMM', 'exact')
+    .option('--seed <n>', 'seed of device variation, faults and read noise', '0')
+    .action(async (opts: MvmCommandOptions) => {
+      setExitCode(await mvmCommand(opts));
+    });
+}

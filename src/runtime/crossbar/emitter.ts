@@ -1,0 +1,489 @@
+/**
+ * Crossbar MVMs as ONNX subgraphs (the `MvmEmitter` of a crossbar-mapped layer).
+ *
+ * Programming (in-graph, every run, so training sees each weight update): W → per-layer scale
+ * s_W = max|W|/q_max → integers q → planes (differential: |q⁺|, |q⁻|; offset: q + Z and the
+ * reference Z) → MSB-first slices of cell_bits → levels ℓ, and with device non-idealities
+ * L = ℓ·A + B (A, B sampled once at programming and fed as graph inputs, see config.ts).
+ *
+ *   exact  every row tile × input stream × (plane, slice) partial sum n = Σ_rows d·L is converted
+ *          by its own ADC (code = clip(round(n / LSB), 0, 2^bits − 1)); codes are shift-added
+ *          digitally over streams, slices and planes and summed over row tiles. Layout (ENGINE.md
+ *          rule 2, tiles as one batched MatMul): inputs as columns [K, M] (M = B, or B·L after a
+ *          one-hot-Conv im2col), stream digits on a trailing axis → [T, R, M·J];
+ *          levels [T, 2·S·N, R]; n = [T, 2·S·N, R] × [T, R, M·J]; the shift-add is two small MatMuls.
+ *   fast   (TxSim) slices, planes and tiles folded into one effective integer matrix per weight
+ *          update, one GEMM (or Conv) per MVM on the input_bits-quantized input, and one signed
+ *          ADC (±(2^(bits−1) − 1)) on the layer-level result.
+ *
+ * Backward: dx = dy·Wᵀ through the same programmed arrays driven from the columns, with its own
+ * DAC/ADC (`settings.backward`), row sums split into column tiles. The ADC/DAC rounding is
+ * straight-through; outputs whose ADC saturated get no gradient (the clip mask). The weight
+ * gradient is digital (xᵀ·dy on float values).
+ *
+ * Ranges. `static`: the input range (max |x|) and the ADC step of `calibrate` ranges are graph
+ * inputs set by a calibration pass (evaluation graphs); `dynamic`: both are computed from the
+ * current batch in-graph (training graphs; calibration graphs, which also output them). `max`
+ * and `fixed` ADC ranges are constants.
+ */
+
+import { XbarcRuntimeError } from '../errors.js';
+import { convOutputPadding, idealMvm, unfoldPatches, type ConvMvmSpec, type MvmEmitter, type MvmForward, type MvmSpec } from '../engine/mvm.js';
+import type { GraphBuilder } from '../engine/onnx.js';
+import {
+  adcMaxCode,
+  inputEncoding,
+  lsbFromFullScale,
+  maxLevel,
+  offsetZ,
+  planeSliceWeights,
+  unitCurrent,
+  weightQmax,
+  weightSlices,
+  type AdcConfig,
+  type CrossbarConfig,
+  type InputEncoding,
+} from './config.js';
+
+export interface LayerCrossbar {
+  layer: string;
+  xb: CrossbarConfig;
+  fidelity: 'exact' | 'fast';
+  /** Forward MVM on the crossbar (else the ideal float product). */
+  forward: boolean;
+  /** Input-gradient MVM on the crossbar (else ideal). */
+  backward: boolean;
+  ranges: 'static' | 'dynamic';
+  /** Extra graph outputs: calibration values (dynamic) or statistics (static). */
+  outputs: 'none' | 'calibrate' | 'stats';
+  /** Feed the programmed device state A, B (variation, faults, drift). */
+  variation: boolean;
+  /** Feed per-run read noise (fast only). */
+  readNoise: boolean;
+  signedInput: boolean;
+  /**
+   * Exact only: merge all conversions into one GEMM where that is provably exact (no device
+   * non-idealities, ideal ADC transfer, every partial sum below full scale with a 1-level step).
+   */
+  mergeLossless?: boolean;
+}
+
+/** Names of the side inputs and extra outputs of a layer. */
+export const sideName = (layer: string, kind: 'A' | 'B' | 'lsb' | 'xrange' | 'noise'): string => `xb/${layer}/${kind}`;
+export const calName = (layer: string, kind: 'xrange' | 'adcq'): string => `cal/${layer}/${kind}`;
+export const statName = (layer: string, kind: 'sig' | 'err' | 'sat' | 'conv'): string => `stat/${layer}/${kind}`;
+
+/** Per-graph: side inputs already declared, and tensors tests may fetch (accumulators). */
+const declared = new WeakMap<GraphBuilder, Map<string, string>>();
+const debug = new WeakMap<GraphBuilder, Record<string, string>>();
+/** Per-graph: the folded matrix of each programmed level tensor (fast forward and backward share it). */
+const folded = new WeakMap<GraphBuilder, Map<string, string>>();
+
+/** Tensors of interest inside a built graph: `acc:<layer>` / `bacc:<layer>` (integer shift-add results), `lsb:<layer>`, `blsb:<layer>`. */
+export function debugTensors(g: GraphBuilder): Record<string, string> {
+  return debug.get(g) ?? {};
+}
+
+function note(g: GraphBuilder, key: string, t: string): void {
+  const d = debug.get(g) ?? {};
+  d[key] = t;
+  debug.set(g, d);
+}
+
+function side(g: GraphBuilder, name: string, dims: (number | string)[]): string {
+  const m = declared.get(g) ?? new Map<string, string>();
+  declared.set(g, m);
+  const hit = m.get(name);
+  if (hit) return hit;
+  m.set(name, g.input(name, 'float', dims));
+  return name;
+}
+
+const TINY = 1e-30;
+
+export class CrossbarMvm implements MvmEmitter {
+  readonly name: string;
+  private readonly S: number;
+
+  constructor(readonly cfg: LayerCrossbar) {
+    this.name = `crossbar-${cfg.fidelity}`;
+    this.S = weightSlices(cfg.xb);
+    if (cfg.readNoise && cfg.fidelity === 'exact') {
+      throw new XbarcRuntimeError('crossbar/unsupported', `layer "${cfg.layer}": read noise at fidelity exact is not supported yet (use fidelity fast, or read_noise = 0)`);
+    }
+  }
+
+  // ---- programming -----------------------------------------------------------------------------
+
+  /** The layer's weights as a matrix [K, N]. */
+  private weightKN(g: GraphBuilder, spec: MvmSpec, w: string): string {
+    if (spec.kind === 'dense') return w;
+    const K = spec.C * spec.kernel[0] * spec.kernel[1];
+    return g.op('Transpose', [g.op('Reshape', [w, g.constInt64([spec.O, K])])], { perm: [1, 0] });
+  }
+
+  /** Programmed levels L [2, S, K, N] and the weight scale s_W (a scalar); `q` the integer weights [K, N]. */
+  program(g: GraphBuilder, spec: MvmSpec, w: string): { L: string; sW: string; q: string } {
+    const xb = this.cfg.xb;
+    const qmax = weightQmax(xb);
+    const Wk = this.weightKN(g, spec, w);
+    const m = g.op('ReduceMax', [g.op('Abs', [Wk])], { keepdims: 0 });
+    const sW = g.op('Max', [g.op('Div', [m, g.scalar(qmax)]), g.scalar(TINY)]);
+    const q = g.op('Clip', [g.op('Round', [g.op('Div', [Wk, sW])]), g.scalar(-qmax), g.scalar(qmax)]);
+    const axis0 = g.constInt64([0]);
+    let planes: [string, string];
+    if (xb.mapping === 'differential') {
+      planes = [g.op('Relu', [q]), g.op('Relu', [g.op('Neg', [q])])];
+    } else {
+      const Z = g.scalar(offsetZ(xb));
+      planes = [g.op('Add', [q, Z]), g.op('Expand', [Z, g.op('Shape', [q])])];
+    }
+    const U = g.op('Concat', planes.map((p) => g.op('Unsqueeze', [p, axis0])), { axis: 0 }); // [2, K, N]
+    const levels = sliceLevels(g, U, xb.cellBits, this.S); // [2, S, K, N]
+    if (!this.cfg.variation) return { L: levels, sW, q };
+    const dims = [2, this.S, spec.kind === 'dense' ? spec.K : spec.C * spec.kernel[0] * spec.kernel[1], spec.kind === 'dense' ? spec.N : spec.O];
+    const A = side(g, sideName(this.cfg.layer, 'A'), dims);
+    const B = side(g, sideName(this.cfg.layer, 'B'), dims);
+    return { L: g.op('Add', [g.op('Mul', [levels, A]), B]), sW, q };
+  }
+
+  /** Fast mode: the folded integer matrix Σ_p,s sign_p·2^(cb·s)·L[p,s], [K, N]. */
+  private fold(g: GraphBuilder, L: string, q?: string): string {
+    // Without device non-idealities the planes and slices recombine to q exactly.
+    if (!this.cfg.variation && q) return q;
+    const hit = folded.get(g)?.get(L);
+    if (hit) return hit;
+    const cw = g.constFloat(planeSliceWeights(this.cfg.xb), [2, this.S, 1, 1]);
+    const Wf = g.op('ReduceSum', [g.op('Mul', [L, cw]), g.constInt64([0, 1])], { keepdims: 0 });
+    const m = folded.get(g) ?? new Map<string, string>();
+    m.set(L, Wf);
+    folded.set(g, m);
+    return Wf;
+  }
+
+  // ---- forward -----------------------------------------------------------------------------------
+
+  forward(g: GraphBuilder, spec: MvmSpec, x: string, w: string): MvmForward {
+    const c = this.cfg;
+    if (!c.forward) {
+      const fwd = idealMvm.forward(g, spec, x, w);
+      return { y: fwd.y, saved: { ...fwd.saved } };
+    }
+    const prog = this.program(g, spec, w);
+    const enc = inputEncoding(c.xb.inputBits, c.xb.dacBits, c.signedInput);
+    const range = c.ranges === 'static'
+      ? side(g, sideName(c.layer, 'xrange'), [])
+      : g.op('Max', [g.op('ReduceMax', [g.op('Abs', [x])], { keepdims: 0 }), g.scalar(TINY)]);
+    const sX = g.op('Div', [range, g.scalar(enc.qmax)]);
+    const xq = g.op('Clip', [g.op('Round', [g.op('Mul', [x, g.op('Reciprocal', [sX])])]), g.scalar(enc.kind === 'unsigned' ? 0 : -enc.qmax), g.scalar(enc.qmax)]);
+    const r = c.fidelity === 'exact' ? this.exactForward(g, spec, xq, prog.L, enc, prog.q) : this.fastForward(g, spec, xq, this.fold(g, prog.L, prog.q), enc);
+    note(g, `acc:${c.layer}`, r.acc);
+    note(g, `lsb:${c.layer}`, r.lsb);
+    const y = g.op('Mul', [r.acc, g.op('Mul', [g.op('Mul', [r.lsb, sX]), prog.sW])]);
+    if (c.outputs === 'calibrate') {
+      g.output(calName(c.layer, 'xrange'), range, 'float', []);
+      if (r.fullScale) g.output(calName(c.layer, 'adcq'), r.fullScale, 'float', []);
+    } else if (c.outputs === 'stats') {
+      const ideal = idealMvm.forward(g, spec, x, w).y;
+      const err = g.op('Sub', [y, ideal]);
+      g.output(statName(c.layer, 'sig'), g.op('ReduceSum', [g.op('Mul', [ideal, ideal])], { keepdims: 0 }), 'float', []);
+      g.output(statName(c.layer, 'err'), g.op('ReduceSum', [g.op('Mul', [err, err])], { keepdims: 0 }), 'float', []);
+      g.output(statName(c.layer, 'sat'), g.op('ReduceSum', [r.sat], { keepdims: 0 }), 'float', []);
+      g.output(statName(c.layer, 'conv'), g.op('Cast', [g.op('Size', [r.sat])], { to: 1 }), 'float', []);
+    }
+    const saved: Record<string, string> = { L: prog.L, sW: prog.sW, q: prog.q };
+    if (r.mask) saved['mask'] = r.mask;
+    return { y, saved };
+  }
+
+  /** The ADC step (level units) of a converter: constant for max/fixed, fed or in-graph for calibrate. */
+  private lsb(g: GraphBuilder, adc: AdcConfig, maxCode: number, worstCase: number, dacBits: number, observed: () => string, staticName: string | null): { lsb: string; fullScale?: string } {
+    if (adc.range.kind === 'max') return { lsb: g.scalar(lsbFromFullScale(worstCase, maxCode)) };
+    if (adc.range.kind === 'fixed') return { lsb: g.scalar(lsbFromFullScale(adc.range.current / unitCurrent(this.cfg.xb, dacBits), maxCode)) };
+    if (staticName) return { lsb: side(g, staticName, []) };
+    const q = quantile(g, observed(), adc.range.percentile);
+    return { lsb: g.op('Max', [g.op('Div', [q, g.scalar(maxCode)]), g.scalar(1)]), fullScale: q };
+  }
+
+  /**
+   * Why the exact conversions of one direction may be merged into one GEMM, or null. With no
+   * device non-idealities every partial sum is an integer in [0, rows·(2^dac − 1)·(2^cell − 1)];
+   * when that worst case fits the ADC's codes with a one-level step (max and calibrate ranges then
+   * always give step 1; fixed ranges when their full scale is at most 2^bits − 1 levels), every
+   * code equals its partial sum and the shift-add reproduces the integer product exactly.
+   */
+  mergeReason(direction: 'forward' | 'backward', K: number, N: number): string | null {
+    const { xb, variation, mergeLossless } = this.cfg;
+    if (!mergeLossless || variation || this.cfg.fidelity !== 'exact') return null;
+    const adc = direction === 'forward' ? xb.adc : xb.backward.adc;
+    const dacBits = direction === 'forward' ? xb.dacBits : xb.backward.dacBits;
+    const rows = direction === 'forward' ? Math.min(xb.rows, K) : Math.min(xb.cols, N);
+    if (adc.offset !== 0 || adc.gainError !== 0 || adc.inl !== 0) return null;
+    const maxCode = adcMaxCode(adc, false);
+    const worst = rows * (2 ** dacBits - 1) * maxLevel(xb);
+    if (worst > maxCode) return null;
+    if (adc.range.kind === 'fixed' && lsbFromFullScale(adc.range.current / unitCurrent(xb, dacBits), maxCode) !== 1) return null;
+    return `lossless ${adc.bits}-bit ADC: ${maxCode} codes ≥ ${rows} rows × ${2 ** dacBits - 1} × ${maxLevel(xb)} (largest partial sum), no device variation`;
+  }
+
+  /** The merged (provably exact) product of integer inputs and integer weights q [K, N]. */
+  private mergedProduct(g: GraphBuilder, spec: MvmSpec, xq: string, q: string): Conversion {
+    const acc = spec.kind === 'dense' ? g.op('MatMul', [xq, q]) : g.op('Conv', [xq, foldedKernel(g, spec, q)], convAttrs(spec));
+    return { acc, lsb: g.scalar(1), sat: g.constFloat([0]) };
+  }
+
+  private exactForward(g: GraphBuilder, spec: MvmSpec, xq: string, L: string, enc: InputEncoding, q?: string): Conversion {
+    const c = this.cfg;
+    const K = spec.kind === 'dense' ? spec.K : spec.C * spec.kernel[0] * spec.kernel[1];
+    const N = spec.kind === 'dense' ? spec.N : spec.O;
+    if (q && this.mergeReason('forward', K, N)) return this.mergedProduct(g, spec, xq, q);
+    const R = Math.min(c.xb.rows, K);
+    const T = Math.ceil(K / R);
+    const S = this.S;
+    // Inputs as columns [K, M] (M = B, or B·L for conv: im2col of the quantized image).
+    const cols = spec.kind === 'dense'
+      ? g.op('Transpose', [xq], { perm: [1, 0] })
+      : g.op('Transpose', [unfoldPatches(g, spec, xq)], { perm: [1, 0, 2] });
+    const U = g.op('Reshape', [pad(g, cols, spec.kind === 'dense' ? 2 : 3, 0, T * R - K), g.constInt64([T, R, -1])]);
+    // Levels as [T, (plane, slice, column), R].
+    const Lm = g.op('Reshape', [g.op('Transpose', [g.op('Reshape', [pad(g, L, 4, 2, T * R - K), g.constInt64([2, S, T, R, N])])], { perm: [2, 0, 1, 4, 3] }), g.constInt64([T, 2 * S * N, R])]);
+    const L1 = spec.kind === 'dense' ? 1 : spec.Ho * spec.Wo;
+    const core = this.exactCore(g, U, Lm, enc, { T, R, N, L: L1 }, c.xb.adc, c.xb.dacBits, c.ranges === 'static' ? sideName(c.layer, 'lsb') : null);
+    // [N, M] → the layer's output layout.
+    const toOutput = (t: string): string => {
+      if (spec.kind === 'dense') return g.op('Transpose', [t], { perm: [1, 0] });
+      const bnl = g.op('Transpose', [g.op('Reshape', [t, g.constInt64([N, -1, L1])])], { perm: [1, 0, 2] });
+      return g.op('Reshape', [bnl, g.constInt64([-1, spec.O, spec.Ho, spec.Wo])]);
+    };
+    return { ...core, acc: toOutput(core.acc), mask: toOutput(core.mask) };
+  }
+
+  /**
+   * The exact conversion core shared by forward and backward. U [T, R, M]: quantized inputs per
+   * row tile; Lm [T, 2·S·N, R]: programmed levels. Every (tile, plane, slice, column, input column,
+   * stream) partial sum is one element of a single batched MatMul [T, 2SN, R] × [T, R, M·J];
+   * its ADC codes are shift-added over (plane, slice) and streams by two small MatMuls and summed
+   * over tiles. Returns acc [N, M] and the saturation mask [N, M].
+   */
+  private exactCore(
+    g: GraphBuilder, U: string, Lm: string, enc: InputEncoding,
+    d: { T: number; R: number; N: number; L: number }, adc: AdcConfig, dacBits: number, staticLsb: string | null,
+  ): Conversion & { mask: string } {
+    const xb = this.cfg.xb;
+    const S = this.S;
+    const J = enc.streams;
+    const D = g.op('Reshape', [digitsLast(g, U, enc), g.constInt64([d.T, d.R, -1])]); // [T, R, M·J]
+    const n = g.op('MatMul', [Lm, D]); // [T, 2SN, M·J]
+    const maxCode = adcMaxCode(adc, false);
+    const worst = d.R * (2 ** dacBits - 1) * maxLevel(xb);
+    const perSample = d.T * 2 * S * d.N * d.L * J;
+    const { lsb, fullScale } = this.lsb(g, adc, maxCode, worst, dacBits, () => subsample(g, n, perSample), staticLsb);
+    const { code, sat } = convert(g, n, lsb, adc, maxCode, false);
+    const ps = g.op('MatMul', [g.constFloat(planeSliceWeights(xb), [1, 2 * S]), g.op('Reshape', [code, g.constInt64([d.T, 2 * S, -1])])]); // [T, 1, N·M·J]
+    const streams = g.op('MatMul', [g.op('Reshape', [ps, g.constInt64([d.T, -1, J])]), g.constFloat(enc.weights, [J, 1])]); // [T, N·M, 1]
+    const acc = g.op('Reshape', [g.op('ReduceSum', [streams, g.constInt64([0])], { keepdims: 0 }), g.constInt64([d.N, -1])]);
+    // Pruned unless a backward pass or the statistics read it.
+    const any = g.op('ReduceMax', [g.op('Reshape', [sat, g.constInt64([d.T, 2 * S, d.N, -1, J])]), g.constInt64([0, 1, 4])], { keepdims: 0 });
+    return { acc, lsb, sat, mask: g.op('Sub', [g.scalar(1), any]), ...(fullScale ? { fullScale } : {}) };
+  }
+
+  private fastForward(g: GraphBuilder, spec: MvmSpec, xq: string, Wf: string, enc: InputEncoding): Conversion {
+    const c = this.cfg;
+    let yi: string;
+    let K: number;
+    if (spec.kind === 'dense') {
+      yi = g.op('MatMul', [xq, Wf]);
+      K = spec.K;
+    } else {
+      yi = g.op('Conv', [xq, foldedKernel(g, spec, Wf)], convAttrs(spec));
+      K = spec.C * spec.kernel[0] * spec.kernel[1];
+    }
+    if (c.readNoise) {
+      const dims: (number | string)[] = spec.kind === 'dense' ? ['N', spec.N] : ['N', spec.O, spec.Ho, spec.Wo];
+      const xi = side(g, sideName(c.layer, 'noise'), dims);
+      yi = g.op('Add', [yi, g.op('Mul', [g.op('Mul', [g.op('Abs', [yi]), xi]), g.scalar(c.xb.device.readNoise)])]);
+    }
+    const maxCode = adcMaxCode(c.xb.adc, true);
+    const worst = K * enc.qmax * weightQmax(c.xb);
+    const { lsb, fullScale } = this.lsb(g, c.xb.adc, maxCode, worst, c.xb.dacBits, () => g.op('Abs', [subsample(g, yi, spec.kind === 'dense' ? spec.N : spec.O * spec.Ho * spec.Wo)]), c.ranges === 'static' ? sideName(c.layer, 'lsb') : null);
+    const { code, sat } = convert(g, yi, lsb, c.xb.adc, maxCode, true);
+    return { acc: code, lsb, sat, mask: g.op('Sub', [g.scalar(1), sat]), ...(fullScale ? { fullScale } : {}) };
+  }
+
+  // ---- backward ------------------------------------------------------------------------------------
+
+  backwardInput(g: GraphBuilder, spec: MvmSpec, dy: string, w: string, fwd: MvmForward): string {
+    const c = this.cfg;
+    const masked = fwd.saved['mask'] ? g.op('Mul', [dy, fwd.saved['mask']]) : dy;
+    if (!c.backward) return idealMvm.backwardInput(g, spec, masked, w, fwd);
+    const prog = fwd.saved['L'] && fwd.saved['sW'] && fwd.saved['q'] ? { L: fwd.saved['L'], sW: fwd.saved['sW'], q: fwd.saved['q'] } : this.program(g, spec, w);
+    const b = c.xb.backward;
+    const enc = inputEncoding(b.inputBits, b.dacBits, true);
+    const range = g.op('Max', [g.op('ReduceMax', [g.op('Abs', [masked])], { keepdims: 0 }), g.scalar(TINY)]);
+    const sD = g.op('Div', [range, g.scalar(enc.qmax)]);
+    const dq = g.op('Clip', [g.op('Round', [g.op('Mul', [masked, g.op('Reciprocal', [sD])])]), g.scalar(-enc.qmax), g.scalar(enc.qmax)]);
+    const r: Conversion & { image?: boolean } = c.fidelity === 'exact' ? this.exactBackward(g, spec, dq, prog.L, enc, prog.q) : this.fastBackward(g, spec, dq, this.fold(g, prog.L, prog.q), enc);
+    note(g, `bacc:${c.layer}`, r.acc);
+    note(g, `blsb:${c.layer}`, r.lsb);
+    const scaled = g.op('Mul', [r.acc, g.op('Mul', [g.op('Mul', [r.lsb, sD]), prog.sW])]);
+    if (spec.kind === 'dense' || c.fidelity === 'fast' || r.image) return scaled;
+    return g.op('Col2Im', [scaled, g.constInt64([spec.H, spec.W]), g.constInt64([...spec.kernel])], { strides: [...spec.stride], pads: [...spec.pads] });
+  }
+
+  private exactBackward(g: GraphBuilder, spec: MvmSpec, dq: string, L: string, enc: InputEncoding, q?: string): Conversion & { image?: boolean } {
+    const xb = this.cfg.xb;
+    const S = this.S;
+    const K = spec.kind === 'dense' ? spec.K : spec.C * spec.kernel[0] * spec.kernel[1];
+    const N = spec.kind === 'dense' ? spec.N : spec.O;
+    if (q && this.mergeReason('backward', K, N)) {
+      if (spec.kind === 'dense') return { acc: g.op('Gemm', [dq, q], { transB: 1 }), lsb: g.scalar(1), sat: g.constFloat([0]) };
+      const acc = g.op('ConvTranspose', [dq, foldedKernel(g, spec, q)], { ...convAttrs(spec), output_padding: convOutputPadding(spec) });
+      return { acc, lsb: g.scalar(1), sat: g.constFloat([0]), image: true };
+    }
+    const Rc = Math.min(xb.cols, N);
+    const C = Math.ceil(N / Rc);
+    const L1 = spec.kind === 'dense' ? 1 : spec.Ho * spec.Wo;
+    // dy as columns [N, M] driven into the column tiles.
+    const cols = spec.kind === 'dense'
+      ? g.op('Transpose', [dq], { perm: [1, 0] })
+      : g.op('Transpose', [g.op('Reshape', [dq, g.constInt64([-1, N, L1])])], { perm: [1, 0, 2] });
+    const U = g.op('Reshape', [pad(g, cols, spec.kind === 'dense' ? 2 : 3, 0, C * Rc - N), g.constInt64([C, Rc, -1])]);
+    const Lm = g.op('Reshape', [g.op('Transpose', [g.op('Reshape', [pad(g, L, 4, 3, C * Rc - N), g.constInt64([2, S, K, C, Rc])])], { perm: [3, 0, 1, 2, 4] }), g.constInt64([C, 2 * S * K, Rc])]);
+    const core = this.exactCore(g, U, Lm, enc, { T: C, R: Rc, N: K, L: L1 }, xb.backward.adc, xb.backward.dacBits, null);
+    // [K, M] → dense [B, K]; conv [B, K, L] (folded back by Col2Im).
+    const acc = spec.kind === 'dense'
+      ? g.op('Transpose', [core.acc], { perm: [1, 0] })
+      : g.op('Transpose', [g.op('Reshape', [core.acc, g.constInt64([K, -1, L1])])], { perm: [1, 0, 2] });
+    return { acc, lsb: core.lsb, sat: core.sat };
+  }
+
+  private fastBackward(g: GraphBuilder, spec: MvmSpec, dq: string, Wf: string, enc: InputEncoding): Conversion {
+    const xb = this.cfg.xb;
+    let di: string;
+    let N: number;
+    if (spec.kind === 'dense') {
+      di = g.op('Gemm', [dq, Wf], { transB: 1 });
+      N = spec.N;
+    } else {
+      di = g.op('ConvTranspose', [dq, foldedKernel(g, spec, Wf)], { ...convAttrs(spec), output_padding: convOutputPadding(spec) });
+      N = spec.O;
+    }
+    const maxCode = adcMaxCode(xb.backward.adc, true);
+    const worst = N * enc.qmax * weightQmax(xb);
+    const perSample = spec.kind === 'dense' ? spec.K : spec.C * spec.H * spec.W;
+    const { lsb } = this.lsb(g, xb.backward.adc, maxCode, worst, xb.backward.dacBits, () => g.op('Abs', [subsample(g, di, perSample)]), null);
+    const { code, sat } = convert(g, di, lsb, xb.backward.adc, maxCode, true);
+    return { acc: code, lsb, sat };
+  }
+
+  backwardWeight(g: GraphBuilder, spec: MvmSpec, dy: string, x: string, fwd: MvmForward): string {
+    // Digital: xᵀ·dy on float values (through the forward's saturation mask).
+    const masked = fwd.saved['mask'] ? g.op('Mul', [dy, fwd.saved['mask']]) : dy;
+    return idealMvm.backwardWeight(g, spec, masked, x, { y: fwd.y, saved: {} });
+  }
+}
+
+interface Conversion {
+  /** Integer-domain result (ADC codes shift-added), to be multiplied by lsb × scales. */
+  acc: string;
+  lsb: string;
+  /** 1 where a conversion saturated. */
+  sat: string;
+  /** Straight-through mask on the layer output (0 where an ADC saturated). */
+  mask?: string;
+  /** In-graph full-scale estimate (dynamic calibrate ranges). */
+  fullScale?: string;
+}
+
+// ---- helpers ---------------------------------------------------------------------------------
+
+function convAttrs(s: ConvMvmSpec): Record<string, number[]> {
+  return { kernel_shape: [...s.kernel], strides: [...s.stride], pads: [...s.pads] };
+}
+
+/** Folded [K, N] matrix as a conv kernel [O, C, kh, kw]. */
+function foldedKernel(g: GraphBuilder, s: ConvMvmSpec, Wf: string): string {
+  return g.op('Reshape', [g.op('Transpose', [Wf], { perm: [1, 0] }), g.constInt64([s.O, s.C, s.kernel[0], s.kernel[1]])]);
+}
+
+/** Zero-pad `extra` entries at the end of `axis` of a rank-`rank` tensor. */
+function pad(g: GraphBuilder, t: string, rank: number, axis: number, extra: number): string {
+  if (extra <= 0) return t;
+  const pads = new Array<number>(2 * rank).fill(0);
+  pads[rank + axis] = extra;
+  return g.op('Pad', [t, g.constInt64(pads)]);
+}
+
+/** Slice levels [2, S, K, N] of the stored unsigned integers U [2, K, N] (cell_bits each, LSB slice first), by integer bit operations. */
+function sliceLevels(g: GraphBuilder, U: string, cellBits: number, S: number): string {
+  const u32 = g.op('Unsqueeze', [g.op('Cast', [U], { to: 12 }), g.constInt64([1])]); // [2, 1, K, N]
+  const shifts = g.constUint32(Array.from({ length: S }, (_, s) => s * cellBits), [1, S, 1, 1]);
+  const level = g.op('BitwiseAnd', [g.op('BitShift', [u32, shifts], { direction: 'RIGHT' }), g.constUint32([2 ** cellBits - 1], [])]);
+  return g.op('Cast', [level], { to: 1 });
+}
+
+/** DAC stream digits along a new trailing axis: [...q, J], per the encoding (powers of two: exact). */
+function digitsLast(g: GraphBuilder, q: string, enc: InputEncoding): string {
+  const base = 2 ** enc.dacBits;
+  const last = g.constInt64([-1]);
+  // Integer bit operations on uint32 (the inputs are non-negative integers below 2^32).
+  const split = (u: string, J: number): string => {
+    const shifts = g.constUint32(Array.from({ length: J }, (_, j) => j * enc.dacBits), [J]);
+    const u32 = g.op('Unsqueeze', [g.op('Cast', [u], { to: 12 }), last]);
+    const digit = g.op('BitwiseAnd', [g.op('BitShift', [u32, shifts], { direction: 'RIGHT' }), g.constUint32([base - 1], [])]);
+    return g.op('Cast', [digit], { to: 1 });
+  };
+  switch (enc.kind) {
+    case 'unsigned':
+      return split(q, enc.streams);
+    case 'twos': {
+      const neg = g.op('Cast', [g.op('Less', [q, g.scalar(0)])], { to: 1 });
+      return split(g.op('Add', [q, g.op('Mul', [neg, g.scalar(2 ** enc.bits)])]), enc.streams);
+    }
+    case 'signmag': {
+      const Jm = enc.streams / 2;
+      return g.op('Concat', [split(g.op('Relu', [q]), Jm), split(g.op('Relu', [g.op('Neg', [q])]), Jm)], { axis: -1 });
+    }
+  }
+}
+
+/**
+ * ADC: code = clip(round(n · inv · (1 + gain) + offset + INL), lo, maxCode) with inv = float32(1/lsb)
+ * (ties to even); sat = 1 where it clipped high. The step is applied as a product with its float32
+ * reciprocal (a Reciprocal node, never a Div: ORT fuses and rewrites divisions, which would make the
+ * rounding depend on whether the step is a constant or an input).
+ */
+function convert(g: GraphBuilder, n: string, lsb: string, adc: AdcConfig, maxCode: number, signed: boolean): { code: string; sat: string } {
+  let pre = g.op('Mul', [n, g.op('Reciprocal', [lsb])]);
+  if (adc.gainError !== 0) pre = g.op('Mul', [pre, g.scalar(1 + adc.gainError)]);
+  if (adc.inl !== 0) {
+    // Parabolic INL, peak `inl` LSB at mid-scale: inl · 4·t·(1 − t), t = |pre| / full scale.
+    const t = g.op('Div', [g.op('Abs', [pre]), g.scalar(maxCode)]);
+    const bow = g.op('Mul', [g.op('Mul', [t, g.op('Sub', [g.scalar(1), t])]), g.scalar(4 * adc.inl)]);
+    pre = g.op('Add', [pre, signed ? g.op('Mul', [bow, g.op('Sign', [pre])]) : bow]);
+  }
+  if (adc.offset !== 0) pre = g.op('Add', [pre, g.scalar(adc.offset)]);
+  const r = g.op('Round', [pre]);
+  const code = g.op('Clip', [r, g.scalar(signed ? -maxCode : 0), g.scalar(maxCode)]);
+  const sat = g.op('Cast', [g.op('Greater', [signed ? g.op('Abs', [r]) : r, g.scalar(maxCode)])], { to: 1 });
+  return { code, sat };
+}
+
+/** A strided subsample (≤ about 4096 values per sample) of a tensor, flattened. */
+function subsample(g: GraphBuilder, t: string, perSample: number): string {
+  const flat = g.op('Reshape', [t, g.constInt64([-1])]);
+  const stride = Math.max(1, Math.floor(perSample / 4096));
+  if (stride === 1) return flat;
+  // An odd stride avoids aliasing with power-of-two strides of the layout.
+  const s = stride % 2 === 0 ? stride + 1 : stride;
+  return g.op('Slice', [flat, g.constInt64([0]), g.constInt64([Number.MAX_SAFE_INTEGER]), g.constInt64([0]), g.constInt64([s])]);
+}
+
+/** The p-quantile of a flat tensor: the smallest of its top ⌈n·(1 − p)⌉ values (TopK). */
+function quantile(g: GraphBuilder, flat: string, p: number): string {
+  const len = g.op('Cast', [g.op('Shape', [flat])], { to: 1 });
+  const k = g.op('Cast', [g.op('Max', [g.op('Ceil', [g.op('Mul', [len, g.scalar(1 - p)])]), g.constFloat([1])])], { to: 7 });
+  const [top] = g.node('TopK', [flat, k], { axis: 0 }, 2);
+  return g.op('ReduceMin', [top!], { keepdims: 0 });
+}
+

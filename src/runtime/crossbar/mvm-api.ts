@@ -1,0 +1,59 @@
+/**
+ * One crossbar MVM outside an experiment (`xbarc mvm`): Y = X·W through a declared crossbar.
+ *
+ * Conventions: W is [in, out] and X is [batch, in] (a 1-D X is one input vector), real-valued.
+ * The mapping scales them: weights by max|W| onto weight_bits (per matrix), inputs by max|X| onto
+ * input_bits (inputs are unsigned when X has no negative entry, signed otherwise). `calibrate`
+ * ADC ranges are calibrated on X itself. Device variation and faults are sampled from the seed's
+ * named streams ("d2d/mvm", "stuck/mvm"), read noise from "read/mvm".
+ */
+
+import ort from 'onnxruntime-node';
+import type { PlanCrossbar } from '../../compiler/plan-types.js';
+import { GraphBuilder } from '../engine/onnx.js';
+import { XbarcRuntimeError } from '../errors.js';
+import { Rng } from '../rng.js';
+import { crossbarConfig, hasVariation, programDevices } from './config.js';
+import { CrossbarMvm, sideName } from './emitter.js';
+import { assertConfigSupported } from './runtime.js';
+import type { NpyArray } from './npy.js';
+
+export interface MvmOptions {
+  fidelity: 'exact' | 'fast';
+  seed: number;
+  threads?: number;
+}
+
+export async function crossbarMvm(pc: PlanCrossbar, W: NpyArray, X: NpyArray, opts: MvmOptions): Promise<NpyArray> {
+  if (W.shape.length !== 2) throw new XbarcRuntimeError('mvm/shape', `weights must be a 2-D array [in, out], got shape (${W.shape.join(', ')})`);
+  const [K, N] = W.shape as [number, number];
+  const x2 = X.shape.length === 1 ? [1, X.shape[0]!] : X.shape;
+  if (x2.length !== 2) throw new XbarcRuntimeError('mvm/shape', `inputs must be [batch, in] or [in], got shape (${X.shape.join(', ')})`);
+  const [B, Kx] = x2 as [number, number];
+  if (Kx !== K) throw new XbarcRuntimeError('mvm/shape', `inputs have ${Kx} features but the weights have ${K} rows (W is [in, out], X is [batch, in])`);
+  if (K === 0 || N === 0 || B === 0) throw new XbarcRuntimeError('mvm/shape', 'empty weights or inputs');
+  const xb = crossbarConfig(pc);
+  assertConfigSupported(xb, opts.fidelity);
+  const variation = hasVariation(xb);
+  const readNoise = xb.device.readNoise > 0;
+  const signed = X.data.some((v) => v < 0);
+  const emitter = new CrossbarMvm({ layer: 'mvm', xb, fidelity: opts.fidelity, forward: true, backward: false, ranges: 'dynamic', outputs: 'none', variation, readNoise, signedInput: signed });
+  const g = new GraphBuilder('mvm');
+  g.input('x', 'float', [B, K]);
+  g.input('w', 'float', [K, N]);
+  g.output('y', emitter.forward(g, { kind: 'dense', layer: 'mvm', K, N }, 'x', 'w').y, 'float', [B, N]);
+  const session = await ort.InferenceSession.create(g.toBytes(), { intraOpNumThreads: opts.threads ?? 2 });
+  try {
+    const feeds: Record<string, ort.Tensor> = { x: new ort.Tensor('float32', X.data, [B, K]), w: new ort.Tensor('float32', W.data, [K, N]) };
+    if (variation) {
+      const p = programDevices(xb, 'mvm', K, N, opts.seed);
+      feeds[sideName('mvm', 'A')] = new ort.Tensor('float32', p.A, p.dims);
+      feeds[sideName('mvm', 'B')] = new ort.Tensor('float32', p.B, p.dims);
+    }
+    if (readNoise) feeds[sideName('mvm', 'noise')] = new ort.Tensor('float32', new Rng(opts.seed, 'read/mvm').fillNormal(new Float32Array(B * N)), [B, N]);
+    const out = await session.run(feeds);
+    return { data: Float32Array.from(out['y']!.data as Float32Array), shape: X.shape.length === 1 ? [N] : [B, N] };
+  } finally {
+    await session.release();
+  }
+}

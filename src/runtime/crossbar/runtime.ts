@@ -1,0 +1,295 @@
+/**
+ * Crossbar execution of an experiment: per-layer MVM selection from the plan (fidelity, mapping,
+ * `train.nonideal`), the programmed device state, side-input feeds (device state, calibrated
+ * ranges, read noise), the calibration pass and per-layer statistics.
+ *
+ * Semantics (TxSim): the evaluation graph always runs crossbar layers on the crossbar model at
+ * the experiment's fidelity. The training graph runs the forward MVM on the crossbar when
+ * `forward` ∈ train.nonideal and the input-gradient MVM when `backward` ∈ train.nonideal; the
+ * weight update is digital in this version (non-ideal update models are not applied yet: noted
+ * per layer in the results). `train.nonideal = []` therefore trains in software and evaluates
+ * on the crossbar.
+ */
+
+import { availableParallelism } from 'node:os';
+import ort from 'onnxruntime-node';
+import type { PlanExperiment, PlanLayer } from '../../compiler/plan-types.js';
+import type { Dataset } from '../data/index.js';
+import { buildEvalGraph, INPUT_LABELS, INPUT_X, type BuiltGraph } from '../engine/graphs.js';
+import { idealMvm, type MvmEmitter, type MvmSelector } from '../engine/mvm.js';
+import type { Trainer } from '../engine/trainer.js';
+import { XbarcRuntimeError } from '../errors.js';
+import { Rng } from '../rng.js';
+import { adcMaxCode, crossbarConfig, hasVariation, inputSigned, lsbFromFullScale, programDevices, unitCurrent, type CrossbarConfig, type Programming } from './config.js';
+import { calName, CrossbarMvm, sideName, statName, type LayerCrossbar } from './emitter.js';
+
+export interface LayerStats {
+  name: string;
+  crossbar: string;
+  fidelity: 'exact' | 'fast';
+  /** Fraction of ADC conversions that clipped at full scale (evaluation, first test batch). */
+  adcSaturation: number;
+  /** 10·log10(Σ y_ideal² / Σ (y − y_ideal)²) of the MVM output (before bias). */
+  snrDb: number | null;
+  /** Calibrated forward input range (max |x|) and ADC step (amperes). */
+  inputRange?: number;
+  adcLsbAmps?: number;
+  update: string;
+  [k: string]: unknown;
+}
+
+/** Issue numbers of features this module does not provide yet (for error messages). */
+const LATER = {
+  parasitics: 'parasitic (IR-drop) models (FCM/AAM) arrive with the parasitics issue',
+};
+
+/** Throws a clear error for crossbar features this version cannot execute. */
+export function assertCrossbarSupported(exp: PlanExperiment): void {
+  if (exp.fidelity === 'ideal') return;
+  for (const layer of exp.network.layers) {
+    if (layer.mapping?.target !== 'crossbar') continue;
+    const pc = exp.crossbars[layer.mapping.crossbar ?? ''];
+    if (!pc) throw new XbarcRuntimeError('crossbar/missing', `layer "${layer.name}" maps to crossbar "${layer.mapping.crossbar}", which the plan does not define`);
+    assertConfigSupported(crossbarConfig(pc), exp.fidelity);
+  }
+}
+
+export function assertConfigSupported(c: CrossbarConfig, fidelity: 'fast' | 'exact'): void {
+  if (c.parasitics !== 'none') {
+    throw new XbarcRuntimeError('run/unsupported-fidelity', `crossbar ${c.name} uses parasitics = ${c.parasitics}, which this version cannot execute: ${LATER.parasitics}; set parasitics = none or run with --set fidelity=ideal`);
+  }
+  if (fidelity === 'exact' && c.device.readNoise > 0) {
+    throw new XbarcRuntimeError('run/unsupported-fidelity', `crossbar ${c.name}: read noise at fidelity exact is not supported yet (fidelity fast applies it to the layer-level output)`);
+  }
+}
+
+interface LayerEntry {
+  layer: PlanLayer;
+  xb: CrossbarConfig;
+  signed: boolean;
+  K: number;
+  N: number;
+  outShape: number[];
+}
+
+export class CrossbarRuntime {
+  private readonly layers = new Map<string, LayerEntry>();
+  private readonly programs = new Map<string, Programming>();
+  private readonly noise = new Map<string, Rng>();
+  /** Calibrated per layer: forward input range, ADC step (level units). */
+  private readonly ranges = new Map<string, { xrange: number; lsb: number }>();
+  private calSession: { session: ort.InferenceSession; graph: BuiltGraph } | null = null;
+  readonly trainSelector: MvmSelector;
+  readonly evalSelector: MvmSelector;
+  readonly evalTime: number;
+
+  private constructor(readonly exp: PlanExperiment, private readonly threads: number, private readonly mergeLossless: boolean) {
+    const fidelity = exp.fidelity as 'exact' | 'fast';
+    this.evalTime = Number((exp.evaluate as { time?: number }).time ?? 0);
+    for (const layer of exp.network.layers) {
+      if (layer.mapping?.target !== 'crossbar') continue;
+      const xb = crossbarConfig(exp.crossbars[layer.mapping.crossbar!]!);
+      this.layers.set(layer.name, { layer, xb, signed: inputSigned(exp.network, layer), K: layer.mapping.matrix.rows, N: layer.mapping.matrix.cols, outShape: layer.outputShape });
+      this.noise.set(layer.name, new Rng(exp.seed, `read/${layer.name}`));
+    }
+    const stages = exp.train?.nonideal ?? [];
+    const make = (over: Partial<LayerCrossbar>): MvmSelector => {
+      const cache = new Map<string, MvmEmitter>();
+      if (over.forward === false && over.backward === false) return () => idealMvm;
+      return (name) => {
+        const e = this.layers.get(name);
+        if (!e) return idealMvm;
+        let m = cache.get(name);
+        if (!m) {
+          m = new CrossbarMvm({
+            layer: name, xb: e.xb, fidelity, forward: true, backward: false, ranges: 'static', outputs: 'none',
+            variation: hasVariation(e.xb, this.evalTime), readNoise: e.xb.device.readNoise > 0, signedInput: e.signed, mergeLossless: this.mergeLossless, ...over,
+          });
+          cache.set(name, m);
+        }
+        return m;
+      };
+    };
+    this.trainSelector = make({ forward: stages.includes('forward'), backward: stages.includes('backward'), ranges: 'dynamic' });
+    this.evalSelector = make({});
+    this.calSelector = make({ ranges: 'dynamic', outputs: 'calibrate' });
+    this.statsSelector = make({ outputs: 'stats' });
+  }
+
+  private readonly calSelector: MvmSelector;
+  private readonly statsSelector: MvmSelector;
+
+  /** A runtime for the experiment's crossbar layers, or null when it runs all-digital. */
+  static create(exp: PlanExperiment, threads = Math.max(1, Math.min(availableParallelism(), 4)), opts: { mergeLossless?: boolean } = {}): CrossbarRuntime | null {
+    if (exp.fidelity === 'ideal') return null;
+    if (!exp.network.layers.some((l) => l.mapping?.target === 'crossbar')) return null;
+    assertCrossbarSupported(exp);
+    return new CrossbarRuntime(exp, threads, opts.mergeLossless ?? true);
+  }
+
+  /** Exact merges applied per layer (forward evaluation), with the reason; null where none applies. */
+  merges(): Record<string, string | null> {
+    const out: Record<string, string | null> = {};
+    for (const [name, e] of this.layers) {
+      const m = this.evalSelector(name, { kind: 'dense', layer: name, K: e.K, N: e.N });
+      out[name] = m instanceof CrossbarMvm ? m.mergeReason('forward', e.K, e.N) : null;
+    }
+    return out;
+  }
+
+  get layerNames(): string[] {
+    return [...this.layers.keys()];
+  }
+
+  /** Programmed device state (A, B) of a layer: D2D and faults; drift only in evaluation graphs. */
+  private program(name: string, evaluation: boolean): Programming {
+    const key = `${name}|${evaluation ? 'eval' : 'train'}`;
+    let p = this.programs.get(key);
+    if (!p) {
+      const e = this.layers.get(name)!;
+      p = programDevices(e.xb, name, e.K, e.N, this.exp.seed, evaluation ? this.evalTime : 0);
+      this.programs.set(key, p);
+    }
+    return p;
+  }
+
+  /** Side-input values for one run of `graph` on a batch of `batch` samples. */
+  sideFeeds = (graph: BuiltGraph, batch: number): Record<string, ort.Tensor> => {
+    const feeds: Record<string, ort.Tensor> = {};
+    const evaluation = graph.purpose === 'eval';
+    for (const input of graph.sideInputs) {
+      const cut = input.lastIndexOf('/');
+      const layer = input.slice(3, cut);
+      const kind = input.slice(cut + 1);
+      const e = this.layers.get(layer);
+      if (!input.startsWith('xb/') || !e) throw new XbarcRuntimeError('crossbar/side-input', `unknown crossbar graph input "${input}"`);
+      if (kind === 'A' || kind === 'B') {
+        const p = this.program(layer, evaluation);
+        feeds[input] = new ort.Tensor('float32', kind === 'A' ? p.A : p.B, p.dims);
+      } else if (kind === 'xrange' || kind === 'lsb') {
+        const r = this.ranges.get(layer);
+        if (!r) throw new XbarcRuntimeError('crossbar/uncalibrated', `layer "${layer}": the crossbar ranges are not calibrated yet (run calibrate() first)`);
+        feeds[input] = new ort.Tensor('float32', Float32Array.of(kind === 'xrange' ? r.xrange : r.lsb), []);
+      } else if (kind === 'noise') {
+        const size = batch * e.outShape.reduce((a, b) => a * b, 1);
+        feeds[input] = new ort.Tensor('float32', this.noise.get(layer)!.fillNormal(new Float32Array(size)), [batch, ...e.outShape]);
+      } else throw new XbarcRuntimeError('crossbar/side-input', `unknown crossbar graph input "${input}"`);
+    }
+    return feeds;
+  };
+
+  /** Set the static ranges directly (tests, `xbarc mvm`). */
+  setRanges(layer: string, r: { xrange: number; lsb: number }): void {
+    this.ranges.set(layer, r);
+  }
+
+  getRanges(layer: string): { xrange: number; lsb: number } | undefined {
+    return this.ranges.get(layer);
+  }
+
+  /**
+   * Calibration pass: one eval-mode forward on a calibration batch with ranges computed in-graph
+   * (input range = max |x|; ADC full scale = the `calibrate` percentile of observed partial sums),
+   * whose values the evaluation graphs then use as constants.
+   */
+  async calibrate(trainer: Trainer, x: Float32Array, y: Int32Array): Promise<void> {
+    this.calSession ??= await openSession(buildEvalGraph(this.exp.network, this.calSelector), this.threads);
+    const out = await runGraph(this.calSession, trainer, this.exp, x, y, this.sideFeeds);
+    for (const [name, e] of this.layers) {
+      const xrange = scalar(out, calName(name, 'xrange'));
+      const q = out[calName(name, 'adcq')] ? scalar(out, calName(name, 'adcq')) : 0;
+      const lsb = lsbFromFullScale(q > 0 ? q : 1, adcMaxCode(e.xb.adc, this.exp.fidelity === 'fast'));
+      this.ranges.set(name, { xrange: xrange > 0 ? xrange : 1, lsb });
+    }
+  }
+
+  /** Per-layer statistics of the evaluation graph on a batch (saturation, SNR vs the ideal MVM). */
+  async stats(trainer: Trainer, x: Float32Array, y: Int32Array, chunk = 100): Promise<LayerStats[]> {
+    const s = await openSession(buildEvalGraph(this.exp.network, this.statsSelector), this.threads);
+    const per = this.exp.network.inputShape.reduce((a, b) => a * b, 1);
+    const acc = new Map<string, { sig: number; err: number; sat: number; conv: number }>();
+    try {
+      for (let start = 0; start < y.length; start += chunk) {
+        const n = Math.min(chunk, y.length - start);
+        const out = await runGraph(s, trainer, this.exp, x.subarray(start * per, (start + n) * per), y.subarray(start, start + n), this.sideFeeds);
+        for (const name of this.layers.keys()) {
+          const a = acc.get(name) ?? { sig: 0, err: 0, sat: 0, conv: 0 };
+          a.sig += scalar(out, statName(name, 'sig'));
+          a.err += scalar(out, statName(name, 'err'));
+          a.sat += scalar(out, statName(name, 'sat'));
+          a.conv += scalar(out, statName(name, 'conv'));
+          acc.set(name, a);
+        }
+      }
+    } finally {
+      await s.session.release();
+    }
+    const digitalUpdate = this.exp.train?.nonideal.includes('update') ?? false;
+    const merges = this.merges();
+    return [...this.layers].map(([name, e]) => {
+      const a = acc.get(name)!;
+      const r = this.ranges.get(name);
+      const stats: LayerStats = {
+        name,
+        crossbar: e.xb.name,
+        fidelity: this.exp.fidelity as 'exact' | 'fast',
+        adcSaturation: a.conv > 0 ? a.sat / a.conv : 0,
+        snrDb: a.err > 0 ? 10 * Math.log10(a.sig / a.err) : null,
+        update: e.xb.device.update === 'ideal' || !digitalUpdate
+          ? 'digital'
+          : `digital: the ${e.xb.device.update} update model is not applied yet (device update models arrive with the update-model issue); weights are updated exactly`,
+      };
+      const merged = merges[name];
+      stats.mergedExact = merged ?? null;
+      if (r) {
+        stats.inputRange = r.xrange;
+        stats.adcLsbAmps = r.lsb * unitCurrent(e.xb, e.xb.dacBits);
+      }
+      return stats;
+    });
+  }
+
+  async release(): Promise<void> {
+    await this.calSession?.session.release();
+    this.calSession = null;
+  }
+}
+
+async function openSession(graph: BuiltGraph, threads: number): Promise<{ session: ort.InferenceSession; graph: BuiltGraph }> {
+  const session = await ort.InferenceSession.create(graph.bytes, { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+  return { session, graph };
+}
+
+async function runGraph(
+  s: { session: ort.InferenceSession; graph: BuiltGraph },
+  trainer: Trainer,
+  exp: PlanExperiment,
+  x: Float32Array,
+  y: Int32Array,
+  side: (g: BuiltGraph, batch: number) => Record<string, ort.Tensor>,
+): Promise<ort.InferenceSession.OnnxValueMapType> {
+  const state = trainer.getWeights();
+  const decl = trainer.describeState();
+  const dims = new Map([...decl.params, ...decl.buffers].map((e) => [e.name, e.dims]));
+  const feeds: Record<string, ort.Tensor> = {
+    [INPUT_X]: new ort.Tensor('float32', x, [y.length, ...exp.network.inputShape]),
+    [INPUT_LABELS]: new ort.Tensor('int32', y, [y.length]),
+  };
+  for (const name of s.graph.stateInputs) feeds[name] = new ort.Tensor('float32', state[name]!, dims.get(name)!);
+  Object.assign(feeds, side(s.graph, y.length));
+  return s.session.run(feeds);
+}
+
+function scalar(out: ort.InferenceSession.OnnxValueMapType, name: string): number {
+  const t = out[name];
+  if (!t) throw new XbarcRuntimeError('crossbar/internal', `graph output "${name}" missing`);
+  return (t.data as Float32Array)[0]!;
+}
+
+/** The calibration batch: the first `n` training samples (test samples for inference-only runs). */
+export function calibrationBatch(data: Dataset, n = 128): { x: Float32Array; y: Int32Array } {
+  const split = data.train.count > 0 ? data.train : data.test;
+  const count = Math.min(n, split.count);
+  const per = split.count === 0 ? 0 : split.x.length / split.count;
+  return { x: split.x.subarray(0, count * per), y: split.y.subarray(0, count) };
+}

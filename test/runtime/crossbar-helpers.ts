@@ -1,0 +1,100 @@
+/** Shared helpers of the crossbar tests: configs, and running one crossbar MVM as a small ONNX graph. */
+
+import ort from 'onnxruntime-node';
+import type { AdcConfig, CrossbarConfig } from '../../src/runtime/crossbar/config.js';
+import { CrossbarMvm, debugTensors, type LayerCrossbar } from '../../src/runtime/crossbar/emitter.js';
+import type { MvmSpec } from '../../src/runtime/engine/mvm.js';
+import { GraphBuilder } from '../../src/runtime/engine/onnx.js';
+
+export function adc(bits: number, range: AdcConfig['range'] = { kind: 'max' }): AdcConfig {
+  return { bits, range, offset: 0, gainError: 0, inl: 0 };
+}
+
+export function xbConfig(over: Partial<CrossbarConfig> = {}, device: Partial<CrossbarConfig['device']> = {}): CrossbarConfig {
+  return {
+    name: 'xb',
+    rows: 64,
+    cols: 64,
+    mapping: 'differential',
+    weightBits: 8,
+    cellBits: 2,
+    inputBits: 8,
+    dacBits: 1,
+    adc: adc(8),
+    backward: { inputBits: 8, dacBits: 1, adc: adc(8) },
+    parasitics: 'none',
+    device: {
+      name: 'dev', gOn: 1e-5, gOff: 1e-6, vRead: 0.25, d2dSigma: 0, d2dDist: 'normal', readNoise: 0,
+      driftNu: 0, driftT0: 1, pSa0: 0, pSa1: 0, update: 'ideal', ...device,
+    },
+    ...over,
+  };
+}
+
+export function layerXb(xb: CrossbarConfig, over: Partial<LayerCrossbar> = {}): LayerCrossbar {
+  return {
+    layer: 'L', xb, fidelity: 'exact', forward: true, backward: false, ranges: 'static', outputs: 'none',
+    variation: false, readNoise: false, signedInput: true, ...over,
+  };
+}
+
+export interface MvmRun {
+  y: Float32Array;
+  acc?: Float32Array;
+  lsb?: number;
+  dx?: Float32Array;
+  bacc?: Float32Array;
+  blsb?: number;
+  out: ort.InferenceSession.OnnxValueMapType;
+}
+
+/**
+ * Run one crossbar MVM: forward y = x·W (static ranges fed: xrange, lsb) and, when `dy` is
+ * given, the backward input product of a second emitter with an ideal forward.
+ */
+export async function runMvm(
+  cfg: LayerCrossbar,
+  spec: MvmSpec,
+  x: { data: Float32Array; dims: number[] },
+  w: { data: Float32Array; dims: number[] },
+  feeds: Record<string, ort.Tensor> = {},
+  dy?: { data: Float32Array; dims: number[] },
+): Promise<MvmRun> {
+  const g = new GraphBuilder('mvm-test');
+  g.input('x', 'float', x.dims);
+  g.input('w', 'float', w.dims);
+  const m = new CrossbarMvm(cfg);
+  const fwd = m.forward(g, spec, 'x', 'w');
+  g.output('y', fwd.y);
+  const dbg = debugTensors(g);
+  const layer = cfg.layer;
+  if (dbg[`acc:${layer}`]) {
+    g.output('acc', dbg[`acc:${layer}`]!);
+    g.output('lsb', dbg[`lsb:${layer}`]!);
+  }
+  if (dy) {
+    g.input('dy', 'float', dy.dims);
+    const mb = new CrossbarMvm({ ...cfg, layer: `${layer}.b`, forward: false, backward: true });
+    const fb = mb.forward(g, spec, 'x', 'w');
+    g.output('dx', mb.backwardInput(g, spec, 'dy', 'w', fb));
+    g.output('bacc', dbg[`bacc:${layer}.b`]!);
+    g.output('blsb', dbg[`blsb:${layer}.b`]!);
+  }
+  const session = await ort.InferenceSession.create(g.toBytes(), { intraOpNumThreads: 1 });
+  const all: Record<string, ort.Tensor> = {
+    x: new ort.Tensor('float32', x.data, x.dims),
+    w: new ort.Tensor('float32', w.data, w.dims),
+    ...feeds,
+  };
+  if (dy) all['dy'] = new ort.Tensor('float32', dy.data, dy.dims);
+  const wanted = new Set(session.inputNames);
+  const out = await session.run(Object.fromEntries(Object.entries(all).filter(([k]) => wanted.has(k))));
+  await session.release();
+  const f32 = (k: string): Float32Array | undefined => (out[k] ? (out[k]!.data as Float32Array) : undefined);
+  const r: MvmRun = { y: f32('y')!, out };
+  if (out['acc']) { r.acc = f32('acc')!; r.lsb = f32('lsb')![0]!; }
+  if (out['dx']) { r.dx = f32('dx')!; r.bacc = f32('bacc')!; r.blsb = f32('blsb')![0]!; }
+  return r;
+}
+
+export const scalarTensor = (v: number): ort.Tensor => new ort.Tensor('float32', Float32Array.of(v), []);

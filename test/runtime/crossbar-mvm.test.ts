@@ -1,0 +1,113 @@
+/** `xbarc mvm`: .npy reading/writing and one crossbar MVM from a spec's crossbar declaration. */
+
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { mvmCommand } from '../../src/cli/mvm-command.js';
+import { formatNpy, parseNpy } from '../../src/runtime/crossbar/npy.js';
+import { Rng } from '../../src/runtime/rng.js';
+
+const SPEC = `device d {
+  levels   = 4
+  r_on     = 100 kOhm
+  on_off   = 10
+  d2d_sigma = 5 %
+}
+
+crossbar lossless {
+  size        = 32 x 32
+  device      = d
+  weight_bits = 8
+  cell_bits   = 2
+  input_bits  = 8
+  dac_bits    = 1
+  adc         = { bits = 8, range = max }
+}
+
+crossbar calibrated = lossless {
+  adc = { bits = 8, range = calibrate(99.9 %) }
+}
+`;
+
+/** A float64 C-order .npy written by hand (what numpy.save writes for float64). */
+function npy64(data: number[], shape: number[]): Uint8Array {
+  let header = `{'descr': '<f8', 'fortran_order': False, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
+  header += ' '.repeat((64 - ((10 + header.length + 1) % 64)) % 64) + '\n';
+  const out = new Uint8Array(10 + header.length + 8 * data.length);
+  out.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0], 0);
+  const view = new DataView(out.buffer);
+  view.setUint16(8, header.length, true);
+  for (let i = 0; i < header.length; i++) out[10 + i] = header.charCodeAt(i);
+  data.forEach((v, i) => view.setFloat64(10 + header.length + 8 * i, v, true));
+  return out;
+}
+
+test('.npy: float32 round trip, float64 input, clear errors', () => {
+  const a = { data: Float32Array.of(1, -2.5, 3, 4, 5, 6), shape: [2, 3] };
+  const back = parseNpy(formatNpy(a));
+  assert.deepEqual(back.shape, [2, 3]);
+  assert.deepEqual(Array.from(back.data), Array.from(a.data));
+  assert.equal(formatNpy(a).indexOf(10) % 16, 15, 'header padded to a 16-byte boundary, ending in a newline');
+  const b = parseNpy(npy64([0.5, 1.5, -2], [3]));
+  assert.deepEqual(b.shape, [3]);
+  assert.deepEqual(Array.from(b.data), [0.5, 1.5, -2]);
+  assert.throws(() => parseNpy(new TextEncoder().encode('hello world')), /not a \.npy file/);
+  const f = npy64([1, 2], [2]);
+  const fortran = new TextDecoder('latin1').decode(f).replace("'fortran_order': False", "'fortran_order': True ");
+  assert.throws(() => parseNpy(Uint8Array.from(fortran, (c) => c.charCodeAt(0))), /Fortran-order/);
+  const int = new TextDecoder('latin1').decode(f).replace("'<f8'", "'<i8'");
+  assert.throws(() => parseNpy(Uint8Array.from(int, (c) => c.charCodeAt(0))), /dtype <i8 is not supported/);
+  assert.throws(() => parseNpy(npy64([1, 2], [3])), /needs 3/);
+});
+
+test('xbarc mvm: Y ≈ X·W through a lossless crossbar; fast ≈ exact; seeded; shape errors are clear', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'xbarc-mvm-'));
+  try {
+    const spec = join(dir, 'spec.xbar');
+    writeFileSync(spec, SPEC);
+    const rng = new Rng(1, 'test/mvm');
+    const K = 40, N = 7, B = 5;
+    const W = { data: rng.fillNormal(new Float32Array(K * N), 0, 0.3), shape: [K, N] };
+    const X = { data: rng.fillNormal(new Float32Array(B * K)), shape: [B, K] };
+    writeFileSync(join(dir, 'W.npy'), formatNpy(W));
+    writeFileSync(join(dir, 'X.npy'), formatNpy(X));
+    const run = async (fidelity: string, seed = '0', out = 'Y.npy', crossbar = 'lossless') => {
+      const code = await mvmCommand({ spec, crossbar, weights: join(dir, 'W.npy'), inputs: join(dir, 'X.npy'), out: join(dir, out), fidelity, seed });
+      assert.equal(code, 0);
+      return parseNpy(readFileSync(join(dir, out)));
+    };
+    const exact = await run('exact');
+    assert.deepEqual(exact.shape, [B, N]);
+    let num = 0, den = 0;
+    for (let b = 0; b < B; b++) {
+      for (let n = 0; n < N; n++) {
+        let y = 0;
+        for (let k = 0; k < K; k++) y += X.data[b * K + k]! * W.data[k * N + n]!;
+        num += (exact.data[b * N + n]! - y) ** 2;
+        den += y * y;
+      }
+    }
+    const rel = Math.sqrt(num / den);
+    // 8-bit weights and inputs with 5 % D2D variation: a few percent off the ideal product.
+    assert.ok(rel > 1e-3 && rel < 0.1, `relative error ${rel}`);
+    assert.deepEqual(Array.from((await run('exact', '0', 'Y2.npy')).data), Array.from(exact.data), 'same seed, same devices');
+    assert.notDeepEqual(Array.from((await run('exact', '1', 'Y3.npy')).data), Array.from(exact.data), 'another seed, other devices');
+    // Fast: one signed 8-bit ADC on the layer-level result. With the worst-case range it is
+    // coarse; calibrated on the inputs (99.9 %) it lands within a 7-bit step of the exact result.
+    const fastMax = await run('fast');
+    const fastCal = await run('fast', '0', 'Y4.npy', 'calibrated');
+    const dist = (a: Float32Array) => Math.sqrt(a.reduce((s, v, i) => s + (v - exact.data[i]!) ** 2, 0) / den);
+    assert.ok(dist(fastCal.data) < 0.08, `calibrated fast vs exact ${dist(fastCal.data)}`);
+    assert.ok(dist(fastMax.data) > dist(fastCal.data), `worst-case range is coarser: ${dist(fastMax.data)} vs ${dist(fastCal.data)}`);
+
+    writeFileSync(join(dir, 'bad.npy'), formatNpy({ data: new Float32Array(B * (K + 1)), shape: [B, K + 1] }));
+    const bad = await mvmCommand({ spec, crossbar: 'lossless', weights: join(dir, 'W.npy'), inputs: join(dir, 'bad.npy'), out: join(dir, 'Z.npy') });
+    assert.equal(bad, 1);
+    assert.equal(await mvmCommand({ spec, crossbar: 'nope', weights: join(dir, 'W.npy'), inputs: join(dir, 'X.npy'), out: join(dir, 'Z.npy') }), 1);
+    assert.equal(await mvmCommand({ spec, crossbar: 'lossless', weights: join(dir, 'W.npy'), inputs: join(dir, 'X.npy'), out: join(dir, 'Z.npy'), fidelity: 'ideal' }), 2);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
