@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { packageRoot } from '../compiler/resolve.js';
 import { checkCommand } from './check-command.js';
 import { registerEditorCommands } from './editor-commands.js';
+import { registerSweepCommands } from './sweep-commands.js';
 import { registerMvmCommand } from './mvm-command.js';
+import { registerTileCommand } from './tile-command.js';
 import { planCommand } from './plan-command.js';
 import { runCommand } from './run-command.js';
 
@@ -61,7 +63,9 @@ export async function main(argv: string[]): Promise<number> {
   registerEditorCommands(program, (code) => {
     exitCode = code;
   });
+  registerSweepCommands(program, (code) => (exitCode = code));
   registerMvmCommand(program, (code) => (exitCode = code));
+  registerTileCommand(program, (code) => (exitCode = code));
 
   try {
     await program.parseAsync(argv, { from: 'user' });

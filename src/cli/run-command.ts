@@ -13,8 +13,9 @@ import { XbarcError } from '../runtime/errors.js';
 import { executeExperiment } from '../runtime/execute.js';
 import { printDiagnostics } from './diagnostics-output.js';
 import { parsePoint } from './plan-command.js';
+import { runWithSweeps, wantsSweepRunner } from './sweep-run.js';
 
-export interface RunCommandOptions { out?: string; set?: string[]; quiet?: boolean; point?: string; experiment?: string }
+export interface RunCommandOptions { out?: string; set?: string[]; quiet?: boolean; point?: string; experiment?: string; jobs?: string; report?: boolean }
 
 export async function runCommand(file: string, options: RunCommandOptions): Promise<number> {
   const point = parsePoint(options.point);
@@ -26,6 +27,8 @@ export async function runCommand(file: string, options: RunCommandOptions): Prom
     process.stderr.write(`xbarc run: ${relative(process.cwd(), file) || file} declares no experiment to run${options.experiment ? ` named ${options.experiment}` : ''}\n`);
     return 1;
   }
+  // Sweeps (parallel, resumable) and --report: src/cli/sweep-run.ts.
+  if (wantsSweepRunner(result, options)) return runWithSweeps(file, result, options, (compiled, outDir, signal) => runOne(compiled, outDir, options.quiet === true, signal));
   const controller = new AbortController();
   const onSigint = () => controller.abort();
   process.once('SIGINT', onSigint);
@@ -87,8 +90,7 @@ function createReporter(label: string, tty: boolean): Reporter {
       progress: (p) => {
         if (p.phase === 'train') lastTrain = p;
         if (p.phase === 'eval' && p.batch === p.batches) {
-          const train = lastTrain ? `train loss ${fmt(lastTrain.loss)} acc ${pct(lastTrain.accuracy)}  ` : '';
-          process.stdout.write(`${label}: epoch ${p.epoch}/${p.epochs}  ${train}test loss ${fmt(p.loss)} acc ${pct(p.accuracy)}  (${(p.elapsedMs / 1000).toFixed(1)} s)\n`);
+          process.stdout.write(`${label}: ${epochLine(p, lastTrain)}\n`);
         }
       },
       stop: () => undefined,
@@ -100,9 +102,11 @@ function createReporter(label: string, tty: boolean): Reporter {
   );
   let started = false;
   let key = '';
+  let lastTrain: Progress | undefined;
   return {
     dataLoaded: () => undefined,
     progress: (p) => {
+      if (p.phase === 'train') lastTrain = p;
       const phaseKey = `${p.phase}${p.epoch}`;
       const payload = { phase: p.phase === 'train' ? 'train' : 'test ', epoch: p.epochs ? `epoch ${p.epoch}/${p.epochs}` : '', loss: fmt(p.loss), acc: pct(p.accuracy) };
       if (!started || phaseKey !== key) {
@@ -114,7 +118,7 @@ function createReporter(label: string, tty: boolean): Reporter {
       if (p.phase === 'eval' && p.batch === p.batches) {
         bar.stop();
         started = false;
-        process.stdout.write(`${label}: epoch ${p.epoch}/${p.epochs}  test loss ${fmt(p.loss)} acc ${pct(p.accuracy)}\n`);
+        process.stdout.write(`${label}: ${epochLine(p, lastTrain)}\n`);
       }
     },
     stop: () => {
@@ -122,6 +126,14 @@ function createReporter(label: string, tty: boolean): Reporter {
       started = false;
     },
   };
+}
+
+/** `epoch 2/5  train loss … acc …  test loss … acc …  (3.1 s)`, the same on terminals and in logs. */
+function epochLine(evalProgress: Progress, lastTrain: Progress | undefined): string {
+  const p = evalProgress;
+  const epoch = p.epochs ? `epoch ${p.epoch}/${p.epochs}  ` : '';
+  const train = lastTrain ? `train loss ${fmt(lastTrain.loss)} acc ${pct(lastTrain.accuracy)}  ` : '';
+  return `${epoch}${train}test loss ${fmt(p.loss)} acc ${pct(p.accuracy)}  (${(p.elapsedMs / 1000).toFixed(1)} s)`;
 }
 
 function fmt(x: number): string {

@@ -329,8 +329,7 @@ class Checker {
     // Only an ADC someone chose (here or in a preset) is worth a warning, not the default width.
     if (adcBits > lossless && de.isWritten('adc')) {
       const at = this.fieldSpan(de, 'adc');
-      const terms = `${dacBits > 1 ? ' + dac_bits' : ''}${cellBits > 1 ? ' + cell_bits' : ''}`;
-      this.diags.add('adc-above-lossless', at.file, at.span, { bits: adcBits, lossless, rows, terms });
+      this.diags.add('adc-above-lossless', at.file, at.span, { bits: adcBits, lossless, rows, largest: largestPartialSum(rows, dacBits, cellBits) });
     }
     const parasitics = values['parasitics'];
     const wires = values['wires'];
@@ -654,8 +653,17 @@ function presetFailed(decl: ConfigDecl, de: DeclEval): boolean {
   return (decl.preset?.length ?? 0) > 0 && de.presetChain.length === 0;
 }
 
+/**
+ * The narrowest ADC that converts every partial sum of a tile exactly: codes 0 … rows·(2^dac − 1)·(2^cell − 1).
+ * (The usual shorthand log2(rows) + dac_bits + cell_bits is one bit short when rows is a power of
+ * two and the cells and DACs are 1-bit: 128 rows can sum to 128, which needs 8 bits.)
+ */
+export function largestPartialSum(rows: number, dacBits: number, cellBits: number): number {
+  return rows * (2 ** dacBits - 1) * (2 ** cellBits - 1);
+}
+
 export function losslessBits(rows: number, dacBits: number, cellBits: number): number {
-  return Math.ceil(Math.log2(Math.max(2, rows))) + (dacBits > 1 ? dacBits : 0) + (cellBits > 1 ? cellBits : 0);
+  return Math.ceil(Math.log2(largestPartialSum(rows, dacBits, cellBits) + 1));
 }
 
 function spanOfPath(axis: SweepAxis): Span {

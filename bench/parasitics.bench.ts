@@ -1,0 +1,47 @@
+/**
+ * Parasitics benchmarks: the full circuit model (FCM) of one tile — 64×64 (goal ≤ 5 ms) and
+ * 128×128 (goal ≤ 40 ms) — against baselines measured in the same run: the dense float64 nodal
+ * solve of the same circuit on a 16×16 tile (FCM on 16×16 is timed next to it) and the AAM formula.
+ */
+
+import { aam, fcm, type Wires } from '../src/runtime/parasitics/fcm.js';
+import { Rng } from '../src/runtime/rng.js';
+import { denseForward } from '../test/reference/nodal.js';
+import { timeIt, versus, type Row, type Section } from './harness.js';
+
+const TXSIM: Wires = { row: 1, col: 4.6, source: 0, sense: 0 };
+const PUMA: Wires = { row: 2.5, col: 2.5, source: 500, sense: 100 };
+
+function tile(n: number, seed: number): Float64Array {
+  const rng = new Rng(seed, 'bench/parasitics');
+  return Float64Array.from({ length: n * n }, () => 1e-6 + 9e-6 * rng.uniform()); // 100 kΩ – 1 MΩ
+}
+
+export const section: Section = {
+  name: 'parasitics (FCM tile solve)',
+  run: async (): Promise<Row[]> => {
+    const rows: Row[] = [];
+    const g16 = tile(16, 1);
+    const dense = await timeIt(() => denseForward(g16, 16, 16, PUMA), { warmup: 1, reps: 3 });
+    const denseRow: Row = { name: 'dense nodal solve 16×16 (512 nodes)', value: dense.medianMs, unit: 'ms' };
+    rows.push(denseRow);
+    const f16 = await timeIt(() => fcm(g16, 16, 16, PUMA), { warmup: 5, reps: 30 });
+    rows.push(versus({ name: 'FCM 16×16, PUMA wires', value: f16.medianMs, unit: 'ms' }, denseRow));
+
+    for (const [n, wires, label, goal] of [
+      [64, TXSIM, 'TxSim wires (1 / 4.6 Ω)', 5],
+      [64, PUMA, 'PUMA wires (2.5 Ω, 500 / 100 Ω)', 5],
+      [128, TXSIM, 'TxSim wires (1 / 4.6 Ω)', 40],
+      [128, PUMA, 'PUMA wires (2.5 Ω, 500 / 100 Ω)', 40],
+    ] as const) {
+      const g = tile(n, n);
+      const a = await timeIt(() => aam(g, n, n, wires), { warmup: 5, reps: 30 });
+      const aamRow: Row = { name: `AAM ${n}×${n}, ${label}`, value: a.medianMs, unit: 'ms' };
+      const result = fcm(g, n, n, wires);
+      const f = await timeIt(() => fcm(g, n, n, wires), { warmup: 2, reps: n > 64 ? 8 : 20 });
+      rows.push(aamRow);
+      rows.push(versus({ name: `FCM ${n}×${n}, ${label}`, value: f.medianMs, unit: 'ms', note: `goal ≤ ${goal} ms; ${result.method}, ${result.iterations} iterations, est. error ${result.errorEstimate.toExponential(1)}` }, aamRow));
+    }
+    return rows;
+  },
+};

@@ -1,0 +1,65 @@
+/**
+ * Internal entry: one sweep point in its own process, started by `xbarc run --jobs N` through
+ * child_process.fork. It compiles the spec for its point, checks that the spec hash is the one
+ * the parent planned with, runs the point into its folder and reports over IPC. It stops when
+ * the parent asks (SIGINT) or disappears (IPC disconnect), so no orphan keeps running.
+ */
+import { compile } from '../compiler/compile.js';
+import { XbarcError } from '../runtime/errors.js';
+import { executeExperiment } from '../runtime/execute.js';
+
+export interface PointJobArgs {
+  file: string;
+  experiment: string;
+  point: number;
+  sets: string[];
+  outDir: string;
+  specHash: string;
+  threads?: number;
+}
+
+function send(msg: unknown): void {
+  if (process.send && process.connected) process.send(msg);
+}
+
+async function main(): Promise<number> {
+  const args = JSON.parse(process.argv[2] ?? '{}') as PointJobArgs;
+  const controller = new AbortController();
+  process.once('SIGINT', () => controller.abort());
+  process.once('SIGTERM', () => controller.abort());
+  process.once('disconnect', () => controller.abort());
+  const result = compile(args.file, { sets: args.sets, point: args.point, experiment: args.experiment });
+  const compiled = result.experiments.find((e) => e.plan.name === args.experiment && e.plan.point?.index === args.point);
+  if (result.hasErrors || !compiled) {
+    const first = result.diagnostics.find((d) => d.severity === 'error');
+    send({ type: 'error', message: first ? `${first.code}: ${first.message}` : `point ${args.point} of ${args.experiment} did not compile` });
+    return 1;
+  }
+  if (compiled.specHash !== args.specHash) {
+    send({ type: 'error', message: 'the spec changed while the sweep was running; rerun the sweep' });
+    return 1;
+  }
+  try {
+    const { results } = await executeExperiment(compiled, { outDir: args.outDir, signal: controller.signal, ...(args.threads ? { threads: args.threads } : {}) });
+    send({ type: 'done', testAccuracy: results.final.testAccuracy, seconds: results.timing.totalSeconds });
+    process.stdout.write(`point ${args.point}: test accuracy ${(results.final.testAccuracy * 100).toFixed(2)} % in ${results.timing.totalSeconds.toFixed(1)} s\n`);
+    return 0;
+  } catch (err) {
+    const message = err instanceof XbarcError ? `${err.code}: ${err.message}` : err instanceof Error ? err.stack ?? err.message : String(err);
+    process.stderr.write(`${message}\n`);
+    send({ type: 'error', message: err instanceof XbarcError ? `${err.code}: ${err.message}` : `internal error: ${err instanceof Error ? err.message : String(err)}` });
+    return err instanceof XbarcError && err.code === 'engine/aborted' ? 130 : 1;
+  }
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+    if (process.connected) process.disconnect();
+  },
+  (err) => {
+    process.stderr.write(`internal error: ${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exitCode = 70;
+    if (process.connected) process.disconnect();
+  },
+);

@@ -1,0 +1,5 @@
+/** Sweeps: which points are finished, parallel resumable execution, summaries, Slurm job scripts. */
+export * from './points.js';
+export * from './summary.js';
+export * from './runner.js';
+export * from './slurm.js';
