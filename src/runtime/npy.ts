@@ -1,8 +1,8 @@
 /**
  * NumPy .npy files (format versions 1–3), keeping float64 precision: read little-endian float32 or
  * float64 C-order arrays into a Float64Array (with the dtype they had), write float64 or float32.
- * (src/runtime/crossbar/npy.ts reads into float32 for `xbarc mvm`; this one is for consumers that
- * need float64, such as `xbarc tile` — conductances and effective matrices at 1e-6 accuracy.)
+ * The one .npy reader: `xbarc tile` keeps float64 (conductances at 1e-6 accuracy); `xbarc mvm`
+ * reads through src/runtime/crossbar/npy.ts's float32 view of it.
  */
 
 import { readFileSync, writeFileSync } from 'node:fs';
