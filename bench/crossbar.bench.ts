@@ -6,6 +6,7 @@
  * GEMM throughput measured in the same run.
  */
 
+import { withMerges } from '../src/compiler/merges.js';
 import type { PlanCrossbar, PlanExperiment, NonidealStage } from '../src/compiler/plan-types.js';
 import { weightSlices, crossbarConfig, inputEncoding, inputSigned } from '../src/runtime/crossbar/config.js';
 import { CrossbarRuntime } from '../src/runtime/crossbar/runtime.js';
@@ -32,7 +33,7 @@ function crossbarLenet(fidelity: 'fast' | 'exact', nonideal: NonidealStage[], d2
   exp.fidelity = fidelity;
   exp.crossbars = { xb64: xb64(d2d) };
   exp.train!.nonideal = nonideal;
-  return exp;
+  return withMerges(exp);
 }
 
 async function trainer(exp: PlanExperiment, mergeLossless = true): Promise<{ trainer: Trainer; xb: CrossbarRuntime }> {

@@ -55,9 +55,28 @@ function renderExperiment(exp: PlanExperiment): string {
   const arrays = exp.network.layers.reduce((s, l) => s + (l.mapping?.crossbarCount ?? 0), 0);
   rows.push(['total', '', '', '', String(params), (flops / 1e6).toFixed(3), '', '', '', '', '', arrays ? String(arrays) : '']);
   lines.push(table([header, ...rows]));
+  const merges = mergeLines(exp);
+  if (merges.length) lines.push('', ...merges);
   lines.push('');
   lines.push(`  estimate  memory ${formatBytes(exp.estimate.memoryBytes)}, ${(exp.estimate.flopsPerTrainStep / 1e9).toFixed(3)} GFLOP per training step, ${(exp.estimate.flopsPerEvalSample / 1e6).toFixed(3)} MFLOP per inference`);
   return lines.join('\n');
+}
+
+/** The "merges" section: every crossbar layer × direction, applied or not, and why (LayerMapping.merges). */
+function mergeLines(exp: PlanExperiment): string[] {
+  const rows: string[][] = [];
+  for (const l of exp.network.layers) {
+    for (const m of l.mapping?.merges ?? []) {
+      const status = m.applied ? (exp.fidelity === 'fast' ? 'folded' : 'applied') : 'not applied';
+      rows.push([l.name, m.direction, status, m.reason]);
+    }
+  }
+  if (rows.length === 0) return [];
+  const title = exp.fidelity === 'fast'
+    ? '  merges    slices, streams and tiles of each crossbar layer folded into one GEMM (fidelity fast)'
+    : '  merges    slices, streams and tiles of each crossbar layer merged into one integer GEMM where provably exact';
+  const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return [title, ...rows.map((r) => '    ' + r.map((c, i) => (i < 3 ? c.padEnd(widths[i]!) : c)).join('  '))];
 }
 
 function layerRow(l: PlanLayer): string[] {

@@ -2,13 +2,15 @@
  * Lower: a checked experiment → its execution plan (versioned JSON, validated against
  * schemas/plan.schema.json before anything runs). Per layer: op, shapes, FLOPs, activation
  * memory and the crossbar mapping (tile grid, slices, streams, array count) even where the layer
- * still runs digitally. Per experiment: data, protocol, seed and an estimate of memory.
+ * still runs digitally, and for crossbar layers the merges applied or not, with reasons
+ * (merges.ts). Per experiment: data, protocol, seed and an estimate of memory.
  */
 import { createHash } from 'node:crypto';
 import { totalmem } from 'node:os';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type { CheckedExperiment, CheckedCrossbar } from './check.js';
 import { Diagnostics } from './diagnostics.js';
+import { withMerges } from './merges.js';
 import type { CheckedLayer } from './network.js';
 import { PLAN_VERSION, type DataSource, type LayerMapping, type Optimizer, type PlanCrossbar, type PlanData, type PlanExperiment, type PlanLayer, type PlanTrain, type NonidealStage } from './plan-types.js';
 import { numOf, toJson, type Value } from './values.js';
@@ -32,18 +34,20 @@ export function lowerExperiment(exp: CheckedExperiment, diags: Diagnostics, opti
   for (const [name, xb] of exp.crossbars) crossbars[name] = lowerCrossbar(name, xb);
   const train = lowerTrain(exp.values['train']);
   const evaluateBatch = objNum(exp.values['evaluate'], 'batch', 256);
+  const evaluateTime = objNum(exp.values['evaluate'], 'time', 0);
   const data = lowerData(exp.values['data'], exp.file);
   const seed = numOf(exp.values['seed'], 0);
   const output = exp.values['output']?.k === 'str' ? exp.values['output'].v : `results/${exp.name}`;
   const flopsPerSample = layers.reduce((s, l) => s + l.flopsPerSample, 0);
-  const plan: PlanExperiment = {
+  // Merge decisions (slices/streams/tiles into one GEMM) are computed from the plan's own facts.
+  const plan: PlanExperiment = withMerges({
     name: exp.name,
     fidelity,
     network: { name: net.name, inputShape: net.inputShape, classes: exp.data.classes, layers },
     crossbars,
     data,
     ...(train ? { train } : {}),
-    evaluate: { batch: evaluateBatch },
+    evaluate: { batch: evaluateBatch, ...(evaluateTime > 0 ? { time: evaluateTime } : {}) },
     seed,
     outDir: output,
     estimate: {
@@ -52,7 +56,7 @@ export function lowerExperiment(exp: CheckedExperiment, diags: Diagnostics, opti
       flopsPerEvalSample: flopsPerSample,
     },
     ...(options.pointInfo ? { point: options.pointInfo } : {}),
-  };
+  });
   const limit = options.memoryLimitBytes ?? totalmem();
   if (plan.estimate.memoryBytes > limit) {
     diags.add('memory-exceeded', exp.file, exp.span, { experiment: exp.name, need: formatBytes(plan.estimate.memoryBytes), have: formatBytes(limit) });

@@ -51,6 +51,25 @@ export interface LayerMapping {
   inputStreams?: number;
   /** Physical arrays: tiles × slices × (2 for differential, 1 + reference for offset). */
   crossbarCount?: number;
+  /**
+   * Crossbar layers: per direction the runtime executes (forward always; backward when training
+   * with `backward` ∈ train.nonideal), whether its conversions are merged into one GEMM and why
+   * (src/compiler/merges.ts). The runtime follows this list; it never decides a merge itself.
+   */
+  merges?: LayerMerge[];
+}
+
+export type MergeDirection = 'forward' | 'backward';
+
+/** One merge decision of a crossbar layer. */
+export interface LayerMerge {
+  direction: MergeDirection;
+  /** Exact: merged because provably exact. Fast: folded by definition of the fidelity. */
+  applied: boolean;
+  /** What is (or would be) merged, e.g. "slices, streams and tiles merged into one integer GEMM (…)". */
+  what: string;
+  /** Why it applies, or every reason it does not. */
+  reason: string;
 }
 
 export interface PlanLayer {
@@ -108,7 +127,11 @@ export interface PlanTrain {
   schedule: { kind: 'constant' } | { kind: 'step'; stepEpochs: number; gamma: number } | { kind: 'cosine' };
 }
 
-export interface PlanEvaluate { batch: number }
+export interface PlanEvaluate {
+  batch: number;
+  /** Seconds since programming at which to evaluate (conductance drift); absent when 0. */
+  time?: number;
+}
 
 /** A crossbar's resolved settings (language names, SI values) and its device's. */
 export interface PlanCrossbar {

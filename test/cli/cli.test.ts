@@ -102,24 +102,23 @@ test('a diverging run stops with a message naming the layer and step', () => {
 test('run refuses crossbar features it cannot execute yet, and a bad --set, with clear messages', () => {
   const { dir, file } = tmpSpec(`import { LeNet5 } from "std/networks"
 device d {
-  levels = 4
+  levels     = 4
+  read_noise = 1 %
 }
 crossbar xb {
-  device     = d
-  wires      = { row = 1 Ohm, col = 4.6 Ohm }
-  parasitics = fcm
+  device = d
 }
 experiment e {
   data     = mnist(train = 100, test = 100)
   model    = LeNet5(classes = 10)
   map      * -> xb
-  fidelity = fast
+  fidelity = exact
   train { epochs = 1 }
 }
 `);
   const r = xbarc(['run', file, '--out', join(dir, 'out'), '--quiet']);
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /parasitics = fcm, which this version cannot execute.*--set fidelity=ideal/);
+  assert.match(r.stderr, /read noise at fidelity exact is not supported/);
   const s = xbarc(['run', 'experiments/lenet5-ideal.xbar', '--set', 'train.epochs=-1']);
   assert.equal(s.code, 1);
   assert.match(s.stderr, /out-of-range/);

@@ -7,6 +7,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { crossbarMerges } from '../../src/compiler/merges.js';
 import { inputEncoding, weightQmax } from '../../src/runtime/crossbar/config.js';
 import { CrossbarMvm, sideName } from '../../src/runtime/crossbar/emitter.js';
 import { Rng } from '../../src/runtime/rng.js';
@@ -96,7 +97,8 @@ test('exact dense crossbar MVM = bit-true reference (forward and backward), 80 r
     assert.equal(mismatches(r.bacc!, bref.acc), 0, `backward case ${c}: ${JSON.stringify({ ...k, B, K, N })}`);
     checked += ref.acc.length + bref.acc.length;
     // Where the merge of all conversions into one GEMM is provably exact, it must match too.
-    const mergedCfg = layerXb(xb, { signedInput: k.signed, mergeLossless: true });
+    // The decision is the compiler's (the same function that fills the plan's mapping.merges).
+    const mergedCfg = layerXb(xb, { signedInput: k.signed, merges: crossbarMerges(xb, { fidelity: 'exact', K, N, signedInput: k.signed }) });
     if (k.lsb === 1 && new CrossbarMvm(mergedCfg).mergeReason('forward', K, N)) {
       const m = await runMvm(mergedCfg, { kind: 'dense', layer: 'L', K, N }, { data: x, dims: [B, K] }, { data: w, dims: [K, N] }, feeds);
       assert.equal(mismatches(m.acc!, ref.acc), 0, `merged case ${c}`);

@@ -6,6 +6,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { withMerges } from '../../src/compiler/merges.js';
 import type { PlanCrossbar, PlanExperiment, NonidealStage } from '../../src/compiler/plan-types.js';
 import { assertCrossbarSupported } from '../../src/runtime/crossbar/runtime.js';
 import { loadDataset, type Dataset } from '../../src/runtime/data/index.js';
@@ -42,7 +43,8 @@ function experiment(fidelity: PlanExperiment['fidelity'], nonideal: NonidealStag
   exp.fidelity = fidelity;
   exp.crossbars = { xb };
   exp.train!.nonideal = nonideal;
-  return exp;
+  // The merge decisions, as the compiler records them in the plan.
+  return withMerges(exp);
 }
 
 let cached: Dataset | null = null;
@@ -52,7 +54,7 @@ async function data(exp: PlanExperiment): Promise<Dataset> {
 }
 
 test('fast fidelity trains through crossbar forward and backward (D2D, read noise), reproducibly, with per-layer stats', async () => {
-  const exp = experiment('fast', ['forward', 'backward', 'update'], crossbar({}, { d2d_sigma: 0.03, read_noise: 0.02, update: { kind: 'txsim', v: 0.01, gamma: 5 } }));
+  const exp = experiment('fast', ['forward', 'backward', 'update'], crossbar({}, { d2d_sigma: 0.03, read_noise: 0.02, update: { kind: 'txsim', v: 0.01, gamma: 0.05 } }));
   const d = await data(exp);
   const a = await runExperiment(exp, d, { trainer: { threads: 1 } });
   const b = await runExperiment(exp, d, { trainer: { threads: 1 } });
@@ -63,7 +65,7 @@ test('fast fidelity trains through crossbar forward and backward (D2D, read nois
   for (const l of a.layers!) {
     assert.ok(l.adcSaturation >= 0 && l.adcSaturation < 0.05, `${l.name} saturation ${l.adcSaturation}`);
     assert.ok(l.snrDb !== null && l.snrDb > 10 && l.snrDb < 60, `${l.name} SNR ${l.snrDb}`);
-    assert.match(l.update, /txsim update model is not applied yet/);
+    assert.match(l.update, /^device: txsim\(v=0.01, gamma=0.05\) on differential pairs/);
   }
   // Another seed samples other devices (and noise): a different run.
   const c = await runExperiment({ ...exp, seed: 4 }, d, { trainer: { threads: 1 } });
@@ -112,7 +114,8 @@ test('the worker path builds the crossbar selector inside the worker', async () 
 });
 
 test('unsupported crossbar features fail with a message that says what and where', () => {
-  assert.throws(() => assertCrossbarSupported(experiment('fast', [], crossbar({ parasitics: { kind: 'fcm', refresh: 1, backward: 'transposed' } }))), /parasitics = fcm.*parasitics issue/);
+  // Parasitics (fcm, aam) run at fast and exact fidelity (test/runtime/parasitics-training.test.ts).
+  assert.doesNotThrow(() => assertCrossbarSupported(experiment('fast', [], crossbar({ parasitics: { kind: 'fcm', refresh: 1, backward: 'transposed' } }))));
   assert.throws(() => assertCrossbarSupported(experiment('exact', [], crossbar({}, { read_noise: 0.01 }))), /read noise at fidelity exact/);
   assert.doesNotThrow(() => assertCrossbarSupported(experiment('ideal', [], crossbar({ parasitics: { kind: 'fcm' } }))));
 });

@@ -30,6 +30,7 @@
 import { XbarcRuntimeError } from '../errors.js';
 import { convOutputPadding, idealMvm, unfoldPatches, type ConvMvmSpec, type MvmEmitter, type MvmForward, type MvmSpec } from '../engine/mvm.js';
 import type { GraphBuilder } from '../engine/onnx.js';
+import type { LayerMerge } from '../../compiler/plan-types.js';
 import {
   adcMaxCode,
   inputEncoding,
@@ -62,14 +63,22 @@ export interface LayerCrossbar {
   readNoise: boolean;
   signedInput: boolean;
   /**
-   * Exact only: merge all conversions into one GEMM where that is provably exact (no device
-   * non-idealities, ideal ADC transfer, every partial sum below full scale with a 1-level step).
+   * Exact only: the plan's merge decisions for this layer (`LayerMapping.merges`, computed by the
+   * compiler, src/compiler/merges.ts). A direction whose merge is applied runs as one GEMM;
+   * absent or not applied: every conversion separately.
    */
+  merges?: readonly LayerMerge[];
+  /** `false` forces the per-conversion path even where the plan merges (tests, comparisons). */
   mergeLossless?: boolean;
+  /**
+   * Parasitics with `backward = transposed`: the backward MVM reads its own level model
+   * (xb/<layer>/Ab, Bb: the transposed-drive circuit's distortion) instead of the forward one.
+   */
+  backwardSides?: boolean;
 }
 
 /** Names of the side inputs and extra outputs of a layer. */
-export const sideName = (layer: string, kind: 'A' | 'B' | 'lsb' | 'xrange' | 'noise'): string => `xb/${layer}/${kind}`;
+export const sideName = (layer: string, kind: 'A' | 'B' | 'Ab' | 'Bb' | 'lsb' | 'xrange' | 'noise'): string => `xb/${layer}/${kind}`;
 export const calName = (layer: string, kind: 'xrange' | 'adcq'): string => `cal/${layer}/${kind}`;
 export const statName = (layer: string, kind: 'sig' | 'err' | 'sat' | 'conv'): string => `stat/${layer}/${kind}`;
 
@@ -123,7 +132,7 @@ export class CrossbarMvm implements MvmEmitter {
   }
 
   /** Programmed levels L [2, S, K, N] and the weight scale s_W (a scalar); `q` the integer weights [K, N]. */
-  program(g: GraphBuilder, spec: MvmSpec, w: string): { L: string; sW: string; q: string } {
+  program(g: GraphBuilder, spec: MvmSpec, w: string): { L: string; sW: string; q: string; levels: string } {
     const xb = this.cfg.xb;
     const qmax = weightQmax(xb);
     const Wk = this.weightKN(g, spec, w);
@@ -140,11 +149,14 @@ export class CrossbarMvm implements MvmEmitter {
     }
     const U = g.op('Concat', planes.map((p) => g.op('Unsqueeze', [p, axis0])), { axis: 0 }); // [2, K, N]
     const levels = sliceLevels(g, U, xb.cellBits, this.S); // [2, S, K, N]
-    if (!this.cfg.variation) return { L: levels, sW, q };
-    const dims = [2, this.S, spec.kind === 'dense' ? spec.K : spec.C * spec.kernel[0] * spec.kernel[1], spec.kind === 'dense' ? spec.N : spec.O];
-    const A = side(g, sideName(this.cfg.layer, 'A'), dims);
-    const B = side(g, sideName(this.cfg.layer, 'B'), dims);
-    return { L: g.op('Add', [g.op('Mul', [levels, A]), B]), sW, q };
+    if (!this.cfg.variation) return { L: levels, sW, q, levels };
+    const A = side(g, sideName(this.cfg.layer, 'A'), this.levelDims(spec));
+    const B = side(g, sideName(this.cfg.layer, 'B'), this.levelDims(spec));
+    return { L: g.op('Add', [g.op('Mul', [levels, A]), B]), sW, q, levels };
+  }
+
+  private levelDims(spec: MvmSpec): number[] {
+    return [2, this.S, spec.kind === 'dense' ? spec.K : spec.C * spec.kernel[0] * spec.kernel[1], spec.kind === 'dense' ? spec.N : spec.O];
   }
 
   /** Fast mode: the folded integer matrix Σ_p,s sign_p·2^(cb·s)·L[p,s], [K, N]. */
@@ -191,7 +203,7 @@ export class CrossbarMvm implements MvmEmitter {
       g.output(statName(c.layer, 'sat'), g.op('ReduceSum', [r.sat], { keepdims: 0 }), 'float', []);
       g.output(statName(c.layer, 'conv'), g.op('Cast', [g.op('Size', [r.sat])], { to: 1 }), 'float', []);
     }
-    const saved: Record<string, string> = { L: prog.L, sW: prog.sW, q: prog.q };
+    const saved: Record<string, string> = { L: prog.L, sW: prog.sW, q: prog.q, levels: prog.levels };
     if (r.mask) saved['mask'] = r.mask;
     return { y, saved };
   }
@@ -206,24 +218,20 @@ export class CrossbarMvm implements MvmEmitter {
   }
 
   /**
-   * Why the exact conversions of one direction may be merged into one GEMM, or null. With no
-   * device non-idealities every partial sum is an integer in [0, rows·(2^dac − 1)·(2^cell − 1)];
-   * when that worst case fits the ADC's codes with a one-level step (max and calibrate ranges then
-   * always give step 1; fixed ranges when their full scale is at most 2^bits − 1 levels), every
-   * code equals its partial sum and the shift-add reproduces the integer product exactly.
+   * Why the exact conversions of one direction are merged into one GEMM (the plan's reason), or
+   * null. The decision is the compiler's (src/compiler/merges.ts: no device non-idealities, ideal
+   * ADC transfer, largest partial sum within the ADC's codes at a one-level step); the emitter
+   * only looks it up. K and N are the caller's view of the matrix, kept for the call sites.
    */
-  mergeReason(direction: 'forward' | 'backward', K: number, N: number): string | null {
-    const { xb, variation, mergeLossless } = this.cfg;
-    if (!mergeLossless || variation || this.cfg.fidelity !== 'exact') return null;
-    const adc = direction === 'forward' ? xb.adc : xb.backward.adc;
-    const dacBits = direction === 'forward' ? xb.dacBits : xb.backward.dacBits;
-    const rows = direction === 'forward' ? Math.min(xb.rows, K) : Math.min(xb.cols, N);
-    if (adc.offset !== 0 || adc.gainError !== 0 || adc.inl !== 0) return null;
-    const maxCode = adcMaxCode(adc, false);
-    const worst = rows * (2 ** dacBits - 1) * maxLevel(xb);
-    if (worst > maxCode) return null;
-    if (adc.range.kind === 'fixed' && lsbFromFullScale(adc.range.current / unitCurrent(xb, dacBits), maxCode) !== 1) return null;
-    return `lossless ${adc.bits}-bit ADC: ${maxCode} codes ≥ ${rows} rows × ${2 ** dacBits - 1} × ${maxLevel(xb)} (largest partial sum), no device variation`;
+  mergeReason(direction: 'forward' | 'backward', _K?: number, _N?: number): string | null {
+    const { merges, mergeLossless, fidelity } = this.cfg;
+    if (mergeLossless === false || fidelity !== 'exact') return null;
+    const m = merges?.find((e) => e.direction === direction);
+    if (!m?.applied) return null;
+    if (this.cfg.variation || this.cfg.readNoise) {
+      throw new XbarcRuntimeError('crossbar/bad-plan', `layer "${this.cfg.layer}": the plan merges its ${direction} conversions, but its devices vary (variation, faults, drift or read noise); recompile the plan`);
+    }
+    return m.reason;
   }
 
   /** The merged (provably exact) product of integer inputs and integer weights q [K, N]. */
@@ -316,7 +324,11 @@ export class CrossbarMvm implements MvmEmitter {
     const c = this.cfg;
     const masked = fwd.saved['mask'] ? g.op('Mul', [dy, fwd.saved['mask']]) : dy;
     if (!c.backward) return idealMvm.backwardInput(g, spec, masked, w, fwd);
-    const prog = fwd.saved['L'] && fwd.saved['sW'] && fwd.saved['q'] ? { L: fwd.saved['L'], sW: fwd.saved['sW'], q: fwd.saved['q'] } : this.program(g, spec, w);
+    const prog = fwd.saved['L'] && fwd.saved['sW'] && fwd.saved['q'] && fwd.saved['levels'] ? { L: fwd.saved['L'], sW: fwd.saved['sW'], q: fwd.saved['q'], levels: fwd.saved['levels'] } : this.program(g, spec, w);
+    if (c.backwardSides && c.variation) {
+      // Transposed-drive parasitics: the backward arrays' own level model.
+      prog.L = g.op('Add', [g.op('Mul', [prog.levels, side(g, sideName(c.layer, 'Ab'), this.levelDims(spec))]), side(g, sideName(c.layer, 'Bb'), this.levelDims(spec))]);
+    }
     const b = c.xb.backward;
     const enc = inputEncoding(b.inputBits, b.dacBits, true);
     const range = g.op('Max', [g.op('ReduceMax', [g.op('Abs', [masked])], { keepdims: 0 }), g.scalar(TINY)]);

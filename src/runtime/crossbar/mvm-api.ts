@@ -5,7 +5,8 @@
  * The mapping scales them: weights by max|W| onto weight_bits (per matrix), inputs by max|X| onto
  * input_bits (inputs are unsigned when X has no negative entry, signed otherwise). `calibrate`
  * ADC ranges are calibrated on X itself. Device variation and faults are sampled from the seed's
- * named streams ("d2d/mvm", "stuck/mvm"), read noise from "read/mvm".
+ * named streams ("d2d/mvm", "stuck/mvm"), read noise from "read/mvm". Parasitics (fcm, aam) solve
+ * every array of the programmed matrix once (parasitics/tiles.ts).
  */
 
 import ort from 'onnxruntime-node';
@@ -16,6 +17,8 @@ import { Rng } from '../rng.js';
 import { crossbarConfig, hasVariation, programDevices } from './config.js';
 import { CrossbarMvm, sideName } from './emitter.js';
 import { assertConfigSupported } from './runtime.js';
+import { parasiticsFromSettings } from '../parasitics/fcm.js';
+import { effectiveProgramming } from '../parasitics/tiles.js';
 import type { NpyArray } from './npy.js';
 
 export interface MvmOptions {
@@ -34,7 +37,9 @@ export async function crossbarMvm(pc: PlanCrossbar, W: NpyArray, X: NpyArray, op
   if (K === 0 || N === 0 || B === 0) throw new XbarcRuntimeError('mvm/shape', 'empty weights or inputs');
   const xb = crossbarConfig(pc);
   assertConfigSupported(xb, opts.fidelity);
-  const variation = hasVariation(xb);
+  const par = parasiticsFromSettings(pc.settings);
+  // Parasitics: every array's IR-drop distortion folded into the fed level model (parasitics/tiles.ts).
+  const variation = hasVariation(xb) || par.kind !== 'none';
   const readNoise = xb.device.readNoise > 0;
   const signed = X.data.some((v) => v < 0);
   const emitter = new CrossbarMvm({ layer: 'mvm', xb, fidelity: opts.fidelity, forward: true, backward: false, ranges: 'dynamic', outputs: 'none', variation, readNoise, signedInput: signed });
@@ -47,8 +52,9 @@ export async function crossbarMvm(pc: PlanCrossbar, W: NpyArray, X: NpyArray, op
     const feeds: Record<string, ort.Tensor> = { x: new ort.Tensor('float32', X.data, [B, K]), w: new ort.Tensor('float32', W.data, [K, N]) };
     if (variation) {
       const p = programDevices(xb, 'mvm', K, N, opts.seed);
-      feeds[sideName('mvm', 'A')] = new ort.Tensor('float32', p.A, p.dims);
-      feeds[sideName('mvm', 'B')] = new ort.Tensor('float32', p.B, p.dims);
+      const eff = par.kind === 'none' ? p : effectiveProgramming(xb, par, W.data, K, N, p.A, p.B, false);
+      feeds[sideName('mvm', 'A')] = new ort.Tensor('float32', eff.A, p.dims);
+      feeds[sideName('mvm', 'B')] = new ort.Tensor('float32', eff.B, p.dims);
     }
     if (readNoise) feeds[sideName('mvm', 'noise')] = new ort.Tensor('float32', new Rng(opts.seed, 'read/mvm').fillNormal(new Float32Array(B * N)), [B, N]);
     const out = await session.run(feeds);

@@ -5,10 +5,10 @@
  *
  * Semantics (TxSim): the evaluation graph always runs crossbar layers on the crossbar model at
  * the experiment's fidelity. The training graph runs the forward MVM on the crossbar when
- * `forward` ∈ train.nonideal and the input-gradient MVM when `backward` ∈ train.nonideal; the
- * weight update is digital in this version (non-ideal update models are not applied yet: noted
- * per layer in the results). `train.nonideal = []` therefore trains in software and evaluates
- * on the crossbar.
+ * `forward` ∈ train.nonideal and the input-gradient MVM when `backward` ∈ train.nonideal; with
+ * `update` ∈ train.nonideal the weight update goes through the device update model
+ * (devices/training.ts, noted per layer in the results). `train.nonideal = []` therefore trains
+ * in software and evaluates on the crossbar.
  */
 
 import { availableParallelism } from 'node:os';
@@ -22,6 +22,8 @@ import { XbarcRuntimeError } from '../errors.js';
 import { Rng } from '../rng.js';
 import { adcMaxCode, crossbarConfig, hasVariation, inputSigned, lsbFromFullScale, programDevices, unitCurrent, type CrossbarConfig, type Programming } from './config.js';
 import { calName, CrossbarMvm, sideName, statName, type LayerCrossbar } from './emitter.js';
+import { parasiticsFromSettings, type ParasiticsConfig } from '../parasitics/fcm.js';
+import { effectiveProgramming, weightKN, type EffectiveProgramming } from '../parasitics/tiles.js';
 
 export interface LayerStats {
   name: string;
@@ -38,11 +40,6 @@ export interface LayerStats {
   [k: string]: unknown;
 }
 
-/** Issue numbers of features this module does not provide yet (for error messages). */
-const LATER = {
-  parasitics: 'parasitic (IR-drop) models (FCM/AAM) arrive with the parasitics issue',
-};
-
 /** Throws a clear error for crossbar features this version cannot execute. */
 export function assertCrossbarSupported(exp: PlanExperiment): void {
   if (exp.fidelity === 'ideal') return;
@@ -55,8 +52,8 @@ export function assertCrossbarSupported(exp: PlanExperiment): void {
 }
 
 export function assertConfigSupported(c: CrossbarConfig, fidelity: 'fast' | 'exact'): void {
-  if (c.parasitics !== 'none') {
-    throw new XbarcRuntimeError('run/unsupported-fidelity', `crossbar ${c.name} uses parasitics = ${c.parasitics}, which this version cannot execute: ${LATER.parasitics}; set parasitics = none or run with --set fidelity=ideal`);
+  if (c.parasitics !== 'none' && c.parasitics !== 'fcm' && c.parasitics !== 'aam') {
+    throw new XbarcRuntimeError('run/unsupported-fidelity', `crossbar ${c.name} uses parasitics = ${c.parasitics}, which this version cannot execute`);
   }
   if (fidelity === 'exact' && c.device.readNoise > 0) {
     throw new XbarcRuntimeError('run/unsupported-fidelity', `crossbar ${c.name}: read noise at fidelity exact is not supported yet (fidelity fast applies it to the layer-level output)`);
@@ -70,6 +67,22 @@ interface LayerEntry {
   K: number;
   N: number;
   outShape: number[];
+  kind: 'dense' | 'conv';
+  /** Parasitics (fcm/aam) of the layer's crossbar, or null. */
+  par: ParasiticsConfig | null;
+}
+
+/** Parasitic state of a layer: the kept effective programming per purpose and the solve counts. */
+interface ParasiticState {
+  train?: EffectiveProgramming;
+  trainRuns: number;
+  eval?: EffectiveProgramming;
+  evalWeights?: Float32Array;
+  /** Refreshes (one solve of every array of the layer) and array solves, in all. */
+  refreshes: number;
+  trainRefreshes?: number;
+  arraySolves: number;
+  ms: number;
 }
 
 export class CrossbarRuntime {
@@ -88,8 +101,12 @@ export class CrossbarRuntime {
     this.evalTime = Number((exp.evaluate as { time?: number }).time ?? 0);
     for (const layer of exp.network.layers) {
       if (layer.mapping?.target !== 'crossbar') continue;
-      const xb = crossbarConfig(exp.crossbars[layer.mapping.crossbar!]!);
-      this.layers.set(layer.name, { layer, xb, signed: inputSigned(exp.network, layer), K: layer.mapping.matrix.rows, N: layer.mapping.matrix.cols, outShape: layer.outputShape });
+      const pc = exp.crossbars[layer.mapping.crossbar!]!;
+      const xb = crossbarConfig(pc);
+      const p = parasiticsFromSettings(pc.settings);
+      const par = p.kind === 'none' ? null : p;
+      this.layers.set(layer.name, { layer, xb, signed: inputSigned(exp.network, layer), K: layer.mapping.matrix.rows, N: layer.mapping.matrix.cols, outShape: layer.outputShape, kind: layer.op.kind === 'dense' ? 'dense' : 'conv', par });
+      if (par) this.parasitic.set(layer.name, { trainRuns: 0, refreshes: 0, arraySolves: 0, ms: 0 });
       this.noise.set(layer.name, new Rng(exp.seed, `read/${layer.name}`));
     }
     const stages = exp.train?.nonideal ?? [];
@@ -103,7 +120,7 @@ export class CrossbarRuntime {
         if (!m) {
           m = new CrossbarMvm({
             layer: name, xb: e.xb, fidelity, forward: true, backward: false, ranges: 'static', outputs: 'none',
-            variation: hasVariation(e.xb, this.evalTime), readNoise: e.xb.device.readNoise > 0, signedInput: e.signed, mergeLossless: this.mergeLossless, ...over,
+            variation: hasVariation(e.xb, this.evalTime) || e.par !== null, backwardSides: e.par?.backward === 'transposed', readNoise: e.xb.device.readNoise > 0, signedInput: e.signed, merges: e.layer.mapping?.merges, mergeLossless: this.mergeLossless, ...over,
           });
           cache.set(name, m);
         }
@@ -114,6 +131,60 @@ export class CrossbarRuntime {
     this.evalSelector = make({});
     this.calSelector = make({ ranges: 'dynamic', outputs: 'calibrate' });
     this.statsSelector = make({ outputs: 'stats' });
+  }
+
+  private readonly parasitic = new Map<string, ParasiticState>();
+  private weightSource: ((layer: string) => Float32Array | undefined) | null = null;
+
+  /** Where the parasitic models read a layer's current weights (the trainer's live state). */
+  setWeightSource(fn: (layer: string) => Float32Array | undefined): void {
+    this.weightSource = fn;
+  }
+
+  /** Per layer with parasitics: refreshes (solves of all its arrays), array solves, solve time. */
+  parasiticSolves(): Record<string, { refreshes: number; arraySolves: number; ms: number; meanD: number | null }> {
+    const out: Record<string, { refreshes: number; arraySolves: number; ms: number; meanD: number | null }> = {};
+    for (const [name, st] of this.parasitic) out[name] = { refreshes: st.refreshes, arraySolves: st.arraySolves, ms: st.ms, meanD: (st.eval ?? st.train)?.meanD ?? null };
+    return out;
+  }
+
+  /** Training-graph refreshes so far per layer (solves of all the layer's arrays). */
+  trainRefreshes(layer: string): number {
+    return this.parasitic.get(layer)?.trainRefreshes ?? 0;
+  }
+
+  /**
+   * The effective programming of a layer under parasitics for one graph run. Training graphs
+   * re-solve every `refresh` runs (interpolated FCM in between: the kept D on the current levels);
+   * evaluation graphs solve once per set of weights.
+   */
+  private effective(layer: string, evaluation: boolean, backward: boolean): EffectiveProgramming {
+    const e = this.layers.get(layer)!;
+    const st = this.parasitic.get(layer)!;
+    const w = this.weightSource?.(layer);
+    if (!w) throw new XbarcRuntimeError('crossbar/internal', `layer "${layer}": parasitics need the current weights (no weight source)`);
+    const solve = (): EffectiveProgramming => {
+      const t0 = performance.now();
+      const p = this.program(layer, evaluation);
+      const r = effectiveProgramming(e.xb, e.par!, weightKN(w, e.kind, e.K, e.N), e.K, e.N, p.A, p.B, backward);
+      st.refreshes++;
+      st.arraySolves += r.solves;
+      st.ms += performance.now() - t0;
+      return r;
+    };
+    if (evaluation) {
+      if (!st.eval || st.evalWeights !== w) {
+        st.eval = solve();
+        st.evalWeights = w;
+      }
+      return st.eval;
+    }
+    if (!st.train || st.trainRuns % e.par!.refresh === 0) {
+      st.train = solve();
+      st.trainRefreshes = (st.trainRefreshes ?? 0) + 1;
+    }
+    st.trainRuns++;
+    return st.train;
   }
 
   private readonly calSelector: MvmSelector;
@@ -163,7 +234,18 @@ export class CrossbarRuntime {
       const kind = input.slice(cut + 1);
       const e = this.layers.get(layer);
       if (!input.startsWith('xb/') || !e) throw new XbarcRuntimeError('crossbar/side-input', `unknown crossbar graph input "${input}"`);
-      if (kind === 'A' || kind === 'B') {
+      if ((kind === 'A' || kind === 'B') && e.par) {
+        // One solve (or kept D) per layer and run: A comes first in the inputs; B and Ab/Bb reuse its result.
+        const p = kind === 'A' ? this.effective(layer, evaluation, graph.sideInputs.includes(sideName(layer, 'Ab'))) : this.parasitic.get(layer)![evaluation ? 'eval' : 'train']!;
+        const dims = this.program(layer, evaluation).dims;
+        feeds[input] = new ort.Tensor('float32', kind === 'A' ? p.A : p.B, dims);
+        if (kind === 'A' && graph.sideInputs.includes(sideName(layer, 'Ab'))) {
+          feeds[sideName(layer, 'Ab')] = new ort.Tensor('float32', p.Ab ?? p.A, dims);
+          feeds[sideName(layer, 'Bb')] = new ort.Tensor('float32', p.Bb ?? p.B, dims);
+        }
+      } else if (kind === 'Ab' || kind === 'Bb') {
+        if (!e.par) throw new XbarcRuntimeError('crossbar/side-input', `graph input "${input}" without parasitics`);
+      } else if (kind === 'A' || kind === 'B') {
         const p = this.program(layer, evaluation);
         feeds[input] = new ort.Tensor('float32', kind === 'A' ? p.A : p.B, p.dims);
       } else if (kind === 'xrange' || kind === 'lsb') {
@@ -204,7 +286,7 @@ export class CrossbarRuntime {
   }
 
   /** Per-layer statistics of the evaluation graph on a batch (saturation, SNR vs the ideal MVM). */
-  async stats(trainer: Trainer, x: Float32Array, y: Int32Array, chunk = 100): Promise<LayerStats[]> {
+  async stats(trainer: Trainer, x: Float32Array, y: Int32Array, chunk = 100, updates?: Record<string, { update: string; [k: string]: unknown }>): Promise<LayerStats[]> {
     const s = await openSession(buildEvalGraph(this.exp.network, this.statsSelector), this.threads);
     const per = this.exp.network.inputShape.reduce((a, b) => a * b, 1);
     const acc = new Map<string, { sig: number; err: number; sat: number; conv: number }>();
@@ -235,10 +317,12 @@ export class CrossbarRuntime {
         fidelity: this.exp.fidelity as 'exact' | 'fast',
         adcSaturation: a.conv > 0 ? a.sat / a.conv : 0,
         snrDb: a.err > 0 ? 10 * Math.log10(a.sig / a.err) : null,
-        update: e.xb.device.update === 'ideal' || !digitalUpdate
-          ? 'digital'
-          : `digital: the ${e.xb.device.update} update model is not applied yet (device update models arrive with the update-model issue); weights are updated exactly`,
+        update: updates?.[name]?.update ?? (digitalUpdate ? `digital: no device update model applies to this layer` : 'digital'),
       };
+      const u = updates?.[name];
+      if (u) stats.deviceUpdate = { scale: u['scale'], levels: u['levels'], saturated: u['saturated'], updates: u['updates'], updateMsPerStep: u['updateMsPerStep'] };
+      const par = this.parasitic.get(name);
+      if (par && e.par) stats.parasitics = { model: e.par.kind, refresh: e.par.refresh, backward: e.par.backward, trainRefreshes: par.trainRefreshes ?? 0, refreshes: par.refreshes, arraySolves: par.arraySolves, solveSeconds: par.ms / 1000, meanDistortion: (par.eval ?? par.train)?.meanD ?? null };
       const merged = merges[name];
       stats.mergedExact = merged ?? null;
       if (r) {

@@ -8,6 +8,7 @@ import type { PlanExperiment, PlanTrain } from '../../compiler/plan-types.js';
 import { epochOrder, gatherBatch, type Dataset, type Split } from '../data/index.js';
 import { XbarcError, XbarcRuntimeError } from '../errors.js';
 import { calibrationBatch, CrossbarRuntime, type LayerStats } from '../crossbar/runtime.js';
+import { DeviceUpdater, type DeviceUpdaterOptions, type LayerDevices } from '../devices/training.js';
 import { Trainer, type TrainerOptions } from './trainer.js';
 
 export interface Progress {
@@ -46,6 +47,8 @@ export interface ExperimentOutcome {
   weights?: Record<string, Float32Array>;
   /** Per crossbar layer statistics (fidelity fast/exact). */
   layers?: LayerStats[];
+  /** Final device state of the layers trained through update models, when `returnDevices` was set. */
+  devices?: LayerDevices[];
 }
 
 export interface RunOptions {
@@ -55,6 +58,10 @@ export interface RunOptions {
   returnWeights?: boolean;
   /** Crossbar execution options (exact merges on by default). */
   crossbar?: { mergeLossless?: boolean };
+  /** Device update model options (train.nonideal ∋ update). */
+  deviceUpdate?: DeviceUpdaterOptions;
+  /** Return the final device conductances of the layers trained through update models. */
+  returnDevices?: boolean;
 }
 
 /** Learning rate for a 1-based epoch: constant, step decay, or cosine annealing (per epoch). */
@@ -78,6 +85,14 @@ export async function runExperiment(exp: PlanExperiment, data: Dataset, opts: Ru
   const xb = opts.trainer?.mvm ? null : CrossbarRuntime.create(exp, opts.trainer?.threads, opts.crossbar);
   const trainerOpts = xb ? { ...opts.trainer, mvm: xb.trainSelector, evalMvm: xb.evalSelector, sideFeeds: xb.sideFeeds } : opts.trainer;
   const trainer = await Trainer.create(exp, trainerOpts);
+  xb?.setWeightSource((layer) => trainer.peekState(`${layer}/weight`));
+  // Device update models (train.nonideal ∋ update): program the initial weights onto the devices,
+  // train on their read-back, and write every step's ΔW through the update model.
+  const updater = xb ? DeviceUpdater.create(exp, trainer.getWeights(), new Map(trainer.describeState().params.filter((p) => p.role === 'weight').map((p) => [p.layer, p.name])), opts.deviceUpdate) : null;
+  if (updater) {
+    trainer.setState(updater.readBack());
+    trainer.setStepHook((before, after) => updater.update(before, after));
+  }
   const clock = { started, lastYield: started };
   const cal = xb ? calibrationBatch(data) : null;
   // Calibrated ranges make evaluation independent of the batch split: exact graphs evaluate in
@@ -111,10 +126,11 @@ export async function runExperiment(exp: PlanExperiment, data: Dataset, opts: Ru
       totalSeconds: (performance.now() - started) / 1000,
     };
     if (opts.returnWeights) outcome.weights = trainer.getWeights();
+    if (opts.returnDevices && updater) outcome.devices = updater.layers;
     if (xb) {
       const n = Math.min(500, data.test.count);
       const per = n === 0 ? 0 : data.test.x.length / data.test.count;
-      if (n > 0) outcome.layers = await xb.stats(trainer, data.test.x.subarray(0, n * per), data.test.y.subarray(0, n), exp.fidelity === 'exact' ? 50 : 250);
+      if (n > 0) outcome.layers = await xb.stats(trainer, data.test.x.subarray(0, n * per), data.test.y.subarray(0, n), exp.fidelity === 'exact' ? 50 : 250, updater?.describe());
     }
     return outcome;
   } finally {

@@ -111,11 +111,23 @@ export class Trainer {
     if (this.optimizer.kind === 'adam') feeds[INPUT_STEP] = scalarTensor(this.stepCount + 1);
     const out = await this.train.session.run(feeds);
     const loss = scalarOf(out, OUT_LOSS);
+    const before = this.stepHook ? new Map(this.state) : null;
     for (const [outName, stateName] of Object.entries(this.train.graph.next)) this.state.set(stateName, out[outName]!.data as Float32Array);
+    if (this.stepHook) this.stepHook(before!, this.state);
     this.stepCount++;
     this.checkFinite(loss);
     return { loss, correct: scalarOf(out, OUT_CORRECT) };
   }
+
+  /**
+   * Called after each step with the state before the step and the new state (mutable: e.g. the
+   * device update models replace a crossbar layer's new weights with those read back from devices).
+   */
+  setStepHook(hook: ((before: ReadonlyMap<string, Float32Array>, after: Map<string, Float32Array>) => void) | null): void {
+    this.stepHook = hook;
+  }
+
+  private stepHook: ((before: ReadonlyMap<string, Float32Array>, after: Map<string, Float32Array>) => void) | null = null;
 
   /** Forward pass in eval mode on one batch: summed loss and #correct. */
   async evaluate(x: Float32Array, y: Int32Array): Promise<EvalResult> {
@@ -147,6 +159,11 @@ export class Trainer {
     const out: Record<string, Float32Array> = {};
     for (const e of [...this.decl.params, ...this.decl.buffers]) out[e.name] = Float32Array.from(this.state.get(e.name)!);
     return out;
+  }
+
+  /** The live state tensor (no copy; replaced, not mutated, by each step): for side-input providers. */
+  peekState(name: string): Float32Array | undefined {
+    return this.state.get(name);
   }
 
   /** Copies of the full state including optimizer slots. */
