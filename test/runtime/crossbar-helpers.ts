@@ -5,6 +5,8 @@ import type { AdcConfig, CrossbarConfig } from '../../src/runtime/crossbar/confi
 import { CrossbarMvm, debugTensors, type LayerCrossbar } from '../../src/runtime/crossbar/emitter.js';
 import type { MvmSpec } from '../../src/runtime/engine/mvm.js';
 import { GraphBuilder } from '../../src/runtime/engine/onnx.js';
+import type { NonidealStage, PlanCrossbar, PlanExperiment } from '../../src/compiler/plan-types.js';
+import { buildNetwork, conv, dense, flatten, maxpool, mnistExperiment, relu, sgd } from '../../src/runtime/engine/plan-builder.js';
 
 export function adc(bits: number, range: AdcConfig['range'] = { kind: 'max' }): AdcConfig {
   return { bits, range, offset: 0, gainError: 0, inl: 0 };
@@ -98,3 +100,50 @@ export async function runMvm(
 }
 
 export const scalarTensor = (v: number): ort.Tensor => new ort.Tensor('float32', Float32Array.of(v), []);
+
+// ---- plan-level fixtures shared by the crossbar training tests ---------------------------------
+
+const CALIBRATED_ADC = { bits: 8, range: { kind: 'calibrate', percentile: 0.999 }, offset: 0, gain_error: 0, inl: 0 };
+
+/**
+ * A plan crossbar `xb` as lowering would write it: 32×32 differential tiles, 8-bit weights on
+ * 2-bit cells, 8-bit inputs on 1-bit DACs, calibrated 8-bit ADCs, no wires, an ideal 4-level
+ * device; `settings` and `device` override any of these.
+ */
+export function planCrossbar(settings: Record<string, unknown> = {}, device: Record<string, unknown> = {}): PlanCrossbar {
+  return {
+    name: 'xb',
+    settings: {
+      size: [32, 32], mapping: 'differential', weight_bits: 8, cell_bits: 2, input_bits: 8, dac_bits: 1,
+      adc: CALIBRATED_ADC, wires: { row: 0, col: 0, source: 0, sense: 0 }, parasitics: { kind: 'none' },
+      backward: { input_bits: 8, dac_bits: 1, adc: CALIBRATED_ADC },
+      ...settings,
+    },
+    device: {
+      name: 'dev', levels: 4, r_on: 100e3, on_off: 10, r_off: 1e6, v_read: 0.25, d2d_sigma: 0, d2d_dist: 'normal', read_noise: 0,
+      drift_nu: 0, drift_t0: 1, p_sa0: 0, p_sa1: 0, update: { kind: 'ideal' }, ...device,
+    },
+  };
+}
+
+/** A small conv + dense network on MNIST with both weighted layers on crossbar `xb`. */
+export function smallCrossbarExperiment(
+  fidelity: PlanExperiment['fidelity'],
+  nonideal: NonidealStage[],
+  xb: PlanCrossbar,
+  opts: { seed?: number; train?: number; test?: number } = {},
+): PlanExperiment {
+  const net = buildNetwork('small', [1, 28, 28], 10, [
+    { name: 'conv1', op: conv(4, 5, 2) },
+    { name: 'relu1', op: relu() },
+    { name: 'pool1', op: maxpool(2) },
+    { name: 'flatten', op: flatten() },
+    { name: 'fc1', op: dense(10) },
+  ]);
+  for (const l of net.layers) if (l.mapping) Object.assign(l.mapping, { target: 'crossbar', crossbar: 'xb' });
+  const exp = mnistExperiment({ network: net, train: { epochs: 1, batch: 32, optimizer: sgd(0.05, 0.9) }, mnist: { train: opts.train ?? 800, test: opts.test ?? 300 }, evalBatch: 100, seed: opts.seed ?? 3 });
+  exp.fidelity = fidelity;
+  exp.crossbars = { xb };
+  exp.train!.nonideal = nonideal;
+  return exp;
+}

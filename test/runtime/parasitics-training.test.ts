@@ -10,27 +10,13 @@ import type { NonidealStage, PlanCrossbar, PlanExperiment } from '../../src/comp
 import { crossbarMvm } from '../../src/runtime/crossbar/mvm-api.js';
 import { loadDataset, type Dataset } from '../../src/runtime/data/index.js';
 import { runExperiment, type ExperimentOutcome } from '../../src/runtime/engine/run-experiment.js';
-import { buildNetwork, conv, dense, flatten, maxpool, mnistExperiment, relu, sgd } from '../../src/runtime/engine/plan-builder.js';
+import { planCrossbar, smallCrossbarExperiment } from './crossbar-helpers.js';
 import { fcm } from '../../src/runtime/parasitics/fcm.js';
 
 const TXSIM_WIRES = { row: 1, col: 4.6, source: 0, sense: 0 };
 
-function crossbar(size: number, parasitics: Record<string, unknown>, wires: Record<string, number>, over: Record<string, unknown> = {}): PlanCrossbar {
-  return {
-    name: 'xb',
-    settings: {
-      size: [size, size], mapping: 'differential', weight_bits: 4, cell_bits: 2, input_bits: 8, dac_bits: 1,
-      adc: { bits: 8, range: { kind: 'calibrate', percentile: 0.999 }, offset: 0, gain_error: 0, inl: 0 },
-      wires, parasitics,
-      backward: { input_bits: 8, dac_bits: 1, adc: { bits: 8, range: { kind: 'calibrate', percentile: 0.999 }, offset: 0, gain_error: 0, inl: 0 } },
-      ...over,
-    },
-    device: {
-      name: 'dev', levels: 4, r_on: 100e3, on_off: 10, r_off: 1e6, v_read: 0.25, d2d_sigma: 0, d2d_dist: 'normal', read_noise: 0,
-      drift_nu: 0, drift_t0: 1, p_sa0: 0, p_sa1: 0, update: { kind: 'ideal' },
-    },
-  };
-}
+const crossbar = (size: number, parasitics: Record<string, unknown>, wires: Record<string, number>, over: Record<string, unknown> = {}): PlanCrossbar =>
+  planCrossbar({ size: [size, size], weight_bits: 4, wires, parasitics, ...over });
 
 test('one tile: the crossbar MVM under FCM equals the float64 product with fcm()\'s effective matrices; zero wires change nothing', async () => {
   const K = 12;
@@ -104,19 +90,7 @@ test('one tile: the crossbar MVM under FCM equals the float64 product with fcm()
 });
 
 function experiment(fidelity: 'fast' | 'exact', nonideal: NonidealStage[], xb: PlanCrossbar): PlanExperiment {
-  const net = buildNetwork('small', [1, 28, 28], 10, [
-    { name: 'conv1', op: conv(4, 5, 2) },
-    { name: 'relu1', op: relu() },
-    { name: 'pool1', op: maxpool(2) },
-    { name: 'flatten', op: flatten() },
-    { name: 'fc1', op: dense(10) },
-  ]);
-  for (const l of net.layers) if (l.mapping) Object.assign(l.mapping, { target: 'crossbar', crossbar: 'xb' });
-  const exp = mnistExperiment({ network: net, train: { epochs: 1, batch: 32, optimizer: sgd(0.05, 0.9) }, mnist: { train: 320, test: 100 }, evalBatch: 100, seed: 3 });
-  exp.fidelity = fidelity;
-  exp.crossbars = { xb };
-  exp.train!.nonideal = nonideal;
-  return exp;
+  return smallCrossbarExperiment(fidelity, nonideal, xb, { train: 320, test: 100 });
 }
 
 let cached: Dataset | null = null;

@@ -9,40 +9,15 @@ import { test } from 'node:test';
 import type { NonidealStage, PlanCrossbar, PlanExperiment } from '../../src/compiler/plan-types.js';
 import { loadDataset, type Dataset } from '../../src/runtime/data/index.js';
 import { runExperiment, type ExperimentOutcome, type RunOptions } from '../../src/runtime/engine/run-experiment.js';
-import { buildNetwork, conv, dense, flatten, maxpool, mnistExperiment, relu, sgd } from '../../src/runtime/engine/plan-builder.js';
+import { planCrossbar, smallCrossbarExperiment } from './crossbar-helpers.js';
+import { sgd } from '../../src/runtime/engine/plan-builder.js';
 import { DeviceUpdater } from '../../src/runtime/devices/training.js';
 
-function crossbar(settings: Record<string, unknown> = {}, device: Record<string, unknown> = {}): PlanCrossbar {
-  return {
-    name: 'xb',
-    settings: {
-      size: [32, 32], mapping: 'differential', weight_bits: 8, cell_bits: 8, input_bits: 8, dac_bits: 1,
-      adc: { bits: 8, range: { kind: 'calibrate', percentile: 0.999 }, offset: 0, gain_error: 0, inl: 0 },
-      wires: { row: 0, col: 0, source: 0, sense: 0 }, parasitics: { kind: 'none' },
-      backward: { input_bits: 8, dac_bits: 1, adc: { bits: 8, range: { kind: 'calibrate', percentile: 0.999 }, offset: 0, gain_error: 0, inl: 0 } },
-      ...settings,
-    },
-    device: {
-      name: 'dev', levels: 65536, r_on: 100e3, on_off: 10, r_off: 1e6, v_read: 0.25, d2d_sigma: 0, d2d_dist: 'normal', read_noise: 0,
-      drift_nu: 0, drift_t0: 1, p_sa0: 0, p_sa1: 0, update: { kind: 'ideal' }, ...device,
-    },
-  };
-}
+/** Crossbar fixture with one 8-bit cell per weight and an effectively continuous device. */
+const crossbar = (settings: Record<string, unknown> = {}, device: Record<string, unknown> = {}): PlanCrossbar => planCrossbar({ cell_bits: 8, ...settings }, { levels: 65536, ...device });
 
 function experiment(nonideal: NonidealStage[], xb: PlanCrossbar, seed = 3): PlanExperiment {
-  const net = buildNetwork('small', [1, 28, 28], 10, [
-    { name: 'conv1', op: conv(4, 5, 2) },
-    { name: 'relu1', op: relu() },
-    { name: 'pool1', op: maxpool(2) },
-    { name: 'flatten', op: flatten() },
-    { name: 'fc1', op: dense(10) },
-  ]);
-  for (const l of net.layers) if (l.mapping) Object.assign(l.mapping, { target: 'crossbar', crossbar: 'xb' });
-  const exp = mnistExperiment({ network: net, train: { epochs: 1, batch: 32, optimizer: sgd(0.05, 0.9) }, mnist: { train: 640, test: 200 }, evalBatch: 100, seed });
-  exp.fidelity = 'fast';
-  exp.crossbars = { xb };
-  exp.train!.nonideal = nonideal;
-  return exp;
+  return smallCrossbarExperiment('fast', nonideal, xb, { seed, train: 640, test: 200 });
 }
 
 let cached: Dataset | null = null;
