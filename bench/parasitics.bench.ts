@@ -2,9 +2,11 @@
  * Parasitics benchmarks: the full circuit model (FCM) of one tile — 64×64 (goal ≤ 5 ms) and
  * 128×128 (goal ≤ 40 ms) — against baselines measured in the same run: the dense float64 nodal
  * solve of the same circuit on a 16×16 tile (FCM on 16×16 is timed next to it) and the AAM formula.
+ * The same solves with the portable JS loops (`kernel: 'js'`, the fallback without WebAssembly) are
+ * timed against the default kernel.
  */
 
-import { aam, fcm, type Wires } from '../src/runtime/parasitics/fcm.js';
+import { aam, fcm, fcmKernel, type Wires } from '../src/runtime/parasitics/fcm.js';
 import { Rng } from '../src/runtime/rng.js';
 import { denseForward } from '../test/reference/nodal.js';
 import { timeIt, versus, type Row, type Section } from './harness.js';
@@ -28,6 +30,7 @@ export const section: Section = {
     const f16 = await timeIt(() => fcm(g16, 16, 16, PUMA), { warmup: 5, reps: 30 });
     rows.push(versus({ name: 'FCM 16×16, PUMA wires', value: f16.medianMs, unit: 'ms' }, denseRow));
 
+    const jsRuns: (() => Promise<void>)[] = [];
     for (const [n, wires, label, goal] of [
       [64, TXSIM, 'TxSim wires (1 / 4.6 Ω)', 5],
       [64, PUMA, 'PUMA wires (2.5 Ω, 500 / 100 Ω)', 5],
@@ -40,8 +43,15 @@ export const section: Section = {
       const result = fcm(g, n, n, wires);
       const f = await timeIt(() => fcm(g, n, n, wires), { warmup: 2, reps: n > 64 ? 8 : 20 });
       rows.push(aamRow);
-      rows.push(versus({ name: `FCM ${n}×${n}, ${label}`, value: f.medianMs, unit: 'ms', note: `goal ≤ ${goal} ms; ${result.method}, ${result.iterations} iterations, est. error ${result.errorEstimate.toExponential(1)}` }, aamRow));
+      const fcmRow: Row = versus({ name: `FCM ${n}×${n}, ${label}`, value: f.medianMs, unit: 'ms', note: `goal ≤ ${goal} ms; ${result.method} (${result.kernel ?? fcmKernel()} kernel), ${result.iterations} iterations, est. error ${result.errorEstimate.toExponential(1)}` }, aamRow);
+      rows.push(fcmRow);
+      jsRuns.push(async () => {
+        const js = await timeIt(() => fcm(g, n, n, wires, { kernel: 'js' }), { warmup: 1, reps: n > 64 ? 4 : 10 });
+        const r = fcm(g, n, n, wires, { kernel: 'js' });
+        rows.push(versus({ name: `FCM ${n}×${n}, ${label}, JS kernel`, value: js.medianMs, unit: 'ms', note: `${r.iterations} iterations, est. error ${r.errorEstimate.toExponential(1)}` }, fcmRow));
+      });
     }
+    for (const run of jsRuns) await run();
     return rows;
   },
 };

@@ -5,7 +5,8 @@
  * docs/crossbar.md.
  */
 import type { Command } from 'commander';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { writeFileAtomicSync } from '../runtime/results/atomic.js';
 import { check } from '../compiler/check.js';
 import type { PlanCrossbar } from '../compiler/plan-types.js';
 import { toJson } from '../compiler/values.js';
@@ -60,8 +61,9 @@ export async function mvmCommand(o: MvmCommandOptions): Promise<number> {
     const W = read(o.weights, 'weights');
     const X = read(o.inputs, 'inputs');
     const Y = await crossbarMvm(pc, W, X, { fidelity, seed });
-    writeFileSync(o.out, formatNpy(Y));
-    process.stderr.write(`xbarc mvm: ${X.shape.join('×')} · ${W.shape.join('×')} on ${pc.name} (${fidelity}) → ${o.out} [${Y.shape.join(', ')}]\n`);
+    writeFileAtomicSync(o.out, formatNpy(Y));
+    const how = fidelity !== 'exact' ? '' : Y.merge.applied ? `; merged into one integer GEMM (${Y.merge.reason})` : '; every conversion separately';
+    process.stderr.write(`xbarc mvm: ${X.shape.join('×')} · ${W.shape.join('×')} on ${pc.name} (${fidelity}${how}) → ${o.out} [${Y.shape.join(', ')}]\n`);
     return 0;
   } catch (err) {
     if (err instanceof XbarcError) return fail(err.message);

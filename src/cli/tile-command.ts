@@ -19,7 +19,7 @@ import { toJson } from '../compiler/values.js';
 import { XbarcError, XbarcRuntimeError } from '../runtime/errors.js';
 import { readNpy64, writeNpy64 } from '../runtime/npy.js';
 import { aam, aamTransposed, fcm, fcmTransposed, mvm, spiceNetlist, type Wires } from '../runtime/parasitics/fcm.js';
-import { writeFileSync } from 'node:fs';
+import { writeFileAtomicSync } from '../runtime/results/atomic.js';
 import { printDiagnostics } from './diagnostics-output.js';
 
 export interface TileCommandOptions {
@@ -128,7 +128,7 @@ export function tileCommand(opts: TileCommandOptions): number {
         const V = readNpy64(opts.inputs, '--inputs');
         for (let i = 0; i < gr && i < V.data.length; i++) v[i] = V.data[i]!;
       } else v.fill(1, 0, gr);
-      writeFileSync(opts.netlist, spiceNetlist(g, simRows, simCols, wires, v, `xbarc tile ${pc.name}`));
+      writeFileAtomicSync(opts.netlist, spiceNetlist(g, simRows, simCols, wires, v, `xbarc tile ${pc.name}`));
     }
     if (opts.inputs) {
       const V = readNpy64(opts.inputs, '--inputs');

@@ -108,7 +108,13 @@ function lowerTrain(v: Value | undefined): PlanTrain | undefined {
   const epochs = numOf(f['epochs'], 1);
   const batch = numOf(f['batch'], 64);
   const nonideal = f['nonideal']?.k === 'list' ? f['nonideal'].items.map((i) => (i.k === 'enum' ? i.v : '')).filter((s): s is NonidealStage => s === 'forward' || s === 'backward' || s === 'update') : [];
-  return { epochs, batch, optimizer: lowerOptimizer(f['optimizer']), nonideal, schedule: lowerSchedule(f['schedule']) };
+  const weightRange = f['weight_range'] !== undefined ? numOf(f['weight_range'], 0) : 0;
+  const headroom = numOf(f['headroom'], 1);
+  return {
+    epochs, batch, optimizer: lowerOptimizer(f['optimizer']), nonideal, schedule: lowerSchedule(f['schedule']),
+    ...(weightRange > 0 ? { weightRange } : {}),
+    ...(headroom !== 1 ? { headroom } : {}),
+  };
 }
 
 function lowerOptimizer(v: Value | undefined): Optimizer {

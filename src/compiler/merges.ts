@@ -132,13 +132,35 @@ export function layerMerges(exp: PlanExperiment, layer: PlanLayer): LayerMerge[]
   return mergeDirections(exp).map((direction) => decideMerge({ fidelity: exp.fidelity as 'fast' | 'exact', xb, K: m.matrix.rows, N: m.matrix.cols, direction, signedInput, evalTime }));
 }
 
-/** The experiment with every crossbar layer's `mapping.merges` computed from its facts (a copy; the input is not changed). */
+/**
+ * DAC passes per forward MVM of a crossbar layer, from its input encoding: unsigned inputs (after a
+ * ReLU) ⌈bits/dac⌉, signed on 1-bit DACs bits (two's complement), signed on wider DACs
+ * 2·⌈(bits − 1)/dac⌉ (sign-magnitude: the positive and the negative parts are driven separately).
+ */
+export function layerInputStreams(exp: PlanExperiment, layer: PlanLayer): number | undefined {
+  const m = layer.mapping;
+  const pc = m?.target === 'crossbar' ? exp.crossbars[m.crossbar ?? ''] : undefined;
+  if (!pc) return undefined;
+  try {
+    const xb = crossbarConfig(pc);
+    return inputEncoding(xb.inputBits, xb.dacBits, inputSigned(exp.network, layer)).streams;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The experiment with every crossbar layer's `mapping.merges` computed from its facts, and its
+ * `inputStreams` from its input encoding (a copy; the input is not changed).
+ */
 export function withMerges(exp: PlanExperiment): PlanExperiment {
   const layers = exp.network.layers.map((l) => {
     if (!l.mapping) return l;
     const { merges: _old, ...mapping } = l.mapping;
     void _old;
     const merges = layerMerges(exp, l);
+    const inputStreams = layerInputStreams(exp, l);
+    if (inputStreams !== undefined) mapping.inputStreams = inputStreams;
     return { ...l, mapping: merges ? { ...mapping, merges } : mapping };
   });
   return { ...exp, network: { ...exp.network, layers } };

@@ -48,6 +48,7 @@ export interface LayerMapping {
   /** Tile grid: ceil(K / tileRows) × ceil(N / tileCols). */
   tiles?: { rowTiles: number; colTiles: number; tileRows: number; tileCols: number };
   weightSlices?: number;
+  /** DAC passes per forward MVM, from the layer's input encoding (sign-magnitude counts both signs). */
   inputStreams?: number;
   /** Physical arrays: tiles × slices × (2 for differential, 1 + reference for offset). */
   crossbarCount?: number;
@@ -125,6 +126,10 @@ export interface PlanTrain {
   nonideal: NonidealStage[];
   /** Learning-rate schedule: constant or step decay every `stepEpochs` by `gamma`. */
   schedule: { kind: 'constant' } | { kind: 'step'; stepEpochs: number; gamma: number } | { kind: 'cosine' };
+  /** Device updates: |W| mapped onto a pair's full conductance range (absent: headroom × max |W₀| per layer). */
+  weightRange?: number;
+  /** Device updates without weightRange: the representable range as a multiple of max |W₀| (default 1). */
+  headroom?: number;
 }
 
 export interface PlanEvaluate {

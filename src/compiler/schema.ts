@@ -136,6 +136,8 @@ export const trainSchema: ObjectSchema = {
     { name: 'optimizer', type: { t: 'variant', family: 'optimizer' }, default: { kind: 'call', name: 'sgd', args: { lr: 0.01 } }, doc: 'Optimizer and its hyper-parameters.' },
     { name: 'schedule', type: { t: 'variant', family: 'schedule' }, default: { kind: 'call', name: 'constant' }, doc: 'Learning-rate schedule.' },
     { name: 'nonideal', type: { t: 'list', of: { t: 'enum', options: ['forward', 'backward', 'update'] } }, default: v(['forward', 'backward', 'update']), doc: 'Training stages that pass through the crossbar model (TxSim semantics); the others run ideally.' },
+    { name: 'weight_range', optional: true, type: num(Dim.none, { min: 0, minExclusive: true }), default: { kind: 'computed', describe: 'headroom × the layer\'s largest initial |W|' }, doc: 'Device updates: weights in ±weight_range span a device pair\'s full conductance range (ΔG = ΔW·(G_max − G_min)/weight_range), the same for every crossbar layer; NeuroSim\'s MLP uses 1.' },
+    { name: 'headroom', type: num(Dim.none, { min: 1 }), default: v(1), doc: 'Device updates without weight_range: the representable weight range of each crossbar layer as a multiple of its largest initial |W|.' },
   ],
 };
 

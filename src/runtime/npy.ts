@@ -5,7 +5,8 @@
  * reads through src/runtime/crossbar/npy.ts's float32 view of it.
  */
 
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { writeFileAtomicSync } from './results/atomic.js';
 import { XbarcRuntimeError } from './errors.js';
 
 export interface NpyArray64 {
@@ -90,6 +91,7 @@ export function readNpy64(path: string, what = path): NpyArray64 {
   return parseNpy64(bytes, what);
 }
 
+/** Write a .npy file atomically (a reader never sees a partial file). */
 export function writeNpy64(path: string, data: ArrayLike<number>, shape: number[], dtype: 'float32' | 'float64' = 'float64'): void {
-  writeFileSync(path, formatNpy64(data, shape, dtype));
+  writeFileAtomicSync(path, formatNpy64(data, shape, dtype));
 }

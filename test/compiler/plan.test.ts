@@ -48,6 +48,32 @@ test('LeNet-5 lowers to a valid plan with shapes, parameters, FLOPs and tile map
   assert.equal(exp.estimate.flopsPerTrainStep, 3 * 32 * exp.estimate.flopsPerEvalSample);
 });
 
+test('input streams count the DAC passes of each layer\'s input encoding', () => {
+  // 2-bit DACs: conv1 reads the signed image (sign-magnitude: 2 × ⌈7/2⌉ = 8 passes); conv2 and fc1
+  // read ReLU outputs (unsigned: ⌈8/2⌉ = 4); with 1-bit DACs signed inputs are two's complement (8).
+  const wide = compile(spec(lenet()), { sets: ['xb.dac_bits=2'] });
+  assert.equal(wide.hasErrors, false, wide.diagnostics.map((d) => d.message).join('\n'));
+  const streams = (r: typeof wide, name: string): number | undefined => r.plan!.experiments[0]!.network.layers.find((l) => l.name === name)!.mapping!.inputStreams;
+  assert.equal(streams(wide, 'conv1'), 8);
+  assert.equal(streams(wide, 'conv2'), 4);
+  assert.equal(streams(wide, 'fc1'), 4);
+  const narrow = compile(spec(lenet()));
+  assert.equal(streams(narrow, 'conv1'), 8);
+  assert.equal(streams(narrow, 'fc1'), 8);
+});
+
+test('train.weight_range and train.headroom reach the plan; defaults leave them out', () => {
+  const set = compile(spec(lenet()), { sets: ['train.weight_range=1', 'train.headroom=2'] });
+  assert.equal(set.hasErrors, false, set.diagnostics.map((d) => d.message).join('\n'));
+  assert.equal(set.plan!.experiments[0]!.train!.weightRange, 1);
+  assert.equal(set.plan!.experiments[0]!.train!.headroom, 2);
+  const plain = compile(spec(lenet()));
+  assert.equal(plain.plan!.experiments[0]!.train!.weightRange, undefined);
+  assert.equal(plain.plan!.experiments[0]!.train!.headroom, undefined);
+  const bad = compile(spec(lenet()), { sets: ['train.headroom=0.5'] });
+  assert.ok(bad.hasErrors, 'headroom below 1 is rejected');
+});
+
 test('--set overrides are checked like the file and change the plan', () => {
   const file = spec(lenet());
   const r = compile(file, { sets: ['train.batch=16', 'xb.size=32 x 32', 'seed=9'] });

@@ -10,6 +10,7 @@ import { test } from 'node:test';
 import { crossbarMerges } from '../../src/compiler/merges.js';
 import { inputEncoding, weightQmax } from '../../src/runtime/crossbar/config.js';
 import { CrossbarMvm, sideName } from '../../src/runtime/crossbar/emitter.js';
+import { integerConversionsApply } from '../../src/runtime/crossbar/exact-int.js';
 import { Rng } from '../../src/runtime/rng.js';
 import { bitTrueMvm, im2colInt } from '../reference/bit-true.js';
 import { adc, layerXb, runMvm, scalarTensor, xbConfig } from './crossbar-helpers.js';
@@ -65,6 +66,7 @@ test('exact dense crossbar MVM = bit-true reference (forward and backward), 80 r
   let checked = 0;
   let saturatedSeen = 0;
   let merged = 0;
+  let integerCases = 0;
   for (let c = 0; c < 80; c++) {
     const k = randomCase(rng);
     const B = 1 + rng.int(4);
@@ -87,6 +89,12 @@ test('exact dense crossbar MVM = bit-true reference (forward and backward), 80 r
     });
     assert.equal(r.lsb, k.lsb);
     assert.equal(mismatches(r.acc!, ref.acc), 0, `forward case ${c}: ${JSON.stringify({ ...k, B, K, N })}`);
+    // Both conversion cores: the 8-bit integer one (where it applies) and the float one.
+    if (integerConversionsApply(xb, enc)) {
+      const f = await runMvm(layerXb(xb, { signedInput: k.signed, integerConversions: false }), { kind: 'dense', layer: 'L', K, N }, { data: x, dims: [B, K] }, { data: w, dims: [K, N] }, feeds);
+      assert.equal(mismatches(f.acc!, ref.acc), 0, `forward case ${c}, float core`);
+      integerCases++;
+    }
     saturatedSeen += ref.saturated;
     // Backward: dx = dy·Wᵀ on the transposed arrays, tiles of `cols` rows, signed dy, its own ADC.
     const wT = new Int32Array(N * K);
@@ -106,12 +114,14 @@ test('exact dense crossbar MVM = bit-true reference (forward and backward), 80 r
     }
   }
   assert.ok(merged >= 3, `${merged} configurations checked through the merged path`);
+  assert.ok(integerCases >= 20, `${integerCases} configurations checked through both conversion cores`);
   assert.ok(checked > 500, `compared ${checked} outputs`);
   assert.ok(saturatedSeen > 0, 'some configurations saturate the ADC');
 });
 
 test('exact conv crossbar MVM = bit-true reference on im2col patches, 30 random configurations', async () => {
   const rng = new Rng(12, 'test/bittrue-conv');
+  let integerCases = 0;
   for (let c = 0; c < 30; c++) {
     const k = randomCase(rng);
     const B = 1 + rng.int(2);
@@ -144,5 +154,11 @@ test('exact conv crossbar MVM = bit-true reference on im2col patches, 30 random 
     const want = new Float64Array(B * O * L);
     for (let b = 0; b < B; b++) for (let l = 0; l < L; l++) for (let o = 0; o < O; o++) want[(b * O + o) * L + l] = ref.acc[(b * L + l) * O + o]!;
     assert.equal(mismatches(r.acc!, want), 0, `conv case ${c}: ${JSON.stringify({ ...k, B, C, H, W, O, kh, kw, stride, pads })}`);
+    if (integerConversionsApply(xb, enc)) {
+      const f = await runMvm(layerXb(xb, { signedInput: k.signed, integerConversions: false }), spec, { data: x, dims: [B, C, H, W] }, { data: wt, dims: [O, C, kh, kw] }, feeds);
+      assert.equal(mismatches(f.acc!, want), 0, `conv case ${c}, float core`);
+      integerCases++;
+    }
   }
+  assert.ok(integerCases >= 10, `${integerCases} conv configurations checked through both conversion cores`);
 });

@@ -6,8 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { mvmCommand } from '../../src/cli/mvm-command.js';
+import { crossbarMvm } from '../../src/runtime/crossbar/mvm-api.js';
 import { formatNpy, parseNpy } from '../../src/runtime/crossbar/npy.js';
 import { Rng } from '../../src/runtime/rng.js';
+import { planCrossbar } from './crossbar-helpers.js';
 
 const SPEC = `device d {
   levels   = 4
@@ -110,4 +112,24 @@ test('xbarc mvm: Y ≈ X·W through a lossless crossbar; fast ≈ exact; seeded;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('crossbarMvm at exact fidelity follows the compiler\'s merge decision: lossless merges give identical numbers', async () => {
+  const rng = new Rng(5, 'test/mvm-merge');
+  const K = 70, N = 9, B = 6;
+  const W = { data: rng.fillNormal(new Float32Array(K * N), 0, 0.3), shape: [K, N] };
+  const X = { data: rng.fillNormal(new Float32Array(B * K)), shape: [B, K] };
+  // 32-row tiles, 1-bit DACs, 2-bit cells: partial sums up to 32·1·3 = 96 fit an 8-bit ADC.
+  const lossless = planCrossbar();
+  const merged = await crossbarMvm(lossless, W, X, { fidelity: 'exact', seed: 0 });
+  const every = await crossbarMvm(lossless, W, X, { fidelity: 'exact', seed: 0, mergeLossless: false });
+  assert.equal(merged.merge.applied, true, merged.merge.reason);
+  assert.equal(every.merge.applied, false);
+  assert.deepEqual(Array.from(merged.data), Array.from(every.data));
+  // A 6-bit ADC cannot hold those sums: not merged, and the result differs.
+  const lossy = planCrossbar({ adc: { bits: 6, range: { kind: 'max' }, offset: 0, gain_error: 0, inl: 0 } });
+  const coarse = await crossbarMvm(lossy, W, X, { fidelity: 'exact', seed: 0 });
+  assert.equal(coarse.merge.applied, false);
+  assert.match(coarse.merge.reason, /6 < 7/);
+  assert.notDeepEqual(Array.from(coarse.data), Array.from(merged.data));
 });

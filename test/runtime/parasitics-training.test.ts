@@ -8,6 +8,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { NonidealStage, PlanCrossbar, PlanExperiment } from '../../src/compiler/plan-types.js';
 import { crossbarMvm } from '../../src/runtime/crossbar/mvm-api.js';
+import { CrossbarRuntime } from '../../src/runtime/crossbar/runtime.js';
+import { Trainer } from '../../src/runtime/engine/trainer.js';
 import { loadDataset, type Dataset } from '../../src/runtime/data/index.js';
 import { runExperiment, type ExperimentOutcome } from '../../src/runtime/engine/run-experiment.js';
 import { planCrossbar, smallCrossbarExperiment } from './crossbar-helpers.js';
@@ -152,5 +154,37 @@ test('exact fidelity trains and evaluates through FCM-distorted arrays (PUMA wir
     const p = l['parasitics'] as ParStats;
     assert.equal(p.trainRefreshes, 2);
     assert.ok(p.meanDistortion! > 0.01, `${l.name}: mean D ${p.meanDistortion}`);
+  }
+});
+
+test('fast fidelity under FCM (backward = transposed): runtime-programmed folded matrices follow in-graph programming; D is kept between refreshes', async () => {
+  const wires = { row: 2.5, col: 2.5, source: 500, sense: 100 };
+  const exp = experiment('fast', ['forward', 'backward'], crossbar(32, { kind: 'fcm', refresh: 3, backward: 'transposed' }, wires, {}));
+  exp.crossbars['xb']!.device['d2d_sigma'] = 0.03;
+  cached ??= await loadDataset(exp.data, exp.seed);
+  const d = cached;
+  const out: { w: Record<string, Float32Array>; refreshes: number }[] = [];
+  for (const programming of ['fed', 'graph'] as const) {
+    const xb = CrossbarRuntime.create(exp, 1, { programming })!;
+    const t = await Trainer.create(exp, { threads: 1, mvm: xb.trainSelector, evalMvm: xb.evalSelector, sideFeeds: xb.sideFeeds });
+    xb.setWeightSource((layer) => t.peekState(`${layer}/weight`));
+    try {
+      for (let s = 0; s < 5; s++) await t.step(d.train.x.subarray(s * 32 * 784, (s + 1) * 32 * 784), d.train.y.subarray(s * 32, (s + 1) * 32), 0.05);
+      out.push({ w: t.getWeights(), refreshes: xb.trainRefreshes('fc1') });
+    } finally {
+      await t.release();
+      await xb.release();
+    }
+  }
+  // 5 batches at refresh 3: solves before batches 1 and 4.
+  assert.deepEqual(out.map((o) => o.refreshes), [2, 2]);
+  for (const name of ['conv1/weight', 'fc1/weight']) {
+    const [a, b] = [out[0]!.w[name]!, out[1]!.w[name]!];
+    let num = 0, den = 0;
+    for (let i = 0; i < a.length; i++) {
+      num += (a[i]! - b[i]!) ** 2;
+      den += b[i]! ** 2;
+    }
+    assert.ok(Math.sqrt(num / den) < 1e-3, `${name}: relative difference ${Math.sqrt(num / den)}`);
   }
 });

@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { aam, aamPathResistance, aamTransposed, applyDistortion, backwardEffective, distortion, fcm, fcmTransposed, forwardEffective, InterpolatedFcm, mvm, parasiticsFromSettings, spiceNetlist, transpose, type Wires } from '../../src/runtime/parasitics/fcm.js';
+import { aam, aamPathResistance, aamTransposed, applyDistortion, backwardEffective, distortion, fcm, fcmKernel, fcmTransposed, forwardEffective, InterpolatedFcm, mvm, parasiticsFromSettings, spiceNetlist, transpose, type Wires } from '../../src/runtime/parasitics/fcm.js';
 import { Rng } from '../../src/runtime/rng.js';
 import { denseForward, denseTransposed, gaussSolve } from '../reference/nodal.js';
 
@@ -72,6 +72,53 @@ test('FCM matches the dense nodal solve (forward and transposed) to 1e-6 relativ
   if (process.env['XBARC_VERBOSE']) console.log(`FCM vs dense: worst max relative error ${worst.toExponential(2)}`);
 });
 
+test('both kernels (WebAssembly SIMD and JS) match the dense solve, for thin tiles and odd blocks', () => {
+  // Node 20 has WebAssembly SIMD: the fast path must be the one that runs by default.
+  if (process.versions.node) assert.equal(fcmKernel(), 'wasm');
+  const rng = new Rng(21, 'test/parasitics/kernels');
+  const shapes: [number, number, number | undefined][] = [[1, 1, undefined], [1, 9, undefined], [9, 1, undefined], [2, 3, undefined], [7, 9, 3], [13, 6, 5], [10, 10, 64], [24, 20, 8]];
+  for (const [m, n, block] of shapes) {
+    const g = tile(rng, m, n, 10e3, 1e6);
+    const w = { row: 1 + 9 * rng.uniform(), col: 1 + 9 * rng.uniform(), source: 500 * rng.uniform(), sense: 100 * rng.uniform() };
+    const what = `${m}×${n} block ${block}`;
+    const ref = denseForward(g, m, n, w);
+    const refT = denseTransposed(g, m, n, w);
+    const opts = block === undefined ? {} : { block };
+    const fw = fcm(g, m, n, w, opts);
+    const fj = fcm(g, m, n, w, { ...opts, kernel: 'js' });
+    assert.equal(fw.kernel, fcmKernel(), what);
+    assert.equal(fj.kernel, 'js', what);
+    for (const r of [fw, fj]) {
+      assert.equal(r.method, 'gauss-seidel', what);
+      assert.ok(r.errorEstimate < 1e-7, `${what} ${r.kernel}: estimate ${r.errorEstimate}`);
+      const e = maxRelErr(r.gni, ref);
+      assert.ok(e <= 1e-6, `${what} ${r.kernel}: forward max relative error ${e}`);
+    }
+    for (const kernel of ['wasm', 'js'] as const) {
+      const t = fcmTransposed(g, m, n, w, { ...opts, kernel });
+      const e = maxRelErr(t.gni, refT);
+      assert.ok(e <= 1e-6, `${what} ${kernel}: transposed max relative error ${e}`);
+    }
+    // a tight tolerance is honoured too (the estimate stops the iteration, not a fixed count)
+    const tight = fcm(g, m, n, w, { ...opts, tol: 1e-12 });
+    assert.ok(maxRelErr(tight.gni, ref) < 1e-9, `${what}: tol 1e-12`);
+    assert.ok(tight.iterations >= fw.iterations, `${what}: tighter tolerance, no fewer sweeps`);
+  }
+});
+
+test('the WebAssembly path is the same iteration: a 64 × 64 tile with strong parasitics, both kernels', () => {
+  const rng = new Rng(22, 'test/parasitics/kernels64');
+  const g = tile(rng, 64, 64, 100e3, 1e6);
+  for (const w of [{ row: 1, col: 4.6, source: 0, sense: 0 }, { row: 2.5, col: 2.5, source: 500, sense: 100 }]) {
+    const a = fcm(g, 64, 64, w);
+    const b = fcm(g, 64, 64, w, { kernel: 'js' });
+    assert.ok(meanDeviation(g, a.gni) > 0.02, 'parasitics visible');
+    assert.ok(maxRelErr(a.gni, b.gni) < 2e-7, `kernels agree: ${maxRelErr(a.gni, b.gni)}`);
+    const ref = fcm(g, 64, 64, w, { tol: 1e-13 }).gni;
+    assert.ok(maxRelErr(a.gni, ref) <= Math.max(1e-7, 10 * a.errorEstimate), `error ${maxRelErr(a.gni, ref)} vs estimate ${a.errorEstimate}`);
+  }
+});
+
 test('FCM falls back to conjugate gradients for low-resistance devices and stays exact', () => {
   const rng = new Rng(12, 'test/parasitics/cg');
   for (const [m, n, rLow, rHigh] of [[12, 12, 10, 100], [20, 20, 100, 1000]] as const) {
@@ -79,10 +126,30 @@ test('FCM falls back to conjugate gradients for low-resistance devices and stays
     const w = { row: 10, col: 10, source: 500, sense: 100 };
     const f = fcm(g, m, n, w);
     assert.equal(f.method, 'gauss-seidel+cg', `${m}×${n} ${rLow}–${rHigh} Ω: slow Gauss–Seidel hands over to CG`);
+    assert.equal(f.kernel, 'js', 'the WebAssembly sweeps give way to the JS conjugate gradients');
     const e = maxRelErr(f.gni, denseForward(g, m, n, w));
     assert.ok(e <= 1e-6, `${m}×${n}: max relative error ${e}`);
     const et = maxRelErr(fcmTransposed(g, m, n, w).gni, denseTransposed(g, m, n, w));
     assert.ok(et <= 1e-6, `${m}×${n} transposed: max relative error ${et}`);
+  }
+});
+
+test('moderately slow convergence stays on the WebAssembly sweeps (where JS switches to CG) and stays exact', () => {
+  if (fcmKernel() !== 'wasm') return;
+  const rng = new Rng(31, 'test/parasitics/slow-wasm');
+  for (const [m, n, rLow, rHigh, w] of [[24, 24, 300, 3000, { row: 10, col: 10, source: 0, sense: 0 }], [24, 24, 500, 5000, { row: 10, col: 10, source: 500, sense: 100 }]] as const) {
+    const g = tile(rng, m, n, rLow, rHigh);
+    const f = fcm(g, m, n, w);
+    const what = `${m}×${n} ${rLow}–${rHigh} Ω`;
+    assert.equal(f.kernel, 'wasm', what);
+    assert.equal(f.method, 'gauss-seidel', what);
+    assert.ok(f.iterations > 20, `${what}: ρ > 0.5, ${f.iterations} sweeps`);
+    assert.equal(fcm(g, m, n, w, { kernel: 'js' }).method, 'gauss-seidel+cg', `${what}: the JS path takes CG`);
+    const e = maxRelErr(f.gni, denseForward(g, m, n, w));
+    assert.ok(e <= 1e-6, `${what}: max relative error ${e}`);
+    assert.ok(e <= 2 * f.errorEstimate, `${what}: error ${e} within 2× the estimate ${f.errorEstimate}`);
+    const et = maxRelErr(fcmTransposed(g, m, n, w).gni, denseTransposed(g, m, n, w));
+    assert.ok(et <= 1e-6, `${what} transposed: max relative error ${et}`);
   }
 });
 

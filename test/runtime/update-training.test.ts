@@ -162,6 +162,21 @@ test('DeviceUpdater: programming is write-verify to the nearest level, ΔW lands
   assert.equal(DeviceUpdater.create(experiment(['forward'], crossbar()), { 'fc1/weight': w0 }, new Map([['fc1', 'fc1/weight']])), null);
 });
 
+test('DeviceUpdater: train.weight_range fixes the scale for every layer; headroom widens the auto range', () => {
+  const exp = experiment(['update'], crossbar({ weight_bits: 4, cell_bits: 4 }, { levels: 11 }));
+  const w0 = Float32Array.of(0.5, -0.25, 0.1, 0);
+  const layers = new Map([['fc1', 'fc1/weight']]);
+  const scaleOf = (o: { weightRange?: number; headroom?: number }): number => DeviceUpdater.create(exp, { 'fc1/weight': w0 }, layers, o)!.layers[0]!.scale;
+  const range = DeviceUpdater.create(exp, { 'fc1/weight': w0 }, layers)!.layers[0]!.range;
+  const span = range.gMax - range.gMin;
+  assert.ok(Math.abs(scaleOf({ weightRange: 1 }) - span) < 1e-12 * span);
+  assert.ok(Math.abs(scaleOf({ headroom: 2 }) - span / 1.0) < 1e-12 * span, 'headroom 2 × max|W₀| 0.5 = 1');
+  assert.ok(Math.abs(scaleOf({ weightRange: 0.25, headroom: 2 }) - span / 0.25) < 1e-12 * span, 'weight_range wins');
+  // With weight_range 0.25 the initial 0.5 does not fit: programming saturates at the bound.
+  const tight = DeviceUpdater.create(exp, { 'fc1/weight': w0 }, layers, { weightRange: 0.25 })!;
+  assert.ok(Math.abs(tight.readBack()['fc1/weight']![0]! - 0.25) < 1e-6);
+});
+
 test('xbarc run: results.json (validated) names the update model and the parasitic solves per layer', async () => {
   const { spawnSync } = await import('node:child_process');
   const { mkdtempSync, readFileSync, writeFileSync } = await import('node:fs');

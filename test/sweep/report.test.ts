@@ -86,13 +86,39 @@ test('sweep with one numeric axis: a line plot of final accuracy against the val
   const plots = reportPlots(loadReportData(dir, '0'));
   const line = plots.find((p) => p.id === 'sweep-accuracy');
   assert.ok(line, plots.map((p) => p.id).join());
-  const x = (line.spec['encoding'] as { x: { type: string; title: string } }).x;
+  const x = ((line.spec['layer'] as { encoding: { x: { type: string; title: string } } }[])[0]!.encoding).x;
   assert.equal(x.type, 'quantitative');
   assert.equal(x.title, 'rram.d2d_sigma (%)');
   assert.deepEqual((line.spec['data'] as { values: { x: number }[] }).values.map((v) => v.x), [0, 2, 5]);
   assert.deepEqual(parseSweepValue('5 %'), { value: 5, unit: '%' });
   assert.deepEqual(parseSweepValue('1e-3'), { value: 0.001, unit: '' });
   assert.equal(parseSweepValue('TaOx_HfOx'), undefined);
+});
+
+test('a swept seed is averaged over: mean ± sd per combination of the other axes, error bars, labelled cells', async () => {
+  // Points in order (a outer, seed inner): accuracies 0.5 + i/12 for i = 0…5.
+  const dir = await fixtureSweep({ 'rram.d2d_sigma': ['0 %', '2 %', '5 %'], seed: ['1', '2'] });
+  const plots = reportPlots(loadReportData(dir, '0'));
+  const line = plots.find((p) => p.id === 'sweep-accuracy')!;
+  assert.ok(line, plots.map((p) => p.id).join());
+  assert.match(line.caption, /mean over 2 seeds/);
+  const values = (line.spec['data'] as { values: { x: number; accuracy: number; lo: number; hi: number }[] }).values;
+  assert.deepEqual(values.map((v) => v.x), [0, 2, 5]);
+  // Cell 0: seeds give 0.5 and 0.5 + 1/12: mean 0.5 + 1/24, sample sd (1/12)/√2.
+  assert.ok(Math.abs(values[0]!.accuracy - (0.5 + 1 / 24)) < 1e-12);
+  assert.ok(Math.abs(values[0]!.hi - values[0]!.accuracy - 1 / 12 / Math.SQRT2) < 1e-12);
+  assert.ok((line.spec['layer'] as { mark: { type: string } }[]).some((l) => l.mark.type === 'errorbar'));
+  // Two design axes and a seed: a heatmap of means labelled "mean ±sd".
+  const dir2 = await fixtureSweep({ 'xb.adc.bits': ['4', '8'], 'rram.d2d_sigma': ['0 %', '5 %'], seed: ['1', '2'] });
+  await renderReport(dir2, { formats: ['html'] });
+  const html = readFileSync(join(dir2, 'report.html'), 'utf8');
+  assert.deepEqual(htmlProblems(html), []);
+  const heat = reportPlots(loadReportData(dir2, '0')).find((p) => p.id === 'sweep-heatmap')!;
+  const cells = (heat.spec['data'] as { values: { label: string }[] }).values;
+  assert.equal(cells.length, 4);
+  // Last cell: points 6 and 7 → 0.5 + 6.5/16 = 90.6 %, sd (1/16)/√2 = 4.4 %.
+  assert.equal(cells[3]!.label, '90.6 ±4.4');
+  assert.match(html, />90\.6 ±4\.4</);
 });
 
 test('several experiments side by side (ideal vs crossbar): one curve per experiment', async () => {

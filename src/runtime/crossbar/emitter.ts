@@ -45,6 +45,7 @@ import {
   type CrossbarConfig,
   type InputEncoding,
 } from './config.js';
+import { integerConversionsApply, integerForwardCore, streamDigits } from './exact-int.js';
 
 export interface LayerCrossbar {
   layer: string;
@@ -70,15 +71,25 @@ export interface LayerCrossbar {
   merges?: readonly LayerMerge[];
   /** `false` forces the per-conversion path even where the plan merges (tests, comparisons). */
   mergeLossless?: boolean;
+  /** `false` keeps the float conversion core where the 8-bit integer one applies (tests, comparisons). */
+  integerConversions?: boolean;
   /**
    * Parasitics with `backward = transposed`: the backward MVM reads its own level model
    * (xb/<layer>/Ab, Bb: the transposed-drive circuit's distortion) instead of the forward one.
    */
   backwardSides?: boolean;
+  /**
+   * Fidelity fast only. `graph` (default): the weights are programmed in-graph every run (device
+   * state fed as xb/<layer>/A, B). `fed`: the runtime programs them in JS (config.ts
+   * `programFolded`) and feeds the folded matrix xb/<layer>/Wf in the weight's own layout (dense
+   * [K, N], conv [O, C, kh, kw]), its scale xb/<layer>/sW, and with `backwardSides` the backward
+   * arrays' folded matrix xb/<layer>/Wfb.
+   */
+  programming?: 'graph' | 'fed';
 }
 
 /** Names of the side inputs and extra outputs of a layer. */
-export const sideName = (layer: string, kind: 'A' | 'B' | 'Ab' | 'Bb' | 'lsb' | 'xrange' | 'noise'): string => `xb/${layer}/${kind}`;
+export const sideName = (layer: string, kind: 'A' | 'B' | 'Ab' | 'Bb' | 'Wf' | 'Wfb' | 'sW' | 'lsb' | 'xrange' | 'noise'): string => `xb/${layer}/${kind}`;
 export const calName = (layer: string, kind: 'xrange' | 'adcq'): string => `cal/${layer}/${kind}`;
 export const statName = (layer: string, kind: 'sig' | 'err' | 'sat' | 'conv'): string => `stat/${layer}/${kind}`;
 
@@ -134,6 +145,12 @@ export class CrossbarMvm implements MvmEmitter {
   /** Programmed levels L [2, S, K, N] and the weight scale s_W (a scalar); `q` the integer weights [K, N]. */
   program(g: GraphBuilder, spec: MvmSpec, w: string): { L: string; sW: string; q: string; levels: string } {
     const xb = this.cfg.xb;
+    if (this.cfg.programming === 'fed') {
+      if (this.cfg.fidelity !== 'fast') throw new XbarcRuntimeError('crossbar/internal', `layer "${this.cfg.layer}": fed programming is for fidelity fast only`);
+      // Programmed by the runtime: the folded matrix (weight layout) and its scale are inputs.
+      const Wf = side(g, sideName(this.cfg.layer, 'Wf'), this.weightDims(spec));
+      return { L: Wf, sW: side(g, sideName(this.cfg.layer, 'sW'), []), q: Wf, levels: Wf };
+    }
     const qmax = weightQmax(xb);
     const Wk = this.weightKN(g, spec, w);
     const m = g.op('ReduceMax', [g.op('Abs', [Wk])], { keepdims: 0 });
@@ -159,8 +176,20 @@ export class CrossbarMvm implements MvmEmitter {
     return [2, this.S, spec.kind === 'dense' ? spec.K : spec.C * spec.kernel[0] * spec.kernel[1], spec.kind === 'dense' ? spec.N : spec.O];
   }
 
+  /** Dims of the layer's weight tensor: dense [K, N], conv [O, C, kh, kw]. */
+  private weightDims(spec: MvmSpec): number[] {
+    return spec.kind === 'dense' ? [spec.K, spec.N] : [spec.O, spec.C, spec.kernel[0], spec.kernel[1]];
+  }
+
+  /** The folded matrix as a conv kernel [O, C, kh, kw] (fed programming: already in that layout). */
+  private kernel(g: GraphBuilder, spec: ConvMvmSpec, Wf: string): string {
+    return this.cfg.programming === 'fed' ? Wf : foldedKernel(g, spec, Wf);
+  }
+
   /** Fast mode: the folded integer matrix Σ_p,s sign_p·2^(cb·s)·L[p,s], [K, N]. */
   private fold(g: GraphBuilder, L: string, q?: string): string {
+    // Fed programming: L is the folded matrix already.
+    if (this.cfg.programming === 'fed') return L;
     // Without device non-idealities the planes and slices recombine to q exactly.
     if (!this.cfg.variation && q) return q;
     const hit = folded.get(g)?.get(L);
@@ -245,6 +274,7 @@ export class CrossbarMvm implements MvmEmitter {
     const K = spec.kind === 'dense' ? spec.K : spec.C * spec.kernel[0] * spec.kernel[1];
     const N = spec.kind === 'dense' ? spec.N : spec.O;
     if (q && this.mergeReason('forward', K, N)) return this.mergedProduct(g, spec, xq, q);
+    if (this.integerConversions(enc)) return this.integerForward(g, spec, xq, L, enc, K);
     const R = Math.min(c.xb.rows, K);
     const T = Math.ceil(K / R);
     const S = this.S;
@@ -267,6 +297,28 @@ export class CrossbarMvm implements MvmEmitter {
   }
 
   /**
+   * Whether this graph's forward conversions run on 8-bit integers (exact-int.ts): evaluation with
+   * calibrated (static) ranges and no statistics, ideal devices, an ideal ADC of ≤ 8 bits.
+   */
+  private integerConversions(enc: InputEncoding): boolean {
+    const c = this.cfg;
+    return c.integerConversions !== false && c.ranges === 'static' && c.outputs === 'none' && !c.variation && !c.readNoise && integerConversionsApply(c.xb, enc);
+  }
+
+  private integerForward(g: GraphBuilder, spec: MvmSpec, xq: string, levels: string, enc: InputEncoding, K: number): Conversion {
+    const c = this.cfg;
+    const R = Math.min(c.xb.rows, K);
+    const worst = R * (2 ** c.xb.dacBits - 1) * maxLevel(c.xb);
+    const maxCode = adcMaxCode(c.xb.adc, false);
+    const { lsb } = this.lsb(g, c.xb.adc, maxCode, worst, c.xb.dacBits, () => { throw new Error('static ranges only'); }, sideName(c.layer, 'lsb'));
+    const core = integerForwardCore(g, spec, xq, levels, enc, c.xb, this.S, lsb); // [N, M]
+    if (spec.kind === 'dense') return { acc: g.op('Transpose', [core], { perm: [1, 0] }), lsb, sat: g.constFloat([0]) };
+    // Columns (pixel, sample) → [B, O, Ho, Wo].
+    const bnl = g.op('Transpose', [g.op('Reshape', [core, g.constInt64([spec.O, spec.Ho * spec.Wo, -1])])], { perm: [2, 0, 1] });
+    return { acc: g.op('Reshape', [bnl, g.constInt64([-1, spec.O, spec.Ho, spec.Wo])]), lsb, sat: g.constFloat([0]) };
+  }
+
+  /**
    * The exact conversion core shared by forward and backward. U [T, R, M]: quantized inputs per
    * row tile; Lm [T, 2·S·N, R]: programmed levels. Every (tile, plane, slice, column, input column,
    * stream) partial sum is one element of a single batched MatMul [T, 2SN, R] × [T, R, M·J];
@@ -280,7 +332,7 @@ export class CrossbarMvm implements MvmEmitter {
     const xb = this.cfg.xb;
     const S = this.S;
     const J = enc.streams;
-    const D = g.op('Reshape', [digitsLast(g, U, enc), g.constInt64([d.T, d.R, -1])]); // [T, R, M·J]
+    const D = g.op('Reshape', [streamDigits(g, U, enc), g.constInt64([d.T, d.R, -1])]); // [T, R, M·J]
     const n = g.op('MatMul', [Lm, D]); // [T, 2SN, M·J]
     const maxCode = adcMaxCode(adc, false);
     const worst = d.R * (2 ** dacBits - 1) * maxLevel(xb);
@@ -303,7 +355,7 @@ export class CrossbarMvm implements MvmEmitter {
       yi = g.op('MatMul', [xq, Wf]);
       K = spec.K;
     } else {
-      yi = g.op('Conv', [xq, foldedKernel(g, spec, Wf)], convAttrs(spec));
+      yi = g.op('Conv', [xq, this.kernel(g, spec, Wf)], convAttrs(spec));
       K = spec.C * spec.kernel[0] * spec.kernel[1];
     }
     if (c.readNoise) {
@@ -314,7 +366,17 @@ export class CrossbarMvm implements MvmEmitter {
     const maxCode = adcMaxCode(c.xb.adc, true);
     const worst = K * enc.qmax * weightQmax(c.xb);
     const { lsb, fullScale } = this.lsb(g, c.xb.adc, maxCode, worst, c.xb.dacBits, () => g.op('Abs', [subsample(g, yi, spec.kind === 'dense' ? spec.N : spec.O * spec.Ho * spec.Wo)]), c.ranges === 'static' ? sideName(c.layer, 'lsb') : null);
-    const { code, sat } = convert(g, yi, lsb, c.xb.adc, maxCode, true);
+    const adc = c.xb.adc;
+    if (adc.gainError === 0 && adc.inl === 0 && adc.offset === 0) {
+      // Ideal transfer: `convert` without its saturation test. An output is not clipped exactly
+      // when its code equals the rounded value, so the straight-through mask takes two passes
+      // over the output (Equal, Cast) instead of four (Abs, Greater, Cast, Sub).
+      const r = g.op('Round', [g.op('Mul', [yi, g.op('Reciprocal', [lsb])])]);
+      const code = g.op('Clip', [r, g.scalar(-maxCode), g.scalar(maxCode)]);
+      const mask = g.op('Cast', [g.op('Equal', [code, r])], { to: 1 });
+      return { acc: code, lsb, sat: g.op('Sub', [g.scalar(1), mask]), mask, ...(fullScale ? { fullScale } : {}) };
+    }
+    const { code, sat } = convert(g, yi, lsb, adc, maxCode, true);
     return { acc: code, lsb, sat, mask: g.op('Sub', [g.scalar(1), sat]), ...(fullScale ? { fullScale } : {}) };
   }
 
@@ -325,7 +387,10 @@ export class CrossbarMvm implements MvmEmitter {
     const masked = fwd.saved['mask'] ? g.op('Mul', [dy, fwd.saved['mask']]) : dy;
     if (!c.backward) return idealMvm.backwardInput(g, spec, masked, w, fwd);
     const prog = fwd.saved['L'] && fwd.saved['sW'] && fwd.saved['q'] && fwd.saved['levels'] ? { L: fwd.saved['L'], sW: fwd.saved['sW'], q: fwd.saved['q'], levels: fwd.saved['levels'] } : this.program(g, spec, w);
-    if (c.backwardSides && c.variation) {
+    if (c.backwardSides && c.variation && c.programming === 'fed') {
+      // Transposed-drive parasitics, programmed by the runtime: the backward arrays' folded matrix.
+      prog.L = side(g, sideName(c.layer, 'Wfb'), this.weightDims(spec));
+    } else if (c.backwardSides && c.variation) {
       // Transposed-drive parasitics: the backward arrays' own level model.
       prog.L = g.op('Add', [g.op('Mul', [prog.levels, side(g, sideName(c.layer, 'Ab'), this.levelDims(spec))]), side(g, sideName(c.layer, 'Bb'), this.levelDims(spec))]);
     }
@@ -333,7 +398,8 @@ export class CrossbarMvm implements MvmEmitter {
     const enc = inputEncoding(b.inputBits, b.dacBits, true);
     const range = g.op('Max', [g.op('ReduceMax', [g.op('Abs', [masked])], { keepdims: 0 }), g.scalar(TINY)]);
     const sD = g.op('Div', [range, g.scalar(enc.qmax)]);
-    const dq = g.op('Clip', [g.op('Round', [g.op('Mul', [masked, g.op('Reciprocal', [sD])])]), g.scalar(-enc.qmax), g.scalar(enc.qmax)]);
+    // No Clip: the range is this tensor's own max |dy|, so |dy|·(q_max/range) rounds to at most q_max.
+    const dq = g.op('Round', [g.op('Mul', [masked, g.op('Reciprocal', [sD])])]);
     const r: Conversion & { image?: boolean } = c.fidelity === 'exact' ? this.exactBackward(g, spec, dq, prog.L, enc, prog.q) : this.fastBackward(g, spec, dq, this.fold(g, prog.L, prog.q), enc);
     note(g, `bacc:${c.layer}`, r.acc);
     note(g, `blsb:${c.layer}`, r.lsb);
@@ -377,7 +443,7 @@ export class CrossbarMvm implements MvmEmitter {
       di = g.op('Gemm', [dq, Wf], { transB: 1 });
       N = spec.N;
     } else {
-      di = g.op('ConvTranspose', [dq, foldedKernel(g, spec, Wf)], { ...convAttrs(spec), output_padding: convOutputPadding(spec) });
+      di = g.op('ConvTranspose', [dq, this.kernel(g, spec, Wf)], { ...convAttrs(spec), output_padding: convOutputPadding(spec) });
       N = spec.O;
     }
     const maxCode = adcMaxCode(xb.backward.adc, true);
@@ -432,31 +498,6 @@ function sliceLevels(g: GraphBuilder, U: string, cellBits: number, S: number): s
   const shifts = g.constUint32(Array.from({ length: S }, (_, s) => s * cellBits), [1, S, 1, 1]);
   const level = g.op('BitwiseAnd', [g.op('BitShift', [u32, shifts], { direction: 'RIGHT' }), g.constUint32([2 ** cellBits - 1], [])]);
   return g.op('Cast', [level], { to: 1 });
-}
-
-/** DAC stream digits along a new trailing axis: [...q, J], per the encoding (powers of two: exact). */
-function digitsLast(g: GraphBuilder, q: string, enc: InputEncoding): string {
-  const base = 2 ** enc.dacBits;
-  const last = g.constInt64([-1]);
-  // Integer bit operations on uint32 (the inputs are non-negative integers below 2^32).
-  const split = (u: string, J: number): string => {
-    const shifts = g.constUint32(Array.from({ length: J }, (_, j) => j * enc.dacBits), [J]);
-    const u32 = g.op('Unsqueeze', [g.op('Cast', [u], { to: 12 }), last]);
-    const digit = g.op('BitwiseAnd', [g.op('BitShift', [u32, shifts], { direction: 'RIGHT' }), g.constUint32([base - 1], [])]);
-    return g.op('Cast', [digit], { to: 1 });
-  };
-  switch (enc.kind) {
-    case 'unsigned':
-      return split(q, enc.streams);
-    case 'twos': {
-      const neg = g.op('Cast', [g.op('Less', [q, g.scalar(0)])], { to: 1 });
-      return split(g.op('Add', [q, g.op('Mul', [neg, g.scalar(2 ** enc.bits)])]), enc.streams);
-    }
-    case 'signmag': {
-      const Jm = enc.streams / 2;
-      return g.op('Concat', [split(g.op('Relu', [q]), Jm), split(g.op('Relu', [g.op('Neg', [q])]), Jm)], { axis: -1 });
-    }
-  }
 }
 
 /**

@@ -6,11 +6,14 @@
  * input_bits (inputs are unsigned when X has no negative entry, signed otherwise). `calibrate`
  * ADC ranges are calibrated on X itself. Device variation and faults are sampled from the seed's
  * named streams ("d2d/mvm", "stuck/mvm"), read noise from "read/mvm". Parasitics (fcm, aam) solve
- * every array of the programmed matrix once (parasitics/tiles.ts).
+ * every array of the programmed matrix once (parasitics/tiles.ts). At fidelity exact the
+ * compiler's merge decision applies as in an experiment: where merging every conversion into one
+ * integer GEMM is provably exact it runs so (same numbers, much faster), and the result says so.
  */
 
 import ort from 'onnxruntime-node';
-import type { PlanCrossbar } from '../../compiler/plan-types.js';
+import { crossbarMerges } from '../../compiler/merges.js';
+import type { LayerMerge, PlanCrossbar } from '../../compiler/plan-types.js';
 import { GraphBuilder } from '../engine/onnx.js';
 import { XbarcRuntimeError } from '../errors.js';
 import { Rng } from '../rng.js';
@@ -25,9 +28,14 @@ export interface MvmOptions {
   fidelity: 'exact' | 'fast';
   seed: number;
   threads?: number;
+  /** `false`: convert every tile × stream × slice even where the merge is provably exact (comparisons). */
+  mergeLossless?: boolean;
 }
 
-export async function crossbarMvm(pc: PlanCrossbar, W: NpyArray, X: NpyArray, opts: MvmOptions): Promise<NpyArray> {
+/** Y, and the merge decision it ran under (applied: one integer GEMM; else every conversion). */
+export type MvmResult = NpyArray & { merge: LayerMerge };
+
+export async function crossbarMvm(pc: PlanCrossbar, W: NpyArray, X: NpyArray, opts: MvmOptions): Promise<MvmResult> {
   if (W.shape.length !== 2) throw new XbarcRuntimeError('mvm/shape', `weights must be a 2-D array [in, out], got shape (${W.shape.join(', ')})`);
   const [K, N] = W.shape as [number, number];
   const x2 = X.shape.length === 1 ? [1, X.shape[0]!] : X.shape;
@@ -42,7 +50,9 @@ export async function crossbarMvm(pc: PlanCrossbar, W: NpyArray, X: NpyArray, op
   const variation = hasVariation(xb) || par.kind !== 'none';
   const readNoise = xb.device.readNoise > 0;
   const signed = X.data.some((v) => v < 0);
-  const emitter = new CrossbarMvm({ layer: 'mvm', xb, fidelity: opts.fidelity, forward: true, backward: false, ranges: 'dynamic', outputs: 'none', variation, readNoise, signedInput: signed });
+  // The compiler's merge decision for this matrix (provably exact merges only; fast always folds).
+  const merges = crossbarMerges(xb, { fidelity: opts.fidelity, K, N, directions: ['forward'], signedInput: signed });
+  const emitter = new CrossbarMvm({ layer: 'mvm', xb, fidelity: opts.fidelity, forward: true, backward: false, ranges: 'dynamic', outputs: 'none', variation, readNoise, signedInput: signed, merges, ...(opts.mergeLossless === false ? { mergeLossless: false } : {}) });
   const g = new GraphBuilder('mvm');
   g.input('x', 'float', [B, K]);
   g.input('w', 'float', [K, N]);
@@ -58,7 +68,7 @@ export async function crossbarMvm(pc: PlanCrossbar, W: NpyArray, X: NpyArray, op
     }
     if (readNoise) feeds[sideName('mvm', 'noise')] = new ort.Tensor('float32', new Rng(opts.seed, 'read/mvm').fillNormal(new Float32Array(B * N)), [B, N]);
     const out = await session.run(feeds);
-    return { data: Float32Array.from(out['y']!.data as Float32Array), shape: X.shape.length === 1 ? [N] : [B, N] };
+    return { data: Float32Array.from(out['y']!.data as Float32Array), shape: X.shape.length === 1 ? [N] : [B, N], merge: opts.mergeLossless === false ? { ...merges[0]!, applied: false, reason: 'merging switched off' } : merges[0]! };
   } finally {
     await session.release();
   }

@@ -20,7 +20,7 @@ import { idealMvm, type MvmEmitter, type MvmSelector } from '../engine/mvm.js';
 import type { Trainer } from '../engine/trainer.js';
 import { XbarcRuntimeError } from '../errors.js';
 import { Rng } from '../rng.js';
-import { adcMaxCode, crossbarConfig, hasVariation, inputSigned, lsbFromFullScale, programDevices, unitCurrent, type CrossbarConfig, type Programming } from './config.js';
+import { adcMaxCode, crossbarConfig, foldDevices, hasVariation, inputSigned, lsbFromFullScale, programDevices, programFolded, unitCurrent, weightQmax, type CrossbarConfig, type FoldedDevices, type Programming } from './config.js';
 import { calName, CrossbarMvm, sideName, statName, type LayerCrossbar } from './emitter.js';
 import { parasiticsFromSettings, type ParasiticsConfig } from '../parasitics/fcm.js';
 import { effectiveProgramming, weightKN, type EffectiveProgramming } from '../parasitics/tiles.js';
@@ -68,8 +68,28 @@ interface LayerEntry {
   N: number;
   outShape: number[];
   kind: 'dense' | 'conv';
+  /** Dims of the layer's weight tensor (dense [K, N], conv [O, C, kh, kw]): the fed Wf's. */
+  weightDims: number[];
   /** Parasitics (fcm/aam) of the layer's crossbar, or null. */
   par: ParasiticsConfig | null;
+}
+
+/** Fidelity fast: the folded device state of one programming (forward, and the backward arrays' when they differ). */
+interface FoldedState {
+  fwd: FoldedDevices | null;
+  back: FoldedDevices | null;
+}
+
+/** A reusable feed buffer (one per layer, purpose and input: runs are sequential). */
+interface FeedBuffer {
+  data: Float32Array;
+  tensor: ort.Tensor;
+  /** What the buffer holds: the weights and folded state it was programmed from. */
+  from?: { w: Float32Array; dev: FoldedDevices | null };
+  /** Fed Wf: the integer weights it holds the fold of (incremental re-programming, `programFolded`)… */
+  q?: Int32Array;
+  /** …together with this backward buffer (Wfb folded in the same passes), or alone. */
+  qBack?: FeedBuffer | null;
 }
 
 /** Parasitic state of a layer: the kept effective programming per purpose and the solve counts. */
@@ -96,7 +116,7 @@ export class CrossbarRuntime {
   readonly evalSelector: MvmSelector;
   readonly evalTime: number;
 
-  private constructor(readonly exp: PlanExperiment, private readonly threads: number, private readonly mergeLossless: boolean) {
+  private constructor(readonly exp: PlanExperiment, private readonly threads: number, private readonly mergeLossless: boolean, programming: 'graph' | 'fed') {
     const fidelity = exp.fidelity as 'exact' | 'fast';
     this.evalTime = Number((exp.evaluate as { time?: number }).time ?? 0);
     for (const layer of exp.network.layers) {
@@ -105,7 +125,10 @@ export class CrossbarRuntime {
       const xb = crossbarConfig(pc);
       const p = parasiticsFromSettings(pc.settings);
       const par = p.kind === 'none' ? null : p;
-      this.layers.set(layer.name, { layer, xb, signed: inputSigned(exp.network, layer), K: layer.mapping.matrix.rows, N: layer.mapping.matrix.cols, outShape: layer.outputShape, kind: layer.op.kind === 'dense' ? 'dense' : 'conv', par });
+      const K = layer.mapping.matrix.rows;
+      const N = layer.mapping.matrix.cols;
+      const weightDims = layer.op.kind === 'conv2d' ? [N, K / (layer.op.kernel[0] * layer.op.kernel[1]), ...layer.op.kernel] : [K, N];
+      this.layers.set(layer.name, { layer, xb, signed: inputSigned(exp.network, layer), K, N, outShape: layer.outputShape, kind: layer.op.kind === 'dense' ? 'dense' : 'conv', weightDims, par });
       if (par) this.parasitic.set(layer.name, { trainRuns: 0, refreshes: 0, arraySolves: 0, ms: 0 });
       this.noise.set(layer.name, new Rng(exp.seed, `read/${layer.name}`));
     }
@@ -120,7 +143,9 @@ export class CrossbarRuntime {
         if (!m) {
           m = new CrossbarMvm({
             layer: name, xb: e.xb, fidelity, forward: true, backward: false, ranges: 'static', outputs: 'none',
-            variation: hasVariation(e.xb, this.evalTime) || e.par !== null, backwardSides: e.par?.backward === 'transposed', readNoise: e.xb.device.readNoise > 0, signedInput: e.signed, merges: e.layer.mapping?.merges, mergeLossless: this.mergeLossless, ...over,
+            variation: hasVariation(e.xb, this.evalTime) || e.par !== null, backwardSides: e.par?.backward === 'transposed', readNoise: e.xb.device.readNoise > 0, signedInput: e.signed, merges: e.layer.mapping?.merges, mergeLossless: this.mergeLossless,
+            // Fidelity fast: weights programmed here in JS (config.ts programFolded), not in-graph.
+            programming: fidelity === 'fast' ? programming : 'graph', ...over,
           });
           cache.set(name, m);
         }
@@ -190,12 +215,17 @@ export class CrossbarRuntime {
   private readonly calSelector: MvmSelector;
   private readonly statsSelector: MvmSelector;
 
-  /** A runtime for the experiment's crossbar layers, or null when it runs all-digital. */
-  static create(exp: PlanExperiment, threads = Math.max(1, Math.min(availableParallelism(), 4)), opts: { mergeLossless?: boolean } = {}): CrossbarRuntime | null {
+  /**
+   * A runtime for the experiment's crossbar layers, or null when it runs all-digital.
+   * `programming` (fidelity fast): `fed` (default) programs the weights here in JS every run and
+   * feeds the folded matrices; `graph` programs them in-graph from the fed device state (the
+   * reference the tests compare against). Exact fidelity always programs in-graph.
+   */
+  static create(exp: PlanExperiment, threads = Math.max(1, Math.min(availableParallelism(), 4)), opts: { mergeLossless?: boolean; programming?: 'graph' | 'fed' } = {}): CrossbarRuntime | null {
     if (exp.fidelity === 'ideal') return null;
     if (!exp.network.layers.some((l) => l.mapping?.target === 'crossbar')) return null;
     assertCrossbarSupported(exp);
-    return new CrossbarRuntime(exp, threads, opts.mergeLossless ?? true);
+    return new CrossbarRuntime(exp, threads, opts.mergeLossless ?? true, opts.programming ?? 'fed');
   }
 
   /** Exact merges applied per layer (forward evaluation), with the reason; null where none applies. */
@@ -228,37 +258,124 @@ export class CrossbarRuntime {
   sideFeeds = (graph: BuiltGraph, batch: number): Record<string, ort.Tensor> => {
     const feeds: Record<string, ort.Tensor> = {};
     const evaluation = graph.purpose === 'eval';
+    // Inputs by layer: the device state of a layer is computed once per run (one parasitics step).
+    const byLayer = new Map<string, Set<string>>();
     for (const input of graph.sideInputs) {
       const cut = input.lastIndexOf('/');
       const layer = input.slice(3, cut);
-      const kind = input.slice(cut + 1);
-      const e = this.layers.get(layer);
-      if (!input.startsWith('xb/') || !e) throw new XbarcRuntimeError('crossbar/side-input', `unknown crossbar graph input "${input}"`);
-      if ((kind === 'A' || kind === 'B') && e.par) {
-        // One solve (or kept D) per layer and run: A comes first in the inputs; B and Ab/Bb reuse its result.
-        const p = kind === 'A' ? this.effective(layer, evaluation, graph.sideInputs.includes(sideName(layer, 'Ab'))) : this.parasitic.get(layer)![evaluation ? 'eval' : 'train']!;
-        const dims = this.program(layer, evaluation).dims;
-        feeds[input] = new ort.Tensor('float32', kind === 'A' ? p.A : p.B, dims);
-        if (kind === 'A' && graph.sideInputs.includes(sideName(layer, 'Ab'))) {
-          feeds[sideName(layer, 'Ab')] = new ort.Tensor('float32', p.Ab ?? p.A, dims);
-          feeds[sideName(layer, 'Bb')] = new ort.Tensor('float32', p.Bb ?? p.B, dims);
-        }
-      } else if (kind === 'Ab' || kind === 'Bb') {
-        if (!e.par) throw new XbarcRuntimeError('crossbar/side-input', `graph input "${input}" without parasitics`);
-      } else if (kind === 'A' || kind === 'B') {
-        const p = this.program(layer, evaluation);
-        feeds[input] = new ort.Tensor('float32', kind === 'A' ? p.A : p.B, p.dims);
-      } else if (kind === 'xrange' || kind === 'lsb') {
-        const r = this.ranges.get(layer);
-        if (!r) throw new XbarcRuntimeError('crossbar/uncalibrated', `layer "${layer}": the crossbar ranges are not calibrated yet (run calibrate() first)`);
-        feeds[input] = new ort.Tensor('float32', Float32Array.of(kind === 'xrange' ? r.xrange : r.lsb), []);
-      } else if (kind === 'noise') {
-        const size = batch * e.outShape.reduce((a, b) => a * b, 1);
-        feeds[input] = new ort.Tensor('float32', this.noise.get(layer)!.fillNormal(new Float32Array(size)), [batch, ...e.outShape]);
-      } else throw new XbarcRuntimeError('crossbar/side-input', `unknown crossbar graph input "${input}"`);
+      if (!input.startsWith('xb/') || !this.layers.has(layer)) throw new XbarcRuntimeError('crossbar/side-input', `unknown crossbar graph input "${input}"`);
+      const kinds = byLayer.get(layer) ?? new Set<string>();
+      kinds.add(input.slice(cut + 1));
+      byLayer.set(layer, kinds);
+    }
+    for (const [layer, kinds] of byLayer) {
+      const e = this.layers.get(layer)!;
+      const device = ['A', 'B', 'Ab', 'Bb', 'Wf', 'Wfb', 'sW'].filter((k) => kinds.has(k));
+      if (device.length > 0) this.deviceFeeds(layer, e, kinds, evaluation, feeds);
+      for (const kind of kinds) {
+        if (device.includes(kind)) continue;
+        const input = `xb/${layer}/${kind}`;
+        if (kind === 'xrange' || kind === 'lsb') {
+          const r = this.ranges.get(layer);
+          if (!r) throw new XbarcRuntimeError('crossbar/uncalibrated', `layer "${layer}": the crossbar ranges are not calibrated yet (run calibrate() first)`);
+          feeds[input] = new ort.Tensor('float32', Float32Array.of(kind === 'xrange' ? r.xrange : r.lsb), []);
+        } else if (kind === 'noise') {
+          const size = batch * e.outShape.reduce((a, b) => a * b, 1);
+          const buf = this.buffer(`${layer}|${graph.purpose}|noise|${batch}`, size, [batch, ...e.outShape]);
+          feeds[input] = buf.tensor;
+          this.noise.get(layer)!.fillNormal(buf.data);
+        } else throw new XbarcRuntimeError('crossbar/side-input', `unknown crossbar graph input "${input}"`);
+      }
     }
     return feeds;
   };
+
+  /** Reusable feed buffers, by key (layer, purpose, input). */
+  private readonly buffers = new Map<string, FeedBuffer>();
+
+  private buffer(key: string, size: number, dims: number[]): FeedBuffer {
+    let b = this.buffers.get(key);
+    if (!b) {
+      const data = new Float32Array(size);
+      b = { data, tensor: new ort.Tensor('float32', data, dims) };
+      this.buffers.set(key, b);
+    }
+    return b;
+  }
+
+  /** Folded device state per programming (fidelity fast), and per parasitics solve. */
+  private readonly folds = new Map<string, FoldedState>();
+  private readonly parFolds = new WeakMap<EffectiveProgramming, FoldedState>();
+
+  private foldedState(layer: string, e: LayerEntry, evaluation: boolean, par: EffectiveProgramming | null): FoldedState {
+    const layout = e.kind === 'dense' ? 'kn' : 'nk';
+    if (par) {
+      let f = this.parFolds.get(par);
+      if (!f) {
+        f = { fwd: foldDevices(e.xb, par.A, par.B, e.K, e.N, layout), back: par.Ab && par.Bb ? foldDevices(e.xb, par.Ab, par.Bb, e.K, e.N, layout) : null };
+        this.parFolds.set(par, f);
+      }
+      return f;
+    }
+    const key = `${layer}|${evaluation ? 'eval' : 'train'}`;
+    let f = this.folds.get(key);
+    if (!f) {
+      const variation = hasVariation(e.xb, evaluation ? this.evalTime : 0);
+      const p = variation ? this.program(layer, evaluation) : null;
+      f = { fwd: p ? foldDevices(e.xb, p.A, p.B, e.K, e.N, layout) : null, back: null };
+      this.folds.set(key, f);
+    }
+    return f;
+  }
+
+  /**
+   * Device-state feeds of one layer for one run: the level model A, B (Ab, Bb) of in-graph
+   * programming, or the folded matrix Wf (Wfb) and scale sW of fed programming.
+   */
+  private deviceFeeds(layer: string, e: LayerEntry, kinds: Set<string>, evaluation: boolean, feeds: Record<string, ort.Tensor>): void {
+    // Parasitics: one solve (or the kept D) per layer and run.
+    const par = e.par ? this.effective(layer, evaluation, kinds.has('Ab') || kinds.has('Wfb')) : null;
+    if (kinds.has('A') || kinds.has('B') || kinds.has('Ab') || kinds.has('Bb')) {
+      if ((kinds.has('Ab') || kinds.has('Bb')) && !par) throw new XbarcRuntimeError('crossbar/side-input', `graph input "${sideName(layer, 'Ab')}" without parasitics`);
+      const p = par ?? this.program(layer, evaluation);
+      const dims = this.program(layer, evaluation).dims;
+      if (kinds.has('A')) feeds[sideName(layer, 'A')] = new ort.Tensor('float32', p.A, dims);
+      if (kinds.has('B')) feeds[sideName(layer, 'B')] = new ort.Tensor('float32', p.B, dims);
+      if (par && kinds.has('Ab')) feeds[sideName(layer, 'Ab')] = new ort.Tensor('float32', par.Ab ?? par.A, dims);
+      if (par && kinds.has('Bb')) feeds[sideName(layer, 'Bb')] = new ort.Tensor('float32', par.Bb ?? par.B, dims);
+    }
+    if (!kinds.has('Wf') && !kinds.has('Wfb') && !kinds.has('sW')) return;
+    const w = this.weightSource?.(layer);
+    if (!w) throw new XbarcRuntimeError('crossbar/internal', `layer "${layer}": fidelity fast programs the weights in the runtime and needs the current weights (no weight source: call setWeightSource)`);
+    const f = this.foldedState(layer, e, evaluation, par);
+    const purpose = evaluation ? 'eval' : 'train';
+    const size = e.K * e.N;
+    const wf = this.buffer(`${layer}|${purpose}|Wf`, size, e.weightDims);
+    const wfb = kinds.has('Wfb') ? this.buffer(`${layer}|${purpose}|Wfb`, size, e.weightDims) : null;
+    const backDev = f.back ?? f.fwd;
+    // Evaluation graphs run many batches on one set of weights: program once per set.
+    const fresh = evaluation && wf.from?.w === w && wf.from.dev === f.fwd && (!wfb || (wfb.from?.w === w && wfb.from.dev === backDev));
+    if (!fresh) {
+      const key = `${layer}|${purpose}`;
+      // The backward arrays' own device state (parasitics, transposed drive): the same levels, folded in the same pass.
+      const back = wfb && f.back ? { dev: f.back, out: wfb.data } : undefined;
+      // Re-fold only the weights whose integer value moved, while the device states stay (no refresh).
+      const withBack = back ? wfb : null;
+      const same = wf.from?.dev === f.fwd && wf.qBack === withBack && (!withBack || withBack.from?.dev === backDev);
+      if (!wf.q || !same) wf.q = new Int32Array(size).fill(-1 - weightQmax(e.xb));
+      wf.qBack = withBack;
+      this.scales.set(key, programFolded(e.xb, w, f.fwd, wf.data, back, f.fwd ? wf.q : undefined));
+      if (wfb && !back) wfb.data.set(wf.data);
+      wf.from = { w, dev: f.fwd };
+      if (wfb) wfb.from = { w, dev: backDev };
+    }
+    if (kinds.has('Wf')) feeds[sideName(layer, 'Wf')] = wf.tensor;
+    if (wfb) feeds[sideName(layer, 'Wfb')] = wfb.tensor;
+    if (kinds.has('sW')) feeds[sideName(layer, 'sW')] = new ort.Tensor('float32', Float32Array.of(this.scales.get(`${layer}|${purpose}`)!), []);
+  }
+
+  /** The weight scale s_W last programmed per layer and purpose. */
+  private readonly scales = new Map<string, number>();
 
   /** Set the static ranges directly (tests, `xbarc mvm`). */
   setRanges(layer: string, r: { xrange: number; lsb: number }): void {

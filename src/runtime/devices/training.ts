@@ -7,7 +7,8 @@
  * Mapping (one differential pair per weight, fixed at programming):
  *  - scale s = (G_max − G_min) / (h · max|W₀|) per layer, from the initial weights W₀ (h = headroom,
  *    1 by default): the largest initial weight spans the full device range, and the weight range
- *    ±h·max|W₀| is all the pair can ever represent — updates saturate at the device bounds.
+ *    ±h·max|W₀| is all the pair can ever represent — updates saturate at the device bounds. With
+ *    train.weight_range = r, s = (G_max − G_min) / r for every layer (NeuroSim: weights in [−1, 1]).
  *  - programming (write-verify): G± = G_mid ± W₀·s/2 (G_mid = (G_min + G_max)/2), snapped to the
  *    nearest level of the update grid; both devices start mid-range, so each has headroom in both
  *    directions.
@@ -50,6 +51,8 @@ export interface LayerDevices {
 export interface DeviceUpdaterOptions {
   /** Representable weight range as a multiple of the initial max |W| (default 1). */
   headroom?: number;
+  /** |W| mapped onto a pair's full range, for every layer (train.weight_range); overrides headroom. */
+  weightRange?: number;
 }
 
 /** Describe an update model for results.json ("txsim(v=0.01, gamma=5)"). */
@@ -89,7 +92,7 @@ export class DeviceUpdater {
       const n = w0.length;
       let maxAbs = 0;
       for (let k = 0; k < n; k++) maxAbs = Math.max(maxAbs, Math.abs(w0[k]!));
-      const scale = (range.gMax - range.gMin) / (headroom * (maxAbs > 0 ? maxAbs : 1));
+      const scale = (range.gMax - range.gMin) / (opts.weightRange ?? headroom * (maxAbs > 0 ? maxAbs : 1));
       const g = new Float64Array(2 * n);
       const mid = (range.gMin + range.gMax) / 2;
       // Write-verify programming: nearest level of the grid (the ideal model from mid-range).

@@ -14,7 +14,7 @@ const AttrType = onnx.AttributeProto.AttributeType;
 export const OPSET = 18;
 export const IR_VERSION = 8;
 
-export type ElemType = 'float' | 'int64' | 'int32' | 'uint32' | 'bool';
+export type ElemType = 'float' | 'int64' | 'int32' | 'uint32' | 'uint8' | 'int8' | 'bool';
 /** A dimension: a fixed size or a symbolic name (dynamic, e.g. the batch "N"). */
 export type Dim = number | string;
 
@@ -29,6 +29,8 @@ const ELEM: Record<ElemType, number> = {
   int64: DataType.INT64,
   int32: DataType.INT32,
   uint32: DataType.UINT32,
+  uint8: DataType.UINT8,
+  int8: DataType.INT8,
   bool: DataType.BOOL,
 };
 
@@ -101,6 +103,14 @@ export class GraphBuilder {
     return this.cachedConst('u32', values, dims, () => tensorProto(this.fresh('cu32'), 'uint32', dims, Uint32Array.from(values)));
   }
 
+  constUint8(values: ArrayLike<number>, dims: number[] = [values.length]): string {
+    return this.cachedConst('u8', values, dims, () => tensorProto(this.fresh('cu8'), 'uint8', dims, Uint8Array.from(values)));
+  }
+
+  constInt8(values: ArrayLike<number>, dims: number[] = [values.length]): string {
+    return this.cachedConst('i8', values, dims, () => tensorProto(this.fresh('ci8'), 'int8', dims, Int8Array.from(values)));
+  }
+
   constInt32(values: ArrayLike<number>, dims: number[] = [values.length]): string {
     return this.cachedConst('i32', values, dims, () => tensorProto(this.fresh('ci32'), 'int32', dims, Int32Array.from(values)));
   }
@@ -170,7 +180,7 @@ function valueInfo(name: string, elem: ElemType, dims?: Dim[]): onnxProto.onnx.I
   return { name, type: { tensorType } };
 }
 
-function tensorProto(name: string, elem: ElemType, dims: number[], data: Float32Array | BigInt64Array | Int32Array | Uint32Array): onnxProto.onnx.ITensorProto {
+function tensorProto(name: string, elem: ElemType, dims: number[], data: Float32Array | BigInt64Array | Int32Array | Uint32Array | Uint8Array | Int8Array): onnxProto.onnx.ITensorProto {
   return {
     name,
     dataType: ELEM[elem],

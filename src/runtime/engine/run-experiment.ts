@@ -88,7 +88,9 @@ export async function runExperiment(exp: PlanExperiment, data: Dataset, opts: Ru
   xb?.setWeightSource((layer) => trainer.peekState(`${layer}/weight`));
   // Device update models (train.nonideal ∋ update): program the initial weights onto the devices,
   // train on their read-back, and write every step's ΔW through the update model.
-  const updater = xb ? DeviceUpdater.create(exp, trainer.getWeights(), new Map(trainer.describeState().params.filter((p) => p.role === 'weight').map((p) => [p.layer, p.name])), opts.deviceUpdate) : null;
+  // The weight ↔ conductance mapping: the spec's train.weight_range / headroom, API options over them.
+  const mapping: DeviceUpdaterOptions = { ...(exp.train?.weightRange ? { weightRange: exp.train.weightRange } : {}), ...(exp.train?.headroom ? { headroom: exp.train.headroom } : {}), ...opts.deviceUpdate };
+  const updater = xb ? DeviceUpdater.create(exp, trainer.getWeights(), new Map(trainer.describeState().params.filter((p) => p.role === 'weight').map((p) => [p.layer, p.name])), mapping) : null;
   if (updater) {
     trainer.setState(updater.readBack());
     trainer.setStepHook((before, after) => updater.update(before, after));

@@ -70,29 +70,68 @@ function axisField(path: string, values: string[]): { type: 'quantitative' | 'or
   return { type: 'ordinal', unit: '', toValue: (s) => s };
 }
 
-/** Final test accuracy across the sweep: a line for one axis, a heatmap for two, lines per combination beyond. */
+/** A sweep point's final accuracy, or the mean over its seeds (sd and n when several). */
+interface AccuracyCell { assignments: Record<string, string>; accuracy: number; sd: number; n: number }
+
+/**
+ * Finished points grouped over a swept `seed` axis (replicates, not a design factor): one cell per
+ * combination of the other axes with the mean accuracy, its sample standard deviation and count.
+ * Without a seed axis (or with seed as the only axis) every point is its own cell.
+ */
+export function accuracyCells(sweep: NonNullable<ReportData['sweep']>): { cells: AccuracyCell[]; axes: NonNullable<ReportData['sweep']>['axes']; seeds: number } {
+  const done = sweep.points.filter((p) => p.status === 'done' && typeof p.testAccuracy === 'number');
+  const seedAxis = sweep.axes.find((a) => a.path === 'seed');
+  const axes = seedAxis && sweep.axes.length > 1 ? sweep.axes.filter((a) => a !== seedAxis) : sweep.axes;
+  const groups = new Map<string, { assignments: Record<string, string>; accs: number[] }>();
+  for (const p of done) {
+    const assignments = Object.fromEntries(axes.map((a) => [a.path, p.assignments[a.path] ?? '']));
+    const key = JSON.stringify(assignments);
+    const g = groups.get(key) ?? { assignments, accs: [] };
+    g.accs.push(p.testAccuracy!);
+    groups.set(key, g);
+  }
+  const cells = [...groups.values()].map(({ assignments, accs }) => {
+    const mean = accs.reduce((a, b) => a + b, 0) / accs.length;
+    const sd = accs.length > 1 ? Math.sqrt(accs.reduce((a, b) => a + (b - mean) ** 2, 0) / (accs.length - 1)) : 0;
+    return { assignments, accuracy: mean, sd, n: accs.length };
+  });
+  return { cells, axes, seeds: axes === sweep.axes ? 1 : seedAxis!.values.length };
+}
+
+/**
+ * Final test accuracy across the sweep: a line for one axis, a heatmap for two, lines per
+ * combination beyond. A swept `seed` is averaged over (mean, with ± one standard deviation).
+ */
 export function sweepPlots(data: ReportData): PlotSpec[] {
   const sweep = data.sweep;
   if (!sweep || sweep.axes.length === 0) return [];
-  const done = sweep.points.filter((p) => p.status === 'done' && typeof p.testAccuracy === 'number');
-  if (done.length === 0) return [];
-  const [a1, a2, ...rest] = sweep.axes;
+  const { cells, axes, seeds } = accuracyCells(sweep);
+  if (cells.length === 0) return [];
+  const finished = `${sweep.points.filter((p) => p.status === 'done').length} of ${sweep.points.length} points finished`;
+  const over = seeds > 1 ? `mean over ${seeds} seeds, ± one standard deviation; ` : '';
+  const [a1, a2, ...rest] = axes;
   const f1 = axisField(a1!.path, a1!.values);
   const title1 = f1.unit ? `${a1!.path} (${f1.unit})` : a1!.path;
   const x = { field: 'x', type: f1.type, title: title1, ...(f1.type === 'ordinal' ? { sort: a1!.values } : {}) };
+  const y = { field: 'accuracy', type: 'quantitative', title: seeds > 1 ? 'final test accuracy (mean)' : 'final test accuracy', axis: { format: '.0%' }, scale: { zero: false } };
+  const bars = (color?: Record<string, unknown>) => seeds > 1
+    ? [{ mark: { type: 'errorbar', ticks: true }, encoding: { x, y: { field: 'lo', type: 'quantitative', title: y.title, scale: { zero: false } }, y2: { field: 'hi' }, ...(color ? { color } : {}) } }]
+    : [];
+  const spread = (c: AccuracyCell) => ({ lo: c.accuracy - c.sd, hi: c.accuracy + c.sd });
   if (!a2) {
-    const values = done.map((p) => ({ x: f1.toValue(p.assignments[a1!.path] ?? ''), accuracy: p.testAccuracy!, loss: p.testLoss ?? null }));
+    const values = cells.map((c) => ({ x: f1.toValue(c.assignments[a1!.path] ?? ''), accuracy: c.accuracy, ...spread(c) }));
     return [{
       id: 'sweep-accuracy',
       title: `Final test accuracy vs ${a1!.path}`,
-      caption: `one point per sweep value (${done.length} of ${sweep.points.length} points finished)`,
-      spec: base(values, { mark: { type: 'line', point: true }, encoding: { x, y: { field: 'accuracy', type: 'quantitative', title: 'final test accuracy', axis: { format: '.0%' }, scale: { zero: false } } } }),
+      caption: `${over}one point per sweep value (${finished})`,
+      spec: base(values, { layer: [{ mark: { type: 'line', point: true }, encoding: { x, y } }, ...bars()] }),
     }];
   }
   if (rest.length === 0) {
-    const accs = done.map((p) => p.testAccuracy!);
+    const accs = cells.map((c) => c.accuracy);
     const mid = (Math.min(...accs) + Math.max(...accs)) / 2;
-    const values = done.map((p) => ({ x: p.assignments[a1!.path] ?? '', y: p.assignments[a2.path] ?? '', accuracy: p.testAccuracy!, label: `${(p.testAccuracy! * 100).toFixed(1)}` }));
+    const label = (c: AccuracyCell) => `${(c.accuracy * 100).toFixed(1)}${c.n > 1 ? ` ±${(c.sd * 100).toFixed(1)}` : ''}`;
+    const values = cells.map((c) => ({ x: c.assignments[a1!.path] ?? '', y: c.assignments[a2.path] ?? '', accuracy: c.accuracy, label: label(c) }));
     const enc = {
       x: { field: 'x', type: 'ordinal', title: a1!.path, sort: a1!.values, axis: { labelAngle: 0 } },
       y: { field: 'y', type: 'ordinal', title: a2.path, sort: a2.values },
@@ -100,8 +139,9 @@ export function sweepPlots(data: ReportData): PlotSpec[] {
     return [{
       id: 'sweep-heatmap',
       title: `Final test accuracy: ${a1!.path} × ${a2.path}`,
-      caption: `accuracy in % per cell (${done.length} of ${sweep.points.length} points finished)`,
+      caption: `${over}accuracy in % per cell (${finished})`,
       spec: base(values, {
+        ...(seeds > 1 ? { width: WIDTH + 80 } : {}),
         layer: [
           { mark: 'rect', encoding: { ...enc, color: { field: 'accuracy', type: 'quantitative', title: 'accuracy', scale: { scheme: 'viridis' }, legend: { format: '.0%' } } } },
           { mark: { type: 'text', fontSize: 11 }, encoding: { ...enc, text: { field: 'label', type: 'nominal' }, color: { condition: { test: `datum.accuracy < ${mid}`, value: 'white' }, value: 'black' } } },
@@ -110,12 +150,13 @@ export function sweepPlots(data: ReportData): PlotSpec[] {
     }];
   }
   const others = [a2, ...rest].map((a) => a.path);
-  const values = done.map((p) => ({ x: f1.toValue(p.assignments[a1!.path] ?? ''), accuracy: p.testAccuracy!, group: others.map((o) => `${o}=${p.assignments[o] ?? ''}`).join(', ') }));
+  const values = cells.map((c) => ({ x: f1.toValue(c.assignments[a1!.path] ?? ''), accuracy: c.accuracy, ...spread(c), group: others.map((o) => `${o}=${c.assignments[o] ?? ''}`).join(', ') }));
+  const color = { field: 'group', type: 'nominal', title: null, legend: { labelLimit: 360 } };
   return [{
     id: 'sweep-accuracy',
     title: `Final test accuracy vs ${a1!.path}`,
-    caption: `one line per combination of ${others.join(', ')}`,
-    spec: base(values, { mark: { type: 'line', point: true }, encoding: { x, y: { field: 'accuracy', type: 'quantitative', title: 'final test accuracy', axis: { format: '.0%' }, scale: { zero: false } }, color: { field: 'group', type: 'nominal', title: null, legend: { labelLimit: 360 } } } }),
+    caption: `${over}one line per combination of ${others.join(', ')}`,
+    spec: base(values, { layer: [{ mark: { type: 'line', point: true }, encoding: { x, y, color } }, ...bars(color)] }),
   }];
 }
 

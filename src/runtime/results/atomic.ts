@@ -5,6 +5,7 @@
  */
 
 import { randomBytes } from 'node:crypto';
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
@@ -29,6 +30,24 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
     throw err;
   }
   await syncDir(dirname(path));
+}
+
+/** The synchronous form, for command-line outputs written from synchronous code (.npy, netlists). */
+export function writeFileAtomicSync(path: string, data: string | Uint8Array): void {
+  const temp = tempPathFor(path);
+  try {
+    const fd = openSync(temp, 'wx');
+    try {
+      writeFileSync(fd, data); // loops until every byte is written
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(temp, path);
+  } catch (err) {
+    rmSync(temp, { force: true });
+    throw err;
+  }
 }
 
 /** Persist the rename itself; not every platform lets a directory be opened, so best effort. */

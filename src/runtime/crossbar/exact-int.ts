@@ -1,0 +1,134 @@
+/**
+ * The exact-fidelity forward conversions on 8-bit integers — the same arithmetic as the float
+ * per-conversion core of emitter.ts, at a fraction of its memory traffic.
+ *
+ * Where the stored levels and the DAC digits are small non-negative integers (no device
+ * non-idealities) and the ADC's transfer is ideal with at most 256 codes, every partial sum
+ * n = Σ_rows d·ℓ is an exact integer and its code is clip(round_half_even(n · float32(1/lsb)),
+ * 0, maxCode). ONNX's QLinearMatMul computes exactly that in one kernel: an integer GEMM of uint8
+ * levels and uint8 digits, requantized with the multiplier a_scale·b_scale/y_scale = float32(1/lsb)
+ * (scales 1, 1, lsb), rounded half to even and saturated to uint8. So the GEMM, the ADC and the
+ * code store are one pass writing one byte per conversion instead of four float passes. The
+ * plane/slice shift-add reads those bytes with one MatMulInteger; the stream shift-add and the
+ * row-tile sum are as in the float core.
+ *
+ * Convolutions are unfolded on the integer digits, not on the float image: the digits of the
+ * (padded) image are extracted once per pixel, then one Gather with a constant index tensor lays
+ * out every row tile's patch rows, with the batch and stream digits contiguous (the columns are
+ * ordered (pixel, sample, stream)). Padded tile rows read an all-zero row.
+ *
+ * Used for static-range evaluation graphs without statistics (the integer codes do not tell a
+ * saturated conversion from one that landed on the top code, which the ADC statistics and the
+ * training straight-through mask need); those keep the float core. The bit-true tests run both.
+ */
+
+import type { GraphBuilder } from '../engine/onnx.js';
+import type { MvmSpec } from '../engine/mvm.js';
+import { adcMaxCode, planeSliceWeights, type CrossbarConfig, type InputEncoding } from './config.js';
+
+/** Whether the forward conversions of a layer with these settings can run on 8-bit integers. */
+export function integerConversionsApply(xb: CrossbarConfig, enc: InputEncoding): boolean {
+  const adc = xb.adc;
+  return xb.cellBits <= 8 && enc.dacBits <= 8 && adc.gainError === 0 && adc.inl === 0 && adc.offset === 0 && adcMaxCode(adc, false) <= 255;
+}
+
+/**
+ * acc [N, M] (ADC codes shift-added over planes, slices, streams and row tiles) of the integer
+ * levels `levels` [2, S, K, N] (float holding small integers) and the quantized inputs `xq`
+ * (float integers; dense [B, K], conv [B, C, H, W]). For conv, M is ordered (pixel, sample).
+ */
+export function integerForwardCore(
+  g: GraphBuilder, spec: MvmSpec, xq: string, levels: string, enc: InputEncoding, xb: CrossbarConfig, S: number, lsb: string,
+): string {
+  const K = spec.kind === 'dense' ? spec.K : spec.C * spec.kernel[0] * spec.kernel[1];
+  const N = spec.kind === 'dense' ? spec.N : spec.O;
+  const R = Math.min(xb.rows, K);
+  const T = Math.ceil(K / R);
+  const J = enc.streams;
+  const D = spec.kind === 'dense' ? denseDigits(g, xq, enc, K, T, R) : convDigits(g, spec, xq, enc, T, R);
+  // Levels as uint8 [T, (plane, slice, column), R].
+  const padded = T * R - K > 0 ? g.op('Pad', [levels, g.constInt64([0, 0, 0, 0, 0, 0, T * R - K, 0])]) : levels;
+  const Lm = g.op('Cast', [g.op('Reshape', [g.op('Transpose', [g.op('Reshape', [padded, g.constInt64([2, S, T, R, N])])], { perm: [2, 0, 1, 4, 3] }), g.constInt64([T, 2 * S * N, R])])], { to: 2 });
+  const one = g.scalar(1);
+  const zero = g.constUint8([0], []);
+  let code = g.op('QLinearMatMul', [Lm, one, zero, D, one, zero, lsb, zero]); // [T, 2SN, M·J] uint8
+  const maxCode = adcMaxCode(xb.adc, false);
+  if (maxCode < 255) code = g.op('Clip', [code, zero, g.constUint8([maxCode], [])]);
+  const grouped = g.op('Reshape', [code, g.constInt64([T, 2 * S, -1])]);
+  // Signed shift-add weights ±2^(cell_bits·s) as uint8 with a zero point (MLAS's u8×u8 kernel is
+  // several times faster than its s8×u8 one); a float MatMul where they do not fit a byte.
+  const psw = planeSliceWeights(xb);
+  const zp = Math.max(...psw);
+  const ps = 2 * zp <= 255
+    ? g.op('Cast', [g.op('MatMulInteger', [g.constUint8(psw.map((w) => w + zp), [1, 2 * S]), grouped, g.constUint8([zp], [])])], { to: 1 })
+    : g.op('MatMul', [g.constFloat(psw, [1, 2 * S]), g.op('Cast', [grouped], { to: 1 })]); // [T, 1, N·M·J]
+  const streams = g.op('MatMul', [g.op('Reshape', [ps, g.constInt64([T, -1, J])]), g.constFloat(enc.weights, [J, 1])]); // [T, N·M, 1]
+  return g.op('Reshape', [g.op('ReduceSum', [streams, g.constInt64([0])], { keepdims: 0 }), g.constInt64([N, -1])]);
+}
+
+/** Dense inputs xq [B, K] → uint8 digits [T, R, B·J]. */
+function denseDigits(g: GraphBuilder, xq: string, enc: InputEncoding, K: number, T: number, R: number): string {
+  let cols = g.op('Transpose', [xq], { perm: [1, 0] }); // [K, B]
+  if (T * R > K) cols = g.op('Pad', [cols, g.constInt64([0, 0, T * R - K, 0])]);
+  return g.op('Reshape', [streamDigits(g, cols, enc, 2), g.constInt64([T, R, -1])]);
+}
+
+/** Conv inputs xq [B, C, H, W] → uint8 digits [T, R, L·B·J], columns ordered (pixel, sample, stream). */
+function convDigits(g: GraphBuilder, spec: Extract<MvmSpec, { kind: 'conv2d' }>, xq: string, enc: InputEncoding, T: number, R: number): string {
+  const [pt, pl, pb, pr] = spec.pads;
+  const Hp = spec.H + pt + pb;
+  const Wp = spec.W + pl + pr;
+  const pixels = spec.C * Hp * Wp;
+  const img = pt + pl + pb + pr > 0 ? g.op('Pad', [xq, g.constInt64([0, 0, pt, pl, 0, 0, pb, pr])]) : xq;
+  // [C·Hp·Wp + 1, B]: one row per padded pixel, then an all-zero row for padded tile rows.
+  const rows = g.op('Pad', [g.op('Reshape', [g.op('Transpose', [img], { perm: [1, 2, 3, 0] }), g.constInt64([pixels, -1])]), g.constInt64([0, 0, 1, 0])]);
+  const digits = g.op('Reshape', [streamDigits(g, rows, enc, 2), g.constInt64([pixels + 1, -1])]); // [pixels + 1, B·J]
+  const idx = g.constInt64(patchIndex(spec, T, R, Hp, Wp, pixels), [T, R, spec.Ho * spec.Wo]);
+  return g.op('Reshape', [g.op('Gather', [digits, idx], { axis: 0 }), g.constInt64([T, R, -1])]);
+}
+
+/** Row of the padded-pixel table read by tile t, tile row r, output pixel l (the zero row past K). */
+export function patchIndex(spec: Extract<MvmSpec, { kind: 'conv2d' }>, T: number, R: number, Hp: number, Wp: number, zeroRow: number): number[] {
+  const [kh, kw] = spec.kernel;
+  const [sh, sw] = spec.stride;
+  const K = spec.C * kh * kw;
+  const L = spec.Ho * spec.Wo;
+  const out = new Array<number>(T * R * L);
+  for (let k = 0; k < T * R; k++) {
+    const c = Math.floor(k / (kh * kw));
+    const i = Math.floor(k / kw) % kh;
+    const j = k % kw;
+    for (let ho = 0; ho < spec.Ho; ho++) {
+      for (let wo = 0; wo < spec.Wo; wo++) {
+        out[k * L + ho * spec.Wo + wo] = k >= K ? zeroRow : c * Hp * Wp + (ho * sh + i) * Wp + (wo * sw + j);
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * DAC stream digits of integer-valued floats q [...] along a new trailing axis [..., J], per the
+ * encoding (LSB stream first; powers of two, so exact), as float (`to` = 1) or uint8 (`to` = 2).
+ */
+export function streamDigits(g: GraphBuilder, q: string, enc: InputEncoding, to: 1 | 2 = 1): string {
+  const base = 2 ** enc.dacBits;
+  // Integer bit operations on uint32 (the inputs are non-negative integers below 2^32).
+  const split = (u: string, J: number): string => {
+    const shifts = g.constUint32(Array.from({ length: J }, (_, j) => j * enc.dacBits), [J]);
+    const u32 = g.op('Unsqueeze', [g.op('Cast', [u], { to: 12 }), g.constInt64([-1])]);
+    return g.op('Cast', [g.op('BitwiseAnd', [g.op('BitShift', [u32, shifts], { direction: 'RIGHT' }), g.constUint32([base - 1], [])])], { to });
+  };
+  switch (enc.kind) {
+    case 'unsigned':
+      return split(q, enc.streams);
+    case 'twos': {
+      const neg = g.op('Cast', [g.op('Less', [q, g.scalar(0)])], { to: 1 });
+      return split(g.op('Add', [q, g.op('Mul', [neg, g.scalar(2 ** enc.bits)])]), enc.streams);
+    }
+    case 'signmag': {
+      const Jm = enc.streams / 2;
+      return g.op('Concat', [split(g.op('Relu', [q]), Jm), split(g.op('Relu', [g.op('Neg', [q])]), Jm)], { axis: -1 });
+    }
+  }
+}
