@@ -226,7 +226,8 @@ test('backward: crossbar dx ≈ dy·Wᵀ with lossless settings; saturated outpu
   const fwd = m.forward(gb, spec, 'x', 'w');
   gb.output('y', fwd.y);
   gb.output('dx', m.backwardInput(gb, spec, 'dy', 'w', fwd));
-  gb.output('mask', fwd.saved['mask']!);
+  // Fast fidelity saves the mask as a bool `keep` (true where no ADC saturated).
+  gb.output('mask', fwd.saved['mask'] ?? gb.op('Cast', [fwd.saved['keep']!], { to: 1 }));
   const session = await ort.InferenceSession.create(gb.toBytes());
   const out = await session.run({ x: new ort.Tensor('float32', x, [B, K]), w: new ort.Tensor('float32', w, [K, N]), dy: new ort.Tensor('float32', dy, [B, N]) });
   const mask = out['mask']!.data as Float32Array;

@@ -1,10 +1,12 @@
 /**
  * Crossbar MVMs as ONNX subgraphs (the `MvmEmitter` of a crossbar-mapped layer).
  *
- * Programming (in-graph, every run, so training sees each weight update): W → per-layer scale
+ * Programming (every run, so training sees each weight update): W → per-layer scale
  * s_W = max|W|/q_max → integers q → planes (differential: |q⁺|, |q⁻|; offset: q + Z and the
  * reference Z) → MSB-first slices of cell_bits → levels ℓ, and with device non-idealities
- * L = ℓ·A + B (A, B sampled once at programming and fed as graph inputs, see config.ts).
+ * L = ℓ·A + B (A, B sampled once at programming and fed as graph inputs, see config.ts). In-graph
+ * at exact fidelity; at fast fidelity (`programming: 'fed'`) the runtime does it in TypeScript and
+ * feeds the folded matrix (config.ts `programFolded`).
  *
  *   exact  every row tile × input stream × (plane, slice) partial sum n = Σ_rows d·L is converted
  *          by its own ADC (code = clip(round(n / LSB), 0, 2^bits − 1)); codes are shift-added
@@ -12,6 +14,8 @@
  *          rule 2, tiles as one batched MatMul): inputs as columns [K, M] (M = B, or B·L after a
  *          one-hot-Conv im2col), stream digits on a trailing axis → [T, R, M·J];
  *          levels [T, 2·S·N, R]; n = [T, 2·S·N, R] × [T, R, M·J]; the shift-add is two small MatMuls.
+ *          Evaluation graphs of ideal devices with an ideal ≤ 8-bit ADC run the same conversions
+ *          on bytes (exact-int.ts: QLinearMatMul computes and converts every partial sum).
  *   fast   (TxSim) slices, planes and tiles folded into one effective integer matrix per weight
  *          update, one GEMM (or Conv) per MVM on the input_bits-quantized input, and one signed
  *          ADC (±(2^(bits−1) − 1)) on the layer-level result.
@@ -214,9 +218,13 @@ export class CrossbarMvm implements MvmEmitter {
     const enc = inputEncoding(c.xb.inputBits, c.xb.dacBits, c.signedInput);
     const range = c.ranges === 'static'
       ? side(g, sideName(c.layer, 'xrange'), [])
-      : g.op('Max', [g.op('ReduceMax', [g.op('Abs', [x])], { keepdims: 0 }), g.scalar(TINY)]);
+      // Unsigned inputs (after a ReLU) are non-negative: their max is max |x|, no Abs pass.
+      : g.op('Max', [g.op('ReduceMax', [enc.kind === 'unsigned' ? x : g.op('Abs', [x])], { keepdims: 0 }), g.scalar(TINY)]);
     const sX = g.op('Div', [range, g.scalar(enc.qmax)]);
-    const xq = g.op('Clip', [g.op('Round', [g.op('Mul', [x, g.op('Reciprocal', [sX])])]), g.scalar(enc.kind === 'unsigned' ? 0 : -enc.qmax), g.scalar(enc.qmax)]);
+    const scaled = g.op('Round', [g.op('Mul', [x, g.op('Reciprocal', [sX])])]);
+    // A fed (static) range can be exceeded; the batch's own range cannot (|x|·q_max/max|x| rounds
+    // to at most q_max), so dynamic ranges need no Clip.
+    const xq = c.ranges === 'static' ? g.op('Clip', [scaled, g.scalar(enc.kind === 'unsigned' ? 0 : -enc.qmax), g.scalar(enc.qmax)]) : scaled;
     const r = c.fidelity === 'exact' ? this.exactForward(g, spec, xq, prog.L, enc, prog.q) : this.fastForward(g, spec, xq, this.fold(g, prog.L, prog.q), enc);
     note(g, `acc:${c.layer}`, r.acc);
     note(g, `lsb:${c.layer}`, r.lsb);
@@ -234,6 +242,7 @@ export class CrossbarMvm implements MvmEmitter {
     }
     const saved: Record<string, string> = { L: prog.L, sW: prog.sW, q: prog.q, levels: prog.levels };
     if (r.mask) saved['mask'] = r.mask;
+    if (r.keep) saved['keep'] = r.keep;
     return { y, saved };
   }
 
@@ -336,8 +345,7 @@ export class CrossbarMvm implements MvmEmitter {
     const n = g.op('MatMul', [Lm, D]); // [T, 2SN, M·J]
     const maxCode = adcMaxCode(adc, false);
     const worst = d.R * (2 ** dacBits - 1) * maxLevel(xb);
-    const perSample = d.T * 2 * S * d.N * d.L * J;
-    const { lsb, fullScale } = this.lsb(g, adc, maxCode, worst, dacBits, () => subsample(g, n, perSample), staticLsb);
+    const { lsb, fullScale } = this.lsb(g, adc, maxCode, worst, dacBits, () => subsample(g, n, d.T * 2 * S * d.N * d.L * J), staticLsb);
     const { code, sat } = convert(g, n, lsb, adc, maxCode, false);
     const ps = g.op('MatMul', [g.constFloat(planeSliceWeights(xb), [1, 2 * S]), g.op('Reshape', [code, g.constInt64([d.T, 2 * S, -1])])]); // [T, 1, N·M·J]
     const streams = g.op('MatMul', [g.op('Reshape', [ps, g.constInt64([d.T, -1, J])]), g.constFloat(enc.weights, [J, 1])]); // [T, N·M, 1]
@@ -373,8 +381,8 @@ export class CrossbarMvm implements MvmEmitter {
       // over the output (Equal, Cast) instead of four (Abs, Greater, Cast, Sub).
       const r = g.op('Round', [g.op('Mul', [yi, g.op('Reciprocal', [lsb])])]);
       const code = g.op('Clip', [r, g.scalar(-maxCode), g.scalar(maxCode)]);
-      const mask = g.op('Cast', [g.op('Equal', [code, r])], { to: 1 });
-      return { acc: code, lsb, sat: g.op('Sub', [g.scalar(1), mask]), mask, ...(fullScale ? { fullScale } : {}) };
+      const keep = g.op('Equal', [code, r]);
+      return { acc: code, lsb, sat: g.op('Cast', [g.op('Not', [keep])], { to: 1 }), keep, ...(fullScale ? { fullScale } : {}) };
     }
     const { code, sat } = convert(g, yi, lsb, adc, maxCode, true);
     return { acc: code, lsb, sat, mask: g.op('Sub', [g.scalar(1), sat]), ...(fullScale ? { fullScale } : {}) };
@@ -384,7 +392,7 @@ export class CrossbarMvm implements MvmEmitter {
 
   backwardInput(g: GraphBuilder, spec: MvmSpec, dy: string, w: string, fwd: MvmForward): string {
     const c = this.cfg;
-    const masked = fwd.saved['mask'] ? g.op('Mul', [dy, fwd.saved['mask']]) : dy;
+    const masked = straightThrough(g, dy, fwd);
     if (!c.backward) return idealMvm.backwardInput(g, spec, masked, w, fwd);
     const prog = fwd.saved['L'] && fwd.saved['sW'] && fwd.saved['q'] && fwd.saved['levels'] ? { L: fwd.saved['L'], sW: fwd.saved['sW'], q: fwd.saved['q'], levels: fwd.saved['levels'] } : this.program(g, spec, w);
     if (c.backwardSides && c.variation && c.programming === 'fed') {
@@ -448,15 +456,14 @@ export class CrossbarMvm implements MvmEmitter {
     }
     const maxCode = adcMaxCode(xb.backward.adc, true);
     const worst = N * enc.qmax * weightQmax(xb);
-    const perSample = spec.kind === 'dense' ? spec.K : spec.C * spec.H * spec.W;
-    const { lsb } = this.lsb(g, xb.backward.adc, maxCode, worst, xb.backward.dacBits, () => g.op('Abs', [subsample(g, di, perSample)]), null);
+    const { lsb } = this.lsb(g, xb.backward.adc, maxCode, worst, xb.backward.dacBits, () => g.op('Abs', [subsample(g, di, spec.kind === 'dense' ? spec.K : spec.C * spec.H * spec.W)]), null);
     const { code, sat } = convert(g, di, lsb, xb.backward.adc, maxCode, true);
     return { acc: code, lsb, sat };
   }
 
   backwardWeight(g: GraphBuilder, spec: MvmSpec, dy: string, x: string, fwd: MvmForward): string {
     // Digital: xᵀ·dy on float values (through the forward's saturation mask).
-    const masked = fwd.saved['mask'] ? g.op('Mul', [dy, fwd.saved['mask']]) : dy;
+    const masked = straightThrough(g, dy, fwd);
     return idealMvm.backwardWeight(g, spec, masked, x, { y: fwd.y, saved: {} });
   }
 }
@@ -469,6 +476,8 @@ interface Conversion {
   sat: string;
   /** Straight-through mask on the layer output (0 where an ADC saturated). */
   mask?: string;
+  /** The same as a bool tensor (true where no ADC saturated), where that is cheaper to produce. */
+  keep?: string;
   /** In-graph full-scale estimate (dynamic calibrate ranges). */
   fullScale?: string;
 }
@@ -522,10 +531,33 @@ function convert(g: GraphBuilder, n: string, lsb: string, adc: AdcConfig, maxCod
   return { code, sat };
 }
 
-/** A strided subsample (≤ about 4096 values per sample) of a tensor, flattened. */
+/** Per graph: the masked gradient of each (dy, mask) pair, shared by the input and weight gradients. */
+const maskedGrads = new WeakMap<GraphBuilder, Map<string, string>>();
+
+/** dy through the forward's straight-through saturation mask (once per graph), or dy. */
+function straightThrough(g: GraphBuilder, dy: string, fwd: MvmForward): string {
+  const keep = fwd.saved['keep'];
+  const mask = fwd.saved['mask'];
+  if (!keep && !mask) return dy;
+  const memo = maskedGrads.get(g) ?? new Map<string, string>();
+  maskedGrads.set(g, memo);
+  const key = `${dy}|${keep ?? mask}`;
+  let out = memo.get(key);
+  if (!out) {
+    out = keep ? g.op('Where', [keep, dy, g.scalar(0)]) : g.op('Mul', [dy, mask!]);
+    memo.set(key, out);
+  }
+  return out;
+}
+
+/**
+ * A strided subsample (≤ about 1024 values per sample) of a tensor, flattened: where `calibrate`
+ * ranges are measured in-graph, the percentile is estimated on it (TopK over every partial sum of
+ * a large batch would cost more than the layer's GEMM).
+ */
 function subsample(g: GraphBuilder, t: string, perSample: number): string {
   const flat = g.op('Reshape', [t, g.constInt64([-1])]);
-  const stride = Math.max(1, Math.floor(perSample / 4096));
+  const stride = Math.max(1, Math.floor(perSample / 1024));
   if (stride === 1) return flat;
   // An odd stride avoids aliasing with power-of-two strides of the layout.
   const s = stride % 2 === 0 ? stride + 1 : stride;
