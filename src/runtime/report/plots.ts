@@ -113,18 +113,21 @@ export function sweepPlots(data: ReportData): PlotSpec[] {
   const f1 = axisField(a1!.path, a1!.values);
   const title1 = f1.unit ? `${a1!.path} (${f1.unit})` : a1!.path;
   const x = { field: 'x', type: f1.type, title: title1, ...(f1.type === 'ordinal' ? { sort: a1!.values } : {}) };
-  const y = { field: 'accuracy', type: 'quantitative', title: seeds > 1 ? 'final test accuracy (mean)' : 'final test accuracy', axis: { format: '.0%' }, scale: { zero: false } };
+  // Sweeps often differ by fractions of a point: one decimal keeps the axis labels distinct.
+  const y = { field: 'accuracy', type: 'quantitative', title: seeds > 1 ? 'final test accuracy (mean)' : 'final test accuracy', axis: { format: '.1%' }, scale: { zero: false } };
   const bars = (color?: Record<string, unknown>) => seeds > 1
-    ? [{ mark: { type: 'errorbar', ticks: true }, encoding: { x, y: { field: 'lo', type: 'quantitative', title: y.title, scale: { zero: false } }, y2: { field: 'hi' }, ...(color ? { color } : {}) } }]
+    ? [{ mark: { type: 'errorbar' }, encoding: { x, y: { field: 'lo', type: 'quantitative', title: y.title, scale: { zero: false } }, y2: { field: 'hi' }, ...(color ? { color } : {}) } }]
     : [];
   const spread = (c: AccuracyCell) => ({ lo: c.accuracy - c.sd, hi: c.accuracy + c.sd });
+  // A line joins values on a numeric scale; categories (devices, shapes) get points.
+  const mark = f1.type === 'quantitative' ? { type: 'line', point: true } : { type: 'point', filled: true, size: 60 };
   if (!a2) {
     const values = cells.map((c) => ({ x: f1.toValue(c.assignments[a1!.path] ?? ''), accuracy: c.accuracy, ...spread(c) }));
     return [{
       id: 'sweep-accuracy',
       title: `Final test accuracy vs ${a1!.path}`,
       caption: `${over}one point per sweep value (${finished})`,
-      spec: base(values, { layer: [{ mark: { type: 'line', point: true }, encoding: { x, y } }, ...bars()] }),
+      spec: base(values, { layer: [{ mark, encoding: { x, y } }, ...bars()] }),
     }];
   }
   if (rest.length === 0) {
@@ -156,7 +159,7 @@ export function sweepPlots(data: ReportData): PlotSpec[] {
     id: 'sweep-accuracy',
     title: `Final test accuracy vs ${a1!.path}`,
     caption: `${over}one line per combination of ${others.join(', ')}`,
-    spec: base(values, { layer: [{ mark: { type: 'line', point: true }, encoding: { x, y, color } }, ...bars(color)] }),
+    spec: base(values, { layer: [{ mark, encoding: { x, y, color } }, ...bars(color)] }),
   }];
 }
 
