@@ -49,7 +49,7 @@ import {
   type CrossbarConfig,
   type InputEncoding,
 } from './config.js';
-import { integerConversionsApply, integerForwardCore, streamDigits } from './exact-int.js';
+import { integerConversionsApply, integerForwardCore, streamDigits, sumStreamsAndTiles } from './exact-int.js';
 
 export interface LayerCrossbar {
   layer: string;
@@ -247,10 +247,10 @@ export class CrossbarMvm implements MvmEmitter {
   }
 
   /** The ADC step (level units) of a converter: constant for max/fixed, fed or in-graph for calibrate. */
-  private lsb(g: GraphBuilder, adc: AdcConfig, maxCode: number, worstCase: number, dacBits: number, observed: () => string, staticName: string | null): { lsb: string; fullScale?: string } {
+  private lsb(g: GraphBuilder, adc: AdcConfig, maxCode: number, worstCase: number, dacBits: number, observed: (() => string) | null, staticName: string | null): { lsb: string; fullScale?: string } {
     if (adc.range.kind === 'max') return { lsb: g.scalar(lsbFromFullScale(worstCase, maxCode)) };
     if (adc.range.kind === 'fixed') return { lsb: g.scalar(lsbFromFullScale(adc.range.current / unitCurrent(this.cfg.xb, dacBits), maxCode)) };
-    if (staticName) return { lsb: side(g, staticName, []) };
+    if (staticName || !observed) return { lsb: side(g, staticName ?? sideName(this.cfg.layer, 'lsb'), []) };
     const q = quantile(g, observed(), adc.range.percentile);
     return { lsb: g.op('Max', [g.op('Div', [q, g.scalar(maxCode)]), g.scalar(1)]), fullScale: q };
   }
@@ -283,17 +283,17 @@ export class CrossbarMvm implements MvmEmitter {
     const K = spec.kind === 'dense' ? spec.K : spec.C * spec.kernel[0] * spec.kernel[1];
     const N = spec.kind === 'dense' ? spec.N : spec.O;
     if (q && this.mergeReason('forward', K, N)) return this.mergedProduct(g, spec, xq, q);
-    if (this.integerConversions(enc)) return this.integerForward(g, spec, xq, L, enc, K);
     const R = Math.min(c.xb.rows, K);
     const T = Math.ceil(K / R);
     const S = this.S;
+    // Levels as [T, (plane, slice, column), R].
+    const Lm = g.op('Reshape', [g.op('Transpose', [g.op('Reshape', [pad(g, L, 4, 2, T * R - K), g.constInt64([2, S, T, R, N])])], { perm: [2, 0, 1, 4, 3] }), g.constInt64([T, 2 * S * N, R])]);
+    if (this.integerConversions(enc)) return this.integerForward(g, spec, xq, Lm, enc, { T, R, S });
     // Inputs as columns [K, M] (M = B, or B·L for conv: im2col of the quantized image).
     const cols = spec.kind === 'dense'
       ? g.op('Transpose', [xq], { perm: [1, 0] })
       : g.op('Transpose', [unfoldPatches(g, spec, xq)], { perm: [1, 0, 2] });
     const U = g.op('Reshape', [pad(g, cols, spec.kind === 'dense' ? 2 : 3, 0, T * R - K), g.constInt64([T, R, -1])]);
-    // Levels as [T, (plane, slice, column), R].
-    const Lm = g.op('Reshape', [g.op('Transpose', [g.op('Reshape', [pad(g, L, 4, 2, T * R - K), g.constInt64([2, S, T, R, N])])], { perm: [2, 0, 1, 4, 3] }), g.constInt64([T, 2 * S * N, R])]);
     const L1 = spec.kind === 'dense' ? 1 : spec.Ho * spec.Wo;
     const core = this.exactCore(g, U, Lm, enc, { T, R, N, L: L1 }, c.xb.adc, c.xb.dacBits, c.ranges === 'static' ? sideName(c.layer, 'lsb') : null);
     // [N, M] → the layer's output layout.
@@ -314,13 +314,13 @@ export class CrossbarMvm implements MvmEmitter {
     return c.integerConversions !== false && c.ranges === 'static' && c.outputs === 'none' && !c.variation && !c.readNoise && integerConversionsApply(c.xb, enc);
   }
 
-  private integerForward(g: GraphBuilder, spec: MvmSpec, xq: string, levels: string, enc: InputEncoding, K: number): Conversion {
+  private integerForward(g: GraphBuilder, spec: MvmSpec, xq: string, Lm: string, enc: InputEncoding, tiles: { T: number; R: number; S: number }): Conversion {
     const c = this.cfg;
-    const R = Math.min(c.xb.rows, K);
-    const worst = R * (2 ** c.xb.dacBits - 1) * maxLevel(c.xb);
+    const worst = tiles.R * (2 ** c.xb.dacBits - 1) * maxLevel(c.xb);
     const maxCode = adcMaxCode(c.xb.adc, false);
-    const { lsb } = this.lsb(g, c.xb.adc, maxCode, worst, c.xb.dacBits, () => { throw new Error('static ranges only'); }, sideName(c.layer, 'lsb'));
-    const core = integerForwardCore(g, spec, xq, levels, enc, c.xb, this.S, lsb); // [N, M]
+    // Static ranges (integerConversions): the step is a constant or the fed calibration, never observed in-graph.
+    const { lsb } = this.lsb(g, c.xb.adc, maxCode, worst, c.xb.dacBits, null, sideName(c.layer, 'lsb'));
+    const core = integerForwardCore(g, spec, xq, Lm, enc, c.xb, tiles, lsb); // [N, M]
     if (spec.kind === 'dense') return { acc: g.op('Transpose', [core], { perm: [1, 0] }), lsb, sat: g.constFloat([0]) };
     // Columns (pixel, sample) → [B, O, Ho, Wo].
     const bnl = g.op('Transpose', [g.op('Reshape', [core, g.constInt64([spec.O, spec.Ho * spec.Wo, -1])])], { perm: [2, 0, 1] });
@@ -348,8 +348,7 @@ export class CrossbarMvm implements MvmEmitter {
     const { lsb, fullScale } = this.lsb(g, adc, maxCode, worst, dacBits, () => subsample(g, n, d.T * 2 * S * d.N * d.L * J), staticLsb);
     const { code, sat } = convert(g, n, lsb, adc, maxCode, false);
     const ps = g.op('MatMul', [g.constFloat(planeSliceWeights(xb), [1, 2 * S]), g.op('Reshape', [code, g.constInt64([d.T, 2 * S, -1])])]); // [T, 1, N·M·J]
-    const streams = g.op('MatMul', [g.op('Reshape', [ps, g.constInt64([d.T, -1, J])]), g.constFloat(enc.weights, [J, 1])]); // [T, N·M, 1]
-    const acc = g.op('Reshape', [g.op('ReduceSum', [streams, g.constInt64([0])], { keepdims: 0 }), g.constInt64([d.N, -1])]);
+    const acc = sumStreamsAndTiles(g, ps, enc, d.T, d.N);
     // Pruned unless a backward pass or the statistics read it.
     const any = g.op('ReduceMax', [g.op('Reshape', [sat, g.constInt64([d.T, 2 * S, d.N, -1, J])]), g.constInt64([0, 1, 4])], { keepdims: 0 });
     return { acc, lsb, sat, mask: g.op('Sub', [g.scalar(1), any]), ...(fullScale ? { fullScale } : {}) };

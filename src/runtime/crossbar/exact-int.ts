@@ -33,25 +33,21 @@ export function integerConversionsApply(xb: CrossbarConfig, enc: InputEncoding):
 }
 
 /**
- * acc [N, M] (ADC codes shift-added over planes, slices, streams and row tiles) of the integer
- * levels `levels` [2, S, K, N] (float holding small integers) and the quantized inputs `xq`
- * (float integers; dense [B, K], conv [B, C, H, W]). For conv, M is ordered (pixel, sample).
+ * acc [N, M] (ADC codes shift-added over planes, slices, streams and row tiles) of the tile-major
+ * levels Lm [T, 2·S·N, R] (float holding small integers; the float core's layout) and the
+ * quantized inputs `xq` (float integers; dense [B, K], conv [B, C, H, W]). For conv, M is ordered
+ * (pixel, sample).
  */
 export function integerForwardCore(
-  g: GraphBuilder, spec: MvmSpec, xq: string, levels: string, enc: InputEncoding, xb: CrossbarConfig, S: number, lsb: string,
+  g: GraphBuilder, spec: MvmSpec, xq: string, Lm: string, enc: InputEncoding, xb: CrossbarConfig, tiles: { T: number; R: number; S: number }, lsb: string,
 ): string {
+  const { T, R, S } = tiles;
   const K = spec.kind === 'dense' ? spec.K : spec.C * spec.kernel[0] * spec.kernel[1];
   const N = spec.kind === 'dense' ? spec.N : spec.O;
-  const R = Math.min(xb.rows, K);
-  const T = Math.ceil(K / R);
-  const J = enc.streams;
   const D = spec.kind === 'dense' ? denseDigits(g, xq, enc, K, T, R) : convDigits(g, spec, xq, enc, T, R);
-  // Levels as uint8 [T, (plane, slice, column), R].
-  const padded = T * R - K > 0 ? g.op('Pad', [levels, g.constInt64([0, 0, 0, 0, 0, 0, T * R - K, 0])]) : levels;
-  const Lm = g.op('Cast', [g.op('Reshape', [g.op('Transpose', [g.op('Reshape', [padded, g.constInt64([2, S, T, R, N])])], { perm: [2, 0, 1, 4, 3] }), g.constInt64([T, 2 * S * N, R])])], { to: 2 });
   const one = g.scalar(1);
   const zero = g.constUint8([0], []);
-  let code = g.op('QLinearMatMul', [Lm, one, zero, D, one, zero, lsb, zero]); // [T, 2SN, M·J] uint8
+  let code = g.op('QLinearMatMul', [g.op('Cast', [Lm], { to: 2 }), one, zero, D, one, zero, lsb, zero]); // [T, 2SN, M·J] uint8
   const maxCode = adcMaxCode(xb.adc, false);
   if (maxCode < 255) code = g.op('Clip', [code, zero, g.constUint8([maxCode], [])]);
   const grouped = g.op('Reshape', [code, g.constInt64([T, 2 * S, -1])]);
@@ -62,6 +58,12 @@ export function integerForwardCore(
   const ps = 2 * zp <= 255
     ? g.op('Cast', [g.op('MatMulInteger', [g.constUint8(psw.map((w) => w + zp), [1, 2 * S]), grouped, g.constUint8([zp], [])])], { to: 1 })
     : g.op('MatMul', [g.constFloat(psw, [1, 2 * S]), g.op('Cast', [grouped], { to: 1 })]); // [T, 1, N·M·J]
+  return sumStreamsAndTiles(g, ps, enc, T, N);
+}
+
+/** Plane/slice-combined codes ps [T, 1, N·M·J] → acc [N, M]: streams shift-added, row tiles summed. */
+export function sumStreamsAndTiles(g: GraphBuilder, ps: string, enc: InputEncoding, T: number, N: number): string {
+  const J = enc.streams;
   const streams = g.op('MatMul', [g.op('Reshape', [ps, g.constInt64([T, -1, J])]), g.constFloat(enc.weights, [J, 1])]); // [T, N·M, 1]
   return g.op('Reshape', [g.op('ReduceSum', [streams, g.constInt64([0])], { keepdims: 0 }), g.constInt64([N, -1])]);
 }
