@@ -9,10 +9,12 @@
  */
 
 import { withMerges } from '../src/compiler/merges.js';
-import type { PlanCrossbar, PlanExperiment, NonidealStage } from '../src/compiler/plan-types.js';
-import { weightSlices, crossbarConfig, inputEncoding, inputSigned } from '../src/runtime/crossbar/config.js';
+import type { PlanCrossbar, PlanExperiment, NonidealStage } from '../src/model/plan.js';
+import type { ParasiticsSpec } from '../src/model/crossbar.js';
+import { adc, xbConfig } from '../test/runtime/crossbar-helpers.js';
+import { weightSlices, inputEncoding, inputSigned } from '../src/model/crossbar-math.js';
 import { CrossbarRuntime } from '../src/runtime/crossbar/runtime.js';
-import { lenet5, mnistExperiment, sgd } from '../src/runtime/engine/plan-builder.js';
+import { lenet5, mnistExperiment, sgd } from '../test/support/plan-builder.js';
 import { Trainer } from '../src/runtime/engine/trainer.js';
 import { Rng } from '../src/runtime/rng.js';
 import { benchGemmGflops } from './engine.bench.js';
@@ -23,16 +25,12 @@ const THREADS = 2;
 /** TxSim's wires: 1 Ω per row segment, 4.6 Ω per column segment, no driver/sense resistance. */
 const TXSIM_WIRES = { row: 1, col: 4.6, source: 0, sense: 0 };
 
-function xb64(d2d: number, parasitics: Record<string, unknown> = { kind: 'none' }): PlanCrossbar {
-  const adc = { bits: 8, range: { kind: 'calibrate', percentile: 0.999 }, offset: 0, gain_error: 0, inl: 0 };
-  return {
-    name: 'xb64',
-    settings: { size: [64, 64], mapping: 'differential', weight_bits: 8, cell_bits: 2, input_bits: 8, dac_bits: 1, adc, wires: TXSIM_WIRES, parasitics, backward: { input_bits: 8, dac_bits: 1, adc } },
-    device: { name: 'rram', levels: 4, r_on: 100e3, on_off: 10, v_read: 0.25, d2d_sigma: d2d, d2d_dist: 'normal', read_noise: 0, drift_nu: 0, drift_t0: 1, p_sa0: 0, p_sa1: 0, update: { kind: 'ideal' } },
-  };
+function xb64(d2d: number, parasitics: ParasiticsSpec = { kind: 'none' }): PlanCrossbar {
+  const calibrated = adc(8, { kind: 'calibrate', percentile: 0.999 });
+  return xbConfig({ name: 'xb64', adc: calibrated, backward: { inputBits: 8, dacBits: 1, adc: calibrated }, wires: TXSIM_WIRES, parasitics }, { name: 'rram', d2dSigma: d2d });
 }
 
-function crossbarLenet(fidelity: 'fast' | 'exact', nonideal: NonidealStage[], d2d: number, batch: number, parasitics?: Record<string, unknown>): PlanExperiment {
+function crossbarLenet(fidelity: 'fast' | 'exact', nonideal: NonidealStage[], d2d: number, batch: number, parasitics?: ParasiticsSpec): PlanExperiment {
   const exp = mnistExperiment({ network: lenet5(), train: { epochs: 1, batch, optimizer: sgd(0.01, 0.9) } });
   for (const l of exp.network.layers) if (l.mapping) Object.assign(l.mapping, { target: 'crossbar', crossbar: 'xb64' });
   exp.fidelity = fidelity;
@@ -139,7 +137,7 @@ function exactMacsPerImage(exp: PlanExperiment): number {
   let macs = 0;
   for (const l of exp.network.layers) {
     if (l.mapping?.target !== 'crossbar') continue;
-    const c = crossbarConfig(exp.crossbars['xb64']!);
+    const c = exp.crossbars['xb64']!;
     const { rows: K, cols: N } = l.mapping.matrix;
     const R = Math.min(c.rows, K);
     const J = inputEncoding(c.inputBits, c.dacBits, inputSigned(exp.network, l)).streams;
@@ -158,7 +156,7 @@ export async function benchExactInference(batch = 64, mergeLossless = false): Pr
     await xb.calibrate(t, x, y);
     const timing = await timeIt(() => t.evaluate(x, y), { warmup: 2, reps: 10 });
     const imagesPerSecond = batch / (timing.medianMs / 1000);
-    const c = crossbarConfig(exp.crossbars['xb64']!);
+    const c = exp.crossbars['xb64']!;
     return { imagesPerSecond, gflops: (2 * exactMacsPerImage(exp) * imagesPerSecond) / 1e9, streams: c.inputBits / c.dacBits, slices: weightSlices(c) };
   } finally {
     await t.release();

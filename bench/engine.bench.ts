@@ -8,7 +8,7 @@ import ort from 'onnxruntime-node';
 import { loadDataset } from '../src/runtime/data/index.js';
 import { im2colMvm, type MvmSelector } from '../src/runtime/engine/mvm.js';
 import { GraphBuilder } from '../src/runtime/engine/onnx.js';
-import { lenet5, mlp, mnistExperiment, sgd } from '../src/runtime/engine/plan-builder.js';
+import { lenet5, mlp, mnistExperiment, sgd } from '../test/support/plan-builder.js';
 import { runExperiment } from '../src/runtime/engine/run-experiment.js';
 import { Trainer } from '../src/runtime/engine/trainer.js';
 import { Rng } from '../src/runtime/rng.js';

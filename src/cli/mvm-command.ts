@@ -8,11 +8,11 @@ import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { writeFileAtomicSync } from '../runtime/results/atomic.js';
 import { check } from '../compiler/check.js';
-import type { PlanCrossbar } from '../compiler/plan-types.js';
-import { toJson } from '../compiler/values.js';
+import { lowerCrossbar } from '../compiler/lower-crossbar.js';
+import { crossbarMerges } from '../compiler/merges.js';
 import { crossbarMvm } from '../runtime/crossbar/mvm-api.js';
 import { formatNpy, parseNpy } from '../runtime/crossbar/npy.js';
-import { XbarcError } from '../runtime/errors.js';
+import { XbarcError } from '../model/errors.js';
 import { printDiagnostics } from './diagnostics-output.js';
 
 export interface MvmCommandOptions {
@@ -43,11 +43,7 @@ export async function mvmCommand(o: MvmCommandOptions): Promise<number> {
     const names = [...new Set([...result.model.crossbars.values()].map((c) => c.name))];
     return fail(`${o.spec} declares no crossbar "${o.crossbar}"${names.length ? ` (crossbars: ${names.join(', ')})` : ''}`);
   }
-  const pc: PlanCrossbar = {
-    name: xb.name,
-    settings: Object.fromEntries(Object.entries(xb.values).filter(([k]) => k !== 'device').map(([k, v]) => [k, toJson(v)])),
-    device: { name: xb.device?.name ?? 'unknown', ...Object.fromEntries(Object.entries(xb.device?.values ?? {}).map(([k, v]) => [k, toJson(v)])) },
-  };
+  const pc = lowerCrossbar(xb.name, xb);
   try {
     const read = (path: string, what: string) => {
       let bytes: Uint8Array;
@@ -60,7 +56,10 @@ export async function mvmCommand(o: MvmCommandOptions): Promise<number> {
     };
     const W = read(o.weights, 'weights');
     const X = read(o.inputs, 'inputs');
-    const Y = await crossbarMvm(pc, W, X, { fidelity, seed });
+    const [K, N] = W.shape as [number, number];
+    // The compiler's merge decision for this matrix, as an experiment's plan would carry it.
+    const [merge] = crossbarMerges(pc, { fidelity, K, N, directions: ['forward'], signedInput: X.data.some((v) => v < 0) });
+    const Y = await crossbarMvm(pc, W, X, { fidelity, seed, ...(merge ? { merge } : {}) });
     writeFileAtomicSync(o.out, formatNpy(Y));
     const how = fidelity !== 'exact' ? '' : Y.merge.applied ? `; merged into one integer GEMM (${Y.merge.reason})` : '; every conversion separately';
     process.stderr.write(`xbarc mvm: ${X.shape.join('×')} · ${W.shape.join('×')} on ${pc.name} (${fidelity}${how}) → ${o.out} [${Y.shape.join(', ')}]\n`);

@@ -1,7 +1,7 @@
 /** `xbarc plan <file>`: the execution plan as a readable table, or as JSON. */
 import { compile } from '../compiler/compile.js';
 import { formatBytes } from '../compiler/lower.js';
-import type { PlanExperiment, PlanLayer } from '../compiler/plan-types.js';
+import type { PlanExperiment, PlanLayer } from '../model/plan.js';
 import { printDiagnostics } from './diagnostics-output.js';
 
 export interface PlanCommandOptions { json?: boolean; set?: string[]; point?: string; experiment?: string }

@@ -9,7 +9,7 @@ import cliProgress from 'cli-progress';
 import pc from 'picocolors';
 import { compile, type CompiledExperiment } from '../compiler/compile.js';
 import type { Progress } from '../runtime/engine/run-experiment.js';
-import { XbarcError } from '../runtime/errors.js';
+import { XbarcError } from '../model/errors.js';
 import { executeExperiment } from '../runtime/execute.js';
 import { printDiagnostics } from './diagnostics-output.js';
 import { parsePoint } from './plan-command.js';

@@ -8,7 +8,7 @@ import { Command, Option } from 'commander';
 import pc from 'picocolors';
 import { compile, toolVersion } from '../compiler/compile.js';
 import { packageRoot } from '../compiler/resolve.js';
-import { XbarcError } from '../runtime/errors.js';
+import { XbarcError } from '../model/errors.js';
 import { writeFileAtomic } from '../runtime/results/index.js';
 import { buildSummary, classifyPoints, mergeSweepDir, pendingRecord, renderSlurmScript, shellQuote, writeSummary } from '../runtime/sweep/index.js';
 import { printDiagnostics } from './diagnostics-output.js';

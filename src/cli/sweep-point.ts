@@ -5,7 +5,7 @@
  * the parent asks (SIGINT) or disappears (IPC disconnect), so no orphan keeps running.
  */
 import { compile } from '../compiler/compile.js';
-import { XbarcError } from '../runtime/errors.js';
+import { XbarcError } from '../model/errors.js';
 import { executeExperiment } from '../runtime/execute.js';
 
 export interface PointJobArgs {

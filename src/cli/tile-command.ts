@@ -14,9 +14,9 @@
 import type { Command } from 'commander';
 import { compile } from '../compiler/compile.js';
 import { check } from '../compiler/check.js';
-import type { PlanCrossbar } from '../compiler/plan-types.js';
-import { toJson } from '../compiler/values.js';
-import { XbarcError, XbarcRuntimeError } from '../runtime/errors.js';
+import type { PlanCrossbar } from '../model/plan.js';
+import { lowerCrossbar } from '../compiler/lower-crossbar.js';
+import { XbarcError, XbarcRuntimeError } from '../model/errors.js';
 import { readNpy64, writeNpy64 } from '../runtime/npy.js';
 import { aam, aamTransposed, fcm, fcmTransposed, mvm, spiceNetlist, type Wires } from '../runtime/parasitics/fcm.js';
 import { writeFileAtomicSync } from '../runtime/results/atomic.js';
@@ -82,14 +82,9 @@ export function tileCommand(opts: TileCommandOptions): number {
   if (typeof found === 'number') return found;
   try {
     const { pc } = found;
-    const size = (pc.settings['size'] as number[] | undefined) ?? [64, 64];
-    const rows = size[0]!;
-    const cols = size[1] ?? rows;
-    const w = (pc.settings['wires'] ?? {}) as Record<string, unknown>;
-    const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
-    const wires: Wires = { row: num(w['row']), col: num(w['col']), source: num(w['source']), sense: num(w['sense']) };
-    const declared = (pc.settings['parasitics'] as { kind?: string } | undefined)?.kind;
-    const model = modelName ?? (declared === 'aam' ? 'aam' : 'fcm');
+    const { rows, cols } = pc;
+    const wires: Wires = { ...pc.wires };
+    const model = modelName ?? (pc.parasitics.kind === 'aam' ? 'aam' : 'fcm');
 
     const G = readNpy64(opts.conductances, '--conductances');
     if (G.shape.length !== 2) throw new XbarcRuntimeError('tile/bad-shape', `--conductances: expected a 2-D matrix (rows × cols), got shape (${G.shape.join(', ')})`);
@@ -163,10 +158,7 @@ export function tileCommand(opts: TileCommandOptions): number {
 
 function padConductance(pc: PlanCrossbar, pad: string): number {
   if (pad !== 'off') return 0;
-  const d = pc.device;
-  const rOn = typeof d['r_on'] === 'number' ? d['r_on'] : 100e3;
-  const rOff = typeof d['r_off'] === 'number' ? d['r_off'] : rOn * (typeof d['on_off'] === 'number' ? d['on_off'] : 10);
-  return 1 / rOff;
+  return 1 / pc.device.rOff;
 }
 
 /** The crossbar, from the compiled plan when an experiment maps to it, else from the checked model. */
@@ -203,7 +195,5 @@ function resolveCrossbar(spec: string, name: string | undefined, sets: string[] 
     process.stderr.write(`xbarc tile: ${spec} has no crossbar named ${JSON.stringify(name)}${names.length ? ` (it declares ${names.join(', ')})` : ''}\n`);
     return 2;
   }
-  const settings = Object.fromEntries(Object.entries(xb.values).filter(([k]) => k !== 'device').map(([k, v]) => [k, toJson(v)]));
-  const device = { name: xb.device?.name ?? 'unknown', ...Object.fromEntries(Object.entries(xb.device?.values ?? {}).map(([k, v]) => [k, toJson(v)])) };
-  return { pc: { name, settings, device } };
+  return { pc: lowerCrossbar(name, xb) };
 }

@@ -14,6 +14,7 @@ import { FileSystemHost, Program, shortName, stdlibDir, type Module, type Source
 import { declSchemas, familyConstructors, familyNames, findConstructor, type ObjectSchema, type ParamType } from './schema.js';
 import { Dim, formatQuantity, trimNumber } from './units.js';
 import { numOf, showValue, type Value } from './values.js';
+import { inputEncoding, largestPartialSum, losslessBits, weightSlices } from '../model/crossbar-math.js';
 
 export interface CheckedDecl {
   kind: 'device' | 'crossbar' | 'experiment';
@@ -29,7 +30,7 @@ export interface CrossbarGeometry {
   cols: number;
   weightSlices: number;
   inputStreams: number;
-  /** ceil(log2 rows) + DAC and cell terms (dropped for 1-bit DACs / cells). */
+  /** The narrowest ADC that codes every partial sum of a full tile (crossbar-math.ts `losslessBits`). */
   losslessAdcBits: number;
 }
 
@@ -275,7 +276,7 @@ class Checker {
     if ((!values['r_off'] || !roffWritten) && values['r_on'] && values['on_off']) {
       values['r_off'] = { k: 'num', v: rOn * onOff, dim: Dim.resistance, file: module.path, span: decl.name.span, isDefault: true };
     }
-    const sa = numOf(values['p_sa0'], 0) + numOf(values['p_sa1'], 0);
+    const sa = numOf(values['p_sa0']) + numOf(values['p_sa1']);
     if (sa > 1) {
       const at = this.fieldSpan(de, 'p_sa1');
       this.diags.add('out-of-range', at.file, at.span, { name: 'p_sa0 + p_sa1', value: `${trimNumber(sa * 100)} %`, range: '≤ 100 %' });
@@ -299,33 +300,34 @@ class Checker {
     } else if (!devRef && !de.isWritten('device') && !presetFailed(decl, de)) {
       this.diags.add('missing-field', module.path, decl.name.span, { owner: `crossbar ${decl.name.text}`, name: 'device', doc: 'the device in every cell, e.g. device = rram' });
     }
+    // Every field has a value here unless it failed to evaluate (already reported): NaN then skips the checks below.
     const size = values['size'];
-    const rows = size?.k === 'shape' ? size.dims[0]! : 64;
-    const cols = size?.k === 'shape' ? size.dims[1]! : 64;
-    const weightBits = numOf(values['weight_bits'], 8);
-    const cellBits = numOf(values['cell_bits'], 1);
-    const inputBits = numOf(values['input_bits'], 8);
-    const dacBits = numOf(values['dac_bits'], 1);
-    if (weightBits % cellBits !== 0) {
+    const rows = size?.k === 'shape' ? size.dims[0]! : NaN;
+    const cols = size?.k === 'shape' ? size.dims[1]! : NaN;
+    const weightBits = numOf(values['weight_bits']);
+    const cellBits = numOf(values['cell_bits']);
+    const inputBits = numOf(values['input_bits']);
+    const dacBits = numOf(values['dac_bits']);
+    if (weightBits % cellBits !== 0 && Number.isFinite(weightBits) && Number.isFinite(cellBits)) {
       const at = this.fieldSpan(de, de.isWritten('cell_bits') ? 'cell_bits' : 'weight_bits');
       this.diags.add('slicing-mismatch', at.file, at.span, { cell: cellBits, weight: weightBits });
     }
-    if (inputBits % dacBits !== 0) {
+    if (inputBits % dacBits !== 0 && Number.isFinite(inputBits) && Number.isFinite(dacBits)) {
       const at = this.fieldSpan(de, de.isWritten('dac_bits') ? 'dac_bits' : 'input_bits');
       this.diags.add('stream-mismatch', at.file, at.span, { dac: dacBits, input: inputBits });
     }
     const backward = values['backward'];
     if (backward?.k === 'object') {
-      const bIn = numOf(backward.fields['input_bits'], 8);
-      const bDac = numOf(backward.fields['dac_bits'], 1);
-      if (bIn % bDac !== 0) {
+      const bIn = numOf(backward.fields['input_bits']);
+      const bDac = numOf(backward.fields['dac_bits']);
+      if (bIn % bDac !== 0 && Number.isFinite(bIn) && Number.isFinite(bDac)) {
         const at = this.fieldSpan(de, 'backward');
         this.diags.add('stream-mismatch', at.file, at.span, { dac: bDac, input: bIn });
       }
     }
     const lossless = losslessBits(rows, dacBits, cellBits);
     const adc = values['adc'];
-    const adcBits = adc?.k === 'object' ? numOf(adc.fields['bits'], 8) : 8;
+    const adcBits = adc?.k === 'object' ? numOf(adc.fields['bits']) : NaN;
     // Only an ADC someone chose (here or in a preset) is worth a warning, not the default width.
     if (adcBits > lossless && de.isWritten('adc')) {
       const at = this.fieldSpan(de, 'adc');
@@ -334,20 +336,20 @@ class Checker {
     const parasitics = values['parasitics'];
     const wires = values['wires'];
     if (parasitics?.k === 'call' && parasitics.name !== 'none' && wires?.k === 'object') {
-      if (numOf(wires.fields['row'], 0) === 0 && numOf(wires.fields['col'], 0) === 0) {
+      if (numOf(wires.fields['row']) === 0 && numOf(wires.fields['col']) === 0) {
         const at = this.fieldSpan(de, 'parasitics');
         this.diags.add('parasitics-without-wires', at.file, at.span, { model: parasitics.name });
       }
     }
     if (device && device.values['levels']) {
-      const levels = numOf(device.values['levels'], 2);
+      const levels = numOf(device.values['levels']);
       const needed = 2 ** cellBits;
       if (needed > levels) {
         const at = this.fieldSpan(de, de.isWritten('cell_bits') ? 'cell_bits' : 'device');
         this.diags.add('cell-levels', at.file, at.span, { cell: cellBits, needed, device: device.name, levels });
       }
     }
-    const geometry: CrossbarGeometry = { rows, cols, weightSlices: Math.max(1, Math.floor(weightBits / cellBits)), inputStreams: Math.max(1, Math.floor(inputBits / dacBits)), losslessAdcBits: lossless };
+    const geometry: CrossbarGeometry = { rows, cols, weightSlices: weightSlices({ weightBits, cellBits }), inputStreams: inputEncoding(inputBits, dacBits, false).streams, losslessAdcBits: lossless };
     const checked: CheckedCrossbar = { kind: 'crossbar', name: decl.name.text, file: module.path, span: decl.name.span, values, eval: de, ...(device ? { device } : {}), geometry };
     this.crossbars.set(key, checked);
     return checked;
@@ -651,19 +653,6 @@ class Checker {
 /** A preset was named but could not be used (already reported): its fields are unknown, not missing. */
 function presetFailed(decl: ConfigDecl, de: DeclEval): boolean {
   return (decl.preset?.length ?? 0) > 0 && de.presetChain.length === 0;
-}
-
-/**
- * The narrowest ADC that converts every partial sum of a tile exactly: codes 0 … rows·(2^dac − 1)·(2^cell − 1).
- * (The usual shorthand log2(rows) + dac_bits + cell_bits is one bit short when rows is a power of
- * two and the cells and DACs are 1-bit: 128 rows can sum to 128, which needs 8 bits.)
- */
-export function largestPartialSum(rows: number, dacBits: number, cellBits: number): number {
-  return rows * (2 ** dacBits - 1) * (2 ** cellBits - 1);
-}
-
-export function losslessBits(rows: number, dacBits: number, cellBits: number): number {
-  return Math.ceil(Math.log2(largestPartialSum(rows, dacBits, cellBits) + 1));
 }
 
 function spanOfPath(axis: SweepAxis): Span {

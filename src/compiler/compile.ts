@@ -9,16 +9,12 @@ import type { ValidateFunction } from 'ajv';
 import { check, type CheckOptions, type CheckResult, type CheckedExperiment } from './check.js';
 import { Diagnostics, type Diagnostic } from './diagnostics.js';
 import { lowerExperiment, resolvedSpec, specHash, type LowerOptions } from './lower.js';
-import { PLAN_VERSION, type Plan, type PlanExperiment } from './plan-types.js';
-import { packageRoot } from './resolve.js';
+import { PLAN_VERSION, type CompiledExperiment, type Plan, type PlanExperiment } from '../model/plan.js';
+import { packageRoot, toolVersion } from '../model/tool.js';
 
-export const toolVersion: string = (JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
+export { toolVersion } from '../model/tool.js';
 
-export interface CompiledExperiment {
-  plan: PlanExperiment;
-  resolved: Record<string, unknown>;
-  specHash: string;
-}
+export type { CompiledExperiment } from '../model/plan.js';
 
 export interface CompileResult {
   diagnostics: Diagnostic[];

@@ -8,12 +8,18 @@
 import { createHash } from 'node:crypto';
 import { totalmem } from 'node:os';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import type { CheckedExperiment, CheckedCrossbar } from './check.js';
+import type { CheckedExperiment } from './check.js';
+import type { CrossbarSpec } from '../model/crossbar.js';
+import { inputEncoding, weightSlices } from '../model/crossbar-math.js';
 import { Diagnostics } from './diagnostics.js';
+import { FieldReader } from './field-reader.js';
+import { lowerCrossbar } from './lower-crossbar.js';
+
+type Call = ReturnType<FieldReader['call']>;
 import { withMerges } from './merges.js';
 import type { CheckedLayer } from './network.js';
-import { PLAN_VERSION, type DataSource, type LayerMapping, type Optimizer, type PlanCrossbar, type PlanData, type PlanExperiment, type PlanLayer, type PlanTrain, type NonidealStage } from './plan-types.js';
-import { numOf, toJson, type Value } from './values.js';
+import { PLAN_VERSION, type DataSource, type LayerMapping, type Optimizer, type PlanCrossbar, type PlanData, type PlanExperiment, type PlanLayer, type PlanTrain, type NonidealStage } from '../model/plan.js';
+import { toJson } from './values.js';
 
 export interface LowerOptions {
   /** Memory the run may use; the machine's total memory by default. */
@@ -28,16 +34,17 @@ const RUNTIME_BASE_BYTES = 300 * 1024 * 1024;
 export function lowerExperiment(exp: CheckedExperiment, diags: Diagnostics, options: LowerOptions = {}): PlanExperiment | undefined {
   const net = exp.network;
   if (!net || !net.complete || !exp.data) return undefined;
-  const fidelity = enumOf(exp.values['fidelity'], 'fast') as PlanExperiment['fidelity'];
-  const layers = net.layers.map((l) => lowerLayer(l, exp, fidelity));
+  const spec = new FieldReader(`experiment ${exp.name}`, exp.values);
+  const fidelity = spec.enumOf('fidelity', ['ideal', 'fast', 'exact'] as const);
   const crossbars: Record<string, PlanCrossbar> = {};
   for (const [name, xb] of exp.crossbars) crossbars[name] = lowerCrossbar(name, xb);
-  const train = lowerTrain(exp.values['train']);
-  const evaluateBatch = objNum(exp.values['evaluate'], 'batch', 256);
-  const evaluateTime = objNum(exp.values['evaluate'], 'time', 0);
-  const data = lowerData(exp.values['data'], exp.file);
-  const seed = numOf(exp.values['seed'], 0);
-  const output = exp.values['output']?.k === 'str' ? exp.values['output'].v : `results/${exp.name}`;
+  const layers = net.layers.map((l) => lowerLayer(l, exp, fidelity, crossbars));
+  const train = spec.has('train') ? lowerTrain(spec.block('train')) : undefined;
+  const evaluate = spec.block('evaluate');
+  const evaluateBatch = evaluate.num('batch');
+  const data = lowerData(spec.call('data'), spec.fileOf('data'));
+  const seed = spec.num('seed');
+  const output = spec.str('output');
   const flopsPerSample = layers.reduce((s, l) => s + l.flopsPerSample, 0);
   // Merge decisions (slices/streams/tiles into one GEMM) are computed from the plan's own facts.
   const plan: PlanExperiment = withMerges({
@@ -47,7 +54,7 @@ export function lowerExperiment(exp: CheckedExperiment, diags: Diagnostics, opti
     crossbars,
     data,
     ...(train ? { train } : {}),
-    evaluate: { batch: evaluateBatch, ...(evaluateTime > 0 ? { time: evaluateTime } : {}) },
+    evaluate: { batch: evaluateBatch, time: evaluate.num('time'), repeats: evaluate.num('repeats') },
     seed,
     outDir: output,
     estimate: {
@@ -64,7 +71,7 @@ export function lowerExperiment(exp: CheckedExperiment, diags: Diagnostics, opti
   return plan;
 }
 
-function lowerLayer(l: CheckedLayer, exp: CheckedExperiment, fidelity: PlanExperiment['fidelity']): PlanLayer {
+function lowerLayer(l: CheckedLayer, exp: CheckedExperiment, fidelity: PlanExperiment['fidelity'], crossbars: Record<string, PlanCrossbar>): PlanLayer {
   const { file: _file, span: _span, weighted, ...rest } = l;
   void _file;
   void _span;
@@ -74,83 +81,67 @@ function lowerLayer(l: CheckedLayer, exp: CheckedExperiment, fidelity: PlanExper
   const target = exp.mapping.get(l.name);
   const mapping: LayerMapping = { target: 'digital', matrix: { rows, cols } };
   if (target?.target === 'crossbar' && fidelity !== 'ideal') {
-    const xb = exp.crossbars.get(target.crossbar);
+    const xb = crossbars[target.crossbar];
     if (xb) Object.assign(mapping, crossbarMapping(rows, cols, xb), { target: 'crossbar', crossbar: target.crossbar });
   }
   return { ...rest, mapping };
 }
 
 /** Tile grid, slices, streams and physical array count for a K × N matrix on a crossbar. */
-export function crossbarMapping(rows: number, cols: number, xb: CheckedCrossbar): Omit<LayerMapping, 'target' | 'matrix'> {
-  const g = xb.geometry;
-  const rowTiles = Math.ceil(rows / g.rows);
-  const colTiles = Math.ceil(cols / g.cols);
-  const differential = enumOf(xb.values['mapping'], 'differential') === 'differential';
+export function crossbarMapping(rows: number, cols: number, xb: CrossbarSpec): Omit<LayerMapping, 'target' | 'matrix'> {
+  const rowTiles = Math.ceil(rows / xb.rows);
+  const colTiles = Math.ceil(cols / xb.cols);
+  const slices = weightSlices(xb);
   // Offset mapping adds one reference column per tile: counted as a fraction of an array.
-  const arraysPerSlice = differential ? 2 : 1;
+  const arraysPerSlice = xb.mapping === 'differential' ? 2 : 1;
   return {
-    tiles: { rowTiles, colTiles, tileRows: g.rows, tileCols: g.cols },
-    weightSlices: g.weightSlices,
-    inputStreams: g.inputStreams,
-    crossbarCount: rowTiles * colTiles * g.weightSlices * arraysPerSlice,
+    tiles: { rowTiles, colTiles, tileRows: xb.rows, tileCols: xb.cols },
+    weightSlices: slices,
+    // Unsigned until withMerges knows the layer's input sign.
+    inputStreams: inputEncoding(xb.inputBits, xb.dacBits, false).streams,
+    crossbarCount: rowTiles * colTiles * slices * arraysPerSlice,
   };
 }
 
-function lowerCrossbar(name: string, xb: CheckedCrossbar): PlanCrossbar {
-  const settings = Object.fromEntries(Object.entries(xb.values).filter(([k]) => k !== 'device').map(([k, v]) => [k, toJson(v)]));
-  const device = { name: xb.device?.name ?? 'unknown', ...Object.fromEntries(Object.entries(xb.device?.values ?? {}).map(([k, v]) => [k, toJson(v)])) };
-  return { name, settings, device };
-}
-
-function lowerTrain(v: Value | undefined): PlanTrain | undefined {
-  if (v?.k !== 'object') return undefined;
-  const f = v.fields;
-  const epochs = numOf(f['epochs'], 1);
-  const batch = numOf(f['batch'], 64);
-  const nonideal = f['nonideal']?.k === 'list' ? f['nonideal'].items.map((i) => (i.k === 'enum' ? i.v : '')).filter((s): s is NonidealStage => s === 'forward' || s === 'backward' || s === 'update') : [];
-  const weightRange = f['weight_range'] !== undefined ? numOf(f['weight_range'], 0) : 0;
-  const headroom = numOf(f['headroom'], 1);
+function lowerTrain(r: FieldReader): PlanTrain {
   return {
-    epochs, batch, optimizer: lowerOptimizer(f['optimizer']), nonideal, schedule: lowerSchedule(f['schedule']),
-    ...(weightRange > 0 ? { weightRange } : {}),
-    ...(headroom !== 1 ? { headroom } : {}),
+    epochs: r.num('epochs'),
+    batch: r.num('batch'),
+    optimizer: lowerOptimizer(r.call('optimizer')),
+    nonideal: r.enumList('nonideal', ['forward', 'backward', 'update'] as const),
+    schedule: lowerSchedule(r.call('schedule')),
+    ...(r.has('weight_range') ? { weightRange: r.num('weight_range') } : {}),
+    headroom: r.num('headroom'),
   };
 }
 
-function lowerOptimizer(v: Value | undefined): Optimizer {
-  const a = v?.k === 'call' ? v.args : {};
-  const n = (k: string, d: number) => numOf(a[k], d);
-  if (v?.k === 'call' && v.name === 'adam') return { kind: 'adam', lr: n('lr', 0.001), beta1: n('beta1', 0.9), beta2: n('beta2', 0.999), epsilon: n('epsilon', 1e-8), weightDecay: n('weight_decay', 0) };
-  const momentumDefault = v?.k === 'call' && v.name === 'momentum' ? 0.9 : 0;
-  return { kind: 'sgd', lr: n('lr', 0.01), momentum: n('momentum', momentumDefault), nesterov: a['nesterov']?.k === 'bool' ? a['nesterov'].v : false, weightDecay: n('weight_decay', 0) };
+function lowerOptimizer({ name, args: a }: Call): Optimizer {
+  if (name === 'adam') return { kind: 'adam', lr: a.num('lr'), beta1: a.num('beta1'), beta2: a.num('beta2'), epsilon: a.num('epsilon'), weightDecay: a.num('weight_decay') };
+  if (name === 'sgd' || name === 'momentum') return { kind: 'sgd', lr: a.num('lr'), momentum: a.num('momentum'), nesterov: a.bool('nesterov'), weightDecay: a.num('weight_decay') };
+  throw new Error(`internal error: unknown optimizer ${name}`);
 }
 
-function lowerSchedule(v: Value | undefined): PlanTrain['schedule'] {
-  if (v?.k !== 'call') return { kind: 'constant' };
-  if (v.name === 'step') return { kind: 'step', stepEpochs: numOf(v.args['every'], 10), gamma: numOf(v.args['gamma'], 0.1) };
-  if (v.name === 'cosine') return { kind: 'cosine' };
-  return { kind: 'constant' };
+function lowerSchedule({ name, args }: Call): PlanTrain['schedule'] {
+  if (name === 'step') return { kind: 'step', stepEpochs: args.num('every'), gamma: args.num('gamma') };
+  if (name === 'cosine') return { kind: 'cosine' };
+  if (name === 'constant') return { kind: 'constant' };
+  throw new Error(`internal error: unknown schedule ${name}`);
 }
 
-/** Data paths are relative to the spec file that names them. */
-function lowerData(v: Value | undefined, specFile: string): PlanData {
-  const a = v?.k === 'call' ? v.args : {};
-  const n = (k: string, d: number) => numOf(a[k], d);
+/** Data paths are relative to the spec file that names them; `train`/`test` = 0 means all of a file's samples. */
+function lowerData({ name, args: a }: Call, specFile: string): PlanData {
   const path = (k: string) => {
-    const s = a[k]?.k === 'str' ? (a[k] as { v: string }).v : '';
-    return isAbsolute(s) ? s : resolve(dirname(v?.file ?? specFile), s);
+    const s = a.str(k);
+    return isAbsolute(s) ? s : resolve(dirname(specFile), s);
   };
+  const counts = () => ({ ...(a.num('train') ? { train: a.num('train') } : {}), ...(a.num('test') ? { test: a.num('test') } : {}) });
   let source: DataSource;
-  const name = v?.k === 'call' ? v.name : 'mnist';
-  if (name === 'idx') {
-    source = { kind: 'idx', trainImages: path('train_images'), trainLabels: path('train_labels'), testImages: path('test_images'), testLabels: path('test_labels'), ...(n('train', 0) ? { train: n('train', 0) } : {}), ...(n('test', 0) ? { test: n('test', 0) } : {}) };
-  } else if (name === 'cifar10') {
-    source = { kind: 'cifar10', dir: path('dir'), ...(n('train', 0) ? { train: n('train', 0) } : {}), ...(n('test', 0) ? { test: n('test', 0) } : {}) };
-  } else {
-    source = { kind: 'mnist', train: n('train', 8000), test: n('test', 2000) };
-  }
-  const defaults = name === 'cifar10' ? { mean: 0.4734, std: 0.2516 } : { mean: 0.1307, std: 0.3081 };
-  return { source, normalize: { mean: n('mean', defaults.mean), std: n('std', defaults.std) }, ...(n('crop', 0) ? { crop: n('crop', 0) } : {}), shuffle: true };
+  if (name === 'idx') source = { kind: 'idx', trainImages: path('train_images'), trainLabels: path('train_labels'), testImages: path('test_images'), testLabels: path('test_labels'), ...counts() };
+  else if (name === 'cifar10') source = { kind: 'cifar10', dir: path('dir'), ...counts() };
+  else if (name === 'mnist') source = { kind: 'mnist', train: a.num('train'), test: a.num('test') };
+  else throw new Error(`internal error: unknown data set ${name}`);
+  const crop = a.has('crop') ? a.num('crop') : 0;
+  return { source, normalize: { mean: a.num('mean'), std: a.num('std') }, ...(crop ? { crop } : {}), shuffle: true };
 }
 
 /**
@@ -177,14 +168,6 @@ export function formatBytes(n: number): string {
     i++;
   }
   return `${v.toFixed(v >= 100 || i === 0 ? 0 : 1)} ${units[i]}`;
-}
-
-function enumOf(v: Value | undefined, fallback: string): string {
-  return v?.k === 'enum' ? v.v : fallback;
-}
-
-function objNum(v: Value | undefined, key: string, fallback: number): number {
-  return v?.k === 'object' ? numOf(v.fields[key], fallback) : fallback;
 }
 
 /** sha256 of the resolved experiment (values, not text): reformatting a spec keeps its hash. */

@@ -18,27 +18,15 @@
  * exactness claim.
  */
 
-import {
-  adcMaxCode,
-  crossbarConfig,
-  driftFactor,
-  inputEncoding,
-  inputSigned,
-  lsbFromFullScale,
-  maxLevel,
-  unitCurrent,
-  weightSlices,
-  type AdcConfig,
-  type CrossbarConfig,
-} from '../runtime/crossbar/config.js';
-import { largestPartialSum, losslessBits } from './check.js';
-import type { LayerMerge, MergeDirection, PlanExperiment, PlanLayer } from './plan-types.js';
+import { adcMaxCode, driftFactor, inputEncoding, inputSigned, largestPartialSum, losslessBits, lsbFromFullScale, maxLevel, unitCurrent, weightSlices } from '../model/crossbar-math.js';
+import type { AdcSpec, CrossbarSpec } from '../model/crossbar.js';
+import type { LayerMerge, MergeDirection, PlanExperiment, PlanLayer } from '../model/plan.js';
 import { trimNumber } from './units.js';
 
 export interface MergeFacts {
   fidelity: 'fast' | 'exact';
   /** The layer's crossbar, resolved (settings and device). */
-  xb: CrossbarConfig;
+  xb: CrossbarSpec;
   /** The layer's weight matrix: K rows (fan-in), N columns (outputs). */
   K: number;
   N: number;
@@ -77,7 +65,7 @@ export function decideMerge(f: MergeFacts): LayerMerge {
     };
   }
   const what = `slices, streams and tiles merged into one integer GEMM (per output: ${parts} ADC conversions)`;
-  const adc: AdcConfig = fwd ? xb.adc : xb.backward.adc;
+  const adc: AdcSpec = fwd ? xb.adc : xb.backward.adc;
   const adcName = fwd ? 'adc' : 'backward.adc';
   const d = xb.device;
   const why: string[] = [];
@@ -87,7 +75,7 @@ export function decideMerge(f: MergeFacts): LayerMerge {
   const drift = driftFactor(d, t);
   if (drift !== 1) why.push(`drift_nu = ${trimNumber(d.driftNu)} at evaluate.time = ${trimNumber(t)} s scales conductances by ${trimNumber(Number(drift.toPrecision(4)))}`);
   if (d.readNoise > 0) why.push(`read_noise = ${pct(d.readNoise)} perturbs every read`);
-  if (xb.parasitics !== 'none') why.push(`parasitics = ${xb.parasitics}: IR drop changes each tile's currents`);
+  if (xb.parasitics.kind !== 'none') why.push(`parasitics = ${xb.parasitics.kind}: IR drop changes each tile's currents`);
   const transfer: string[] = [];
   if (adc.offset !== 0) transfer.push(`offset ${trimNumber(adc.offset)} LSB`);
   if (adc.gainError !== 0) transfer.push(`gain_error ${pct(adc.gainError)}`);
@@ -120,16 +108,9 @@ export function layerMerges(exp: PlanExperiment, layer: PlanLayer): LayerMerge[]
   if (m?.target !== 'crossbar' || exp.fidelity === 'ideal') return undefined;
   const pc = exp.crossbars[m.crossbar ?? ''];
   if (!pc) return undefined;
-  let xb: CrossbarConfig;
-  try {
-    xb = crossbarConfig(pc);
-  } catch (e) {
-    const reason = `crossbar ${pc.name}: ${(e as Error).message}`;
-    return mergeDirections(exp).map((direction) => ({ direction, applied: false, what: 'slices, streams and tiles', reason }));
-  }
-  const evalTime = exp.evaluate.time ?? 0;
+  const evalTime = exp.evaluate.time;
   const signedInput = inputSigned(exp.network, layer);
-  return mergeDirections(exp).map((direction) => decideMerge({ fidelity: exp.fidelity as 'fast' | 'exact', xb, K: m.matrix.rows, N: m.matrix.cols, direction, signedInput, evalTime }));
+  return mergeDirections(exp).map((direction) => decideMerge({ fidelity: exp.fidelity as 'fast' | 'exact', xb: pc, K: m.matrix.rows, N: m.matrix.cols, direction, signedInput, evalTime }));
 }
 
 /**
@@ -142,10 +123,9 @@ export function layerInputStreams(exp: PlanExperiment, layer: PlanLayer): number
   const pc = m?.target === 'crossbar' ? exp.crossbars[m.crossbar ?? ''] : undefined;
   if (!pc) return undefined;
   try {
-    const xb = crossbarConfig(pc);
-    return inputEncoding(xb.inputBits, xb.dacBits, inputSigned(exp.network, layer)).streams;
+    return inputEncoding(pc.inputBits, pc.dacBits, inputSigned(exp.network, layer)).streams;
   } catch {
-    return undefined;
+    return undefined; // signed inputs on a 1-bit input width: the runtime reports it with the layer named
   }
 }
 
@@ -170,6 +150,6 @@ export function withMerges(exp: PlanExperiment): PlanExperiment {
  * Merge decisions for a resolved crossbar and a K × N matrix (library users and tests that build
  * a layer without a plan): the same function the compiler uses.
  */
-export function crossbarMerges(xb: CrossbarConfig, o: { fidelity: 'fast' | 'exact'; K: number; N: number; directions?: MergeDirection[]; signedInput?: boolean; evalTime?: number }): LayerMerge[] {
+export function crossbarMerges(xb: CrossbarSpec, o: { fidelity: 'fast' | 'exact'; K: number; N: number; directions?: MergeDirection[]; signedInput?: boolean; evalTime?: number }): LayerMerge[] {
   return (o.directions ?? ['forward', 'backward']).map((direction) => decideMerge({ fidelity: o.fidelity, xb, K: o.K, N: o.N, direction, ...(o.signedInput !== undefined ? { signedInput: o.signedInput } : {}), ...(o.evalTime !== undefined ? { evalTime: o.evalTime } : {}) }));
 }

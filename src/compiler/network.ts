@@ -10,7 +10,7 @@ import { closest, didYouMean } from './diagnostics.js';
 import type { EvalContext, Evaluator } from './evaluate.js';
 import type { Module } from './resolve.js';
 import { findConstructor, familyConstructors } from './schema.js';
-import type { LayerOp, PlanLayer, Shape } from './plan-types.js';
+import type { LayerOp, PlanLayer, Shape } from '../model/plan.js';
 import type { Value } from './values.js';
 
 export interface CheckedLayer extends Omit<PlanLayer, 'mapping'> {

@@ -4,7 +4,7 @@
  */
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve as resolvePath } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packageRoot } from '../model/tool.js';
 import type { Declaration, ImportDecl, Span } from './ast.js';
 import { Diagnostics, closest, didYouMean } from './diagnostics.js';
 import { parseSource, type ParsedFile } from './parse.js';
@@ -28,14 +28,7 @@ export class FileSystemHost implements SourceHost {
 }
 
 /** The package root (holds stdlib/), found by walking up from this module. */
-export const packageRoot: string = (() => {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    if (existsSync(join(dir, 'stdlib')) && existsSync(join(dir, 'package.json'))) return dir;
-    dir = dirname(dir);
-  }
-  return resolvePath(dirname(fileURLToPath(import.meta.url)), '../../..');
-})();
+export { packageRoot } from '../model/tool.js';
 
 export const stdlibDir = join(packageRoot, 'stdlib');
 

@@ -5,8 +5,8 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { CompiledExperiment } from '../compiler/compile.js';
-import { toolVersion } from '../compiler/compile.js';
+import type { CompiledExperiment } from '../model/plan.js';
+import { toolVersion } from '../model/tool.js';
 import { loadDataset } from './data/index.js';
 import { runExperimentInWorker, type ExperimentOutcome, type Progress } from './engine/run-experiment.js';
 import { assertCrossbarSupported } from './crossbar/runtime.js';

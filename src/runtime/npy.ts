@@ -7,7 +7,7 @@
 
 import { readFileSync } from 'node:fs';
 import { writeFileAtomicSync } from './results/atomic.js';
-import { XbarcRuntimeError } from './errors.js';
+import { XbarcRuntimeError } from '../model/errors.js';
 
 export interface NpyArray64 {
   data: Float64Array;

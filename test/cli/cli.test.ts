@@ -52,7 +52,7 @@ test('plan prints the layer table and --json a plan', () => {
   assert.match(table.stdout, /7x2 of 64x64/);
   const json = xbarc(['plan', '--json', 'experiments/lenet5-ideal.xbar']);
   const plan = JSON.parse(json.stdout) as { version: number; experiments: unknown[] };
-  assert.equal(plan.version, 1);
+  assert.equal(plan.version, 2);
   assert.equal(plan.experiments.length, 1);
 });
 

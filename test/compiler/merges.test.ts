@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { assertValidPlan, compile } from '../../src/compiler/compile.js';
 import { crossbarMerges, decideMerge, withMerges } from '../../src/compiler/merges.js';
-import type { LayerMerge, Plan, PlanExperiment } from '../../src/compiler/plan-types.js';
+import type { LayerMerge, Plan, PlanExperiment } from '../../src/model/plan.js';
 import { packageRoot } from '../../src/compiler/resolve.js';
 import { CrossbarMvm } from '../../src/runtime/crossbar/emitter.js';
 import { loadDataset } from '../../src/runtime/data/index.js';
@@ -85,7 +85,7 @@ test('device variation, faults, drift and a non-ideal ADC transfer each prevent 
   assert.equal(driftExp.evaluate.time, 3600);
   assert.match(mergesOf(driftExp)['fc1']![0]!.reason, /^drift_nu = 0\.05 at evaluate\.time = 3600 s scales conductances by 0\.66/);
   const noDriftYet = planOf(lenet({ device: 'drift_nu = 0.05' }));
-  assert.equal(noDriftYet.evaluate.time, undefined);
+  assert.equal(noDriftYet.evaluate.time, 0);
   assert.equal(mergesOf(noDriftYet)['fc1']![0]!.applied, true);
   // Several reasons are all listed.
   const both = decideMerge({ fidelity: 'exact', xb: xbConfig({ adc: { ...adc(6), offset: 0.5 } }, { d2dSigma: 0.02 }), K: 400, N: 120, direction: 'forward' });

@@ -44,7 +44,7 @@ test('LeNet-5 lowers to a valid plan with shapes, parameters, FLOPs and tile map
   assert.equal(fc1.crossbarCount, 7 * 2 * 4 * 2);
   assert.equal(layers['fc3']!.mapping!.target, 'digital');
   assert.equal(exp.crossbars['xb']!.device.name, 'PUMA_RRAM');
-  assert.equal(exp.crossbars['xb']!.device['r_on'], 100e3);
+  assert.equal(exp.crossbars['xb']!.device.rOn, 100e3);
   assert.equal(exp.estimate.flopsPerTrainStep, 3 * 32 * exp.estimate.flopsPerEvalSample);
 });
 
@@ -62,14 +62,14 @@ test('input streams count the DAC passes of each layer\'s input encoding', () =>
   assert.equal(streams(narrow, 'fc1'), 8);
 });
 
-test('train.weight_range and train.headroom reach the plan; defaults leave them out', () => {
+test('train.weight_range and train.headroom reach the plan; weight_range is absent unless written, headroom takes the table default', () => {
   const set = compile(spec(lenet()), { sets: ['train.weight_range=1', 'train.headroom=2'] });
   assert.equal(set.hasErrors, false, set.diagnostics.map((d) => d.message).join('\n'));
   assert.equal(set.plan!.experiments[0]!.train!.weightRange, 1);
   assert.equal(set.plan!.experiments[0]!.train!.headroom, 2);
   const plain = compile(spec(lenet()));
   assert.equal(plain.plan!.experiments[0]!.train!.weightRange, undefined);
-  assert.equal(plain.plan!.experiments[0]!.train!.headroom, undefined);
+  assert.equal(plain.plan!.experiments[0]!.train!.headroom, 1);
   const bad = compile(spec(lenet()), { sets: ['train.headroom=0.5'] });
   assert.ok(bad.hasErrors, 'headroom below 1 is rejected');
 });
@@ -101,7 +101,7 @@ test('sweep points are numbered, re-checked and written to their own directories
   assert.deepEqual(exps.map((e) => e.point!.index), [0, 1, 2, 3, 4, 5]);
   // Last axis fastest.
   assert.deepEqual(exps[1]!.point!.assignments, { 'xb.adc.bits': '4', 'train.optimizer.lr': '0.1' });
-  assert.equal(exps[3]!.crossbars['xb']!.settings['adc'] && (exps[3]!.crossbars['xb']!.settings['adc'] as { bits: number }).bits, 6);
+  assert.equal(exps[3]!.crossbars['xb']!.adc.bits, 6);
   assert.equal(exps[4]!.train!.optimizer.lr, 0.1);
   assert.match(exps[5]!.outDir, /points[\\/]0005$/);
   const one = compile(file, { point: 4 });
@@ -163,6 +163,6 @@ test('zip sweeps pair their axes value by value; cartesian factors multiply', ()
   const file = spec(lenet('sweep zip(seed in [1, 2, 3], train.epochs in [1, 3, 5]) * xb.adc.bits in [4, 6]'));
   const r = compile(file);
   assert.equal(r.hasErrors, false, r.diagnostics.map((d) => d.message).join('\n'));
-  const pts = r.plan!.experiments.map((e) => [e.seed, e.train!.epochs, (e.crossbars['xb']!.settings['adc'] as { bits: number }).bits]);
+  const pts = r.plan!.experiments.map((e) => [e.seed, e.train!.epochs, e.crossbars['xb']!.adc.bits]);
   assert.deepEqual(pts, [[1, 1, 4], [1, 1, 6], [2, 3, 4], [2, 3, 6], [3, 5, 4], [3, 5, 6]]);
 });

@@ -4,7 +4,7 @@
  * that loss wrt every parameter. It shares nothing with the ONNX emitters but the plan types.
  */
 
-import type { LayerOp, PlanLayer, PlanNetwork } from '../../src/compiler/plan-types.js';
+import type { LayerOp, PlanLayer, PlanNetwork } from '../../src/model/plan.js';
 
 export type Params = Record<string, Float64Array>;
 export type Mode = 'train' | 'eval';

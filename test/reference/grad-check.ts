@@ -3,9 +3,9 @@
  * finite differences of the float64 reference, at the same (float32-representable) parameters.
  */
 
-import type { PlanExperiment, PlanNetwork } from '../../src/compiler/plan-types.js';
+import type { PlanExperiment, PlanNetwork } from '../../src/model/plan.js';
 import type { MvmSelector } from '../../src/runtime/engine/mvm.js';
-import { mnistExperiment, sgd } from '../../src/runtime/engine/plan-builder.js';
+import { mnistExperiment, sgd } from '../support/plan-builder.js';
 import { Trainer } from '../../src/runtime/engine/trainer.js';
 import { Rng } from '../../src/runtime/rng.js';
 import { finiteDifferenceGrads, relativeError, toF64, type Params } from './float64-net.js';

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { crossbarMerges } from '../../src/compiler/merges.js';
-import { inputEncoding, weightQmax } from '../../src/runtime/crossbar/config.js';
+import { inputEncoding, weightQmax } from '../../src/model/crossbar-math.js';
 import { CrossbarMvm, sideName } from '../../src/runtime/crossbar/emitter.js';
 import { integerConversionsApply } from '../../src/runtime/crossbar/exact-int.js';
 import { Rng } from '../../src/runtime/rng.js';

@@ -1,18 +1,30 @@
 /** Shared helpers of the crossbar tests: configs, and running one crossbar MVM as a small ONNX graph. */
 
 import ort from 'onnxruntime-node';
-import type { AdcConfig, CrossbarConfig } from '../../src/runtime/crossbar/config.js';
+import type { AdcSpec, CrossbarSpec, DeviceSpec, WiresSpec } from '../../src/model/crossbar.js';
 import { CrossbarMvm, debugTensors, type LayerCrossbar } from '../../src/runtime/crossbar/emitter.js';
 import type { MvmSpec } from '../../src/runtime/engine/mvm.js';
 import { GraphBuilder } from '../../src/runtime/engine/onnx.js';
-import type { NonidealStage, PlanCrossbar, PlanExperiment } from '../../src/compiler/plan-types.js';
-import { buildNetwork, conv, dense, flatten, maxpool, mnistExperiment, relu, sgd } from '../../src/runtime/engine/plan-builder.js';
+import type { NonidealStage, PlanCrossbar, PlanExperiment } from '../../src/model/plan.js';
+import { buildNetwork, conv, dense, flatten, maxpool, mnistExperiment, relu, sgd } from '../support/plan-builder.js';
 
-export function adc(bits: number, range: AdcConfig['range'] = { kind: 'max' }): AdcConfig {
+export function adc(bits: number, range: AdcSpec['range'] = { kind: 'max' }): AdcSpec {
   return { bits, range, offset: 0, gainError: 0, inl: 0 };
 }
 
-export function xbConfig(over: Partial<CrossbarConfig> = {}, device: Partial<CrossbarConfig['device']> = {}): CrossbarConfig {
+/** A plan device (an ideal 4-level 100 kΩ / 1 MΩ cell, 0.25 V reads); G_on and G_off follow r_on and r_off unless given. */
+export function deviceSpec(over: Partial<DeviceSpec> = {}): DeviceSpec {
+  const rOn = over.rOn ?? 100e3;
+  const rOff = over.rOff ?? rOn * 10;
+  const gOn = 1 / rOn;
+  return {
+    name: 'dev', levels: 4, rOn, rOff, gOn, gOff: gOn / (rOff / rOn), vRead: 0.25, d2dSigma: 0, d2dDist: 'normal', readNoise: 0,
+    driftNu: 0, driftT0: 1, pSa0: 0, pSa1: 0, update: { kind: 'ideal' }, ...over,
+  };
+}
+
+/** A crossbar with 64×64 tiles, 8-bit weights on 2-bit cells, 8-bit inputs on 1-bit DACs, 8-bit `max` ADCs. */
+export function xbConfig(over: Partial<CrossbarSpec> = {}, device: Partial<DeviceSpec> = {}): CrossbarSpec {
   return {
     name: 'xb',
     rows: 64,
@@ -24,16 +36,14 @@ export function xbConfig(over: Partial<CrossbarConfig> = {}, device: Partial<Cro
     dacBits: 1,
     adc: adc(8),
     backward: { inputBits: 8, dacBits: 1, adc: adc(8) },
-    parasitics: 'none',
-    device: {
-      name: 'dev', gOn: 1e-5, gOff: 1e-6, vRead: 0.25, d2dSigma: 0, d2dDist: 'normal', readNoise: 0,
-      driftNu: 0, driftT0: 1, pSa0: 0, pSa1: 0, update: 'ideal', ...device,
-    },
+    wires: NO_WIRES,
+    parasitics: { kind: 'none' },
+    device: deviceSpec(device),
     ...over,
   };
 }
 
-export function layerXb(xb: CrossbarConfig, over: Partial<LayerCrossbar> = {}): LayerCrossbar {
+export function layerXb(xb: CrossbarSpec, over: Partial<LayerCrossbar> = {}): LayerCrossbar {
   return {
     layer: 'L', xb, fidelity: 'exact', forward: true, backward: false, ranges: 'static', outputs: 'none',
     variation: false, readNoise: false, signedInput: true, ...over,
@@ -103,27 +113,16 @@ export const scalarTensor = (v: number): ort.Tensor => new ort.Tensor('float32',
 
 // ---- plan-level fixtures shared by the crossbar training tests ---------------------------------
 
-const CALIBRATED_ADC = { bits: 8, range: { kind: 'calibrate', percentile: 0.999 }, offset: 0, gain_error: 0, inl: 0 };
+export const NO_WIRES: WiresSpec = { row: 0, col: 0, source: 0, sense: 0 };
 
 /**
  * A plan crossbar `xb` as lowering would write it: 32×32 differential tiles, 8-bit weights on
  * 2-bit cells, 8-bit inputs on 1-bit DACs, calibrated 8-bit ADCs, no wires, an ideal 4-level
- * device; `settings` and `device` override any of these.
+ * device; `over` and `device` override any of these.
  */
-export function planCrossbar(settings: Record<string, unknown> = {}, device: Record<string, unknown> = {}): PlanCrossbar {
-  return {
-    name: 'xb',
-    settings: {
-      size: [32, 32], mapping: 'differential', weight_bits: 8, cell_bits: 2, input_bits: 8, dac_bits: 1,
-      adc: CALIBRATED_ADC, wires: { row: 0, col: 0, source: 0, sense: 0 }, parasitics: { kind: 'none' },
-      backward: { input_bits: 8, dac_bits: 1, adc: CALIBRATED_ADC },
-      ...settings,
-    },
-    device: {
-      name: 'dev', levels: 4, r_on: 100e3, on_off: 10, r_off: 1e6, v_read: 0.25, d2d_sigma: 0, d2d_dist: 'normal', read_noise: 0,
-      drift_nu: 0, drift_t0: 1, p_sa0: 0, p_sa1: 0, update: { kind: 'ideal' }, ...device,
-    },
-  };
+export function planCrossbar(over: Partial<CrossbarSpec> = {}, device: Partial<DeviceSpec> = {}): PlanCrossbar {
+  const calibrated = adc(8, { kind: 'calibrate', percentile: 0.999 });
+  return xbConfig({ rows: 32, cols: 32, adc: calibrated, backward: { inputBits: 8, dacBits: 1, adc: calibrated }, ...over }, device);
 }
 
 /** A small conv + dense network on MNIST with both weighted layers on crossbar `xb`. */

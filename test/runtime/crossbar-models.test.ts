@@ -6,7 +6,8 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { driftFactor, gOffLevels, inputEncoding, programDevices, weightQmax } from '../../src/runtime/crossbar/config.js';
+import { programDevices } from '../../src/runtime/crossbar/config.js';
+import { driftFactor, gOffLevels, inputEncoding, weightQmax } from '../../src/model/crossbar-math.js';
 import { sideName, statName } from '../../src/runtime/crossbar/emitter.js';
 import ort from 'onnxruntime-node';
 import { Rng } from '../../src/runtime/rng.js';

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { mvmCommand } from '../../src/cli/mvm-command.js';
+import { crossbarMerges } from '../../src/compiler/merges.js';
 import { crossbarMvm } from '../../src/runtime/crossbar/mvm-api.js';
 import { formatNpy, parseNpy } from '../../src/runtime/crossbar/npy.js';
 import { Rng } from '../../src/runtime/rng.js';
@@ -121,14 +122,19 @@ test('crossbarMvm at exact fidelity follows the compiler\'s merge decision: loss
   const X = { data: rng.fillNormal(new Float32Array(B * K)), shape: [B, K] };
   // 32-row tiles, 1-bit DACs, 2-bit cells: partial sums up to 32·1·3 = 96 fit an 8-bit ADC.
   const lossless = planCrossbar();
-  const merged = await crossbarMvm(lossless, W, X, { fidelity: 'exact', seed: 0 });
+  const decide = (xb: typeof lossless) => crossbarMerges(xb, { fidelity: 'exact', K, N, directions: ['forward'], signedInput: true })[0]!;
+  const merged = await crossbarMvm(lossless, W, X, { fidelity: 'exact', seed: 0, merge: decide(lossless) });
   const every = await crossbarMvm(lossless, W, X, { fidelity: 'exact', seed: 0, mergeLossless: false });
   assert.equal(merged.merge.applied, true, merged.merge.reason);
   assert.equal(every.merge.applied, false);
   assert.deepEqual(Array.from(merged.data), Array.from(every.data));
   // A 6-bit ADC cannot hold those sums: not merged, and the result differs.
-  const lossy = planCrossbar({ adc: { bits: 6, range: { kind: 'max' }, offset: 0, gain_error: 0, inl: 0 } });
-  const coarse = await crossbarMvm(lossy, W, X, { fidelity: 'exact', seed: 0 });
+  const lossy = planCrossbar({ adc: { bits: 6, range: { kind: 'max' }, offset: 0, gainError: 0, inl: 0 } });
+  const coarse = await crossbarMvm(lossy, W, X, { fidelity: 'exact', seed: 0, merge: decide(lossy) });
+  // Without a decision nothing is merged: every conversion runs, with the lossless result.
+  const undecided = await crossbarMvm(lossless, W, X, { fidelity: 'exact', seed: 0 });
+  assert.equal(undecided.merge.applied, false);
+  assert.deepEqual(Array.from(undecided.data), Array.from(every.data));
   assert.equal(coarse.merge.applied, false);
   assert.match(coarse.merge.reason, /6 < 7/);
   assert.notDeepEqual(Array.from(coarse.data), Array.from(merged.data));

@@ -7,9 +7,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { withMerges } from '../../src/compiler/merges.js';
-import type { PlanCrossbar, PlanExperiment, NonidealStage } from '../../src/compiler/plan-types.js';
+import type { PlanCrossbar, PlanExperiment, NonidealStage } from '../../src/model/plan.js';
 import ort from 'onnxruntime-node';
-import { foldDevices, planeSliceWeights, programDevices, programFolded, weightQmax, weightSlices, type CrossbarConfig } from '../../src/runtime/crossbar/config.js';
+import { foldDevices, programDevices, programFolded } from '../../src/runtime/crossbar/config.js';
+import { planeSliceWeights, weightQmax, weightSlices } from '../../src/model/crossbar-math.js';
+import type { CrossbarSpec } from '../../src/model/crossbar.js';
 import { sideName } from '../../src/runtime/crossbar/emitter.js';
 import { assertCrossbarSupported, CrossbarRuntime } from '../../src/runtime/crossbar/runtime.js';
 import { loadDataset, type Dataset } from '../../src/runtime/data/index.js';
@@ -34,7 +36,7 @@ async function data(exp: PlanExperiment): Promise<Dataset> {
 }
 
 test('fast fidelity trains through crossbar forward and backward (D2D, read noise), reproducibly, with per-layer stats', async () => {
-  const exp = experiment('fast', ['forward', 'backward', 'update'], crossbar({}, { d2d_sigma: 0.03, read_noise: 0.02, update: { kind: 'txsim', v: 0.01, gamma: 0.05 } }));
+  const exp = experiment('fast', ['forward', 'backward', 'update'], crossbar({}, { d2dSigma: 0.03, readNoise: 0.02, update: { kind: 'txsim', v: 0.01, gamma: 0.05 } }));
   const d = await data(exp);
   const a = await runExperiment(exp, d, { trainer: { threads: 1 } });
   const b = await runExperiment(exp, d, { trainer: { threads: 1 } });
@@ -67,14 +69,14 @@ test('exact inference after software training (nonideal = []) stays within 2 poi
   assert.equal(unmerged.final.testAccuracy, r.final.testAccuracy, 'merged and per-conversion exact evaluation agree');
   assert.ok(unmerged.layers!.every((l) => l['mergedExact'] === null));
   // A 3-bit ADC loses accuracy and SNR.
-  const coarse = experiment('exact', [], crossbar({ adc: { bits: 3, range: { kind: 'calibrate', percentile: 0.999 }, offset: 0, gain_error: 0, inl: 0 } }));
+  const coarse = experiment('exact', [], crossbar({ adc: { bits: 3, range: { kind: 'calibrate', percentile: 0.999 }, offset: 0, gainError: 0, inl: 0 } }));
   const rc = await runExperiment(coarse, d, { trainer: { threads: 1 } });
   assert.ok(rc.layers![0]!.snrDb! < r.layers![0]!.snrDb! - 6, `3-bit SNR ${rc.layers![0]!.snrDb} vs 8-bit ${r.layers![0]!.snrDb}`);
   assert.equal(rc.layers![0]!['mergedExact'], null);
 });
 
 test('exact fidelity also trains through the crossbar (forward and backward, offset mapping, 2-bit DACs)', async () => {
-  const exp = experiment('exact', ['forward', 'backward'], crossbar({ mapping: 'offset', dac_bits: 2, size: [16, 8] }, { d2d_sigma: 0.02, p_sa0: 0.01 }));
+  const exp = experiment('exact', ['forward', 'backward'], crossbar({ mapping: 'offset', dacBits: 2, rows: 16, cols: 8 }, { d2dSigma: 0.02, pSa0: 0.01 }));
   const d = await data(exp);
   const r = await runExperiment(exp, d, { trainer: { threads: 1 } });
   const ideal = await runExperiment({ ...exp, fidelity: 'ideal' }, d, { trainer: { threads: 1 } });
@@ -96,14 +98,14 @@ test('the worker path builds the crossbar selector inside the worker', async () 
 test('unsupported crossbar features fail with a message that says what and where', () => {
   // Parasitics (fcm, aam) run at fast and exact fidelity (test/runtime/parasitics-training.test.ts).
   assert.doesNotThrow(() => assertCrossbarSupported(experiment('fast', [], crossbar({ parasitics: { kind: 'fcm', refresh: 1, backward: 'transposed' } }))));
-  assert.throws(() => assertCrossbarSupported(experiment('exact', [], crossbar({}, { read_noise: 0.01 }))), /read noise at fidelity exact/);
-  assert.doesNotThrow(() => assertCrossbarSupported(experiment('ideal', [], crossbar({ parasitics: { kind: 'fcm' } }))));
+  assert.throws(() => assertCrossbarSupported(experiment('exact', [], crossbar({}, { readNoise: 0.01 }))), /read noise at fidelity exact/);
+  assert.doesNotThrow(() => assertCrossbarSupported(experiment('ideal', [], crossbar({ parasitics: { kind: 'fcm', refresh: 1, backward: 'transposed' } }))));
 });
 
 // ---- fidelity fast: weights programmed by the runtime (config.ts programFolded) -------------------
 
 /** Independent float64 fold: Σ_p,s sign_p·4^s·(ℓ_ps·A + B) per weight of the [K, N] matrix Wk. */
-function referenceFold(xb: CrossbarConfig, Wk: Float32Array, K: number, N: number, A: Float32Array, B: Float32Array): { Wf: Float64Array; sW: number } {
+function referenceFold(xb: CrossbarSpec, Wk: Float32Array, K: number, N: number, A: Float32Array, B: Float32Array): { Wf: Float64Array; sW: number } {
   const qmax = weightQmax(xb);
   let m = 0;
   for (const v of Wk) m = Math.max(m, Math.abs(v));
@@ -224,7 +226,7 @@ test('fast fidelity programmed by the runtime: the folded matrix equals an indep
 });
 
 test('fast fidelity: training with runtime-programmed weights follows in-graph programming (D2D, forward and backward; evaluation with drift)', async () => {
-  const exp = experiment('fast', ['forward', 'backward'], crossbar({}, { d2d_sigma: 0.03, p_sa0: 0.01, drift_nu: 0.1, drift_t0: 1 }));
+  const exp = experiment('fast', ['forward', 'backward'], crossbar({}, { d2dSigma: 0.03, pSa0: 0.01, driftNu: 0.1, driftT0: 1 }));
   // Evaluation after 10^4 s of drift (conductances × 0.4): the evaluation graphs fold another device state.
   (exp.evaluate as { time?: number }).time = 1e4;
   const d = await data(exp);

@@ -4,8 +4,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import type { DataSource, PlanData } from '../../src/compiler/plan-types.js';
-import { XbarcDataError } from '../../src/runtime/errors.js';
+import type { DataSource, PlanData } from '../../src/model/plan.js';
+import { XbarcDataError } from '../../src/model/errors.js';
 import {
   epochOrder,
   gatherBatch,

@@ -11,9 +11,9 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { LayerOp, PlanNetwork } from '../../src/compiler/plan-types.js';
+import type { LayerOp, PlanNetwork } from '../../src/model/plan.js';
 import { idealMvm, im2colMvm, type MvmSelector } from '../../src/runtime/engine/mvm.js';
-import { add, avgpool, batchnorm, buildNetwork, conv, dense, flatten, globalAvgpool, maxpool, relu } from '../../src/runtime/engine/plan-builder.js';
+import { add, avgpool, batchnorm, buildNetwork, conv, dense, flatten, globalAvgpool, maxpool, relu } from '../support/plan-builder.js';
 import { Rng } from '../../src/runtime/rng.js';
 import { gradCheck, type GradCheckOptions } from '../reference/grad-check.js';
 

@@ -6,7 +6,7 @@ import ort from 'onnxruntime-node';
 import onnxProto from 'onnx-proto';
 import { buildEvalGraph, buildGradsGraph, buildTrainGraph } from '../../src/runtime/engine/graphs.js';
 import { GraphBuilder, IR_VERSION, OPSET } from '../../src/runtime/engine/onnx.js';
-import { lenet5, sgd } from '../../src/runtime/engine/plan-builder.js';
+import { lenet5, sgd } from '../support/plan-builder.js';
 
 test('a built graph runs in ORT, with opset 18 / IR 8 and unused nodes pruned', async () => {
   const g = new GraphBuilder('tiny');

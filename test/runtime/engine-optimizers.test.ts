@@ -6,8 +6,8 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Optimizer, PlanTrain } from '../../src/compiler/plan-types.js';
-import { adam, batchnorm, buildNetwork, dense, mnistExperiment, relu, sgd } from '../../src/runtime/engine/plan-builder.js';
+import type { Optimizer, PlanTrain } from '../../src/model/plan.js';
+import { adam, batchnorm, buildNetwork, dense, mnistExperiment, relu, sgd } from '../support/plan-builder.js';
 import { learningRate } from '../../src/runtime/engine/run-experiment.js';
 import { Trainer } from '../../src/runtime/engine/trainer.js';
 import { Rng } from '../../src/runtime/rng.js';
@@ -115,7 +115,7 @@ test('batchnorm updates running statistics (unbiased variance) and eval mode use
 });
 
 test('learning-rate schedules', () => {
-  const train = (schedule: PlanTrain['schedule']): PlanTrain => ({ epochs: 10, batch: 8, optimizer: sgd(0.1), nonideal: [], schedule });
+  const train = (schedule: PlanTrain['schedule']): PlanTrain => ({ epochs: 10, batch: 8, optimizer: sgd(0.1), nonideal: [], schedule, headroom: 1 });
   assert.equal(learningRate(train({ kind: 'constant' }), 7), 0.1);
   assert.ok(Math.abs(learningRate(train({ kind: 'step', stepEpochs: 3, gamma: 0.5 }), 4) - 0.05) < 1e-15);
   assert.ok(Math.abs(learningRate(train({ kind: 'step', stepEpochs: 3, gamma: 0.5 }), 7) - 0.025) < 1e-15);

@@ -5,10 +5,10 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { PlanExperiment } from '../../src/compiler/plan-types.js';
+import type { PlanExperiment } from '../../src/model/plan.js';
 import { loadDataset, type Dataset } from '../../src/runtime/data/index.js';
-import { XbarcRuntimeError } from '../../src/runtime/errors.js';
-import { batchnorm, buildNetwork, conv, dense, flatten, maxpool, mlp, mnistExperiment, relu, sgd } from '../../src/runtime/engine/plan-builder.js';
+import { XbarcRuntimeError } from '../../src/model/errors.js';
+import { batchnorm, buildNetwork, conv, dense, flatten, maxpool, mlp, mnistExperiment, relu, sgd } from '../support/plan-builder.js';
 import { runExperiment, runExperimentInWorker, type Progress } from '../../src/runtime/engine/run-experiment.js';
 import { Trainer } from '../../src/runtime/engine/trainer.js';
 import { Rng } from '../../src/runtime/rng.js';

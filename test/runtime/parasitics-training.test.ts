@@ -6,19 +6,20 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { NonidealStage, PlanCrossbar, PlanExperiment } from '../../src/compiler/plan-types.js';
+import type { NonidealStage, PlanCrossbar, PlanExperiment } from '../../src/model/plan.js';
 import { crossbarMvm } from '../../src/runtime/crossbar/mvm-api.js';
 import { CrossbarRuntime } from '../../src/runtime/crossbar/runtime.js';
 import { Trainer } from '../../src/runtime/engine/trainer.js';
 import { loadDataset, type Dataset } from '../../src/runtime/data/index.js';
 import { runExperiment, type ExperimentOutcome } from '../../src/runtime/engine/run-experiment.js';
 import { planCrossbar, smallCrossbarExperiment } from './crossbar-helpers.js';
+import type { AdcSpec, ParasiticsSpec, WiresSpec } from '../../src/model/crossbar.js';
 import { fcm } from '../../src/runtime/parasitics/fcm.js';
 
 const TXSIM_WIRES = { row: 1, col: 4.6, source: 0, sense: 0 };
 
-const crossbar = (size: number, parasitics: Record<string, unknown>, wires: Record<string, number>, over: Record<string, unknown> = {}): PlanCrossbar =>
-  planCrossbar({ size: [size, size], weight_bits: 4, wires, parasitics, ...over });
+const crossbar = (size: number, parasitics: ParasiticsSpec, wires: WiresSpec, over: Partial<PlanCrossbar> = {}): PlanCrossbar =>
+  planCrossbar({ rows: size, cols: size, weightBits: 4, wires, parasitics, ...over });
 
 test('one tile: the crossbar MVM under FCM equals the float64 product with fcm()\'s effective matrices; zero wires change nothing', async () => {
   const K = 12;
@@ -32,7 +33,7 @@ test('one tile: the crossbar MVM under FCM equals the float64 product with fcm()
   const kx = Int32Array.from({ length: B * K }, (_, i) => (i * 37 + 11) % 256);
   kx[0] = 255;
   const X = { data: Float32Array.from(kx, (k) => k * 0.01), shape: [B, K] };
-  const adc = { bits: 24, range: { kind: 'max' }, offset: 0, gain_error: 0, inl: 0 };
+  const adc: AdcSpec = { bits: 24, range: { kind: 'max' }, offset: 0, gainError: 0, inl: 0 };
   const none = await crossbarMvm(crossbar(T, { kind: 'none' }, TXSIM_WIRES, { adc }), W, X, { fidelity: 'fast', seed: 1 });
   const zero = await crossbarMvm(crossbar(T, { kind: 'fcm', refresh: 1, backward: 'transposed' }, { row: 0, col: 0, source: 0, sense: 0 }, { adc }), W, X, { fidelity: 'fast', seed: 1 });
   assert.deepEqual(zero.data, none.data);
@@ -125,7 +126,7 @@ test('interpolated FCM: the training graph solves every `refresh` batches, ceil(
     }
   }
   const none = await run(experiment('fast', ['forward', 'backward'], crossbar(32, { kind: 'none' }, TXSIM_WIRES)));
-  const aam = await run(experiment('fast', ['forward', 'backward'], crossbar(32, { kind: 'aam', refresh: 1, backward: 'transposed' }, { row: 2.5, col: 2.5, source: 500, sense: 100 })));
+  const aam = await run(experiment('fast', ['forward', 'backward'], crossbar(32, { kind: 'aam', backward: 'transposed' }, { row: 2.5, col: 2.5, source: 500, sense: 100 })));
   assert.notDeepEqual(aam.weights!['fc1/weight'], none.weights!['fc1/weight']);
   assert.equal((aam.layers![1]!['parasitics'] as ParStats).trainRefreshes, batches);
 });
@@ -160,7 +161,7 @@ test('exact fidelity trains and evaluates through FCM-distorted arrays (PUMA wir
 test('fast fidelity under FCM (backward = transposed): runtime-programmed folded matrices follow in-graph programming; D is kept between refreshes', async () => {
   const wires = { row: 2.5, col: 2.5, source: 500, sense: 100 };
   const exp = experiment('fast', ['forward', 'backward'], crossbar(32, { kind: 'fcm', refresh: 3, backward: 'transposed' }, wires, {}));
-  exp.crossbars['xb']!.device['d2d_sigma'] = 0.03;
+  exp.crossbars['xb']!.device.d2dSigma = 0.03;
   cached ??= await loadDataset(exp.data, exp.seed);
   const d = cached;
   const out: { w: Record<string, Float32Array>; refreshes: number }[] = [];

@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { aam, aamPathResistance, aamTransposed, applyDistortion, backwardEffective, distortion, fcm, fcmKernel, fcmTransposed, forwardEffective, InterpolatedFcm, mvm, parasiticsFromSettings, spiceNetlist, transpose, type Wires } from '../../src/runtime/parasitics/fcm.js';
+import { aam, aamPathResistance, aamTransposed, applyDistortion, backwardEffective, distortion, fcm, fcmKernel, fcmTransposed, forwardEffective, InterpolatedFcm, mvm, parasiticsOf, spiceNetlist, transpose, type Wires } from '../../src/runtime/parasitics/fcm.js';
 import { Rng } from '../../src/runtime/rng.js';
 import { denseForward, denseTransposed, gaussSolve } from '../reference/nodal.js';
 
@@ -360,22 +360,22 @@ test('the SPICE netlist describes the same circuit (read back and solved indepen
 test('plan settings: parasitics config, forward/backward effective matrices, transposed vs reuse', () => {
   const rng = new Rng(23, 'test/parasitics/settings');
   const g = tile(rng, 6, 10, 10e3, 1e6);
-  const settings = { size: [6, 10], wires: { row: 2, col: 3, source: 400, sense: 20 }, parasitics: { kind: 'fcm', refresh: 50, backward: 'transposed' } };
-  const cfg = parasiticsFromSettings(settings);
+  const settings = { rows: 6, cols: 10, wires: { row: 2, col: 3, source: 400, sense: 20 }, parasitics: { kind: 'fcm', refresh: 50, backward: 'transposed' } } as const;
+  const cfg = parasiticsOf(settings);
   assert.deepEqual(cfg, { kind: 'fcm', refresh: 50, backward: 'transposed', wires: { row: 2, col: 3, source: 400, sense: 20 }, rows: 6, cols: 10 });
   assert.deepEqual(forwardEffective(g, cfg), fcm(g, 6, 10, cfg.wires).gni);
   assert.deepEqual(backwardEffective(g, cfg), fcmTransposed(g, 6, 10, cfg.wires).gni);
-  const reuse = parasiticsFromSettings({ ...settings, parasitics: { kind: 'fcm', refresh: 1, backward: 'reuse' } });
+  const reuse = parasiticsOf({ ...settings, parasitics: { kind: 'fcm', refresh: 1, backward: 'reuse' } });
   assert.deepEqual(backwardEffective(g, reuse), transpose(fcm(g, 6, 10, cfg.wires).gni, 6, 10));
   // R_source ≠ R_sense: the two backward choices differ
   assert.ok(maxRelErr(backwardEffective(g, reuse), backwardEffective(g, cfg)) > 1e-3);
-  const a = parasiticsFromSettings({ ...settings, parasitics: { kind: 'aam', backward: 'transposed' } });
+  const a = parasiticsOf({ ...settings, parasitics: { kind: 'aam', backward: 'transposed' } });
   assert.deepEqual(forwardEffective(g, a), aam(g, 6, 10, cfg.wires));
   assert.deepEqual(backwardEffective(g, a), aamTransposed(g, 6, 10, cfg.wires));
-  const none = parasiticsFromSettings({ size: [6, 10] });
+  const none = parasiticsOf({ rows: 6, cols: 10, wires: { row: 0, col: 0, source: 0, sense: 0 }, parasitics: { kind: 'none' } });
   assert.equal(none.kind, 'none');
   assert.deepEqual(none.wires, { row: 0, col: 0, source: 0, sense: 0 });
   assert.deepEqual(forwardEffective(g, none), g);
   assert.deepEqual(backwardEffective(g, none), transpose(g, 6, 10));
-  assert.throws(() => parasiticsFromSettings({ parasitics: { kind: 'spice' } }), /unknown parasitic model/);
+  assert.throws(() => parasiticsOf({ ...settings, wires: { row: -1, col: 3, source: 400, sense: 20 } }), /wire/i);
 });

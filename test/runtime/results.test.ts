@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { XbarcRuntimeError } from '../../src/runtime/errors.js';
+import { XbarcRuntimeError } from '../../src/model/errors.js';
 import { tempPathFor } from '../../src/runtime/results/atomic.js';
 import { validateResults, writeFileAtomic, writeResults, type Results } from '../../src/runtime/results/index.js';
 

@@ -6,15 +6,15 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { NonidealStage, PlanCrossbar, PlanExperiment } from '../../src/compiler/plan-types.js';
+import type { NonidealStage, PlanCrossbar, PlanExperiment } from '../../src/model/plan.js';
 import { loadDataset, type Dataset } from '../../src/runtime/data/index.js';
 import { runExperiment, type ExperimentOutcome, type RunOptions } from '../../src/runtime/engine/run-experiment.js';
 import { planCrossbar, smallCrossbarExperiment } from './crossbar-helpers.js';
-import { sgd } from '../../src/runtime/engine/plan-builder.js';
+import { sgd } from '../support/plan-builder.js';
 import { DeviceUpdater } from '../../src/runtime/devices/training.js';
 
 /** Crossbar fixture with one 8-bit cell per weight and an effectively continuous device. */
-const crossbar = (settings: Record<string, unknown> = {}, device: Record<string, unknown> = {}): PlanCrossbar => planCrossbar({ cell_bits: 8, ...settings }, { levels: 65536, ...device });
+const crossbar = (settings: Record<string, unknown> = {}, device: Record<string, unknown> = {}): PlanCrossbar => planCrossbar({ cellBits: 8, ...settings }, { levels: 65536, ...device });
 
 function experiment(nonideal: NonidealStage[], xb: PlanCrossbar, seed = 3): PlanExperiment {
   return smallCrossbarExperiment('fast', nonideal, xb, { seed, train: 640, test: 200 });
@@ -107,7 +107,7 @@ test('txsim asymmetric nonlinearity: the realized ΔW follows the ASYM gain, lar
 test('conductances stay within [G_min, G_max] and on the level grid on trained layers; saturation at headroom 1', async () => {
   const levels = 16;
   // One cell per weight (weight_bits = cell_bits = 4): the device's 16 levels are the update grid.
-  const exp = experiment(['forward', 'backward', 'update'], crossbar({ weight_bits: 4, cell_bits: 4 }, { levels, update: { kind: 'txsim', v: 0.5, gamma: 0.5 } }));
+  const exp = experiment(['forward', 'backward', 'update'], crossbar({ weightBits: 4, cellBits: 4 }, { levels, update: { kind: 'txsim', v: 0.5, gamma: 0.5 } }));
   const r = await run(exp);
   assert.equal(r.devices!.length, 2);
   for (const d of r.devices!) {
@@ -133,9 +133,9 @@ test('conductances stay within [G_min, G_max] and on the level grid on trained l
 
 test('NeuroSim nonlinear pulses and write noise are deterministic by seed', async () => {
   const dev = { levels: 64, update: { kind: 'nonlinear', ltp: 2.4, ltd: -4.88, c2c: 0.035, d2d: 0.1 } };
-  const a = await run(experiment(['forward', 'backward', 'update'], crossbar({ weight_bits: 6, cell_bits: 6 }, dev)));
-  const b = await run(experiment(['forward', 'backward', 'update'], crossbar({ weight_bits: 6, cell_bits: 6 }, dev)));
-  const c = await run(experiment(['forward', 'backward', 'update'], crossbar({ weight_bits: 6, cell_bits: 6 }, dev), 4));
+  const a = await run(experiment(['forward', 'backward', 'update'], crossbar({ weightBits: 6, cellBits: 6 }, dev)));
+  const b = await run(experiment(['forward', 'backward', 'update'], crossbar({ weightBits: 6, cellBits: 6 }, dev)));
+  const c = await run(experiment(['forward', 'backward', 'update'], crossbar({ weightBits: 6, cellBits: 6 }, dev), 4));
   assert.deepEqual(a.weights!['fc1/weight'], b.weights!['fc1/weight']);
   assert.deepEqual(a.devices![1]!.g, b.devices![1]!.g);
   assert.equal(a.final.testAccuracy, b.final.testAccuracy);
@@ -144,7 +144,7 @@ test('NeuroSim nonlinear pulses and write noise are deterministic by seed', asyn
 });
 
 test('DeviceUpdater: programming is write-verify to the nearest level, ΔW lands as ΔG = ΔW·scale split over the pair', () => {
-  const exp = experiment(['update'], crossbar({ weight_bits: 4, cell_bits: 4 }, { levels: 11 }));
+  const exp = experiment(['update'], crossbar({ weightBits: 4, cellBits: 4 }, { levels: 11 }));
   const w0 = Float32Array.of(0.5, -0.25, 0.1, 0);
   const u = DeviceUpdater.create(exp, { 'fc1/weight': w0 }, new Map([['fc1', 'fc1/weight']]))!;
   const d = u.layers[0]!;
@@ -163,7 +163,7 @@ test('DeviceUpdater: programming is write-verify to the nearest level, ΔW lands
 });
 
 test('DeviceUpdater: train.weight_range fixes the scale for every layer; headroom widens the auto range', () => {
-  const exp = experiment(['update'], crossbar({ weight_bits: 4, cell_bits: 4 }, { levels: 11 }));
+  const exp = experiment(['update'], crossbar({ weightBits: 4, cellBits: 4 }, { levels: 11 }));
   const w0 = Float32Array.of(0.5, -0.25, 0.1, 0);
   const layers = new Map([['fc1', 'fc1/weight']]);
   const scaleOf = (o: { weightRange?: number; headroom?: number }): number => DeviceUpdater.create(exp, { 'fc1/weight': w0 }, layers, o)!.layers[0]!.scale;

@@ -1,212 +1,13 @@
 /**
- * Crossbar arithmetic, resolved from a plan's crossbar settings (MODELS.md §1–2): weight
- * quantization and slicing, conductance levels, input encoding into DAC streams, ADC ranges,
- * and the programming-time device non-idealities (D2D variation, stuck-at faults, drift).
- *
- * Units. The MVM graphs work in "level units": an input digit d (0 … 2^dac − 1) drives
- * V = d·V_read/(2^dac − 1) and a cell at slice level ℓ (0 … 2^cell_bits − 1) conducts
- * G = G_off + ℓ·ΔG with ΔG = (G_on − G_off)/(2^cell_bits − 1). Every array has a dummy column at
- * G_off whose current is subtracted before the ADC (background subtraction), so the ADC sees
- * I = u · Σ d·ℓ with the unit current u = V_read/(2^dac − 1) · ΔG. Partial sums are therefore
- * integers in the nominal case and the ADC step ("LSB") is expressed in units of u.
+ * Programming a crossbar layer (MODELS.md §1–2): the device state sampled once at programming
+ * (D2D variation, stuck-at faults, drift) and, at fidelity fast, the folded matrix programmed in
+ * TypeScript. The arithmetic (slices, levels, encodings, ADC codes) is src/model/crossbar-math.ts;
+ * the crossbar and device records are the plan's (src/model/crossbar.ts).
  */
 
-import type { PlanCrossbar, PlanExperiment, PlanLayer, PlanNetwork } from '../../compiler/plan-types.js';
-import { XbarcRuntimeError } from '../errors.js';
+import type { CrossbarSpec } from '../../model/crossbar.js';
+import { driftFactor, gOffLevels, maxLevel, offsetZ, planeSliceWeights, weightQmax, weightSlices } from '../../model/crossbar-math.js';
 import { Rng } from '../rng.js';
-
-export type AdcRange = { kind: 'calibrate'; percentile: number } | { kind: 'max' } | { kind: 'fixed'; current: number };
-
-export interface AdcConfig {
-  bits: number;
-  range: AdcRange;
-  /** Offset error in LSB. */
-  offset: number;
-  /** Relative gain error. */
-  gainError: number;
-  /** Peak integral nonlinearity in LSB (parabolic). */
-  inl: number;
-}
-
-export interface DeviceConfig {
-  name: string;
-  gOn: number;
-  gOff: number;
-  vRead: number;
-  d2dSigma: number;
-  d2dDist: 'normal' | 'lognormal';
-  readNoise: number;
-  driftNu: number;
-  driftT0: number;
-  pSa0: number;
-  pSa1: number;
-  update: string;
-}
-
-export interface CrossbarConfig {
-  name: string;
-  rows: number;
-  cols: number;
-  mapping: 'differential' | 'offset';
-  weightBits: number;
-  cellBits: number;
-  inputBits: number;
-  dacBits: number;
-  adc: AdcConfig;
-  backward: { inputBits: number; dacBits: number; adc: AdcConfig };
-  parasitics: string;
-  device: DeviceConfig;
-}
-
-const num = (v: unknown, what: string, fallback?: number): number => {
-  if (typeof v === 'number' && Number.isFinite(v)) return v;
-  if (v === undefined && fallback !== undefined) return fallback;
-  throw new XbarcRuntimeError('crossbar/bad-settings', `crossbar setting ${what} is missing or not a number (${JSON.stringify(v)})`);
-};
-
-function adcConfig(raw: unknown, what: string): AdcConfig {
-  const a = (raw ?? {}) as Record<string, unknown>;
-  const r = (a['range'] ?? { kind: 'calibrate', percentile: 0.999 }) as Record<string, unknown>;
-  let range: AdcRange;
-  if (r['kind'] === 'max') range = { kind: 'max' };
-  else if (r['kind'] === 'fixed') range = { kind: 'fixed', current: num(r['current'], `${what}.range.current`) };
-  else if (r['kind'] === 'calibrate') range = { kind: 'calibrate', percentile: Math.min(1, num(r['percentile'], `${what}.range.percentile`, 0.999)) };
-  else throw new XbarcRuntimeError('crossbar/bad-settings', `${what}.range: unknown ADC range ${JSON.stringify(r['kind'])}`);
-  return { bits: num(a['bits'], `${what}.bits`, 8), range, offset: num(a['offset'], `${what}.offset`, 0), gainError: num(a['gain_error'], `${what}.gain_error`, 0), inl: num(a['inl'], `${what}.inl`, 0) };
-}
-
-/** Resolve a plan crossbar (language names, SI) into the numbers the models use. */
-export function crossbarConfig(pc: PlanCrossbar): CrossbarConfig {
-  const s = pc.settings;
-  const d = pc.device;
-  const size = (s['size'] as number[] | undefined) ?? [64, 64];
-  const rOn = num(d['r_on'], 'device.r_on', 100e3);
-  const onOff = typeof d['r_off'] === 'number' ? (d['r_off'] as number) / rOn : num(d['on_off'], 'device.on_off', 10);
-  if (!(onOff > 1)) throw new XbarcRuntimeError('crossbar/bad-settings', `device ${d.name}: on/off ratio must exceed 1 (got ${onOff})`);
-  const gOn = 1 / rOn;
-  const back = (s['backward'] ?? {}) as Record<string, unknown>;
-  const update = (d['update'] as { kind?: string } | undefined)?.kind ?? 'ideal';
-  const cfg: CrossbarConfig = {
-    name: pc.name,
-    rows: size[0]!,
-    cols: size[1] ?? size[0]!,
-    mapping: s['mapping'] === 'offset' ? 'offset' : 'differential',
-    weightBits: num(s['weight_bits'], 'weight_bits', 8),
-    cellBits: num(s['cell_bits'], 'cell_bits', 2),
-    inputBits: num(s['input_bits'], 'input_bits', 8),
-    dacBits: num(s['dac_bits'], 'dac_bits', 1),
-    adc: adcConfig(s['adc'], 'adc'),
-    backward: { inputBits: num(back['input_bits'], 'backward.input_bits', 8), dacBits: num(back['dac_bits'], 'backward.dac_bits', 1), adc: adcConfig(back['adc'], 'backward.adc') },
-    parasitics: ((s['parasitics'] as { kind?: string } | undefined)?.kind) ?? 'none',
-    device: {
-      name: d.name,
-      gOn,
-      gOff: gOn / onOff,
-      vRead: num(d['v_read'], 'device.v_read', 0.25),
-      d2dSigma: num(d['d2d_sigma'], 'device.d2d_sigma', 0),
-      d2dDist: d['d2d_dist'] === 'lognormal' ? 'lognormal' : 'normal',
-      readNoise: num(d['read_noise'], 'device.read_noise', 0),
-      driftNu: num(d['drift_nu'], 'device.drift_nu', 0),
-      driftT0: num(d['drift_t0'], 'device.drift_t0', 1),
-      pSa0: num(d['p_sa0'], 'device.p_sa0', 0),
-      pSa1: num(d['p_sa1'], 'device.p_sa1', 0),
-      update,
-    },
-  };
-  if (cfg.mapping === 'offset' && cfg.weightBits < 2) throw new XbarcRuntimeError('crossbar/bad-settings', `crossbar ${pc.name}: offset mapping needs weight_bits ≥ 2`);
-  return cfg;
-}
-
-// ---- weights -----------------------------------------------------------------------------------
-
-/** Number of weight slices: weight_bits split MSB-first into cell_bits pieces (the top one may be narrower). */
-export const weightSlices = (c: CrossbarConfig): number => Math.ceil(c.weightBits / c.cellBits);
-/** Largest slice level 2^cell_bits − 1. */
-export const maxLevel = (c: CrossbarConfig): number => 2 ** c.cellBits - 1;
-/** Largest |quantized weight|: 2^wb − 1 (differential magnitudes), 2^(wb−1) − 1 (offset). */
-export const weightQmax = (c: CrossbarConfig): number => (c.mapping === 'differential' ? 2 ** c.weightBits - 1 : 2 ** (c.weightBits - 1) - 1);
-/** Offset mapping: the stored value is q + Z, the reference column stores Z. */
-export const offsetZ = (c: CrossbarConfig): number => 2 ** (c.weightBits - 1);
-/** G_off in units of ΔG: the current an off cell adds when its conductance deviates. */
-export const gOffLevels = (c: CrossbarConfig): number => c.device.gOff / ((c.device.gOn - c.device.gOff) / maxLevel(c));
-
-/** Digital recombination weight of plane p (0: + array / main, 1: − array / reference) and slice k (LSB = 0). */
-export function planeSliceWeights(c: CrossbarConfig): number[] {
-  const S = weightSlices(c);
-  const out: number[] = [];
-  for (const sign of [1, -1]) for (let k = 0; k < S; k++) out.push(sign * 2 ** (c.cellBits * k));
-  return out;
-}
-
-// ---- inputs -----------------------------------------------------------------------------------
-
-export interface InputEncoding {
-  kind: 'unsigned' | 'twos' | 'signmag';
-  bits: number;
-  dacBits: number;
-  /** Largest |quantized input|. */
-  qmax: number;
-  /** Streams (DAC cycles), including both passes of sign-magnitude. */
-  streams: number;
-  /** Digital shift-add weight of each stream (negative for the two's-complement MSB and the negative pass). */
-  weights: number[];
-}
-
-/**
- * Inputs known to be non-negative (after a ReLU) are unsigned input_bits integers streamed in
- * base 2^dac digits. Signed inputs use input_bits including the sign, symmetric range
- * ±(2^(ib−1) − 1): two's complement with a negative MSB weight for 1-bit DACs, sign-magnitude in
- * two passes (positive part, negative part) otherwise (PUMA functional model).
- */
-export function inputEncoding(bits: number, dacBits: number, signed: boolean): InputEncoding {
-  const base = 2 ** dacBits;
-  if (!signed) {
-    const J = Math.ceil(bits / dacBits);
-    return { kind: 'unsigned', bits, dacBits, qmax: 2 ** bits - 1, streams: J, weights: Array.from({ length: J }, (_, j) => base ** j) };
-  }
-  if (bits < 2) throw new XbarcRuntimeError('crossbar/bad-settings', `signed inputs need input_bits ≥ 2 (got ${bits})`);
-  if (dacBits === 1) {
-    return { kind: 'twos', bits, dacBits, qmax: 2 ** (bits - 1) - 1, streams: bits, weights: Array.from({ length: bits }, (_, j) => (j === bits - 1 ? -(2 ** j) : 2 ** j)) };
-  }
-  const Jm = Math.ceil((bits - 1) / dacBits);
-  const mag = Array.from({ length: Jm }, (_, j) => base ** j);
-  return { kind: 'signmag', bits, dacBits, qmax: 2 ** (bits - 1) - 1, streams: 2 * Jm, weights: [...mag, ...mag.map((w) => -w)] };
-}
-
-/** Whether a layer's input can be negative: false when it comes (through pooling/flatten) from a ReLU. */
-export function inputSigned(net: PlanNetwork, layer: PlanLayer): boolean {
-  const byName = new Map(net.layers.map((l) => [l.name, l]));
-  let src = layer.inputs[0];
-  for (let guard = 0; guard < 1000 && src && src !== 'input'; guard++) {
-    const l = byName.get(src);
-    if (!l) return true;
-    if (l.op.kind === 'relu') return false;
-    if (l.op.kind === 'maxpool' || l.op.kind === 'avgpool' || l.op.kind === 'flatten') src = l.inputs[0];
-    else return true;
-  }
-  return true;
-}
-
-/** Unit current u = V_read/(2^dac − 1) · ΔG of a forward (or backward) MVM, in amperes. */
-export function unitCurrent(c: CrossbarConfig, dacBits: number): number {
-  return (c.device.vRead / (2 ** dacBits - 1)) * ((c.device.gOn - c.device.gOff) / maxLevel(c));
-}
-
-// ---- ADC -------------------------------------------------------------------------------------
-
-/** Largest code: unsigned per-column ADC (exact) or signed layer-level converter (fast: ±(2^(b−1) − 1)). */
-export function adcMaxCode(adc: AdcConfig, signed: boolean): number {
-  return signed ? Math.max(1, 2 ** (adc.bits - 1) - 1) : 2 ** adc.bits - 1;
-}
-
-/**
- * ADC step in level units from a full-scale value (in level units). The step is never finer than
- * one nominal level step: a finer ADC resolves no nominal information, and with it an ADC is
- * lossless as soon as 2^bits − 1 covers the largest partial sum (MODELS.md §1).
- */
-export function lsbFromFullScale(fullScale: number, maxCode: number): number {
-  return Math.fround(Math.max(1, Math.fround(fullScale / maxCode)));
-}
 
 // ---- programming-time non-idealities ------------------------------------------------------------
 
@@ -217,16 +18,6 @@ export interface Programming {
   dims: [number, number, number, number];
 }
 
-/** Drift factor (t/t₀)^(−ν) at evaluation time t (no drift before t₀). */
-export function driftFactor(d: DeviceConfig, t: number): number {
-  return d.driftNu > 0 && t > d.driftT0 ? (t / d.driftT0) ** -d.driftNu : 1;
-}
-
-export function hasVariation(c: CrossbarConfig, t = 0): boolean {
-  const d = c.device;
-  return d.d2dSigma > 0 || d.pSa0 > 0 || d.pSa1 > 0 || driftFactor(d, t) !== 1;
-}
-
 /**
  * Sample the static device state of a layer's arrays once, at programming: D2D factors from
  * stream "d2d/<layer>", stuck-at faults from "stuck/<layer>" (the reference column of offset
@@ -234,7 +25,7 @@ export function hasVariation(c: CrossbarConfig, t = 0): boolean {
  * reads L = (ℓ + g₀)·f − g₀ level units with f = D2D factor × drift, g₀ = G_off/ΔG; a stuck-at-0
  * cell reads 0 (G_off) and a stuck-at-1 cell reads 2^cell_bits − 1 (G_on).
  */
-export function programDevices(c: CrossbarConfig, layer: string, K: number, N: number, seed: number, evalTime = 0): Programming {
+export function programDevices(c: CrossbarSpec, layer: string, K: number, N: number, seed: number, evalTime = 0): Programming {
   const S = weightSlices(c);
   const d = c.device;
   const g0 = gOffLevels(c);
@@ -300,7 +91,7 @@ function cellIndex(layout: 'kn' | 'nk', K: number, N: number): (i: number) => nu
 }
 
 /** Fold device state A, B [2, S, K, N] into per-weight coefficients (`FoldedDevices`), weight layout `layout`. */
-export function foldDevices(c: CrossbarConfig, A: ArrayLike<number>, B: ArrayLike<number>, K: number, N: number, layout: 'kn' | 'nk'): FoldedDevices {
+export function foldDevices(c: CrossbarSpec, A: ArrayLike<number>, B: ArrayLike<number>, K: number, N: number, layout: 'kn' | 'nk'): FoldedDevices {
   const S = weightSlices(c);
   const cw = planeSliceWeights(c);
   const n = K * N;
@@ -338,7 +129,7 @@ const ROUND_EVEN = 6755399441055744;
  * training step moves few weights across a quantization step), and `prev` is updated. The result
  * is identical to programming from scratch.
  */
-export function programFolded(c: CrossbarConfig, w: Float32Array, dev: FoldedDevices | null, out: Float32Array, back?: { dev: FoldedDevices; out: Float32Array }, prev?: Int32Array): number {
+export function programFolded(c: CrossbarSpec, w: Float32Array, dev: FoldedDevices | null, out: Float32Array, back?: { dev: FoldedDevices; out: Float32Array }, prev?: Int32Array): number {
   const qmax = weightQmax(c);
   const n = w.length;
   let m = 0;

@@ -31,29 +31,17 @@
  * and `fixed` ADC ranges are constants.
  */
 
-import { XbarcRuntimeError } from '../errors.js';
+import { XbarcRuntimeError } from '../../model/errors.js';
 import { convOutputPadding, idealMvm, unfoldPatches, type ConvMvmSpec, type MvmEmitter, type MvmForward, type MvmSpec } from '../engine/mvm.js';
 import type { GraphBuilder } from '../engine/onnx.js';
-import type { LayerMerge } from '../../compiler/plan-types.js';
-import {
-  adcMaxCode,
-  inputEncoding,
-  lsbFromFullScale,
-  maxLevel,
-  offsetZ,
-  planeSliceWeights,
-  unitCurrent,
-  weightQmax,
-  weightSlices,
-  type AdcConfig,
-  type CrossbarConfig,
-  type InputEncoding,
-} from './config.js';
+import type { LayerMerge } from '../../model/plan.js';
+import { adcMaxCode, inputEncoding, lsbFromFullScale, maxLevel, offsetZ, planeSliceWeights, unitCurrent, weightQmax, weightSlices, type InputEncoding } from '../../model/crossbar-math.js';
+import type { AdcSpec, CrossbarSpec } from '../../model/crossbar.js';
 import { integerConversionsApply, integerForwardCore, streamDigits, sumStreamsAndTiles } from './exact-int.js';
 
 export interface LayerCrossbar {
   layer: string;
-  xb: CrossbarConfig;
+  xb: CrossbarSpec;
   fidelity: 'exact' | 'fast';
   /** Forward MVM on the crossbar (else the ideal float product). */
   forward: boolean;
@@ -247,7 +235,7 @@ export class CrossbarMvm implements MvmEmitter {
   }
 
   /** The ADC step (level units) of a converter: constant for max/fixed, fed or in-graph for calibrate. */
-  private lsb(g: GraphBuilder, adc: AdcConfig, maxCode: number, worstCase: number, dacBits: number, observed: (() => string) | null, staticName: string | null): { lsb: string; fullScale?: string } {
+  private lsb(g: GraphBuilder, adc: AdcSpec, maxCode: number, worstCase: number, dacBits: number, observed: (() => string) | null, staticName: string | null): { lsb: string; fullScale?: string } {
     if (adc.range.kind === 'max') return { lsb: g.scalar(lsbFromFullScale(worstCase, maxCode)) };
     if (adc.range.kind === 'fixed') return { lsb: g.scalar(lsbFromFullScale(adc.range.current / unitCurrent(this.cfg.xb, dacBits), maxCode)) };
     if (staticName || !observed) return { lsb: side(g, staticName ?? sideName(this.cfg.layer, 'lsb'), []) };
@@ -336,7 +324,7 @@ export class CrossbarMvm implements MvmEmitter {
    */
   private exactCore(
     g: GraphBuilder, U: string, Lm: string, enc: InputEncoding,
-    d: { T: number; R: number; N: number; L: number }, adc: AdcConfig, dacBits: number, staticLsb: string | null,
+    d: { T: number; R: number; N: number; L: number }, adc: AdcSpec, dacBits: number, staticLsb: string | null,
   ): Conversion & { mask: string } {
     const xb = this.cfg.xb;
     const S = this.S;
@@ -514,7 +502,7 @@ function sliceLevels(g: GraphBuilder, U: string, cellBits: number, S: number): s
  * reciprocal (a Reciprocal node, never a Div: ORT fuses and rewrites divisions, which would make the
  * rounding depend on whether the step is a constant or an input).
  */
-function convert(g: GraphBuilder, n: string, lsb: string, adc: AdcConfig, maxCode: number, signed: boolean): { code: string; sat: string } {
+function convert(g: GraphBuilder, n: string, lsb: string, adc: AdcSpec, maxCode: number, signed: boolean): { code: string; sat: string } {
   let pre = g.op('Mul', [n, g.op('Reciprocal', [lsb])]);
   if (adc.gainError !== 0) pre = g.op('Mul', [pre, g.scalar(1 + adc.gainError)]);
   if (adc.inl !== 0) {

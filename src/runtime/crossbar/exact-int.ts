@@ -24,10 +24,11 @@
 
 import type { GraphBuilder } from '../engine/onnx.js';
 import type { MvmSpec } from '../engine/mvm.js';
-import { adcMaxCode, planeSliceWeights, type CrossbarConfig, type InputEncoding } from './config.js';
+import { adcMaxCode, planeSliceWeights, type InputEncoding } from '../../model/crossbar-math.js';
+import type { CrossbarSpec } from '../../model/crossbar.js';
 
 /** Whether the forward conversions of a layer with these settings can run on 8-bit integers. */
-export function integerConversionsApply(xb: CrossbarConfig, enc: InputEncoding): boolean {
+export function integerConversionsApply(xb: CrossbarSpec, enc: InputEncoding): boolean {
   const adc = xb.adc;
   return xb.cellBits <= 8 && enc.dacBits <= 8 && adc.gainError === 0 && adc.inl === 0 && adc.offset === 0 && adcMaxCode(adc, false) <= 255;
 }
@@ -39,7 +40,7 @@ export function integerConversionsApply(xb: CrossbarConfig, enc: InputEncoding):
  * (pixel, sample).
  */
 export function integerForwardCore(
-  g: GraphBuilder, spec: MvmSpec, xq: string, Lm: string, enc: InputEncoding, xb: CrossbarConfig, tiles: { T: number; R: number; S: number }, lsb: string,
+  g: GraphBuilder, spec: MvmSpec, xq: string, Lm: string, enc: InputEncoding, xb: CrossbarSpec, tiles: { T: number; R: number; S: number }, lsb: string,
 ): string {
   const { T, R, S } = tiles;
   const K = spec.kind === 'dense' ? spec.K : spec.C * spec.kernel[0] * spec.kernel[1];

@@ -6,21 +6,22 @@
  * input_bits (inputs are unsigned when X has no negative entry, signed otherwise). `calibrate`
  * ADC ranges are calibrated on X itself. Device variation and faults are sampled from the seed's
  * named streams ("d2d/mvm", "stuck/mvm"), read noise from "read/mvm". Parasitics (fcm, aam) solve
- * every array of the programmed matrix once (parasitics/tiles.ts). At fidelity exact the
- * compiler's merge decision applies as in an experiment: where merging every conversion into one
- * integer GEMM is provably exact it runs so (same numbers, much faster), and the result says so.
+ * every array of the programmed matrix once (parasitics/tiles.ts). At fidelity exact the caller
+ * passes the compiler's merge decision for this matrix (`crossbarMerges` in src/compiler/merges.ts),
+ * as an experiment's plan does: where merging every conversion into one integer GEMM is provably
+ * exact it runs so (same numbers, much faster). Without one, every conversion runs separately.
  */
 
 import ort from 'onnxruntime-node';
-import { crossbarMerges } from '../../compiler/merges.js';
-import type { LayerMerge, PlanCrossbar } from '../../compiler/plan-types.js';
+import type { LayerMerge, PlanCrossbar } from '../../model/plan.js';
 import { GraphBuilder } from '../engine/onnx.js';
-import { XbarcRuntimeError } from '../errors.js';
+import { XbarcRuntimeError } from '../../model/errors.js';
 import { Rng } from '../rng.js';
-import { crossbarConfig, hasVariation, programDevices } from './config.js';
+import { programDevices } from './config.js';
+import { hasVariation } from '../../model/crossbar-math.js';
 import { CrossbarMvm, sideName } from './emitter.js';
 import { assertConfigSupported } from './runtime.js';
-import { parasiticsFromSettings } from '../parasitics/fcm.js';
+import { parasiticsOf } from '../parasitics/fcm.js';
 import { effectiveProgramming } from '../parasitics/tiles.js';
 import type { NpyArray } from './npy.js';
 
@@ -30,7 +31,11 @@ export interface MvmOptions {
   threads?: number;
   /** `false`: convert every tile × stream × slice even where the merge is provably exact (comparisons). */
   mergeLossless?: boolean;
+  /** The compiler's forward merge decision for this crossbar, K × N and input sign (src/compiler/merges.ts). */
+  merge?: LayerMerge;
 }
+
+const NOT_DECIDED: LayerMerge = { direction: 'forward', applied: false, what: 'slices, streams and tiles', reason: 'no merge decision was given' };
 
 /** Y, and the merge decision it ran under (applied: one integer GEMM; else every conversion). */
 export type MvmResult = NpyArray & { merge: LayerMerge };
@@ -43,15 +48,14 @@ export async function crossbarMvm(pc: PlanCrossbar, W: NpyArray, X: NpyArray, op
   const [B, Kx] = x2 as [number, number];
   if (Kx !== K) throw new XbarcRuntimeError('mvm/shape', `inputs have ${Kx} features but the weights have ${K} rows (W is [in, out], X is [batch, in])`);
   if (K === 0 || N === 0 || B === 0) throw new XbarcRuntimeError('mvm/shape', 'empty weights or inputs');
-  const xb = crossbarConfig(pc);
+  const xb = pc;
   assertConfigSupported(xb, opts.fidelity);
-  const par = parasiticsFromSettings(pc.settings);
+  const par = parasiticsOf(pc);
   // Parasitics: every array's IR-drop distortion folded into the fed level model (parasitics/tiles.ts).
   const variation = hasVariation(xb) || par.kind !== 'none';
   const readNoise = xb.device.readNoise > 0;
   const signed = X.data.some((v) => v < 0);
-  // The compiler's merge decision for this matrix (provably exact merges only; fast always folds).
-  const merges = crossbarMerges(xb, { fidelity: opts.fidelity, K, N, directions: ['forward'], signedInput: signed });
+  const merges = [opts.merge ?? NOT_DECIDED];
   const emitter = new CrossbarMvm({ layer: 'mvm', xb, fidelity: opts.fidelity, forward: true, backward: false, ranges: 'dynamic', outputs: 'none', variation, readNoise, signedInput: signed, merges, ...(opts.mergeLossless === false ? { mergeLossless: false } : {}) });
   const g = new GraphBuilder('mvm');
   g.input('x', 'float', [B, K]);

@@ -13,16 +13,18 @@
 
 import { availableParallelism } from 'node:os';
 import ort from 'onnxruntime-node';
-import type { PlanExperiment, PlanLayer } from '../../compiler/plan-types.js';
+import type { PlanExperiment, PlanLayer } from '../../model/plan.js';
 import type { Dataset } from '../data/index.js';
 import { buildEvalGraph, INPUT_LABELS, INPUT_X, type BuiltGraph } from '../engine/graphs.js';
 import { idealMvm, type MvmEmitter, type MvmSelector } from '../engine/mvm.js';
 import type { Trainer } from '../engine/trainer.js';
-import { XbarcRuntimeError } from '../errors.js';
+import { XbarcRuntimeError } from '../../model/errors.js';
 import { Rng } from '../rng.js';
-import { adcMaxCode, crossbarConfig, foldDevices, hasVariation, inputSigned, lsbFromFullScale, programDevices, programFolded, unitCurrent, weightQmax, type CrossbarConfig, type FoldedDevices, type Programming } from './config.js';
+import { foldDevices, programDevices, programFolded, type FoldedDevices, type Programming } from './config.js';
+import { adcMaxCode, hasVariation, inputSigned, lsbFromFullScale, unitCurrent, weightQmax } from '../../model/crossbar-math.js';
+import type { CrossbarSpec } from '../../model/crossbar.js';
 import { calName, CrossbarMvm, sideName, statName, type LayerCrossbar } from './emitter.js';
-import { parasiticsFromSettings, type ParasiticsConfig } from '../parasitics/fcm.js';
+import { parasiticsOf, type ParasiticsConfig } from '../parasitics/fcm.js';
 import { effectiveProgramming, weightKN, type EffectiveProgramming } from '../parasitics/tiles.js';
 
 export interface LayerStats {
@@ -47,14 +49,12 @@ export function assertCrossbarSupported(exp: PlanExperiment): void {
     if (layer.mapping?.target !== 'crossbar') continue;
     const pc = exp.crossbars[layer.mapping.crossbar ?? ''];
     if (!pc) throw new XbarcRuntimeError('crossbar/missing', `layer "${layer.name}" maps to crossbar "${layer.mapping.crossbar}", which the plan does not define`);
-    assertConfigSupported(crossbarConfig(pc), exp.fidelity);
+    assertConfigSupported(pc, exp.fidelity);
   }
 }
 
-export function assertConfigSupported(c: CrossbarConfig, fidelity: 'fast' | 'exact'): void {
-  if (c.parasitics !== 'none' && c.parasitics !== 'fcm' && c.parasitics !== 'aam') {
-    throw new XbarcRuntimeError('run/unsupported-fidelity', `crossbar ${c.name} uses parasitics = ${c.parasitics}, which this version cannot execute`);
-  }
+export function assertConfigSupported(c: CrossbarSpec, fidelity: 'fast' | 'exact'): void {
+  if (c.mapping === 'offset' && c.weightBits < 2) throw new XbarcRuntimeError('crossbar/bad-settings', `crossbar ${c.name}: offset mapping needs weight_bits ≥ 2 (one bit is the sign)`);
   if (fidelity === 'exact' && c.device.readNoise > 0) {
     throw new XbarcRuntimeError('run/unsupported-fidelity', `crossbar ${c.name}: read noise at fidelity exact is not supported yet (fidelity fast applies it to the layer-level output)`);
   }
@@ -62,7 +62,7 @@ export function assertConfigSupported(c: CrossbarConfig, fidelity: 'fast' | 'exa
 
 interface LayerEntry {
   layer: PlanLayer;
-  xb: CrossbarConfig;
+  xb: CrossbarSpec;
   signed: boolean;
   K: number;
   N: number;
@@ -118,12 +118,12 @@ export class CrossbarRuntime {
 
   private constructor(readonly exp: PlanExperiment, private readonly threads: number, private readonly mergeLossless: boolean, programming: 'graph' | 'fed') {
     const fidelity = exp.fidelity as 'exact' | 'fast';
-    this.evalTime = Number((exp.evaluate as { time?: number }).time ?? 0);
+    this.evalTime = exp.evaluate.time;
     for (const layer of exp.network.layers) {
       if (layer.mapping?.target !== 'crossbar') continue;
       const pc = exp.crossbars[layer.mapping.crossbar!]!;
-      const xb = crossbarConfig(pc);
-      const p = parasiticsFromSettings(pc.settings);
+      const xb = pc;
+      const p = parasiticsOf(pc);
       const par = p.kind === 'none' ? null : p;
       const K = layer.mapping.matrix.rows;
       const N = layer.mapping.matrix.cols;

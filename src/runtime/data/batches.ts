@@ -1,6 +1,6 @@
 /** Normalization, per-epoch shuffling and batch gathering. */
 
-import { XbarcDataError } from '../errors.js';
+import { XbarcDataError } from '../../model/errors.js';
 import { Rng } from '../rng.js';
 import type { RawSplit, Split } from './types.js';
 

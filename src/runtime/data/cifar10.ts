@@ -4,7 +4,7 @@
  */
 
 import { join } from 'node:path';
-import { XbarcDataError } from '../errors.js';
+import { XbarcDataError } from '../../model/errors.js';
 import { checkLabels } from './idx.js';
 import { readDataFile } from './files.js';
 import type { RawSplit } from './types.js';

@@ -2,7 +2,7 @@
 
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
-import { XbarcDataError } from '../errors.js';
+import { XbarcDataError } from '../../model/errors.js';
 
 /** Read a whole file; a missing or unreadable file becomes an XbarcDataError naming it. */
 export function readDataFile(file: string): Buffer {

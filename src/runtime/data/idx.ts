@@ -3,7 +3,7 @@
  * then the data. Only unsigned-byte data (dtype 0x08) is meaningful for images and labels.
  */
 
-import { XbarcDataError } from '../errors.js';
+import { XbarcDataError } from '../../model/errors.js';
 import { readMaybeGzip } from './files.js';
 import type { RawSplit } from './types.js';
 

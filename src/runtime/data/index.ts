@@ -4,8 +4,8 @@
  */
 
 import { basename } from 'node:path';
-import type { DataSource, PlanData } from '../../compiler/plan-types.js';
-import { XbarcDataError } from '../errors.js';
+import type { DataSource, PlanData } from '../../model/plan.js';
+import { XbarcDataError } from '../../model/errors.js';
 import { normalizeSplit, takeFirst } from './batches.js';
 import { CIFAR_CLASSES, CIFAR_SHAPE, CIFAR_TEST_FILES, CIFAR_TRAIN_FILES, readCifarFiles } from './cifar10.js';
 import { readIdxPair } from './idx.js';
@@ -17,7 +17,7 @@ export { epochOrder, gatherBatch, normalizeSplit } from './batches.js';
 export { parseIdx, readIdxImages, readIdxLabels } from './idx.js';
 export { readCifarBatch } from './cifar10.js';
 export { loadEmbeddedMnist } from './mnist.js';
-export { XbarcDataError } from '../errors.js';
+export { XbarcDataError } from '../../model/errors.js';
 
 interface RawDataset {
   name: string;

@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { XbarcDataError } from '../errors.js';
+import { XbarcDataError } from '../../model/errors.js';
 import { Rng } from '../rng.js';
 import type { RawSplit } from './types.js';
 

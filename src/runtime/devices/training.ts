@@ -26,9 +26,9 @@
  * the nearest level, so an update smaller than half a level step per device is lost, as on hardware.
  */
 
-import type { PlanExperiment } from '../../compiler/plan-types.js';
+import type { PlanExperiment } from '../../model/plan.js';
 import { Rng } from '../rng.js';
-import { applyUpdate, createDeviceState, updateFromPlanDevice, type ConductanceRange, type DeviceState, type UpdateModel } from './update.js';
+import { applyUpdate, createDeviceState, updateOf, type ConductanceRange, type DeviceState, type UpdateModel } from './update.js';
 
 export interface LayerDevices {
   layer: string;
@@ -48,8 +48,9 @@ export interface LayerDevices {
   updates: number;
 }
 
+/** Overrides of the plan's weight ↔ conductance mapping (`train.headroom`, `train.weight_range`), for library callers. */
 export interface DeviceUpdaterOptions {
-  /** Representable weight range as a multiple of the initial max |W| (default 1). */
+  /** Representable weight range as a multiple of the initial max |W|. */
   headroom?: number;
   /** |W| mapped onto a pair's full range, for every layer (train.weight_range); overrides headroom. */
   weightRange?: number;
@@ -76,15 +77,16 @@ export class DeviceUpdater {
   static create(exp: PlanExperiment, weights: Record<string, Float32Array>, params: Map<string, string>, opts: DeviceUpdaterOptions = {}): DeviceUpdater | null {
     if (exp.fidelity === 'ideal' || !exp.train || !exp.train.nonideal.includes('update')) return null;
     const u = new DeviceUpdater();
-    const headroom = opts.headroom ?? 1;
+    const headroom = opts.headroom ?? exp.train.headroom;
+    const weightRange = opts.weightRange ?? exp.train.weightRange;
     for (const layer of exp.network.layers) {
       if (layer.mapping?.target !== 'crossbar') continue;
       const pc = exp.crossbars[layer.mapping.crossbar ?? ''];
       const param = params.get(layer.name);
       if (!pc || !param || !weights[param]) continue;
-      const { model, range: devRange } = updateFromPlanDevice(pc.device);
-      const wb = Number(pc.settings['weight_bits'] ?? 8);
-      const cb = Number(pc.settings['cell_bits'] ?? 2);
+      const { model, range: devRange } = updateOf(pc.device);
+      const wb = pc.weightBits;
+      const cb = pc.cellBits;
       // ideal/txsim on a sliced weight: the composed weight's grid; pulse models: the device's own pulse grid.
       const composed = wb > cb && (model.kind === 'ideal' || model.kind === 'txsim');
       const range: ConductanceRange = { ...devRange, levels: composed ? 2 ** wb : devRange.levels };
@@ -92,7 +94,7 @@ export class DeviceUpdater {
       const n = w0.length;
       let maxAbs = 0;
       for (let k = 0; k < n; k++) maxAbs = Math.max(maxAbs, Math.abs(w0[k]!));
-      const scale = (range.gMax - range.gMin) / (opts.weightRange ?? headroom * (maxAbs > 0 ? maxAbs : 1));
+      const scale = (range.gMax - range.gMin) / (weightRange ?? headroom * (maxAbs > 0 ? maxAbs : 1));
       const g = new Float64Array(2 * n);
       const mid = (range.gMin + range.gMax) / 2;
       // Write-verify programming: nearest level of the grid (the ideal model from mid-range).

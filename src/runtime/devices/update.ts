@@ -32,6 +32,8 @@
  * aihwkit's dw_min steps), which noise moves off the grid, as in the originals.
  */
 
+import type { AihwkitStepParams, DeviceSpec, UpdateModelSpec } from '../../model/crossbar.js';
+
 import type { Rng } from '../rng.js';
 
 export interface ConductanceRange {
@@ -41,23 +43,9 @@ export interface ConductanceRange {
   levels?: number;
 }
 
-export interface AihwkitStepParams {
-  dw_min: number;
-  up_down: number;
-  dw_min_dtod: number;
-  dw_min_std: number;
-  w_min: number;
-  w_max: number;
-}
-
-export type UpdateModel =
-  | { kind: 'ideal' }
-  | { kind: 'txsim'; v: number; gamma: number }
-  | { kind: 'nonlinear'; ltp: number; ltd: number; c2c: number; d2d: number }
-  | ({ kind: 'constant_step' } & AihwkitStepParams)
-  | ({ kind: 'soft_bounds' } & AihwkitStepParams)
-  | { kind: 'exp_step'; dw_min: number; A_up: number; A_down: number; gamma_up: number; gamma_down: number; a: number; b: number; dw_min_std: number; w_min: number; w_max: number; up_down?: number; dw_min_dtod?: number }
-  | ({ kind: 'pow_step'; pow_gamma: number; pow_up_down: number } & AihwkitStepParams);
+/** The update models (plan contract, src/model/crossbar.ts). */
+export type UpdateModel = UpdateModelSpec;
+export type { AihwkitStepParams };
 
 export interface UpdateOptions {
   /** Snapping to the level grid (ideal, txsim): nearest level (default) or stochastic rounding. */
@@ -305,33 +293,7 @@ export function stepShape(m: Exclude<UpdateModel, { kind: 'ideal' } | { kind: 't
 
 // ---- from a plan -----------------------------------------------------------------------------
 
-const numOr = (v: unknown, d: number): number => (typeof v === 'number' && Number.isFinite(v) ? v : d);
-
-/**
- * The update model and conductance range of a plan device (PlanCrossbar.device: language names, SI):
- * G_max = 1/r_on, G_min = G_max/on_off (or 1/r_off), `levels`, and `update = { kind, ...args }`.
- */
-export function updateFromPlanDevice(device: Record<string, unknown>): { model: UpdateModel; range: ConductanceRange } {
-  const rOn = numOr(device['r_on'], 100e3);
-  const onOff = typeof device['r_off'] === 'number' ? (device['r_off'] as number) / rOn : numOr(device['on_off'], 10);
-  const gMax = 1 / rOn;
-  const range: ConductanceRange = { gMin: gMax / onOff, gMax, levels: numOr(device['levels'], 256) };
-  const u = (device['update'] ?? { kind: 'ideal' }) as Record<string, unknown>;
-  const n = (k: string, d: number) => numOr(u[k], d);
-  const kind = typeof u['kind'] === 'string' ? u['kind'] : 'ideal';
-  const steps = (): AihwkitStepParams => ({ dw_min: n('dw_min', 0.001), up_down: n('up_down', 0), dw_min_dtod: n('dw_min_dtod', 0.3), dw_min_std: n('dw_min_std', 0.3), w_min: n('w_min', -0.6), w_max: n('w_max', 0.6) });
-  let model: UpdateModel;
-  switch (kind) {
-    case 'ideal': model = { kind: 'ideal' }; break;
-    case 'txsim': model = { kind: 'txsim', v: n('v', 0.01), gamma: n('gamma', 0) }; break;
-    case 'nonlinear': model = { kind: 'nonlinear', ltp: n('ltp', 0), ltd: n('ltd', 0), c2c: n('c2c', 0), d2d: n('d2d', 0) }; break;
-    case 'constant_step': model = { kind: 'constant_step', ...steps() }; break;
-    case 'soft_bounds': model = { kind: 'soft_bounds', ...steps() }; break;
-    case 'exp_step':
-      model = { kind: 'exp_step', dw_min: n('dw_min', 0.001), A_up: n('A_up', 0.00081), A_down: n('A_down', 0.36833), gamma_up: n('gamma_up', 12.44625), gamma_down: n('gamma_down', 12.78785), a: n('a', 0.244), b: n('b', 0.2425), dw_min_std: n('dw_min_std', 0.3), w_min: n('w_min', -0.6), w_max: n('w_max', 0.6) };
-      break;
-    case 'pow_step': model = { kind: 'pow_step', ...steps(), pow_gamma: n('pow_gamma', 1), pow_up_down: n('pow_up_down', 0) }; break;
-    default: throw new RangeError(`unknown update model ${JSON.stringify(kind)}`);
-  }
-  return { model, range };
+/** The update model and conductance range of a plan device: [G_off, G_on] with its `levels`. */
+export function updateOf(device: DeviceSpec): { model: UpdateModel; range: ConductanceRange } {
+  return { model: device.update, range: { gMin: device.gOff, gMax: device.gOn, levels: device.levels } };
 }

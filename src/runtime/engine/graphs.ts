@@ -9,8 +9,8 @@
  * feeds back on the following step (ping-pong).
  */
 
-import type { Optimizer, PlanLayer, PlanNetwork } from '../../compiler/plan-types.js';
-import { XbarcRuntimeError } from '../errors.js';
+import type { Optimizer, PlanLayer, PlanNetwork } from '../../model/plan.js';
+import { XbarcRuntimeError } from '../../model/errors.js';
 import { batchSizeFloat, layerEmitter, type BufferDecl, type LayerCtx, type LayerForward, type Mode, type ParamDecl } from './layers.js';
 import { idealSelector, type MvmSelector } from './mvm.js';
 import { GraphBuilder } from './onnx.js';

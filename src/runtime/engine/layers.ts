@@ -5,8 +5,8 @@
  * and `layer.outputShape` give the per-sample shapes.
  */
 
-import type { Conv2dOp, PlanLayer } from '../../compiler/plan-types.js';
-import { XbarcRuntimeError } from '../errors.js';
+import type { Conv2dOp, PlanLayer } from '../../model/plan.js';
+import { XbarcRuntimeError } from '../../model/errors.js';
 import { convOutputPadding, type MvmEmitter, type MvmForward, type MvmSpec } from './mvm.js';
 import { f, type GraphBuilder } from './onnx.js';
 

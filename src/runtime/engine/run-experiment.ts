@@ -4,9 +4,9 @@
  * experiments (no `train` section) are evaluated once.
  */
 
-import type { PlanExperiment, PlanTrain } from '../../compiler/plan-types.js';
+import type { PlanExperiment, PlanTrain } from '../../model/plan.js';
 import { epochOrder, gatherBatch, type Dataset, type Split } from '../data/index.js';
-import { XbarcError, XbarcRuntimeError } from '../errors.js';
+import { XbarcError, XbarcRuntimeError } from '../../model/errors.js';
 import { calibrationBatch, CrossbarRuntime, type LayerStats } from '../crossbar/runtime.js';
 import { DeviceUpdater, type DeviceUpdaterOptions, type LayerDevices } from '../devices/training.js';
 import { Trainer, type TrainerOptions } from './trainer.js';
@@ -88,9 +88,8 @@ export async function runExperiment(exp: PlanExperiment, data: Dataset, opts: Ru
   xb?.setWeightSource((layer) => trainer.peekState(`${layer}/weight`));
   // Device update models (train.nonideal ∋ update): program the initial weights onto the devices,
   // train on their read-back, and write every step's ΔW through the update model.
-  // The weight ↔ conductance mapping: the spec's train.weight_range / headroom, API options over them.
-  const mapping: DeviceUpdaterOptions = { ...(exp.train?.weightRange ? { weightRange: exp.train.weightRange } : {}), ...(exp.train?.headroom ? { headroom: exp.train.headroom } : {}), ...opts.deviceUpdate };
-  const updater = xb ? DeviceUpdater.create(exp, trainer.getWeights(), new Map(trainer.describeState().params.filter((p) => p.role === 'weight').map((p) => [p.layer, p.name])), mapping) : null;
+  // The weight ↔ conductance mapping: the plan's train.weight_range / headroom, API options over them.
+  const updater = xb ? DeviceUpdater.create(exp, trainer.getWeights(), new Map(trainer.describeState().params.filter((p) => p.role === 'weight').map((p) => [p.layer, p.name])), opts.deviceUpdate ?? {}) : null;
   if (updater) {
     trainer.setState(updater.readBack());
     trainer.setStepHook((before, after) => updater.update(before, after));

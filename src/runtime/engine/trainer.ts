@@ -9,8 +9,8 @@
 
 import { availableParallelism } from 'node:os';
 import ort from 'onnxruntime-node';
-import type { Optimizer, PlanExperiment, PlanNetwork } from '../../compiler/plan-types.js';
-import { XbarcRuntimeError } from '../errors.js';
+import type { Optimizer, PlanExperiment, PlanNetwork } from '../../model/plan.js';
+import { XbarcRuntimeError } from '../../model/errors.js';
 import { Rng } from '../rng.js';
 import {
   buildEvalGraph,

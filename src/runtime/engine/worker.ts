@@ -4,9 +4,9 @@
  */
 
 import { parentPort, workerData } from 'node:worker_threads';
-import type { PlanExperiment } from '../../compiler/plan-types.js';
+import type { PlanExperiment } from '../../model/plan.js';
 import type { Dataset } from '../data/index.js';
-import { XbarcError } from '../errors.js';
+import { XbarcError } from '../../model/errors.js';
 import { runExperiment, type WorkerMessage } from './run-experiment.js';
 
 interface Job {

@@ -60,6 +60,8 @@
  * R_source = R_sense (reciprocity); `reuse` in the language means using the forward one anyway.
  */
 
+import type { CrossbarSpec } from '../../model/crossbar.js';
+
 export interface Wires {
   /** Word-line segment resistance between adjacent cells (Ω). */
   row: number;
@@ -1074,18 +1076,12 @@ export interface ParasiticsConfig {
   cols: number;
 }
 
-/** The parasitic model of a plan crossbar (`parasitics = fcm(...) | aam(...) | none`, `wires = {...}`, SI). */
-export function parasiticsFromSettings(settings: Record<string, unknown>): ParasiticsConfig {
-  const p = (settings['parasitics'] ?? { kind: 'none' }) as Record<string, unknown>;
-  const kind = p['kind'] === 'fcm' || p['kind'] === 'aam' ? p['kind'] : 'none';
-  if (p['kind'] !== undefined && p['kind'] !== kind) throw new RangeError(`unknown parasitic model ${JSON.stringify(p['kind'])}`);
-  const w = (settings['wires'] ?? {}) as Record<string, unknown>;
-  const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
-  const wires: Wires = { row: num(w['row']), col: num(w['col']), source: num(w['source']), sense: num(w['sense']) };
+/** The parasitic model of a plan crossbar (its `parasitics`, `wires` and tile size). */
+export function parasiticsOf(xb: Pick<CrossbarSpec, 'parasitics' | 'wires' | 'rows' | 'cols'>): ParasiticsConfig {
+  const p = xb.parasitics;
+  const wires: Wires = { ...xb.wires };
   checkWires(wires);
-  const size = (settings['size'] as number[] | undefined) ?? [64, 64];
-  const refresh = typeof p['refresh'] === 'number' ? p['refresh'] : 1;
-  return { kind, refresh, backward: p['backward'] === 'reuse' ? 'reuse' : 'transposed', wires, rows: size[0]!, cols: size[1] ?? size[0]! };
+  return { kind: p.kind, refresh: p.kind === 'fcm' ? p.refresh : 1, backward: p.kind === 'none' ? 'transposed' : p.backward, wires, rows: xb.rows, cols: xb.cols };
 }
 
 /** Forward effective matrix (M × N) under a parasitics config (`none`: G itself). */

@@ -21,7 +21,8 @@
  * (T[j, i] → D[i, j] = 1 − T[j, i]/G[i, j]); `reuse` uses the forward D.
  */
 
-import { maxLevel, gOffLevels, offsetZ, weightQmax, weightSlices, type CrossbarConfig } from '../crossbar/config.js';
+import { maxLevel, gOffLevels, offsetZ, weightQmax, weightSlices } from '../../model/crossbar-math.js';
+import type { CrossbarSpec } from '../../model/crossbar.js';
 import { aam, aamTransposed, fcm, fcmTransposed, type ParasiticsConfig } from './fcm.js';
 
 /** ONNX Round: half to even. */
@@ -31,7 +32,7 @@ function roundEven(x: number): number {
 }
 
 /** The integer stored values per plane [2, K, N] of weights Wk [K, N] (as the graphs quantize them). */
-export function planeValues(xb: CrossbarConfig, Wk: ArrayLike<number>, K: number, N: number): Int32Array {
+export function planeValues(xb: CrossbarSpec, Wk: ArrayLike<number>, K: number, N: number): Int32Array {
   const qmax = weightQmax(xb);
   let m = 0;
   for (let i = 0; i < K * N; i++) m = Math.max(m, Math.abs(Wk[i]!));
@@ -76,7 +77,7 @@ export interface EffectiveProgramming {
  * Effective level model of a layer under parasitics: per array, solve the circuit for the
  * conductances of weights Wk [K, N] on devices (A, B) and fold D into A, B.
  */
-export function effectiveProgramming(xb: CrossbarConfig, pcfg: ParasiticsConfig, Wk: ArrayLike<number>, K: number, N: number, A: Float32Array, B: Float32Array, backward: boolean): EffectiveProgramming {
+export function effectiveProgramming(xb: CrossbarSpec, pcfg: ParasiticsConfig, Wk: ArrayLike<number>, K: number, N: number, A: Float32Array, B: Float32Array, backward: boolean): EffectiveProgramming {
   const S = weightSlices(xb);
   const cb = xb.cellBits;
   const mask = 2 ** cb - 1;

@@ -5,7 +5,7 @@
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { XbarcRuntimeError } from '../errors.js';
+import { XbarcRuntimeError } from '../../model/errors.js';
 import { formatResultsIssues, validateResults, type Results } from '../results/index.js';
 import { listPointDirs, pointDir, readPointState } from '../sweep/points.js';
 import { mergeSweepDir, readSummary, type SweepSummary } from '../sweep/summary.js';

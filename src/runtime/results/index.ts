@@ -2,7 +2,7 @@
 
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { XbarcRuntimeError } from '../errors.js';
+import { XbarcRuntimeError } from '../../model/errors.js';
 import { writeFileAtomic } from './atomic.js';
 import { formatResultsIssues, validateResults } from './validate.js';
 import type { Results } from './types.js';

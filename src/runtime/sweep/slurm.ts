@@ -7,8 +7,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Handlebars from 'handlebars';
-import type { CompiledExperiment } from '../../compiler/compile.js';
-import { packageRoot } from '../../compiler/resolve.js';
+import type { CompiledExperiment } from '../../model/plan.js';
+import { packageRoot } from '../../model/tool.js';
 
 export interface SlurmOptions {
   partition?: string;

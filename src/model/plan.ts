@@ -4,7 +4,9 @@
  * before anything runs. All physical values are SI (Ohm, S, V, s); fractions are 0..1.
  */
 
-export const PLAN_VERSION = 1;
+import type { CrossbarSpec } from './crossbar.js';
+
+export const PLAN_VERSION = 2;
 
 /** Per-sample tensor shape: [C, H, W] for images, [N] for vectors. */
 export type Shape = number[];
@@ -128,22 +130,20 @@ export interface PlanTrain {
   schedule: { kind: 'constant' } | { kind: 'step'; stepEpochs: number; gamma: number } | { kind: 'cosine' };
   /** Device updates: |W| mapped onto a pair's full conductance range (absent: headroom × max |W₀| per layer). */
   weightRange?: number;
-  /** Device updates without weightRange: the representable range as a multiple of max |W₀| (default 1). */
-  headroom?: number;
+  /** Device updates without weightRange: the representable range as a multiple of max |W₀|. */
+  headroom: number;
 }
 
 export interface PlanEvaluate {
   batch: number;
-  /** Seconds since programming at which to evaluate (conductance drift); absent when 0. */
-  time?: number;
+  /** Seconds since programming at which to evaluate (conductance drift). */
+  time: number;
+  /** Independent evaluations (fresh read noise each). */
+  repeats: number;
 }
 
-/** A crossbar's resolved settings (language names, SI values) and its device's. */
-export interface PlanCrossbar {
-  name: string;
-  settings: Record<string, unknown>;
-  device: Record<string, unknown> & { name: string };
-}
+/** A crossbar as layers map to it: every field resolved (src/model/crossbar.ts). */
+export type PlanCrossbar = CrossbarSpec;
 
 export interface PlanExperiment {
   name: string;
@@ -168,4 +168,11 @@ export interface Plan {
   /** sha256 of the resolved spec text (stable across formatting of the same values). */
   specHash: string;
   experiments: PlanExperiment[];
+}
+
+/** One compiled experiment (or sweep point): its plan, the resolved spec and the spec hash. */
+export interface CompiledExperiment {
+  plan: PlanExperiment;
+  resolved: Record<string, unknown>;
+  specHash: string;
 }

@@ -4,7 +4,7 @@
  * real plans from `.xbar` specs; this only fills in what the engine reads.)
  */
 
-import type { LayerOp, Optimizer, PlanExperiment, PlanLayer, PlanNetwork, PlanTrain, Shape } from '../../compiler/plan-types.js';
+import type { LayerOp, Optimizer, PlanExperiment, PlanLayer, PlanNetwork, PlanTrain, Shape } from '../../src/model/plan.js';
 
 export interface LayerSketch {
   name: string;
@@ -144,12 +144,12 @@ export function mnistExperiment(s: ExperimentSketch): PlanExperiment {
     network: s.network,
     crossbars: {},
     data: { source: { kind: 'mnist', train: s.mnist?.train ?? 8000, test: s.mnist?.test ?? 2000 }, normalize: { mean: 0.1307, std: 0.3081 }, shuffle: true },
-    evaluate: { batch: s.evalBatch ?? 500 },
+    evaluate: { batch: s.evalBatch ?? 500, time: 0, repeats: 1 },
     seed: s.seed ?? 7,
     outDir: 'out',
     estimate: { memoryBytes: 0, flopsPerTrainStep: 0, flopsPerEvalSample: 0 },
   };
-  if (s.train) exp.train = { ...s.train, nonideal: [], schedule: s.train.schedule ?? { kind: 'constant' } };
+  if (s.train) exp.train = { ...s.train, nonideal: [], schedule: s.train.schedule ?? { kind: 'constant' }, headroom: 1 };
   return exp;
 }
 

@@ -1,0 +1,141 @@
+/**
+ * Crossbar arithmetic (MODELS.md §1–2, docs/crossbar.md): weight slices and their recombination
+ * weights, input encodings into DAC streams, unit current, ADC codes and steps, the largest
+ * partial sum and the lossless ADC width, drift. One module, used by the checker, the merge
+ * decision, the runtime and the cost model, so a count is stated once.
+ *
+ * Units. The MVM graphs work in "level units": an input digit d (0 … 2^dac − 1) drives
+ * V = d·V_read/(2^dac − 1) and a cell at slice level ℓ (0 … 2^cell_bits − 1) conducts
+ * G = G_off + ℓ·ΔG with ΔG = (G_on − G_off)/(2^cell_bits − 1). Every array has a dummy column at
+ * G_off whose current is subtracted before the ADC (background subtraction), so the ADC sees
+ * I = u · Σ d·ℓ with the unit current u = V_read/(2^dac − 1) · ΔG. Partial sums are therefore
+ * integers in the nominal case and the ADC step ("LSB") is expressed in units of u.
+ */
+
+import type { AdcSpec, CrossbarSpec, DeviceSpec } from './crossbar.js';
+import { XbarcRuntimeError } from './errors.js';
+import type { PlanLayer, PlanNetwork } from './plan.js';
+
+type Slicing = Pick<CrossbarSpec, 'weightBits' | 'cellBits'>;
+type Weights = Pick<CrossbarSpec, 'weightBits' | 'cellBits' | 'mapping'>;
+
+// ---- weights -----------------------------------------------------------------------------------
+
+/** Number of weight slices: weight_bits split MSB-first into cell_bits pieces (the top one may be narrower). */
+export const weightSlices = (c: Slicing): number => Math.ceil(c.weightBits / c.cellBits);
+/** Largest slice level 2^cell_bits − 1. */
+export const maxLevel = (c: Pick<CrossbarSpec, 'cellBits'>): number => 2 ** c.cellBits - 1;
+/** Largest |quantized weight|: 2^wb − 1 (differential magnitudes), 2^(wb−1) − 1 (offset). */
+export const weightQmax = (c: Weights): number => (c.mapping === 'differential' ? 2 ** c.weightBits - 1 : 2 ** (c.weightBits - 1) - 1);
+/** Offset mapping: the stored value is q + Z, the reference column stores Z. */
+export const offsetZ = (c: Pick<CrossbarSpec, 'weightBits'>): number => 2 ** (c.weightBits - 1);
+/** G_off in units of ΔG: the current an off cell adds when its conductance deviates. */
+export const gOffLevels = (c: Pick<CrossbarSpec, 'cellBits' | 'device'>): number => c.device.gOff / ((c.device.gOn - c.device.gOff) / maxLevel(c));
+
+/** Digital recombination weight of plane p (0: + array / main, 1: − array / reference) and slice k (LSB = 0). */
+export function planeSliceWeights(c: Slicing): number[] {
+  const S = weightSlices(c);
+  const out: number[] = [];
+  for (const sign of [1, -1]) for (let k = 0; k < S; k++) out.push(sign * 2 ** (c.cellBits * k));
+  return out;
+}
+
+// ---- inputs -----------------------------------------------------------------------------------
+
+export interface InputEncoding {
+  kind: 'unsigned' | 'twos' | 'signmag';
+  bits: number;
+  dacBits: number;
+  /** Largest |quantized input|. */
+  qmax: number;
+  /** Streams (DAC cycles), including both passes of sign-magnitude. */
+  streams: number;
+  /** Digital shift-add weight of each stream (negative for the two's-complement MSB and the negative pass). */
+  weights: number[];
+}
+
+/**
+ * Inputs known to be non-negative (after a ReLU) are unsigned input_bits integers streamed in
+ * base 2^dac digits. Signed inputs use input_bits including the sign, symmetric range
+ * ±(2^(ib−1) − 1): two's complement with a negative MSB weight for 1-bit DACs, sign-magnitude in
+ * two passes (positive part, negative part) otherwise (PUMA functional model).
+ */
+export function inputEncoding(bits: number, dacBits: number, signed: boolean): InputEncoding {
+  const base = 2 ** dacBits;
+  if (!signed) {
+    const J = Math.ceil(bits / dacBits);
+    return { kind: 'unsigned', bits, dacBits, qmax: 2 ** bits - 1, streams: J, weights: Array.from({ length: J }, (_, j) => base ** j) };
+  }
+  if (bits < 2) throw new XbarcRuntimeError('crossbar/bad-settings', `signed inputs need input_bits ≥ 2 (got ${bits})`);
+  if (dacBits === 1) {
+    return { kind: 'twos', bits, dacBits, qmax: 2 ** (bits - 1) - 1, streams: bits, weights: Array.from({ length: bits }, (_, j) => (j === bits - 1 ? -(2 ** j) : 2 ** j)) };
+  }
+  const Jm = Math.ceil((bits - 1) / dacBits);
+  const mag = Array.from({ length: Jm }, (_, j) => base ** j);
+  return { kind: 'signmag', bits, dacBits, qmax: 2 ** (bits - 1) - 1, streams: 2 * Jm, weights: [...mag, ...mag.map((w) => -w)] };
+}
+
+/** Whether a layer's input can be negative: false when it comes (through pooling/flatten) from a ReLU. */
+export function inputSigned(net: PlanNetwork, layer: PlanLayer): boolean {
+  const byName = new Map(net.layers.map((l) => [l.name, l]));
+  let src = layer.inputs[0];
+  for (let guard = 0; guard < 1000 && src && src !== 'input'; guard++) {
+    const l = byName.get(src);
+    if (!l) return true;
+    if (l.op.kind === 'relu') return false;
+    if (l.op.kind === 'maxpool' || l.op.kind === 'avgpool' || l.op.kind === 'flatten') src = l.inputs[0];
+    else return true;
+  }
+  return true;
+}
+
+/** Unit current u = V_read/(2^dac − 1) · ΔG of a forward (or backward) MVM, in amperes. */
+export function unitCurrent(c: Pick<CrossbarSpec, 'cellBits' | 'device'>, dacBits: number): number {
+  return (c.device.vRead / (2 ** dacBits - 1)) * ((c.device.gOn - c.device.gOff) / maxLevel(c));
+}
+
+// ---- ADC -------------------------------------------------------------------------------------
+
+/** Largest code: unsigned per-column ADC (exact) or signed layer-level converter (fast: ±(2^(b−1) − 1)). */
+export function adcMaxCode(adc: Pick<AdcSpec, 'bits'>, signed: boolean): number {
+  return signed ? Math.max(1, 2 ** (adc.bits - 1) - 1) : 2 ** adc.bits - 1;
+}
+
+/**
+ * ADC step in level units from a full-scale value (in level units). The step is never finer than
+ * one nominal level step: a finer ADC resolves no nominal information, and with it an ADC is
+ * lossless as soon as 2^bits − 1 covers the largest partial sum (MODELS.md §1).
+ */
+export function lsbFromFullScale(fullScale: number, maxCode: number): number {
+  return Math.fround(Math.max(1, Math.fround(fullScale / maxCode)));
+}
+
+
+// ---- partial sums --------------------------------------------------------------------------------
+
+/**
+ * The largest partial sum of one tile conversion, rows·(2^dac − 1)·(2^cell − 1): what an ADC must
+ * code to be lossless. (The usual shorthand log2(rows) + dac_bits + cell_bits is one bit short when
+ * rows is a power of two and the cells and DACs are 1-bit: 128 rows can sum to 128, which needs 8 bits.)
+ */
+export function largestPartialSum(rows: number, dacBits: number, cellBits: number): number {
+  return rows * (2 ** dacBits - 1) * (2 ** cellBits - 1);
+}
+
+/** The narrowest ADC that converts every partial sum of a tile exactly: codes 0 … largestPartialSum. */
+export function losslessBits(rows: number, dacBits: number, cellBits: number): number {
+  return Math.ceil(Math.log2(largestPartialSum(rows, dacBits, cellBits) + 1));
+}
+
+// ---- drift ----------------------------------------------------------------------------------------
+
+/** Drift factor (t/t₀)^(−ν) at evaluation time t (no drift before t₀). */
+export function driftFactor(d: Pick<DeviceSpec, 'driftNu' | 'driftT0'>, t: number): number {
+  return d.driftNu > 0 && t > d.driftT0 ? (t / d.driftT0) ** -d.driftNu : 1;
+}
+
+export function hasVariation(c: Pick<CrossbarSpec, 'device'>, t = 0): boolean {
+  const d = c.device;
+  return d.d2dSigma > 0 || d.pSa0 > 0 || d.pSa1 > 0 || driftFactor(d, t) !== 1;
+}
+

@@ -1,0 +1,121 @@
+/**
+ * The crossbar part of the plan contract: a crossbar, its device, its converters, its wires and
+ * parasitic model, and the device's update model, as typed records with every field present.
+ * `lower` (src/compiler/lower.ts) fills each field once from the parameter table
+ * (src/compiler/schema.ts, the only place a default is stated); the runtime, the CLI and later the
+ * cost model read these records and restate nothing. The same shapes are in
+ * schemas/plan.schema.json (`$defs.crossbar`), strictly: no field may be missing or extra.
+ *
+ * Units are SI (Ohm, S, V, A, s); fractions are 0..1; bit widths are counts of bits.
+ */
+
+/** Full-scale choice of an ADC: calibrated from observed currents, the worst case, or a fixed current (A). */
+export type AdcRange = { kind: 'calibrate'; percentile: number } | { kind: 'max' } | { kind: 'fixed'; current: number };
+
+export interface AdcSpec {
+  bits: number;
+  range: AdcRange;
+  /** Offset error in LSB. */
+  offset: number;
+  /** Relative gain error of the transfer curve. */
+  gainError: number;
+  /** Peak integral nonlinearity in LSB (a parabolic INL curve). */
+  inl: number;
+}
+
+/** The transposed (backward) MVM's converters: errors driven into the columns. */
+export interface BackwardConverters {
+  inputBits: number;
+  dacBits: number;
+  adc: AdcSpec;
+}
+
+/** Interconnect resistances (Ohm) of the parasitic models. */
+export interface WiresSpec {
+  /** Word-line segment between adjacent cells. */
+  row: number;
+  /** Bit-line segment between adjacent cells. */
+  col: number;
+  /** Input driver resistance. */
+  source: number;
+  /** Column sense (sink) resistance. */
+  sense: number;
+}
+
+export type ParasiticsBackward = 'transposed' | 'reuse';
+
+/** IR-drop model of a tile. */
+export type ParasiticsSpec =
+  | { kind: 'none' }
+  /** Full circuit model, recomputed every `refresh` batches (interpolated FCM in between). */
+  | { kind: 'fcm'; refresh: number; backward: ParasiticsBackward }
+  /** Approximate lumped-path model. */
+  | { kind: 'aam'; backward: ParasiticsBackward };
+
+/** aihwkit pulsed-device parameters, in weight units (aihwkit's names). */
+export interface AihwkitStepParams {
+  dw_min: number;
+  up_down: number;
+  dw_min_dtod: number;
+  dw_min_std: number;
+  w_min: number;
+  w_max: number;
+}
+
+/**
+ * A device's training-time update model (MODELS.md §3), with the language's argument names. The
+ * kinds and arguments are the parameter table's `update` constructors; `pow_step` is reachable
+ * from the library only.
+ */
+export type UpdateModelSpec =
+  | { kind: 'ideal' }
+  | { kind: 'txsim'; v: number; gamma: number }
+  | { kind: 'nonlinear'; ltp: number; ltd: number; c2c: number; d2d: number }
+  | ({ kind: 'constant_step' } & AihwkitStepParams)
+  | ({ kind: 'soft_bounds' } & AihwkitStepParams)
+  | { kind: 'exp_step'; dw_min: number; A_up: number; A_down: number; gamma_up: number; gamma_down: number; a: number; b: number; dw_min_std: number; w_min: number; w_max: number; up_down?: number; dw_min_dtod?: number }
+  | ({ kind: 'pow_step'; pow_gamma: number; pow_up_down: number } & AihwkitStepParams);
+
+export interface DeviceSpec {
+  /** The device declaration's name. */
+  name: string;
+  /** Distinct programmable conductance states. */
+  levels: number;
+  rOn: number;
+  rOff: number;
+  /** G_on = 1/R_on (S). */
+  gOn: number;
+  /** G_off = G_on/(R_off/R_on) (S). */
+  gOff: number;
+  /** Read voltage for a full-scale input digit (V). */
+  vRead: number;
+  d2dSigma: number;
+  d2dDist: 'normal' | 'lognormal';
+  readNoise: number;
+  driftNu: number;
+  /** Drift reference time t₀ (s). */
+  driftT0: number;
+  pSa0: number;
+  pSa1: number;
+  update: UpdateModelSpec;
+}
+
+export type WeightMapping = 'differential' | 'offset';
+
+export interface CrossbarSpec {
+  /** The crossbar declaration's name. */
+  name: string;
+  /** Tile rows (inputs) and columns (outputs). */
+  rows: number;
+  cols: number;
+  mapping: WeightMapping;
+  weightBits: number;
+  cellBits: number;
+  inputBits: number;
+  dacBits: number;
+  adc: AdcSpec;
+  backward: BackwardConverters;
+  wires: WiresSpec;
+  parasitics: ParasiticsSpec;
+  device: DeviceSpec;
+}
