@@ -161,7 +161,7 @@ test('a plan that needs more memory than available is a located error before run
 });
 
 test('every experiment under experiments/ compiles to a schema-valid plan', () => {
-  for (const name of ['lenet5-ideal', 'mlp-ideal', 'txsim-lenet5', 'neurosim-devices', 'lenet5-exact-inference']) {
+  for (const name of ['lenet5-ideal', 'mlp-ideal', 'txsim-lenet5', 'neurosim-devices', 'lenet5-exact-inference', 'mlp400-sigmoid']) {
     const r = compile(join(packageRoot, 'experiments', `${name}.xbar`));
     assert.equal(r.hasErrors, false, `${name}: ${r.diagnostics.map((d) => d.message).join('\n')}`);
     assert.ok(r.plan!.experiments.length >= 1);
