@@ -271,7 +271,9 @@ class Expander {
         return this.push({ ...base, op: { kind: 'batchnorm', epsilon, momentum }, outputShape: shape, params: 2 * channels, flopsPerSample: 2 * prod(shape), activationBytesPerSample: 4 * prod(shape), weighted: false });
       }
       case 'relu':
-        return this.push({ ...base, op: { kind: 'relu' }, outputShape: shape, params: 0, flopsPerSample: prod(shape), activationBytesPerSample: 4 * prod(shape), weighted: false });
+      case 'sigmoid':
+      case 'tanh':
+        return this.push({ ...base, op: { kind: op }, outputShape: shape, params: 0, flopsPerSample: prod(shape), activationBytesPerSample: 4 * prod(shape), weighted: false });
       case 'flatten':
         return this.push({ ...base, op: { kind: 'flatten' }, outputShape: [prod(shape)], params: 0, flopsPerSample: 0, activationBytesPerSample: 0, weighted: false });
       default:

@@ -322,6 +322,8 @@ export const constructors: Constructor[] = [
     ],
   },
   { name: 'relu', family: 'layer', doc: 'Rectified linear unit (digital).', params: [] },
+  { name: 'sigmoid', family: 'layer', doc: 'Logistic sigmoid 1 / (1 + exp(−x)) (digital); its outputs are non-negative, so a crossbar after it streams unsigned inputs, as after `relu`.', params: [] },
+  { name: 'tanh', family: 'layer', doc: 'Hyperbolic tangent (digital); its outputs are signed, so a crossbar after it streams signed inputs.', params: [] },
   {
     name: 'maxpool', family: 'layer', doc: 'Max pooling (digital).', params: [
       { name: 'kernel', type: { t: 'shape', rank: 2, square: true, min: 1, max: 64 }, default: v([2, 2]), doc: 'Window size.' },

@@ -14,7 +14,7 @@
 
 import type { AdcSpec, CrossbarSpec, DeviceSpec } from './crossbar.js';
 import { XbarcRuntimeError } from './errors.js';
-import type { PlanLayer, PlanNetwork } from './plan.js';
+import type { LayerOp, PlanLayer, PlanNetwork } from './plan.js';
 
 type Slicing = Pick<CrossbarSpec, 'weightBits' | 'cellBits'>;
 type Weights = Pick<CrossbarSpec, 'weightBits' | 'cellBits' | 'mapping'>;
@@ -75,15 +75,24 @@ export function inputEncoding(bits: number, dacBits: number, signed: boolean): I
   return { kind: 'signmag', bits, dacBits, qmax: 2 ** (bits - 1) - 1, streams: 2 * Jm, weights: [...mag, ...mag.map((w) => -w)] };
 }
 
-/** Whether a layer's input can be negative: false when it comes (through pooling/flatten) from a ReLU. */
+/** Activations whose outputs are never negative: ReLU (≥ 0) and sigmoid (in (0, 1)); tanh is signed. */
+const NON_NEGATIVE_OPS: ReadonlySet<LayerOp['kind']> = new Set(['relu', 'sigmoid']);
+/** Ops that keep their input's sign: a max or mean of non-negative values, or a reshape. */
+const SIGN_PRESERVING_OPS: ReadonlySet<LayerOp['kind']> = new Set(['maxpool', 'avgpool', 'flatten']);
+
+/**
+ * Whether a layer's input can be negative: false when it comes (through pooling/flatten) from a
+ * non-negative activation (relu, sigmoid). Anything else (the network input, tanh, batchnorm, add,
+ * a weighted layer) counts as signed.
+ */
 export function inputSigned(net: PlanNetwork, layer: PlanLayer): boolean {
   const byName = new Map(net.layers.map((l) => [l.name, l]));
   let src = layer.inputs[0];
   for (let guard = 0; guard < 1000 && src && src !== 'input'; guard++) {
     const l = byName.get(src);
     if (!l) return true;
-    if (l.op.kind === 'relu') return false;
-    if (l.op.kind === 'maxpool' || l.op.kind === 'avgpool' || l.op.kind === 'flatten') src = l.inputs[0];
+    if (NON_NEGATIVE_OPS.has(l.op.kind)) return false;
+    if (SIGN_PRESERVING_OPS.has(l.op.kind)) src = l.inputs[0];
     else return true;
   }
   return true;

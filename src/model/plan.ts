@@ -15,6 +15,8 @@ export type LayerOp =
   | DenseOp
   | Conv2dOp
   | ReluOp
+  | SigmoidOp
+  | TanhOp
   | MaxPoolOp
   | AvgPoolOp
   | BatchNormOp
@@ -32,6 +34,8 @@ export interface Conv2dOp {
   bias: boolean;
 }
 export interface ReluOp { kind: 'relu' }
+export interface SigmoidOp { kind: 'sigmoid' }
+export interface TanhOp { kind: 'tanh' }
 export interface MaxPoolOp { kind: 'maxpool'; kernel: [number, number]; stride: [number, number]; padding: [number, number, number, number] }
 export interface AvgPoolOp { kind: 'avgpool'; kernel: [number, number]; stride: [number, number]; padding: [number, number, number, number]; /** global average pool over H×W */ global: boolean }
 export interface BatchNormOp { kind: 'batchnorm'; epsilon: number; momentum: number }

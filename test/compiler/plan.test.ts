@@ -62,6 +62,38 @@ test('input streams count the DAC passes of each layer\'s input encoding', () =>
   assert.equal(streams(narrow, 'fc1'), 8);
 });
 
+test('input streams after sigmoid are unsigned (⌈bits/dac⌉), after tanh signed', () => {
+  const file = spec(`import { PUMA_RRAM } from "std/devices"
+crossbar xb { size = 64 x 64, device = PUMA_RRAM, weight_bits = 8, cell_bits = 2, input_bits = 8, dac_bits = 2 }
+network Act {
+  input = 1 x 20 x 20
+  flatten
+  fc1 = dense(16)
+  sigmoid
+  fc2 = dense(16)
+  tanh
+  fc3 = dense(10)
+}
+experiment e {
+  data = mnist(train = 100, test = 100, crop = 20)
+  model = Act
+  map * -> xb
+  train { epochs = 1, batch = 10, optimizer = sgd(lr = 0.1) }
+}
+`);
+  const streams = (sets: string[]): Record<string, number | undefined> => {
+    const r = compile(file, { sets });
+    assert.equal(r.hasErrors, false, r.diagnostics.map((d) => d.message).join('\n'));
+    const layers = r.plan!.experiments[0]!.network.layers;
+    assert.deepEqual(layers.map((l) => l.op.kind), ['flatten', 'dense', 'sigmoid', 'dense', 'tanh', 'dense']);
+    return Object.fromEntries(layers.filter((l) => l.mapping).map((l) => [l.name, l.mapping!.inputStreams]));
+  };
+  // 2-bit DACs: unsigned ⌈8/2⌉ = 4; signed sign-magnitude 2 × ⌈7/2⌉ = 8 (the image input and tanh).
+  assert.deepEqual(streams([]), { fc1: 8, fc2: 4, fc3: 8 });
+  // 4-bit DACs: unsigned ⌈8/4⌉ = 2; signed 2 × ⌈7/4⌉ = 4.
+  assert.deepEqual(streams(['xb.dac_bits=4']), { fc1: 4, fc2: 2, fc3: 4 });
+});
+
 test('train.weight_range and train.headroom reach the plan; weight_range is absent unless written, headroom takes the table default', () => {
   const set = compile(spec(lenet()), { sets: ['train.weight_range=1', 'train.headroom=2'] });
   assert.equal(set.hasErrors, false, set.diagnostics.map((d) => d.message).join('\n'));
@@ -129,7 +161,7 @@ test('a plan that needs more memory than available is a located error before run
 });
 
 test('every experiment under experiments/ compiles to a schema-valid plan', () => {
-  for (const name of ['lenet5-ideal', 'mlp-ideal', 'txsim-lenet5', 'neurosim-devices', 'lenet5-exact-inference']) {
+  for (const name of ['lenet5-ideal', 'mlp-ideal', 'txsim-lenet5', 'neurosim-devices', 'lenet5-exact-inference', 'mlp400-sigmoid']) {
     const r = compile(join(packageRoot, 'experiments', `${name}.xbar`));
     assert.equal(r.hasErrors, false, `${name}: ${r.diagnostics.map((d) => d.message).join('\n')}`);
     assert.ok(r.plan!.experiments.length >= 1);

@@ -30,4 +30,6 @@ test('the stdlib networks expand to the expected shapes', () => {
   assert.ok(params > 265_000 && params < 275_000, `ResNet-20 parameter count ${params}`);
   const mlp = result.model?.networks.get('MLP400');
   assert.deepEqual(mlp?.layers.map((l) => l.outputShape), [[400], [100], [100], [10]]);
+  const sigmoidMlp = result.model?.networks.get('MLP400Sigmoid');
+  assert.deepEqual(sigmoidMlp?.layers.map((l) => [l.op.kind, l.outputShape]), [['flatten', [400]], ['dense', [100]], ['sigmoid', [100]], ['dense', [10]]]);
 });

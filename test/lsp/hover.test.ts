@@ -72,6 +72,13 @@ test('hover on a constructor, a unit and a map pattern', () => {
   assert.match(pattern, /`fc3` dense 84 → 10 ⇒ digital/);
 });
 
+test('hover on a sigmoid or tanh layer shows its documentation', () => {
+  const net = 'network N {\n  input = 8\n  fc1 = dense(4)\n  sigmoid\n  fc2 = dense(4)\n  tanh\n  fc3 = dense(2)\n}\n';
+  const at = (needle: string): string => hoverAt(net.replace(needle, `${needle.slice(0, 2)}<|>${needle.slice(2)}`));
+  assert.match(at('sigmoid'), /\*\*sigmoid\*\*.*layer[\s\S]*streams unsigned inputs/);
+  assert.match(at('tanh'), /\*\*tanh\*\*.*layer[\s\S]*streams signed inputs/);
+});
+
 test('hover on a constructor argument shows its parameter', () => {
   const h = hoverAt(mark('momentum = 0.9', 2));
   assert.match(h, /\*\*momentum\*\* · sgd parameter/);

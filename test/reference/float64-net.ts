@@ -131,6 +131,10 @@ function layerForward(layer: PlanLayer, xs: Batch[], params: Params, mode: Mode)
       return conv2d(x, p('weight')!, p('bias'), op);
     case 'relu':
       return { ...x, data: x.data.map((v) => (v > 0 ? v : 0)) };
+    case 'sigmoid':
+      return { ...x, data: x.data.map((v) => 1 / (1 + Math.exp(-v))) };
+    case 'tanh':
+      return { ...x, data: x.data.map((v) => Math.tanh(v)) };
     case 'maxpool':
       return pool(x, op.kernel, op.stride, op.padding, (vals) => Math.max(...vals));
     case 'avgpool':

@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { LayerOp, PlanNetwork } from '../../src/model/plan.js';
 import { idealMvm, im2colMvm, type MvmSelector } from '../../src/runtime/engine/mvm.js';
-import { add, avgpool, batchnorm, buildNetwork, conv, dense, flatten, globalAvgpool, maxpool, relu } from '../support/plan-builder.js';
+import { add, avgpool, batchnorm, buildNetwork, conv, dense, flatten, globalAvgpool, maxpool, relu, sigmoid, tanh } from '../support/plan-builder.js';
 import { Rng } from '../../src/runtime/rng.js';
 import { gradCheck, type GradCheckOptions } from '../reference/grad-check.js';
 
@@ -74,6 +74,24 @@ const nets: Record<string, PlanNetwork> = {
     { name: 'flatten', op: flatten() },
     { name: 'fc', op: dense(3) },
   ]),
+  // NeuroSim-style MLP: sigmoid hidden layer; a second sigmoid feeds the logits layer.
+  sigmoid: buildNetwork('sigmoid', [6], 3, [
+    { name: 'fc1', op: dense(5) },
+    { name: 'sig1', op: sigmoid() },
+    { name: 'fc2', op: dense(4) },
+    { name: 'sig2', op: sigmoid() },
+    { name: 'fc3', op: dense(3) },
+  ]),
+  // tanh on images (through avgpool and flatten) and on vectors.
+  tanh: buildNetwork('tanh', [2, 6, 6], 3, [
+    { name: 'conv1', op: conv(3, 3, 1, 1) },
+    { name: 'tanh1', op: tanh() },
+    { name: 'pool1', op: avgpool(2) },
+    { name: 'flatten', op: flatten() },
+    { name: 'fc1', op: dense(4) },
+    { name: 'tanh2', op: tanh() },
+    { name: 'fc2', op: dense(3) },
+  ]),
   maxpoolTies: buildNetwork('maxpoolTies', [1, 8, 8], 3, [
     { name: 'conv1', op: conv(2, 3, 1, 1) },
     { name: 'relu1', op: relu() },
@@ -90,6 +108,11 @@ function randomAffine(names: string[], rng: Rng): Record<string, Float32Array> {
   return out;
 }
 
+/** N(0, σ²) inputs: a wide σ drives sigmoid/tanh into their curved and saturating regions, not only the near-linear centre. */
+function scaledNormal(sigma: number): (n: number, perSample: number) => Float32Array {
+  return (n, perSample) => new Rng(13, 'test/scaled-normal').fillNormal(new Float32Array(n * perSample), 0, sigma);
+}
+
 /** Mostly-zero images like MNIST backgrounds: the conv output is exactly its bias in flat regions. */
 function sparseImages(n: number, perSample: number): Float32Array {
   const rng = new Rng(11, 'test/sparse-images');
@@ -102,6 +125,12 @@ for (const [mvmName, mvm] of selectors) {
   test(`${mvmName}: dense + relu gradients match float64 finite differences`, () => expectGradientsMatch(nets['dense']!, { batch: 4, mvm }));
 
   test(`${mvmName}: conv2d stride 2, symmetric and asymmetric padding, bias`, () => expectGradientsMatch(nets['convStride2Pad']!, { batch: 3, mvm }));
+
+  test(`${mvmName}: sigmoid gradients (dense, from the saved output) match float64 finite differences`, () =>
+    expectGradientsMatch(nets['sigmoid']!, { batch: 4, mvm, input: scaledNormal(3) }));
+
+  test(`${mvmName}: tanh gradients (conv and dense inputs) match float64 finite differences`, () =>
+    expectGradientsMatch(nets['tanh']!, { batch: 3, mvm, input: scaledNormal(2) }));
 
   test(`${mvmName}: maxpool (overlapping, padded), avgpool (padded) and global avgpool`, () => expectGradientsMatch(nets['pools']!, { batch: 3, mvm }));
 

@@ -35,6 +35,8 @@ export function inferShape(op: LayerOp, input: Shape): Shape {
     case 'flatten':
       return [product(input)];
     case 'relu':
+    case 'sigmoid':
+    case 'tanh':
     case 'batchnorm':
     case 'add':
       return [...input];
@@ -95,6 +97,8 @@ export const conv = (out: number, k: number, stride = 1, pad = 0, bias = true): 
   bias,
 });
 export const relu = (): LayerOp => ({ kind: 'relu' });
+export const sigmoid = (): LayerOp => ({ kind: 'sigmoid' });
+export const tanh = (): LayerOp => ({ kind: 'tanh' });
 export const maxpool = (k: number, stride = k, pad = 0): LayerOp => ({ kind: 'maxpool', kernel: [k, k], stride: [stride, stride], padding: [pad, pad, pad, pad] });
 export const avgpool = (k: number, stride = k, pad = 0): LayerOp => ({ kind: 'avgpool', kernel: [k, k], stride: [stride, stride], padding: [pad, pad, pad, pad], global: false });
 export const globalAvgpool = (): LayerOp => ({ kind: 'avgpool', kernel: [1, 1], stride: [1, 1], padding: [0, 0, 0, 0], global: true });

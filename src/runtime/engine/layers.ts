@@ -177,6 +177,34 @@ const relu: LayerEmitter = {
   },
 };
 
+/** Backward from the saved output s = σ(x): dx = dy · s · (1 − s) (no recomputation of σ). */
+const sigmoid: LayerEmitter = {
+  params: () => [],
+  buffers: () => [],
+  forward(ctx, [x]) {
+    return { y: ctx.g.op('Sigmoid', [x!]), saved: {} };
+  },
+  backward(ctx, dy, _xs, fwd) {
+    const { g } = ctx;
+    const slope = g.op('Mul', [fwd.y, g.op('Sub', [g.scalar(1), fwd.y])]);
+    return { dInputs: [g.op('Mul', [dy, slope])], dParams: {} };
+  },
+};
+
+/** Backward from the saved output t = tanh(x): dx = dy · (1 − t²). */
+const tanh: LayerEmitter = {
+  params: () => [],
+  buffers: () => [],
+  forward(ctx, [x]) {
+    return { y: ctx.g.op('Tanh', [x!]), saved: {} };
+  },
+  backward(ctx, dy, _xs, fwd) {
+    const { g } = ctx;
+    const slope = g.op('Sub', [g.scalar(1), g.op('Mul', [fwd.y, fwd.y])]);
+    return { dInputs: [g.op('Mul', [dy, slope])], dParams: {} };
+  },
+};
+
 // ---------------------------------------------------------------------------------------------
 
 const maxpool: LayerEmitter = {
@@ -342,7 +370,7 @@ const add: LayerEmitter = {
   },
 };
 
-const EMITTERS: Record<PlanLayer['op']['kind'], LayerEmitter> = { dense, conv2d, relu, maxpool, avgpool, batchnorm, flatten, add };
+const EMITTERS: Record<PlanLayer['op']['kind'], LayerEmitter> = { dense, conv2d, relu, sigmoid, tanh, maxpool, avgpool, batchnorm, flatten, add };
 
 export function layerEmitter(layer: PlanLayer): LayerEmitter {
   const e = EMITTERS[layer.op.kind];
