@@ -204,3 +204,31 @@ export function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): numbe
 }
 
 export const toF64 = (a: Float32Array): Float64Array => Float64Array.from(a);
+
+/** Every layer's output (and the input) of a float64 forward pass, by layer name. */
+export function activationsRef(net: PlanNetwork, params: Params, x: Float64Array, n: number, mode: Mode = 'train'): Map<string, Float64Array> {
+  const acts = new Map<string, Batch>([['input', { data: x, shape: net.inputShape, n }]]);
+  for (const layer of net.layers) acts.set(layer.name, layerForward(layer, layer.inputs.map((i) => acts.get(i)!), params, mode));
+  return new Map([...acts].map(([k, v]) => [k, v.data]));
+}
+
+/** Σ_h w_h · mean cross-entropy of head h (a layer whose output is [n × classes]). */
+export function headsLossRef(net: PlanNetwork, params: Params, x: Float64Array, labels: ArrayLike<number>, heads: { layer: string; weight: number }[], mode: Mode = 'train'): number {
+  const acts = activationsRef(net, params, x, labels.length, mode);
+  return heads.reduce((s, h) => s + h.weight * crossEntropyRef(acts.get(h.layer)!, labels, net.classes), 0);
+}
+
+/** Central finite differences of `f` wrt every element of `p` (changed in place and restored). */
+export function finiteDifference(f: () => number, p: Float64Array, h = 1e-6): Float64Array {
+  const g = new Float64Array(p.length);
+  for (let i = 0; i < p.length; i++) {
+    const keep = p[i]!;
+    p[i] = keep + h;
+    const up = f();
+    p[i] = keep - h;
+    const down = f();
+    p[i] = keep;
+    g[i] = (up - down) / (2 * h);
+  }
+  return g;
+}

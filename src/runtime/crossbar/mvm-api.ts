@@ -15,6 +15,7 @@
 import ort from 'onnxruntime-node';
 import type { LayerMerge, PlanCrossbar } from '../../model/plan.js';
 import { GraphBuilder } from '../engine/onnx.js';
+import { openSession } from '../engine/session.js';
 import { XbarcRuntimeError } from '../../model/errors.js';
 import { Rng } from '../rng.js';
 import { programDevices } from './config.js';
@@ -61,7 +62,7 @@ export async function crossbarMvm(pc: PlanCrossbar, W: NpyArray, X: NpyArray, op
   g.input('x', 'float', [B, K]);
   g.input('w', 'float', [K, N]);
   g.output('y', emitter.forward(g, { kind: 'dense', layer: 'mvm', K, N }, 'x', 'w').y, 'float', [B, N]);
-  const session = await ort.InferenceSession.create(g.toBytes(), { intraOpNumThreads: opts.threads ?? 2 });
+  const session = await openSession(g.toBytes(), opts.threads ?? 2);
   try {
     const feeds: Record<string, ort.Tensor> = { x: new ort.Tensor('float32', X.data, [B, K]), w: new ort.Tensor('float32', W.data, [K, N]) };
     if (variation) {

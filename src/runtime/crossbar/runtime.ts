@@ -11,13 +11,13 @@
  * in software and evaluates on the crossbar.
  */
 
-import { availableParallelism } from 'node:os';
 import ort from 'onnxruntime-node';
 import type { PlanExperiment, PlanLayer } from '../../model/plan.js';
 import type { Dataset } from '../data/index.js';
 import { buildEvalGraph, INPUT_LABELS, INPUT_X, type BuiltGraph } from '../engine/graphs.js';
 import { idealMvm, type MvmEmitter, type MvmSelector } from '../engine/mvm.js';
 import type { Trainer } from '../engine/trainer.js';
+import { defaultThreads, openSession } from '../engine/session.js';
 import { XbarcRuntimeError } from '../../model/errors.js';
 import { Rng } from '../rng.js';
 import { foldDevices, programDevices, programFolded, type FoldedDevices, type Programming } from './config.js';
@@ -221,7 +221,7 @@ export class CrossbarRuntime {
    * feeds the folded matrices; `graph` programs them in-graph from the fed device state (the
    * reference the tests compare against). Exact fidelity always programs in-graph.
    */
-  static create(exp: PlanExperiment, threads = Math.max(1, Math.min(availableParallelism(), 4)), opts: { mergeLossless?: boolean; programming?: 'graph' | 'fed' } = {}): CrossbarRuntime | null {
+  static create(exp: PlanExperiment, threads = defaultThreads(), opts: { mergeLossless?: boolean; programming?: 'graph' | 'fed' } = {}): CrossbarRuntime | null {
     if (exp.fidelity === 'ideal') return null;
     if (!exp.network.layers.some((l) => l.mapping?.target === 'crossbar')) return null;
     assertCrossbarSupported(exp);
@@ -392,7 +392,7 @@ export class CrossbarRuntime {
    * whose values the evaluation graphs then use as constants.
    */
   async calibrate(trainer: Trainer, x: Float32Array, y: Int32Array): Promise<void> {
-    this.calSession ??= await openSession(buildEvalGraph(this.exp.network, this.calSelector), this.threads);
+    this.calSession ??= await openGraphSession(buildEvalGraph(this.exp.network, this.calSelector), this.threads);
     const out = await runGraph(this.calSession, trainer, this.exp, x, y, this.sideFeeds);
     for (const [name, e] of this.layers) {
       const xrange = scalar(out, calName(name, 'xrange'));
@@ -404,7 +404,7 @@ export class CrossbarRuntime {
 
   /** Per-layer statistics of the evaluation graph on a batch (saturation, SNR vs the ideal MVM). */
   async stats(trainer: Trainer, x: Float32Array, y: Int32Array, chunk = 100, updates?: Record<string, { update: string; [k: string]: unknown }>): Promise<LayerStats[]> {
-    const s = await openSession(buildEvalGraph(this.exp.network, this.statsSelector), this.threads);
+    const s = await openGraphSession(buildEvalGraph(this.exp.network, this.statsSelector), this.threads);
     const per = this.exp.network.inputShape.reduce((a, b) => a * b, 1);
     const acc = new Map<string, { sig: number; err: number; sat: number; conv: number }>();
     try {
@@ -456,8 +456,8 @@ export class CrossbarRuntime {
   }
 }
 
-async function openSession(graph: BuiltGraph, threads: number): Promise<{ session: ort.InferenceSession; graph: BuiltGraph }> {
-  const session = await ort.InferenceSession.create(graph.bytes, { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+async function openGraphSession(graph: BuiltGraph, threads: number): Promise<{ session: ort.InferenceSession; graph: BuiltGraph }> {
+  const session = await openSession(graph.bytes, threads);
   return { session, graph };
 }
 

@@ -1,17 +1,28 @@
 /**
- * Whole-network graphs, one per purpose (ENGINE.md rule 1):
- *   train  forward + loss + backward + optimizer update in one run(); outputs the next state
- *   eval   forward only (running statistics); outputs the loss sum and #correct (+ logits)
- *   grads  forward + loss + backward in train mode; outputs the raw gradients (tests, tools)
+ * Whole-network graphs from one builder driven by a `GraphSpec` (ENGINE.md rule 1: one graph per
+ * purpose, nothing computed that no output needs). A spec names:
+ *   - the heads: layers whose outputs are logits, each with a cross-entropy loss and a weight;
+ *   - extra loss terms over named views of parameters (the weight matrix, or its crossbar tile
+ *     view [rowTiles, rows, colTiles, cols] as the layer's mapping cuts it), each supplying its
+ *     value and its gradient subgraph (src/runtime/engine/terms.ts);
+ *   - weight transforms applied before a layer's MVM (masks, quantizers, binarizers with a
+ *     straight-through backward);
+ *   - what to differentiate (parameters, the input, both) and, independently, whether batch
+ *     normalization uses batch or running statistics;
+ *   - an optimizer to apply (the training step), and which inputs to freeze into initializers.
+ * The training step, evaluation and raw-gradient graphs are three such specs (`trainGraphSpec`,
+ * `evalGraphSpec`, `gradsGraphSpec`).
  *
  * State tensors (parameters, batchnorm running statistics, optimizer slots) are graph inputs named
- * after the state; the train graph returns their next values as `next:<name>`, which the caller
- * feeds back on the following step (ping-pong).
+ * after the state; a spec with an optimizer returns their next values as `next:<name>`, which the
+ * caller feeds back on the following step (ping-pong).
  */
 
 import type { Optimizer, PlanLayer, PlanNetwork } from '../../model/plan.js';
 import { XbarcRuntimeError } from '../../model/errors.js';
-import { batchSizeFloat, layerEmitter, type BufferDecl, type LayerCtx, type LayerForward, type Mode, type ParamDecl } from './layers.js';
+import { batchSizeFloat, layerEmitter, type BufferDecl, type LayerCtx, type LayerForward, type ParamDecl, type Statistics } from './layers.js';
+import { emitTerm, viewOf, type LossTerm } from './terms.js';
+import { emitTransform, type WeightTransform } from './transforms.js';
 import { idealSelector, type MvmSelector } from './mvm.js';
 import { GraphBuilder } from './onnx.js';
 
@@ -37,7 +48,35 @@ export interface NetworkState {
   buffers: BufferEntry[];
 }
 
-export type Purpose = 'train' | 'eval' | 'grads';
+export type Purpose = 'train' | 'eval' | 'grads' | 'custom';
+
+/** A logits output with its cross-entropy loss. */
+export interface HeadSpec {
+  /** The layer whose output is the head's logits [B, classes] (default: the network's last layer). */
+  layer?: string;
+  /** Weight of this head's loss in the total. */
+  weight: number;
+}
+
+export interface GraphSpec {
+  purpose: Purpose;
+  /** Batch statistics (normalize by the batch, emit running-statistics updates) or running statistics. */
+  statistics: Statistics;
+  /** What the backward pass differentiates; nothing → forward only. */
+  differentiate: { params: boolean; input: boolean };
+  heads: HeadSpec[];
+  /** How each head's loss reduces over the batch: the mean (training) or the sum (evaluation). */
+  reduction: 'mean' | 'sum';
+  /** Extra loss terms (regularizers) added to the heads' weighted loss. */
+  terms?: LossTerm[];
+  /** Weight transforms by layer name, applied to the weight before the layer's MVM. */
+  transforms?: Record<string, WeightTransform>;
+  /** Apply this optimizer and output the next state (a training step). */
+  update?: Optimizer;
+  outputs: { loss?: boolean; correct?: boolean; logits?: boolean; paramGrads?: boolean; inputGrad?: boolean };
+  /** Graph inputs turned into initializers with these values (export; constant masks). */
+  freeze?: Record<string, { data: Float32Array; dims: number[] }>;
+}
 
 export interface BuiltGraph {
   purpose: Purpose;
@@ -60,6 +99,12 @@ export const OUT_LOSS = 'loss';
 export const OUT_LOSS_SUM = 'loss_sum';
 export const OUT_CORRECT = 'correct';
 export const OUT_LOGITS = 'logits';
+/** Gradient of the loss with respect to the input batch. */
+export const OUT_INPUT_GRAD = 'grad:x';
+/** Extra outputs of multi-head graphs: each head's logits. */
+export const headLogitsName = (layer: string): string => `logits:${layer}`;
+/** A loss term's value, output by every graph that has the term. */
+export const termName = (term: string): string => `term:${term}`;
 export const nextName = (state: string): string => `next:${state}`;
 export const gradName = (param: string): string => `grad:${param}`;
 
@@ -83,57 +128,72 @@ export function optimizerSlots(opt: Optimizer, params: ParamEntry[]): SlotEntry[
 
 interface Emitted {
   g: GraphBuilder;
-  logits: string;
+  acts: Map<string, string>;
   records: Map<string, { fwd: LayerForward; xs: string[]; ctx: LayerCtx }>;
+  /** Weight transforms' backward, by parameter name: gradient wrt the transformed weight → wrt the raw one. */
+  transformBackward: Map<string, (dw: string) => string>;
 }
 
-function declareInputs(g: GraphBuilder, net: PlanNetwork, state: NetworkState): string[] {
+function declareInputs(g: GraphBuilder, net: PlanNetwork, state: NetworkState, withLabels: boolean): string[] {
   g.input(INPUT_X, 'float', ['N', ...net.inputShape]);
-  g.input(INPUT_LABELS, 'int32', ['N']);
+  if (withLabels) g.input(INPUT_LABELS, 'int32', ['N']);
   const names: string[] = [];
   for (const p of state.params) names.push(g.input(p.name, 'float', p.dims));
-  // Batchnorm running statistics are read in eval mode and updated in train mode.
+  // Batchnorm running statistics are read with running statistics and updated with batch statistics.
   for (const b of state.buffers) names.push(g.input(b.name, 'float', b.dims));
   return names;
 }
 
-function emitForward(g: GraphBuilder, net: PlanNetwork, mode: Mode, select: MvmSelector): Emitted {
+function emitForward(g: GraphBuilder, net: PlanNetwork, spec: GraphSpec, select: MvmSelector): Emitted {
   const acts = new Map<string, string>([['input', INPUT_X]]);
   const records: Emitted['records'] = new Map();
+  const transformBackward = new Map<string, (dw: string) => string>();
+  const differentiable = spec.differentiate.params || spec.differentiate.input;
   for (const layer of net.layers) {
     const xs = layer.inputs.map((name) => {
       const t = acts.get(name);
       if (!t) throw new XbarcRuntimeError('engine/bad-network', `layer "${layer.name}": input "${name}" is not produced by an earlier layer`);
       return t;
     });
-    const ctx = layerCtx(g, layer, mode, select);
+    const transform = spec.transforms?.[layer.name];
+    let weight = `${layer.name}/weight`;
+    if (transform) {
+      const dims = layerEmitter(layer).params(layer).find((p) => p.role === 'weight')?.dims;
+      if (!dims) throw new XbarcRuntimeError('engine/bad-transform', `layer "${layer.name}" has no weight to transform`);
+      const t = emitTransform(g, transform, weight, layer.name, dims);
+      transformBackward.set(weight, t.backward);
+      weight = t.w;
+    }
+    const ctx = layerCtx(g, layer, spec.statistics, differentiable, select, weight);
     const fwd = layerEmitter(layer).forward(ctx, xs);
     acts.set(layer.name, fwd.y);
     records.set(layer.name, { fwd, xs, ctx });
   }
-  const last = net.layers[net.layers.length - 1];
-  if (!last) throw new XbarcRuntimeError('engine/bad-network', `network "${net.name}" has no layers`);
-  return { g, logits: acts.get(last.name)!, records };
+  if (net.layers.length === 0) throw new XbarcRuntimeError('engine/bad-network', `network "${net.name}" has no layers`);
+  return { g, acts, records, transformBackward };
 }
 
-function layerCtx(g: GraphBuilder, layer: PlanLayer, mode: Mode, select: MvmSelector): LayerCtx {
+function layerCtx(g: GraphBuilder, layer: PlanLayer, statistics: Statistics, differentiable: boolean, select: MvmSelector, weight: string): LayerCtx {
   return {
     g,
     layer,
-    mode,
-    param: (role) => `${layer.name}/${role}`,
+    statistics,
+    differentiable,
+    param: (role) => (role === 'weight' ? weight : `${layer.name}/${role}`),
     buffer: (role) => `${layer.name}/${role}`,
     mvm: (spec) => select(layer.name, spec),
   };
 }
 
 /**
- * Reverse-mode sweep. A layer output consumed by several layers (residual fan-out) receives the
- * sum of their gradient contributions before its own backward runs.
+ * Reverse-mode sweep from the gradients of the head outputs. A layer output consumed by several
+ * layers (residual fan-out) receives the sum of their gradient contributions before its own
+ * backward runs. Returns the parameter gradients (wrt the raw, untransformed weights) and, when
+ * asked, the input's.
  */
-function emitBackward(em: Emitted, net: PlanNetwork, dLogits: string): Map<string, string> {
+function emitBackward(em: Emitted, net: PlanNetwork, seeds: Map<string, string[]>): { params: Map<string, string>; input: string | null } {
   const { g } = em;
-  const pending = new Map<string, string[]>([[net.layers[net.layers.length - 1]!.name, [dLogits]]]);
+  const pending = new Map<string, string[]>(seeds);
   const paramGrads = new Map<string, string>();
   for (const layer of [...net.layers].reverse()) {
     const contribs = pending.get(layer.name);
@@ -143,15 +203,19 @@ function emitBackward(em: Emitted, net: PlanNetwork, dLogits: string): Map<strin
     const back = layerEmitter(layer).backward(rec.ctx, dy, rec.xs, rec.fwd);
     layer.inputs.forEach((name, i) => {
       const d = back.dInputs[i];
-      if (name === 'input' || !d) return;
-      pending.set(name, [...(pending.get(name) ?? []), d]);
+      if (d) pending.set(name, [...(pending.get(name) ?? []), d]);
     });
-    for (const [role, grad] of Object.entries(back.dParams)) paramGrads.set(`${layer.name}/${role}`, grad);
+    for (const [role, grad] of Object.entries(back.dParams)) {
+      const name = `${layer.name}/${role}`;
+      const untransform = em.transformBackward.get(name);
+      paramGrads.set(name, untransform ? untransform(grad) : grad);
+    }
   }
-  return paramGrads;
+  const dx = pending.get('input');
+  return { params: paramGrads, input: dx ? (dx.length === 1 ? dx[0]! : g.op('Sum', dx)) : null };
 }
 
-/** Log-softmax cross-entropy pieces shared by all purposes. */
+/** Log-softmax cross-entropy pieces of one head. */
 function emitLossTerms(g: GraphBuilder, logits: string, classes: number): { logp: string; onehot: string; correct: string } {
   const logp = g.op('LogSoftmax', [logits], { axis: 1 });
   // One-hot as labels[:, None] == [0 .. classes-1] (no OneHot kernel for int32 labels in ORT).
@@ -164,28 +228,93 @@ function emitLossTerms(g: GraphBuilder, logits: string, classes: number): { logp
   return { logp, onehot, correct };
 }
 
-/** Mean cross-entropy and its gradient wrt the logits: (softmax − onehot) / B. */
-function emitMeanLoss(g: GraphBuilder, logits: string, classes: number): { loss: string; dLogits: string; correct: string } {
+/**
+ * One head's cross-entropy: the batch mean (and its gradient wrt the logits, (softmax − onehot)/B)
+ * or the batch sum (evaluation, no gradient).
+ */
+function emitHeadLoss(g: GraphBuilder, logits: string, classes: number, reduction: GraphSpec['reduction'], withGradient: boolean): { loss: string; dLogits: string | null; correct: string } {
   const { logp, onehot, correct } = emitLossTerms(g, logits, classes);
+  if (reduction === 'sum') {
+    const loss = g.op('Neg', [g.op('ReduceSum', [g.op('Mul', [onehot, logp])], { keepdims: 0 })]);
+    const dLogits = withGradient ? g.op('Sub', [g.op('Exp', [logp]), onehot]) : null;
+    return { loss, dLogits, correct };
+  }
   const perSample = g.op('ReduceSum', [g.op('Mul', [onehot, logp]), g.constInt64([1])], { keepdims: 0 });
   const loss = g.op('Neg', [g.op('ReduceMean', [perSample], { keepdims: 0 })]);
-  const dLogits = g.op('Div', [g.op('Sub', [g.op('Exp', [logp]), onehot]), batchSizeFloat(g, logits)]);
+  const dLogits = withGradient ? g.op('Div', [g.op('Sub', [g.op('Exp', [logp]), onehot]), batchSizeFloat(g, logits)]) : null;
   return { loss, dLogits, correct };
 }
 
-export function buildTrainGraph(net: PlanNetwork, opt: Optimizer, select: MvmSelector = idealSelector): BuiltGraph {
-  const g = new GraphBuilder(`${net.name}.train`);
-  const state = declareState(net);
-  const stateInputs = declareInputs(g, net, state);
-  const slots = optimizerSlots(opt, state.params);
-  for (const s of slots) stateInputs.push(g.input(s.name, 'float', s.dims));
-  g.input(INPUT_LR, 'float', []);
-  if (opt.kind === 'adam') g.input(INPUT_STEP, 'float', []);
+const scaled = (g: GraphBuilder, t: string, weight: number): string => (weight === 1 ? t : g.op('Mul', [t, g.scalar(weight)]));
 
-  const em = emitForward(g, net, 'train', select);
-  const { loss, dLogits, correct } = emitMeanLoss(g, em.logits, net.classes);
-  const grads = emitBackward(em, net, dLogits);
+/** The whole graph of a spec. */
+export function buildGraph(net: PlanNetwork, spec: GraphSpec, select: MvmSelector = idealSelector): BuiltGraph {
+  const g = new GraphBuilder(`${net.name}.${spec.purpose}`);
+  const state = declareState(net);
+  const withLabels = spec.heads.length > 0;
+  const stateInputs = declareInputs(g, net, state, withLabels);
+  const opt = spec.update;
+  if (opt) {
+    for (const s of optimizerSlots(opt, state.params)) stateInputs.push(g.input(s.name, 'float', s.dims));
+    g.input(INPUT_LR, 'float', []);
+    if (opt.kind === 'adam') g.input(INPUT_STEP, 'float', []);
+  }
+  const differentiate = spec.differentiate.params || spec.differentiate.input || !!opt;
+  const em = emitForward(g, net, { ...spec, differentiate: { params: spec.differentiate.params || !!opt, input: spec.differentiate.input } }, select);
+  const lastLayer = net.layers[net.layers.length - 1]!.name;
+
+  // Heads: weighted cross-entropies; their logits gradients seed the backward sweep.
+  const seeds = new Map<string, string[]>();
+  const losses: string[] = [];
+  let correct: string | null = null;
+  for (const head of spec.heads) {
+    const layer = head.layer ?? lastLayer;
+    const logits = em.acts.get(layer);
+    if (!logits) throw new XbarcRuntimeError('engine/bad-head', `head "${layer}" is not a layer of network "${net.name}"`);
+    const h = emitHeadLoss(g, logits, net.classes, spec.reduction, differentiate);
+    losses.push(scaled(g, h.loss, head.weight));
+    correct ??= h.correct;
+    if (h.dLogits) seeds.set(layer, [...(seeds.get(layer) ?? []), scaled(g, h.dLogits, head.weight)]);
+    if (spec.outputs.logits && spec.heads.length > 1) g.output(headLogitsName(layer), logits, 'float', ['N', net.classes]);
+  }
+  const grads = differentiate ? emitBackward(em, net, seeds) : { params: new Map<string, string>(), input: null };
+
+  // Extra terms over views of parameters: value into the loss, gradient into the parameter's.
+  for (const term of spec.terms ?? []) {
+    const views = term.views.map((v) => viewOf(g, net, v));
+    const t = emitTerm(g, term, views.map((v) => v.tensor));
+    losses.push(scaled(g, t.value, term.weight));
+    g.output(termName(term.name), t.value, 'float', []);
+    if (!differentiate) continue;
+    views.forEach((v, i) => {
+      const dParam = v.toParam(scaled(g, t.grads[i]!, term.weight));
+      const prev = grads.params.get(v.param);
+      grads.params.set(v.param, prev ? g.op('Add', [prev, dParam]) : dParam);
+    });
+  }
+  const loss = losses.length === 0 ? null : losses.length === 1 ? losses[0]! : g.op('Sum', losses);
+
   const next: Record<string, string> = {};
+  if (opt) emitOptimizerStep(g, opt, state, em, grads.params, next);
+  if (spec.outputs.paramGrads) {
+    for (const p of state.params) {
+      const grad = grads.params.get(p.name);
+      if (grad) g.output(gradName(p.name), grad, 'float', p.dims);
+    }
+  }
+  if (spec.outputs.inputGrad) {
+    if (!grads.input) throw new XbarcRuntimeError('engine/no-gradient', `the input of network "${net.name}" does not influence the loss`);
+    g.output(OUT_INPUT_GRAD, grads.input, 'float', ['N', ...net.inputShape]);
+  }
+  if (spec.outputs.loss && loss) g.output(spec.reduction === 'sum' ? OUT_LOSS_SUM : OUT_LOSS, loss, 'float', []);
+  if (spec.outputs.correct && correct) g.output(OUT_CORRECT, correct, 'float', []);
+  if (spec.outputs.logits && spec.heads.length <= 1) g.output(OUT_LOGITS, em.acts.get(spec.heads[0]?.layer ?? lastLayer)!, 'float', ['N', net.classes]);
+  for (const [name, v] of Object.entries(spec.freeze ?? {})) g.freeze(name, v.data, v.dims);
+  return finish(g, spec.purpose, stateInputs.filter((n) => !spec.freeze?.[n]), next);
+}
+
+/** The optimizer update of every parameter and the batchnorm running statistics, as `next:*` outputs. */
+function emitOptimizerStep(g: GraphBuilder, opt: Optimizer, state: NetworkState, em: Emitted, grads: Map<string, string>, next: Record<string, string>): void {
   const emitNext = (stateName: string, tensor: string, dims: number[]): void => {
     g.output(nextName(stateName), tensor, 'float', dims);
     next[nextName(stateName)] = stateName;
@@ -201,38 +330,34 @@ export function buildTrainGraph(net: PlanNetwork, opt: Optimizer, select: MvmSel
     const t = em.records.get(b.layer)!.fwd.bufferUpdates?.[b.role];
     if (t) emitNext(b.name, t, b.dims);
   }
-  g.output(OUT_LOSS, loss, 'float', []);
-  g.output(OUT_CORRECT, correct, 'float', []);
-  return finish(g, 'train', stateInputs, next);
 }
 
-export function buildEvalGraph(net: PlanNetwork, select: MvmSelector = idealSelector, withLogits = false): BuiltGraph {
-  const g = new GraphBuilder(`${net.name}.eval`);
-  const state = declareState(net);
-  const stateInputs = declareInputs(g, net, state);
-  const em = emitForward(g, net, 'eval', select);
-  const { logp, onehot, correct } = emitLossTerms(g, em.logits, net.classes);
-  g.output(OUT_LOSS_SUM, g.op('Neg', [g.op('ReduceSum', [g.op('Mul', [onehot, logp])], { keepdims: 0 })]), 'float', []);
-  g.output(OUT_CORRECT, correct, 'float', []);
-  if (withLogits) g.output(OUT_LOGITS, em.logits, 'float', ['N', net.classes]);
-  return finish(g, 'eval', stateInputs, {});
+/** One SGD/Adam step on batch statistics: forward, mean loss, backward, update. */
+export function trainGraphSpec(opt: Optimizer): GraphSpec {
+  return { purpose: 'train', statistics: 'batch', differentiate: { params: true, input: false }, heads: [{ weight: 1 }], reduction: 'mean', update: opt, outputs: { loss: true, correct: true } };
 }
 
-export function buildGradsGraph(net: PlanNetwork, select: MvmSelector = idealSelector): BuiltGraph {
-  const g = new GraphBuilder(`${net.name}.grads`);
-  const state = declareState(net);
-  const stateInputs = declareInputs(g, net, state);
-  const em = emitForward(g, net, 'train', select);
-  const { loss, dLogits, correct } = emitMeanLoss(g, em.logits, net.classes);
-  const grads = emitBackward(em, net, dLogits);
-  for (const p of state.params) {
-    const grad = grads.get(p.name);
-    if (grad) g.output(gradName(p.name), grad, 'float', p.dims);
-  }
-  g.output(OUT_LOSS, loss, 'float', []);
-  g.output(OUT_CORRECT, correct, 'float', []);
-  return finish(g, 'grads', stateInputs, {});
+/** Evaluation on running statistics: the loss summed over the batch, #correct, optionally the logits. */
+export function evalGraphSpec(withLogits = false): GraphSpec {
+  return { purpose: 'eval', statistics: 'running', differentiate: { params: false, input: false }, heads: [{ weight: 1 }], reduction: 'sum', outputs: { loss: true, correct: true, logits: withLogits } };
 }
+
+/** The raw gradients of the mean loss on batch statistics (tests, tools). */
+export function gradsGraphSpec(): GraphSpec {
+  return { purpose: 'grads', statistics: 'batch', differentiate: { params: true, input: false }, heads: [{ weight: 1 }], reduction: 'mean', outputs: { loss: true, correct: true, paramGrads: true } };
+}
+
+/**
+ * The gradient of the mean loss with respect to the input batch, on running statistics (a trained
+ * network, as an attacker sees it): adversarial examples, saliency.
+ */
+export function inputGradSpec(): GraphSpec {
+  return { purpose: 'custom', statistics: 'running', differentiate: { params: false, input: true }, heads: [{ weight: 1 }], reduction: 'mean', outputs: { loss: true, correct: true, inputGrad: true } };
+}
+
+export const buildTrainGraph = (net: PlanNetwork, opt: Optimizer, select: MvmSelector = idealSelector): BuiltGraph => buildGraph(net, trainGraphSpec(opt), select);
+export const buildEvalGraph = (net: PlanNetwork, select: MvmSelector = idealSelector, withLogits = false): BuiltGraph => buildGraph(net, evalGraphSpec(withLogits), select);
+export const buildGradsGraph = (net: PlanNetwork, select: MvmSelector = idealSelector): BuiltGraph => buildGraph(net, gradsGraphSpec(), select);
 
 function finish(g: GraphBuilder, purpose: Purpose, stateInputs: string[], next: Record<string, string>): BuiltGraph {
   const known = new Set([INPUT_X, INPUT_LABELS, INPUT_LR, INPUT_STEP, ...stateInputs]);

@@ -10,7 +10,8 @@ import { XbarcRuntimeError } from '../../model/errors.js';
 import { convOutputPadding, type MvmEmitter, type MvmForward, type MvmSpec } from './mvm.js';
 import { f, type GraphBuilder } from './onnx.js';
 
-export type Mode = 'train' | 'eval';
+/** Batch normalization's statistics: of the batch (and update the running ones), or the running ones. */
+export type Statistics = 'batch' | 'running';
 export type ParamRole = 'weight' | 'bias' | 'gamma' | 'beta';
 export type BufferRole = 'running_mean' | 'running_var';
 
@@ -31,7 +32,9 @@ export interface BufferDecl {
 export interface LayerCtx {
   g: GraphBuilder;
   layer: PlanLayer;
-  mode: Mode;
+  statistics: Statistics;
+  /** Whether a backward pass follows (layers then save what their backward needs). */
+  differentiable: boolean;
   param(role: ParamRole): string;
   buffer(role: BufferRole): string;
   /** The MVM emitter chosen for this layer (weighted layers only). */
@@ -214,7 +217,7 @@ const maxpool: LayerEmitter = {
     const { g, layer } = ctx;
     const op = layer.op as Extract<PlanLayer['op'], { kind: 'maxpool' }>;
     const attrs = { kernel_shape: [...op.kernel], strides: [...op.stride], pads: [...op.padding] };
-    if (ctx.mode === 'eval') return { y: g.op('MaxPool', [x!], attrs), saved: {} };
+    if (!ctx.differentiable) return { y: g.op('MaxPool', [x!], attrs), saved: {} };
     const [y, indices] = g.node('MaxPool', [x!], attrs, 2);
     return { y: y!, saved: { indices: indices! } };
   },
@@ -303,11 +306,19 @@ const batchnorm: LayerEmitter = {
     const op = layer.op as Extract<PlanLayer['op'], { kind: 'batchnorm' }>;
     const rank = layer.inputShape.length + 1;
     const C = layer.inputShape[0]!;
-    if (ctx.mode === 'eval') {
+    if (ctx.statistics === 'running' && !ctx.differentiable) {
       const y = g.op('BatchNormalization', [x!, ctx.param('gamma'), ctx.param('beta'), ctx.buffer('running_mean'), ctx.buffer('running_var')], {
         epsilon: f(op.epsilon),
       });
       return { y, saved: {} };
+    }
+    if (ctx.statistics === 'running') {
+      // Running statistics with a backward (input gradients of a trained network): the same
+      // normalization, spelled out so that x̂ and 1/σ are there for the backward.
+      const invStd = g.op('Reciprocal', [g.op('Sqrt', [g.op('Add', [channelVector(g, ctx.buffer('running_var'), C, rank), g.scalar(op.epsilon)])])]);
+      const xhat = g.op('Mul', [g.op('Sub', [x!, channelVector(g, ctx.buffer('running_mean'), C, rank)]), invStd]);
+      const y = g.op('Add', [g.op('Mul', [xhat, channelVector(g, ctx.param('gamma'), C, rank)]), channelVector(g, ctx.param('beta'), C, rank)]);
+      return { y, saved: { xhat, invStd, axes: g.constInt64(rank === 4 ? [0, 2, 3] : [0]), running: invStd } };
     }
     const axes = g.constInt64(rank === 4 ? [0, 2, 3] : [0]);
     const mean = g.op('ReduceMean', [x!, axes], { keepdims: 1 });
@@ -318,7 +329,10 @@ const batchnorm: LayerEmitter = {
     const y = g.op('Add', [g.op('Mul', [xhat, channelVector(g, ctx.param('gamma'), C, rank)]), channelVector(g, ctx.param('beta'), C, rank)]);
     return { y, saved: { xhat, invStd, axes }, bufferUpdates: runningStats(ctx, x!, mean, variance, op.momentum) };
   },
-  /** dx = invStd · (dx̂ − mean(dx̂) − x̂ · mean(dx̂ · x̂)), dx̂ = dy · γ (means over the reduced axes). */
+  /**
+   * Batch statistics: dx = invStd · (dx̂ − mean(dx̂) − x̂ · mean(dx̂ · x̂)), dx̂ = dy · γ (means over
+   * the reduced axes). Running statistics: dx = dx̂ · invStd.
+   */
   backward(ctx, dy, _xs, fwd) {
     const { g, layer } = ctx;
     const rank = layer.inputShape.length + 1;
@@ -326,6 +340,8 @@ const batchnorm: LayerEmitter = {
     const dBeta = g.op('ReduceSum', [dy, axes], { keepdims: 0 });
     const dGamma = g.op('ReduceSum', [g.op('Mul', [dy, xhat]), axes], { keepdims: 0 });
     const dxhat = g.op('Mul', [dy, channelVector(g, ctx.param('gamma'), layer.inputShape[0]!, rank)]);
+    // Running statistics are constants of x: dx = dx̂ · 1/σ.
+    if (fwd.saved['running']) return { dInputs: [g.op('Mul', [dxhat, invStd])], dParams: { gamma: dGamma, beta: dBeta } };
     const meanD = g.op('ReduceMean', [dxhat, axes], { keepdims: 1 });
     const meanDX = g.op('ReduceMean', [g.op('Mul', [dxhat, xhat]), axes], { keepdims: 1 });
     const centered = g.op('Sub', [g.op('Sub', [dxhat, meanD]), g.op('Mul', [xhat, meanDX])]);

@@ -62,6 +62,17 @@ export class GraphBuilder {
     return name;
   }
 
+  /**
+   * Turn a declared float input into an initializer holding `values` (exported models carry their
+   * weights; a frozen mask or constant no longer needs feeding).
+   */
+  freeze(name: string, values: Float32Array, dims: number[]): void {
+    const at = this.inputs.findIndex((i) => i.name === name);
+    if (at < 0) throw new RangeError(`cannot freeze ${name}: the graph has no such input`);
+    this.inputs.splice(at, 1);
+    this.initializers.push(tensorProto(name, 'float', dims, values));
+  }
+
   /** Names of the declared graph inputs, in declaration order. */
   inputNames(): string[] {
     return this.inputs.map((i) => i.name!);

@@ -7,7 +7,6 @@
  * trained on, not dropped.
  */
 
-import { availableParallelism } from 'node:os';
 import ort from 'onnxruntime-node';
 import type { Optimizer, PlanExperiment, PlanNetwork } from '../../model/plan.js';
 import { XbarcRuntimeError } from '../../model/errors.js';
@@ -15,6 +14,10 @@ import { Rng } from '../rng.js';
 import {
   buildEvalGraph,
   buildGradsGraph,
+  buildGraph,
+  inputGradSpec,
+  OUT_INPUT_GRAD,
+  type GraphSpec,
   buildTrainGraph,
   declareState,
   gradName,
@@ -32,6 +35,7 @@ import {
   type ParamEntry,
 } from './graphs.js';
 import { idealSelector, type MvmSelector } from './mvm.js';
+import { openSession } from './session.js';
 
 export interface TrainerOptions {
   /** ORT intra-op threads (default: min(available cores, 4)). */
@@ -66,6 +70,7 @@ export class Trainer {
   private readonly dims = new Map<string, number[]>();
   private gradsSession: Promise<{ session: Session; graph: BuiltGraph }> | null = null;
   private logitsSession: Promise<{ session: Session; graph: BuiltGraph }> | null = null;
+  private readonly custom = new Map<string, Promise<{ session: Session; graph: BuiltGraph }>>();
 
   private constructor(
     readonly network: PlanNetwork,
@@ -154,6 +159,36 @@ export class Trainer {
     return { loss: scalarOf(out, OUT_LOSS), grads };
   }
 
+  /**
+   * Run any graph spec (src/runtime/engine/graphs.ts) on one batch at the current state, with the
+   * evaluation MVMs (`evalMvm`: at a crossbar experiment, the crossbar model with static ranges and
+   * its straight-through backward) or the training ones; `extra` feeds inputs the spec declares
+   * (masks). Returns every output. The session is built once per `key`.
+   */
+  async run(key: string, spec: GraphSpec, x: Float32Array, y: Int32Array, opts: { mvm?: 'eval' | 'train'; extra?: Record<string, ort.Tensor> } = {}): Promise<Record<string, Float32Array>> {
+    if (spec.update) throw new XbarcRuntimeError('engine/bad-spec', `run() evaluates graphs; a spec with an optimizer is a training step (step())`);
+    let opened = this.custom.get(key);
+    if (!opened) {
+      const select = opts.mvm === 'train' ? this.options.mvm ?? idealSelector : this.options.evalMvm ?? this.options.mvm ?? idealSelector;
+      opened = openGraph(buildGraph(this.network, spec, select), this.options);
+      this.custom.set(key, opened);
+    }
+    const { session, graph } = await opened;
+    const feeds = this.feeds(graph, x, y, new Set(Object.keys(opts.extra ?? {})));
+    const out = await session.run({ ...feeds, ...opts.extra });
+    return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, v.data as Float32Array]));
+  }
+
+  /**
+   * The gradient of the mean cross-entropy with respect to the input batch x ([B, ...inputShape]),
+   * on running statistics: through the ideal network, or, when the experiment maps layers to
+   * crossbars, through the crossbar model's forward and its straight-through backward.
+   */
+  async inputGradient(x: Float32Array, y: Int32Array): Promise<{ loss: number; correct: number; grad: Float32Array }> {
+    const out = await this.run('input-gradient', inputGradSpec(), x, y);
+    return { loss: out[OUT_LOSS]![0]!, correct: out[OUT_CORRECT]![0]!, grad: out[OUT_INPUT_GRAD]! };
+  }
+
   /** Copies of the parameters and batchnorm buffers, by state name ("conv1/weight"). */
   getWeights(): Record<string, Float32Array> {
     const out: Record<string, Float32Array> = {};
@@ -191,9 +226,11 @@ export class Trainer {
     await this.evalGraph.session.release();
     if (this.gradsSession) await (await this.gradsSession).session.release();
     if (this.logitsSession) await (await this.logitsSession).session.release();
+    for (const opened of this.custom.values()) await (await opened).session.release();
   }
 
-  private feeds(graph: BuiltGraph, x: Float32Array, y: Int32Array): Record<string, ort.Tensor> {
+  /** Feeds of one run; side inputs come from `sideFeeds`, except those the caller `provided`. */
+  private feeds(graph: BuiltGraph, x: Float32Array, y: Int32Array, provided: ReadonlySet<string> = new Set()): Record<string, ort.Tensor> {
     const n = y.length;
     if (x.length !== n * size(this.network.inputShape)) {
       throw new XbarcRuntimeError('engine/bad-batch', `batch of ${n} labels but ${x.length} input values (expected ${n} × [${this.network.inputShape.join(', ')}])`);
@@ -203,8 +240,9 @@ export class Trainer {
       [INPUT_LABELS]: new ort.Tensor('int32', y, [n]),
     };
     for (const name of graph.stateInputs) feeds[name] = new ort.Tensor('float32', this.state.get(name)!, this.dims.get(name)!);
-    if (graph.sideInputs.length > 0) {
-      if (!this.options.sideFeeds) throw new XbarcRuntimeError('engine/side-inputs', `graph ${graph.purpose} needs side inputs (${graph.sideInputs.join(', ')}) but no sideFeeds provider was given`);
+    const side = graph.sideInputs.filter((n) => !provided.has(n));
+    if (side.length > 0) {
+      if (!this.options.sideFeeds) throw new XbarcRuntimeError('engine/side-inputs', `graph ${graph.purpose} needs side inputs (${side.join(', ')}) but no sideFeeds provider was given`);
       Object.assign(feeds, this.options.sideFeeds(graph, n));
     }
     return feeds;
@@ -225,8 +263,7 @@ export class Trainer {
 }
 
 async function openGraph(graph: BuiltGraph, opts: TrainerOptions): Promise<{ session: Session; graph: BuiltGraph }> {
-  const threads = opts.threads ?? Math.max(1, Math.min(availableParallelism(), 4));
-  const session = await ort.InferenceSession.create(graph.bytes, { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+  const session = await openSession(graph.bytes, opts.threads);
   return { session, graph };
 }
 
