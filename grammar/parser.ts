@@ -397,7 +397,7 @@ export interface ParseOutput {
   tokens: IToken[];
   comments: IToken[];
   lexErrors: { offset: number; line: number; column: number; length: number; message: string }[];
-  parseErrors: { token: IToken; message: string; previousToken?: IToken }[];
+  parseErrors: { token: IToken; message: string; previousToken?: IToken | undefined }[];
 }
 
 /**

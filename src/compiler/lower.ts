@@ -18,7 +18,7 @@ import { lowerCrossbar } from './lower-crossbar.js';
 type Call = ReturnType<FieldReader['call']>;
 import { withMerges } from './merges.js';
 import type { CheckedLayer } from './network.js';
-import { PLAN_VERSION, type DataSource, type LayerMapping, type Optimizer, type PlanCrossbar, type PlanData, type PlanExperiment, type PlanLayer, type PlanTrain, type NonidealStage } from '../model/plan.js';
+import { type DataSource, type LayerMapping, type Optimizer, type PlanCrossbar, type PlanData, type PlanExperiment, type PlanLayer, type PlanTrain } from '../model/plan.js';
 import { toJson } from './values.js';
 
 export interface LowerOptions {

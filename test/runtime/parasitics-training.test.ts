@@ -60,8 +60,8 @@ test('one tile: the crossbar MVM under FCM equals the float64 product with fcm()
       const gni = fcm(g, T, T, wires).gni;
       for (let k = 0; k < K; k++) {
         for (let n = 0; n < N; n++) {
-          eff[k * N + n] += sign * 4 ** s * (gni[k * T + n]! / dG - gOff / dG);
-          ideal[k * N + n] += sign * 4 ** s * (g[k * T + n]! / dG - gOff / dG);
+          eff[k * N + n]! += sign * 4 ** s * (gni[k * T + n]! / dG - gOff / dG);
+          ideal[k * N + n]! += sign * 4 ** s * (g[k * T + n]! / dG - gOff / dG);
         }
       }
     }

@@ -40,7 +40,7 @@ interface WalkCtx {
   /** The configuration declaration being walked (its own fields are visible by bare name). */
   decl?: ConfigDecl;
   /** The network being walked (its parameters are visible by bare name). */
-  network?: NetworkDecl;
+  network?: NetworkDecl | undefined;
 }
 
 const indexCache = new WeakMap<Module, Occurrence[]>();

@@ -60,7 +60,7 @@ export interface LayerCrossbar {
    * compiler, src/compiler/merges.ts). A direction whose merge is applied runs as one GEMM;
    * absent or not applied: every conversion separately.
    */
-  merges?: readonly LayerMerge[];
+  merges?: readonly LayerMerge[] | undefined;
   /** `false` forces the per-conversion path even where the plan merges (tests, comparisons). */
   mergeLossless?: boolean;
   /** `false` keeps the float conversion core where the 8-bit integer one applies (tests, comparisons). */

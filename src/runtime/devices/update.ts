@@ -40,7 +40,7 @@ export interface ConductanceRange {
   gMin: number;
   gMax: number;
   /** Number of programmable states (≥ 2); absent or 0 for a continuum. */
-  levels?: number;
+  levels?: number | undefined;
 }
 
 /** The update models (plan contract, src/model/crossbar.ts). */

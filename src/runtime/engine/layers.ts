@@ -47,7 +47,7 @@ export interface LayerForward {
   saved: Record<string, string>;
   mvm?: MvmForward;
   /** New values of buffers (train mode batchnorm), by role. */
-  bufferUpdates?: Partial<Record<BufferRole, string>>;
+  bufferUpdates?: Partial<Record<BufferRole, string>> | undefined;
 }
 
 export interface LayerBackward {

@@ -41,7 +41,7 @@ export interface TrainerOptions {
   /** ORT intra-op threads (default: min(available cores, 4)). */
   threads?: number;
   /** MVM emitter per weighted layer (default: ideal float32). */
-  mvm?: MvmSelector;
+  mvm?: MvmSelector | undefined;
   /** MVM emitter of the evaluation graphs (default: `mvm`). */
   evalMvm?: MvmSelector;
   /** Values of a graph's side inputs (`BuiltGraph.sideInputs`) for one run on a batch of `batch`. */
