@@ -10,7 +10,7 @@ import { compile, toolVersion } from '../compiler/compile.js';
 import { packageRoot } from '../compiler/resolve.js';
 import { XbarcError } from '../runtime/errors.js';
 import { writeFileAtomic } from '../runtime/results/index.js';
-import { buildSummary, classifyPoints, mergeSweepDir, pendingRecord, renderSlurmScript, shellQuote, writeSummary } from '../runtime/sweep/index.js';
+import { SlurmValueError, buildSummary, classifyPoints, mergeSweepDir, pendingRecord, renderSlurmScript, shellQuote, slurmOptionProblems, writeSummary } from '../runtime/sweep/index.js';
 import { printDiagnostics } from './diagnostics-output.js';
 import { displayPath } from './format.js';
 import { initCommand } from './init-command.js';
@@ -106,6 +106,9 @@ async function sweepCommand(file: string, opts: SweepOpts): Promise<number> {
   const cpus = positiveInt('--cpus', opts.cpus);
   const maxParallel = positiveInt('--max-parallel', opts.maxParallel);
   if (cpus === null || maxParallel === null) return 2;
+  const problems = slurmOptionProblems(opts);
+  for (const p of problems) process.stderr.write(`xbarc sweep: ${p}\n`);
+  if (problems.length > 0) return 2;
   if (opts.template && !existsSync(opts.template)) {
     process.stderr.write(`xbarc sweep: template ${opts.template} not found\n`);
     return 2;
@@ -122,7 +125,7 @@ async function sweepCommand(file: string, opts: SweepOpts): Promise<number> {
     const points = g.points.map((e) => ({ index: e.plan.point!.index, assignments: e.plan.point!.assignments, specHash: e.specHash }));
     const { done, reasons } = classifyPoints(g.dir, points);
     if (opts.emit === 'slurm') {
-      const script = renderSlurmScript(
+      const script = renderOrExplain(() => renderSlurmScript(
         { xbarc: `${shellQuote(process.execPath)} ${shellQuote(join(packageRoot, 'bin', 'xbarc.js'))}`, spec: resolve(file), experiment: g.name, outDir: g.dir, sets: opts.set ?? [], points: g.points },
         {
           ...(opts.partition ? { partition: opts.partition } : {}),
@@ -133,7 +136,8 @@ async function sweepCommand(file: string, opts: SweepOpts): Promise<number> {
           ...(maxParallel ? { maxParallel } : {}),
           ...(opts.template ? { template: opts.template } : {}),
         },
-      );
+      ));
+      if (script === undefined) return 1;
       mkdirSync(join(g.dir, 'slurm'), { recursive: true }); // Slurm does not create the --output folder
       const path = join(g.dir, `${g.name}.sbatch`);
       // The manifest: merge learns from it which points (and spec hashes) to expect.
@@ -151,6 +155,17 @@ async function sweepCommand(file: string, opts: SweepOpts): Promise<number> {
     }
   }
   return 0;
+}
+
+/** A value the script cannot carry (a newline in the output path, …) is the user's to fix: one line, exit 1. */
+function renderOrExplain(render: () => string): string | undefined {
+  try {
+    return render();
+  } catch (err) {
+    if (!(err instanceof SlurmValueError)) throw err;
+    process.stderr.write(`xbarc sweep: ${pc.red('error')} ${err.message}\n`);
+    return undefined;
+  }
 }
 
 async function mergeCommand(dir: string): Promise<number> {
