@@ -10,7 +10,7 @@ import { compile, toolVersion } from '../compiler/compile.js';
 import { packageRoot } from '../compiler/resolve.js';
 import { XbarcError } from '../runtime/errors.js';
 import { writeFileAtomic } from '../runtime/results/index.js';
-import { SlurmValueError, buildSummary, classifyPoints, mergeSweepDir, pendingRecord, renderSlurmScript, shellQuote, slurmOptionProblems, writeSummary } from '../runtime/sweep/index.js';
+import { buildSummary, classifyPoints, mergeSweepDir, pendingRecord, renderSlurmScript, shellQuote, slurmOptionProblems, writeSummary } from '../runtime/sweep/index.js';
 import { printDiagnostics } from './diagnostics-output.js';
 import { displayPath } from './format.js';
 import { initCommand } from './init-command.js';
@@ -157,12 +157,12 @@ async function sweepCommand(file: string, opts: SweepOpts): Promise<number> {
   return 0;
 }
 
-/** A value the script cannot carry (a newline in the output path, …) is the user's to fix: one line, exit 1. */
+/** A value the script cannot carry (a newline in the output path, …) or an unreadable template is the user's to fix: one line, exit 1. */
 function renderOrExplain(render: () => string): string | undefined {
   try {
     return render();
   } catch (err) {
-    if (!(err instanceof SlurmValueError)) throw err;
+    if (!(err instanceof XbarcError)) throw err;
     process.stderr.write(`xbarc sweep: ${pc.red('error')} ${err.message}\n`);
     return undefined;
   }

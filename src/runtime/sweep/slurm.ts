@@ -4,10 +4,10 @@
  * handlebars template (templates/slurm/array.sbatch.hbs, replaceable). Memory and time come
  * from the plan's estimate unless the user sets them.
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Handlebars from 'handlebars';
 import type { CompiledExperiment } from '../../compiler/compile.js';
+import { readTemplate } from '../templates.js';
 import { packageRoot } from '../../compiler/resolve.js';
 import { SlurmValueError, assertNoControlCharacters, sbatchValue, slurmOptionProblems, slurmPatternPath } from './slurm-values.js';
 
@@ -95,7 +95,7 @@ export function renderSlurmScript(job: SlurmJob, options: SlurmOptions = {}): st
   const contiguous = indices.every((v, i) => v === indices[0]! + i);
   const range = contiguous ? `${indices[0]}-${indices[indices.length - 1]}` : indices.join(',');
   const hb = Handlebars.create();
-  const template = hb.compile(readFileSync(options.template ?? defaultSlurmTemplate(), 'utf8'), { noEscape: true });
+  const template = hb.compile(readTemplate(options.template ?? defaultSlurmTemplate()), { noEscape: true });
   return template({
     jobName: sbatchValue(jobName),
     array: `${range}${options.maxParallel ? `%${options.maxParallel}` : ''}`,
