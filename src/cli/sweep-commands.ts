@@ -2,7 +2,7 @@
  * Sweep and results commands, registered on the main program: `run --jobs/--report` (options on
  * the existing run command), `report`, `sweep` (point status; `--emit slurm`), `merge`, `init`.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import pc from 'picocolors';
@@ -14,6 +14,7 @@ import { buildSummary, classifyPoints, mergeSweepDir, pendingRecord, renderSlurm
 import { printDiagnostics } from './diagnostics-output.js';
 import { displayPath } from './format.js';
 import { initCommand } from './init-command.js';
+import { prepareOutputDirs } from './output-dirs.js';
 import { formatAssignments, groupExperiments } from './sweep-run.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -37,6 +38,8 @@ export function registerSweepCommands(program: Command, setExitCode: (code: numb
         process.stderr.write(`xbarc report: template ${opts.template} not found\n`);
         return setExitCode(2);
       }
+      // The report is written into the results directory: it must be writable before plots are rendered.
+      if (existsSync(dir) && !prepareOutputDirs('report', [dir])) return setExitCode(1);
       try {
         const written = await renderReport(dir, { formats: opts.format === 'both' ? ['html', 'md'] : [opts.format], ...(opts.template ? { template: opts.template } : {}) });
         for (const w of written) if (!w.endsWith('.svg')) process.stdout.write(`${pc.green('✓')} ${displayPath(w)}\n`);
@@ -138,7 +141,7 @@ async function sweepCommand(file: string, opts: SweepOpts): Promise<number> {
         },
       ));
       if (script === undefined) return 1;
-      mkdirSync(join(g.dir, 'slurm'), { recursive: true }); // Slurm does not create the --output folder
+      if (!prepareOutputDirs('sweep', [join(g.dir, 'slurm')])) return 1; // Slurm does not create the --output folder
       const path = join(g.dir, `${g.name}.sbatch`);
       // The manifest: merge learns from it which points (and spec hashes) to expect.
       const records = points.map((p) => done.get(p.index) ?? pendingRecord(p.index, p.assignments, p.specHash));

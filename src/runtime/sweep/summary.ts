@@ -4,10 +4,10 @@
  * as points finish, so a reader always sees a complete file.
  */
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readRegularText } from '../../io/read-file.js';
 import { writeFileAtomic, type Results } from '../results/index.js';
+import { ensureOutputDir } from '../results/output-dir.js';
 import { listPointDirs, pointDir, pointRelDir, readPointState } from './points.js';
 
 export const SWEEP_JSON = 'sweep.json';
@@ -110,7 +110,7 @@ export function summaryToCsv(summary: SweepSummary): string {
 
 /** Write sweep.json and sweep.csv atomically (each: temp file, fsync, rename). */
 export async function writeSummary(sweepDir: string, summary: SweepSummary): Promise<void> {
-  await mkdir(sweepDir, { recursive: true });
+  ensureOutputDir(sweepDir);
   await writeFileAtomic(join(sweepDir, SWEEP_JSON), JSON.stringify(summary, null, 2) + '\n');
   await writeFileAtomic(join(sweepDir, SWEEP_CSV), summaryToCsv(summary));
 }
