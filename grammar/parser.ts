@@ -9,7 +9,8 @@
  * - `map a -> x, b -> y`: after a comma the map continues only if a pattern followed by `->` comes.
  * - Glob patterns (`conv*`) are tokens written with no space between them.
  */
-import { CstParser, type IToken, type TokenType, type CstNode } from 'chevrotain';
+import { CstParser, EOF, type ILexingResult, type IToken, type TokenType, type CstNode } from 'chevrotain';
+import { MAX_SYNTAX_ERRORS, SyntaxBudgetSpent, budgetedErrorProvider, lexSafeCut, setSyntaxBudget, tokensBefore } from './error-budget.js';
 import * as T from './tokens.js';
 
 /** Keywords that may also be used as field or path names (`device = rram`, `input = 1 x 28 x 28`). */
@@ -17,7 +18,7 @@ const nameKeywords: TokenType[] = [T.Device, T.Crossbar, T.Network, T.Experiment
 
 export class XbarParser extends CstParser {
   constructor() {
-    super(T.allTokens, { recoveryEnabled: true, maxLookahead: 3, nodeLocationTracking: 'full' });
+    super(T.allTokens, { recoveryEnabled: true, maxLookahead: 3, nodeLocationTracking: 'full', errorMessageProvider: budgetedErrorProvider });
     this.performSelfAnalysis();
   }
 
@@ -398,6 +399,8 @@ export interface ParseOutput {
   comments: IToken[];
   lexErrors: { offset: number; line: number; column: number; length: number; message: string }[];
   parseErrors: { token: IToken; message: string; previousToken?: IToken | undefined }[];
+  /** Where checking stopped because the file has more than MAX_SYNTAX_ERRORS syntax errors. */
+  stoppedAt?: { offset: number; line: number; column: number } | undefined;
 }
 
 /**
@@ -432,20 +435,71 @@ function nestingCut(tokens: IToken[]): number {
   return -1;
 }
 
+/**
+ * Lex a large text's head first: when it alone has more errors than the budget, its tokens and
+ * errors are what the whole text's would be up to the cut (lexSafeCut), so a file of garbage
+ * costs the head's lexing, not the whole file's.
+ */
+function lexWithBudget(text: string): ILexingResult {
+  const cut = text.length > LEX_HEAD ? lexSafeCut(text, LEX_HEAD) : -1;
+  if (cut > 0) {
+    const head = T.xbarLexer.tokenize(text.slice(0, cut));
+    if (head.errors.length > MAX_SYNTAX_ERRORS) return head;
+  }
+  return T.xbarLexer.tokenize(text);
+}
+
+const LEX_HEAD = 64 * 1024;
+
 export function parseText(text: string): ParseOutput {
-  const lexed = T.xbarLexer.tokenize(text);
-  const cut = nestingCut(lexed.tokens);
-  xbarParser.input = cut < 0 ? lexed.tokens : lexed.tokens.slice(0, cut);
-  const cst = xbarParser.file();
-  const parseErrors = xbarParser.errors.map((e) => ({ token: e.token, message: e.message, previousToken: (e as { previousToken?: IToken }).previousToken }));
-  if (cut >= 0) {
-    parseErrors.unshift({ token: lexed.tokens[cut]!, message: `nesting too deep: more than ${MAX_NESTING} levels of brackets and chained operators; the rest of the file is not checked`, previousToken: undefined });
+  const lexed = lexWithBudget(text);
+  const lexErrors = lexed.errors.slice(0, MAX_SYNTAX_ERRORS);
+  // Past the budget of lexer errors, nothing after the next one is parsed.
+  const lexStop = lexed.errors[MAX_SYNTAX_ERRORS];
+  let stoppedAt = lexStop ? { offset: lexStop.offset, line: lexStop.line ?? 1, column: lexStop.column ?? 1 } : undefined;
+  let tokens = lexStop ? lexed.tokens.slice(0, tokensBefore(lexed.tokens, lexStop.offset)) : lexed.tokens;
+  const cut = nestingCut(tokens);
+  const tooDeep = cut >= 0 ? tokens[cut] : undefined;
+  if (tooDeep) {
+    tokens = tokens.slice(0, cut);
+    if (stoppedAt && stoppedAt.offset > tooDeep.startOffset) stoppedAt = undefined;
+  }
+  let parsed = parseTokens(tokens, MAX_SYNTAX_ERRORS - lexErrors.length);
+  if ('spentAt' in parsed) {
+    // The parser's budget ran out at `spentAt`: parse only the tokens before it.
+    const t = parsed.spentAt;
+    if (t && !Number.isNaN(t.startOffset) && t.tokenType !== EOF) stoppedAt = { offset: t.startOffset, line: t.startLine ?? 1, column: t.startColumn ?? 1 };
+    if (stoppedAt) tokens = tokens.slice(0, tokensBefore(tokens, stoppedAt.offset));
+    parsed = parseTokens(tokens, Infinity) as Parsed;
+  }
+  // Errors at the end of cut-short input come from the cut, not from the text.
+  const parseErrors = stoppedAt ? parsed.errors.filter((e) => e.token.tokenType !== EOF) : parsed.errors;
+  if (tooDeep) {
+    parseErrors.unshift({ token: tooDeep, message: `nesting too deep: more than ${MAX_NESTING} levels of brackets and chained operators; the rest of the file is not checked`, previousToken: undefined });
   }
   return {
-    cst,
+    cst: parsed.cst,
     tokens: lexed.tokens,
     comments: (lexed.groups['comments'] ?? []) as IToken[],
-    lexErrors: lexed.errors.map((e) => ({ offset: e.offset, line: e.line ?? 1, column: e.column ?? 1, length: e.length, message: e.message })),
+    lexErrors: lexErrors.filter((e) => !stoppedAt || e.offset < stoppedAt.offset).map((e) => ({ offset: e.offset, line: e.line ?? 1, column: e.column ?? 1, length: e.length, message: e.message })),
     parseErrors,
+    ...(stoppedAt ? { stoppedAt } : {}),
   };
+}
+
+interface Parsed { cst: CstNode; errors: ParseOutput['parseErrors'] }
+
+/** Parse `tokens` with a budget of errors; when it runs out, the token of the error that would have exceeded it. */
+function parseTokens(tokens: IToken[], budget: number): Parsed | { spentAt: IToken | undefined } {
+  setSyntaxBudget(budget);
+  try {
+    xbarParser.input = tokens;
+    const cst = xbarParser.file();
+    return { cst, errors: xbarParser.errors.map((e) => ({ token: e.token, message: e.message, previousToken: (e as { previousToken?: IToken }).previousToken })) };
+  } catch (err) {
+    if (!(err instanceof SyntaxBudgetSpent)) throw err;
+    return { spentAt: err.token };
+  } finally {
+    setSyntaxBudget(Infinity);
+  }
 }

@@ -1,6 +1,6 @@
 /** `xbarc check <files...>`: diagnostics for people (or --json for tools). */
-import { existsSync, statSync } from 'node:fs';
 import { check } from '../compiler/check.js';
+import { probeFile } from '../io/read-file.js';
 import type { Diagnostic } from '../compiler/diagnostics.js';
 import { displayPath, renderDiagnostic, summary } from './format.js';
 
@@ -11,8 +11,9 @@ export function checkCommand(files: string[], options: CheckCommandOptions): num
   const texts = new Map<string, string>();
   let usageError = false;
   for (const file of files) {
-    if (!existsSync(file) || !statSync(file).isFile()) {
-      process.stderr.write(`xbarc check: cannot read ${file}: no such file\n`);
+    const problem = probeFile(file, 'spec');
+    if (problem) {
+      process.stderr.write(`xbarc check: cannot read ${file}: ${problem.reason}\n`);
       usageError = true;
       continue;
     }

@@ -1,7 +1,9 @@
 /** `xbarc fmt [--check] <files or folders...>`: format .xbar files in place, or list those that would change. */
-import { readdirSync, readFileSync, statSync, writeFileSync, renameSync } from 'node:fs';
+import { readdirSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatXbar } from '../compiler/format.js';
+import { FileReadError, readRegularText } from '../io/read-file.js';
+import { writeFileAtomicSync } from '../runtime/results/atomic.js';
 import { displayPath } from './format.js';
 
 export interface FmtOptions { check?: boolean }
@@ -14,7 +16,12 @@ function expand(paths: string[]): { files: string[]; missing: string[] } {
     for (const name of readdirSync(dir).sort()) {
       if (name.startsWith('.') || name === 'node_modules') continue;
       const full = join(dir, name);
-      const st = statSync(full);
+      let st;
+      try {
+        st = statSync(full);
+      } catch {
+        continue; // a dangling or looping symlink in a folder: not a spec to format
+      }
       if (st.isDirectory()) walk(full);
       else if (name.endsWith('.xbar')) files.push(full);
     }
@@ -40,7 +47,15 @@ export function fmtCommand(paths: string[], options: FmtOptions): number {
   let wouldChange = 0;
   let failed = 0;
   for (const file of files) {
-    const text = readFileSync(file, 'utf8');
+    let text: string;
+    try {
+      text = readRegularText(file, 'spec');
+    } catch (err) {
+      if (!(err instanceof FileReadError)) throw err;
+      failed++;
+      process.stderr.write(`xbarc fmt: cannot read ${displayPath(file)}: ${err.reason}\n`);
+      continue;
+    }
     const result = formatXbar(text);
     if (!result.ok) {
       failed++;
@@ -53,10 +68,10 @@ export function fmtCommand(paths: string[], options: FmtOptions): number {
     if (options.check) {
       process.stdout.write(`${displayPath(file)}\n`);
     } else {
-      // Write a sibling file and rename it over the original, so an interrupted run loses nothing.
-      const tmp = `${file}.xbarc-fmt.tmp`;
-      writeFileSync(tmp, result.text);
-      renameSync(tmp, file);
+      // Through a symlink to its target (renaming over the link would replace it by a copy),
+      // atomically and with the file's permissions, so an interrupted run loses nothing.
+      const target = realpathSync(file);
+      writeFileAtomicSync(target, result.text, { mode: statSync(target).mode & 0o7777 });
       process.stdout.write(`formatted ${displayPath(file)}\n`);
     }
   }

@@ -3,11 +3,12 @@
  * the standard library and checks clean, a README, and a .gitignore for result directories.
  * Existing files are never overwritten: if any target exists, nothing is written.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import Handlebars from 'handlebars';
 import { packageRoot } from '../compiler/resolve.js';
 import { displayPath } from './format.js';
+import { prepareOutputDirs } from './output-dirs.js';
 
 /** A valid experiment name from a folder name: `my-exp 2` → `my_exp_2`. */
 export function experimentNameFor(dir: string): string {
@@ -40,7 +41,7 @@ export function initCommand(dir: string | undefined, options: InitOptions = {}):
     return 1;
   }
   const hb = Handlebars.create();
-  mkdirSync(target, { recursive: true });
+  if (!prepareOutputDirs('init', [target])) return 1;
   for (const [tpl, out] of files) {
     const text = hb.compile(readFileSync(join(templates, tpl), 'utf8'), { noEscape: true })({ name, file });
     // 'wx': fail rather than replace a file that appeared meanwhile.

@@ -5,14 +5,14 @@
  * docs/crossbar.md.
  */
 import type { Command } from 'commander';
-import { readFileSync } from 'node:fs';
 import { writeFileAtomicSync } from '../runtime/results/atomic.js';
 import { check } from '../compiler/check.js';
 import { lowerCrossbar } from '../compiler/lower-crossbar.js';
 import { crossbarMerges } from '../compiler/merges.js';
 import { crossbarMvm } from '../runtime/crossbar/mvm-api.js';
-import { formatNpy, parseNpy } from '../runtime/crossbar/npy.js';
+import { formatNpy, readNpy } from '../runtime/crossbar/npy.js';
 import { XbarcError } from '../model/errors.js';
+import { assertAllFinite } from '../runtime/finite.js';
 import { printDiagnostics } from './diagnostics-output.js';
 
 export interface MvmCommandOptions {
@@ -46,13 +46,9 @@ export async function mvmCommand(o: MvmCommandOptions): Promise<number> {
   const pc = lowerCrossbar(xb.name, xb);
   try {
     const read = (path: string, what: string) => {
-      let bytes: Uint8Array;
-      try {
-        bytes = readFileSync(path);
-      } catch (err) {
-        throw new XbarcError('mvm/read', `cannot read ${what} ${path}: ${(err as Error).message}`);
-      }
-      return parseNpy(bytes, `${what} ${path}`);
+      const a = readNpy(path, `${what} ${path}`);
+      assertAllFinite(a.data, a.shape, `${what} ${path}`);
+      return a;
     };
     const W = read(o.weights, 'weights');
     const X = read(o.inputs, 'inputs');

@@ -12,6 +12,7 @@ import type { Progress } from '../runtime/engine/run-experiment.js';
 import { XbarcError } from '../model/errors.js';
 import { executeExperiment } from '../runtime/execute.js';
 import { printDiagnostics } from './diagnostics-output.js';
+import { prepareOutputDirs } from './output-dirs.js';
 import { parsePoint } from './plan-command.js';
 import { runWithSweeps, wantsSweepRunner } from './sweep-run.js';
 
@@ -32,10 +33,12 @@ export async function runCommand(file: string, options: RunCommandOptions): Prom
   const controller = new AbortController();
   const onSigint = () => controller.abort();
   process.once('SIGINT', onSigint);
+  const names = new Set(result.experiments.map((e) => e.plan.name)).size;
+  const outDirs = result.experiments.map((compiled) => outDirFor(compiled, options.out, names));
+  if (!prepareOutputDirs('run', outDirs)) return 1;
   try {
-    for (const compiled of result.experiments) {
-      const outDir = outDirFor(compiled, options.out, new Set(result.experiments.map((e) => e.plan.name)).size);
-      const code = await runOne(compiled, outDir, options.quiet === true, controller.signal);
+    for (const [i, compiled] of result.experiments.entries()) {
+      const code = await runOne(compiled, outDirs[i]!, options.quiet === true, controller.signal);
       if (code !== 0) return code;
     }
     return 0;

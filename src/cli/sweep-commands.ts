@@ -2,7 +2,7 @@
  * Sweep and results commands, registered on the main program: `run --jobs/--report` (options on
  * the existing run command), `report`, `sweep` (point status; `--emit slurm`), `merge`, `init`.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import pc from 'picocolors';
@@ -10,10 +10,11 @@ import { compile, toolVersion } from '../compiler/compile.js';
 import { packageRoot } from '../compiler/resolve.js';
 import { XbarcError } from '../model/errors.js';
 import { writeFileAtomic } from '../runtime/results/index.js';
-import { buildSummary, classifyPoints, mergeSweepDir, pendingRecord, renderSlurmScript, shellQuote, writeSummary } from '../runtime/sweep/index.js';
+import { buildSummary, classifyPoints, mergeSweepDir, pendingRecord, renderSlurmScript, shellQuote, slurmOptionProblems, writeSummary } from '../runtime/sweep/index.js';
 import { printDiagnostics } from './diagnostics-output.js';
 import { displayPath } from './format.js';
 import { initCommand } from './init-command.js';
+import { prepareOutputDirs } from './output-dirs.js';
 import { formatAssignments, groupExperiments } from './sweep-run.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -37,6 +38,8 @@ export function registerSweepCommands(program: Command, setExitCode: (code: numb
         process.stderr.write(`xbarc report: template ${opts.template} not found\n`);
         return setExitCode(2);
       }
+      // The report is written into the results directory: it must be writable before plots are rendered.
+      if (existsSync(dir) && !prepareOutputDirs('report', [dir])) return setExitCode(1);
       try {
         const written = await renderReport(dir, { formats: opts.format === 'both' ? ['html', 'md'] : [opts.format], ...(opts.template ? { template: opts.template } : {}) });
         for (const w of written) if (!w.endsWith('.svg')) process.stdout.write(`${pc.green('✓')} ${displayPath(w)}\n`);
@@ -106,6 +109,9 @@ async function sweepCommand(file: string, opts: SweepOpts): Promise<number> {
   const cpus = positiveInt('--cpus', opts.cpus);
   const maxParallel = positiveInt('--max-parallel', opts.maxParallel);
   if (cpus === null || maxParallel === null) return 2;
+  const problems = slurmOptionProblems(opts);
+  for (const p of problems) process.stderr.write(`xbarc sweep: ${p}\n`);
+  if (problems.length > 0) return 2;
   if (opts.template && !existsSync(opts.template)) {
     process.stderr.write(`xbarc sweep: template ${opts.template} not found\n`);
     return 2;
@@ -122,7 +128,7 @@ async function sweepCommand(file: string, opts: SweepOpts): Promise<number> {
     const points = g.points.map((e) => ({ index: e.plan.point!.index, assignments: e.plan.point!.assignments, specHash: e.specHash }));
     const { done, reasons } = classifyPoints(g.dir, points);
     if (opts.emit === 'slurm') {
-      const script = renderSlurmScript(
+      const script = renderOrExplain(() => renderSlurmScript(
         { xbarc: `${shellQuote(process.execPath)} ${shellQuote(join(packageRoot, 'bin', 'xbarc.js'))}`, spec: resolve(file), experiment: g.name, outDir: g.dir, sets: opts.set ?? [], points: g.points },
         {
           ...(opts.partition ? { partition: opts.partition } : {}),
@@ -133,8 +139,9 @@ async function sweepCommand(file: string, opts: SweepOpts): Promise<number> {
           ...(maxParallel ? { maxParallel } : {}),
           ...(opts.template ? { template: opts.template } : {}),
         },
-      );
-      mkdirSync(join(g.dir, 'slurm'), { recursive: true }); // Slurm does not create the --output folder
+      ));
+      if (script === undefined) return 1;
+      if (!prepareOutputDirs('sweep', [join(g.dir, 'slurm')])) return 1; // Slurm does not create the --output folder
       const path = join(g.dir, `${g.name}.sbatch`);
       // The manifest: merge learns from it which points (and spec hashes) to expect.
       const records = points.map((p) => done.get(p.index) ?? pendingRecord(p.index, p.assignments, p.specHash));
@@ -151,6 +158,17 @@ async function sweepCommand(file: string, opts: SweepOpts): Promise<number> {
     }
   }
   return 0;
+}
+
+/** A value the script cannot carry (a newline in the output path, …) or an unreadable template is the user's to fix: one line, exit 1. */
+function renderOrExplain(render: () => string): string | undefined {
+  try {
+    return render();
+  } catch (err) {
+    if (!(err instanceof XbarcError)) throw err;
+    process.stderr.write(`xbarc sweep: ${pc.red('error')} ${err.message}\n`);
+    return undefined;
+  }
 }
 
 async function mergeCommand(dir: string): Promise<number> {

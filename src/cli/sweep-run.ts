@@ -13,6 +13,7 @@ import pc from 'picocolors';
 import { toolVersion, type CompileResult, type CompiledExperiment } from '../compiler/compile.js';
 import { runSweep, type SweepEvent, type SweepPointJob } from '../runtime/sweep/index.js';
 import { displayPath } from './format.js';
+import { prepareOutputDirs } from './output-dirs.js';
 import type { PointJobArgs } from './sweep-point.js';
 
 export interface SweepRunOptions { out?: string; set?: string[]; quiet?: boolean; point?: string; experiment?: string; jobs?: string; report?: boolean }
@@ -61,23 +62,21 @@ const pointEntry = join(dirname(fileURLToPath(import.meta.url)), 'sweep-point.js
 export async function runWithSweeps(file: string, result: CompileResult, options: SweepRunOptions, runSingle: RunSingle): Promise<number> {
   const jobs = parseJobs(options.jobs);
   if (jobs === null) return 2;
+  const groups = groupExperiments(result.experiments, options.out);
+  if (!prepareOutputDirs('run', groups.map((g) => groupDir(g, options)))) return 1;
   const controller = new AbortController();
   const onSigint = () => controller.abort();
   process.once('SIGINT', onSigint);
   let code = 0;
   try {
-    const groups = groupExperiments(result.experiments, options.out);
     for (const group of groups) {
       if (controller.signal.aborted) return 130;
-      let dir: string;
+      const dir = groupDir(group, options);
       // A single experiment, or one point chosen with --point: the ordinary in-process run.
       if (group.single || options.point !== undefined) {
-        const compiled = group.single ?? group.points[0]!;
-        dir = group.single ? group.dir : join(group.dir, 'points', String(compiled.plan.point!.index).padStart(4, '0'));
-        code = await runSingle(compiled, dir, controller.signal);
+        code = await runSingle(group.single ?? group.points[0]!, dir, controller.signal);
         if (code !== 0) return code;
       } else {
-        dir = group.dir;
         const c = await runGroup(file, group, options, jobs, controller.signal);
         if (c === 130) return 130;
         if (c !== 0) code = c;
@@ -103,6 +102,12 @@ export async function runWithSweeps(file: string, result: CompileResult, options
   } finally {
     process.removeListener('SIGINT', onSigint);
   }
+}
+
+/** Where a group's run writes: its folder, or the folder of the one point chosen with --point. */
+function groupDir(group: ExperimentGroup, options: SweepRunOptions): string {
+  if (group.single || options.point === undefined) return group.dir;
+  return join(group.dir, 'points', String(group.points[0]!.plan.point!.index).padStart(4, '0'));
 }
 
 async function runGroup(file: string, group: ExperimentGroup, options: SweepRunOptions, jobs: number, signal: AbortSignal): Promise<number> {

@@ -17,6 +17,7 @@ import { check } from '../compiler/check.js';
 import type { PlanCrossbar } from '../model/plan.js';
 import { lowerCrossbar } from '../compiler/lower-crossbar.js';
 import { XbarcError, XbarcRuntimeError } from '../model/errors.js';
+import { assertAllFinite } from '../runtime/finite.js';
 import { readNpy64, writeNpy64 } from '../runtime/npy.js';
 import { aam, aamTransposed, fcm, fcmTransposed, mvm, spiceNetlist, type Wires } from '../runtime/parasitics/fcm.js';
 import { writeFileAtomicSync } from '../runtime/results/atomic.js';
@@ -87,6 +88,10 @@ export function tileCommand(opts: TileCommandOptions): number {
     const model = modelName ?? (pc.parasitics.kind === 'aam' ? 'aam' : 'fcm');
 
     const G = readNpy64(opts.conductances, '--conductances');
+    assertAllFinite(G.data, G.shape, `--conductances ${opts.conductances}`);
+    // Inputs are read and checked before any work or output.
+    const V = opts.inputs ? readNpy64(opts.inputs, '--inputs') : undefined;
+    if (V) assertAllFinite(V.data, V.shape, `--inputs ${opts.inputs}`);
     if (G.shape.length !== 2) throw new XbarcRuntimeError('tile/bad-shape', `--conductances: expected a 2-D matrix (rows × cols), got shape (${G.shape.join(', ')})`);
     const [gr, gc] = G.shape as [number, number];
     if (gr < 1 || gc < 1 || gr > rows || gc > cols) throw new XbarcRuntimeError('tile/bad-shape', `--conductances: shape ${gr} × ${gc} does not fit crossbar ${pc.name} (${rows} × ${cols}); it must be at most that size`);
@@ -119,14 +124,12 @@ export function tileCommand(opts: TileCommandOptions): number {
     if (opts.out) writeNpy64(opts.out, gni, [dr, dc]);
     if (opts.netlist) {
       const v = new Float64Array(simRows);
-      if (opts.inputs && !opts.transposed) {
-        const V = readNpy64(opts.inputs, '--inputs');
+      if (V && !opts.transposed) {
         for (let i = 0; i < gr && i < V.data.length; i++) v[i] = V.data[i]!;
       } else v.fill(1, 0, gr);
       writeFileAtomicSync(opts.netlist, spiceNetlist(g, simRows, simCols, wires, v, `xbarc tile ${pc.name}`));
     }
-    if (opts.inputs) {
-      const V = readNpy64(opts.inputs, '--inputs');
+    if (V) {
       const vec = V.shape.length === 1;
       if (!(vec || V.shape.length === 2) || V.shape[V.shape.length - 1] !== dr) {
         throw new XbarcRuntimeError('tile/bad-shape', `--inputs: expected shape (${dr},) or (batch, ${dr}) — one voltage per ${opts.transposed ? 'column' : 'row'} of G — got (${V.shape.join(', ')})`);

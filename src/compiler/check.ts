@@ -4,9 +4,10 @@
  * coverage, sweeps, physically inconsistent combinations). Produces the checked model — SI
  * values with spans — that lowering turns into a plan.
  */
+import { resolve as resolvePath } from 'node:path';
 import type { ConfigDecl, Declaration, Expr, NetworkDecl, Span, SweepAxis } from './ast.js';
 import { pathText } from './ast.js';
-import { Diagnostics, closest, didYouMean, type Diagnostic } from './diagnostics.js';
+import { Diagnostics, closest, didYouMean, limitPerFile, type Diagnostic } from './diagnostics.js';
 import { DeclEval, Evaluator, type EvalContext, type Override } from './evaluate.js';
 import { expandNetwork, showShape, sameShape, type ExpandedNetwork, type CheckedLayer } from './network.js';
 import { parseExpressionText } from './parse.js';
@@ -97,7 +98,10 @@ export function check(path: string, options: CheckOptions = {}): CheckResult {
   const module = program.load(path, options.text);
   if (!module) {
     const diags = new Diagnostics();
-    diags.add('import-not-found', path, { start: 0, end: 0, line: 1, col: 1, endLine: 1, endCol: 1 }, { source: path, hint: '' });
+    const why = program.host.whyUnreadable?.(resolvePath(path)) ?? 'missing';
+    const start = { start: 0, end: 0, line: 1, col: 1, endLine: 1, endCol: 1 };
+    if (why === 'missing') diags.add('import-not-found', path, start, { source: path, hint: '' });
+    else diags.add('import-unreadable', path, start, { source: path, reason: `${shortName(path)} ${why}` });
     return { diagnostics: diags.items, program, hasErrors: true };
   }
   const diags = new Diagnostics();
@@ -112,9 +116,10 @@ export function check(path: string, options: CheckOptions = {}): CheckResult {
   return { diagnostics: sorted, model, program, module, evaluator: ev, hasErrors: sorted.some((d) => d.severity === 'error') };
 }
 
+/** De-duplicated, in file and position order, at most MAX_DIAGNOSTICS_PER_FILE per file. */
 function sortDiagnostics(items: Diagnostic[]): Diagnostic[] {
   const seen = new Set<string>();
-  return items
+  const unique = items
     .filter((d) => {
       const key = `${d.file}|${d.span.start}|${d.code}|${d.message}`;
       if (seen.has(key)) return false;
@@ -122,6 +127,7 @@ function sortDiagnostics(items: Diagnostic[]): Diagnostic[] {
       return true;
     })
     .sort((a, b) => (a.file === b.file ? a.span.start - b.span.start || a.code.localeCompare(b.code) : a.file.localeCompare(b.file)));
+  return limitPerFile(unique);
 }
 
 // ---- overrides (--set and sweep points) ---------------------------------------------------------

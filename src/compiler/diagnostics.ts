@@ -13,6 +13,8 @@ export const diagnosticCodes = {
   'unexpected-character': { severity: 'error', template: 'unexpected character {char}', doc: 'The lexer found a character that starts no token.' },
   'syntax-error': { severity: 'error', template: '{detail}', doc: 'The text does not follow the grammar; parsing recovers and continues.' },
   'import-not-found': { severity: 'error', template: 'cannot find import "{source}"{hint}', doc: 'An import names a file that does not exist (relative to the importing file, or std/… in the standard library).' },
+  'import-unreadable': { severity: 'error', template: 'cannot import "{source}": {reason}', doc: 'An import names something that exists but is not a spec xbarc reads: not an .xbar file, a directory, a device or FIFO (only regular files are read), or larger than the 4 MiB limit for specs.' },
+  'too-many-diagnostics': { severity: 'info', template: '{count} more diagnostics in this file are not shown (the first {limit} are)', doc: 'A file has more diagnostics than are worth reading (or sending to an editor); fix the first ones and check again.' },
   'import-cycle': { severity: 'error', template: 'import cycle: {cycle}', doc: 'Files import each other in a loop.' },
   'unknown-import': { severity: 'error', template: '"{source}" has no declaration named {name}{suggestion}', doc: 'An imported name is not declared in the imported file.' },
   'unused-import': { severity: 'warning', template: 'imported name {name} is never used', doc: 'An imported name is not referenced in this file.' },
@@ -117,6 +119,45 @@ export class Diagnostics {
   sorted(): Diagnostic[] {
     return [...this.items].sort((a, b) => (a.file === b.file ? a.span.start - b.span.start || a.code.localeCompare(b.code) : a.file.localeCompare(b.file)));
   }
+}
+
+/** Diagnostics shown per file: past this a file is mostly noise, and each one costs the editor. */
+export const MAX_DIAGNOSTICS_PER_FILE = 200;
+
+/** Lexer and parser diagnostics: the causes in a broken file, bounded by the parser's error budget. */
+const SYNTAX_CODES: ReadonlySet<string> = new Set(['unexpected-character', 'syntax-error']);
+
+/**
+ * At most `limit` diagnostics per file, in the order given: every syntax diagnostic (there are
+ * few: the parser stops after its budget, and says so), then the others first to last; one
+ * too-many-diagnostics at the first one left out says how many were.
+ */
+export function limitPerFile(items: Diagnostic[], limit = MAX_DIAGNOSTICS_PER_FILE): Diagnostic[] {
+  const byFile = new Map<string, Diagnostic[]>();
+  for (const d of items) {
+    const list = byFile.get(d.file);
+    if (list) list.push(d);
+    else byFile.set(d.file, [d]);
+  }
+  const dropped = new Set<Diagnostic>();
+  for (const list of byFile.values()) {
+    if (list.length <= limit) continue;
+    let room = limit - list.filter((d) => SYNTAX_CODES.has(d.code)).length;
+    for (const d of list) if (!SYNTAX_CODES.has(d.code) && room-- <= 0) dropped.add(d);
+  }
+  if (dropped.size === 0) return items;
+  const noted = new Set<string>();
+  const out: Diagnostic[] = [];
+  for (const d of items) {
+    if (!dropped.has(d)) out.push(d);
+    else if (!noted.has(d.file)) {
+      noted.add(d.file);
+      const count = byFile.get(d.file)!.filter((x) => dropped.has(x)).length;
+      const code = 'too-many-diagnostics';
+      out.push({ code, severity: diagnosticCodes[code].severity as Severity, message: formatMessage(code, { count, limit }), file: d.file, span: d.span });
+    }
+  }
+  return out;
 }
 
 /** `file:3:12-3:16 error unknown-unit: message` — the golden-file and CLI format. */

@@ -4,6 +4,7 @@
 import type { CstNode, IToken, CstElement } from 'chevrotain';
 import { parseText, xbarParser } from '../../grammar/parser.js';
 import { xbarLexer } from '../../grammar/tokens.js';
+import { MAX_SYNTAX_ERRORS } from '../../grammar/error-budget.js';
 import type { Arg, Declaration, Expr, FileAst, ImportDecl, Member, NetMember, Name, Span, SweepAxis, MapEntry } from './ast.js';
 import { spanUnion } from './ast.js';
 import { Diagnostics } from './diagnostics.js';
@@ -84,6 +85,11 @@ export function parseSource(path: string, text: string, diags: Diagnostics): Par
     const tok = realToken(e.token);
     const span = tok ? tokenSpan(tok) : endOfText(text);
     diags.add('syntax-error', path, span, { detail: describeSyntaxError(e.message, tok) });
+  }
+  if (out.stoppedAt) {
+    const { offset, line, column } = out.stoppedAt;
+    const span: Span = { start: offset, end: offset + 1, line, col: column, endLine: line, endCol: column + 1 };
+    diags.add('syntax-error', path, span, { detail: `too many syntax errors (more than ${MAX_SYNTAX_ERRORS}); the rest of the file is not checked` });
   }
   const ast = buildFile(path, out.cst);
   return { ast, text, tokens: out.tokens, comments: out.comments };

@@ -2,16 +2,23 @@
  * Resolve: load a file and everything it imports (relative files and `std/…`), detect missing
  * files and import cycles, and build each module's scope of declarations.
  */
-import { readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve as resolvePath } from 'node:path';
 import { packageRoot } from '../model/tool.js';
 import type { Declaration, ImportDecl, Span } from './ast.js';
 import { Diagnostics, closest, didYouMean } from './diagnostics.js';
 import { parseSource, type ParsedFile } from './parse.js';
+import { probeFile, readRegularText } from '../io/read-file.js';
 
 /** Where source text comes from: the file system, with unsaved editor buffers laid over it. */
 export interface SourceHost {
   readFile(path: string): string | undefined;
+  /**
+   * Why readFile(path) gives nothing: undefined when it can be read, 'missing' when nothing is
+   * there, else a reason completing "PATH …" (is a directory, is not a regular file, is larger
+   * than …). Optional: without it an unreadable import is reported as not found.
+   */
+  whyUnreadable?(path: string): string | undefined;
 }
 
 export class FileSystemHost implements SourceHost {
@@ -20,10 +27,16 @@ export class FileSystemHost implements SourceHost {
     const open = this.overlay.get(path);
     if (open !== undefined) return open;
     try {
-      return readFileSync(path, 'utf8');
+      // Regular files only, at most 4 MiB: an import of /dev/zero or a FIFO must not hang the editor.
+      return readRegularText(path, 'spec');
     } catch {
       return undefined;
     }
+  }
+  whyUnreadable(path: string): string | undefined {
+    if (this.overlay.has(path)) return undefined;
+    const problem = probeFile(path, 'spec');
+    return problem?.problem === 'missing' ? 'missing' : problem?.reason;
   }
 }
 
@@ -119,8 +132,7 @@ export class Program {
     if (!imported) {
       const text = this.host.readFile(target);
       if (text === undefined) {
-        const hint = imp.source.text.startsWith('std/') ? `; the standard library has ${stdlibModules().map((m) => `"std/${m}"`).join(', ')}` : '';
-        this.diagnostics.add('import-not-found', module.path, imp.source.span, { source: imp.source.text, hint });
+        this.reportUnreadableImport(module, imp, target);
         for (const n of imp.names ?? []) module.unresolved.add((n.alias ?? n.name).text);
         return;
       }
@@ -146,6 +158,29 @@ export class Program {
       module.scope.set(local.text, { decl, module: imported, via: { importDecl: imp, nameSpan: local.span, used: imp.names === null } });
     }
   }
+
+  /** Not found, or found but not a spec (a directory, a device, too large, notes.txt): say which. */
+  private reportUnreadableImport(module: Module, imp: ImportDecl, target: string): void {
+    const source = imp.source.text;
+    const why = this.host.whyUnreadable?.(target) ?? 'missing';
+    if (why !== 'missing') {
+      this.diagnostics.add('import-unreadable', module.path, imp.source.span, { source, reason: `${shortName(target)} ${why}` });
+      return;
+    }
+    const named = importedFileAsWritten(source, module.path);
+    if (named !== target && this.host.whyUnreadable && this.host.whyUnreadable(named) === undefined) {
+      this.diagnostics.add('import-unreadable', module.path, imp.source.span, { source, reason: `${shortName(named)} exists but is not an .xbar file (imports name .xbar files; the extension may be left off)` });
+      return;
+    }
+    const hint = source.startsWith('std/') ? `; the standard library has ${stdlibModules().map((m) => `"std/${m}"`).join(', ')}` : '';
+    this.diagnostics.add('import-not-found', module.path, imp.source.span, { source, hint });
+  }
+}
+
+/** The path an import names, before ".xbar" is added. */
+function importedFileAsWritten(source: string, fromFile: string): string {
+  if (source.startsWith('std/')) return join(stdlibDir, source.slice(4));
+  return isAbsolute(source) ? source : resolvePath(dirname(fromFile), source);
 }
 
 export function shortName(path: string): string {

@@ -3,7 +3,6 @@
  * write results.json (validated, atomically) with provenance: resolved spec, spec hash, seed,
  * tool version. The library entry point behind `xbarc run`.
  */
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CompiledExperiment } from '../model/plan.js';
 import { toolVersion } from '../model/tool.js';
@@ -11,6 +10,7 @@ import { loadDataset } from './data/index.js';
 import { runExperimentInWorker, type ExperimentOutcome, type Progress } from './engine/run-experiment.js';
 import { assertCrossbarSupported } from './crossbar/runtime.js';
 import { writeFileAtomic, writeResults, type Results } from './results/index.js';
+import { ensureOutputDir } from './results/output-dir.js';
 
 export interface ExecuteOptions {
   /** Where results go (the plan's outDir by default). */
@@ -29,6 +29,7 @@ export async function executeExperiment(compiled: CompiledExperiment, options: E
   const { plan } = compiled;
   assertRunnable(compiled);
   const outDir = options.outDir ?? plan.outDir;
+  ensureOutputDir(outDir); // before any work: a run must not train and then find it cannot write
   const startedAt = new Date();
   const t0 = performance.now();
   const data = await loadDataset(plan.data, plan.seed);
@@ -54,7 +55,7 @@ export async function executeExperiment(compiled: CompiledExperiment, options: E
     ...(plan.point ? { point: plan.point } : {}),
     ...(outcome.layers ? { layers: outcome.layers } : {}),
   };
-  await mkdir(outDir, { recursive: true });
+  ensureOutputDir(outDir);
   await writeFileAtomic(join(outDir, 'plan.json'), JSON.stringify(plan, null, 2) + '\n');
   const resultsPath = await writeResults(outDir, results);
   return { results, resultsPath, outcome };

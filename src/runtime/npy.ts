@@ -5,7 +5,7 @@
  * reads through src/runtime/crossbar/npy.ts's float32 view of it.
  */
 
-import { readFileSync } from 'node:fs';
+import { FileReadError, readRegularFile } from '../io/read-file.js';
 import { writeFileAtomicSync } from './results/atomic.js';
 import { XbarcRuntimeError } from '../model/errors.js';
 
@@ -79,14 +79,15 @@ export function formatNpy64(data: ArrayLike<number>, shape: number[], dtype: 'fl
   return out;
 }
 
-/** Read a .npy file; a missing or unreadable file is an XbarcRuntimeError naming it. */
+/** Read a .npy file (a regular file within the .npy cap); anything else is an XbarcRuntimeError naming it. */
 export function readNpy64(path: string, what = path): NpyArray64 {
   let bytes: Uint8Array;
   try {
-    bytes = readFileSync(path);
+    bytes = readRegularFile(path, 'npy');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new XbarcRuntimeError('npy/missing-file', `${what}: cannot read ${path}${code === 'ENOENT' ? ' (no such file)' : code ? ` (${code})` : ''}`);
+    if (!(err instanceof FileReadError)) throw err;
+    if (err.problem === 'missing') throw new XbarcRuntimeError('npy/missing-file', `${what}: cannot read ${path} (no such file)`);
+    throw new XbarcRuntimeError('npy/unreadable', `${what}: cannot read ${path}: ${err.reason}`);
   }
   return parseNpy64(bytes, what);
 }

@@ -4,13 +4,13 @@
  * `report.md` (plots as SVG files in `report-plots/` beside it). Templates live in
  * `templates/report/` and can be replaced with `--template FILE`.
  */
-import { readFileSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import Handlebars from 'handlebars';
 import { toolVersion } from '../../model/tool.js';
 import { packageRoot } from '../../model/tool.js';
 import { writeFileAtomic } from '../results/index.js';
+import { ensureOutputDir } from '../results/output-dir.js';
+import { readTemplate } from '../templates.js';
 import { loadReportData, type ReportData } from './load.js';
 import { renderPlot, reportPlots, type RenderedPlot } from './plots.js';
 
@@ -103,10 +103,10 @@ export async function renderReport(dir: string, options: ReportOptions = {}): Pr
   const written: string[] = [];
   for (const format of formats) {
     const templatePath = options.template ?? defaultTemplatePath(format);
-    const template = hb.compile(readFileSync(templatePath, 'utf8'), { strict: false });
+    const template = hb.compile(readTemplate(templatePath), { strict: false });
     const text = template(context);
     if (format === 'md') {
-      await mkdir(join(dir, REPORT_PLOTS_DIR), { recursive: true });
+      ensureOutputDir(join(dir, REPORT_PLOTS_DIR));
       for (const p of plots) {
         const file = join(dir, REPORT_PLOTS_DIR, `${p.id}.svg`);
         await writeFileAtomic(file, `<?xml version="1.0" encoding="UTF-8"?>\n${p.svg}\n`);

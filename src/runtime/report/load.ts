@@ -3,8 +3,9 @@
  * (DIR/sweep.json and DIR/points/NNNN/results.json), or several experiments side by side
  * (DIR/<name>/results.json, as `xbarc run --out DIR` writes for a spec with several experiments).
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { FileReadError, readRegularText } from '../../io/read-file.js';
 import { XbarcRuntimeError } from '../../model/errors.js';
 import { formatResultsIssues, validateResults, type Results } from '../results/index.js';
 import { listPointDirs, pointDir, readPointState } from '../sweep/points.js';
@@ -28,8 +29,9 @@ export interface ReportData {
 export function readResultsFile(path: string): Results {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(readFileSync(path, 'utf8'));
+    parsed = JSON.parse(readRegularText(path, 'json'));
   } catch (err) {
+    if (err instanceof FileReadError) throw new XbarcRuntimeError('report/unreadable-results', err.message);
     throw new XbarcRuntimeError('report/invalid-results', `${path} is not readable JSON: ${err instanceof Error ? err.message : String(err)}`);
   }
   const issues = validateResults(parsed);

@@ -5,7 +5,7 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, fchmodSync, fsyncSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
@@ -32,12 +32,16 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
   await syncDir(dirname(path));
 }
 
-/** The synchronous form, for command-line outputs written from synchronous code (.npy, netlists). */
-export function writeFileAtomicSync(path: string, data: string | Uint8Array): void {
+/**
+ * The synchronous form, for command-line outputs written from synchronous code (.npy, netlists,
+ * `fmt`); `mode` gives the new file the permissions of the one it replaces.
+ */
+export function writeFileAtomicSync(path: string, data: string | Uint8Array, options: { mode?: number } = {}): void {
   const temp = tempPathFor(path);
   try {
     const fd = openSync(temp, 'wx');
     try {
+      if (options.mode !== undefined) fchmodSync(fd, options.mode);
       writeFileSync(fd, data); // loops until every byte is written
       fsyncSync(fd);
     } finally {

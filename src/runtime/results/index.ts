@@ -1,9 +1,9 @@
 /** results.json: validated against its schema, then written atomically. */
 
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { XbarcRuntimeError } from '../../model/errors.js';
 import { writeFileAtomic } from './atomic.js';
+import { ensureOutputDir } from './output-dir.js';
 import { formatResultsIssues, validateResults } from './validate.js';
 import type { Results } from './types.js';
 
@@ -28,7 +28,7 @@ export async function writeResults(dir: string, results: Results): Promise<strin
       `results for experiment "${results.experiment}" do not match schemas/results.schema.json:\n${formatResultsIssues(issues)}`,
     );
   }
-  await mkdir(dir, { recursive: true });
+  ensureOutputDir(dir);
   const path = join(dir, RESULTS_FILE);
   await writeFileAtomic(path, text);
   return path;

@@ -3,3 +3,4 @@ export * from './points.js';
 export * from './summary.js';
 export * from './runner.js';
 export * from './slurm.js';
+export * from './slurm-values.js';

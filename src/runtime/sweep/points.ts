@@ -3,8 +3,9 @@
  * its results.json is present, valid against the schema, and carries the point's current spec
  * hash; anything else (missing, half-written temp files, a stale hash, an invalid file) is redone.
  */
-import { existsSync, readdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
+import { existsSync, readdirSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import { FileReadError, readRegularText } from '../../io/read-file.js';
 import { validateResults, type Results } from '../results/index.js';
 
 export const POINTS_DIR = 'points';
@@ -33,8 +34,9 @@ export function readPointState(dir: string, expectedSpecHash?: string, expectedI
   if (!existsSync(resultsPath)) return { state: 'missing' };
   let parsed: unknown;
   try {
-    parsed = JSON.parse(readFileSync(resultsPath, 'utf8'));
+    parsed = JSON.parse(readRegularText(resultsPath, 'json'));
   } catch (err) {
+    if (err instanceof FileReadError) return { state: 'invalid', reason: `results.json ${err.reason}` };
     return { state: 'invalid', reason: `results.json is not JSON (${err instanceof Error ? err.message : String(err)})` };
   }
   const issues = validateResults(parsed);

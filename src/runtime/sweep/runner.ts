@@ -6,9 +6,9 @@
  * results.json atomically, and that file — not the process's exit status — decides "done".
  */
 import type { ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
 import { buildSummary, pendingRecord, recordFromResults, writeSummary, type SweepPointRecord, type SweepSummary } from './summary.js';
 import { pointDir, readPointState, removeStaleTempFiles } from './points.js';
+import { ensureOutputDir } from '../results/output-dir.js';
 
 export interface SweepPointJob {
   index: number;
@@ -93,11 +93,11 @@ export async function runSweep(o: RunSweepOptions): Promise<SweepOutcome> {
 
   const runOne = (job: SweepPointJob): Promise<void> => new Promise((resolve) => {
     const dir = pointDir(o.sweepDir, job.index);
-    mkdirSync(dir, { recursive: true });
-    removeStaleTempFiles(dir);
     let error: string | undefined;
     let child: ChildProcess;
     try {
+      ensureOutputDir(dir); // a point folder that is a file fails this point, not the sweep
+      removeStaleTempFiles(dir);
       child = o.launch(job, dir);
     } catch (err) {
       error = err instanceof Error ? err.message : String(err);

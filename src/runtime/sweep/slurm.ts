@@ -4,11 +4,12 @@
  * handlebars template (templates/slurm/array.sbatch.hbs, replaceable). Memory and time come
  * from the plan's estimate unless the user sets them.
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Handlebars from 'handlebars';
 import type { CompiledExperiment } from '../../model/plan.js';
+import { readTemplate } from '../templates.js';
 import { packageRoot } from '../../model/tool.js';
+import { SlurmValueError, assertNoControlCharacters, sbatchValue, slurmOptionProblems, slurmPatternPath } from './slurm-values.js';
 
 export interface SlurmOptions {
   partition?: string;
@@ -77,17 +78,26 @@ export function defaultSlurmTemplate(): string {
   return join(packageRoot, 'templates', 'slurm', 'array.sbatch.hbs');
 }
 
+/**
+ * The job script. Every value is checked (slurm-values.ts) and escaped for where the template
+ * puts it: `jobName`, `array`, `partition`, `account`, `time`, `mem`, `logPattern` for `#SBATCH`
+ * lines; `xbarc` (a command line), `spec`, `experiment`, `outDir`, `logDir`, `sets` as shell words.
+ */
 export function renderSlurmScript(job: SlurmJob, options: SlurmOptions = {}): string {
   if (job.points.length === 0) throw new Error('a Slurm array needs at least one sweep point');
+  const jobName = options.jobName ?? `xbarc-${job.experiment}`;
+  const problems = slurmOptionProblems({ ...options, jobName });
+  if (problems.length > 0) throw new SlurmValueError(problems.join('; '));
+  assertJobValues(job);
   const cpus = options.cpus ?? 2;
   const est = estimateSlurmResources(job.points, cpus);
   const indices = job.points.map((p) => p.plan.point?.index ?? 0).sort((a, b) => a - b);
   const contiguous = indices.every((v, i) => v === indices[0]! + i);
   const range = contiguous ? `${indices[0]}-${indices[indices.length - 1]}` : indices.join(',');
   const hb = Handlebars.create();
-  const template = hb.compile(readFileSync(options.template ?? defaultSlurmTemplate(), 'utf8'), { noEscape: true });
+  const template = hb.compile(readTemplate(options.template ?? defaultSlurmTemplate()), { noEscape: true });
   return template({
-    jobName: options.jobName ?? `xbarc-${job.experiment}`,
+    jobName: sbatchValue(jobName),
     array: `${range}${options.maxParallel ? `%${options.maxParallel}` : ''}`,
     points: job.points.length,
     partition: options.partition,
@@ -98,11 +108,20 @@ export function renderSlurmScript(job: SlurmJob, options: SlurmOptions = {}): st
     mem: options.mem ?? `${est.memMiB}M`,
     memEstimated: options.mem === undefined,
     logDir: shellQuote(join(job.outDir, 'slurm')),
-    logPattern: join(job.outDir, 'slurm', '%A_%a.out'),
+    logPattern: sbatchValue(join(slurmPatternPath('the sweep directory', job.outDir), 'slurm', '%A_%a.out')),
     xbarc: job.xbarc,
     spec: shellQuote(job.spec),
     experiment: shellQuote(job.experiment),
     outDir: shellQuote(job.outDir),
     sets: job.sets.map((s) => `--set ${shellQuote(s)}`).join(' '),
   });
+}
+
+/** Paths, names and overrides that reach the script: a control character in any is refused. */
+function assertJobValues(job: SlurmJob): void {
+  assertNoControlCharacters('the xbarc command', job.xbarc);
+  assertNoControlCharacters('the spec path', job.spec);
+  assertNoControlCharacters('the experiment name', job.experiment);
+  assertNoControlCharacters('the sweep directory', job.outDir);
+  for (const s of job.sets) assertNoControlCharacters('--set', s);
 }

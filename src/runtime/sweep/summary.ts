@@ -3,10 +3,11 @@
  * values, final accuracy and loss, status, seconds). Both are written atomically and rewritten
  * as points finish, so a reader always sees a complete file.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { readRegularText } from '../../io/read-file.js';
 import { writeFileAtomic, type Results } from '../results/index.js';
+import { ensureOutputDir } from '../results/output-dir.js';
 import { listPointDirs, pointDir, pointRelDir, readPointState } from './points.js';
 
 export const SWEEP_JSON = 'sweep.json';
@@ -109,7 +110,7 @@ export function summaryToCsv(summary: SweepSummary): string {
 
 /** Write sweep.json and sweep.csv atomically (each: temp file, fsync, rename). */
 export async function writeSummary(sweepDir: string, summary: SweepSummary): Promise<void> {
-  await mkdir(sweepDir, { recursive: true });
+  ensureOutputDir(sweepDir);
   await writeFileAtomic(join(sweepDir, SWEEP_JSON), JSON.stringify(summary, null, 2) + '\n');
   await writeFileAtomic(join(sweepDir, SWEEP_CSV), summaryToCsv(summary));
 }
@@ -117,7 +118,7 @@ export async function writeSummary(sweepDir: string, summary: SweepSummary): Pro
 export function readSummary(sweepDir: string): SweepSummary | undefined {
   const path = join(sweepDir, SWEEP_JSON);
   if (!existsSync(path)) return undefined;
-  const parsed = JSON.parse(readFileSync(path, 'utf8')) as SweepSummary;
+  const parsed = JSON.parse(readRegularText(path, 'json')) as SweepSummary;
   if (!parsed || !Array.isArray(parsed.points)) throw new Error(`${path} is not a sweep summary (no points)`);
   return parsed;
 }
