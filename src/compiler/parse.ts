@@ -279,7 +279,12 @@ function buildMapEntry(node: CstNode): MapEntry[] {
 function patternText(node: CstNode): string {
   const tokens: IToken[] = [];
   const collect = (n: CstNode) => {
-    for (const els of Object.values(kids(n))) for (const el of els ?? []) isToken(el) ? realToken(el) && tokens.push(el) : collect(el);
+    for (const els of Object.values(kids(n))) {
+      for (const el of els ?? []) {
+        if (!isToken(el)) collect(el);
+        else if (realToken(el)) tokens.push(el);
+      }
+    }
   };
   collect(node);
   return tokens.sort((a, b) => a.startOffset - b.startOffset).map((t) => t.image).join('');

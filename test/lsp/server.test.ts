@@ -91,7 +91,7 @@ test('a real client: initialize, diagnostics, hover, completion, definition, for
 
   const edits = await conn.sendRequest('textDocument/formatting', { textDocument: { uri }, options: { tabSize: 2, insertSpaces: true } }) as { newText: string }[];
   assert.equal(edits.length, 1);
-  assert.match(edits[0]!.newText, /device  = rram\n  mapping = offset/);
+  assert.match(edits[0]!.newText, /device {2}= rram\n {2}mapping = offset/);
 
   const symbols = await conn.sendRequest('textDocument/documentSymbol', { textDocument: { uri } }) as { name: string }[];
   assert.deepEqual(symbols.map((s) => s.name), ['import TaOx_HfOx', 'rram', 'xb']);
