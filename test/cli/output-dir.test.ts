@@ -16,7 +16,7 @@ function scratch(): string {
   return dir;
 }
 
-const PLAIN = tinySweepSpec('seed in [1]').replace(/\n  sweep .*\n/, '\n');
+const PLAIN = tinySweepSpec('seed in [1]').replace(/\n {2}sweep .*\n/, '\n');
 
 test('run: --out naming a file, a path through a file, or a folder the file system refuses fails before training', () => {
   const dir = scratch();

@@ -17,6 +17,7 @@ export class SlurmValueError extends XbarcError {
 export interface SlurmOptionValues { partition?: string; time?: string; account?: string; mem?: string; jobName?: string }
 
 // C0 controls, DEL and C1 controls: none has a place in a path, a name or an option.
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 
 const NAMES: Record<string, string> = { '\n': 'a newline', '\r': 'a carriage return', '\t': 'a tab' };
