@@ -2,7 +2,7 @@
  * Resolve: load a file and everything it imports (relative files and `std/…`), detect missing
  * files and import cycles, and build each module's scope of declarations.
  */
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve as resolvePath } from 'node:path';
 import { packageRoot } from '../model/tool.js';
 import type { Declaration, ImportDecl, Span } from './ast.js';

@@ -72,6 +72,14 @@ export class LineSolver {
   private readonly gSense: number; // 1/(r_col + R_sense)
   private readonly rowF: LineFactor[];
   private readonly colF: LineFactor[];
+  // the bit-line factors again, laid out [i·N + j] (see the constructor)
+  private readonly cLm: Float64Array;
+  private readonly cG: Float64Array;
+  private readonly cGm: Float64Array;
+  /** `contractionBound()`, computed on the first block that needs it (-1 until then). */
+  private rhoBound = -1;
+  /** `driveResponse(i)` per row i. */
+  private readonly driveCache = new Map<number, Float64Array>();
 
   constructor(private readonly g: Float64Array, private readonly M: number, private readonly N: number, wires: Wires) {
     const inv = (r: number) => (r === 0 ? Infinity : 1 / r);
@@ -99,10 +107,6 @@ export class LineSolver {
       }
     }
   }
-
-  private readonly cLm: Float64Array;
-  private readonly cG: Float64Array;
-  private readonly cGm: Float64Array;
 
   /**
    * A rigorous bound on the Gauss–Seidel contraction in the ∞-norm of the bit-line voltages:
@@ -133,8 +137,6 @@ export class LineSolver {
     const colPart = worst(this.colF, M, (j, i) => g[i * N + j]!, this.gCol);
     return rowPart * colPart;
   }
-
-  private rhoBound = -1;
 
   /** All bit lines at once (every line is a chain): forward and back substitution plane by plane. */
   private colSweepPlanes(B: number, src: Float64Array, W: Float64Array, scaleByLoad: boolean): void {
@@ -261,8 +263,6 @@ export class LineSolver {
       for (let j = 0; j < N; j++) U[(i * N + j) * B + b] = resp[j]!;
     }
   }
-
-  private readonly driveCache = new Map<number, Float64Array>();
 
   /** Word-line voltages of row i for 1 V on its driver and its bit lines at 0 V. */
   private driveResponse(i: number): Float64Array {
@@ -437,7 +437,7 @@ export class LineSolver {
     // r = f − S x = D A_U⁻¹(b + D x) − A_W x  (U holds A_U⁻¹(b + D x) after a driven row sweep)
     this.rowSweep(k0, nb, B, U, x, true);
     this.residual(nb, B, U, x, r);
-    this.precondition(nb, B, r, z);
+    this.precondition(B, r, z);
     p.set(z);
     const rz = this.dots(nb, B, r, z);
     for (let it = 1; it <= maxIter; it++) {
@@ -455,7 +455,7 @@ export class LineSolver {
           r[e + b]! -= alpha * q[e + b]!;
         }
       }
-      this.precondition(nb, B, r, z);
+      this.precondition(B, r, z);
       const rzNew = this.dots(nb, B, r, z);
       for (let b = 0; b < nb; b++) {
         coef[b] = rz[b]! > 0 ? rzNew[b]! / rz[b]! : 0;
@@ -513,8 +513,7 @@ export class LineSolver {
   }
 
   /** z = A_W⁻¹ r (bit-line solves with r as right-hand side). */
-  private precondition(nb: number, B: number, r: Float64Array, z: Float64Array): void {
-    void nb;
+  private precondition(B: number, r: Float64Array, z: Float64Array): void {
     this.colSweepPlanes(B, r, z, false);
   }
 
