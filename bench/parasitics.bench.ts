@@ -6,7 +6,10 @@
  * timed against the default kernel.
  */
 
-import { aam, fcm, fcmKernel, type Wires } from '../src/runtime/parasitics/fcm.js';
+import { aam } from '../src/runtime/parasitics/aam.js';
+import type { Wires } from '../src/runtime/parasitics/circuit.js';
+import { fcm } from '../src/runtime/parasitics/fcm.js';
+import { fcmKernel } from '../src/runtime/parasitics/wasm-kernel.js';
 import { Rng } from '../src/runtime/rng.js';
 import { denseForward } from '../test/reference/nodal.js';
 import { timeIt, versus, type Row, type Section } from './harness.js';

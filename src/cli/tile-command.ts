@@ -19,7 +19,10 @@ import { lowerCrossbar } from '../compiler/lower-crossbar.js';
 import { XbarcError, XbarcRuntimeError } from '../model/errors.js';
 import { assertAllFinite } from '../runtime/finite.js';
 import { readNpy64, writeNpy64 } from '../runtime/npy.js';
-import { aam, aamTransposed, fcm, fcmTransposed, mvm, spiceNetlist, type Wires } from '../runtime/parasitics/fcm.js';
+import { aam, aamTransposed } from '../runtime/parasitics/aam.js';
+import { mvm, type Wires } from '../runtime/parasitics/circuit.js';
+import { fcm, fcmTransposed } from '../runtime/parasitics/fcm.js';
+import { spiceNetlist } from '../runtime/parasitics/spice.js';
 import { writeFileAtomicSync } from '../runtime/results/atomic.js';
 import { printDiagnostics } from './diagnostics-output.js';
 

@@ -59,7 +59,6 @@ function compileExperiment(path: string, exp: CheckedExperiment, base: CheckResu
   const points = exp.sweep?.points;
   if (!points || points.length === 0) {
     const { point: _point, ...lowerOptions } = options;
-    void _point;
     const plan = lowerExperiment(exp, diags, lowerOptions);
     return plan ? [finish(plan, exp)] : [];
   }

@@ -191,7 +191,7 @@ export class Evaluator {
         suggestion ? { title: `Change to ${suggestion}`, span: head.span, newText: suggestion } : undefined);
       return undefined;
     }
-    const bound = this.bindArgs(ctor.name, ctor.params, args, ctx, expr.span);
+    const bound = this.bindArgs(ctor.name, ctor.params, args, ctx);
     if (!bound) return undefined;
     const values: Record<string, Value> = {};
     let ok = true;
@@ -210,7 +210,7 @@ export class Evaluator {
   }
 
   /** Match positional and named arguments to parameters; report unknown, duplicate, too many. */
-  bindArgs(callee: string, params: { name: string }[], args: { name?: Name; value: Expr; span: Span }[], ctx: EvalContext, callSpan: Span): Map<string, Expr> | undefined {
+  bindArgs(callee: string, params: { name: string }[], args: { name?: Name; value: Expr; span: Span }[], ctx: EvalContext): Map<string, Expr> | undefined {
     const bound = new Map<string, Expr>();
     let positional = 0;
     let ok = true;
@@ -245,7 +245,6 @@ export class Evaluator {
         bound.set(p.name, arg.value);
       }
     }
-    void callSpan;
     return ok ? bound : undefined;
   }
 
@@ -261,7 +260,7 @@ export class Evaluator {
     }
     const net = found.decl;
     const args = expr.kind === 'call' ? expr.args : [];
-    const bound = this.bindArgs(head.text, net.params.map((p) => ({ name: p.name.text })), args, ctx, expr.span);
+    const bound = this.bindArgs(head.text, net.params.map((p) => ({ name: p.name.text })), args, ctx);
     if (!bound) return undefined;
     const values: Record<string, Value> = {};
     for (const [name, e] of bound) {

@@ -18,7 +18,7 @@ import { lowerCrossbar } from './lower-crossbar.js';
 type Call = ReturnType<FieldReader['call']>;
 import { withMerges } from './merges.js';
 import type { CheckedLayer } from './network.js';
-import { type DataSource, type LayerMapping, type Optimizer, type PlanCrossbar, type PlanData, type PlanExperiment, type PlanLayer, type PlanTrain } from '../model/plan.js';
+import type { DataSource, LayerMapping, Optimizer, PlanCrossbar, PlanData, PlanExperiment, PlanLayer, PlanTrain } from '../model/plan.js';
 import { toJson } from './values.js';
 
 export interface LowerOptions {
@@ -73,8 +73,6 @@ export function lowerExperiment(exp: CheckedExperiment, diags: Diagnostics, opti
 
 function lowerLayer(l: CheckedLayer, exp: CheckedExperiment, fidelity: PlanExperiment['fidelity'], crossbars: Record<string, PlanCrossbar>): PlanLayer {
   const { file: _file, span: _span, weighted, ...rest } = l;
-  void _file;
-  void _span;
   if (!weighted) return rest;
   const rows = l.op.kind === 'conv2d' ? l.inputShape[0]! * l.op.kernel[0] * l.op.kernel[1] : l.inputShape[0]!;
   const cols = l.op.kind === 'conv2d' ? l.op.outChannels : l.op.kind === 'dense' ? l.op.units : 0;
@@ -173,9 +171,6 @@ export function formatBytes(n: number): string {
 /** sha256 of the resolved experiment (values, not text): reformatting a spec keeps its hash. */
 export function specHash(plan: Omit<PlanExperiment, 'estimate'> | PlanExperiment, resolved: unknown): string {
   const { estimate: _e, outDir: _o, point: _p, ...rest } = plan as PlanExperiment;
-  void _e;
-  void _o;
-  void _p;
   return createHash('sha256').update(canonicalJson({ plan: rest, resolved })).digest('hex');
 }
 

@@ -137,7 +137,6 @@ export function withMerges(exp: PlanExperiment): PlanExperiment {
   const layers = exp.network.layers.map((l) => {
     if (!l.mapping) return l;
     const { merges: _old, ...mapping } = l.mapping;
-    void _old;
     const merges = layerMerges(exp, l);
     const inputStreams = layerInputStreams(exp, l);
     if (inputStreams !== undefined) mapping.inputStreams = inputStreams;

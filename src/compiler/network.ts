@@ -130,7 +130,7 @@ class Expander {
       return undefined;
     }
     const args = expr.kind === 'call' ? expr.args : [];
-    const bound = this.ev.bindArgs(ctor.name, ctor.params, args, ctx, expr.span);
+    const bound = this.ev.bindArgs(ctor.name, ctor.params, args, ctx);
     const name = m.name ? `${prefix}${m.name.text}` : this.uniqueAutoName(prefix, ctor.name);
     if (m.name && !this.claimName(name, ctx.file, m.name.span)) this.failed = true;
     if (!m.name) this.names.add(name);
@@ -171,7 +171,7 @@ class Expander {
       return undefined;
     }
     const args = expr.kind === 'call' ? expr.args : [];
-    const bound = this.ev.bindArgs(net.name.text, net.params.map((p) => ({ name: p.name.text })), args, ctx, expr.span);
+    const bound = this.ev.bindArgs(net.name.text, net.params.map((p) => ({ name: p.name.text })), args, ctx);
     if (!bound) return undefined;
     const argValues = new Map<string, Value>();
     for (const [k, e] of bound) {

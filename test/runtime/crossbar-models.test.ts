@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import { programDevices } from '../../src/runtime/crossbar/config.js';
 import { driftFactor, gOffLevels, inputEncoding, weightQmax } from '../../src/model/crossbar-math.js';
 import { sideName, statName } from '../../src/runtime/crossbar/emitter.js';
+import { DataType } from '../../src/runtime/engine/onnx.js';
 import ort from 'onnxruntime-node';
 import { Rng } from '../../src/runtime/rng.js';
 import { bitTrueMvm } from '../reference/bit-true.js';
@@ -228,7 +229,7 @@ test('backward: crossbar dx ≈ dy·Wᵀ with lossless settings; saturated outpu
   gb.output('y', fwd.y);
   gb.output('dx', m.backwardInput(gb, spec, 'dy', 'w', fwd));
   // Fast fidelity saves the mask as a bool `keep` (true where no ADC saturated).
-  gb.output('mask', fwd.saved['mask'] ?? gb.op('Cast', [fwd.saved['keep']!], { to: 1 }));
+  gb.output('mask', fwd.saved['mask'] ?? gb.op('Cast', [fwd.saved['keep']!], { to: DataType.FLOAT }));
   const session = await ort.InferenceSession.create(gb.toBytes());
   const out = await session.run({ x: new ort.Tensor('float32', x, [B, K]), w: new ort.Tensor('float32', w, [K, N]), dy: new ort.Tensor('float32', dy, [B, N]) });
   const mask = out['mask']!.data as Float32Array;

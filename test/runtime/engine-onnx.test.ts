@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import ort from 'onnxruntime-node';
 import onnxProto from 'onnx-proto';
 import { buildEvalGraph, buildGradsGraph, buildTrainGraph } from '../../src/runtime/engine/graphs.js';
-import { GraphBuilder, IR_VERSION, OPSET } from '../../src/runtime/engine/onnx.js';
+import { DataType, GraphBuilder, IR_VERSION, OPSET } from '../../src/runtime/engine/onnx.js';
 import { lenet5, sgd } from '../support/plan-builder.js';
 
 test('a built graph runs in ORT, with opset 18 / IR 8 and unused nodes pruned', async () => {
@@ -33,6 +33,10 @@ test('large zero tensors are ConstantOfShape nodes, not initializers', async () 
   const z = (await session.run({}))['z']!.data as Float32Array;
   assert.equal(z.length, 512 * 512);
   assert.ok(z.every((v) => v === 0));
+});
+
+test("the element types by name are onnx.proto's TensorProto.DataType", () => {
+  assert.deepEqual(Object.entries(DataType), Object.entries(onnxProto.onnx.TensorProto.DataType));
 });
 
 test('float attributes must be wrapped, so an int attribute never silently truncates', () => {

@@ -10,7 +10,9 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { registerTileCommand } from '../../src/cli/tile-command.js';
 import { formatNpy64, parseNpy64, readNpy64, writeNpy64 } from '../../src/runtime/npy.js';
-import { aam, fcm, fcmTransposed, mvm } from '../../src/runtime/parasitics/fcm.js';
+import { aam } from '../../src/runtime/parasitics/aam.js';
+import { mvm } from '../../src/runtime/parasitics/circuit.js';
+import { fcm, fcmTransposed } from '../../src/runtime/parasitics/fcm.js';
 import { Rng } from '../../src/runtime/rng.js';
 
 const SPEC = `

@@ -1,10 +1,16 @@
 /**
- * Parasitics (src/runtime/parasitics/fcm.ts) against an independent dense float64 nodal solve of
+ * Parasitics (src/runtime/parasitics/) against an independent dense float64 nodal solve of
  * the same circuit (test/reference/nodal.ts), physical sanity checks, and the MODELS.md §2 numbers.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { aam, aamPathResistance, aamTransposed, applyDistortion, backwardEffective, distortion, fcm, fcmKernel, fcmTransposed, forwardEffective, InterpolatedFcm, mvm, parasiticsOf, spiceNetlist, transpose, type Wires } from '../../src/runtime/parasitics/fcm.js';
+import { aam, aamPathResistance, aamTransposed } from '../../src/runtime/parasitics/aam.js';
+import { mvm, transpose, type Wires } from '../../src/runtime/parasitics/circuit.js';
+import { fcm, fcmTransposed } from '../../src/runtime/parasitics/fcm.js';
+import { applyDistortion, distortion, InterpolatedFcm } from '../../src/runtime/parasitics/interpolated.js';
+import { backwardEffective, forwardEffective, parasiticsOf } from '../../src/runtime/parasitics/plan.js';
+import { spiceNetlist } from '../../src/runtime/parasitics/spice.js';
+import { fcmKernel } from '../../src/runtime/parasitics/wasm-kernel.js';
 import { Rng } from '../../src/runtime/rng.js';
 import { denseForward, denseTransposed, gaussSolve } from '../reference/nodal.js';
 

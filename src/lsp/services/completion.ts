@@ -232,7 +232,7 @@ function completeIn(c: Ctx): CompletionEntry[] {
         return valueCompletions(c, param, m.slice(2));
       }
       if (m.length === 0) {
-        const named = new Set(namedArgsOfCall(c, f));
+        const named = new Set(namedArgsOfCall(c));
         const args = site.params
           ? site.params.filter((p) => !named.has(p.name)).map((p, n) => fieldEntry(p, site.owner ?? '', c.range, n))
           : (site.networkParams ?? []).filter((p) => !named.has(p)).map((p): CompletionEntry => ({ label: p, kind: 'field', detail: `argument of ${site.owner}`, insertText: `${p} = `, range: c.range }));
@@ -251,8 +251,7 @@ function completeIn(c: Ctx): CompletionEntry[] {
   }
 }
 
-function namedArgsOfCall(c: Ctx, f: Frame): string[] {
-  void f;
+function namedArgsOfCall(c: Ctx): string[] {
   // Named arguments already given before the cursor in this call (scan back to its `(`).
   const names: string[] = [];
   let depth = 0;

@@ -119,7 +119,7 @@ function originText(v: Value, access: ValueAccess, a: Analysis): string | undefi
   const line = `${shortName(v.file)}:${v.span.line}`;
   if (!owner) return `_Set at ${line}._`;
   if (owner.decl === access.decl) return '_Set here._';
-  const viaPreset = presetChainOf(a, access.decl, access.module).includes(owner.decl);
+  const viaPreset = presetChainOf(access.decl, access.module).includes(owner.decl);
   return viaPreset ? `_Inherited from preset \`${owner.decl.name.text}\` (${line})._` : `_Set in ${owner.decl.kind} \`${owner.decl.name.text}\` (${line})._`;
 }
 
@@ -130,7 +130,7 @@ function declarationAt(a: Analysis, file: string, offset: number): { decl: Decla
   return decl ? { decl, module } : undefined;
 }
 
-function presetChainOf(a: Analysis, decl: ConfigDecl, module: Module): Declaration[] {
+function presetChainOf(decl: ConfigDecl, module: Module): Declaration[] {
   const chain: Declaration[] = [];
   let current: ConfigDecl | undefined = decl;
   let mod = module;
@@ -141,7 +141,6 @@ function presetChainOf(a: Analysis, decl: ConfigDecl, module: Module): Declarati
     current = entry.decl;
     mod = entry.module;
   }
-  void a;
   return chain;
 }
 

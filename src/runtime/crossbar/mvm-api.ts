@@ -22,7 +22,7 @@ import { programDevices } from './config.js';
 import { hasVariation } from '../../model/crossbar-math.js';
 import { CrossbarMvm, sideName } from './emitter.js';
 import { assertConfigSupported } from './runtime.js';
-import { parasiticsOf } from '../parasitics/fcm.js';
+import { parasiticsOf } from '../parasitics/plan.js';
 import { effectiveProgramming } from '../parasitics/tiles.js';
 import type { NpyArray } from './npy.js';
 

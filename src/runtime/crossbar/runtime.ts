@@ -24,7 +24,7 @@ import { foldDevices, programDevices, programFolded, type FoldedDevices, type Pr
 import { adcMaxCode, hasVariation, inputSigned, lsbFromFullScale, unitCurrent, weightQmax } from '../../model/crossbar-math.js';
 import type { CrossbarSpec } from '../../model/crossbar.js';
 import { calName, CrossbarMvm, sideName, statName, type LayerCrossbar } from './emitter.js';
-import { parasiticsOf, type ParasiticsConfig } from '../parasitics/fcm.js';
+import { parasiticsOf, type ParasiticsConfig } from '../parasitics/plan.js';
 import { effectiveProgramming, weightKN, type EffectiveProgramming } from '../parasitics/tiles.js';
 
 export interface LayerStats {

@@ -8,8 +8,33 @@
 import onnxProto from 'onnx-proto';
 
 const onnx = onnxProto.onnx;
-const DataType = onnx.TensorProto.DataType;
 const AttrType = onnx.AttributeProto.AttributeType;
+
+/**
+ * ONNX element types by name (onnx.proto `TensorProto.DataType`, IR version 8): Cast's `to`, the
+ * `dtype` of EyeLike / Random*, a tensor's `dataType` and a value's `elemType`. Never write the
+ * numbers: `{ to: DataType.FLOAT }`.
+ */
+export const DataType = {
+  UNDEFINED: 0,
+  FLOAT: 1,
+  UINT8: 2,
+  INT8: 3,
+  UINT16: 4,
+  INT16: 5,
+  INT32: 6,
+  INT64: 7,
+  STRING: 8,
+  BOOL: 9,
+  FLOAT16: 10,
+  DOUBLE: 11,
+  UINT32: 12,
+  UINT64: 13,
+  COMPLEX64: 14,
+  COMPLEX128: 15,
+  BFLOAT16: 16,
+} as const;
+export type DataTypeId = (typeof DataType)[keyof typeof DataType];
 
 export const OPSET = 18;
 export const IR_VERSION = 8;
@@ -24,7 +49,7 @@ export type AttrValue = number | number[] | string | { f: number } | { floats: n
 /** Wrap a float attribute (a bare number is an INT attribute). */
 export const f = (value: number): { f: number } => ({ f: value });
 
-const ELEM: Record<ElemType, number> = {
+const ELEM: Record<ElemType, DataTypeId> = {
   float: DataType.FLOAT,
   int64: DataType.INT64,
   int32: DataType.INT32,

@@ -23,7 +23,9 @@
 
 import { maxLevel, gOffLevels, offsetZ, weightQmax, weightSlices } from '../../model/crossbar-math.js';
 import type { CrossbarSpec } from '../../model/crossbar.js';
-import { aam, aamTransposed, fcm, fcmTransposed, type ParasiticsConfig } from './fcm.js';
+import { aam, aamTransposed } from './aam.js';
+import { fcm, fcmTransposed } from './fcm.js';
+import type { ParasiticsConfig } from './plan.js';
 
 /** ONNX Round: half to even. */
 function roundEven(x: number): number {

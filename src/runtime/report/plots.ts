@@ -60,13 +60,12 @@ export function parseSweepValue(text: string): { value: number; unit: string } |
   return m ? { value: Number(m[1]), unit: m[2] ?? '' } : undefined;
 }
 
-function axisField(path: string, values: string[]): { type: 'quantitative' | 'ordinal'; unit: string; toValue: (s: string) => number | string } {
+function axisField(values: string[]): { type: 'quantitative' | 'ordinal'; unit: string; toValue: (s: string) => number | string } {
   const parsed = values.map(parseSweepValue);
   const units = new Set(parsed.map((p) => p?.unit));
   if (parsed.every((p) => p !== undefined) && units.size === 1 && values.length > 2) {
     return { type: 'quantitative', unit: parsed[0]!.unit, toValue: (s) => parseSweepValue(s)!.value };
   }
-  void path;
   return { type: 'ordinal', unit: '', toValue: (s) => s };
 }
 
@@ -110,7 +109,7 @@ export function sweepPlots(data: ReportData): PlotSpec[] {
   const finished = `${sweep.points.filter((p) => p.status === 'done').length} of ${sweep.points.length} points finished`;
   const over = seeds > 1 ? `mean over ${seeds} seeds, ± one standard deviation; ` : '';
   const [a1, a2, ...rest] = axes;
-  const f1 = axisField(a1!.path, a1!.values);
+  const f1 = axisField(a1!.values);
   const title1 = f1.unit ? `${a1!.path} (${f1.unit})` : a1!.path;
   const x = { field: 'x', type: f1.type, title: title1, ...(f1.type === 'ordinal' ? { sort: a1!.values } : {}) };
   // Sweeps often differ by fractions of a point: one decimal keeps the axis labels distinct.
