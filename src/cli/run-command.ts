@@ -12,6 +12,7 @@ import type { Progress } from '../runtime/engine/run-experiment.js';
 import { XbarcError } from '../runtime/errors.js';
 import { executeExperiment } from '../runtime/execute.js';
 import { printDiagnostics } from './diagnostics-output.js';
+import { onInterrupt } from './interrupt.js';
 import { parsePoint } from './plan-command.js';
 import { runWithSweeps, wantsSweepRunner } from './sweep-run.js';
 
@@ -29,18 +30,18 @@ export async function runCommand(file: string, options: RunCommandOptions): Prom
   }
   // Sweeps (parallel, resumable) and --report: src/cli/sweep-run.ts.
   if (wantsSweepRunner(result, options)) return runWithSweeps(file, result, options, (compiled, outDir, signal) => runOne(compiled, outDir, options.quiet === true, signal));
-  const controller = new AbortController();
-  const onSigint = () => controller.abort();
-  process.once('SIGINT', onSigint);
+  const interrupt = onInterrupt('xbarc run');
   try {
     for (const compiled of result.experiments) {
       const outDir = outDirFor(compiled, options.out, new Set(result.experiments.map((e) => e.plan.name)).size);
-      const code = await runOne(compiled, outDir, options.quiet === true, controller.signal);
+      const code = await runOne(compiled, outDir, options.quiet === true, interrupt.signal);
       if (code !== 0) return code;
+      // Ctrl-C while the finished results were being written: they are complete, but the run was interrupted.
+      if (interrupt.signal.aborted) return 130;
     }
     return 0;
   } finally {
-    process.removeListener('SIGINT', onSigint);
+    interrupt.dispose();
   }
 }
 
@@ -71,9 +72,13 @@ async function runOne(compiled: CompiledExperiment, outDir: string, quiet: boole
     return 0;
   } catch (err) {
     reporter?.stop();
+    if (err instanceof XbarcError && err.code === 'engine/aborted') {
+      process.stderr.write(`xbarc run: ${label}: interrupted; no results written for it\n`);
+      return 130;
+    }
     if (err instanceof XbarcError) {
       process.stderr.write(`xbarc run: ${pc.red('error')} ${err.code}: ${err.message}\n`);
-      return err.code === 'engine/aborted' ? 130 : 1;
+      return 1;
     }
     throw err;
   }

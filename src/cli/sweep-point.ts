@@ -25,8 +25,9 @@ function send(msg: unknown): void {
 async function main(): Promise<number> {
   const args = JSON.parse(process.argv[2] ?? '{}') as PointJobArgs;
   const controller = new AbortController();
-  process.once('SIGINT', () => controller.abort());
-  process.once('SIGTERM', () => controller.abort());
+  // Kept listening: Ctrl-C reaches a point twice (from the terminal and from the parent).
+  process.on('SIGINT', () => controller.abort());
+  process.on('SIGTERM', () => controller.abort());
   process.once('disconnect', () => controller.abort());
   const result = compile(args.file, { sets: args.sets, point: args.point, experiment: args.experiment });
   const compiled = result.experiments.find((e) => e.plan.name === args.experiment && e.plan.point?.index === args.point);

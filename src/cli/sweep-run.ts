@@ -13,6 +13,7 @@ import pc from 'picocolors';
 import { toolVersion, type CompileResult, type CompiledExperiment } from '../compiler/compile.js';
 import { runSweep, type SweepEvent, type SweepPointJob } from '../runtime/sweep/index.js';
 import { displayPath } from './format.js';
+import { onInterrupt } from './interrupt.js';
 import type { PointJobArgs } from './sweep-point.js';
 
 export interface SweepRunOptions { out?: string; set?: string[]; quiet?: boolean; point?: string; experiment?: string; jobs?: string; report?: boolean }
@@ -61,24 +62,22 @@ const pointEntry = join(dirname(fileURLToPath(import.meta.url)), 'sweep-point.js
 export async function runWithSweeps(file: string, result: CompileResult, options: SweepRunOptions, runSingle: RunSingle): Promise<number> {
   const jobs = parseJobs(options.jobs);
   if (jobs === null) return 2;
-  const controller = new AbortController();
-  const onSigint = () => controller.abort();
-  process.once('SIGINT', onSigint);
+  const interrupt = onInterrupt('xbarc run');
   let code = 0;
   try {
     const groups = groupExperiments(result.experiments, options.out);
     for (const group of groups) {
-      if (controller.signal.aborted) return 130;
+      if (interrupt.signal.aborted) return 130;
       let dir: string;
       // A single experiment, or one point chosen with --point: the ordinary in-process run.
       if (group.single || options.point !== undefined) {
         const compiled = group.single ?? group.points[0]!;
         dir = group.single ? group.dir : join(group.dir, 'points', String(compiled.plan.point!.index).padStart(4, '0'));
-        code = await runSingle(compiled, dir, controller.signal);
+        code = await runSingle(compiled, dir, interrupt.signal);
         if (code !== 0) return code;
       } else {
         dir = group.dir;
-        const c = await runGroup(file, group, options, jobs, controller.signal);
+        const c = await runGroup(file, group, options, jobs, interrupt.signal);
         if (c === 130) return 130;
         if (c !== 0) code = c;
       }
@@ -101,7 +100,7 @@ export async function runWithSweeps(file: string, result: CompileResult, options
     }
     return code;
   } finally {
-    process.removeListener('SIGINT', onSigint);
+    interrupt.dispose();
   }
 }
 

@@ -101,9 +101,11 @@ export async function runExperiment(exp: PlanExperiment, data: Dataset, opts: Ru
   // chunks of at most 64 samples to bound their memory.
   const evalBatch = xb && exp.fidelity === 'exact' ? Math.min(exp.evaluate.batch, 64) : exp.evaluate.batch;
   const beforeEval = async (): Promise<void> => {
+    await checkpoint(opts.signal, clock);
     if (xb && cal) await xb.calibrate(trainer, cal.x, cal.y);
   };
   try {
+    await checkpoint(opts.signal, clock);
     const epochs: EpochResult[] = [];
     let trainMs = 0;
     if (exp.train) {
@@ -130,6 +132,7 @@ export async function runExperiment(exp: PlanExperiment, data: Dataset, opts: Ru
     if (opts.returnWeights) outcome.weights = trainer.getWeights();
     if (opts.returnDevices && updater) outcome.devices = updater.layers;
     if (xb) {
+      await checkpoint(opts.signal, clock);
       const n = Math.min(500, data.test.count);
       const per = n === 0 ? 0 : data.test.x.length / data.test.count;
       if (n > 0) outcome.layers = await xb.stats(trainer, data.test.x.subarray(0, n * per), data.test.y.subarray(0, n), exp.fidelity === 'exact' ? 50 : 250, updater?.describe());
@@ -217,13 +220,15 @@ export async function evaluateSplit(
   return { loss: lossSum / Math.max(1, seen), accuracy: correct / Math.max(1, seen) };
 }
 
+const aborted = (): XbarcRuntimeError => new XbarcRuntimeError('engine/aborted', 'the experiment run was aborted');
+
 /** Abort check, and a periodic turn of the event loop (run() itself blocks it). */
 async function checkpoint(signal: AbortSignal | undefined, clock: Clock): Promise<void> {
   if (performance.now() - clock.lastYield > 50) {
     await new Promise<void>((resolve) => setImmediate(resolve));
     clock.lastYield = performance.now();
   }
-  if (signal?.aborted) throw new XbarcRuntimeError('engine/aborted', 'the experiment run was aborted');
+  if (signal?.aborted) throw aborted();
 }
 
 function sampleSize(split: Split): number {
@@ -251,6 +256,9 @@ export type WorkerMessage =
   | { type: 'done'; outcome: ExperimentOutcome }
   | { type: 'error'; code: string; message: string };
 
+/** Main thread → worker: stop at the next step boundary (cooperative; see runExperimentInWorker). */
+export type WorkerCommand = { type: 'stop' };
+
 export interface WorkerRunOptions {
   onProgress?: (p: Progress) => void;
   signal?: AbortSignal;
@@ -259,31 +267,38 @@ export interface WorkerRunOptions {
   returnWeights?: boolean;
 }
 
+/**
+ * Abort is cooperative: the worker is asked to stop at its next step boundary, releases its ORT
+ * sessions and ends on its own. Terminating it instead can land inside a native session.run(),
+ * which aborts the whole process (`terminate called after throwing an instance of 'Napi::Error'`).
+ * The promise settles only once the worker thread has exited, so callers may exit right after.
+ */
 export async function runExperimentInWorker(exp: PlanExperiment, data: Dataset, opts: WorkerRunOptions = {}): Promise<ExperimentOutcome> {
   const { Worker } = await import('node:worker_threads');
-  if (opts.signal?.aborted) throw new XbarcRuntimeError('engine/aborted', 'the experiment run was aborted');
+  if (opts.signal?.aborted) throw aborted();
   const worker = new Worker(new URL('./worker.js', import.meta.url), {
     workerData: { exp, data, threads: opts.threads, returnWeights: opts.returnWeights ?? false },
   });
   return new Promise<ExperimentOutcome>((resolve, reject) => {
-    let settled = false;
-    const settle = (fn: () => void): void => {
-      if (settled) return;
-      settled = true;
-      opts.signal?.removeEventListener('abort', onAbort);
-      fn();
-    };
-    const onAbort = (): void => {
-      settle(() => reject(new XbarcRuntimeError('engine/aborted', 'the experiment run was aborted')));
-      void worker.terminate();
-    };
+    let outcome: ExperimentOutcome | undefined;
+    let failure: Error | undefined;
+    const onAbort = (): void => worker.postMessage({ type: 'stop' } satisfies WorkerCommand);
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     worker.on('message', (m: WorkerMessage) => {
       if (m.type === 'progress') opts.onProgress?.(m.progress);
-      else if (m.type === 'done') settle(() => resolve(m.outcome));
-      else settle(() => reject(new XbarcRuntimeError(m.code, m.message)));
+      else if (m.type === 'done') outcome = m.outcome;
+      else failure ??= new XbarcRuntimeError(m.code, m.message);
     });
-    worker.on('error', (err) => settle(() => reject(new XbarcRuntimeError('engine/worker', `training worker failed: ${err.message}`))));
-    worker.on('exit', (code) => settle(() => reject(new XbarcRuntimeError('engine/worker', `training worker exited (code ${code}) without a result`))));
+    worker.on('error', (err) => {
+      failure ??= new XbarcRuntimeError('engine/worker', `training worker failed: ${err.message}`);
+    });
+    worker.once('exit', (code) => {
+      opts.signal?.removeEventListener('abort', onAbort);
+      // An abort wins over a result that raced it: the caller asked for nothing to be written.
+      if (opts.signal?.aborted) reject(aborted());
+      else if (failure) reject(failure);
+      else if (outcome) resolve(outcome);
+      else reject(new XbarcRuntimeError('engine/worker', `training worker exited (code ${code}) without a result`));
+    });
   });
 }
