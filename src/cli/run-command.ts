@@ -3,7 +3,7 @@
  * live progress bar on terminals and one plain line per epoch elsewhere; results are written
  * atomically to the output directory.
  */
-import { join, relative } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { displayPath } from './format.js';
 import cliProgress from 'cli-progress';
 import pc from 'picocolors';
@@ -11,6 +11,7 @@ import { compile, type CompiledExperiment } from '../compiler/compile.js';
 import type { Progress } from '../runtime/engine/run-experiment.js';
 import { XbarcError } from '../runtime/errors.js';
 import { executeExperiment } from '../runtime/execute.js';
+import { lockDirOrThrow, type DirLock } from '../runtime/results/lock.js';
 import { printDiagnostics } from './diagnostics-output.js';
 import { onInterrupt } from './interrupt.js';
 import { parsePoint } from './plan-command.js';
@@ -29,12 +30,12 @@ export async function runCommand(file: string, options: RunCommandOptions): Prom
     return 1;
   }
   // Sweeps (parallel, resumable) and --report: src/cli/sweep-run.ts.
-  if (wantsSweepRunner(result, options)) return runWithSweeps(file, result, options, (compiled, outDir, signal) => runOne(compiled, outDir, options.quiet === true, signal));
+  if (wantsSweepRunner(result, options)) return runWithSweeps(file, result, options, (compiled, outDir, signal) => runOne(compiled, outDir, { quiet: options.quiet === true, signal, file }));
   const interrupt = onInterrupt('xbarc run');
   try {
     for (const compiled of result.experiments) {
       const outDir = outDirFor(compiled, options.out, new Set(result.experiments.map((e) => e.plan.name)).size);
-      const code = await runOne(compiled, outDir, options.quiet === true, interrupt.signal);
+      const code = await runOne(compiled, outDir, { quiet: options.quiet === true, signal: interrupt.signal, file });
       if (code !== 0) return code;
       // Ctrl-C while the finished results were being written: they are complete, but the run was interrupted.
       if (interrupt.signal.aborted) return 130;
@@ -56,9 +57,20 @@ function outDirFor(compiled: CompiledExperiment, out: string | undefined, experi
   return plan.point ? join(base, 'points', String(plan.point.index).padStart(4, '0')) : base;
 }
 
-async function runOne(compiled: CompiledExperiment, outDir: string, quiet: boolean, signal: AbortSignal): Promise<number> {
+interface RunOneOptions { quiet: boolean; signal: AbortSignal; /** The spec, for the lock's description of this run. */ file: string }
+
+/** One experiment into `outDir`, which it locks for the duration (a second run into it is refused). */
+async function runOne(compiled: CompiledExperiment, outDir: string, { quiet, signal, file }: RunOneOptions): Promise<number> {
   const plan = compiled.plan;
   const label = plan.point ? `${plan.name} [point ${plan.point.index + 1}/${plan.point.of}: ${Object.entries(plan.point.assignments).map(([k, v]) => `${k}=${v}`).join(', ')}]` : plan.name;
+  let lock: DirLock;
+  try {
+    lock = lockDirOrThrow(outDir, { command: `xbarc run ${resolve(file)}`, onNote: (note) => process.stderr.write(`xbarc run: note: ${note}\n`) });
+  } catch (err) {
+    if (!(err instanceof XbarcError)) throw err;
+    process.stderr.write(`xbarc run: ${pc.red('error')} ${err.code}: ${err.message}\n`);
+    return 1;
+  }
   const reporter = quiet ? undefined : createReporter(label, process.stdout.isTTY === true);
   try {
     const { results, resultsPath } = await executeExperiment(compiled, {
@@ -81,6 +93,8 @@ async function runOne(compiled: CompiledExperiment, outDir: string, quiet: boole
       return 1;
     }
     throw err;
+  } finally {
+    lock.release();
   }
 }
 

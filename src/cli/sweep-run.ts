@@ -117,6 +117,8 @@ async function runGroup(file: string, group: ExperimentGroup, options: SweepRunO
     points,
     jobs,
     signal,
+    command: `xbarc run ${specFile}`,
+    onNote: (note) => process.stderr.write(`xbarc run: note: ${note}\n`),
     onEvent: reporter.event,
     launch: (job, dir) => {
       const args: PointJobArgs = { file: specFile, experiment: group.name, point: job.index, sets: options.set ?? [], outDir: dir, specHash: job.specHash, ...(jobs > 1 ? { threads: 1 } : {}) };
@@ -138,7 +140,9 @@ async function runGroup(file: string, group: ExperimentGroup, options: SweepRunO
   const best = outcome.summary.points.filter((p) => p.status === 'done').sort((a, b) => (b.testAccuracy ?? 0) - (a.testAccuracy ?? 0))[0];
   const bestText = best ? `; best ${((best.testAccuracy ?? 0) * 100).toFixed(2)} % at ${formatAssignments(best.assignments)}` : '';
   const mark = outcome.failed.length > 0 ? pc.red('✗') : pc.green('✓');
-  process.stdout.write(`${mark} ${group.name}: ${s.done}/${total} points finished (${outcome.ran.length} run now, ${outcome.kept.length} kept from before${outcome.failed.length ? `, ${outcome.failed.length} failed` : ''})${bestText} → ${where}\n`);
+  const others = outcome.elsewhere.size > 0 ? `, ${outcome.elsewhere.size} running in another run` : '';
+  process.stdout.write(`${mark} ${group.name}: ${s.done}/${total} points finished (${outcome.ran.length} run now, ${outcome.kept.length} kept from before${outcome.failed.length ? `, ${outcome.failed.length} failed` : ''}${others})${bestText} → ${where}\n`);
+  for (const [index, holder] of outcome.elsewhere) process.stdout.write(`  point ${index} is being run by ${holder}\n`);
   for (const f of outcome.failed) {
     const rec = outcome.summary.points.find((p) => p.index === f);
     process.stderr.write(`xbarc run: ${pc.red('error')} point ${f} (${formatAssignments(rec?.assignments ?? {})}): ${rec?.error ?? 'failed'} (log: ${displayPath(join(group.dir, rec?.dir ?? '', 'run.log'))})\n`);

@@ -29,6 +29,8 @@ export interface SweepPointRecord {
   finishedAt?: string;
   fidelity?: string;
   error?: string;
+  /** A point another run is running (it holds the point's lock): that run. */
+  heldBy?: string;
 }
 
 export interface SweepSummary {
