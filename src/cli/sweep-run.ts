@@ -92,8 +92,8 @@ export async function runWithSweeps(file: string, result: CompileResult, options
         }
       }
     }
-    // Several plain experiments under one --out: also a side-by-side report (e.g. ideal vs crossbar).
-    if (options.report && options.out && groups.filter((g) => g.single).length > 1) {
+    // Several experiments under one --out: also a side-by-side report (e.g. ideal baseline vs a crossbar sweep).
+    if (options.report && options.out && groups.length > 1) {
       const { renderReport } = await import('../runtime/report/index.js');
       const written = await renderReport(options.out, { formats: ['html', 'md'] });
       for (const w of written) if (!w.endsWith('.svg')) process.stdout.write(`report → ${displayPath(w)}\n`);
