@@ -35,6 +35,7 @@ export function lowerExperiment(exp: CheckedExperiment, diags: Diagnostics, opti
   const train = lowerTrain(exp.values['train']);
   const evaluateBatch = objNum(exp.values['evaluate'], 'batch', 256);
   const evaluateTime = objNum(exp.values['evaluate'], 'time', 0);
+  const evaluateRepeats = objNum(exp.values['evaluate'], 'repeats', 1);
   const data = lowerData(exp.values['data'], exp.file);
   const seed = numOf(exp.values['seed'], 0);
   const output = exp.values['output']?.k === 'str' ? exp.values['output'].v : `results/${exp.name}`;
@@ -47,7 +48,7 @@ export function lowerExperiment(exp: CheckedExperiment, diags: Diagnostics, opti
     crossbars,
     data,
     ...(train ? { train } : {}),
-    evaluate: { batch: evaluateBatch, ...(evaluateTime > 0 ? { time: evaluateTime } : {}) },
+    evaluate: { batch: evaluateBatch, ...(evaluateRepeats > 1 ? { repeats: evaluateRepeats } : {}), ...(evaluateTime > 0 ? { time: evaluateTime } : {}) },
     seed,
     outDir: output,
     estimate: {

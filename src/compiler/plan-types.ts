@@ -134,6 +134,8 @@ export interface PlanTrain {
 
 export interface PlanEvaluate {
   batch: number;
+  /** Independent evaluations of the final test set (fresh read noise each); absent when 1. */
+  repeats?: number;
   /** Seconds since programming at which to evaluate (conductance drift); absent when 0. */
   time?: number;
 }

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import type { CompiledExperiment } from '../compiler/compile.js';
 import { toolVersion } from '../compiler/compile.js';
 import { loadDataset } from './data/index.js';
-import { runExperimentInWorker, type ExperimentOutcome, type Progress } from './engine/run-experiment.js';
+import { runExperimentInWorker, type ExperimentOutcome, type Progress, type RepeatedEvaluation } from './engine/run-experiment.js';
+import type { Spread } from './engine/spread.js';
 import { assertCrossbarSupported } from './crossbar/runtime.js';
 import { writeFileAtomic, writeResults, type Results } from './results/index.js';
 
@@ -49,7 +50,7 @@ export async function executeExperiment(compiled: CompiledExperiment, options: E
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
     epochs: outcome.epochs.map((e) => ({ ...e, trainLoss: finiteOrNull(e.trainLoss), testLoss: finiteOrNull(e.testLoss) })),
-    final: { testAccuracy: outcome.final.testAccuracy, testLoss: finiteOrNull(outcome.final.testLoss) },
+    final: { testAccuracy: outcome.final.testAccuracy, testLoss: finiteOrNull(outcome.final.testLoss), ...(outcome.final.repeats ? { repeats: repeatsForResults(outcome.final.repeats) } : {}) },
     timing: { totalSeconds: (performance.now() - t0) / 1000, dataSeconds, trainSeconds: outcome.totalSeconds, stepsPerSecond: outcome.stepsPerSecond },
     ...(plan.point ? { point: plan.point } : {}),
     ...(outcome.layers ? { layers: outcome.layers } : {}),
@@ -63,6 +64,12 @@ export async function executeExperiment(compiled: CompiledExperiment, options: E
 /** Crossbar layers at fidelity fast/exact run on the crossbar models; unsupported features fail here, before any data is loaded. */
 function assertRunnable(compiled: CompiledExperiment): void {
   assertCrossbarSupported(compiled.plan);
+}
+
+/** JSON cannot carry NaN: a diverged repeat's loss spread becomes nulls. */
+function repeatsForResults(r: RepeatedEvaluation): Results['final']['repeats'] {
+  const spread = (s: Spread) => ({ mean: finiteOrNull(s.mean), sd: finiteOrNull(s.sd), min: finiteOrNull(s.min), max: finiteOrNull(s.max) });
+  return { n: r.n, testAccuracy: spread(r.testAccuracy), testLoss: spread(r.testLoss) };
 }
 
 function finiteOrNull(x: number): number | null {

@@ -9,6 +9,7 @@ import { epochOrder, gatherBatch, type Dataset, type Split } from '../data/index
 import { XbarcError, XbarcRuntimeError } from '../errors.js';
 import { calibrationBatch, CrossbarRuntime, type LayerStats } from '../crossbar/runtime.js';
 import { DeviceUpdater, type DeviceUpdaterOptions, type LayerDevices } from '../devices/training.js';
+import { spreadOf, type Spread } from './spread.js';
 import { Trainer, type TrainerOptions } from './trainer.js';
 
 export interface Progress {
@@ -35,10 +36,13 @@ export interface EpochResult {
   seconds: number;
 }
 
+/** evaluate.repeats > 1: the spread of the final evaluations (final's numbers are their means). */
+export interface RepeatedEvaluation { n: number; testAccuracy: Spread; testLoss: Spread }
+
 export interface ExperimentOutcome {
   experiment: string;
   epochs: EpochResult[];
-  final: { testAccuracy: number; testLoss: number };
+  final: { testAccuracy: number; testLoss: number; repeats?: RepeatedEvaluation };
   /** Training steps (optimizer updates) per second of training time; 0 without training. */
   stepsPerSecond: number;
   steps: number;
@@ -118,9 +122,10 @@ export async function runExperiment(exp: PlanExperiment, data: Dataset, opts: Ru
         epochs.push({ epoch, lr: learningRate(exp.train, epoch), ...train, testLoss: test.loss, testAccuracy: test.accuracy, seconds: (performance.now() - t0) / 1000 });
       }
     }
-    const final = epochs.length > 0
+    const first = epochs.length > 0
       ? { testAccuracy: epochs[epochs.length - 1]!.testAccuracy, testLoss: epochs[epochs.length - 1]!.testLoss }
       : (await beforeEval(), await finalEvaluation(trainer, data, evalBatch, opts, clock));
+    const final = await repeatFinal(first, exp.evaluate.repeats ?? 1, () => evaluateSplit(trainer, data.test, evalBatch, { epoch: 0, epochs: 0, opts: quiet(opts), clock }));
     const outcome: ExperimentOutcome = {
       experiment: exp.name,
       epochs,
@@ -142,6 +147,29 @@ export async function runExperiment(exp: PlanExperiment, data: Dataset, opts: Ru
     await trainer.release();
     await xb?.release();
   }
+}
+
+/**
+ * evaluate.repeats: the first evaluation plus n − 1 more of the same trained network, each with
+ * fresh read noise (the noise streams advance per run); the final numbers are their means.
+ */
+async function repeatFinal(first: ExperimentOutcome['final'], n: number, again: () => Promise<{ loss: number; accuracy: number }>): Promise<ExperimentOutcome['final']> {
+  if (n <= 1) return first;
+  const acc = [first.testAccuracy];
+  const loss = [first.testLoss];
+  for (let i = 1; i < n; i++) {
+    const r = await again();
+    acc.push(r.accuracy);
+    loss.push(r.loss);
+  }
+  const a = spreadOf(acc);
+  const l = spreadOf(loss);
+  return { testAccuracy: a.mean, testLoss: l.mean, repeats: { n, testAccuracy: a, testLoss: l } };
+}
+
+/** The options without progress reporting (repeated evaluations draw no bars). */
+function quiet(opts: RunOptions): RunOptions {
+  return opts.signal ? { signal: opts.signal } : {};
 }
 
 async function finalEvaluation(trainer: Trainer, data: Dataset, batch: number, opts: RunOptions, clock: Clock): Promise<ExperimentOutcome['final']> {
