@@ -32,6 +32,13 @@ test('a lock names its holder, refuses a second taker while held, and is removed
   assert.equal(held.command, 'xbarc run a.xbar');
   first.lock.release();
   assert.equal(existsSync(join(d, LOCK_FILE)), false);
+  assert.ok(existsSync(d), 'a folder that was there stays');
+  // A folder the lock had to create is removed again when nothing else was written into it.
+  const fresh = join(d, 'fresh', 'out');
+  const made = tryLockDir(fresh);
+  assert.ok(made.ok && existsSync(fresh));
+  made.lock.release();
+  assert.equal(existsSync(fresh), false);
   // A live holder that is not this process (the parent test runner stands in for another run).
   writeLock(d, { pid: process.ppid, hostname: hostname(), startedAt: '2026-01-01T00:00:00.000Z', command: 'xbarc run other.xbar' });
   const second = tryLockDir(d);

@@ -53,9 +53,17 @@ export function loadReportData(dir: string, version: string): ReportData {
     const { summary, runs } = loadSweep(dir, version);
     return { kind: 'sweep', title: summary.experiment, runs, sweep: summary };
   }
-  const subs = readdirSync(dir).filter((n) => statSync(join(dir, n)).isDirectory() && (existsSync(join(dir, n, 'results.json')) || isSweepDir(join(dir, n)))).sort();
+  const subs = readdirSync(dir).filter((n) => isDirectory(join(dir, n)) && (existsSync(join(dir, n, 'results.json')) || isSweepDir(join(dir, n)))).sort();
   if (subs.length > 0) return loadComparison(dir, subs, version);
   throw new XbarcRuntimeError('report/no-results', `${dir} has no results.json, sweep.json or points/ to report on; run an experiment first (xbarc run SPEC --out ${dir})`);
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false; // a dangling link
+  }
 }
 
 function isSweepDir(dir: string): boolean {

@@ -4,7 +4,7 @@
  * silently racing the first; a lock whose process is gone (same host, pid not alive) is stale
  * and taken over. Sweeps lock each point's folder, so several runs can share one sweep.
  */
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { XbarcRuntimeError } from '../errors.js';
@@ -28,12 +28,24 @@ export type LockAttempt =
 /** A lock file that cannot be parsed and is older than this is a writer that died mid-creation. */
 const UNREADABLE_STALE_MS = 10_000;
 
+/** Locks this process holds, released on exit (one listener for all: a sweep holds many). */
+const held = new Set<DirLock>();
+let exitHookInstalled = false;
+
+function releaseAllOnExit(): void {
+  for (const lock of [...held]) lock.release();
+}
+
 export class DirLock {
   private released = false;
-  private readonly onExit = (): void => this.release();
 
-  constructor(readonly path: string, private holder: LockHolder) {
-    process.once('exit', this.onExit);
+  /** `createdDir`: the folder the lock created, removed again on release if nothing else landed in it. */
+  constructor(readonly path: string, private holder: LockHolder, private readonly createdDir?: string) {
+    held.add(this);
+    if (!exitHookInstalled) {
+      process.once('exit', releaseAllOnExit);
+      exitHookInstalled = true;
+    }
   }
 
   /** Record the process doing the work (shown to a refused run; checked by tests). */
@@ -53,7 +65,7 @@ export class DirLock {
   release(): void {
     if (this.released) return;
     this.released = true;
-    process.removeListener('exit', this.onExit);
+    held.delete(this);
     const now = readHolder(this.path);
     if (now.holder && now.holder.pid === this.holder.pid && now.holder.startedAt === this.holder.startedAt && now.holder.hostname === this.holder.hostname) {
       try {
@@ -62,22 +74,30 @@ export class DirLock {
         // already gone
       }
     }
+    if (this.createdDir) {
+      try {
+        if (readdirSync(this.createdDir).length === 0) rmdirSync(this.createdDir);
+      } catch {
+        // not empty or gone: leave it
+      }
+    }
   }
 }
 
 /** Try to lock `dir` (created if needed). Never throws for a held lock: the caller words the refusal. */
 export function tryLockDir(dir: string, info: { command?: string } = {}): LockAttempt {
+  const created = existsSync(dir) ? undefined : dir;
   mkdirSync(dir, { recursive: true });
   const path = join(dir, LOCK_FILE);
   const me: LockHolder = { pid: process.pid, hostname: hostname(), startedAt: new Date().toISOString(), ...(info.command ? { command: info.command } : {}) };
   for (let attempt = 0; attempt < 2; attempt++) {
-    if (createExclusive(path, lockText(me))) return { ok: true, lock: new DirLock(path, me) };
+    if (createExclusive(path, lockText(me))) return { ok: true, lock: new DirLock(path, me, created) };
     const seen = readHolder(path);
     if (seen.missing) continue; // released between our create and our read
     const verdict = judge(path, seen);
     if (verdict !== 'stale') return { ok: false, path, holder: seen.holder, why: verdict };
     const outcome = takeOver(path, seen.text, me);
-    if (outcome === 'taken') return { ok: true, lock: new DirLock(path, me), ...(seen.holder ? { tookOver: seen.holder } : {}) };
+    if (outcome === 'taken') return { ok: true, lock: new DirLock(path, me, created), ...(seen.holder ? { tookOver: seen.holder } : {}) };
     if (outcome === 'busy') return { ok: false, path, holder: seen.holder, why: 'taking-over' };
     // The lock changed under us (someone else took it over): look again.
   }
