@@ -3,7 +3,7 @@
  * live progress bar on terminals and one plain line per epoch elsewhere; results are written
  * atomically to the output directory.
  */
-import { join, relative } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { displayPath } from './format.js';
 import cliProgress from 'cli-progress';
 import pc from 'picocolors';
@@ -11,8 +11,11 @@ import { compile, type CompiledExperiment } from '../compiler/compile.js';
 import type { Progress } from '../runtime/engine/run-experiment.js';
 import { XbarcError } from '../model/errors.js';
 import { executeExperiment } from '../runtime/execute.js';
+import type { Results } from '../runtime/results/index.js';
+import { lockDirOrThrow, type DirLock } from '../runtime/results/lock.js';
 import { printDiagnostics } from './diagnostics-output.js';
 import { prepareOutputDirs } from './output-dirs.js';
+import { onInterrupt } from './interrupt.js';
 import { parsePoint } from './plan-command.js';
 import { runWithSweeps, wantsSweepRunner } from './sweep-run.js';
 
@@ -29,21 +32,21 @@ export async function runCommand(file: string, options: RunCommandOptions): Prom
     return 1;
   }
   // Sweeps (parallel, resumable) and --report: src/cli/sweep-run.ts.
-  if (wantsSweepRunner(result, options)) return runWithSweeps(file, result, options, (compiled, outDir, signal) => runOne(compiled, outDir, options.quiet === true, signal));
-  const controller = new AbortController();
-  const onSigint = () => controller.abort();
-  process.once('SIGINT', onSigint);
+  if (wantsSweepRunner(result, options)) return runWithSweeps(file, result, options, (compiled, outDir, signal) => runOne(compiled, outDir, { quiet: options.quiet === true, signal, file }));
   const names = new Set(result.experiments.map((e) => e.plan.name)).size;
   const outDirs = result.experiments.map((compiled) => outDirFor(compiled, options.out, names));
   if (!prepareOutputDirs('run', outDirs)) return 1;
+  const interrupt = onInterrupt('xbarc run');
   try {
     for (const [i, compiled] of result.experiments.entries()) {
-      const code = await runOne(compiled, outDirs[i]!, options.quiet === true, controller.signal);
+      const code = await runOne(compiled, outDirs[i]!, { quiet: options.quiet === true, signal: interrupt.signal, file });
       if (code !== 0) return code;
+      // Ctrl-C while the finished results were being written: they are complete, but the run was interrupted.
+      if (interrupt.signal.aborted) return 130;
     }
     return 0;
   } finally {
-    process.removeListener('SIGINT', onSigint);
+    interrupt.dispose();
   }
 }
 
@@ -58,9 +61,20 @@ function outDirFor(compiled: CompiledExperiment, out: string | undefined, experi
   return plan.point ? join(base, 'points', String(plan.point.index).padStart(4, '0')) : base;
 }
 
-async function runOne(compiled: CompiledExperiment, outDir: string, quiet: boolean, signal: AbortSignal): Promise<number> {
+interface RunOneOptions { quiet: boolean; signal: AbortSignal; /** The spec, for the lock's description of this run. */ file: string }
+
+/** One experiment into `outDir`, which it locks for the duration (a second run into it is refused). */
+async function runOne(compiled: CompiledExperiment, outDir: string, { quiet, signal, file }: RunOneOptions): Promise<number> {
   const plan = compiled.plan;
   const label = plan.point ? `${plan.name} [point ${plan.point.index + 1}/${plan.point.of}: ${Object.entries(plan.point.assignments).map(([k, v]) => `${k}=${v}`).join(', ')}]` : plan.name;
+  let lock: DirLock;
+  try {
+    lock = lockDirOrThrow(outDir, { command: `xbarc run ${resolve(file)}`, onNote: (note) => process.stderr.write(`xbarc run: note: ${note}\n`) });
+  } catch (err) {
+    if (!(err instanceof XbarcError)) throw err;
+    process.stderr.write(`xbarc run: ${pc.red('error')} ${err.code}: ${err.message}\n`);
+    return 1;
+  }
   const reporter = quiet ? undefined : createReporter(label, process.stdout.isTTY === true);
   try {
     const { results, resultsPath } = await executeExperiment(compiled, {
@@ -69,17 +83,31 @@ async function runOne(compiled: CompiledExperiment, outDir: string, quiet: boole
       ...(reporter ? { onProgress: reporter.progress, onDataLoaded: reporter.dataLoaded } : {}),
     });
     reporter?.stop();
-    const acc = (results.final.testAccuracy * 100).toFixed(2);
-    process.stdout.write(`${pc.green('✓')} ${label}: test accuracy ${acc} % in ${results.timing.totalSeconds.toFixed(1)} s → ${displayPath(resultsPath)}\n`);
+    process.stdout.write(`${pc.green('✓')} ${label}: test accuracy ${accuracyText(results.final)} in ${results.timing.totalSeconds.toFixed(1)} s → ${displayPath(resultsPath)}\n`);
     return 0;
   } catch (err) {
     reporter?.stop();
+    if (err instanceof XbarcError && err.code === 'engine/aborted') {
+      process.stderr.write(`xbarc run: ${label}: interrupted; no results written for it\n`);
+      return 130;
+    }
     if (err instanceof XbarcError) {
       process.stderr.write(`xbarc run: ${pc.red('error')} ${err.code}: ${err.message}\n`);
-      return err.code === 'engine/aborted' ? 130 : 1;
+      return 1;
     }
     throw err;
+  } finally {
+    lock.release();
   }
+}
+
+/** `91.80 %`, or with evaluate.repeats `91.80 % ± 0.21 (sd; min 91.50, max 92.10 over 5 evaluations)`. */
+export function accuracyText(final: Results['final']): string {
+  const p = (x: number | null) => (x === null ? '—' : (x * 100).toFixed(2));
+  const r = final.repeats;
+  if (!r) return `${p(final.testAccuracy)} %`;
+  const a = r.testAccuracy;
+  return `${p(final.testAccuracy)} % ± ${p(a.sd)} (sd; min ${p(a.min)}, max ${p(a.max)} over ${r.n} evaluations)`;
 }
 
 interface Reporter { progress: (p: Progress) => void; dataLoaded: (i: { train: number; test: number; seconds: number }) => void; stop: () => void }

@@ -18,6 +18,36 @@ export interface PointJobArgs {
   threads?: number;
 }
 
+/** How long a point whose parent is gone may take to stop at a step boundary before it quits hard. */
+const ORPHAN_GRACE_MS = 5_000;
+let stopWatching = (): void => undefined;
+
+/**
+ * The parent may vanish without a word (kill -9): its IPC channel closes ('disconnect', or
+ * already closed before this listener existed) and this process is re-parented (ppid changes).
+ * Either way the point stops; if a long step keeps it busy, it quits hard after a grace period —
+ * its writes are atomic, so nothing half-written stays behind.
+ */
+function watchParent(onGone: () => void): void {
+  const parent = process.ppid;
+  let gone = false;
+  const fire = (): void => {
+    if (gone) return;
+    gone = true;
+    onGone();
+    setTimeout(() => process.kill(process.pid, 'SIGKILL'), ORPHAN_GRACE_MS).unref();
+  };
+  process.once('disconnect', fire);
+  const poll = setInterval(() => {
+    if (process.ppid !== parent) fire();
+  }, 500).unref();
+  stopWatching = () => {
+    process.removeListener('disconnect', fire);
+    clearInterval(poll);
+  };
+  if (!process.connected) fire();
+}
+
 function send(msg: unknown): void {
   if (process.send && process.connected) process.send(msg);
 }
@@ -25,9 +55,10 @@ function send(msg: unknown): void {
 async function main(): Promise<number> {
   const args = JSON.parse(process.argv[2] ?? '{}') as PointJobArgs;
   const controller = new AbortController();
-  process.once('SIGINT', () => controller.abort());
-  process.once('SIGTERM', () => controller.abort());
-  process.once('disconnect', () => controller.abort());
+  // Kept listening: Ctrl-C reaches a point twice (from the terminal and from the parent).
+  process.on('SIGINT', () => controller.abort());
+  process.on('SIGTERM', () => controller.abort());
+  watchParent(() => controller.abort());
   const result = compile(args.file, { sets: args.sets, point: args.point, experiment: args.experiment });
   const compiled = result.experiments.find((e) => e.plan.name === args.experiment && e.plan.point?.index === args.point);
   if (result.hasErrors || !compiled) {
@@ -55,11 +86,13 @@ async function main(): Promise<number> {
 main().then(
   (code) => {
     process.exitCode = code;
+    stopWatching();
     if (process.connected) process.disconnect();
   },
   (err) => {
     process.stderr.write(`internal error: ${err instanceof Error ? err.stack : String(err)}\n`);
     process.exitCode = 70;
+    stopWatching();
     if (process.connected) process.disconnect();
   },
 );

@@ -14,6 +14,7 @@ import { toolVersion, type CompileResult, type CompiledExperiment } from '../com
 import { runSweep, type SweepEvent, type SweepPointJob } from '../runtime/sweep/index.js';
 import { displayPath } from './format.js';
 import { prepareOutputDirs } from './output-dirs.js';
+import { onInterrupt } from './interrupt.js';
 import type { PointJobArgs } from './sweep-point.js';
 
 export interface SweepRunOptions { out?: string; set?: string[]; quiet?: boolean; point?: string; experiment?: string; jobs?: string; report?: boolean }
@@ -64,20 +65,18 @@ export async function runWithSweeps(file: string, result: CompileResult, options
   if (jobs === null) return 2;
   const groups = groupExperiments(result.experiments, options.out);
   if (!prepareOutputDirs('run', groups.map((g) => groupDir(g, options)))) return 1;
-  const controller = new AbortController();
-  const onSigint = () => controller.abort();
-  process.once('SIGINT', onSigint);
+  const interrupt = onInterrupt('xbarc run');
   let code = 0;
   try {
     for (const group of groups) {
-      if (controller.signal.aborted) return 130;
+      if (interrupt.signal.aborted) return 130;
       const dir = groupDir(group, options);
       // A single experiment, or one point chosen with --point: the ordinary in-process run.
       if (group.single || options.point !== undefined) {
-        code = await runSingle(group.single ?? group.points[0]!, dir, controller.signal);
+        code = await runSingle(group.single ?? group.points[0]!, dir, interrupt.signal);
         if (code !== 0) return code;
       } else {
-        const c = await runGroup(file, group, options, jobs, controller.signal);
+        const c = await runGroup(file, group, options, jobs, interrupt.signal);
         if (c === 130) return 130;
         if (c !== 0) code = c;
       }
@@ -92,15 +91,15 @@ export async function runWithSweeps(file: string, result: CompileResult, options
         }
       }
     }
-    // Several plain experiments under one --out: also a side-by-side report (e.g. ideal vs crossbar).
-    if (options.report && options.out && groups.filter((g) => g.single).length > 1) {
+    // Several experiments under one --out: also a side-by-side report (e.g. ideal baseline vs a crossbar sweep).
+    if (options.report && options.out && groups.length > 1) {
       const { renderReport } = await import('../runtime/report/index.js');
       const written = await renderReport(options.out, { formats: ['html', 'md'] });
       for (const w of written) if (!w.endsWith('.svg')) process.stdout.write(`report → ${displayPath(w)}\n`);
     }
     return code;
   } finally {
-    process.removeListener('SIGINT', onSigint);
+    interrupt.dispose();
   }
 }
 
@@ -123,6 +122,8 @@ async function runGroup(file: string, group: ExperimentGroup, options: SweepRunO
     points,
     jobs,
     signal,
+    command: `xbarc run ${specFile}`,
+    onNote: (note) => process.stderr.write(`xbarc run: note: ${note}\n`),
     onEvent: reporter.event,
     launch: (job, dir) => {
       const args: PointJobArgs = { file: specFile, experiment: group.name, point: job.index, sets: options.set ?? [], outDir: dir, specHash: job.specHash, ...(jobs > 1 ? { threads: 1 } : {}) };
@@ -144,7 +145,9 @@ async function runGroup(file: string, group: ExperimentGroup, options: SweepRunO
   const best = outcome.summary.points.filter((p) => p.status === 'done').sort((a, b) => (b.testAccuracy ?? 0) - (a.testAccuracy ?? 0))[0];
   const bestText = best ? `; best ${((best.testAccuracy ?? 0) * 100).toFixed(2)} % at ${formatAssignments(best.assignments)}` : '';
   const mark = outcome.failed.length > 0 ? pc.red('✗') : pc.green('✓');
-  process.stdout.write(`${mark} ${group.name}: ${s.done}/${total} points finished (${outcome.ran.length} run now, ${outcome.kept.length} kept from before${outcome.failed.length ? `, ${outcome.failed.length} failed` : ''})${bestText} → ${where}\n`);
+  const others = outcome.elsewhere.size > 0 ? `, ${outcome.elsewhere.size} running in another run` : '';
+  process.stdout.write(`${mark} ${group.name}: ${s.done}/${total} points finished (${outcome.ran.length} run now, ${outcome.kept.length} kept from before${outcome.failed.length ? `, ${outcome.failed.length} failed` : ''}${others})${bestText} → ${where}\n`);
+  for (const [index, holder] of outcome.elsewhere) process.stdout.write(`  point ${index} is being run by ${holder}\n`);
   for (const f of outcome.failed) {
     const rec = outcome.summary.points.find((p) => p.index === f);
     process.stderr.write(`xbarc run: ${pc.red('error')} point ${f} (${formatAssignments(rec?.assignments ?? {})}): ${rec?.error ?? 'failed'} (log: ${displayPath(join(group.dir, rec?.dir ?? '', 'run.log'))})\n`);

@@ -7,6 +7,7 @@
 import { resolve as resolvePath } from 'node:path';
 import type { ConfigDecl, Declaration, Expr, NetworkDecl, Span, SweepAxis } from './ast.js';
 import { pathText } from './ast.js';
+import { missingDataFiles } from './data-files.js';
 import { Diagnostics, closest, didYouMean, limitPerFile, type Diagnostic } from './diagnostics.js';
 import { DeclEval, Evaluator, type EvalContext, type Override } from './evaluate.js';
 import { expandNetwork, showShape, sameShape, type ExpandedNetwork, type CheckedLayer } from './network.js';
@@ -355,6 +356,10 @@ class Checker {
         this.diags.add('cell-levels', at.file, at.span, { cell: cellBits, needed, device: device.name, levels });
       }
     }
+    if (values['mapping']?.k === 'enum' && values['mapping'].v === 'offset' && weightBits < 2) {
+      const at = this.fieldSpan(de, de.isWritten('weight_bits') ? 'weight_bits' : 'mapping');
+      this.diags.add('offset-weight-bits', at.file, at.span, { bits: weightBits });
+    }
     const geometry: CrossbarGeometry = { rows, cols, weightSlices: weightSlices({ weightBits, cellBits }), inputStreams: inputEncoding(inputBits, dacBits, false).streams, losslessAdcBits: lossless };
     const checked: CheckedCrossbar = { kind: 'crossbar', name: decl.name.text, file: module.path, span: decl.name.span, values, eval: de, ...(device ? { device } : {}), geometry };
     this.crossbars.set(key, checked);
@@ -407,7 +412,9 @@ class Checker {
         }
       }
     }
+    for (const m of missingDataFiles(values['data'])) this.diags.add('data-file-missing', m.file, m.span, { what: m.what, path: m.path });
     this.checkMapping(de, result);
+    this.checkOffsetUpdates(result);
     this.checkTrain(values, data, de);
     this.checkSweeps(de, result);
     return result;
@@ -438,6 +445,22 @@ class Checker {
       }
     }
     void decl;
+  }
+
+  /** Device update models run on differential pairs: say so where a trained crossbar is offset-mapped. */
+  private checkOffsetUpdates(result: CheckedExperiment): void {
+    const fidelity = result.values['fidelity']?.k === 'enum' ? result.values['fidelity'].v : 'fast';
+    const train = result.values['train'];
+    if (fidelity === 'ideal' || train?.k !== 'object') return;
+    const nonideal = train.fields['nonideal'];
+    if (nonideal?.k === 'list' && !nonideal.items.some((i) => i.k === 'enum' && i.v === 'update')) return;
+    for (const [name, xb] of result.crossbars) {
+      const update = xb.device?.values['update'];
+      const offset = xb.values['mapping']?.k === 'enum' && xb.values['mapping'].v === 'offset';
+      if (!offset || update?.k !== 'call' || update.name === 'ideal') continue;
+      const at = this.fieldSpan(xb.eval, 'mapping');
+      this.diags.add('offset-device-update', at.file, at.span, { crossbar: name, experiment: result.name, model: update.name });
+    }
   }
 
   private checkTrain(values: Record<string, Value>, data: DataInfo | undefined, de: DeclEval): void {

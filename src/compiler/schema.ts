@@ -147,7 +147,7 @@ export const evaluateSchema: ObjectSchema = {
   params: [
     { name: 'batch', type: int(1, 1 << 20), default: v(256), doc: 'Evaluation batch size.' },
     { name: 'time', type: num(Dim.time, { min: 0 }), default: v(0), unit: 's', doc: 'Time since programming at which to evaluate (conductance drift).' },
-    { name: 'repeats', type: int(1, 1000), default: v(1), doc: 'Independent evaluations (fresh read noise) averaged in the result.' },
+    { name: 'repeats', type: int(1, 1000), default: v(1), doc: 'Independent evaluations of the final test set (fresh read noise each): results.json and the run summary give their mean and spread (final.repeats: sd, min, max).' },
   ],
 };
 

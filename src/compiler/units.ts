@@ -47,6 +47,9 @@ export const units: Record<string, UnitInfo> = {
   ...prefixed('Hz', Dim.frequency, { '': 1, k: 1e3, M: 1e6, G: 1e9 }),
   min: { dim: Dim.time, scale: 60 },
   h: { dim: Dim.time, scale: 3600 },
+  // Drift is evaluated days after programming.
+  day: { dim: Dim.time, scale: 86400 },
+  days: { dim: Dim.time, scale: 86400 },
   '%': { dim: Dim.none, scale: 0.01 },
   bit: { dim: Dim.bits, scale: 1 },
   bits: { dim: Dim.bits, scale: 1 },

@@ -7,9 +7,11 @@ import { join } from 'node:path';
 import type { CompiledExperiment } from '../model/plan.js';
 import { toolVersion } from '../model/tool.js';
 import { loadDataset } from './data/index.js';
-import { runExperimentInWorker, type ExperimentOutcome, type Progress } from './engine/run-experiment.js';
+import { runExperimentInWorker, type ExperimentOutcome, type Progress, type RepeatedEvaluation } from './engine/run-experiment.js';
+import type { Spread } from './engine/spread.js';
 import { assertCrossbarSupported } from './crossbar/runtime.js';
 import { writeFileAtomic, writeResults, type Results } from './results/index.js';
+import type { RepeatSpread } from './results/types.js';
 import { ensureOutputDir } from './results/output-dir.js';
 
 export interface ExecuteOptions {
@@ -50,7 +52,7 @@ export async function executeExperiment(compiled: CompiledExperiment, options: E
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
     epochs: outcome.epochs.map((e) => ({ ...e, trainLoss: finiteOrNull(e.trainLoss), testLoss: finiteOrNull(e.testLoss) })),
-    final: { testAccuracy: outcome.final.testAccuracy, testLoss: finiteOrNull(outcome.final.testLoss) },
+    final: { testAccuracy: outcome.final.testAccuracy, testLoss: finiteOrNull(outcome.final.testLoss), ...(outcome.final.repeats ? { repeats: repeatsForResults(outcome.final.repeats) } : {}) },
     timing: { totalSeconds: (performance.now() - t0) / 1000, dataSeconds, trainSeconds: outcome.totalSeconds, stepsPerSecond: outcome.stepsPerSecond },
     ...(plan.point ? { point: plan.point } : {}),
     ...(outcome.layers ? { layers: outcome.layers } : {}),
@@ -64,6 +66,12 @@ export async function executeExperiment(compiled: CompiledExperiment, options: E
 /** Crossbar layers at fidelity fast/exact run on the crossbar models; unsupported features fail here, before any data is loaded. */
 function assertRunnable(compiled: CompiledExperiment): void {
   assertCrossbarSupported(compiled.plan);
+}
+
+/** JSON cannot carry NaN: a diverged repeat's loss spread becomes nulls. */
+function repeatsForResults(r: RepeatedEvaluation): RepeatSpread {
+  const spread = (s: Spread) => ({ mean: finiteOrNull(s.mean), sd: finiteOrNull(s.sd), min: finiteOrNull(s.min), max: finiteOrNull(s.max) });
+  return { n: r.n, testAccuracy: spread(r.testAccuracy), testLoss: spread(r.testLoss) };
 }
 
 function finiteOrNull(x: number): number | null {

@@ -124,7 +124,7 @@ experiment e {
   assert.match(s.stderr, /out-of-range/);
 });
 
-test('run names a missing or truncated data file, relative to the spec, without a stack trace', () => {
+test('check and run name a missing data file at its argument; run names a truncated one; no stack trace', () => {
   const { dir, file } = tmpSpec(`import { MLP } from "std/networks"
 experiment e {
   data = idx(train_images = "data/train-images.gz", train_labels = "data/train-labels.gz",
@@ -134,11 +134,16 @@ experiment e {
   train { epochs = 1 }
 }
 `);
+  const checked = xbarc(['check', file]);
+  assert.equal(checked.code, 1);
+  assert.match(checked.stdout, /spec\.xbar:3:29: error data-file-missing: idx train_images file "data\/train-images\.gz" does not exist/);
+  assert.equal((checked.stdout.match(/data-file-missing/g) ?? []).length, 4);
   const missing = xbarc(['run', file, '--out', join(dir, 'out'), '--quiet']);
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /data[\\/]train-images\.gz/);
   assert.doesNotMatch(missing.stderr, /at .*\.js:\d+/);
   mkdirSync(join(dir, 'data'));
+  for (const f of ['train-labels.gz', 't10k-images.gz', 't10k-labels.gz']) writeFileSync(join(dir, 'data', f), gzipSync(Buffer.alloc(16)));
   // A valid IDX header promising 10 images of 28x28, but only 100 bytes of pixels.
   const header = Buffer.from([0, 0, 8, 3, 0, 0, 0, 10, 0, 0, 0, 28, 0, 0, 0, 28]);
   writeFileSync(join(dir, 'data', 'train-images.gz'), gzipSync(Buffer.concat([header, Buffer.alloc(100)])));

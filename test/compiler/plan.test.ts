@@ -106,6 +106,18 @@ test('train.weight_range and train.headroom reach the plan; weight_range is abse
   assert.ok(bad.hasErrors, 'headroom below 1 is rejected');
 });
 
+test('drift times in days: evaluate.time = 30 days reaches the plan in seconds, as 1 day = 24 h', () => {
+  const days = compile(spec(lenet('evaluate { time = 30 days }')));
+  assert.equal(days.hasErrors, false, days.diagnostics.map((d) => d.message).join('\n'));
+  assert.equal(days.plan!.experiments[0]!.evaluate.time, 30 * 86400);
+  const day = compile(spec(lenet('evaluate { time = 1 day }')));
+  const hours = compile(spec(lenet('evaluate { time = 24 h }')));
+  assert.equal(day.plan!.experiments[0]!.evaluate.time, hours.plan!.experiments[0]!.evaluate.time);
+  // Still a time: a day is not a resistance.
+  const wrong = compile(spec(lenet('evaluate { time = 1 day }').replace('size = 64 x 64,', 'size = 64 x 64, wires = { row = 1 day },')));
+  assert.ok(wrong.diagnostics.some((d) => d.code === 'dimension-mismatch'), wrong.diagnostics.map((d) => d.code).join());
+});
+
 test('--set overrides are checked like the file and change the plan', () => {
   const file = spec(lenet());
   const r = compile(file, { sets: ['train.batch=16', 'xb.size=32 x 32', 'seed=9'] });

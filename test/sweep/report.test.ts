@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildSummary, recordFromResults, writeSummary } from '../../src/runtime/sweep/index.js';
 import { loadReportData, parseSweepValue, renderReport, reportPlots } from '../../src/runtime/report/index.js';
@@ -11,8 +11,7 @@ function svgCount(html: string): number {
 }
 
 /** A finished 2-axis (or 1-axis) sweep directory made of fixture results. */
-async function fixtureSweep(axes: Record<string, string[]>): Promise<string> {
-  const dir = tmpDir('xbarc-report-');
+async function fixtureSweep(axes: Record<string, string[]>, dir = tmpDir('xbarc-report-')): Promise<string> {
   const names = Object.keys(axes);
   const combos: Record<string, string>[] = [{}];
   for (const n of names) {
@@ -132,6 +131,59 @@ test('several experiments side by side (ideal vs crossbar): one curve per experi
   assert.match(html, />net_ideal \(ideal\)</, 'legend entry for the ideal run');
   assert.match(html, />net_fast \(fast\)</, 'legend entry for the crossbar run');
   assert.equal(svgCount(html), 4);
+});
+
+test('a baseline and a sweep side by side: every experiment reported, the sweep plotted against the dashed baseline', async () => {
+  const dir = tmpDir('xbarc-report-');
+  writeResultsFile(join(dir, 'baseline'), fixtureResults({ experiment: 'baseline', fidelity: 'ideal', accuracy: 0.97 }));
+  await fixtureSweep({ 'rram.d2d_sigma': ['0 %', '2 %', '5 %'] }, join(dir, 'sw'));
+  const data = loadReportData(dir, '0');
+  assert.equal(data.kind, 'comparison');
+  assert.equal(data.title, 'baseline vs sw');
+  assert.deepEqual(data.runs.map((r) => r.label), ['baseline (ideal)', 'sw: rram.d2d_sigma=0 %', 'sw: rram.d2d_sigma=2 %', 'sw: rram.d2d_sigma=5 %']);
+  const plots = reportPlots(data);
+  assert.deepEqual(plots.map((p) => p.id), ['epochs-loss', 'epochs-accuracy', 'sweep-accuracy-sw', 'layers-adc-saturation', 'layers-snr']);
+  const sweepPlot = plots.find((p) => p.id === 'sweep-accuracy-sw')!;
+  const rule = (sweepPlot.spec['layer'] as { mark: { type: string }; data?: { values: { baseline: string; accuracy: number }[] } }[]).find((l) => l.mark.type === 'rule');
+  assert.deepEqual(rule?.data?.values, [{ baseline: 'baseline (ideal)', accuracy: 0.97 }]);
+  assert.match(sweepPlot.caption, /dashed: baseline \(ideal\) 97\.0 %/);
+  await renderReport(dir, { formats: ['html', 'md'] });
+  const html = readFileSync(join(dir, 'report.html'), 'utf8');
+  assert.deepEqual(htmlProblems(html), []);
+  assert.match(html, /2 experiments \(1 swept: one row per finished point\)/);
+  assert.match(html, /<td>sw \[rram\.d2d_sigma(=|&#x3D;)5 %\]<\/td><td>ideal<\/td>/);
+  assert.equal((html.match(/<h2>[^<]*: epochs<\/h2>/g) ?? []).length, 1, 'epoch tables for plain experiments only');
+  assert.equal(svgCount(html), plots.length);
+  const md = readFileSync(join(dir, 'report.md'), 'utf8');
+  assert.match(md, /\| sw \[rram\.d2d_sigma=0 %\] \| ideal \|/);
+});
+
+test('a sweep report trusts its points over a stale sweep.json: edited, rerun and unlisted points', async () => {
+  const dir = await fixtureSweep({ 'xb.adc.bits': ['4', '6'] });
+  // Point 1 rerun (another spec hash) and edited by hand; sweep.json still has the old numbers.
+  const p1 = join(dir, 'points', '0001', 'results.json');
+  const edited = JSON.parse(readFileSync(p1, 'utf8')) as ReturnType<typeof fixtureResults>;
+  edited.final.testAccuracy = 0.42;
+  edited.specHash = 'b'.repeat(64);
+  writeFileSync(p1, JSON.stringify(edited));
+  // A point sweep.json does not list (the sweep grew) and a listed one that failed before but is done now.
+  writeResultsFile(join(dir, 'points', '0002'), fixtureResults({ experiment: 'sw', accuracy: 0.8, point: { index: 2, of: 3, assignments: { 'xb.adc.bits': '8' } } }));
+  const summary = JSON.parse(readFileSync(join(dir, 'sweep.json'), 'utf8')) as { points: { status: string; error?: string }[] };
+  summary.points[0]!.status = 'failed';
+  summary.points[0]!.error = 'engine/non-finite: old failure';
+  writeFileSync(join(dir, 'sweep.json'), JSON.stringify(summary));
+  const data = loadReportData(dir, '0');
+  assert.deepEqual(data.sweep!.points.map((p) => [p.index, p.status, p.testAccuracy]), [[0, 'done', 0.5], [1, 'done', 0.42], [2, 'done', 0.8]]);
+  assert.deepEqual(data.sweep!.axes, [{ path: 'xb.adc.bits', values: ['4', '6', '8'] }]);
+  assert.equal(data.runs.length, 3);
+  await renderReport(dir, { formats: ['md'] });
+  const md = readFileSync(join(dir, 'report.md'), 'utf8');
+  assert.match(md, /\| 1 \| 6 \| done \| 42\.00 % \|/);
+  assert.match(md, /Sweep of 3 points \(3 finished\)/);
+  // A point without results keeps its recorded failure.
+  rmSync(join(dir, 'points', '0000', 'results.json'));
+  const after = loadReportData(dir, '0');
+  assert.deepEqual([after.sweep!.points[0]!.status, after.sweep!.points[0]!.error], ['failed', 'engine/non-finite: old failure']);
 });
 
 test('xbarc report: --format md, --template, and a clear error for a folder without results', () => {

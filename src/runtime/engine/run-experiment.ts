@@ -9,6 +9,7 @@ import { epochOrder, gatherBatch, type Dataset, type Split } from '../data/index
 import { XbarcError, XbarcRuntimeError } from '../../model/errors.js';
 import { calibrationBatch, CrossbarRuntime, type LayerStats } from '../crossbar/runtime.js';
 import { DeviceUpdater, type DeviceUpdaterOptions, type LayerDevices } from '../devices/training.js';
+import { spreadOf, type Spread } from './spread.js';
 import { Trainer, type TrainerOptions } from './trainer.js';
 
 export interface Progress {
@@ -35,10 +36,13 @@ export interface EpochResult {
   seconds: number;
 }
 
+/** evaluate.repeats > 1: the spread of the final evaluations (final's numbers are their means). */
+export interface RepeatedEvaluation { n: number; testAccuracy: Spread; testLoss: Spread }
+
 export interface ExperimentOutcome {
   experiment: string;
   epochs: EpochResult[];
-  final: { testAccuracy: number; testLoss: number };
+  final: { testAccuracy: number; testLoss: number; repeats?: RepeatedEvaluation };
   /** Training steps (optimizer updates) per second of training time; 0 without training. */
   stepsPerSecond: number;
   steps: number;
@@ -100,9 +104,11 @@ export async function runExperiment(exp: PlanExperiment, data: Dataset, opts: Ru
   // chunks of at most 64 samples to bound their memory.
   const evalBatch = xb && exp.fidelity === 'exact' ? Math.min(exp.evaluate.batch, 64) : exp.evaluate.batch;
   const beforeEval = async (): Promise<void> => {
+    await checkpoint(opts.signal, clock);
     if (xb && cal) await xb.calibrate(trainer, cal.x, cal.y);
   };
   try {
+    await checkpoint(opts.signal, clock);
     const epochs: EpochResult[] = [];
     let trainMs = 0;
     if (exp.train) {
@@ -115,9 +121,10 @@ export async function runExperiment(exp: PlanExperiment, data: Dataset, opts: Ru
         epochs.push({ epoch, lr: learningRate(exp.train, epoch), ...train, testLoss: test.loss, testAccuracy: test.accuracy, seconds: (performance.now() - t0) / 1000 });
       }
     }
-    const final = epochs.length > 0
+    const first = epochs.length > 0
       ? { testAccuracy: epochs[epochs.length - 1]!.testAccuracy, testLoss: epochs[epochs.length - 1]!.testLoss }
       : (await beforeEval(), await finalEvaluation(trainer, data, evalBatch, opts, clock));
+    const final = await repeatFinal(first, exp.evaluate.repeats ?? 1, () => evaluateSplit(trainer, data.test, evalBatch, { epoch: 0, epochs: 0, opts: quiet(opts), clock }));
     const outcome: ExperimentOutcome = {
       experiment: exp.name,
       epochs,
@@ -129,6 +136,7 @@ export async function runExperiment(exp: PlanExperiment, data: Dataset, opts: Ru
     if (opts.returnWeights) outcome.weights = trainer.getWeights();
     if (opts.returnDevices && updater) outcome.devices = updater.layers;
     if (xb) {
+      await checkpoint(opts.signal, clock);
       const n = Math.min(500, data.test.count);
       const per = n === 0 ? 0 : data.test.x.length / data.test.count;
       if (n > 0) outcome.layers = await xb.stats(trainer, data.test.x.subarray(0, n * per), data.test.y.subarray(0, n), exp.fidelity === 'exact' ? 50 : 250, updater?.describe());
@@ -138,6 +146,29 @@ export async function runExperiment(exp: PlanExperiment, data: Dataset, opts: Ru
     await trainer.release();
     await xb?.release();
   }
+}
+
+/**
+ * evaluate.repeats: the first evaluation plus n − 1 more of the same trained network, each with
+ * fresh read noise (the noise streams advance per run); the final numbers are their means.
+ */
+async function repeatFinal(first: ExperimentOutcome['final'], n: number, again: () => Promise<{ loss: number; accuracy: number }>): Promise<ExperimentOutcome['final']> {
+  if (n <= 1) return first;
+  const acc = [first.testAccuracy];
+  const loss = [first.testLoss];
+  for (let i = 1; i < n; i++) {
+    const r = await again();
+    acc.push(r.accuracy);
+    loss.push(r.loss);
+  }
+  const a = spreadOf(acc);
+  const l = spreadOf(loss);
+  return { testAccuracy: a.mean, testLoss: l.mean, repeats: { n, testAccuracy: a, testLoss: l } };
+}
+
+/** The options without progress reporting (repeated evaluations draw no bars). */
+function quiet(opts: RunOptions): RunOptions {
+  return opts.signal ? { signal: opts.signal } : {};
 }
 
 async function finalEvaluation(trainer: Trainer, data: Dataset, batch: number, opts: RunOptions, clock: Clock): Promise<ExperimentOutcome['final']> {
@@ -216,13 +247,15 @@ export async function evaluateSplit(
   return { loss: lossSum / Math.max(1, seen), accuracy: correct / Math.max(1, seen) };
 }
 
+const aborted = (): XbarcRuntimeError => new XbarcRuntimeError('engine/aborted', 'the experiment run was aborted');
+
 /** Abort check, and a periodic turn of the event loop (run() itself blocks it). */
 async function checkpoint(signal: AbortSignal | undefined, clock: Clock): Promise<void> {
   if (performance.now() - clock.lastYield > 50) {
     await new Promise<void>((resolve) => setImmediate(resolve));
     clock.lastYield = performance.now();
   }
-  if (signal?.aborted) throw new XbarcRuntimeError('engine/aborted', 'the experiment run was aborted');
+  if (signal?.aborted) throw aborted();
 }
 
 function sampleSize(split: Split): number {
@@ -250,6 +283,9 @@ export type WorkerMessage =
   | { type: 'done'; outcome: ExperimentOutcome }
   | { type: 'error'; code: string; message: string };
 
+/** Main thread → worker: stop at the next step boundary (cooperative; see runExperimentInWorker). */
+export type WorkerCommand = { type: 'stop' };
+
 export interface WorkerRunOptions {
   onProgress?: (p: Progress) => void;
   signal?: AbortSignal;
@@ -258,31 +294,38 @@ export interface WorkerRunOptions {
   returnWeights?: boolean;
 }
 
+/**
+ * Abort is cooperative: the worker is asked to stop at its next step boundary, releases its ORT
+ * sessions and ends on its own. Terminating it instead can land inside a native session.run(),
+ * which aborts the whole process (`terminate called after throwing an instance of 'Napi::Error'`).
+ * The promise settles only once the worker thread has exited, so callers may exit right after.
+ */
 export async function runExperimentInWorker(exp: PlanExperiment, data: Dataset, opts: WorkerRunOptions = {}): Promise<ExperimentOutcome> {
   const { Worker } = await import('node:worker_threads');
-  if (opts.signal?.aborted) throw new XbarcRuntimeError('engine/aborted', 'the experiment run was aborted');
+  if (opts.signal?.aborted) throw aborted();
   const worker = new Worker(new URL('./worker.js', import.meta.url), {
     workerData: { exp, data, threads: opts.threads, returnWeights: opts.returnWeights ?? false },
   });
   return new Promise<ExperimentOutcome>((resolve, reject) => {
-    let settled = false;
-    const settle = (fn: () => void): void => {
-      if (settled) return;
-      settled = true;
-      opts.signal?.removeEventListener('abort', onAbort);
-      fn();
-    };
-    const onAbort = (): void => {
-      settle(() => reject(new XbarcRuntimeError('engine/aborted', 'the experiment run was aborted')));
-      void worker.terminate();
-    };
+    let outcome: ExperimentOutcome | undefined;
+    let failure: Error | undefined;
+    const onAbort = (): void => worker.postMessage({ type: 'stop' } satisfies WorkerCommand);
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     worker.on('message', (m: WorkerMessage) => {
       if (m.type === 'progress') opts.onProgress?.(m.progress);
-      else if (m.type === 'done') settle(() => resolve(m.outcome));
-      else settle(() => reject(new XbarcRuntimeError(m.code, m.message)));
+      else if (m.type === 'done') outcome = m.outcome;
+      else failure ??= new XbarcRuntimeError(m.code, m.message);
     });
-    worker.on('error', (err) => settle(() => reject(new XbarcRuntimeError('engine/worker', `training worker failed: ${err.message}`))));
-    worker.on('exit', (code) => settle(() => reject(new XbarcRuntimeError('engine/worker', `training worker exited (code ${code}) without a result`))));
+    worker.on('error', (err) => {
+      failure ??= new XbarcRuntimeError('engine/worker', `training worker failed: ${err.message}`);
+    });
+    worker.once('exit', (code) => {
+      opts.signal?.removeEventListener('abort', onAbort);
+      // An abort wins over a result that raced it: the caller asked for nothing to be written.
+      if (opts.signal?.aborted) reject(aborted());
+      else if (failure) reject(failure);
+      else if (outcome) resolve(outcome);
+      else reject(new XbarcRuntimeError('engine/worker', `training worker exited (code ${code}) without a result`));
+    });
   });
 }

@@ -7,7 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { PlanExperiment } from '../../model/plan.js';
 import type { Dataset } from '../data/index.js';
 import { XbarcError } from '../../model/errors.js';
-import { runExperiment, type WorkerMessage } from './run-experiment.js';
+import { runExperiment, type WorkerCommand, type WorkerMessage } from './run-experiment.js';
 
 interface Job {
   exp: PlanExperiment;
@@ -20,16 +20,25 @@ const port = parentPort;
 if (!port) throw new Error('worker.js must run as a worker thread (see runExperimentInWorker)');
 const post = (m: WorkerMessage): void => port.postMessage(m);
 const job = workerData as Job;
+// A stop request aborts at the next step boundary; the sessions are released on the way out.
+const controller = new AbortController();
+const onCommand = (m: WorkerCommand): void => {
+  if (m.type === 'stop') controller.abort();
+};
+port.on('message', onCommand);
 
 try {
   const trainer = job.threads === undefined ? {} : { threads: job.threads };
   const outcome = await runExperiment(job.exp, job.data, {
     trainer,
     returnWeights: job.returnWeights,
+    signal: controller.signal,
     onProgress: (progress) => post({ type: 'progress', progress }),
   });
   post({ type: 'done', outcome });
 } catch (err) {
   const code = err instanceof XbarcError ? err.code : 'engine/internal';
   post({ type: 'error', code, message: err instanceof Error ? err.message : String(err) });
+} finally {
+  port.off('message', onCommand); // a listening port would keep the thread alive
 }

@@ -65,7 +65,12 @@ export function reportContext(data: ReportData, plots: RenderedPlot[], now: Date
     layers: r.results.layers ?? [],
     hasLayers: (r.results.layers ?? []).length > 0,
     resolvedSpec: JSON.stringify(r.results.resolvedSpec, null, 2),
+    // A point of a sweep in a comparison: its sweep and values (its epochs are in the sweep's own report).
+    sweep: r.sweep,
+    pointText: r.sweep !== undefined ? Object.entries(r.results.point?.assignments ?? {}).map(([k, v]) => `${k}=${v}`).join(', ') : undefined,
   }));
+  const experimentNames = new Set(data.runs.map((r) => r.sweep ?? `\0${r.dir}`));
+  for (const s of data.sweeps ?? []) experimentNames.add(s.summary.experiment);
   const sweep = data.sweep
     ? {
         experiment: data.sweep.experiment,
@@ -87,6 +92,8 @@ export function reportContext(data: ReportData, plots: RenderedPlot[], now: Date
     version: toolVersion,
     runs,
     run: runs[0],
+    experimentCount: experimentNames.size,
+    sweepCount: (data.sweeps ?? []).length,
     sweep,
     plots: plots.map((p) => ({ id: p.id, title: p.title, caption: p.caption, svg: p.svg, file: `${REPORT_PLOTS_DIR}/${p.id}.svg` })),
   };

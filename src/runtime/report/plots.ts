@@ -4,7 +4,7 @@
  */
 import * as vega from 'vega';
 import * as vl from 'vega-lite';
-import type { ReportData } from './load.js';
+import type { ReportData, ReportRun } from './load.js';
 
 export interface PlotSpec { id: string; title: string; caption: string; spec: Record<string, unknown> }
 export interface RenderedPlot extends PlotSpec { svg: string }
@@ -43,11 +43,12 @@ export function epochPlots(data: ReportData): PlotSpec[] {
         : { field: 'loss', type: 'quantitative', title: 'cross-entropy loss', scale: { zero: false } },
       color: several ? { field: 'run', type: 'nominal', title: null, sort: runs.map((r) => r.label), legend: { labelLimit: 360 } } : { field: 'split', type: 'nominal', title: null, sort: ['train', 'test'] },
     };
-    const which = several ? `test ${measure} per ${data.kind === 'sweep' ? 'sweep point' : 'experiment'}` : `train and test ${measure}`;
+    const per = data.kind === 'sweep' ? 'sweep point' : data.sweeps ? 'experiment and sweep point' : 'experiment';
+    const which = several ? `test ${measure} per ${per}` : `train and test ${measure}`;
     return {
       id: `epochs-${measure}`,
       title: `${measure === 'loss' ? 'Loss' : 'Accuracy'} per epoch`,
-      caption: `${which}${data.kind === 'sweep' && data.runs.length > MAX_CURVES ? ` (first ${MAX_CURVES} points)` : ''}`,
+      caption: `${which}${data.runs.length > MAX_CURVES ? ` (first ${MAX_CURVES} runs)` : ''}`,
       spec: base(values, { mark: { type: 'line', point: true }, encoding }),
     };
   };
@@ -97,16 +98,32 @@ export function accuracyCells(sweep: NonNullable<ReportData['sweep']>): { cells:
   return { cells, axes, seeds: axes === sweep.axes ? 1 : seedAxis!.values.length };
 }
 
+/** A plain experiment's final accuracy, drawn as a reference line across a sweep's plot. */
+export interface Baseline { label: string; accuracy: number }
+
 /**
- * Final test accuracy across the sweep: a line for one axis, a heatmap for two, lines per
- * combination beyond. A swept `seed` is averaged over (mean, with ± one standard deviation).
+ * Final test accuracy across the sweep(s): a line for one axis, a heatmap for two, lines per
+ * combination beyond. A swept `seed` is averaged over (mean, with ± one standard deviation). In a
+ * comparison every sweep gets its plot, with the plain experiments as dashed baselines.
  */
 export function sweepPlots(data: ReportData): PlotSpec[] {
-  const sweep = data.sweep;
-  if (!sweep || sweep.axes.length === 0) return [];
+  if (data.sweep) return sweepPlotsFor(data.sweep, { id: '', baselines: [] });
+  const baselines = data.runs.filter((r) => r.sweep === undefined).map((r) => ({ label: r.label, accuracy: r.results.final.testAccuracy }));
+  return (data.sweeps ?? []).flatMap((s) => sweepPlotsFor(s.summary, { id: `-${s.dir.replace(/[^A-Za-z0-9_-]/g, '_')}`, baselines, name: s.summary.experiment }));
+}
+
+function sweepPlotsFor(sweep: NonNullable<ReportData['sweep']>, o: { id: string; baselines: Baseline[]; name?: string }): PlotSpec[] {
+  if (sweep.axes.length === 0) return [];
   const { cells, axes, seeds } = accuracyCells(sweep);
   if (cells.length === 0) return [];
   const finished = `${sweep.points.filter((p) => p.status === 'done').length} of ${sweep.points.length} points finished`;
+  const of = o.name ? `${o.name}: ` : '';
+  const baseText = o.baselines.map((b) => `${b.label} ${(b.accuracy * 100).toFixed(1)} %`).join(', ');
+  const dashed = o.baselines.length > 0 ? `; dashed: ${baseText}` : '';
+  // Baselines as dashed horizontal rules (their own data), in the legend by name.
+  const rules = o.baselines.length > 0
+    ? [{ data: { values: o.baselines.map((b) => ({ baseline: b.label, accuracy: b.accuracy })) }, mark: { type: 'rule', strokeDash: [6, 4] }, encoding: { y: { field: 'accuracy', type: 'quantitative' }, color: { field: 'baseline', type: 'nominal', title: null, legend: { labelLimit: 360 } } } }]
+    : [];
   const over = seeds > 1 ? `mean over ${seeds} seeds, ± one standard deviation; ` : '';
   const [a1, a2, ...rest] = axes;
   const f1 = axisField(a1!.values);
@@ -123,10 +140,10 @@ export function sweepPlots(data: ReportData): PlotSpec[] {
   if (!a2) {
     const values = cells.map((c) => ({ x: f1.toValue(c.assignments[a1!.path] ?? ''), accuracy: c.accuracy, ...spread(c) }));
     return [{
-      id: 'sweep-accuracy',
-      title: `Final test accuracy vs ${a1!.path}`,
-      caption: `${over}one point per sweep value (${finished})`,
-      spec: base(values, { layer: [{ mark, encoding: { x, y } }, ...bars()] }),
+      id: `sweep-accuracy${o.id}`,
+      title: `${of}Final test accuracy vs ${a1!.path}`,
+      caption: `${over}one point per sweep value (${finished})${dashed}`,
+      spec: base(values, { layer: [{ mark, encoding: { x, y } }, ...bars(), ...rules] }),
     }];
   }
   if (rest.length === 0) {
@@ -139,9 +156,9 @@ export function sweepPlots(data: ReportData): PlotSpec[] {
       y: { field: 'y', type: 'ordinal', title: a2.path, sort: a2.values },
     };
     return [{
-      id: 'sweep-heatmap',
-      title: `Final test accuracy: ${a1!.path} × ${a2.path}`,
-      caption: `${over}accuracy in % per cell (${finished})`,
+      id: `sweep-heatmap${o.id}`,
+      title: `${of}Final test accuracy: ${a1!.path} × ${a2.path}`,
+      caption: `${over}accuracy in % per cell (${finished})${baseText ? `; for comparison: ${baseText}` : ''}`,
       spec: base(values, {
         ...(seeds > 1 ? { width: WIDTH + 80 } : {}),
         layer: [
@@ -155,10 +172,10 @@ export function sweepPlots(data: ReportData): PlotSpec[] {
   const values = cells.map((c) => ({ x: f1.toValue(c.assignments[a1!.path] ?? ''), accuracy: c.accuracy, ...spread(c), group: others.map((o) => `${o}=${c.assignments[o] ?? ''}`).join(', ') }));
   const color = { field: 'group', type: 'nominal', title: null, legend: { labelLimit: 360 } };
   return [{
-    id: 'sweep-accuracy',
-    title: `Final test accuracy vs ${a1!.path}`,
-    caption: `${over}one line per combination of ${others.join(', ')}`,
-    spec: base(values, { layer: [{ mark, encoding: { x, y, color } }, ...bars(color)] }),
+    id: `sweep-accuracy${o.id}`,
+    title: `${of}Final test accuracy vs ${a1!.path}`,
+    caption: `${over}one line per combination of ${others.join(', ')}${dashed}`,
+    spec: base(values, { layer: [{ mark, encoding: { x, y, color } }, ...bars(color), ...rules] }),
   }];
 }
 
@@ -170,6 +187,16 @@ export function layerPlots(data: ReportData): PlotSpec[] {
   if (data.kind === 'sweep' && runs.length > 1) {
     runs = [...runs].sort((a, b) => b.results.final.testAccuracy - a.results.final.testAccuracy).slice(0, 1);
     note = ` (best sweep point: ${runs[0]!.label})`;
+  } else if (data.kind === 'comparison' && runs.some((r) => r.sweep !== undefined)) {
+    // One bar group per experiment: a sweep is represented by its best point.
+    const best = new Map<string, ReportRun>();
+    for (const r of runs) {
+      const key = r.sweep ?? `\0${r.dir}`;
+      const prev = best.get(key);
+      if (!prev || r.results.final.testAccuracy > prev.results.final.testAccuracy) best.set(key, r);
+    }
+    runs = [...best.values()];
+    note = ' (best point of each sweep)';
   }
   const stats: { key: string; id: string; title: string; axis: Record<string, unknown>; scale: number }[] = [
     { key: 'adcSaturation', id: 'layers-adc-saturation', title: 'ADC saturation per layer', axis: { format: '.2~%' }, scale: 1 },

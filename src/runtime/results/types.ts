@@ -24,12 +24,17 @@ export interface Results {
   startedAt: string;
   finishedAt: string;
   epochs: EpochResult[];
-  final: { testAccuracy: number; testLoss: number | null; [extra: string]: unknown };
+  /** With evaluate.repeats > 1: means over the repeats, and their spread in `repeats`. */
+  final: { testAccuracy: number; testLoss: number | null; repeats?: RepeatSpread; [extra: string]: unknown };
   timing: { totalSeconds: number; [phase: string]: number };
   layers?: Array<{ name: string; [stat: string]: unknown }>;
   /** The sweep point, when the experiment is one point of a sweep. */
   point?: { index: number; of: number; assignments: Record<string, string> };
 }
+
+/** Mean, sample sd, min, max of repeated final evaluations (null where not finite). */
+export interface Spread { mean: number | null; sd: number | null; min: number | null; max: number | null }
+export interface RepeatSpread { n: number; testAccuracy: Spread; testLoss: Spread }
 
 /** A schema violation located by a JSON Pointer into the results object ("" = the root). */
 export interface ResultsIssue {

@@ -4,8 +4,11 @@
  * everything else is (re)run, and sweep.json/sweep.csv are refreshed as points finish. How a
  * point's process is started is the caller's business (`launch`); the point writes its own
  * results.json atomically, and that file — not the process's exit status — decides "done".
+ * Each point's folder is locked while it runs (results/lock.ts): points another live run holds
+ * are left to it, so several runs can share one sweep directory, each taking the free points.
  */
 import type { ChildProcess } from 'node:child_process';
+import { describeHolder, takeOverNote, tryLockDir, type DirLock } from '../results/lock.js';
 import { buildSummary, pendingRecord, recordFromResults, writeSummary, type SweepPointRecord, type SweepSummary } from './summary.js';
 import { pointDir, readPointState, removeStaleTempFiles } from './points.js';
 import { ensureOutputDir } from '../results/output-dir.js';
@@ -35,9 +38,14 @@ export interface RunSweepOptions {
   onEvent?: (e: SweepEvent) => void;
   /** Clock for ETA (tests). */
   now?: () => number;
+  /** Written into each point's lock, for a refused run to name (e.g. `xbarc run spec.xbar`). */
+  command?: string;
+  /** Notes for the user (stale point locks taken over). */
+  onNote?: (note: string) => void;
 }
 
-export interface SweepOutcome { summary: SweepSummary; interrupted: boolean; failed: number[]; ran: number[]; kept: number[] }
+/** `elsewhere`: points another live run was running when this one ended (index → that run). */
+export interface SweepOutcome { summary: SweepSummary; interrupted: boolean; failed: number[]; ran: number[]; kept: number[]; elsewhere: Map<number, string> }
 
 /** Which points are finished on disk (kept) and which must run, with no side effects. */
 export function classifyPoints(sweepDir: string, points: SweepPointJob[]): { done: Map<number, SweepPointRecord>; todo: SweepPointJob[]; reasons: Map<number, string> } {
@@ -66,9 +74,22 @@ export async function runSweep(o: RunSweepOptions): Promise<SweepOutcome> {
   const records = new Map<number, SweepPointRecord>();
   for (const p of o.points) records.set(p.index, done.get(p.index) ?? pendingRecord(p.index, p.assignments, p.specHash));
 
+  // Points another run holds: their state is re-read from disk at every refresh.
+  const elsewhere = new Map<number, { job: SweepPointJob; holder: string }>();
+  const kept = new Set(done.keys());
+  const pickUpElsewhere = () => {
+    for (const [index, { job }] of elsewhere) {
+      const state = readPointState(pointDir(o.sweepDir, index), job.specHash, index);
+      if (state.state !== 'done') continue;
+      records.set(index, recordFromResults(index, state.results));
+      elsewhere.delete(index);
+    }
+  };
+
   // Writes are chained so the file on disk always reflects the latest state, never an older one.
   let writing: Promise<void> = Promise.resolve();
   const refresh = () => {
+    pickUpElsewhere();
     const summary = buildSummary(o.experiment, [...records.values()], { version: o.version, ...(o.spec ? { spec: o.spec } : {}) });
     writing = writing.then(() => writeSummary(o.sweepDir, summary));
     return writing;
@@ -91,7 +112,34 @@ export async function runSweep(o: RunSweepOptions): Promise<SweepOutcome> {
   };
   o.signal?.addEventListener('abort', onAbort, { once: true });
 
+  /** Lock a point's folder; null when another live run holds it or it finished meanwhile. */
+  const claim = (job: SweepPointJob): DirLock | null => {
+    const dir = pointDir(o.sweepDir, job.index);
+    const attempt = tryLockDir(dir, o.command ? { command: o.command } : {});
+    if (!attempt.ok) {
+      const holder = attempt.holder ? describeHolder(attempt.holder) : 'another run';
+      elsewhere.set(job.index, { job, holder });
+      records.set(job.index, { ...pendingRecord(job.index, job.assignments, job.specHash), status: 'running', heldBy: holder });
+      return null;
+    }
+    if (attempt.tookOver) o.onNote?.(takeOverNote(dir, attempt.tookOver));
+    // Another run may have finished it since this run looked at the disk.
+    const state = readPointState(dir, job.specHash, job.index);
+    if (state.state === 'done') {
+      attempt.lock.release();
+      records.set(job.index, recordFromResults(job.index, state.results));
+      kept.add(job.index);
+      return null;
+    }
+    return attempt.lock;
+  };
+
   const runOne = (job: SweepPointJob): Promise<void> => new Promise((resolve) => {
+    const lock = claim(job);
+    if (!lock) {
+      void refresh().then(() => resolve(), () => resolve());
+      return;
+    }
     const dir = pointDir(o.sweepDir, job.index);
     let error: string | undefined;
     let child: ChildProcess;
@@ -100,12 +148,14 @@ export async function runSweep(o: RunSweepOptions): Promise<SweepOutcome> {
       removeStaleTempFiles(dir);
       child = o.launch(job, dir);
     } catch (err) {
+      lock.release();
       error = err instanceof Error ? err.message : String(err);
       records.set(job.index, { ...pendingRecord(job.index, job.assignments, job.specHash), status: 'failed', error });
       failed.push(job.index);
-      void refresh().then(resolve, resolve);
+      void refresh().then(() => resolve(), () => resolve());
       return;
     }
+    lock.setWorker(child.pid);
     running.set(job.index, child);
     records.set(job.index, { ...pendingRecord(job.index, job.assignments, job.specHash), status: 'running' });
     void refresh();
@@ -119,6 +169,7 @@ export async function runSweep(o: RunSweepOptions): Promise<SweepOutcome> {
     });
     child.once('close', (code, signal) => {
       running.delete(job.index);
+      lock.release();
       const state = readPointState(dir, job.specHash, job.index);
       let record: SweepPointRecord;
       if (state.state === 'done') {
@@ -144,16 +195,25 @@ export async function runSweep(o: RunSweepOptions): Promise<SweepOutcome> {
     });
   });
 
-  const lanes = Array.from({ length: Math.min(jobs, queue.length) }, async () => {
-    while (!interrupted && queue.length > 0) await runOne(queue.shift()!);
-  });
-  try {
+  const drain = async () => {
+    const lanes = Array.from({ length: Math.min(jobs, queue.length) }, async () => {
+      while (!interrupted && queue.length > 0) await runOne(queue.shift()!);
+    });
     await Promise.all(lanes);
+  };
+  try {
+    await drain();
+    // One more try at the points other runs held: a holder that died since has left them free.
+    pickUpElsewhere();
+    queue.push(...[...elsewhere.values()].map((e) => e.job));
+    elsewhere.clear();
+    await drain();
   } finally {
     o.signal?.removeEventListener('abort', onAbort);
   }
   await refresh();
   const summary = buildSummary(o.experiment, [...records.values()], { version: o.version, ...(o.spec ? { spec: o.spec } : {}) });
   if (interrupted) o.onEvent?.({ type: 'interrupted', unfinished: summary.points.filter((p) => p.status !== 'done').map((p) => p.index) });
-  return { summary, interrupted, failed: failed.sort((a, b) => a - b), ran: ran.sort((a, b) => a - b), kept: [...done.keys()].sort((a, b) => a - b) };
+  const byOthers = new Map([...elsewhere].map(([i, e]) => [i, e.holder] as const));
+  return { summary, interrupted, failed: failed.sort((a, b) => a - b), ran: ran.sort((a, b) => a - b), kept: [...kept].sort((a, b) => a - b), elsewhere: byOthers };
 }

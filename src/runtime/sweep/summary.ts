@@ -30,6 +30,8 @@ export interface SweepPointRecord {
   finishedAt?: string;
   fidelity?: string;
   error?: string;
+  /** A point another run is running (it holds the point's lock): that run. */
+  heldBy?: string;
 }
 
 export interface SweepSummary {
@@ -153,4 +155,31 @@ export function mergeSweepDir(sweepDir: string, meta: { version: string }): Merg
   }
   const summary = buildSummary(experiment ?? 'sweep', records, { version: meta.version, ...(previous?.spec ? { spec: previous.spec } : {}) });
   return { summary, missing, invalid };
+}
+
+/**
+ * The summary as the points on disk have it (reports): every point sweep.json lists or a folder
+ * holds; a point with a valid results.json is done with its own numbers, whatever sweep.json
+ * (possibly stale: a killed run, a point rerun or edited by hand) says about it. Unfinished
+ * points keep sweep.json's `failed` (with its error); the rest are pending.
+ */
+export function summaryFromPoints(sweepDir: string, meta: { version: string }): SweepSummary {
+  const previous = readSummary(sweepDir);
+  const listed = new Map<number, SweepPointRecord>((previous?.points ?? []).map((p) => [p.index, p]));
+  const indices = new Set([...listed.keys(), ...listPointDirs(sweepDir)]);
+  let experiment = previous?.experiment;
+  const records: SweepPointRecord[] = [];
+  for (const index of [...indices].sort((a, b) => a - b)) {
+    const state = readPointState(pointDir(sweepDir, index), undefined, index);
+    const prior = listed.get(index) ?? pendingRecord(index, {});
+    if (state.state === 'done') {
+      const record = recordFromResults(index, state.results);
+      records.push(Object.keys(record.assignments).length > 0 ? record : { ...record, assignments: prior.assignments });
+      experiment ??= state.results.experiment;
+      continue;
+    }
+    const { testAccuracy: _a, testLoss: _l, seconds: _s, finishedAt: _f, heldBy: _h, ...rest } = prior;
+    records.push({ ...rest, status: prior.status === 'failed' ? 'failed' : 'pending' });
+  }
+  return buildSummary(experiment ?? 'sweep', records, { version: meta.version, ...(previous?.spec ? { spec: previous.spec } : {}) });
 }
