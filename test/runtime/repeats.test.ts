@@ -70,11 +70,11 @@ test('evaluate.repeats: the final numbers are means over fresh-noise evaluations
   assert.equal(still.results.final.repeats?.testAccuracy.min, still.results.final.repeats?.testAccuracy.max);
 });
 
-test('run prints the spread of repeated evaluations; one evaluation adds nothing to the plan', () => {
+test('run prints the spread of repeated evaluations; the plan carries evaluate.repeats (1 by default)', () => {
   const { dir, file } = write(spec('5 %', 3));
   const r = spawnSync(process.execPath, [join(packageRoot, 'bin', 'xbarc.js'), 'run', file, '--out', join(dir, 'a')], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /✓ e: test accuracy \d+\.\d\d % ± \d+\.\d\d \(sd; min \d+\.\d\d, max \d+\.\d\d over 3 evaluations\)/);
   const once = compile(write(spec('5 %', 1)).file).experiments[0]!;
-  assert.equal(once.plan.evaluate.repeats, undefined);
+  assert.equal(once.plan.evaluate.repeats, 1);
 });
