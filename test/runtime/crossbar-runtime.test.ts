@@ -17,7 +17,7 @@ import { runExperiment, runExperimentInWorker } from '../../src/runtime/engine/r
 import type { MvmSpec } from '../../src/runtime/engine/mvm.js';
 import { Trainer } from '../../src/runtime/engine/trainer.js';
 import { Rng } from '../../src/runtime/rng.js';
-import { adc, layerXb, planCrossbar, runMvm, scalarTensor, smallCrossbarExperiment, xbConfig } from './crossbar-helpers.js';
+import { adc, layerXb, planCrossbar, runMvm, scalarTensor, smallCrossbarExperiment, stepTensor, xbConfig } from './crossbar-helpers.js';
 
 const crossbar = planCrossbar;
 
@@ -175,7 +175,7 @@ test('fast fidelity programmed by the runtime: the folded matrix equals an indep
     const x = Float32Array.from({ length: B * K }, () => rng.int(2 * qx + 1) - qx);
     x[0] = qx;
     const dy = rng.fillNormal(new Float32Array(B * N));
-    const ranges = { [sideName('L', 'xrange')]: scalarTensor(qx), [sideName('L', 'lsb')]: scalarTensor(1) };
+    const ranges = { [sideName('L', 'xrange')]: scalarTensor(qx), [sideName('L', 'step')]: stepTensor() };
     const dims = p.dims;
     const fed = await runMvm(layerXb(xb, { fidelity: 'fast', variation: true, programming: 'fed' }), spec, { data: x, dims: [B, K] }, { data: w, dims: [K, N] }, {
       ...ranges,
@@ -211,7 +211,7 @@ test('fast fidelity programmed by the runtime: the folded matrix equals an indep
   const Wfc = new Float32Array(Nc * Kc);
   const sWc = programFolded(xb, wc, foldDevices(xb, pc.A, pc.B, Kc, Nc, 'nk'), Wfc);
   const xc = Float32Array.from({ length: 2 * 2 * 7 * 6 }, () => rng.int(63) - 31);
-  const cranges = { [sideName('L', 'xrange')]: scalarTensor(31), [sideName('L', 'lsb')]: scalarTensor(1) };
+  const cranges = { [sideName('L', 'xrange')]: scalarTensor(31), [sideName('L', 'step')]: stepTensor() };
   const cf = await runMvm(layerXb(xb, { fidelity: 'fast', variation: true, programming: 'fed' }), conv, { data: xc, dims: [2, 2, 7, 6] }, { data: wc, dims: [5, 2, 3, 3] }, { ...cranges, [sideName('L', 'Wf')]: new ort.Tensor('float32', Wfc, [5, 2, 3, 3]), [sideName('L', 'sW')]: scalarTensor(sWc) });
   const cg = await runMvm(layerXb(xb, { fidelity: 'fast', variation: true }), conv, { data: xc, dims: [2, 2, 7, 6] }, { data: wc, dims: [5, 2, 3, 3] }, { ...cranges, [sideName('L', 'A')]: new ort.Tensor('float32', pc.A, pc.dims), [sideName('L', 'B')]: new ort.Tensor('float32', pc.B, pc.dims) });
   let differ = 0;

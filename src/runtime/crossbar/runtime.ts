@@ -20,7 +20,7 @@ import { idealMvm, type MvmEmitter, type MvmSelector } from '../engine/mvm.js';
 import type { Trainer } from '../engine/trainer.js';
 import { XbarcRuntimeError } from '../errors.js';
 import { Rng } from '../rng.js';
-import { adcMaxCode, crossbarConfig, foldDevices, hasVariation, inputSigned, lsbFromFullScale, programDevices, programFolded, unitCurrent, weightQmax, type CrossbarConfig, type FoldedDevices, type Programming } from './config.js';
+import { adcMaxCode, adcStep, crossbarConfig, foldDevices, hasVariation, inputSigned, programDevices, programFolded, unitCurrent, weightQmax, type CrossbarConfig, type FoldedDevices, type Programming } from './config.js';
 import { calName, CrossbarMvm, sideName, statName, type LayerCrossbar } from './emitter.js';
 import { parasiticsFromSettings, type ParasiticsConfig } from '../parasitics/fcm.js';
 import { effectiveProgramming, weightKN, type EffectiveProgramming } from '../parasitics/tiles.js';
@@ -109,8 +109,8 @@ export class CrossbarRuntime {
   private readonly layers = new Map<string, LayerEntry>();
   private readonly programs = new Map<string, Programming>();
   private readonly noise = new Map<string, Rng>();
-  /** Calibrated per layer: forward input range, ADC step (level units). */
-  private readonly ranges = new Map<string, { xrange: number; lsb: number }>();
+  /** Calibrated per layer: forward input range, ADC full scale and step (level units). */
+  private readonly ranges = new Map<string, CalibratedRanges>();
   private calSession: { session: ort.InferenceSession; graph: BuiltGraph } | null = null;
   readonly trainSelector: MvmSelector;
   readonly evalSelector: MvmSelector;
@@ -275,10 +275,11 @@ export class CrossbarRuntime {
       for (const kind of kinds) {
         if (device.includes(kind)) continue;
         const input = `xb/${layer}/${kind}`;
-        if (kind === 'xrange' || kind === 'lsb') {
+        if (kind === 'xrange' || kind === 'step') {
           const r = this.ranges.get(layer);
           if (!r) throw new XbarcRuntimeError('crossbar/uncalibrated', `layer "${layer}": the crossbar ranges are not calibrated yet (run calibrate() first)`);
-          feeds[input] = new ort.Tensor('float32', Float32Array.of(kind === 'xrange' ? r.xrange : r.lsb), []);
+          // The step as [a, b] (LSB = b/a level units): both exact float32 integers (config.ts adcStep).
+          feeds[input] = kind === 'xrange' ? new ort.Tensor('float32', Float32Array.of(r.xrange), []) : new ort.Tensor('float32', Float32Array.of(r.step.a, r.step.b), [2]);
         } else if (kind === 'noise') {
           const size = batch * e.outShape.reduce((a, b) => a * b, 1);
           const buf = this.buffer(`${layer}|${graph.purpose}|noise|${batch}`, size, [batch, ...e.outShape]);
@@ -377,12 +378,14 @@ export class CrossbarRuntime {
   /** The weight scale s_W last programmed per layer and purpose. */
   private readonly scales = new Map<string, number>();
 
-  /** Set the static ranges directly (tests, `xbarc mvm`). */
-  setRanges(layer: string, r: { xrange: number; lsb: number }): void {
-    this.ranges.set(layer, r);
+  /** Set the static ranges directly (tests): the input range and the ADC full scale in level units. */
+  setRanges(layer: string, r: { xrange: number; fullScale: number }): void {
+    const e = this.layers.get(layer);
+    if (!e) throw new XbarcRuntimeError('crossbar/missing', `no crossbar layer "${layer}"`);
+    this.ranges.set(layer, calibrated(r.xrange, r.fullScale, adcMaxCode(e.xb.adc, this.exp.fidelity === 'fast')));
   }
 
-  getRanges(layer: string): { xrange: number; lsb: number } | undefined {
+  getRanges(layer: string): CalibratedRanges | undefined {
     return this.ranges.get(layer);
   }
 
@@ -397,8 +400,7 @@ export class CrossbarRuntime {
     for (const [name, e] of this.layers) {
       const xrange = scalar(out, calName(name, 'xrange'));
       const q = out[calName(name, 'adcq')] ? scalar(out, calName(name, 'adcq')) : 0;
-      const lsb = lsbFromFullScale(q > 0 ? q : 1, adcMaxCode(e.xb.adc, this.exp.fidelity === 'fast'));
-      this.ranges.set(name, { xrange: xrange > 0 ? xrange : 1, lsb });
+      this.ranges.set(name, calibrated(xrange > 0 ? xrange : 1, q > 0 ? q : 1, adcMaxCode(e.xb.adc, this.exp.fidelity === 'fast')));
     }
   }
 
@@ -454,6 +456,19 @@ export class CrossbarRuntime {
     await this.calSession?.session.release();
     this.calSession = null;
   }
+}
+
+/** Calibrated ranges of a layer: input range, ADC full scale F, its step b/a (`adcStep`) and LSB = max(F, M)/M in float32. */
+export interface CalibratedRanges {
+  xrange: number;
+  fullScale: number;
+  step: { a: number; b: number };
+  lsb: number;
+}
+
+function calibrated(xrange: number, fullScale: number, maxCode: number): CalibratedRanges {
+  const step = adcStep(fullScale, maxCode);
+  return { xrange, fullScale, step, lsb: Math.fround(step.b / step.a) };
 }
 
 async function openSession(graph: BuiltGraph, threads: number): Promise<{ session: ort.InferenceSession; graph: BuiltGraph }> {
