@@ -12,7 +12,7 @@ import { test } from 'node:test';
 import { crossbarMerges } from '../../src/compiler/merges.js';
 import { adcMaxCode, adcStep, inputEncoding, unitCurrent, weightQmax, widestSliceLevel, type AdcConfig, type CrossbarConfig } from '../../src/runtime/crossbar/config.js';
 import { CrossbarMvm, sideName } from '../../src/runtime/crossbar/emitter.js';
-import { requantPlan } from '../../src/runtime/crossbar/exact-int.js';
+import { fedStep, requantPlan } from '../../src/runtime/crossbar/exact-int.js';
 import type { MvmSpec } from '../../src/runtime/engine/mvm.js';
 import { Rng } from '../../src/runtime/rng.js';
 import { adcCode, bitTrueMvm, im2colInt } from '../reference/bit-true.js';
@@ -93,7 +93,7 @@ test('exact dense crossbar MVM = bit-true reference (forward and backward), 80 r
   let checked = 0;
   let saturatedSeen = 0;
   let merged = 0;
-  const integerKinds = { scale: 0, divide: 0 };
+  const integerKinds = { scale: 0, divide: 0, 'calibrated/scale': 0, 'calibrated/divide': 0 };
   for (let c = 0; c < 80; c++) {
     const k = randomCase(rng);
     const B = 1 + rng.int(4);
@@ -112,7 +112,8 @@ test('exact dense crossbar MVM = bit-true reference (forward and backward), 80 r
     const R = Math.min(k.rows, K);
     const M = 2 ** k.adcBits - 1;
     const fed = calibratedFullScale(rng, largest(R, k.dac, k.cb, k.wb));
-    const feeds = { [sideName('L', 'xrange')]: scalarTensor(enc.qmax), [sideName('L', 'step')]: stepTensor(adcStep(fed, M)) };
+    const step = fedStep(xb, fed, M, R);
+    const feeds = { [sideName('L', 'xrange')]: scalarTensor(enc.qmax), [sideName('L', 'step')]: stepTensor(step) };
     const r = await runMvm(layerXb(xb, { signedInput: k.signed }), { kind: 'dense', layer: 'L', K, N }, { data: x, dims: [B, K] }, { data: w, dims: [K, N] }, feeds, { data: dy, dims: [B, N] });
     const F = fullScaleOf(k.range, xb, R, k.dac, fed);
     const ref = bitTrueMvm(Int32Array.from(x), Int32Array.from(w), B, K, N, {
@@ -125,7 +126,7 @@ test('exact dense crossbar MVM = bit-true reference (forward and backward), 80 r
     if (plan) {
       const f = await runMvm(layerXb(xb, { signedInput: k.signed, integerConversions: false }), { kind: 'dense', layer: 'L', K, N }, { data: x, dims: [B, K] }, { data: w, dims: [K, N] }, feeds);
       assert.equal(mismatches(f.acc!, ref.acc), 0, `forward case ${c}, float core`);
-      integerKinds[plan.kind]++;
+      integerKinds[plan.kind === 'choose' ? (step[2] > 0 ? 'calibrated/scale' : 'calibrated/divide') : plan.kind]++;
     }
     saturatedSeen += ref.saturated;
     // Backward: dx = dy·Wᵀ on the transposed arrays, tiles of `cols` rows, signed dy, its own ADC.
@@ -147,7 +148,8 @@ test('exact dense crossbar MVM = bit-true reference (forward and backward), 80 r
     }
   }
   assert.ok(merged >= 3, `${merged} configurations checked through the merged path`);
-  assert.ok(integerKinds.scale >= 10 && integerKinds.divide >= 5, `configurations checked through both conversion cores: ${JSON.stringify(integerKinds)}`);
+  // (Steps without an exact multiplier are rare at random: the divide requantization has its own tests below.)
+  assert.ok(integerKinds.scale >= 5 && integerKinds['calibrated/scale'] >= 5, `configurations checked through both conversion cores: ${JSON.stringify(integerKinds)}`);
   assert.ok(checked > 500, `compared ${checked} outputs`);
   assert.ok(saturatedSeen > 0, 'some configurations saturate the ADC');
 });
@@ -177,7 +179,7 @@ test('exact conv crossbar MVM = bit-true reference on im2col patches, 30 random 
     const R = Math.min(k.rows, K);
     const M = 2 ** k.adcBits - 1;
     const fed = calibratedFullScale(rng, largest(R, k.dac, k.cb, k.wb));
-    const feeds = { [sideName('L', 'xrange')]: scalarTensor(enc.qmax), [sideName('L', 'step')]: stepTensor(adcStep(fed, M)) };
+    const feeds = { [sideName('L', 'xrange')]: scalarTensor(enc.qmax), [sideName('L', 'step')]: stepTensor(fedStep(xb, fed, M, R)) };
     const r = await runMvm(layerXb(xb, { signedInput: k.signed }), spec, { data: x, dims: [B, C, H, W] }, { data: wt, dims: [O, C, kh, kw] }, feeds);
     // W as [K, O]: W[o, c, i, j] → row (c·kh + i)·kw + j.
     const wKN = new Int32Array(K * O);
@@ -254,9 +256,11 @@ test('ADC ties round half to even, exactly, in both cores: LSB = 8/7, 16/7, 32/7
     assert.equal(F * c.lsb[1], M * c.lsb[0], `LSB = ${c.lsb[0]}/${c.lsb[1]}`);
     const ranges: [string, AdcConfig['range'], number][] = [
       ['max', { kind: 'max' }, F],
-      // The same step as a fixed current of F level units, and as a calibrated full scale.
+      // The same step as a fixed current of F level units, and as a calibrated full scale (fed
+      // with its exact multiplier, and without one: the integer core's divide branch).
       ['fixed', { kind: 'fixed', current: F * unitCurrent(xbConfig({ cellBits: c.cell }), c.dac) }, F],
       ['calibrate', CAL, F],
+      ['calibrate, divide', CAL, F],
     ];
     for (const [name, range, fs] of ranges) {
       const xb = xbConfig({ rows: c.rows, cols: 8, weightBits: c.wb, cellBits: c.cell, inputBits: 4, dacBits: c.dac, adc: adc(c.bits, range) });
@@ -278,7 +282,9 @@ test('ADC ties round half to even, exactly, in both cores: LSB = 8/7, 16/7, 32/7
           w[r * N + 1] = below.w[r]!;
         }
         w[2] = 2 ** c.wb - 1;
-        const feeds = { [sideName('L', 'xrange')]: scalarTensor(15), [sideName('L', 'step')]: stepTensor(adcStep(fs, M)) };
+        const step = fedStep(xb, fs, M, c.rows);
+        if (name === 'calibrate') assert.ok(step[2] > 0, `an exact multiplier for LSB ${c.lsb.join('/')}`);
+        const feeds = { [sideName('L', 'xrange')]: scalarTensor(15), [sideName('L', 'step')]: stepTensor(name === 'calibrate, divide' ? [step[0], step[1], 0] : step) };
         const spec: MvmSpec = { kind: 'dense', layer: 'L', K, N };
         const ref = bitTrueMvm(Int32Array.from(x), Int32Array.from(w), 2, K, N, { rows: c.rows, mapping: 'differential', weightBits: c.wb, cellBits: c.cell, inputBits: 4, dacBits: c.dac, signedInput: false, adcBits: c.bits, fullScale: fs });
         assert.equal(ref.acc[0], code, `reference shift-add: the tie's code at ${name}`);
@@ -316,6 +322,12 @@ test('ties at a step without an exact QLinearMatMul multiplier take the divide r
   const spec: MvmSpec = { kind: 'dense', layer: 'L', K, N };
   const ref = bitTrueMvm(Int32Array.from(x), Int32Array.from(w), B, K, N, { rows: 64, mapping: 'differential', weightBits: 2, cellBits: 2, inputBits: 1, dacBits: 1, signedInput: false, adcBits: 6, fullScale: 108 });
   for (const path of await exactPaths(xb, spec, x, w, { [sideName('L', 'xrange')]: scalarTensor(1) }, B)) assert.equal(mismatches(path.acc, ref.acc), 0, path.name);
+  // The same step calibrated: fed without a multiplier, the If takes the divide branch.
+  const cal = { ...xb0, adc: adc(6, CAL) };
+  const step = fedStep(cal, 108, M, 64);
+  assert.deepEqual(step, [7, 12, 0]);
+  assert.equal(requantPlan(cal, enc, 64)?.kind, 'choose');
+  for (const path of await exactPaths(cal, spec, x, w, { [sideName('L', 'xrange')]: scalarTensor(1), [sideName('L', 'step')]: stepTensor(step) }, B)) assert.equal(mismatches(path.acc, ref.acc), 0, `calibrated, ${path.name}`);
   // The partial sums include both ties.
   const sums = new Set<number>();
   for (let b = 0; b < B; b++) for (let n = 0; n < N; n++) for (const sign of [1, -1]) sums.add(Array.from({ length: K }, (_, k) => x[b * K + k]! * Math.max(0, sign * w[k * N + n]!)).reduce((s, v) => s + v, 0));
@@ -370,7 +382,7 @@ test('narrow top slices (8-bit weights on 3-bit cells: 3, 3, 2 bits; 5 on 2: 2, 
         const M = adcMaxCode(xb.adc, false);
         const worst = largest(16, 2, cb, wb);
         const fed = worst <= M ? worst : Math.ceil(worst * 0.7);
-        const feeds = { [sideName('L', 'xrange')]: scalarTensor(enc.qmax), [sideName('L', 'step')]: stepTensor(adcStep(fed, M)) };
+        const feeds = { [sideName('L', 'xrange')]: scalarTensor(enc.qmax), [sideName('L', 'step')]: stepTensor(fedStep(xb, fed, M, 16)) };
         const spec: MvmSpec = { kind: 'dense', layer: 'L', K, N };
         const what = `${wb}-bit weights on ${cb}-bit cells, ${mapping}, ${range.kind}`;
         const ref = bitTrueMvm(Int32Array.from(x), Int32Array.from(w), B, K, N, { rows: 16, mapping, weightBits: wb, cellBits: cb, inputBits: 6, dacBits: 2, signedInput: true, adcBits: 7, fullScale: range.kind === 'max' ? worst : fed });

@@ -50,7 +50,7 @@ import {
   type CrossbarConfig,
   type InputEncoding,
 } from './config.js';
-import { integerForwardCore, requantPlan, streamDigits, sumStreamsAndTiles, type RequantPlan } from './exact-int.js';
+import { integerForwardCore, requantPlan, streamDigits, sumStreamsAndTiles, type Requantization, type RequantPlan } from './exact-int.js';
 
 export interface LayerCrossbar {
   layer: string;
@@ -95,8 +95,8 @@ export interface LayerCrossbar {
 
 /** Names of the side inputs and extra outputs of a layer. */
 /**
- * `step`: a static ADC step, fed as [a, b] (LSB = b/a level units, config.ts `adcStep` of the
- * calibrated full scale).
+ * `step`: a static ADC step, fed as [a, b, s] (LSB = b/a level units, exact-int.ts `fedStep` of
+ * the calibrated full scale).
  */
 export const sideName = (layer: string, kind: 'A' | 'B' | 'Ab' | 'Bb' | 'Wf' | 'Wfb' | 'sW' | 'step' | 'xrange' | 'noise'): string => `xb/${layer}/${kind}`;
 export const calName = (layer: string, kind: 'xrange' | 'adcq'): string => `cal/${layer}/${kind}`;
@@ -254,7 +254,7 @@ export class CrossbarMvm implements MvmEmitter {
   /**
    * The ADC step of one converter as the exact ratio LSB = b/a level units (config.ts `adcStep`),
    * so that code = round_half_even(n·a/b): constant for `max` (full scale = `worst`, the largest
-   * partial sum) and `fixed`; for `calibrate` fed as [a, b] (`staticName`) or measured in-graph
+   * partial sum) and `fixed`; for `calibrate` fed as [a, b, s] (`staticName`) or measured in-graph
    * (a = M, b = max(F, M) with F the percentile of the observed sums). In float32 the caller
    * multiplies the sums by `a` (folded into a small operand) and `finish` observes those products;
    * `f64` (where float32 cannot be shown exact for every step the converter can take,
@@ -269,7 +269,7 @@ export class CrossbarMvm implements MvmEmitter {
       return { a, f64: canF64 && !exactInFloat32(b, maxCode), finish: () => ({ b, lsb: g.scalar(Math.fround(b / a)) }) };
     }
     if (staticName) {
-      const { a, b } = fedStep(g, staticName);
+      const { a, b } = fedStepInputs(g, staticName);
       // A calibrated full scale is an observed partial sum (≤ worst): b ≤ max(worst, M), and 1 when worst ≤ M.
       return { a, f64: canF64 && worst > maxCode && !exactInFloat32(worst, maxCode), finish: () => ({ b, lsb: g.op('Div', [b, a]) }) };
     }
@@ -352,11 +352,16 @@ export class CrossbarMvm implements MvmEmitter {
   private integerForward(g: GraphBuilder, spec: MvmSpec, xq: string, Lm: string, enc: InputEncoding, tiles: { T: number; R: number; S: number }, plan: RequantPlan): Conversion {
     const c = this.cfg;
     // Static ranges: the step is a constant or the fed calibration, never observed in-graph.
-    const fed = plan.fed ? fedStep(g, sideName(c.layer, 'step')) : null;
-    const lsb = fed ? g.op('Div', [fed.b, fed.a]) : g.scalar(Math.fround(plan.b! / plan.a!));
-    const requant = plan.kind === 'scale'
-      ? (fed ? { kind: 'scale' as const, aScale: fed.a, yScale: fed.b } : { kind: 'scale' as const, aScale: g.scalar(plan.s!), yScale: g.scalar(1) })
-      : (fed ? { kind: 'divide' as const, a: fed.a, b: fed.b } : { kind: 'divide' as const, a: g.scalar(plan.a!), b: g.scalar(plan.b!) });
+    let lsb: string;
+    let requant: Requantization;
+    if (plan.kind === 'choose') {
+      const fed = fedStepInputs(g, sideName(c.layer, 'step'));
+      lsb = g.op('Div', [fed.b, fed.a]);
+      requant = { kind: 'choose', ...fed };
+    } else {
+      lsb = g.scalar(Math.fround(plan.b / plan.a));
+      requant = plan.kind === 'scale' ? { kind: 'scale', s: g.scalar(plan.s) } : { kind: 'divide', a: g.scalar(plan.a), b: g.scalar(plan.b) };
+    }
     const core = integerForwardCore(g, spec, xq, Lm, enc, c.xb, tiles, requant); // [N, M]
     if (spec.kind === 'dense') return { acc: g.op('Transpose', [core], { perm: [1, 0] }), lsb, sat: g.constFloat([0]) };
     // Columns (pixel, sample) → [B, O, Ho, Wo].
@@ -568,10 +573,11 @@ interface StepPlan {
 
 const scalarOf = (g: GraphBuilder, v: number | string): string => (typeof v === 'number' ? g.scalar(v) : v);
 
-/** A fed step [a, b] (`sideName(…, 'step')`) as two scalar tensors. */
-function fedStep(g: GraphBuilder, name: string): { a: string; b: string } {
-  const t = side(g, name, [2]);
-  return { a: g.op('Gather', [t, g.constInt64([0], [])], { axis: 0 }), b: g.op('Gather', [t, g.constInt64([1], [])], { axis: 0 }) };
+/** A fed step [a, b, s] (`sideName(…, 'step')`, exact-int.ts `fedStep`) as three scalar tensors. */
+function fedStepInputs(g: GraphBuilder, name: string): { a: string; b: string; s: string } {
+  const t = side(g, name, [3]);
+  const at = (i: number): string => g.op('Gather', [t, g.constInt64([i], [])], { axis: 0 });
+  return { a: at(0), b: at(1), s: at(2) };
 }
 
 /**

@@ -12,10 +12,12 @@
  *    rounding for every n that can occur; `exactMultiplier` searches s near a/b and checks every
  *    n (a one-level step: s = 1). The GEMM, the ADC and the code store are then one pass writing
  *    one byte per conversion instead of four float passes.
- *  - `divide` (steps without such a multiplier, or not known before calibration): MatMulInteger
- *    (int32 n), DequantizeLinear (n·a, exact in float32), QuantizeLinear (IEEE division by b, half
- *    to even, saturated to uint8): exact where `exactInFloat32` holds; about 1.5× the time of
- *    `scale`, still below the float core.
+ *  - `divide` (steps without such a multiplier): MatMulInteger (int32 n), DequantizeLinear (n·a,
+ *    exact in float32), QuantizeLinear (IEEE division by b, half to even, saturated to uint8):
+ *    exact where `exactInFloat32` holds; about 1.5× the time of `scale`, still below the float
+ *    core.
+ * Calibrated steps are known only when the graph runs: the runtime feeds [a, b, s] with s the
+ * exact multiplier or 0 (`fedStep`), and an If takes `scale` where s > 0, else `divide`.
  * The plane/slice shift-add reads those bytes with one MatMulInteger; the stream shift-add and the
  * row-tile sum are as in the float core.
  *
@@ -42,28 +44,40 @@ export function integerConversionsApply(xb: CrossbarConfig, enc: InputEncoding):
 /**
  * How the integer core converts (module comment), or null where it cannot be exact: `scale`
  * (QLinearMatMul, multiplier `s`) or `divide` (MatMulInteger → DequantizeLinear(a) →
- * QuantizeLinear(b)); `fed`: the step [a, b] is a graph input (calibrated ranges), else the
- * constants a, b of `max` and `fixed` ranges. `rows`: the tile rows in use, min(K, rows).
+ * QuantizeLinear(b)) for the constant steps a, b of `max` and `fixed` ranges; `choose` for a fed
+ * (calibrated) step. `rows`: the tile rows in use, min(K, rows).
  */
-export type RequantPlan = { kind: 'scale' | 'divide'; fed: true; a?: undefined; b?: undefined; s?: undefined } | { kind: 'scale' | 'divide'; fed: false; a: number; b: number; s?: number };
+export type RequantPlan = { kind: 'scale'; a: number; b: number; s: number } | { kind: 'divide'; a: number; b: number } | { kind: 'choose' };
+
+/** The largest partial sum of `rows`-row tiles: every row at the top DAC digit and the widest slice's top level. */
+export const largestSum = (xb: CrossbarConfig, dacBits: number, rows: number): number => rows * (2 ** dacBits - 1) * widestSliceLevel(xb);
 
 export function requantPlan(xb: CrossbarConfig, enc: InputEncoding, rows: number): RequantPlan | null {
   if (!integerConversionsApply(xb, enc)) return null;
   const adc = xb.adc;
   const M = adcMaxCode(adc, false);
-  const worst = rows * (2 ** enc.dacBits - 1) * widestSliceLevel(xb);
+  const worst = largestSum(xb, enc.dacBits, rows);
   if (worst >= 2 ** 24) return null;
   if (adc.range.kind === 'calibrate') {
-    // A calibrated full scale is an observed partial sum (≤ worst): with worst ≤ M the step is
-    // one level (fed [1, 1]: multiplier 1); otherwise b ≤ worst, and `divide` is exact for all.
-    if (worst <= M) return { kind: 'scale', fed: true };
-    return exactInFloat32(worst, M) ? { kind: 'divide', fed: true } : null;
+    // A calibrated full scale is an observed partial sum (≤ worst), so b ≤ worst, and 1 when worst ≤ M: `divide` is exact for all.
+    return worst <= M || exactInFloat32(worst, M) ? { kind: 'choose' } : null;
   }
   const F = adc.range.kind === 'max' ? worst : adc.range.current / unitCurrent(xb, enc.dacBits);
   const { a, b } = adcStep(F, M);
   const s = exactMultiplier(a, b, M, worst);
-  if (s !== null) return { kind: 'scale', fed: false, a, b, s };
-  return exactInFloat32(b, M) ? { kind: 'divide', fed: false, a, b } : null;
+  if (s !== null) return { kind: 'scale', a, b, s };
+  return exactInFloat32(b, M) ? { kind: 'divide', a, b } : null;
+}
+
+/**
+ * The fed form of a static step (`xb/<layer>/step`): [a, b, s] with LSB = b/a (`adcStep`) and s
+ * the exact QLinearMatMul multiplier for the partial sums of `rows`-row tiles, or 0 where none
+ * exists (then the integer core divides; the float core reads a and b only).
+ */
+export function fedStep(xb: CrossbarConfig, fullScale: number, maxCode: number, rows: number): [number, number, number] {
+  const { a, b } = adcStep(fullScale, maxCode);
+  const worst = largestSum(xb, xb.dacBits, rows);
+  return [a, b, maxCode <= 255 && worst < 2 ** 24 ? exactMultiplier(a, b, maxCode, worst) ?? 0 : 0];
 }
 
 /** round_half_even(n·a/b) for non-negative integers with 2·n·a + b < 2^53 (exact in double). */
@@ -105,8 +119,8 @@ export function exactMultiplier(a: number, b: number, maxCode: number, worst: nu
   return null;
 }
 
-/** The requantization of `integerForwardCore` as graph tensors (scalar float32): see `RequantPlan`. */
-export type Requantization = { kind: 'scale'; aScale: string; yScale: string } | { kind: 'divide'; a: string; b: string };
+/** The requantization of `integerForwardCore` as graph tensors (scalar float32): see `RequantPlan`; `choose` takes `scale` (multiplier s) where s > 0. */
+export type Requantization = { kind: 'scale'; s: string } | { kind: 'divide'; a: string; b: string } | { kind: 'choose'; s: string; a: string; b: string };
 
 /**
  * acc [N, M] (ADC codes shift-added over planes, slices, streams and row tiles) of the tile-major
@@ -124,10 +138,19 @@ export function integerForwardCore(
   const one = g.scalar(1);
   const zero = g.constUint8([0], []);
   const L8 = g.op('Cast', [Lm], { to: 2 });
-  let code = requant.kind === 'scale'
-    // Multiplier a_scale·b_scale/y_scale (ORT: float32, in that order): s·1/1 or a·1/b.
-    ? g.op('QLinearMatMul', [L8, requant.aScale, zero, D, one, zero, requant.yScale, zero]) // [T, 2SN, M·J] uint8
-    : g.op('QuantizeLinear', [g.op('DequantizeLinear', [g.op('MatMulInteger', [L8, D]), requant.a]), requant.b, zero]);
+  // [T, 2SN, M·J] uint8. QLinearMatMul's multiplier is a_scale·b_scale/y_scale = s·1/1 = s.
+  const scale = (b: GraphBuilder, s: string): string => b.op('QLinearMatMul', [L8, s, zero, D, one, zero, one, zero]);
+  const divide = (b: GraphBuilder, a: string, by: string): string => b.op('QuantizeLinear', [b.op('DequantizeLinear', [b.op('MatMulInteger', [L8, D]), a]), by, zero]);
+  let code: string;
+  if (requant.kind === 'scale') code = scale(g, requant.s);
+  else if (requant.kind === 'divide') code = divide(g, requant.a, requant.b);
+  else {
+    const yes = g.branch('requant/scale');
+    yes.output(g.fresh('codes'), scale(yes, requant.s), 'uint8');
+    const no = g.branch('requant/divide');
+    no.output(g.fresh('codes'), divide(no, requant.a, requant.b), 'uint8');
+    code = g.ifElse(g.op('Greater', [requant.s, g.scalar(0)]), yes, no)[0]!;
+  }
   const maxCode = adcMaxCode(xb.adc, false);
   if (maxCode < 255) code = g.op('Clip', [code, zero, g.constUint8([maxCode], [])]);
   const grouped = g.op('Reshape', [code, g.constInt64([T, 2 * S, -1])]);

@@ -22,6 +22,7 @@ import { XbarcRuntimeError } from '../errors.js';
 import { Rng } from '../rng.js';
 import { adcMaxCode, adcStep, crossbarConfig, foldDevices, hasVariation, inputSigned, programDevices, programFolded, unitCurrent, weightQmax, type CrossbarConfig, type FoldedDevices, type Programming } from './config.js';
 import { calName, CrossbarMvm, sideName, statName, type LayerCrossbar } from './emitter.js';
+import { fedStep } from './exact-int.js';
 import { parasiticsFromSettings, type ParasiticsConfig } from '../parasitics/fcm.js';
 import { effectiveProgramming, weightKN, type EffectiveProgramming } from '../parasitics/tiles.js';
 
@@ -278,8 +279,8 @@ export class CrossbarRuntime {
         if (kind === 'xrange' || kind === 'step') {
           const r = this.ranges.get(layer);
           if (!r) throw new XbarcRuntimeError('crossbar/uncalibrated', `layer "${layer}": the crossbar ranges are not calibrated yet (run calibrate() first)`);
-          // The step as [a, b] (LSB = b/a level units): both exact float32 integers (config.ts adcStep).
-          feeds[input] = kind === 'xrange' ? new ort.Tensor('float32', Float32Array.of(r.xrange), []) : new ort.Tensor('float32', Float32Array.of(r.step.a, r.step.b), [2]);
+          // The step as [a, b, s] (LSB = b/a level units, exact float32 values; s the integer core's exact multiplier or 0).
+          feeds[input] = kind === 'xrange' ? new ort.Tensor('float32', Float32Array.of(r.xrange), []) : new ort.Tensor('float32', Float32Array.from(r.step), [3]);
         } else if (kind === 'noise') {
           const size = batch * e.outShape.reduce((a, b) => a * b, 1);
           const buf = this.buffer(`${layer}|${graph.purpose}|noise|${batch}`, size, [batch, ...e.outShape]);
@@ -382,11 +383,20 @@ export class CrossbarRuntime {
   setRanges(layer: string, r: { xrange: number; fullScale: number }): void {
     const e = this.layers.get(layer);
     if (!e) throw new XbarcRuntimeError('crossbar/missing', `no crossbar layer "${layer}"`);
-    this.ranges.set(layer, calibrated(r.xrange, r.fullScale, adcMaxCode(e.xb.adc, this.exp.fidelity === 'fast')));
+    this.ranges.set(layer, this.calibrated(e, r.xrange, r.fullScale));
   }
 
   getRanges(layer: string): CalibratedRanges | undefined {
     return this.ranges.get(layer);
+  }
+
+  private calibrated(e: LayerEntry, xrange: number, fullScale: number): CalibratedRanges {
+    const fast = this.exp.fidelity === 'fast';
+    const M = adcMaxCode(e.xb.adc, fast);
+    // Exact fidelity: the integer core's multiplier for the layer's row tiles (fast: unused, 0).
+    const { a, b } = adcStep(fullScale, M);
+    const step: [number, number, number] = fast ? [a, b, 0] : fedStep(e.xb, fullScale, M, Math.min(e.xb.rows, e.K));
+    return { xrange, fullScale, step, lsb: Math.fround(step[1] / step[0]) };
   }
 
   /**
@@ -400,7 +410,7 @@ export class CrossbarRuntime {
     for (const [name, e] of this.layers) {
       const xrange = scalar(out, calName(name, 'xrange'));
       const q = out[calName(name, 'adcq')] ? scalar(out, calName(name, 'adcq')) : 0;
-      this.ranges.set(name, calibrated(xrange > 0 ? xrange : 1, q > 0 ? q : 1, adcMaxCode(e.xb.adc, this.exp.fidelity === 'fast')));
+      this.ranges.set(name, this.calibrated(e, xrange > 0 ? xrange : 1, q > 0 ? q : 1));
     }
   }
 
@@ -458,17 +468,12 @@ export class CrossbarRuntime {
   }
 }
 
-/** Calibrated ranges of a layer: input range, ADC full scale F, its step b/a (`adcStep`) and LSB = max(F, M)/M in float32. */
+/** Calibrated ranges of a layer: input range, ADC full scale F, the fed step [a, b, s] (exact-int.ts `fedStep`) and LSB = b/a in float32. */
 export interface CalibratedRanges {
   xrange: number;
   fullScale: number;
-  step: { a: number; b: number };
+  step: [number, number, number];
   lsb: number;
-}
-
-function calibrated(xrange: number, fullScale: number, maxCode: number): CalibratedRanges {
-  const step = adcStep(fullScale, maxCode);
-  return { xrange, fullScale, step, lsb: Math.fround(step.b / step.a) };
 }
 
 async function openSession(graph: BuiltGraph, threads: number): Promise<{ session: ort.InferenceSession; graph: BuiltGraph }> {
