@@ -306,10 +306,6 @@ class Checker {
     const cellBits = numOf(values['cell_bits'], 1);
     const inputBits = numOf(values['input_bits'], 8);
     const dacBits = numOf(values['dac_bits'], 1);
-    if (weightBits % cellBits !== 0) {
-      const at = this.fieldSpan(de, de.isWritten('cell_bits') ? 'cell_bits' : 'weight_bits');
-      this.diags.add('slicing-mismatch', at.file, at.span, { cell: cellBits, weight: weightBits });
-    }
     if (inputBits % dacBits !== 0) {
       const at = this.fieldSpan(de, de.isWritten('dac_bits') ? 'dac_bits' : 'input_bits');
       this.diags.add('stream-mismatch', at.file, at.span, { dac: dacBits, input: inputBits });
@@ -323,13 +319,16 @@ class Checker {
         this.diags.add('stream-mismatch', at.file, at.span, { dac: bDac, input: bIn });
       }
     }
-    const lossless = losslessBits(rows, dacBits, cellBits);
+    // Slices of cell_bits from the LSB up, the top one narrower when cell_bits does not divide
+    // weight_bits: the widest slice, min(cell_bits, weight_bits), bounds the partial sums.
+    const sliceBits = Math.min(cellBits, weightBits);
+    const lossless = losslessBits(rows, dacBits, sliceBits);
     const adc = values['adc'];
     const adcBits = adc?.k === 'object' ? numOf(adc.fields['bits'], 8) : 8;
     // Only an ADC someone chose (here or in a preset) is worth a warning, not the default width.
     if (adcBits > lossless && de.isWritten('adc')) {
       const at = this.fieldSpan(de, 'adc');
-      this.diags.add('adc-above-lossless', at.file, at.span, { bits: adcBits, lossless, rows, largest: largestPartialSum(rows, dacBits, cellBits) });
+      this.diags.add('adc-above-lossless', at.file, at.span, { bits: adcBits, lossless, rows, largest: largestPartialSum(rows, dacBits, sliceBits) });
     }
     const parasitics = values['parasitics'];
     const wires = values['wires'];
@@ -347,7 +346,7 @@ class Checker {
         this.diags.add('cell-levels', at.file, at.span, { cell: cellBits, needed, device: device.name, levels });
       }
     }
-    const geometry: CrossbarGeometry = { rows, cols, weightSlices: Math.max(1, Math.floor(weightBits / cellBits)), inputStreams: Math.max(1, Math.floor(inputBits / dacBits)), losslessAdcBits: lossless };
+    const geometry: CrossbarGeometry = { rows, cols, weightSlices: Math.max(1, Math.ceil(weightBits / cellBits)), inputStreams: Math.max(1, Math.floor(inputBits / dacBits)), losslessAdcBits: lossless };
     const checked: CheckedCrossbar = { kind: 'crossbar', name: decl.name.text, file: module.path, span: decl.name.span, values, eval: de, ...(device ? { device } : {}), geometry };
     this.crossbars.set(key, checked);
     return checked;
@@ -654,7 +653,8 @@ function presetFailed(decl: ConfigDecl, de: DeclEval): boolean {
 }
 
 /**
- * The narrowest ADC that converts every partial sum of a tile exactly: codes 0 … rows·(2^dac − 1)·(2^cell − 1).
+ * The narrowest ADC that converts every partial sum of a tile exactly: codes 0 … rows·(2^dac − 1)·(2^cell − 1),
+ * `cellBits` the widest slice's bits, min(cell_bits, weight_bits) (a narrow top slice sums to less).
  * (The usual shorthand log2(rows) + dac_bits + cell_bits is one bit short when rows is a power of
  * two and the cells and DACs are 1-bit: 128 rows can sum to 128, which needs 8 bits.)
  */
