@@ -9,13 +9,14 @@
  * feeds the folded matrix (config.ts `programFolded`).
  *
  *   exact  every row tile × input stream × (plane, slice) partial sum n = Σ_rows d·L is converted
- *          by its own ADC (code = clip(round(n / LSB), 0, 2^bits − 1)); codes are shift-added
- *          digitally over streams, slices and planes and summed over row tiles. Layout (ENGINE.md
+ *          by its own ADC (code = clip(round(n / LSB), 0, 2^bits − 1), the real quotient rounded
+ *          half to even: `adcRound`); codes are shift-added digitally over streams, slices and
+ *          planes and summed over row tiles. Layout (ENGINE.md
  *          rule 2, tiles as one batched MatMul): inputs as columns [K, M] (M = B, or B·L after a
  *          one-hot-Conv im2col), stream digits on a trailing axis → [T, R, M·J];
  *          levels [T, 2·S·N, R]; n = [T, 2·S·N, R] × [T, R, M·J]; the shift-add is two small MatMuls.
  *          Evaluation graphs of ideal devices with an ideal ≤ 8-bit ADC run the same conversions
- *          on bytes (exact-int.ts: QLinearMatMul computes and converts every partial sum).
+ *          on bytes (exact-int.ts: integer GEMMs whose requantization is the same exact conversion).
  *   fast   (TxSim) slices, planes and tiles folded into one effective integer matrix per weight
  *          update, one GEMM (or Conv) per MVM on the input_bits-quantized input, and one signed
  *          ADC (±(2^(bits−1) − 1)) on the layer-level result.
