@@ -315,10 +315,6 @@ class Checker {
     const cellBits = numOf(values['cell_bits']);
     const inputBits = numOf(values['input_bits']);
     const dacBits = numOf(values['dac_bits']);
-    if (weightBits % cellBits !== 0 && Number.isFinite(weightBits) && Number.isFinite(cellBits)) {
-      const at = this.fieldSpan(de, de.isWritten('cell_bits') ? 'cell_bits' : 'weight_bits');
-      this.diags.add('slicing-mismatch', at.file, at.span, { cell: cellBits, weight: weightBits });
-    }
     if (inputBits % dacBits !== 0 && Number.isFinite(inputBits) && Number.isFinite(dacBits)) {
       const at = this.fieldSpan(de, de.isWritten('dac_bits') ? 'dac_bits' : 'input_bits');
       this.diags.add('stream-mismatch', at.file, at.span, { dac: dacBits, input: inputBits });
@@ -332,13 +328,16 @@ class Checker {
         this.diags.add('stream-mismatch', at.file, at.span, { dac: bDac, input: bIn });
       }
     }
-    const lossless = losslessBits(rows, dacBits, cellBits);
+    // Slices of cell_bits from the LSB up, the top one narrower when cell_bits does not divide
+    // weight_bits: the widest slice, min(cell_bits, weight_bits), bounds the partial sums.
+    const sliceBits = Math.min(cellBits, weightBits);
+    const lossless = losslessBits(rows, dacBits, sliceBits);
     const adc = values['adc'];
     const adcBits = adc?.k === 'object' ? numOf(adc.fields['bits']) : NaN;
     // Only an ADC someone chose (here or in a preset) is worth a warning, not the default width.
     if (adcBits > lossless && de.isWritten('adc')) {
       const at = this.fieldSpan(de, 'adc');
-      this.diags.add('adc-above-lossless', at.file, at.span, { bits: adcBits, lossless, rows, largest: largestPartialSum(rows, dacBits, cellBits) });
+      this.diags.add('adc-above-lossless', at.file, at.span, { bits: adcBits, lossless, rows, largest: largestPartialSum(rows, dacBits, sliceBits) });
     }
     const parasitics = values['parasitics'];
     const wires = values['wires'];

@@ -8,8 +8,9 @@
  * At fidelity exact every row tile × input stream × (plane, slice) partial sum is converted by
  * its own ADC. With no device non-ideality (variation, faults, drift, read noise, parasitics), an
  * ideal ADC transfer (no offset, gain error or INL) and the largest partial sum
- * rows·(2^dac − 1)·(2^cell − 1) within the ADC's codes at a one-level step (`max` and `calibrate`
- * ranges then always give step 1; `fixed` when its full scale is at most 2^bits − 1 levels),
+ * rows·(2^dac − 1)·(2^w − 1) within the ADC's codes at a one-level step (w = min(cell_bits,
+ * weight_bits), the widest slice: a narrow top slice sums to less; `max` and `calibrate` ranges
+ * then always give step 1; `fixed` when its full scale is at most 2^bits − 1 levels),
  * every code equals its partial sum, so the shift-add of all codes is the integer product: the
  * merge is exact. Anything else is listed as not applied, with the reason.
  *
@@ -18,7 +19,7 @@
  * exactness claim.
  */
 
-import { adcMaxCode, driftFactor, inputEncoding, inputSigned, largestPartialSum, losslessBits, lsbFromFullScale, maxLevel, unitCurrent, weightSlices } from '../model/crossbar-math.js';
+import { adcMaxCode, driftFactor, inputEncoding, inputSigned, largestPartialSum, losslessBits, lsbFromFullScale, unitCurrent, weightSlices, widestSliceLevel } from '../model/crossbar-math.js';
 import type { AdcSpec, CrossbarSpec } from '../model/crossbar.js';
 import type { LayerMerge, MergeDirection, PlanExperiment, PlanLayer } from '../model/plan.js';
 import { trimNumber } from './units.js';
@@ -82,10 +83,12 @@ export function decideMerge(f: MergeFacts): LayerMerge {
   if (adc.inl !== 0) transfer.push(`inl ${trimNumber(adc.inl)} LSB`);
   if (transfer.length) why.push(`${adcName} transfer is not ideal (${transfer.join(', ')})`);
   const maxCode = adcMaxCode(adc, false);
-  const worst = largestPartialSum(rows, dacBits, xb.cellBits);
+  // The widest slice bounds the partial sums (a narrow top slice holds fewer levels).
+  const sliceBits = Math.min(xb.cellBits, xb.weightBits);
+  const worst = largestPartialSum(rows, dacBits, sliceBits);
   const lineWord = fwd ? 'row' : 'column';
   if (worst > maxCode) {
-    why.push(`${adcName}.bits = ${adc.bits} < ${losslessBits(rows, dacBits, xb.cellBits)} needed for ${rows}-${lineWord} tiles: partial sums up to ${worst} would be quantized`);
+    why.push(`${adcName}.bits = ${adc.bits} < ${losslessBits(rows, dacBits, sliceBits)} needed for ${rows}-${lineWord} tiles: partial sums up to ${worst} would be quantized`);
   } else if (adc.range.kind === 'fixed') {
     const step = lsbFromFullScale(adc.range.current / unitCurrent(xb, dacBits), maxCode);
     if (step !== 1) why.push(`${adcName}.range = fixed(${trimNumber(adc.range.current)} A) gives a step of ${trimNumber(Number(step.toPrecision(4)))} levels: codes would not equal partial sums`);
@@ -93,7 +96,7 @@ export function decideMerge(f: MergeFacts): LayerMerge {
   if (why.length) return { direction, applied: false, what, reason: why.join('; ') };
   return {
     direction, applied: true, what,
-    reason: `lossless ${adc.bits}-bit ADC: ${maxCode} codes ≥ ${worst} = ${rows} ${lineWord}s × ${2 ** dacBits - 1} × ${maxLevel(xb)} (largest partial sum) at a one-level step; ideal ADC transfer, no device variation, faults or drift`,
+    reason: `lossless ${adc.bits}-bit ADC: ${maxCode} codes ≥ ${worst} = ${rows} ${lineWord}s × ${2 ** dacBits - 1} × ${widestSliceLevel(xb)} (largest partial sum) at a one-level step; ideal ADC transfer, no device variation, faults or drift`,
   };
 }
 

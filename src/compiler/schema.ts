@@ -116,7 +116,7 @@ export const crossbarSchema: ObjectSchema = {
     { name: 'device', type: { t: 'ref', kind: 'device' }, default: required, doc: 'The device in every cell.' },
     { name: 'mapping', type: { t: 'enum', options: ['differential', 'offset'] }, default: v('differential'), doc: 'Signed weights as a ± pair of arrays, or one array with a reference column.' },
     { name: 'weight_bits', type: bits(1, 32), default: v(8), doc: 'Fixed-point precision of stored weights.' },
-    { name: 'cell_bits', type: bits(1, 16), default: v(2), doc: 'Bits per cell; weights are split MSB-first into weight_bits/cell_bits slices.' },
+    { name: 'cell_bits', type: bits(1, 16), default: v(2), doc: 'Bits per cell; weights are split into ⌈weight_bits/cell_bits⌉ slices of cell_bits from the LSB up, the top slice narrower when cell_bits does not divide weight_bits.' },
     { name: 'input_bits', type: bits(1, 32), default: v(8), doc: 'Fixed-point precision of inputs.' },
     { name: 'dac_bits', type: bits(1, 16), default: v(1), doc: 'DAC resolution; inputs stream in input_bits/dac_bits cycles.' },
     { name: 'adc', type: { t: 'object', schema: adcSchema }, default: { kind: 'none', describe: 'adc defaults' }, doc: 'Column ADC.' },

@@ -23,8 +23,23 @@ type Weights = Pick<CrossbarSpec, 'weightBits' | 'cellBits' | 'mapping'>;
 
 /** Number of weight slices: weight_bits split MSB-first into cell_bits pieces (the top one may be narrower). */
 export const weightSlices = (c: Slicing): number => Math.ceil(c.weightBits / c.cellBits);
-/** Largest slice level 2^cell_bits − 1. */
+/** Largest slice level 2^cell_bits − 1 (the cell's top level; it sets the conductance step ΔG). */
 export const maxLevel = (c: Pick<CrossbarSpec, 'cellBits'>): number => 2 ** c.cellBits - 1;
+/**
+ * Bits of each slice, LSB slice first: cell_bits each, the top (MSB) slice the remaining
+ * weight_bits − cell_bits·(S − 1) (8-bit weights on 3-bit cells: 3, 3, 2). A narrow slice uses
+ * the lowest 2^bits levels of its cells; recombination stays 2^(cell_bits·s).
+ */
+export function sliceBits(c: Slicing): number[] {
+  const S = weightSlices(c);
+  return Array.from({ length: S }, (_, s) => (s < S - 1 ? c.cellBits : c.weightBits - c.cellBits * (S - 1)));
+}
+/**
+ * Largest level any slice stores: 2^min(cell_bits, weight_bits) − 1 (the widest slice; the stored
+ * values, |q| or q + Z, are below 2^weight_bits). It bounds every partial sum, so it sets the `max`
+ * ADC range and the lossless ADC width.
+ */
+export const widestSliceLevel = (c: Slicing): number => 2 ** Math.min(c.cellBits, c.weightBits) - 1;
 /** Largest |quantized weight|: 2^wb − 1 (differential magnitudes), 2^(wb−1) − 1 (offset). */
 export const weightQmax = (c: Weights): number => (c.mapping === 'differential' ? 2 ** c.weightBits - 1 : 2 ** (c.weightBits - 1) - 1);
 /** Offset mapping: the stored value is q + Z, the reference column stores Z. */
@@ -120,11 +135,45 @@ export function lsbFromFullScale(fullScale: number, maxCode: number): number {
 }
 
 
+const gcd = (x: number, y: number): number => {
+  while (y) [x, y] = [y, x % y];
+  return x;
+};
+
+/**
+ * The ADC step as an exact ratio of integers: LSB = max(F, M)/M = b/a level units, F the full
+ * scale rounded to float32, M the largest code, reduced by their gcd; the conversion is then
+ * code = clip(round_half_even(n·a/b), ·, M) for the real quotient. A float32 F is m·2^(−e) with an
+ * integer m, so a = M·2^e/g and b = m/g are integers and exact float32 values. A step of one level
+ * is a = b = 1.
+ */
+export function adcStep(fullScale: number, maxCode: number): { a: number; b: number } {
+  const F = Math.max(Math.fround(fullScale), maxCode);
+  if (F === maxCode) return { a: 1, b: 1 };
+  // F ≥ 1 has at most 23 fractional bits, so M·2^e and F·2^e stay below 2^53 (exact in double).
+  let e = 0;
+  while (!Number.isInteger(F * 2 ** e)) e++;
+  const A = maxCode * 2 ** e;
+  const B = F * 2 ** e;
+  const g = gcd(A, B);
+  return { a: A / g, b: B / g };
+}
+
+/**
+ * Whether float32 arithmetic converts exactly at a step b/a (integers): for integer partial sums n,
+ * n·a is exact below the saturation point (n·a/b ≤ M + ½ ⇒ n·a < 2^24), and a quotient n·a/b that
+ * is not a half-integer lies at least 1/(2b) from one, more than half an ulp of any half-integer up
+ * to M + ½ when b·(2M + 1) < 2^24; so the correctly rounded float32 quotient (Div, QuantizeLinear)
+ * rounds like the real one, ties included.
+ */
+export const exactInFloat32 = (b: number, maxCode: number): boolean => Number.isInteger(b) && b * (2 * maxCode + 1) < 2 ** 24;
+
 // ---- partial sums --------------------------------------------------------------------------------
 
 /**
- * The largest partial sum of one tile conversion, rows·(2^dac − 1)·(2^cell − 1): what an ADC must
- * code to be lossless. (The usual shorthand log2(rows) + dac_bits + cell_bits is one bit short when
+ * The largest partial sum of one tile conversion, rows·(2^dac − 1)·(2^cell − 1) with `cellBits` the
+ * widest slice's bits, min(cell_bits, weight_bits) (a narrow top slice sums to less): what an ADC
+ * must code to be lossless. (The usual shorthand log2(rows) + dac_bits + cell_bits is one bit short when
  * rows is a power of two and the cells and DACs are 1-bit: 128 rows can sum to 128, which needs 8 bits.)
  */
 export function largestPartialSum(rows: number, dacBits: number, cellBits: number): number {

@@ -36,12 +36,12 @@ test('check: exit 0 for clean files, 1 with located errors, 2 for usage errors',
 });
 
 test('check --json gives machine-readable diagnostics', () => {
-  const { file } = tmpSpec('crossbar c { size = 64 x 64, weight_bits = 8, cell_bits = 3 }\n');
+  const { file } = tmpSpec('crossbar c { size = 64 x 64, input_bits = 8, dac_bits = 3 }\n');
   const r = xbarc(['check', '--json', file]);
   assert.equal(r.code, 1);
   const out = JSON.parse(r.stdout) as { diagnostics: { code: string; severity: string; span: { line: number } }[] };
   const codes = out.diagnostics.map((d) => d.code).sort();
-  assert.deepEqual(codes, ['missing-field', 'slicing-mismatch']);
+  assert.deepEqual(codes, ['missing-field', 'stream-mismatch']);
   assert.ok(out.diagnostics.every((d) => d.span.line === 1));
 });
 

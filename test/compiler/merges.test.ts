@@ -74,6 +74,20 @@ test('a 7-bit ADC is one bit short for 64-row tiles: not applied, with the parti
   assert.equal(m['conv1']![0]!.applied, true);
 });
 
+test('narrow slices: the widest slice sets the largest partial sum (8-bit weights on 3-bit cells: 7 levels; 2-bit weights on 4-bit cells: 3)', () => {
+  const forward = (over: Parameters<typeof xbConfig>[0]): LayerMerge => decideMerge({ fidelity: 'exact', xb: xbConfig({ rows: 64, inputBits: 8, dacBits: 1, ...over }), K: 200, N: 10, direction: 'forward', signedInput: false });
+  // 64 rows × 1 × 7 = 448 needs 9 bits; 3 slices (3, 3, 2 bits).
+  const wide = forward({ weightBits: 8, cellBits: 3, adc: adc(8) });
+  assert.equal(wide.applied, false);
+  assert.equal(wide.reason, 'adc.bits = 8 < 9 needed for 64-row tiles: partial sums up to 448 would be quantized');
+  assert.match(wide.what, /4 row tiles × 3 slices × 2 planes × 8 streams/);
+  assert.match(forward({ weightBits: 8, cellBits: 3, adc: adc(9) }).reason, /^lossless 9-bit ADC: 511 codes ≥ 448 = 64 rows × 1 × 7/);
+  // A 2-bit weight on a 4-bit cell uses its lowest 4 levels: partial sums up to 64 · 3 = 192, not 64 · 15.
+  const one = forward({ weightBits: 2, cellBits: 4, adc: adc(8) });
+  assert.equal(one.applied, true, one.reason);
+  assert.match(one.reason, /255 codes ≥ 192 = 64 rows × 1 × 3/);
+});
+
 test('device variation, faults, drift and a non-ideal ADC transfer each prevent the merge, and say so', () => {
   const d2d = mergesOf(planOf(lenet({ device: 'd2d_sigma = 3 %' })));
   assert.ok(Object.values(d2d).every((l) => !l[0]!.applied));

@@ -126,8 +126,12 @@ test('--set overrides are checked like the file and change the plan', () => {
   assert.equal(exp.train!.batch, 16);
   assert.equal(exp.seed, 9);
   assert.equal(exp.network.layers.find((l) => l.name === 'fc1')!.mapping!.tiles!.rowTiles, 13);
-  const bad = compile(file, { sets: ['xb.cell_bits=3'] });
-  assert.ok(bad.diagnostics.some((d) => d.code === 'slicing-mismatch'), 'cell_bits = 3 does not divide 8');
+  // 5-bit weights on 2-bit cells: ⌈5/2⌉ = 3 slices (2, 2, 1 bits), not an error.
+  const narrow = compile(file, { sets: ['xb.weight_bits=5'] });
+  assert.equal(narrow.hasErrors, false, narrow.diagnostics.map((d) => d.message).join('\n'));
+  assert.equal(narrow.plan!.experiments[0]!.network.layers.find((l) => l.name === 'fc1')!.mapping!.weightSlices, 3);
+  const bad = compile(file, { sets: ['xb.dac_bits=3'] });
+  assert.ok(bad.diagnostics.some((d) => d.code === 'stream-mismatch'), 'dac_bits = 3 does not divide 8');
   const unknown = compile(file, { sets: ['xb.adc.bitz=4'] });
   assert.ok(unknown.diagnostics.some((d) => /did you mean bits/.test(d.message)), unknown.diagnostics.map((d) => d.message).join('\n'));
   const malformed = compile(file, { sets: ['no-equals-sign'] });

@@ -3,7 +3,12 @@
  * integer bit operations and plain loops; it shares no code with the ONNX emitters.
  *
  *   y[b, n] = Σ_tiles Σ_streams w_j Σ_planes ±1 Σ_slices 2^(cb·s) · ADC( Σ_{rows r in tile} d_j(x[b,r]) · ℓ_s(W_p[r,n]) )
- *   ADC(n) = clamp(roundHalfEven(float32(n · float32(1 / lsb))), 0, 2^bits − 1)
+ *   ADC(n) = clamp(roundHalfEven(n / LSB), 0, M),  LSB = max(F / M, 1),  M = 2^bits − 1
+ *
+ * with the real quotient: n / LSB is computed as an exact rational (BigInt), so ties (n / LSB a
+ * half-integer) round to even exactly. F is the ADC full scale in level units (any double, e.g.
+ * the float32 value a graph holds); slices are cell_bits wide from the LSB up, the top one holding
+ * what remains of weight_bits.
  *
  * Weights and inputs are already integers: W ∈ [−qmax_w, qmax_w], x ∈ [−qmax_x, qmax_x]
  * (or [0, 2^ib − 1] unsigned).
@@ -19,8 +24,8 @@ export interface BitTrueConfig {
   dacBits: number;
   signedInput: boolean;
   adcBits: number;
-  /** ADC step in units of one level × one DAC step (a float32 value). */
-  lsb: number;
+  /** ADC full scale F in level units (one level × one DAC step); the step is max(F / M, 1). */
+  fullScale: number;
 }
 
 export interface BitTrueResult {
@@ -30,12 +35,32 @@ export interface BitTrueResult {
   saturated: number;
 }
 
-export function roundHalfEven(v: number): number {
-  const fl = Math.floor(v);
-  const diff = v - fl;
-  if (diff > 0.5) return fl + 1;
-  if (diff < 0.5) return fl;
-  return fl % 2 === 0 ? fl : fl + 1;
+/** A finite double as an exact fraction num/den (den a power of two). */
+function exactFraction(v: number): { num: bigint; den: bigint } {
+  let den = 1n;
+  let x = v;
+  // Doubles ≥ 1 have at most 52 fractional bits; doubling is exact.
+  while (!Number.isInteger(x)) {
+    x *= 2;
+    den *= 2n;
+  }
+  return { num: BigInt(x), den };
+}
+
+/** The ADC code of an integer partial sum n ≥ 0: clamp(roundHalfEven(n·M/F), 0, M) exactly, or n at a one-level step. */
+export function adcCode(n: number, fullScale: number, maxCode: number): { code: number; saturated: boolean } {
+  let raw: bigint;
+  if (fullScale <= maxCode) raw = BigInt(n);
+  else {
+    // n / (F/M) = n·M·den / num, rounded half to even in integers.
+    const { num, den } = exactFraction(fullScale);
+    const p = BigInt(n) * BigInt(maxCode) * den;
+    const q = p / num;
+    const twice = 2n * (p - q * num);
+    raw = twice > num || (twice === num && q % 2n === 1n) ? q + 1n : q;
+  }
+  const saturated = raw > BigInt(maxCode);
+  return { code: saturated ? maxCode : Number(raw), saturated };
 }
 
 /** Input stream digits and their shift-add weights for one integer input. */
@@ -90,7 +115,6 @@ export function bitTrueMvm(x: Int32Array, w: Int32Array, B: number, K: number, N
   let conversions = 0;
   let saturated = 0;
   const tiles = Math.ceil(K / c.rows);
-  const inv = Math.fround(1 / c.lsb);
   for (let b = 0; b < B; b++) {
     const enc = Array.from({ length: K }, (_, k) => streams(x[b * K + k]!, c));
     const J = enc[0]?.digits.length ?? 0;
@@ -103,10 +127,9 @@ export function bitTrueMvm(x: Int32Array, w: Int32Array, B: number, K: number, N
             for (let n = 0; n < N; n++) {
               let partial = 0;
               for (let r = r0; r < r1; r++) partial += enc[r]!.digits[j]! * ((planes[p]![r * N + n]! >> (c.cellBits * s)) & cellMask);
-              const raw = roundHalfEven(Math.fround(partial * inv));
-              const code = Math.min(maxCode, Math.max(0, raw));
+              const { code, saturated: clipped } = adcCode(partial, c.fullScale, maxCode);
               conversions++;
-              if (raw > maxCode) saturated++;
+              if (clipped) saturated++;
               acc[b * N + n]! += enc[0]!.weights[j]! * (p === 0 ? 1 : -1) * 2 ** (c.cellBits * s) * code;
             }
           }

@@ -110,6 +110,8 @@ export async function runMvm(
 }
 
 export const scalarTensor = (v: number): ort.Tensor => new ort.Tensor('float32', Float32Array.of(v), []);
+/** A fed ADC step `xb/<layer>/step` = [a, b, s] (LSB = b/a level units, s the integer core's multiplier or 0; exact-int.ts fedStep). */
+export const stepTensor = (step: readonly number[] = [1, 1, 1]): ort.Tensor => new ort.Tensor('float32', Float32Array.from(step), [3]);
 
 // ---- plan-level fixtures shared by the crossbar training tests ---------------------------------
 

@@ -13,7 +13,7 @@ import { DataType } from '../../src/runtime/engine/onnx.js';
 import ort from 'onnxruntime-node';
 import { Rng } from '../../src/runtime/rng.js';
 import { bitTrueMvm } from '../reference/bit-true.js';
-import { adc, layerXb, runMvm, scalarTensor, xbConfig } from './crossbar-helpers.js';
+import { adc, layerXb, runMvm, scalarTensor, stepTensor, xbConfig } from './crossbar-helpers.js';
 
 function randn(rng: Rng, n: number, std = 1): Float32Array {
   return rng.fillNormal(new Float32Array(n), 0, std);
@@ -36,7 +36,7 @@ function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 const maxAbs = (a: ArrayLike<number>): number => Array.from(a).reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-const rangeFeeds = (xrange: number, lsb = 1): Record<string, ort.Tensor> => ({ [sideName('L', 'xrange')]: scalarTensor(xrange), [sideName('L', 'lsb')]: scalarTensor(lsb) });
+const rangeFeeds = (xrange: number): Record<string, ort.Tensor> => ({ [sideName('L', 'xrange')]: scalarTensor(xrange), [sideName('L', 'step')]: stepTensor() });
 
 test('fast and exact agree to float tolerance when every ADC is lossless (dense and conv, both mappings)', async () => {
   const rng = new Rng(3, 'test/fast-exact');
@@ -106,13 +106,48 @@ test('fewer ADC bits → larger error; saturation is counted exactly like the re
   const qw = weightQmax(xb);
   const wi = Float32Array.from({ length: K * N }, () => rng.int(2 * qw + 1) - qw);
   wi[0] = qw;
-  const r = await runMvm(layerXb(xb, { outputs: 'stats', signedInput: false }), { kind: 'dense', layer: 'L', K, N }, { data: xi, dims: [B, K] }, { data: wi, dims: [K, N] }, rangeFeeds(enc.qmax, 1));
-  const ref = bitTrueMvm(Int32Array.from(xi), Int32Array.from(wi), B, K, N, { rows: 32, mapping: 'differential', weightBits: 4, cellBits: 2, inputBits: 5, dacBits: 1, signedInput: false, adcBits: 4, lsb: 1 });
+  const r = await runMvm(layerXb(xb, { outputs: 'stats', signedInput: false }), { kind: 'dense', layer: 'L', K, N }, { data: xi, dims: [B, K] }, { data: wi, dims: [K, N] }, rangeFeeds(enc.qmax));
+  const ref = bitTrueMvm(Int32Array.from(xi), Int32Array.from(wi), B, K, N, { rows: 32, mapping: 'differential', weightBits: 4, cellBits: 2, inputBits: 5, dacBits: 1, signedInput: false, adcBits: 4, fullScale: 1 });
   const sat = (r.out[statName('L', 'sat')]!.data as Float32Array)[0]!;
   const conv = (r.out[statName('L', 'conv')]!.data as Float32Array)[0]!;
   assert.ok(ref.saturated > 0);
   assert.equal(sat, ref.saturated);
   assert.equal(conv, ref.conversions);
+});
+
+test('fast fidelity: the layer-level ADC rounds half-code ties to even (LSB = 12/7, dense and conv, max and fed ranges)', async () => {
+  // Signed 7-bit converter (M = 63) over K = 12 rows of 2-bit inputs and weights: max full scale
+  // 12·3·3 = 108, LSB = 108/63 = 12/7 (a = 7, b = 12: not a power of two, so a float32
+  // reciprocal, or ORT folding the division into the GEMM as ×float32(7/12), misrounds).
+  // Sums 6 → 3.5 → 4, 18 → 10.5 → 10, −6 → −4; 7 → 4.08 → 4 is no tie.
+  const xb = xbConfig({ rows: 64, weightBits: 2, cellBits: 2, inputBits: 2, dacBits: 1, adc: adc(7, { kind: 'max' }) });
+  const K = 12, N = 2;
+  const sums = [6, 18, -6, 7];
+  const want = [4, 10, -4, 4];
+  assert.equal(Math.round(6 * Math.fround(7 / 12)), 3, 'a float32 multiplier 7/12 rounds the tie 3.5 down');
+  // Sample b: its sum on column 0 (inputs 0…3 against weights ±1, ±3); column 1 holds the largest weight.
+  const x = new Float32Array(sums.length * K);
+  const w = new Float32Array(K * N);
+  for (let k = 0; k < K; k++) w[k * N] = k < 6 ? 1 : k < 9 ? -1 : 3;
+  w[1] = 3;
+  const inputs = [[1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0], [3, 3, 3, 3, 3, 3, 0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0, 2, 2, 2, 0, 0, 0], [1, 1, 1, 1, 0, 0, 0, 0, 0, 1, 0, 0]];
+  inputs.forEach((row, b) => x.set(row, b * K));
+  for (const [b, s] of sums.entries()) assert.equal(inputs[b]!.reduce((acc, v, k) => acc + v * w[k * N]!, 0), s);
+  const feeds = { [sideName('L', 'xrange')]: scalarTensor(3), [sideName('L', 'step')]: stepTensor([7, 12, 0]) };
+  const conv = { kind: 'conv2d' as const, layer: 'L', C: K, H: 1, W: 1, O: N, kernel: [1, 1] as [number, number], stride: [1, 1] as [number, number], pads: [0, 0, 0, 0] as [number, number, number, number], Ho: 1, Wo: 1 };
+  // Conv weights [O, C, 1, 1] = Wᵀ.
+  const wc = new Float32Array(N * K);
+  for (let k = 0; k < K; k++) for (let n = 0; n < N; n++) wc[n * K + k] = w[k * N + n]!;
+  for (const range of [{ kind: 'max' as const }, { kind: 'calibrate' as const, percentile: 1 }]) {
+    const cfg = layerXb({ ...xb, adc: adc(7, range) }, { fidelity: 'fast', signedInput: false });
+    const dense = await runMvm(cfg, { kind: 'dense', layer: 'L', K, N }, { data: x, dims: [sums.length, K] }, { data: w, dims: [K, N] }, feeds);
+    const cv = await runMvm(cfg, conv, { data: x, dims: [sums.length, K, 1, 1] }, { data: wc, dims: [N, K, 1, 1] }, feeds);
+    for (let b = 0; b < sums.length; b++) {
+      assert.equal(dense.acc![b * N], want[b], `dense, ${range.kind}: sum ${sums[b]} → ${want[b]}`);
+      assert.equal(cv.acc![b * N], want[b], `conv, ${range.kind}: sum ${sums[b]} → ${want[b]}`);
+    }
+    assert.equal(dense.lsb, Math.fround(12 / 7));
+  }
 });
 
 test('device programming: D2D σ, lognormal mean, stuck-at fractions and drift match the spec', () => {

@@ -139,3 +139,44 @@ test('crossbarMvm at exact fidelity follows the compiler\'s merge decision: loss
   assert.match(coarse.merge.reason, /6 < 7/);
   assert.notDeepEqual(Array.from(coarse.data), Array.from(merged.data));
 });
+
+test('xbarc mvm: a partial sum on a half code rounds to even (8×8 tile, LSB = 8/7: 3.5 codes → 4)', async () => {
+  // The bit-true check's repro: 4-bit weights on 2-bit cells, 4-bit inputs on 2-bit DACs, a 6-bit
+  // ADC at the worst-case range 8·3·3 = 72 level units: LSB = 72/63 = 8/7. Input 1 on rows 0–3
+  // against weight 1 is the only non-zero partial sum, n = 4 = 3.5 LSB; the 15s set both scales
+  // to 1 and meet zeros. Ties to even: code 4, y = 4·8/7 = 4.5714286 (code 3 gave 3.4285717).
+  const dir = mkdtempSync(join(tmpdir(), 'xbarc-mvm-tie-'));
+  try {
+    const spec = join(dir, 'tie.xbar');
+    writeFileSync(spec, `device d {
+  levels = 4
+  r_on   = 100 kOhm
+  on_off = 10
+}
+
+crossbar xb {
+  size        = 8 x 8
+  device      = d
+  mapping     = differential
+  weight_bits = 4
+  cell_bits   = 2
+  input_bits  = 4
+  dac_bits    = 2
+  adc         = { bits = 6, range = max }
+}
+`);
+    const W = new Float32Array(64);
+    [1, 1, 1, 1, 0, 0, 0, 15].forEach((v, k) => (W[k * 8] = v));
+    writeFileSync(join(dir, 'W.npy'), formatNpy({ data: W, shape: [8, 8] }));
+    writeFileSync(join(dir, 'X.npy'), formatNpy({ data: Float32Array.of(1, 1, 1, 1, 15, 0, 0, 0), shape: [1, 8] }));
+    const code = await mvmCommand({ spec, crossbar: 'xb', weights: join(dir, 'W.npy'), inputs: join(dir, 'X.npy'), out: join(dir, 'Y.npy'), fidelity: 'exact', seed: '0' });
+    assert.equal(code, 0);
+    const Y = parseNpy(readFileSync(join(dir, 'Y.npy')));
+    assert.deepEqual(Y.shape, [1, 8]);
+    assert.equal(Y.data[0], Math.fround(4 * Math.fround(8 / 7)));
+    assert.ok(Math.abs(Y.data[0]! - 32 / 7) < 1e-6, `y = ${Y.data[0]}`);
+    assert.deepEqual(Array.from(Y.data.subarray(1)), new Array(7).fill(0));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

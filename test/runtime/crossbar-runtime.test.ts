@@ -19,7 +19,7 @@ import { runExperiment, runExperimentInWorker } from '../../src/runtime/engine/r
 import type { MvmSpec } from '../../src/runtime/engine/mvm.js';
 import { Trainer } from '../../src/runtime/engine/trainer.js';
 import { Rng } from '../../src/runtime/rng.js';
-import { adc, layerXb, planCrossbar, runMvm, scalarTensor, smallCrossbarExperiment, xbConfig } from './crossbar-helpers.js';
+import { adc, layerXb, planCrossbar, runMvm, scalarTensor, smallCrossbarExperiment, stepTensor, xbConfig } from './crossbar-helpers.js';
 
 const crossbar = planCrossbar;
 
@@ -177,7 +177,7 @@ test('fast fidelity programmed by the runtime: the folded matrix equals an indep
     const x = Float32Array.from({ length: B * K }, () => rng.int(2 * qx + 1) - qx);
     x[0] = qx;
     const dy = rng.fillNormal(new Float32Array(B * N));
-    const ranges = { [sideName('L', 'xrange')]: scalarTensor(qx), [sideName('L', 'lsb')]: scalarTensor(1) };
+    const ranges = { [sideName('L', 'xrange')]: scalarTensor(qx), [sideName('L', 'step')]: stepTensor() };
     const dims = p.dims;
     const fed = await runMvm(layerXb(xb, { fidelity: 'fast', variation: true, programming: 'fed' }), spec, { data: x, dims: [B, K] }, { data: w, dims: [K, N] }, {
       ...ranges,
@@ -213,7 +213,7 @@ test('fast fidelity programmed by the runtime: the folded matrix equals an indep
   const Wfc = new Float32Array(Nc * Kc);
   const sWc = programFolded(xb, wc, foldDevices(xb, pc.A, pc.B, Kc, Nc, 'nk'), Wfc);
   const xc = Float32Array.from({ length: 2 * 2 * 7 * 6 }, () => rng.int(63) - 31);
-  const cranges = { [sideName('L', 'xrange')]: scalarTensor(31), [sideName('L', 'lsb')]: scalarTensor(1) };
+  const cranges = { [sideName('L', 'xrange')]: scalarTensor(31), [sideName('L', 'step')]: stepTensor() };
   const cf = await runMvm(layerXb(xb, { fidelity: 'fast', variation: true, programming: 'fed' }), conv, { data: xc, dims: [2, 2, 7, 6] }, { data: wc, dims: [5, 2, 3, 3] }, { ...cranges, [sideName('L', 'Wf')]: new ort.Tensor('float32', Wfc, [5, 2, 3, 3]), [sideName('L', 'sW')]: scalarTensor(sWc) });
   const cg = await runMvm(layerXb(xb, { fidelity: 'fast', variation: true }), conv, { data: xc, dims: [2, 2, 7, 6] }, { data: wc, dims: [5, 2, 3, 3] }, { ...cranges, [sideName('L', 'A')]: new ort.Tensor('float32', pc.A, pc.dims), [sideName('L', 'B')]: new ort.Tensor('float32', pc.B, pc.dims) });
   let differ = 0;
@@ -223,6 +223,41 @@ test('fast fidelity programmed by the runtime: the folded matrix equals an indep
   }
   assert.ok(differ <= cf.y.length / 100, `conv: ${differ} of ${cf.y.length} outputs differ by a code`);
   assert.ok(cf.y.some((v) => v !== 0));
+});
+
+test('fast fidelity with narrow top slices (8-bit weights on 3-bit cells, 5 on 2, 7 on 2): the runtime fold, the in-graph fold and an independent float64 fold agree', async () => {
+  const rng = new Rng(13, 'test/fed-narrow');
+  const B = 3, K = 40, N = 7;
+  const spec: MvmSpec = { kind: 'dense', layer: 'L', K, N };
+  for (const [wb, cb] of [[8, 3], [5, 2], [7, 2]] as const) {
+    for (const mapping of ['differential', 'offset'] as const) {
+      const xb = xbConfig({ rows: 16, cols: 8, mapping, weightBits: wb, cellBits: cb, inputBits: 6, adc: adc(24, { kind: 'max' }), backward: { inputBits: 6, dacBits: 1, adc: adc(24, { kind: 'max' }) } }, { d2dSigma: 0.05, pSa1: 0.02 });
+      const S = Math.ceil(wb / cb);
+      assert.deepEqual(planeSliceWeights(xb), [...Array.from({ length: S }, (_, k) => 2 ** (cb * k)), ...Array.from({ length: S }, (_, k) => -(2 ** (cb * k)))]);
+      const w = rng.fillNormal(new Float32Array(K * N), 0, 0.2);
+      const p = programDevices(xb, 'L', K, N, 7);
+      const ref = referenceFold(xb, w, K, N, p.A, p.B);
+      const Wf = new Float32Array(K * N);
+      const sW = programFolded(xb, w, foldDevices(xb, p.A, p.B, K, N, 'kn'), Wf);
+      assert.equal(sW, ref.sW);
+      for (let i = 0; i < K * N; i++) assert.ok(Math.abs(Wf[i]! - ref.Wf[i]!) <= 2 ** -23 * Math.abs(ref.Wf[i]!) + 1e-9, `${wb}/${cb} ${mapping} Wf[${i}] = ${Wf[i]}, reference ${ref.Wf[i]}`);
+      // The in-graph programming (sliceLevels) folds the same levels: same MVM within rounding.
+      const qx = 31;
+      const x = Float32Array.from({ length: B * K }, () => rng.int(2 * qx + 1) - qx);
+      x[0] = qx;
+      const ranges = { [sideName('L', 'xrange')]: scalarTensor(qx), [sideName('L', 'step')]: stepTensor() };
+      const fed = await runMvm(layerXb(xb, { fidelity: 'fast', variation: true, programming: 'fed' }), spec, { data: x, dims: [B, K] }, { data: w, dims: [K, N] }, { ...ranges, [sideName('L', 'Wf')]: new ort.Tensor('float32', Wf, [K, N]), [sideName('L', 'sW')]: scalarTensor(sW) });
+      const graph = await runMvm(layerXb(xb, { fidelity: 'fast', variation: true }), spec, { data: x, dims: [B, K] }, { data: w, dims: [K, N] }, { ...ranges, [sideName('L', 'A')]: new ort.Tensor('float32', p.A, p.dims), [sideName('L', 'B')]: new ort.Tensor('float32', p.B, p.dims) });
+      for (let b = 0; b < B; b++) {
+        for (let n = 0; n < N; n++) {
+          let yi = 0;
+          for (let k = 0; k < K; k++) yi += x[b * K + k]! * ref.Wf[k * N + n]!;
+          assert.ok(Math.abs(fed.y[b * N + n]! / sW - yi) <= 0.5 + 1e-5 * Math.abs(yi), `${wb}/${cb} ${mapping}: fed y[${b}, ${n}]`);
+          assert.ok(Math.abs(graph.y[b * N + n]! / sW - yi) <= 0.5 + 1e-5 * Math.abs(yi), `${wb}/${cb} ${mapping}: in-graph y[${b}, ${n}]`);
+        }
+      }
+    }
+  }
 });
 
 test('fast fidelity: training with runtime-programmed weights follows in-graph programming (D2D, forward and backward; evaluation with drift)', async () => {

@@ -9,13 +9,14 @@
  * feeds the folded matrix (config.ts `programFolded`).
  *
  *   exact  every row tile × input stream × (plane, slice) partial sum n = Σ_rows d·L is converted
- *          by its own ADC (code = clip(round(n / LSB), 0, 2^bits − 1)); codes are shift-added
- *          digitally over streams, slices and planes and summed over row tiles. Layout (ENGINE.md
+ *          by its own ADC (code = clip(round(n / LSB), 0, 2^bits − 1), the real quotient rounded
+ *          half to even: `adcRound`); codes are shift-added digitally over streams, slices and
+ *          planes and summed over row tiles. Layout (ENGINE.md
  *          rule 2, tiles as one batched MatMul): inputs as columns [K, M] (M = B, or B·L after a
  *          one-hot-Conv im2col), stream digits on a trailing axis → [T, R, M·J];
  *          levels [T, 2·S·N, R]; n = [T, 2·S·N, R] × [T, R, M·J]; the shift-add is two small MatMuls.
  *          Evaluation graphs of ideal devices with an ideal ≤ 8-bit ADC run the same conversions
- *          on bytes (exact-int.ts: QLinearMatMul computes and converts every partial sum).
+ *          on bytes (exact-int.ts: integer GEMMs whose requantization is the same exact conversion).
  *   fast   (TxSim) slices, planes and tiles folded into one effective integer matrix per weight
  *          update, one GEMM (or Conv) per MVM on the input_bits-quantized input, and one signed
  *          ADC (±(2^(bits−1) − 1)) on the layer-level result.
@@ -33,11 +34,11 @@
 
 import { XbarcRuntimeError } from '../../model/errors.js';
 import { convOutputPadding, idealMvm, unfoldPatches, type ConvMvmSpec, type MvmEmitter, type MvmForward, type MvmSpec } from '../engine/mvm.js';
-import type { GraphBuilder } from '../engine/onnx.js';
+import { f, type GraphBuilder } from '../engine/onnx.js';
 import type { LayerMerge } from '../../model/plan.js';
-import { adcMaxCode, inputEncoding, lsbFromFullScale, maxLevel, offsetZ, planeSliceWeights, unitCurrent, weightQmax, weightSlices, type InputEncoding } from '../../model/crossbar-math.js';
+import { adcMaxCode, adcStep, exactInFloat32, inputEncoding, offsetZ, planeSliceWeights, unitCurrent, weightQmax, weightSlices, widestSliceLevel, type InputEncoding } from '../../model/crossbar-math.js';
 import type { AdcSpec, CrossbarSpec } from '../../model/crossbar.js';
-import { integerConversionsApply, integerForwardCore, streamDigits, sumStreamsAndTiles } from './exact-int.js';
+import { integerForwardCore, requantPlan, streamDigits, sumStreamsAndTiles, type Requantization, type RequantPlan } from './exact-int.js';
 
 export interface LayerCrossbar {
   layer: string;
@@ -81,7 +82,11 @@ export interface LayerCrossbar {
 }
 
 /** Names of the side inputs and extra outputs of a layer. */
-export const sideName = (layer: string, kind: 'A' | 'B' | 'Ab' | 'Bb' | 'Wf' | 'Wfb' | 'sW' | 'lsb' | 'xrange' | 'noise'): string => `xb/${layer}/${kind}`;
+/**
+ * `step`: a static ADC step, fed as [a, b, s] (LSB = b/a level units, exact-int.ts `fedStep` of
+ * the calibrated full scale).
+ */
+export const sideName = (layer: string, kind: 'A' | 'B' | 'Ab' | 'Bb' | 'Wf' | 'Wfb' | 'sW' | 'step' | 'xrange' | 'noise'): string => `xb/${layer}/${kind}`;
 export const calName = (layer: string, kind: 'xrange' | 'adcq'): string => `cal/${layer}/${kind}`;
 export const statName = (layer: string, kind: 'sig' | 'err' | 'sat' | 'conv'): string => `stat/${layer}/${kind}`;
 
@@ -234,13 +239,40 @@ export class CrossbarMvm implements MvmEmitter {
     return { y, saved };
   }
 
-  /** The ADC step (level units) of a converter: constant for max/fixed, fed or in-graph for calibrate. */
-  private lsb(g: GraphBuilder, adc: AdcSpec, maxCode: number, worstCase: number, dacBits: number, observed: (() => string) | null, staticName: string | null): { lsb: string; fullScale?: string } {
-    if (adc.range.kind === 'max') return { lsb: g.scalar(lsbFromFullScale(worstCase, maxCode)) };
-    if (adc.range.kind === 'fixed') return { lsb: g.scalar(lsbFromFullScale(adc.range.current / unitCurrent(this.cfg.xb, dacBits), maxCode)) };
-    if (staticName || !observed) return { lsb: side(g, staticName ?? sideName(this.cfg.layer, 'lsb'), []) };
-    const q = quantile(g, observed(), adc.range.percentile);
-    return { lsb: g.op('Max', [g.op('Div', [q, g.scalar(maxCode)]), g.scalar(1)]), fullScale: q };
+  /**
+   * The ADC step of one converter as the exact ratio LSB = b/a level units (config.ts `adcStep`),
+   * so that code = round_half_even(n·a/b): constant for `max` (full scale = `worst`, the largest
+   * partial sum) and `fixed`; for `calibrate` fed as [a, b, s] (`staticName`) or measured in-graph
+   * (a = M, b = max(F, M) with F the percentile of the observed sums). In float32 the caller
+   * multiplies the sums by `a` (folded into a small operand) and `finish` observes those products;
+   * `f64` (where float32 cannot be shown exact for every step the converter can take,
+   * `exactInFloat32`, but the sums themselves are exact integers below 2^24) leaves them unscaled
+   * and `convert` divides in float64. `allowF64` false keeps float32 (fidelity fast: its
+   * layer-level sums are rarely exact in float32 anyway).
+   */
+  private step(g: GraphBuilder, adc: AdcSpec, maxCode: number, worst: number, dacBits: number, staticName: string | null, allowF64: boolean): StepPlan {
+    const canF64 = allowF64 && worst < 2 ** 24;
+    if (adc.range.kind === 'max' || adc.range.kind === 'fixed') {
+      const { a, b } = adcStep(adc.range.kind === 'max' ? worst : adc.range.current / unitCurrent(this.cfg.xb, dacBits), maxCode);
+      return { a, f64: canF64 && !exactInFloat32(b, maxCode), finish: () => ({ b, lsb: g.scalar(Math.fround(b / a)) }) };
+    }
+    if (staticName) {
+      const { a, b } = fedStepInputs(g, staticName);
+      // A calibrated full scale is an observed partial sum (≤ worst): b ≤ max(worst, M), and 1 when worst ≤ M.
+      return { a, f64: canF64 && worst > maxCode && !exactInFloat32(worst, maxCode), finish: () => ({ b, lsb: g.op('Div', [b, a]) }) };
+    }
+    // In-graph: a = M unreduced (the sums are scaled before their percentile is known); n·M/M = n exactly at a one-level step.
+    const f64 = canF64 && (worst <= maxCode ? worst * maxCode >= 2 ** 24 : !exactInFloat32(worst, maxCode));
+    return {
+      a: maxCode, f64,
+      finish: (observed) => {
+        const q = quantile(g, observed!(), adc.range.kind === 'calibrate' ? adc.range.percentile : 1);
+        // float32 observes n·M (exact), so q/M is the observed sum itself.
+        const F = f64 ? q : g.op('Div', [q, g.scalar(maxCode)]);
+        const b = g.op('Max', [F, g.scalar(maxCode)]);
+        return { b, lsb: g.op('Div', [b, g.scalar(maxCode)]), fullScale: F };
+      },
+    };
   }
 
   /**
@@ -276,14 +308,15 @@ export class CrossbarMvm implements MvmEmitter {
     const S = this.S;
     // Levels as [T, (plane, slice, column), R].
     const Lm = g.op('Reshape', [g.op('Transpose', [g.op('Reshape', [pad(g, L, 4, 2, T * R - K), g.constInt64([2, S, T, R, N])])], { perm: [2, 0, 1, 4, 3] }), g.constInt64([T, 2 * S * N, R])]);
-    if (this.integerConversions(enc)) return this.integerForward(g, spec, xq, Lm, enc, { T, R, S });
+    const requant = this.integerConversions(enc, R);
+    if (requant) return this.integerForward(g, spec, xq, Lm, enc, { T, R, S }, requant);
     // Inputs as columns [K, M] (M = B, or B·L for conv: im2col of the quantized image).
     const cols = spec.kind === 'dense'
       ? g.op('Transpose', [xq], { perm: [1, 0] })
       : g.op('Transpose', [unfoldPatches(g, spec, xq)], { perm: [1, 0, 2] });
     const U = g.op('Reshape', [pad(g, cols, spec.kind === 'dense' ? 2 : 3, 0, T * R - K), g.constInt64([T, R, -1])]);
     const L1 = spec.kind === 'dense' ? 1 : spec.Ho * spec.Wo;
-    const core = this.exactCore(g, U, Lm, enc, { T, R, N, L: L1 }, c.xb.adc, c.xb.dacBits, c.ranges === 'static' ? sideName(c.layer, 'lsb') : null);
+    const core = this.exactCore(g, U, Lm, enc, { T, R, N, L: L1 }, c.xb.adc, c.xb.dacBits, c.ranges === 'static' ? sideName(c.layer, 'step') : null);
     // [N, M] → the layer's output layout.
     const toOutput = (t: string): string => {
       if (spec.kind === 'dense') return g.op('Transpose', [t], { perm: [1, 0] });
@@ -294,21 +327,30 @@ export class CrossbarMvm implements MvmEmitter {
   }
 
   /**
-   * Whether this graph's forward conversions run on 8-bit integers (exact-int.ts): evaluation with
-   * calibrated (static) ranges and no statistics, ideal devices, an ideal ADC of ≤ 8 bits.
+   * How this graph's forward conversions run on 8-bit integers (exact-int.ts `requantPlan`), or
+   * null: evaluation with static ranges and no statistics, ideal devices, an ideal ADC of ≤ 8
+   * bits, and a requantization that is exact for every partial sum of `rows`-row tiles.
    */
-  private integerConversions(enc: InputEncoding): boolean {
+  private integerConversions(enc: InputEncoding, rows: number): RequantPlan | null {
     const c = this.cfg;
-    return c.integerConversions !== false && c.ranges === 'static' && c.outputs === 'none' && !c.variation && !c.readNoise && integerConversionsApply(c.xb, enc);
+    if (c.integerConversions === false || c.ranges !== 'static' || c.outputs !== 'none' || c.variation || c.readNoise) return null;
+    return requantPlan(c.xb, enc, rows);
   }
 
-  private integerForward(g: GraphBuilder, spec: MvmSpec, xq: string, Lm: string, enc: InputEncoding, tiles: { T: number; R: number; S: number }): Conversion {
+  private integerForward(g: GraphBuilder, spec: MvmSpec, xq: string, Lm: string, enc: InputEncoding, tiles: { T: number; R: number; S: number }, plan: RequantPlan): Conversion {
     const c = this.cfg;
-    const worst = tiles.R * (2 ** c.xb.dacBits - 1) * maxLevel(c.xb);
-    const maxCode = adcMaxCode(c.xb.adc, false);
-    // Static ranges (integerConversions): the step is a constant or the fed calibration, never observed in-graph.
-    const { lsb } = this.lsb(g, c.xb.adc, maxCode, worst, c.xb.dacBits, null, sideName(c.layer, 'lsb'));
-    const core = integerForwardCore(g, spec, xq, Lm, enc, c.xb, tiles, lsb); // [N, M]
+    // Static ranges: the step is a constant or the fed calibration, never observed in-graph.
+    let lsb: string;
+    let requant: Requantization;
+    if (plan.kind === 'choose') {
+      const fed = fedStepInputs(g, sideName(c.layer, 'step'));
+      lsb = g.op('Div', [fed.b, fed.a]);
+      requant = { kind: 'choose', ...fed };
+    } else {
+      lsb = g.scalar(Math.fround(plan.b / plan.a));
+      requant = plan.kind === 'scale' ? { kind: 'scale', s: g.scalar(plan.s) } : { kind: 'divide', a: g.scalar(plan.a), b: g.scalar(plan.b) };
+    }
+    const core = integerForwardCore(g, spec, xq, Lm, enc, c.xb, tiles, requant); // [N, M]
     if (spec.kind === 'dense') return { acc: g.op('Transpose', [core], { perm: [1, 0] }), lsb, sat: g.constFloat([0]) };
     // Columns (pixel, sample) → [B, O, Ho, Wo].
     const bnl = g.op('Transpose', [g.op('Reshape', [core, g.constInt64([spec.O, spec.Ho * spec.Wo, -1])])], { perm: [2, 0, 1] });
@@ -324,18 +366,23 @@ export class CrossbarMvm implements MvmEmitter {
    */
   private exactCore(
     g: GraphBuilder, U: string, Lm: string, enc: InputEncoding,
-    d: { T: number; R: number; N: number; L: number }, adc: AdcSpec, dacBits: number, staticLsb: string | null,
+    d: { T: number; R: number; N: number; L: number }, adc: AdcSpec, dacBits: number, staticStep: string | null,
   ): Conversion & { mask: string } {
     const xb = this.cfg.xb;
     const S = this.S;
     const J = enc.streams;
     const D = g.op('Reshape', [streamDigits(g, U, enc), g.constInt64([d.T, d.R, -1])]); // [T, R, M·J]
-    const n = g.op('MatMul', [Lm, D]); // [T, 2SN, M·J]
     const maxCode = adcMaxCode(adc, false);
-    const worst = d.R * (2 ** dacBits - 1) * maxLevel(xb);
-    const { lsb, fullScale } = this.lsb(g, adc, maxCode, worst, dacBits, () => subsample(g, n, d.T * 2 * S * d.N * d.L * J), staticLsb);
-    const { code, sat } = convert(g, n, lsb, adc, maxCode, false);
-    const ps = g.op('MatMul', [g.constFloat(planeSliceWeights(xb), [1, 2 * S]), g.op('Reshape', [code, g.constInt64([d.T, 2 * S, -1])])]); // [T, 1, N·M·J]
+    const worst = d.R * (2 ** dacBits - 1) * widestSliceLevel(xb);
+    const step = this.step(g, adc, maxCode, worst, dacBits, staticStep, true);
+    // float32: the GEMM gives n·a directly (levels × a; exact integers below the saturation point, see `step`).
+    const La = step.f64 || step.a === 1 ? Lm : g.op('Mul', [Lm, scalarOf(g, step.a)]);
+    // Grouped by (tile, plane·slice) for the shift-add; the Reshape between GEMM and division also
+    // keeps ORT from folding a constant divisor into the GEMM (see `adcRound`).
+    const n = g.op('Reshape', [g.op('MatMul', [La, D]), g.constInt64([d.T, 2 * S, -1])]); // [T, 2S, N·M·J]
+    const { b, lsb, fullScale } = step.finish(() => subsample(g, n, d.T * 2 * S * d.N * d.L * J));
+    const { code, sat } = convert(g, n, step, b, adc, maxCode, false, false);
+    const ps = g.op('MatMul', [g.constFloat(planeSliceWeights(xb), [1, 2 * S]), code]); // [T, 1, N·M·J]
     const acc = sumStreamsAndTiles(g, ps, enc, d.T, d.N);
     // Pruned unless a backward pass or the statistics read it.
     const any = g.op('ReduceMax', [g.op('Reshape', [sat, g.constInt64([d.T, 2 * S, d.N, -1, J])]), g.constInt64([0, 1, 4])], { keepdims: 0 });
@@ -344,34 +391,38 @@ export class CrossbarMvm implements MvmEmitter {
 
   private fastForward(g: GraphBuilder, spec: MvmSpec, xq: string, Wf: string, enc: InputEncoding): Conversion {
     const c = this.cfg;
+    const K = spec.kind === 'dense' ? spec.K : spec.C * spec.kernel[0] * spec.kernel[1];
+    const maxCode = adcMaxCode(c.xb.adc, true);
+    const worst = K * enc.qmax * weightQmax(c.xb);
+    const step = this.step(g, c.xb.adc, maxCode, worst, c.xb.dacBits, c.ranges === 'static' ? sideName(c.layer, 'step') : null, false);
+    const a = step.a === 1 ? null : scalarOf(g, step.a);
     let yi: string;
-    let K: number;
     if (spec.kind === 'dense') {
+      // The output carries `a` (ORT folds a constant into the GEMM).
       yi = g.op('MatMul', [xq, Wf]);
-      K = spec.K;
+      if (a) yi = g.op('Mul', [yi, a]);
     } else {
-      yi = g.op('Conv', [xq, this.kernel(g, spec, Wf)], convAttrs(spec));
-      K = spec.C * spec.kernel[0] * spec.kernel[1];
+      // The kernel is the small operand: it carries `a`.
+      const k = this.kernel(g, spec, Wf);
+      yi = g.op('Conv', [xq, a ? g.op('Mul', [k, a]) : k], convAttrs(spec));
     }
     if (c.readNoise) {
       const dims: (number | string)[] = spec.kind === 'dense' ? ['N', spec.N] : ['N', spec.O, spec.Ho, spec.Wo];
       const xi = side(g, sideName(c.layer, 'noise'), dims);
       yi = g.op('Add', [yi, g.op('Mul', [g.op('Mul', [g.op('Abs', [yi]), xi]), g.scalar(c.xb.device.readNoise)])]);
     }
-    const maxCode = adcMaxCode(c.xb.adc, true);
-    const worst = K * enc.qmax * weightQmax(c.xb);
-    const { lsb, fullScale } = this.lsb(g, c.xb.adc, maxCode, worst, c.xb.dacBits, () => g.op('Abs', [subsample(g, yi, spec.kind === 'dense' ? spec.N : spec.O * spec.Ho * spec.Wo)]), c.ranges === 'static' ? sideName(c.layer, 'lsb') : null);
+    const { b, lsb, fullScale } = step.finish(() => g.op('Abs', [subsample(g, yi, spec.kind === 'dense' ? spec.N : spec.O * spec.Ho * spec.Wo)]));
     const adc = c.xb.adc;
     if (adc.gainError === 0 && adc.inl === 0 && adc.offset === 0) {
       // Ideal transfer: `convert` without its saturation test. An output is not clipped exactly
       // when its code equals the rounded value, so the straight-through mask takes two passes
       // over the output (Equal, Cast) instead of four (Abs, Greater, Cast, Sub).
-      const r = g.op('Round', [g.op('Mul', [yi, g.op('Reciprocal', [lsb])])]);
+      const r = adcRound(g, yi, step, b, adc, maxCode, true, spec.kind === 'dense');
       const code = g.op('Clip', [r, g.scalar(-maxCode), g.scalar(maxCode)]);
       const keep = g.op('Equal', [code, r]);
       return { acc: code, lsb, sat: g.op('Cast', [g.op('Not', [keep])], { to: 1 }), keep, ...(fullScale ? { fullScale } : {}) };
     }
-    const { code, sat } = convert(g, yi, lsb, adc, maxCode, true);
+    const { code, sat } = convert(g, yi, step, b, adc, maxCode, true, spec.kind === 'dense');
     return { acc: code, lsb, sat, mask: g.op('Sub', [g.scalar(1), sat]), ...(fullScale ? { fullScale } : {}) };
   }
 
@@ -432,19 +483,21 @@ export class CrossbarMvm implements MvmEmitter {
 
   private fastBackward(g: GraphBuilder, spec: MvmSpec, dq: string, Wf: string, enc: InputEncoding): Conversion {
     const xb = this.cfg.xb;
-    let di: string;
-    let N: number;
-    if (spec.kind === 'dense') {
-      di = g.op('Gemm', [dq, Wf], { transB: 1 });
-      N = spec.N;
-    } else {
-      di = g.op('ConvTranspose', [dq, this.kernel(g, spec, Wf)], { ...convAttrs(spec), output_padding: convOutputPadding(spec) });
-      N = spec.O;
-    }
+    const N = spec.kind === 'dense' ? spec.N : spec.O;
     const maxCode = adcMaxCode(xb.backward.adc, true);
     const worst = N * enc.qmax * weightQmax(xb);
-    const { lsb } = this.lsb(g, xb.backward.adc, maxCode, worst, xb.backward.dacBits, () => g.op('Abs', [subsample(g, di, spec.kind === 'dense' ? spec.K : spec.C * spec.H * spec.W)]), null);
-    const { code, sat } = convert(g, di, lsb, xb.backward.adc, maxCode, true);
+    // Backward ranges are never fed: `a` is a constant.
+    const step = this.step(g, xb.backward.adc, maxCode, worst, xb.backward.dacBits, null, false);
+    const a = step.a as number;
+    let di: string;
+    if (spec.kind === 'dense') {
+      di = g.op('Gemm', [dq, Wf], a === 1 ? { transB: 1 } : { transB: 1, alpha: f(a) });
+    } else {
+      const k = this.kernel(g, spec, Wf);
+      di = g.op('ConvTranspose', [dq, a === 1 ? k : g.op('Mul', [k, g.scalar(a)])], { ...convAttrs(spec), output_padding: convOutputPadding(spec) });
+    }
+    const { b, lsb } = step.finish(() => g.op('Abs', [subsample(g, di, spec.kind === 'dense' ? spec.K : spec.C * spec.H * spec.W)]));
+    const { code, sat } = convert(g, di, step, b, xb.backward.adc, maxCode, true, false);
     return { acc: code, lsb, sat };
   }
 
@@ -496,14 +549,52 @@ function sliceLevels(g: GraphBuilder, U: string, cellBits: number, S: number): s
   return g.op('Cast', [level], { to: 1 });
 }
 
+/** An ADC step being built (CrossbarMvm `step`): LSB = b/a level units. */
+interface StepPlan {
+  /** Multiplier of the partial sums: a constant or a scalar tensor. */
+  a: number | string;
+  /** Divide in float64 (`x` unscaled) rather than float32 (`x` already n·a). */
+  f64: boolean;
+  /** The divisor b, the float32 step b/a and (in-graph ranges) the full scale, from the observed (scaled) sums. */
+  finish(observed?: () => string): { b: number | string; lsb: string; fullScale?: string };
+}
+
+const scalarOf = (g: GraphBuilder, v: number | string): string => (typeof v === 'number' ? g.scalar(v) : v);
+
+/** A fed step [a, b, s] (`sideName(…, 'step')`, exact-int.ts `fedStep`) as three scalar tensors. */
+function fedStepInputs(g: GraphBuilder, name: string): { a: string; b: string; s: string } {
+  const t = side(g, name, [3]);
+  const at = (i: number): string => g.op('Gather', [t, g.constInt64([i], [])], { axis: 0 });
+  return { a: at(0), b: at(1), s: at(2) };
+}
+
 /**
- * ADC: code = clip(round(n · inv · (1 + gain) + offset + INL), lo, maxCode) with inv = float32(1/lsb)
- * (ties to even); sat = 1 where it clipped high. The step is applied as a product with its float32
- * reciprocal (a Reciprocal node, never a Div: ORT fuses and rewrites divisions, which would make the
- * rounding depend on whether the step is a constant or an input).
+ * The ADC's rounded, unclipped code: round_half_even(n·a/b · (1 + gain) + offset + INL). With an
+ * ideal transfer this is the real quotient rounded ties to even (the conditions of `step`):
+ * float32 divides `x` = n·a by b with a Div (IEEE: correctly rounded), float64 computes n·a/b from
+ * `x` = n. Never a product with a float32 reciprocal of the step: 1/LSB is inexact (LSB = 8/7,
+ * n = 4: 4·float32(1/float32(8/7)) = 3.4999998, so the tie 3.5 fell to 3). ORT folds a Div by a
+ * constant scalar that directly follows a MatMul into the GEMM as a product with 1/b
+ * (MatMulScaleFusion); `guard` (for `x` straight from a MatMul) divides a flattened view, which it
+ * cannot fold.
  */
-function convert(g: GraphBuilder, n: string, lsb: string, adc: AdcSpec, maxCode: number, signed: boolean): { code: string; sat: string } {
-  let pre = g.op('Mul', [n, g.op('Reciprocal', [lsb])]);
+function adcRound(g: GraphBuilder, x: string, step: StepPlan, b: number | string, adc: AdcSpec, maxCode: number, signed: boolean, guard: boolean): string {
+  const ideal = adc.gainError === 0 && adc.inl === 0 && adc.offset === 0;
+  let pre: string;
+  let shaped: string | null = null;
+  if (step.f64) {
+    const d = (v: number | string): string => g.op('Cast', [scalarOf(g, v)], { to: 11 });
+    let q = g.op('Cast', [x], { to: 11 });
+    if (step.a !== 1) q = g.op('Mul', [q, d(step.a)]);
+    if (b !== 1) q = g.op('Div', [q, d(b)]);
+    if (ideal) return g.op('Cast', [g.op('Round', [q])], { to: 1 });
+    pre = g.op('Cast', [q], { to: 1 });
+  } else if (b === 1) {
+    pre = x;
+  } else {
+    shaped = guard && typeof b === 'number' ? x : null;
+    pre = g.op('Div', [shaped ? g.op('Reshape', [x, g.constInt64([-1])]) : x, scalarOf(g, b)]);
+  }
   if (adc.gainError !== 0) pre = g.op('Mul', [pre, g.scalar(1 + adc.gainError)]);
   if (adc.inl !== 0) {
     // Parabolic INL, peak `inl` LSB at mid-scale: inl · 4·t·(1 − t), t = |pre| / full scale.
@@ -513,6 +604,12 @@ function convert(g: GraphBuilder, n: string, lsb: string, adc: AdcSpec, maxCode:
   }
   if (adc.offset !== 0) pre = g.op('Add', [pre, g.scalar(adc.offset)]);
   const r = g.op('Round', [pre]);
+  return shaped ? g.op('Reshape', [r, g.op('Shape', [shaped])]) : r;
+}
+
+/** ADC: code = clip(`adcRound`, lo, maxCode); sat = 1 where it clipped high. */
+function convert(g: GraphBuilder, x: string, step: StepPlan, b: number | string, adc: AdcSpec, maxCode: number, signed: boolean, guard: boolean): { code: string; sat: string } {
+  const r = adcRound(g, x, step, b, adc, maxCode, signed, guard);
   const code = g.op('Clip', [r, g.scalar(signed ? -maxCode : 0), g.scalar(maxCode)]);
   const sat = g.op('Cast', [g.op('Greater', [signed ? g.op('Abs', [r]) : r, g.scalar(maxCode)])], { to: 1 });
   return { code, sat };

@@ -4,12 +4,21 @@
  *
  * Where the stored levels and the DAC digits are small non-negative integers (no device
  * non-idealities) and the ADC's transfer is ideal with at most 256 codes, every partial sum
- * n = Σ_rows d·ℓ is an exact integer and its code is clip(round_half_even(n · float32(1/lsb)),
- * 0, maxCode). ONNX's QLinearMatMul computes exactly that in one kernel: an integer GEMM of uint8
- * levels and uint8 digits, requantized with the multiplier a_scale·b_scale/y_scale = float32(1/lsb)
- * (scales 1, 1, lsb), rounded half to even and saturated to uint8. So the GEMM, the ADC and the
- * code store are one pass writing one byte per conversion instead of four float passes. The
- * plane/slice shift-add reads those bytes with one MatMulInteger; the stream shift-add and the
+ * n = Σ_rows d·ℓ is an exact integer and its code is clip(round_half_even(n·a/b), 0, maxCode) for
+ * the step LSB = b/a (config.ts `adcStep`). Two requantizations compute it exactly:
+ *  - `scale`: ONNX's QLinearMatMul in one kernel — an integer GEMM of uint8 levels and uint8
+ *    digits, requantized with the float32 multiplier s = a_scale·b_scale/y_scale, rounded half to
+ *    even and saturated to uint8. Exact only where round_half_even(float32(n·s)) equals the real
+ *    rounding for every n that can occur; `exactMultiplier` searches s near a/b and checks every
+ *    n (a one-level step: s = 1). The GEMM, the ADC and the code store are then one pass writing
+ *    one byte per conversion instead of four float passes.
+ *  - `divide` (steps without such a multiplier): MatMulInteger (int32 n), DequantizeLinear (n·a,
+ *    exact in float32), QuantizeLinear (IEEE division by b, half to even, saturated to uint8):
+ *    exact where `exactInFloat32` holds; about 1.5× the time of `scale`, still below the float
+ *    core.
+ * Calibrated steps are known only when the graph runs: the runtime feeds [a, b, s] with s the
+ * exact multiplier or 0 (`fedStep`), and an If takes `scale` where s > 0, else `divide`.
+ * The plane/slice shift-add reads those bytes with one MatMulInteger; the stream shift-add and the
  * row-tile sum are as in the float core.
  *
  * Convolutions are unfolded on the integer digits, not on the float image: the digits of the
@@ -24,14 +33,95 @@
 
 import type { GraphBuilder } from '../engine/onnx.js';
 import type { MvmSpec } from '../engine/mvm.js';
-import { adcMaxCode, planeSliceWeights, type InputEncoding } from '../../model/crossbar-math.js';
+import { adcMaxCode, adcStep, exactInFloat32, planeSliceWeights, unitCurrent, widestSliceLevel, type InputEncoding } from '../../model/crossbar-math.js';
 import type { CrossbarSpec } from '../../model/crossbar.js';
 
-/** Whether the forward conversions of a layer with these settings can run on 8-bit integers. */
+/** Whether the forward conversions of a layer with these settings can run on 8-bit integers (levels, digits and codes fit bytes; ideal ADC transfer). */
 export function integerConversionsApply(xb: CrossbarSpec, enc: InputEncoding): boolean {
   const adc = xb.adc;
   return xb.cellBits <= 8 && enc.dacBits <= 8 && adc.gainError === 0 && adc.inl === 0 && adc.offset === 0 && adcMaxCode(adc, false) <= 255;
 }
+
+/**
+ * How the integer core converts (module comment), or null where it cannot be exact: `scale`
+ * (QLinearMatMul, multiplier `s`) or `divide` (MatMulInteger → DequantizeLinear(a) →
+ * QuantizeLinear(b)) for the constant steps a, b of `max` and `fixed` ranges; `choose` for a fed
+ * (calibrated) step. `rows`: the tile rows in use, min(K, rows).
+ */
+export type RequantPlan = { kind: 'scale'; a: number; b: number; s: number } | { kind: 'divide'; a: number; b: number } | { kind: 'choose' };
+
+/** The largest partial sum of `rows`-row tiles: every row at the top DAC digit and the widest slice's top level. */
+export const largestSum = (xb: CrossbarSpec, dacBits: number, rows: number): number => rows * (2 ** dacBits - 1) * widestSliceLevel(xb);
+
+export function requantPlan(xb: CrossbarSpec, enc: InputEncoding, rows: number): RequantPlan | null {
+  if (!integerConversionsApply(xb, enc)) return null;
+  const adc = xb.adc;
+  const M = adcMaxCode(adc, false);
+  const worst = largestSum(xb, enc.dacBits, rows);
+  if (worst >= 2 ** 24) return null;
+  if (adc.range.kind === 'calibrate') {
+    // A calibrated full scale is an observed partial sum (≤ worst), so b ≤ worst, and 1 when worst ≤ M: `divide` is exact for all.
+    return worst <= M || exactInFloat32(worst, M) ? { kind: 'choose' } : null;
+  }
+  const F = adc.range.kind === 'max' ? worst : adc.range.current / unitCurrent(xb, enc.dacBits);
+  const { a, b } = adcStep(F, M);
+  const s = exactMultiplier(a, b, M, worst);
+  if (s !== null) return { kind: 'scale', a, b, s };
+  return exactInFloat32(b, M) ? { kind: 'divide', a, b } : null;
+}
+
+/**
+ * The fed form of a static step (`xb/<layer>/step`): [a, b, s] with LSB = b/a (`adcStep`) and s
+ * the exact QLinearMatMul multiplier for the partial sums of `rows`-row tiles, or 0 where none
+ * exists (then the integer core divides; the float core reads a and b only).
+ */
+export function fedStep(xb: CrossbarSpec, fullScale: number, maxCode: number, rows: number): [number, number, number] {
+  const { a, b } = adcStep(fullScale, maxCode);
+  const worst = largestSum(xb, xb.dacBits, rows);
+  return [a, b, maxCode <= 255 && worst < 2 ** 24 ? exactMultiplier(a, b, maxCode, worst) ?? 0 : 0];
+}
+
+/** round_half_even(n·a/b) for non-negative integers with 2·n·a + b < 2^53 (exact in double). */
+export function roundRatioHalfEven(n: number, a: number, b: number): number {
+  const num = 2 * n * a + b;
+  const q = Math.floor(num / (2 * b));
+  // num − q·2b is the exact remainder: zero at a tie (n·a/b = q − ½), where q odd rounds down.
+  return num - q * 2 * b === 0 && q % 2 === 1 ? q - 1 : q;
+}
+
+/**
+ * A float32 multiplier s with clip(round_half_even(float32(n·s)), 0, M) equal to
+ * clip(round_half_even(n·a/b), 0, M) for every integer 0 ≤ n ≤ worst (QLinearMatMul's
+ * requantization: int32 → float32, product, half-to-even conversion), or null: float32(a/b) or one
+ * of its nearest neighbours, each checked at every n up to the first that saturates both
+ * (both roundings are monotone in n). Checks at most ~2^21 values of n.
+ */
+export function exactMultiplier(a: number, b: number, maxCode: number, worst: number): number | null {
+  if (a === b) return 1;
+  if (worst > 2 ** 21 || !Number.isInteger(a) || !Number.isInteger(b) || 2 * worst * a + b >= 2 ** 53) return null;
+  const f32 = new Float32Array(1);
+  const bits = new Uint32Array(f32.buffer);
+  f32[0] = a / b;
+  const base = bits[0]!;
+  for (const d of [0, -1, 1, -2, 2, -3, 3]) {
+    bits[0] = base + d;
+    const s = f32[0]!;
+    let ok = true;
+    for (let n = 0; n <= worst && ok; n++) {
+      const want = Math.min(maxCode, roundRatioHalfEven(n, a, b));
+      const p = Math.fround(n * s);
+      const fl = Math.floor(p);
+      const got = Math.min(maxCode, p - fl > 0.5 ? fl + 1 : p - fl < 0.5 ? fl : fl % 2 === 0 ? fl : fl + 1);
+      if (got !== want) ok = false;
+      else if (want === maxCode) break;
+    }
+    if (ok) return s;
+  }
+  return null;
+}
+
+/** The requantization of `integerForwardCore` as graph tensors (scalar float32): see `RequantPlan`; `choose` takes `scale` (multiplier s) where s > 0. */
+export type Requantization = { kind: 'scale'; s: string } | { kind: 'divide'; a: string; b: string } | { kind: 'choose'; s: string; a: string; b: string };
 
 /**
  * acc [N, M] (ADC codes shift-added over planes, slices, streams and row tiles) of the tile-major
@@ -40,7 +130,7 @@ export function integerConversionsApply(xb: CrossbarSpec, enc: InputEncoding): b
  * (pixel, sample).
  */
 export function integerForwardCore(
-  g: GraphBuilder, spec: MvmSpec, xq: string, Lm: string, enc: InputEncoding, xb: CrossbarSpec, tiles: { T: number; R: number; S: number }, lsb: string,
+  g: GraphBuilder, spec: MvmSpec, xq: string, Lm: string, enc: InputEncoding, xb: CrossbarSpec, tiles: { T: number; R: number; S: number }, requant: Requantization,
 ): string {
   const { T, R, S } = tiles;
   const K = spec.kind === 'dense' ? spec.K : spec.C * spec.kernel[0] * spec.kernel[1];
@@ -48,7 +138,20 @@ export function integerForwardCore(
   const D = spec.kind === 'dense' ? denseDigits(g, xq, enc, K, T, R) : convDigits(g, spec, xq, enc, T, R);
   const one = g.scalar(1);
   const zero = g.constUint8([0], []);
-  let code = g.op('QLinearMatMul', [g.op('Cast', [Lm], { to: 2 }), one, zero, D, one, zero, lsb, zero]); // [T, 2SN, M·J] uint8
+  const L8 = g.op('Cast', [Lm], { to: 2 });
+  // [T, 2SN, M·J] uint8. QLinearMatMul's multiplier is a_scale·b_scale/y_scale = s·1/1 = s.
+  const scale = (b: GraphBuilder, s: string): string => b.op('QLinearMatMul', [L8, s, zero, D, one, zero, one, zero]);
+  const divide = (b: GraphBuilder, a: string, by: string): string => b.op('QuantizeLinear', [b.op('DequantizeLinear', [b.op('MatMulInteger', [L8, D]), a]), by, zero]);
+  let code: string;
+  if (requant.kind === 'scale') code = scale(g, requant.s);
+  else if (requant.kind === 'divide') code = divide(g, requant.a, requant.b);
+  else {
+    const yes = g.branch('requant/scale');
+    yes.output(g.fresh('codes'), scale(yes, requant.s), 'uint8');
+    const no = g.branch('requant/divide');
+    no.output(g.fresh('codes'), divide(no, requant.a, requant.b), 'uint8');
+    code = g.ifElse(g.op('Greater', [requant.s, g.scalar(0)]), yes, no)[0]!;
+  }
   const maxCode = adcMaxCode(xb.adc, false);
   if (maxCode < 255) code = g.op('Clip', [code, zero, g.constUint8([maxCode], [])]);
   const grouped = g.op('Reshape', [code, g.constInt64([T, 2 * S, -1])]);

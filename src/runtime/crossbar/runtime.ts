@@ -21,9 +21,10 @@ import { defaultThreads, openSession } from '../engine/session.js';
 import { XbarcRuntimeError } from '../../model/errors.js';
 import { Rng } from '../rng.js';
 import { foldDevices, programDevices, programFolded, type FoldedDevices, type Programming } from './config.js';
-import { adcMaxCode, hasVariation, inputSigned, lsbFromFullScale, unitCurrent, weightQmax } from '../../model/crossbar-math.js';
+import { adcMaxCode, adcStep, hasVariation, inputSigned, unitCurrent, weightQmax } from '../../model/crossbar-math.js';
 import type { CrossbarSpec } from '../../model/crossbar.js';
 import { calName, CrossbarMvm, sideName, statName, type LayerCrossbar } from './emitter.js';
+import { fedStep } from './exact-int.js';
 import { parasiticsOf, type ParasiticsConfig } from '../parasitics/plan.js';
 import { effectiveProgramming, weightKN, type EffectiveProgramming } from '../parasitics/tiles.js';
 
@@ -109,8 +110,8 @@ export class CrossbarRuntime {
   private readonly layers = new Map<string, LayerEntry>();
   private readonly programs = new Map<string, Programming>();
   private readonly noise = new Map<string, Rng>();
-  /** Calibrated per layer: forward input range, ADC step (level units). */
-  private readonly ranges = new Map<string, { xrange: number; lsb: number }>();
+  /** Calibrated per layer: forward input range, ADC full scale and step (level units). */
+  private readonly ranges = new Map<string, CalibratedRanges>();
   private calSession: { session: ort.InferenceSession; graph: BuiltGraph } | null = null;
   readonly trainSelector: MvmSelector;
   readonly evalSelector: MvmSelector;
@@ -275,10 +276,11 @@ export class CrossbarRuntime {
       for (const kind of kinds) {
         if (device.includes(kind)) continue;
         const input = `xb/${layer}/${kind}`;
-        if (kind === 'xrange' || kind === 'lsb') {
+        if (kind === 'xrange' || kind === 'step') {
           const r = this.ranges.get(layer);
           if (!r) throw new XbarcRuntimeError('crossbar/uncalibrated', `layer "${layer}": the crossbar ranges are not calibrated yet (run calibrate() first)`);
-          feeds[input] = new ort.Tensor('float32', Float32Array.of(kind === 'xrange' ? r.xrange : r.lsb), []);
+          // The step as [a, b, s] (LSB = b/a level units, exact float32 values; s the integer core's exact multiplier or 0).
+          feeds[input] = kind === 'xrange' ? new ort.Tensor('float32', Float32Array.of(r.xrange), []) : new ort.Tensor('float32', Float32Array.from(r.step), [3]);
         } else if (kind === 'noise') {
           const size = batch * e.outShape.reduce((a, b) => a * b, 1);
           const buf = this.buffer(`${layer}|${graph.purpose}|noise|${batch}`, size, [batch, ...e.outShape]);
@@ -377,13 +379,24 @@ export class CrossbarRuntime {
   /** The weight scale s_W last programmed per layer and purpose. */
   private readonly scales = new Map<string, number>();
 
-  /** Set the static ranges directly (tests, `xbarc mvm`). */
-  setRanges(layer: string, r: { xrange: number; lsb: number }): void {
-    this.ranges.set(layer, r);
+  /** Set the static ranges directly (tests): the input range and the ADC full scale in level units. */
+  setRanges(layer: string, r: { xrange: number; fullScale: number }): void {
+    const e = this.layers.get(layer);
+    if (!e) throw new XbarcRuntimeError('crossbar/missing', `no crossbar layer "${layer}"`);
+    this.ranges.set(layer, this.calibrated(e, r.xrange, r.fullScale));
   }
 
-  getRanges(layer: string): { xrange: number; lsb: number } | undefined {
+  getRanges(layer: string): CalibratedRanges | undefined {
     return this.ranges.get(layer);
+  }
+
+  private calibrated(e: LayerEntry, xrange: number, fullScale: number): CalibratedRanges {
+    const fast = this.exp.fidelity === 'fast';
+    const M = adcMaxCode(e.xb.adc, fast);
+    // Exact fidelity: the integer core's multiplier for the layer's row tiles (fast: unused, 0).
+    const { a, b } = adcStep(fullScale, M);
+    const step: [number, number, number] = fast ? [a, b, 0] : fedStep(e.xb, fullScale, M, Math.min(e.xb.rows, e.K));
+    return { xrange, fullScale, step, lsb: Math.fround(step[1] / step[0]) };
   }
 
   /**
@@ -397,8 +410,7 @@ export class CrossbarRuntime {
     for (const [name, e] of this.layers) {
       const xrange = scalar(out, calName(name, 'xrange'));
       const q = out[calName(name, 'adcq')] ? scalar(out, calName(name, 'adcq')) : 0;
-      const lsb = lsbFromFullScale(q > 0 ? q : 1, adcMaxCode(e.xb.adc, this.exp.fidelity === 'fast'));
-      this.ranges.set(name, { xrange: xrange > 0 ? xrange : 1, lsb });
+      this.ranges.set(name, this.calibrated(e, xrange > 0 ? xrange : 1, q > 0 ? q : 1));
     }
   }
 
@@ -454,6 +466,14 @@ export class CrossbarRuntime {
     await this.calSession?.session.release();
     this.calSession = null;
   }
+}
+
+/** Calibrated ranges of a layer: input range, ADC full scale F, the fed step [a, b, s] (exact-int.ts `fedStep`) and LSB = b/a in float32. */
+export interface CalibratedRanges {
+  xrange: number;
+  fullScale: number;
+  step: [number, number, number];
+  lsb: number;
 }
 
 async function openGraphSession(graph: BuiltGraph, threads: number): Promise<{ session: ort.InferenceSession; graph: BuiltGraph }> {

@@ -44,7 +44,7 @@ export type ElemType = 'float' | 'int64' | 'int32' | 'uint32' | 'uint8' | 'int8'
 export type Dim = number | string;
 
 /** Attribute values: integers and integer lists by default; floats must be wrapped. */
-export type AttrValue = number | number[] | string | { f: number } | { floats: number[] } | { tensor: onnxProto.onnx.ITensorProto };
+export type AttrValue = number | number[] | string | { f: number } | { floats: number[] } | { tensor: onnxProto.onnx.ITensorProto } | { graph: onnxProto.onnx.IGraphProto };
 
 /** Wrap a float attribute (a bare number is an INT attribute). */
 export const f = (value: number): { f: number } => ({ f: value });
@@ -65,6 +65,8 @@ interface NodeSpec {
   outputs: string[];
   attrs: Record<string, AttrValue>;
   name: string;
+  /** Tensors of the enclosing graph that the node's subgraphs read (If): live with the node. */
+  implicit?: string[];
 }
 
 export class GraphBuilder {
@@ -74,12 +76,44 @@ export class GraphBuilder {
   private readonly initializers: onnxProto.onnx.ITensorProto[] = [];
   private readonly constCache = new Map<string, string>();
   private counter = 0;
+  private parent: GraphBuilder | null = null;
 
   constructor(readonly name: string) {}
 
-  /** A unique tensor name with a readable prefix. */
+  /** A unique tensor name with a readable prefix (unique across a graph and its branches). */
   fresh(prefix: string): string {
-    return `${prefix}#${this.counter++}`;
+    return this.parent ? this.parent.fresh(prefix) : `${prefix}#${this.counter++}`;
+  }
+
+  /**
+   * A subgraph for `ifElse`: its ops may read this graph's tensors by name; declare its results
+   * with `output`. Its constants are its own initializers.
+   */
+  branch(name: string): GraphBuilder {
+    const b = new GraphBuilder(name);
+    b.parent = this;
+    return b;
+  }
+
+  /** ONNX If: the outputs of `then` where the bool scalar `cond` holds, else of `otherwise` (same count and types). */
+  ifElse(cond: string, then: GraphBuilder, otherwise: GraphBuilder): string[] {
+    const t = then.subgraph();
+    const e = otherwise.subgraph();
+    const outputs = Array.from({ length: t.graph.output!.length }, () => this.fresh('If'));
+    this.nodes.push({ opType: 'If', inputs: [cond], outputs, attrs: { then_branch: { graph: t.graph }, else_branch: { graph: e.graph } }, name: outputs[0]!, implicit: [...t.outer, ...e.outer] });
+    return outputs;
+  }
+
+  /** This builder as a subgraph: its live nodes, and the enclosing-scope tensors they read. */
+  private subgraph(): { graph: onnxProto.onnx.IGraphProto; outer: string[] } {
+    const nodes = this.liveNodes();
+    const inner = new Set([...nodes.flatMap((n) => n.outputs), ...this.initializers.map((t) => t.name!)]);
+    const reads = nodes.flatMap((n) => [...n.inputs, ...(n.implicit ?? [])]);
+    const used = new Set(reads);
+    return {
+      graph: { name: this.name, node: nodes.map(nodeProto), input: [], output: this.outputs, initializer: this.initializers.filter((t) => used.has(t.name!)) },
+      outer: [...new Set(reads.filter((i) => i !== '' && !inner.has(i)))],
+    };
   }
 
   input(name: string, elem: ElemType, dims: Dim[]): string {
@@ -164,7 +198,7 @@ export class GraphBuilder {
   /** Serialize to ModelProto bytes, dropping nodes no output depends on. */
   toBytes(): Uint8Array {
     const nodes = this.liveNodes();
-    const used = new Set(nodes.flatMap((n) => n.inputs));
+    const used = new Set(nodes.flatMap((n) => [...n.inputs, ...(n.implicit ?? [])]));
     const model = onnx.ModelProto.create({
       irVersion: IR_VERSION,
       opsetImport: [{ domain: '', version: OPSET }],
@@ -194,7 +228,7 @@ export class GraphBuilder {
       const n = producer.get(stack.pop()!);
       if (!n || live.has(n)) continue;
       live.add(n);
-      stack.push(...n.inputs.filter((i) => i !== ''));
+      stack.push(...n.inputs.filter((i) => i !== ''), ...(n.implicit ?? []));
     }
     return this.nodes.filter((n) => live.has(n)); // keeps the emission (topological) order
   }
@@ -244,5 +278,6 @@ function attributeProto(name: string, v: AttrValue): onnxProto.onnx.IAttributePr
   if (Array.isArray(v)) return { name, type: AttrType.INTS, ints: v };
   if ('f' in v) return { name, type: AttrType.FLOAT, f: v.f };
   if ('floats' in v) return { name, type: AttrType.FLOATS, floats: v.floats };
+  if ('graph' in v) return { name, type: AttrType.GRAPH, g: v.graph };
   return { name, type: AttrType.TENSOR, t: v.tensor };
 }
