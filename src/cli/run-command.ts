@@ -13,7 +13,7 @@ import { XbarcError } from '../runtime/errors.js';
 import { executeExperiment } from '../runtime/execute.js';
 import { printDiagnostics } from './diagnostics-output.js';
 import { prepareOutputDirs } from './output-dirs.js';
-import { parsePoint } from './plan-command.js';
+import { parsePoint, pointWithoutSweep } from './plan-command.js';
 import { runWithSweeps, wantsSweepRunner } from './sweep-run.js';
 
 export interface RunCommandOptions { out?: string; set?: string[]; quiet?: boolean; point?: string; experiment?: string; jobs?: string; report?: boolean }
@@ -28,6 +28,7 @@ export async function runCommand(file: string, options: RunCommandOptions): Prom
     process.stderr.write(`xbarc run: ${relative(process.cwd(), file) || file} declares no experiment to run${options.experiment ? ` named ${options.experiment}` : ''}\n`);
     return 1;
   }
+  if (pointWithoutSweep('run', file, point, result.experiments)) return 2;
   // Sweeps (parallel, resumable) and --report: src/cli/sweep-run.ts.
   if (wantsSweepRunner(result, options)) return runWithSweeps(file, result, options, (compiled, outDir, signal) => runOne(compiled, outDir, options.quiet === true, signal));
   const controller = new AbortController();

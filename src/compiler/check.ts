@@ -108,7 +108,7 @@ export function check(path: string, options: CheckOptions = {}): CheckResult {
   const setAssignments = parseSets(options.sets ?? [], diags);
   for (const a of [...setAssignments, ...(options.overrides ?? [])]) addOverride(module, a, overrides, diags);
   const ev = new Evaluator(program, diags, overrides);
-  const checker = new Checker(ev, module);
+  const checker = new Checker(ev, module, setAssignments);
   const model = checker.run();
   const all = [...program.diagnostics.items, ...diags.items];
   const sorted = sortDiagnostics(all);
@@ -221,7 +221,7 @@ class Checker {
   private crossbars = new Map<string, CheckedCrossbar>();
   private networks = new Map<string, ExpandedNetwork | undefined>();
 
-  constructor(readonly ev: Evaluator, readonly module: Module) {}
+  constructor(readonly ev: Evaluator, readonly module: Module, private readonly sets: SweepAssignment[] = []) {}
 
   get diags(): Diagnostics {
     return this.ev.diags;
@@ -576,6 +576,21 @@ class Checker {
     result.sweep = { axes: axesOut, points };
   }
 
+  /**
+   * A --set of a swept path (or of a path inside it) would be replaced by every point's value and
+   * silently do nothing: an error naming both. A --set around it (the optimizer, while its lr is
+   * swept) still applies to the rest, so it stays allowed.
+   */
+  private setsOnSweptPath(decl: ConfigDecl, rest: string[], where: string, result: CheckedExperiment): void {
+    for (const set of this.sets) {
+      const target = overrideTarget(this.module, set.path);
+      if (typeof target === 'string' || !target.decls.includes(decl)) continue;
+      if (target.rest.length < rest.length || rest.some((seg, i) => target.rest[i] !== seg)) continue;
+      const path = set.path.join('.');
+      this.diags.add('set-swept', SET_FILE, lineSpan(`${path}=${set.display}`), { path, axis: where, experiment: result.name });
+    }
+  }
+
   /** Validate one axis: the path exists, and every value fits its parameter. */
   private sweepAxis(axis: SweepAxis, de: DeclEval, result: CheckedExperiment): SweepAssignment[] | undefined {
     const path = axis.path.map((n) => n.text);
@@ -587,6 +602,7 @@ class Checker {
     }
     // Experiment-level paths sweep this experiment, not every experiment of the file.
     const decl = target.decls.find((d) => d === de.decl) ?? target.decls[0]!;
+    this.setsOnSweptPath(decl, target.rest, where, result);
     const found = decl === de.decl ? { module: this.module } : this.ev.lookupDecl(this.module, path[0]!);
     const owner = decl === de.decl ? de : this.ev.declEval(found!.module, decl);
     const type = paramTypeAt(declSchemas[decl.kind], target.rest, owner);
