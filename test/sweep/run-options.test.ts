@@ -4,6 +4,8 @@ import assert from 'node:assert/strict';
 import { availableParallelism } from 'node:os';
 import { readdirSync } from 'node:fs';
 import { parseJobs } from '../../src/cli/sweep-run.js';
+import { check, checkCounters } from '../../src/compiler/check.js';
+import { compile } from '../../src/compiler/compile.js';
 import { tinySweepSpec, tmpDir, writeSpec, xbarc } from './helpers.js';
 
 test('--set of a swept path is an error naming the path and the sweep; run does nothing', () => {
@@ -44,4 +46,17 @@ test('--jobs above the number of cores warns on stderr and is kept', () => {
   }
   assert.equal(written.length, 1);
   assert.match(written[0]!, new RegExp(`^xbarc run: warning: --jobs ${cores + 62} is more than the ${cores} cores of this machine`));
+});
+
+test('compiling N sweep points expands the sweep once (N points), not once per point (N² — minutes for 20,000 seeds)', () => {
+  const dir = tmpDir();
+  const spec = writeSpec(dir, tinySweepSpec('seed in 1 .. 300'));
+  const before = checkCounters.sweepPointsExpanded;
+  const result = compile(spec);
+  assert.equal(result.hasErrors, false);
+  assert.equal(result.experiments.length, 300);
+  assert.deepEqual(result.experiments.slice(0, 3).map((e) => e.plan.point?.assignments), [{ seed: '1' }, { seed: '2' }, { seed: '3' }]);
+  assert.equal(checkCounters.sweepPointsExpanded - before, 300);
+  // A point's own check skips the sweep it belongs to.
+  assert.equal(check(spec, { skipSweeps: true }).model?.experiments[0]?.sweep, undefined);
 });
