@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { closest } from '../compiler/diagnostics.js';
 import { packageRoot } from '../compiler/resolve.js';
 import { checkCommand } from './check-command.js';
 import { registerEditorCommands } from './editor-commands.js';
@@ -14,6 +15,17 @@ import { runCommand } from './run-command.js';
 const version = (JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+/**
+ * The command word when it names no command. commander answers `xbarc frob --help` and
+ * `xbarc help frob` with the top-level help and exit 0, which hides the typo from scripts.
+ */
+function unknownCommand(program: Command, argv: string[]): string | undefined {
+  const words = argv.filter((a) => !a.startsWith('-'));
+  const word = words[0] === 'help' ? words[1] : words[0];
+  if (word === undefined || word === 'help') return undefined;
+  return program.commands.some((c) => c.name() === word || c.aliases().includes(word)) ? undefined : word;
+}
 
 export async function main(argv: string[]): Promise<number> {
   let exitCode = 0;
@@ -67,6 +79,12 @@ export async function main(argv: string[]): Promise<number> {
   registerMvmCommand(program, (code) => (exitCode = code));
   registerTileCommand(program, (code) => (exitCode = code));
 
+  const unknown = unknownCommand(program, argv);
+  if (unknown !== undefined) {
+    const suggestion = closest(unknown, program.commands.map((c) => c.name()));
+    process.stderr.write(`error: unknown command '${unknown}'\n${suggestion ? `(Did you mean ${suggestion}?)\n` : ''}`);
+    return 2;
+  }
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (err) {

@@ -1,8 +1,9 @@
 /** `xbarc plan <file>`: the execution plan as a readable table, or as JSON. */
-import { compile } from '../compiler/compile.js';
+import { compile, type CompiledExperiment } from '../compiler/compile.js';
 import { formatBytes } from '../compiler/lower.js';
 import type { PlanExperiment, PlanLayer } from '../model/plan.js';
 import { printDiagnostics } from './diagnostics-output.js';
+import { displayPath } from './format.js';
 
 export interface PlanCommandOptions { json?: boolean; set?: string[]; point?: string; experiment?: string }
 
@@ -14,6 +15,7 @@ export function planCommand(file: string, options: PlanCommandOptions): number {
     printDiagnostics(result.diagnostics, result.check.program);
     return 1;
   }
+  if (pointWithoutSweep('plan', file, point, result.experiments)) return 2;
   printDiagnostics(result.diagnostics, result.check.program, { stream: process.stderr, summary: false });
   if (options.json) {
     process.stdout.write(JSON.stringify(result.plan, null, 2) + '\n');
@@ -22,6 +24,17 @@ export function planCommand(file: string, options: PlanCommandOptions): number {
   if (result.plan.experiments.length === 0) process.stdout.write('no experiments to plan\n');
   for (const exp of result.plan.experiments) process.stdout.write(renderExperiment(exp) + '\n');
   return 0;
+}
+
+/**
+ * `--point K` only means something for a sweep: on experiments without one it would run (or
+ * plan) them whole. True, after a message, when none of the selected experiments sweeps.
+ */
+export function pointWithoutSweep(command: string, file: string, point: number | undefined, experiments: CompiledExperiment[]): boolean {
+  if (point === undefined || experiments.length === 0 || experiments.some((e) => e.plan.point !== undefined)) return false;
+  const names = [...new Set(experiments.map((e) => e.plan.name))].join(', ');
+  process.stderr.write(`xbarc ${command}: --point ${point}: ${displayPath(file)} has no sweep in experiment ${names}, so there are no points to choose from; drop --point\n`);
+  return true;
 }
 
 export function parsePoint(text: string | undefined): number | undefined | null {

@@ -16,7 +16,7 @@ import { lockDirOrThrow, type DirLock } from '../runtime/results/lock.js';
 import { printDiagnostics } from './diagnostics-output.js';
 import { prepareOutputDirs } from './output-dirs.js';
 import { onInterrupt } from './interrupt.js';
-import { parsePoint } from './plan-command.js';
+import { parsePoint, pointWithoutSweep } from './plan-command.js';
 import { runWithSweeps, wantsSweepRunner } from './sweep-run.js';
 
 export interface RunCommandOptions { out?: string; set?: string[]; quiet?: boolean; point?: string; experiment?: string; jobs?: string; report?: boolean }
@@ -31,6 +31,7 @@ export async function runCommand(file: string, options: RunCommandOptions): Prom
     process.stderr.write(`xbarc run: ${relative(process.cwd(), file) || file} declares no experiment to run${options.experiment ? ` named ${options.experiment}` : ''}\n`);
     return 1;
   }
+  if (pointWithoutSweep('run', file, point, result.experiments)) return 2;
   // Sweeps (parallel, resumable) and --report: src/cli/sweep-run.ts.
   if (wantsSweepRunner(result, options)) return runWithSweeps(file, result, options, (compiled, outDir, signal) => runOne(compiled, outDir, { quiet: options.quiet === true, signal, file }));
   const names = new Set(result.experiments.map((e) => e.plan.name)).size;

@@ -27,15 +27,21 @@ export function wantsSweepRunner(result: CompileResult, options: SweepRunOptions
   return options.report === true || (options.point === undefined && result.experiments.some((e) => e.plan.point !== undefined));
 }
 
-/** `--jobs N`: a positive integer, or `auto` for the number of cores. */
+/**
+ * `--jobs N`: a positive integer, or `auto` for the number of cores. More jobs than cores is
+ * allowed (the user may know better) but said: each point then gets a fraction of a core.
+ */
 export function parseJobs(text: string | undefined): number | null {
   if (text === undefined) return 1;
-  if (text === 'auto') return Math.max(1, availableParallelism());
+  const cores = Math.max(1, availableParallelism());
+  if (text === 'auto') return cores;
   if (!/^\d+$/.test(text) || Number(text) < 1) {
     process.stderr.write(`xbarc: --jobs expects a positive number of parallel points (or auto), got ${JSON.stringify(text)}\n`);
     return null;
   }
-  return Number(text);
+  const jobs = Number(text);
+  if (jobs > cores) process.stderr.write(`xbarc run: warning: --jobs ${jobs} is more than the ${cores} cores of this machine; up to ${jobs} points will run at once and share them (--jobs auto: one per core)\n`);
+  return jobs;
 }
 
 export interface ExperimentGroup { name: string; dir: string; points: CompiledExperiment[]; single?: CompiledExperiment }

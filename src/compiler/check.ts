@@ -91,7 +91,16 @@ export interface CheckOptions {
   program?: Program;
   /** Extra overrides (a sweep point). */
   overrides?: SweepAssignment[];
+  /**
+   * Checking one sweep point: the base check already expanded and validated the sweeps, and
+   * expanding them again for each point would make compiling N points cost N² (a 20,000-seed
+   * sweep took minutes).
+   */
+  skipSweeps?: boolean;
 }
+
+/** Work counters, for tests that guard against accidental quadratic costs (compiling N sweep points must expand the sweep once, not N times). */
+export const checkCounters = { sweepPointsExpanded: 0 };
 
 /** Check one .xbar file (and what it imports). Never throws on any input text. */
 export function check(path: string, options: CheckOptions = {}): CheckResult {
@@ -110,7 +119,7 @@ export function check(path: string, options: CheckOptions = {}): CheckResult {
   const setAssignments = parseSets(options.sets ?? [], diags);
   for (const a of [...setAssignments, ...(options.overrides ?? [])]) addOverride(module, a, overrides, diags);
   const ev = new Evaluator(program, diags, overrides);
-  const checker = new Checker(ev, module);
+  const checker = new Checker(ev, module, setAssignments, options.skipSweeps === true);
   const model = checker.run();
   const all = [...program.diagnostics.items, ...diags.items];
   const sorted = sortDiagnostics(all);
@@ -223,7 +232,7 @@ class Checker {
   private crossbars = new Map<string, CheckedCrossbar>();
   private networks = new Map<string, ExpandedNetwork | undefined>();
 
-  constructor(readonly ev: Evaluator, readonly module: Module) {}
+  constructor(readonly ev: Evaluator, readonly module: Module, private readonly sets: SweepAssignment[] = [], private readonly skipSweeps = false) {}
 
   get diags(): Diagnostics {
     return this.ev.diags;
@@ -415,7 +424,7 @@ class Checker {
     this.checkMapping(de, result);
     this.checkOffsetUpdates(result);
     this.checkTrain(values, data, de);
-    this.checkSweeps(de, result);
+    if (!this.skipSweeps) this.checkSweeps(de, result);
     return result;
   }
 
@@ -597,7 +606,23 @@ class Checker {
       for (const choice of factors[i]!) walk(i + 1, [...acc, ...choice]);
     };
     walk(0, []);
+    checkCounters.sweepPointsExpanded += points.length;
     result.sweep = { axes: axesOut, points };
+  }
+
+  /**
+   * A --set of a swept path (or of a path inside it) would be replaced by every point's value and
+   * silently do nothing: an error naming both. A --set around it (the optimizer, while its lr is
+   * swept) still applies to the rest, so it stays allowed.
+   */
+  private setsOnSweptPath(decl: ConfigDecl, rest: string[], where: string, result: CheckedExperiment): void {
+    for (const set of this.sets) {
+      const target = overrideTarget(this.module, set.path);
+      if (typeof target === 'string' || !target.decls.includes(decl)) continue;
+      if (target.rest.length < rest.length || rest.some((seg, i) => target.rest[i] !== seg)) continue;
+      const path = set.path.join('.');
+      this.diags.add('set-swept', SET_FILE, lineSpan(`${path}=${set.display}`), { path, axis: where, experiment: result.name });
+    }
   }
 
   /** Validate one axis: the path exists, and every value fits its parameter. */
@@ -611,6 +636,7 @@ class Checker {
     }
     // Experiment-level paths sweep this experiment, not every experiment of the file.
     const decl = target.decls.find((d) => d === de.decl) ?? target.decls[0]!;
+    this.setsOnSweptPath(decl, target.rest, where, result);
     const found = decl === de.decl ? { module: this.module } : this.ev.lookupDecl(this.module, path[0]!);
     const owner = decl === de.decl ? de : this.ev.declEval(found!.module, decl);
     const type = paramTypeAt(declSchemas[decl.kind], target.rest, owner);

@@ -69,7 +69,7 @@ function compileExperiment(path: string, exp: CheckedExperiment, base: CheckResu
   }
   const out: CompiledExperiment[] = [];
   for (const point of selected) {
-    const result = check(path, { ...options, program: base.program, overrides: [...(options.overrides ?? []), ...point.assignments] });
+    const result = check(path, { ...options, program: base.program, overrides: [...(options.overrides ?? []), ...point.assignments], skipSweeps: true });
     for (const d of result.diagnostics) if (!base.diagnostics.some((b) => b.message === d.message && b.span.start === d.span.start)) diags.items.push(d);
     const pexp = result.model?.experiments.find((e) => e.name === exp.name);
     if (!pexp || result.hasErrors) continue;

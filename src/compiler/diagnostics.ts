@@ -66,6 +66,7 @@ export const diagnosticCodes = {
   'batch-too-large': { severity: 'warning', template: 'batch = {batch} is larger than the {count} training samples', doc: 'Every epoch would be a single partial batch.' },
   'memory-exceeded': { severity: 'error', template: 'experiment {experiment} needs about {need} of memory, more than the {have} available', doc: 'The plan estimates more memory than the machine has; reduce batch or model size. Reported by `plan` and `run`, which lower the spec; `check` does not estimate memory.' },
   'no-experiment': { severity: 'error', template: '{file} declares no experiment to run', doc: '`xbarc run` needs an experiment declaration.' },
+  'set-swept': { severity: 'error', template: '--set {path}: experiment {experiment} sweeps {axis}, so every sweep point would replace this value and the override would do nothing; change the sweep in the spec instead', doc: 'A command-line override of a path the experiment sweeps (or of a path inside it) would be ignored at every point.' },
   'set-invalid': { severity: 'error', template: '--set {text}: {detail}', doc: 'A command-line override that does not parse or does not fit its parameter.' },
 } satisfies Record<string, CodeInfo>;
 
