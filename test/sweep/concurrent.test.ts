@@ -49,7 +49,7 @@ const readLock = (path: string): LockHolder | undefined => {
 
 test('two runs into one experiment directory: the second is refused naming the first, which releases its lock when it ends', async () => {
   const dir = tmpDir();
-  const spec = writeSpec(dir, tinySweepSpec('seed in [1]').replace(/\n {2}sweep .*\n/, '\n').replace('epochs = 1', 'epochs = 500'));
+  const spec = writeSpec(dir, tinySweepSpec('seed in [1]').replace(/\n {2}sweep .*\n/, '\n').replace('epochs = 1', 'epochs = 100000'));
   const out = join(dir, 'out');
   const first = start(['run', spec, '--out', out, '--quiet']);
   await until('the first run to lock its directory', () => existsSync(join(out, LOCK_FILE)));

@@ -86,34 +86,37 @@ export interface LayerCrossbar {
  * `step`: a static ADC step, fed as [a, b, s] (LSB = b/a level units, exact-int.ts `fedStep` of
  * the calibrated full scale).
  */
-export const sideName = (layer: string, kind: 'A' | 'B' | 'Ab' | 'Bb' | 'Wf' | 'Wfb' | 'sW' | 'step' | 'xrange' | 'noise'): string => `xb/${layer}/${kind}`;
+export const sideName = (layer: string, kind: CrossbarSideKind): string => `xb/${layer}/${kind}`;
 export const calName = (layer: string, kind: 'xrange' | 'adcq'): string => `cal/${layer}/${kind}`;
 export const statName = (layer: string, kind: 'sig' | 'err' | 'sat' | 'conv'): string => `stat/${layer}/${kind}`;
 
-/** Per-graph: side inputs already declared, and tensors tests may fetch (accumulators). */
-const declared = new WeakMap<GraphBuilder, Map<string, string>>();
-const debug = new WeakMap<GraphBuilder, Record<string, string>>();
-/** Per-graph: the folded matrix of each programmed level tensor (fast forward and backward share it). */
-const folded = new WeakMap<GraphBuilder, Map<string, string>>();
+/** The crossbar's side inputs, by kind: device state, folded matrices, ranges, steps, noise. */
+export type CrossbarSideKind = 'A' | 'B' | 'Ab' | 'Bb' | 'Wf' | 'Wfb' | 'sW' | 'step' | 'xrange' | 'noise';
+
+/**
+ * Per-graph state of the crossbar emitters, owned by the graph (`GraphBuilder.context`): the folded
+ * matrix of each programmed level tensor (fast forward and backward share it), the
+ * straight-through masked gradient of each (dy, mask) pair (input and weight gradients share it),
+ * and tensors tests may fetch.
+ */
+class CrossbarEmission {
+  readonly folded = new Map<string, string>();
+  readonly masked = new Map<string, string>();
+  readonly debug: Record<string, string> = {};
+}
 
 /** Tensors of interest inside a built graph: `acc:<layer>` / `bacc:<layer>` (integer shift-add results), `lsb:<layer>`, `blsb:<layer>`. */
 export function debugTensors(g: GraphBuilder): Record<string, string> {
-  return debug.get(g) ?? {};
+  return g.context(CrossbarEmission).debug;
 }
 
 function note(g: GraphBuilder, key: string, t: string): void {
-  const d = debug.get(g) ?? {};
-  d[key] = t;
-  debug.set(g, d);
+  g.context(CrossbarEmission).debug[key] = t;
 }
 
-function side(g: GraphBuilder, name: string, dims: (number | string)[]): string {
-  const m = declared.get(g) ?? new Map<string, string>();
-  declared.set(g, m);
-  const hit = m.get(name);
-  if (hit) return hit;
-  m.set(name, g.input(name, 'float', dims));
-  return name;
+/** Declare (once per graph) the side input `kind` of `layer` as a typed record the runtime feeds by. */
+function side(g: GraphBuilder, layer: string, kind: CrossbarSideKind, dims: (number | string)[]): string {
+  return g.sideInput({ name: sideName(layer, kind), owner: 'crossbar', layer, kind, dims });
 }
 
 const TINY = 1e-30;
@@ -145,8 +148,8 @@ export class CrossbarMvm implements MvmEmitter {
     if (this.cfg.programming === 'fed') {
       if (this.cfg.fidelity !== 'fast') throw new XbarcRuntimeError('crossbar/internal', `layer "${this.cfg.layer}": fed programming is for fidelity fast only`);
       // Programmed by the runtime: the folded matrix (weight layout) and its scale are inputs.
-      const Wf = side(g, sideName(this.cfg.layer, 'Wf'), this.weightDims(spec));
-      return { L: Wf, sW: side(g, sideName(this.cfg.layer, 'sW'), []), q: Wf, levels: Wf };
+      const Wf = side(g, this.cfg.layer, 'Wf', this.weightDims(spec));
+      return { L: Wf, sW: side(g, this.cfg.layer, 'sW', []), q: Wf, levels: Wf };
     }
     const qmax = weightQmax(xb);
     const Wk = this.weightKN(g, spec, w);
@@ -164,8 +167,8 @@ export class CrossbarMvm implements MvmEmitter {
     const U = g.op('Concat', planes.map((p) => g.op('Unsqueeze', [p, axis0])), { axis: 0 }); // [2, K, N]
     const levels = sliceLevels(g, U, xb.cellBits, this.S); // [2, S, K, N]
     if (!this.cfg.variation) return { L: levels, sW, q, levels };
-    const A = side(g, sideName(this.cfg.layer, 'A'), this.levelDims(spec));
-    const B = side(g, sideName(this.cfg.layer, 'B'), this.levelDims(spec));
+    const A = side(g, this.cfg.layer, 'A', this.levelDims(spec));
+    const B = side(g, this.cfg.layer, 'B', this.levelDims(spec));
     return { L: g.op('Add', [g.op('Mul', [levels, A]), B]), sW, q, levels };
   }
 
@@ -189,13 +192,12 @@ export class CrossbarMvm implements MvmEmitter {
     if (this.cfg.programming === 'fed') return L;
     // Without device non-idealities the planes and slices recombine to q exactly.
     if (!this.cfg.variation && q) return q;
-    const hit = folded.get(g)?.get(L);
+    const cache = g.context(CrossbarEmission).folded;
+    const hit = cache.get(L);
     if (hit) return hit;
     const cw = g.constFloat(planeSliceWeights(this.cfg.xb), [2, this.S, 1, 1]);
     const Wf = g.op('ReduceSum', [g.op('Mul', [L, cw]), g.constInt64([0, 1])], { keepdims: 0 });
-    const m = folded.get(g) ?? new Map<string, string>();
-    m.set(L, Wf);
-    folded.set(g, m);
+    cache.set(L, Wf);
     return Wf;
   }
 
@@ -210,7 +212,7 @@ export class CrossbarMvm implements MvmEmitter {
     const prog = this.program(g, spec, w);
     const enc = inputEncoding(c.xb.inputBits, c.xb.dacBits, c.signedInput);
     const range = c.ranges === 'static'
-      ? side(g, sideName(c.layer, 'xrange'), [])
+      ? side(g, c.layer, 'xrange', [])
       // Unsigned inputs (after a ReLU) are non-negative: their max is max |x|, no Abs pass.
       : g.op('Max', [g.op('ReduceMax', [enc.kind === 'unsigned' ? x : g.op('Abs', [x])], { keepdims: 0 }), g.scalar(TINY)]);
     const sX = g.op('Div', [range, g.scalar(enc.qmax)]);
@@ -242,7 +244,7 @@ export class CrossbarMvm implements MvmEmitter {
   /**
    * The ADC step of one converter as the exact ratio LSB = b/a level units (config.ts `adcStep`),
    * so that code = round_half_even(n·a/b): constant for `max` (full scale = `worst`, the largest
-   * partial sum) and `fixed`; for `calibrate` fed as [a, b, s] (`staticName`) or measured in-graph
+   * partial sum) and `fixed`; for `calibrate` fed as [a, b, s] (the side input `step` of `fedStepLayer`) or measured in-graph
    * (a = M, b = max(F, M) with F the percentile of the observed sums). In float32 the caller
    * multiplies the sums by `a` (folded into a small operand) and `finish` observes those products;
    * `f64` (where float32 cannot be shown exact for every step the converter can take,
@@ -250,14 +252,14 @@ export class CrossbarMvm implements MvmEmitter {
    * and `convert` divides in float64. `allowF64` false keeps float32 (fidelity fast: its
    * layer-level sums are rarely exact in float32 anyway).
    */
-  private step(g: GraphBuilder, adc: AdcSpec, maxCode: number, worst: number, dacBits: number, staticName: string | null, allowF64: boolean): StepPlan {
+  private step(g: GraphBuilder, adc: AdcSpec, maxCode: number, worst: number, dacBits: number, fedStepLayer: string | null, allowF64: boolean): StepPlan {
     const canF64 = allowF64 && worst < 2 ** 24;
     if (adc.range.kind === 'max' || adc.range.kind === 'fixed') {
       const { a, b } = adcStep(adc.range.kind === 'max' ? worst : adc.range.current / unitCurrent(this.cfg.xb, dacBits), maxCode);
       return { a, f64: canF64 && !exactInFloat32(b, maxCode), finish: () => ({ b, lsb: g.scalar(Math.fround(b / a)) }) };
     }
-    if (staticName) {
-      const { a, b } = fedStepInputs(g, staticName);
+    if (fedStepLayer) {
+      const { a, b } = fedStepInputs(g, fedStepLayer);
       // A calibrated full scale is an observed partial sum (≤ worst): b ≤ max(worst, M), and 1 when worst ≤ M.
       return { a, f64: canF64 && worst > maxCode && !exactInFloat32(worst, maxCode), finish: () => ({ b, lsb: g.op('Div', [b, a]) }) };
     }
@@ -316,7 +318,7 @@ export class CrossbarMvm implements MvmEmitter {
       : g.op('Transpose', [unfoldPatches(g, spec, xq)], { perm: [1, 0, 2] });
     const U = g.op('Reshape', [pad(g, cols, spec.kind === 'dense' ? 2 : 3, 0, T * R - K), g.constInt64([T, R, -1])]);
     const L1 = spec.kind === 'dense' ? 1 : spec.Ho * spec.Wo;
-    const core = this.exactCore(g, U, Lm, enc, { T, R, N, L: L1 }, c.xb.adc, c.xb.dacBits, c.ranges === 'static' ? sideName(c.layer, 'step') : null);
+    const core = this.exactCore(g, U, Lm, enc, { T, R, N, L: L1 }, c.xb.adc, c.xb.dacBits, c.ranges === 'static' ? c.layer : null);
     // [N, M] → the layer's output layout.
     const toOutput = (t: string): string => {
       if (spec.kind === 'dense') return g.op('Transpose', [t], { perm: [1, 0] });
@@ -343,7 +345,7 @@ export class CrossbarMvm implements MvmEmitter {
     let lsb: string;
     let requant: Requantization;
     if (plan.kind === 'choose') {
-      const fed = fedStepInputs(g, sideName(c.layer, 'step'));
+      const fed = fedStepInputs(g, c.layer);
       lsb = g.op('Div', [fed.b, fed.a]);
       requant = { kind: 'choose', ...fed };
     } else {
@@ -366,7 +368,7 @@ export class CrossbarMvm implements MvmEmitter {
    */
   private exactCore(
     g: GraphBuilder, U: string, Lm: string, enc: InputEncoding,
-    d: { T: number; R: number; N: number; L: number }, adc: AdcSpec, dacBits: number, staticStep: string | null,
+    d: { T: number; R: number; N: number; L: number }, adc: AdcSpec, dacBits: number, fedStepLayer: string | null,
   ): Conversion & { mask: string } {
     const xb = this.cfg.xb;
     const S = this.S;
@@ -374,7 +376,7 @@ export class CrossbarMvm implements MvmEmitter {
     const D = g.op('Reshape', [streamDigits(g, U, enc), g.constInt64([d.T, d.R, -1])]); // [T, R, M·J]
     const maxCode = adcMaxCode(adc, false);
     const worst = d.R * (2 ** dacBits - 1) * widestSliceLevel(xb);
-    const step = this.step(g, adc, maxCode, worst, dacBits, staticStep, true);
+    const step = this.step(g, adc, maxCode, worst, dacBits, fedStepLayer, true);
     // float32: the GEMM gives n·a directly (levels × a; exact integers below the saturation point, see `step`).
     const La = step.f64 || step.a === 1 ? Lm : g.op('Mul', [Lm, scalarOf(g, step.a)]);
     // Grouped by (tile, plane·slice) for the shift-add; the Reshape between GEMM and division also
@@ -394,7 +396,7 @@ export class CrossbarMvm implements MvmEmitter {
     const K = spec.kind === 'dense' ? spec.K : spec.C * spec.kernel[0] * spec.kernel[1];
     const maxCode = adcMaxCode(c.xb.adc, true);
     const worst = K * enc.qmax * weightQmax(c.xb);
-    const step = this.step(g, c.xb.adc, maxCode, worst, c.xb.dacBits, c.ranges === 'static' ? sideName(c.layer, 'step') : null, false);
+    const step = this.step(g, c.xb.adc, maxCode, worst, c.xb.dacBits, c.ranges === 'static' ? c.layer : null, false);
     const a = step.a === 1 ? null : scalarOf(g, step.a);
     let yi: string;
     if (spec.kind === 'dense') {
@@ -408,7 +410,7 @@ export class CrossbarMvm implements MvmEmitter {
     }
     if (c.readNoise) {
       const dims: (number | string)[] = spec.kind === 'dense' ? ['N', spec.N] : ['N', spec.O, spec.Ho, spec.Wo];
-      const xi = side(g, sideName(c.layer, 'noise'), dims);
+      const xi = side(g, c.layer, 'noise', dims);
       yi = g.op('Add', [yi, g.op('Mul', [g.op('Mul', [g.op('Abs', [yi]), xi]), g.scalar(c.xb.device.readNoise)])]);
     }
     const { b, lsb, fullScale } = step.finish(() => g.op('Abs', [subsample(g, yi, spec.kind === 'dense' ? spec.N : spec.O * spec.Ho * spec.Wo)]));
@@ -435,10 +437,10 @@ export class CrossbarMvm implements MvmEmitter {
     const prog = fwd.saved['L'] && fwd.saved['sW'] && fwd.saved['q'] && fwd.saved['levels'] ? { L: fwd.saved['L'], sW: fwd.saved['sW'], q: fwd.saved['q'], levels: fwd.saved['levels'] } : this.program(g, spec, w);
     if (c.backwardSides && c.variation && c.programming === 'fed') {
       // Transposed-drive parasitics, programmed by the runtime: the backward arrays' folded matrix.
-      prog.L = side(g, sideName(c.layer, 'Wfb'), this.weightDims(spec));
+      prog.L = side(g, c.layer, 'Wfb', this.weightDims(spec));
     } else if (c.backwardSides && c.variation) {
       // Transposed-drive parasitics: the backward arrays' own level model.
-      prog.L = g.op('Add', [g.op('Mul', [prog.levels, side(g, sideName(c.layer, 'Ab'), this.levelDims(spec))]), side(g, sideName(c.layer, 'Bb'), this.levelDims(spec))]);
+      prog.L = g.op('Add', [g.op('Mul', [prog.levels, side(g, c.layer, 'Ab', this.levelDims(spec))]), side(g, c.layer, 'Bb', this.levelDims(spec))]);
     }
     const b = c.xb.backward;
     const enc = inputEncoding(b.inputBits, b.dacBits, true);
@@ -562,8 +564,8 @@ interface StepPlan {
 const scalarOf = (g: GraphBuilder, v: number | string): string => (typeof v === 'number' ? g.scalar(v) : v);
 
 /** A fed step [a, b, s] (`sideName(…, 'step')`, exact-int.ts `fedStep`) as three scalar tensors. */
-function fedStepInputs(g: GraphBuilder, name: string): { a: string; b: string; s: string } {
-  const t = side(g, name, [3]);
+function fedStepInputs(g: GraphBuilder, layer: string): { a: string; b: string; s: string } {
+  const t = side(g, layer, 'step', [3]);
   const at = (i: number): string => g.op('Gather', [t, g.constInt64([i], [])], { axis: 0 });
   return { a: at(0), b: at(1), s: at(2) };
 }
@@ -615,16 +617,12 @@ function convert(g: GraphBuilder, x: string, step: StepPlan, b: number | string,
   return { code, sat };
 }
 
-/** Per graph: the masked gradient of each (dy, mask) pair, shared by the input and weight gradients. */
-const maskedGrads = new WeakMap<GraphBuilder, Map<string, string>>();
-
 /** dy through the forward's straight-through saturation mask (once per graph), or dy. */
 function straightThrough(g: GraphBuilder, dy: string, fwd: MvmForward): string {
   const keep = fwd.saved['keep'];
   const mask = fwd.saved['mask'];
   if (!keep && !mask) return dy;
-  const memo = maskedGrads.get(g) ?? new Map<string, string>();
-  maskedGrads.set(g, memo);
+  const memo = g.context(CrossbarEmission).masked;
   const key = `${dy}|${keep ?? mask}`;
   let out = memo.get(key);
   if (!out) {

@@ -23,7 +23,7 @@ import { Rng } from '../rng.js';
 import { foldDevices, programDevices, programFolded, type FoldedDevices, type Programming } from './config.js';
 import { adcMaxCode, adcStep, hasVariation, inputSigned, unitCurrent, weightQmax } from '../../model/crossbar-math.js';
 import type { CrossbarSpec } from '../../model/crossbar.js';
-import { calName, CrossbarMvm, sideName, statName, type LayerCrossbar } from './emitter.js';
+import { calName, CrossbarMvm, sideName, statName, type CrossbarSideKind, type LayerCrossbar } from './emitter.js';
 import { fedStep } from './exact-int.js';
 import { parasiticsOf, type ParasiticsConfig } from '../parasitics/plan.js';
 import { effectiveProgramming, weightKN, type EffectiveProgramming } from '../parasitics/tiles.js';
@@ -258,16 +258,15 @@ export class CrossbarRuntime {
   /** Side-input values for one run of `graph` on a batch of `batch` samples. */
   sideFeeds = (graph: BuiltGraph, batch: number): Record<string, ort.Tensor> => {
     const feeds: Record<string, ort.Tensor> = {};
-    const evaluation = graph.purpose === 'eval';
+    const evaluation = graph.evaluation;
     // Inputs by layer: the device state of a layer is computed once per run (one parasitics step).
     const byLayer = new Map<string, Set<string>>();
     for (const input of graph.sideInputs) {
-      const cut = input.lastIndexOf('/');
-      const layer = input.slice(3, cut);
-      if (!input.startsWith('xb/') || !this.layers.has(layer)) throw new XbarcRuntimeError('crossbar/side-input', `unknown crossbar graph input "${input}"`);
-      const kinds = byLayer.get(layer) ?? new Set<string>();
-      kinds.add(input.slice(cut + 1));
-      byLayer.set(layer, kinds);
+      if (input.owner !== 'crossbar') continue; // not ours (e.g. a transform's mask, fed by the caller)
+      if (!this.layers.has(input.layer)) throw new XbarcRuntimeError('crossbar/side-input', `graph input "${input.name}" belongs to layer "${input.layer}", which is not a crossbar layer of this experiment`);
+      const kinds = byLayer.get(input.layer) ?? new Set<string>();
+      kinds.add(input.kind);
+      byLayer.set(input.layer, kinds);
     }
     for (const [layer, kinds] of byLayer) {
       const e = this.layers.get(layer)!;
@@ -275,7 +274,7 @@ export class CrossbarRuntime {
       if (device.length > 0) this.deviceFeeds(layer, e, kinds, evaluation, feeds);
       for (const kind of kinds) {
         if (device.includes(kind)) continue;
-        const input = `xb/${layer}/${kind}`;
+        const input = sideName(layer, kind as CrossbarSideKind);
         if (kind === 'xrange' || kind === 'step') {
           const r = this.ranges.get(layer);
           if (!r) throw new XbarcRuntimeError('crossbar/uncalibrated', `layer "${layer}": the crossbar ranges are not calibrated yet (run calibrate() first)`);

@@ -24,7 +24,7 @@ import { batchSizeFloat, layerEmitter, type BufferDecl, type LayerCtx, type Laye
 import { emitTerm, viewOf, type LossTerm } from './terms.js';
 import { emitTransform, type WeightTransform } from './transforms.js';
 import { idealSelector, type MvmSelector } from './mvm.js';
-import { GraphBuilder } from './onnx.js';
+import { GraphBuilder, type SideInput } from './onnx.js';
 
 export interface ParamEntry extends ParamDecl {
   name: string;
@@ -87,8 +87,10 @@ export interface BuiltGraph {
   next: Record<string, string>;
   /** Live node count after dead-code removal. */
   nodes: number;
-  /** Inputs declared by MVM emitters (crossbar device state, ADC ranges, noise), fed by `TrainerOptions.sideFeeds`. */
-  sideInputs: string[];
+  /** Inputs declared by emitters (crossbar device state, ADC ranges, noise; masks), as typed records; fed by `TrainerOptions.sideFeeds` or by the caller. */
+  sideInputs: SideInput[];
+  /** Whether the graph evaluates a trained network (running statistics, no update): device state at evaluation time. */
+  evaluation: boolean;
 }
 
 export const INPUT_X = 'x';
@@ -310,7 +312,7 @@ export function buildGraph(net: PlanNetwork, spec: GraphSpec, select: MvmSelecto
   if (spec.outputs.correct && correct) g.output(OUT_CORRECT, correct, 'float', []);
   if (spec.outputs.logits && spec.heads.length <= 1) g.output(OUT_LOGITS, em.acts.get(spec.heads[0]?.layer ?? lastLayer)!, 'float', ['N', net.classes]);
   for (const [name, v] of Object.entries(spec.freeze ?? {})) g.freeze(name, v.data, v.dims);
-  return finish(g, spec.purpose, stateInputs.filter((n) => !spec.freeze?.[n]), next);
+  return finish(g, spec, stateInputs.filter((n) => !spec.freeze?.[n]), next);
 }
 
 /** The optimizer update of every parameter and the batchnorm running statistics, as `next:*` outputs. */
@@ -359,10 +361,10 @@ export const buildTrainGraph = (net: PlanNetwork, opt: Optimizer, select: MvmSel
 export const buildEvalGraph = (net: PlanNetwork, select: MvmSelector = idealSelector, withLogits = false): BuiltGraph => buildGraph(net, evalGraphSpec(withLogits), select);
 export const buildGradsGraph = (net: PlanNetwork, select: MvmSelector = idealSelector): BuiltGraph => buildGraph(net, gradsGraphSpec(), select);
 
-function finish(g: GraphBuilder, purpose: Purpose, stateInputs: string[], next: Record<string, string>): BuiltGraph {
-  const known = new Set([INPUT_X, INPUT_LABELS, INPUT_LR, INPUT_STEP, ...stateInputs]);
-  const sideInputs = g.inputNames().filter((n) => !known.has(n));
-  return { purpose, bytes: g.toBytes(), stateInputs, next, nodes: g.liveNodeCount(), sideInputs };
+function finish(g: GraphBuilder, spec: GraphSpec, stateInputs: string[], next: Record<string, string>): BuiltGraph {
+  const sideInputs = g.sideInputs().filter((s) => !spec.freeze?.[s.name]);
+  const evaluation = spec.statistics === 'running' && !spec.update;
+  return { purpose: spec.purpose, bytes: g.toBytes(), stateInputs, next, nodes: g.liveNodeCount(), sideInputs, evaluation };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -69,12 +69,30 @@ interface NodeSpec {
   implicit?: string[];
 }
 
+/**
+ * A graph input that an emitter declares and the runtime feeds on every run (device state, ADC
+ * ranges, noise, masks): a typed record, so that feeders never parse names back.
+ */
+export interface SideInput {
+  /** The graph input's name. */
+  name: string;
+  /** Which emitter declared it: its feeder recognizes its own inputs by this. */
+  owner: 'crossbar' | 'transform';
+  /** The layer it belongs to. */
+  layer: string;
+  /** What it holds, in the owner's vocabulary (crossbar: A, B, Wf, lsb, noise, …; transform: mask). */
+  kind: string;
+  dims: Dim[];
+}
+
 export class GraphBuilder {
   private readonly nodes: NodeSpec[] = [];
   private readonly inputs: onnxProto.onnx.IValueInfoProto[] = [];
   private readonly outputs: onnxProto.onnx.IValueInfoProto[] = [];
   private readonly initializers: onnxProto.onnx.ITensorProto[] = [];
   private readonly constCache = new Map<string, string>();
+  private readonly sides = new Map<string, SideInput>();
+  private readonly contexts = new Map<abstract new () => unknown, unknown>();
   private counter = 0;
   private parent: GraphBuilder | null = null;
 
@@ -130,6 +148,33 @@ export class GraphBuilder {
     if (at < 0) throw new RangeError(`cannot freeze ${name}: the graph has no such input`);
     this.inputs.splice(at, 1);
     this.initializers.push(tensorProto(name, 'float', dims, values));
+  }
+
+  /** Declare a side input once per graph (a second declaration of the same name returns it). */
+  sideInput(decl: SideInput): string {
+    if (!this.sides.has(decl.name)) {
+      this.sides.set(decl.name, decl);
+      this.input(decl.name, 'float', decl.dims);
+    }
+    return decl.name;
+  }
+
+  /** The declared side inputs, in declaration order. */
+  sideInputs(): SideInput[] {
+    return [...this.sides.values()];
+  }
+
+  /**
+   * Per-graph state of an emitter (caches shared by its layers, tensors tests may fetch): one
+   * instance of `kind` per graph, made on first use. The graph owns it, so nothing outlives it.
+   */
+  context<T>(kind: new () => T): T {
+    let c = this.contexts.get(kind) as T | undefined;
+    if (c === undefined) {
+      c = new kind();
+      this.contexts.set(kind, c);
+    }
+    return c;
   }
 
   /** Names of the declared graph inputs, in declaration order. */

@@ -240,10 +240,11 @@ export class Trainer {
       [INPUT_LABELS]: new ort.Tensor('int32', y, [n]),
     };
     for (const name of graph.stateInputs) feeds[name] = new ort.Tensor('float32', this.state.get(name)!, this.dims.get(name)!);
-    const side = graph.sideInputs.filter((n) => !provided.has(n));
+    const side = graph.sideInputs.filter((s) => !provided.has(s.name));
     if (side.length > 0) {
-      if (!this.options.sideFeeds) throw new XbarcRuntimeError('engine/side-inputs', `graph ${graph.purpose} needs side inputs (${side.join(', ')}) but no sideFeeds provider was given`);
-      Object.assign(feeds, this.options.sideFeeds(graph, n));
+      if (this.options.sideFeeds) Object.assign(feeds, this.options.sideFeeds(graph, n));
+      const missing = side.filter((s) => !feeds[s.name]).map((s) => s.name);
+      if (missing.length > 0) throw new XbarcRuntimeError('engine/side-inputs', `graph ${graph.purpose} needs side inputs that nothing feeds: ${missing.join(', ')}`);
     }
     return feeds;
   }

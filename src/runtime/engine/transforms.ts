@@ -23,7 +23,7 @@ const TINY = 1e-30;
 export function emitTransform(g: GraphBuilder, t: WeightTransform, w: string, layer: string, dims: number[]): { w: string; backward: (dw: string) => string } {
   switch (t.kind) {
     case 'mask': {
-      const m = g.input(maskName(layer), 'float', dims);
+      const m = g.sideInput({ name: maskName(layer), owner: 'transform', layer, kind: 'mask', dims });
       return { w: g.op('Mul', [w, m]), backward: (dw) => g.op('Mul', [dw, m]) };
     }
     case 'quantize': {
