@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { crossbarMerges } from '../../src/compiler/merges.js';
-import { adcMaxCode, adcStep, inputEncoding, unitCurrent, weightQmax, widestSliceLevel } from '../../src/model/crossbar-math.js';
+import { adcMaxCode, adcStep, inputEncoding, sliceBits, unitCurrent, weightQmax, widestSliceLevel } from '../../src/model/crossbar-math.js';
 import type { AdcSpec, CrossbarSpec } from '../../src/model/crossbar.js';
 import { CrossbarMvm, sideName } from '../../src/runtime/crossbar/emitter.js';
 import { fedStep, requantPlan } from '../../src/runtime/crossbar/exact-int.js';
@@ -364,7 +364,10 @@ test('a near-tie of a non-integer full scale: float32 cannot round it, the float
 
 test('narrow top slices (8-bit weights on 3-bit cells: 3, 3, 2 bits; 5 on 2: 2, 2, 1; 2 on 4) = bit-true reference, both cores, forward and backward, dense and conv', async () => {
   const rng = new Rng(21, 'test/bittrue-narrow');
+  const bits: Record<string, number[]> = { '8/3': [3, 3, 2], '5/2': [2, 2, 1], '2/4': [2] };
   for (const [wb, cb] of [[8, 3], [5, 2], [2, 4]] as const) {
+    // Slices from the LSB up: the top one is the narrow one.
+    assert.deepEqual(sliceBits(xbConfig({ weightBits: wb, cellBits: cb })), bits[`${wb}/${cb}`]);
     for (const mapping of ['differential', 'offset'] as const) {
       for (const range of [{ kind: 'max' as const }, CAL]) {
         const xb = xbConfig({
