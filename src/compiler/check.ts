@@ -222,6 +222,8 @@ class Checker {
   private devices = new Map<string, CheckedDecl>();
   private crossbars = new Map<string, CheckedCrossbar>();
   private networks = new Map<string, ExpandedNetwork | undefined>();
+  /** Crossbars already warned about by adc-above-lossless (module path # name). */
+  private adcWarned = new Set<string>();
 
   constructor(readonly ev: Evaluator, readonly module: Module) {}
 
@@ -333,13 +335,6 @@ class Checker {
       }
     }
     const lossless = losslessBits(rows, dacBits, cellBits);
-    const adc = values['adc'];
-    const adcBits = adc?.k === 'object' ? numOf(adc.fields['bits']) : NaN;
-    // Only an ADC someone chose (here or in a preset) is worth a warning, not the default width.
-    if (adcBits > lossless && de.isWritten('adc')) {
-      const at = this.fieldSpan(de, 'adc');
-      this.diags.add('adc-above-lossless', at.file, at.span, { bits: adcBits, lossless, rows, largest: largestPartialSum(rows, dacBits, cellBits) });
-    }
     const parasitics = values['parasitics'];
     const wires = values['wires'];
     if (parasitics?.k === 'call' && parasitics.name !== 'none' && wires?.k === 'object') {
@@ -414,6 +409,7 @@ class Checker {
     }
     for (const m of missingDataFiles(values['data'])) this.diags.add('data-file-missing', m.file, m.span, { what: m.what, path: m.path });
     this.checkMapping(de, result);
+    this.checkAdcWidths(result);
     this.checkOffsetUpdates(result);
     this.checkTrain(values, data, de);
     this.checkSweeps(de, result);
@@ -447,9 +443,35 @@ class Checker {
     void decl;
   }
 
+  /**
+   * An ADC wider than the lossless width adds no accuracy only where each tile's partial sums have
+   * their own ADC: at fidelity exact. At fast the ADC converts layer-level values, where every bit
+   * counts, and at ideal there is no ADC; so the crossbar is judged by the exact experiments that
+   * map layers to it, once per crossbar. A fixed range is left alone: its step shrinks with more
+   * bits until it reaches one level, so bits above the lossless width can still help.
+   */
+  private checkAdcWidths(result: CheckedExperiment): void {
+    if (fidelityOf(result) !== 'exact') return;
+    for (const target of new Set([...result.mapping.values()].flatMap((t) => (t.target === 'crossbar' ? [t.crossbar] : [])))) {
+      const xb = result.crossbars.get(target);
+      const adc = xb?.values['adc'];
+      if (!xb || adc?.k !== 'object') continue;
+      const key = `${xb.file}#${xb.name}`;
+      const range = adc.fields['range'];
+      const bits = numOf(adc.fields['bits']);
+      const { rows, losslessAdcBits: lossless } = xb.geometry;
+      // Only an ADC someone chose (here or in a preset) is worth a warning, not the default width.
+      if (this.adcWarned.has(key) || !(bits > lossless) || !xb.eval.isWritten('adc') || (range?.k === 'call' && range.name === 'fixed')) continue;
+      this.adcWarned.add(key);
+      const largest = largestPartialSum(rows, numOf(xb.values['dac_bits']), numOf(xb.values['cell_bits']));
+      const at = this.fieldSpan(xb.eval, 'adc');
+      this.diags.add('adc-above-lossless', at.file, at.span, { bits, lossless, rows, largest, experiment: result.name, crossbar: target });
+    }
+  }
+
   /** Device update models run on differential pairs: say so where a trained crossbar is offset-mapped. */
   private checkOffsetUpdates(result: CheckedExperiment): void {
-    const fidelity = result.values['fidelity']?.k === 'enum' ? result.values['fidelity'].v : 'fast';
+    const fidelity = fidelityOf(result);
     const train = result.values['train'];
     if (fidelity === 'ideal' || train?.k !== 'object') return;
     const nonideal = train.fields['nonideal'];
@@ -476,7 +498,7 @@ class Checker {
   // ---- mapping ----------------------------------------------------------------------------------
 
   private checkMapping(de: DeclEval, result: CheckedExperiment): void {
-    const fidelity = result.values['fidelity']?.k === 'enum' ? result.values['fidelity'].v : 'fast';
+    const fidelity = fidelityOf(result);
     const maps = de.statements.filter((s) => s.kind === 'map');
     const weighted = (result.network?.layers ?? []).filter((l) => l.weighted);
     if (maps.length === 0) {
@@ -677,6 +699,12 @@ class Checker {
       }
     }
   }
+}
+
+/** The experiment's fidelity (its default, fast, when it failed to evaluate). */
+function fidelityOf(exp: CheckedExperiment): string {
+  const f = exp.values['fidelity'];
+  return f?.k === 'enum' ? f.v : 'fast';
 }
 
 /** A preset was named but could not be used (already reported): its fields are unknown, not missing. */
