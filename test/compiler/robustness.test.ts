@@ -4,7 +4,9 @@
  * duplicated; the text truncated), deterministically from named seeded streams, and each
  * mutated text must check to an array of diagnostics with valid spans within the text.
  * A failure prints the mutation and the mutated text, so it can be replayed with
- * `xbarc check` or `check(path, { text })`.
+ * `xbarc check` or `check(path, { text })`. Hostile files on disk (devices, a FIFO, a directory,
+ * link loops, files over the size cap, binary bytes, deep nesting), imported or checked as the
+ * root, must give located diagnostics within a time bound.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,11 +20,14 @@ import { allTokens, keywordTokens, keywordWord, xbarLexer } from '../../grammar/
 import { unitNames } from '../../src/compiler/units.js';
 import { Rng } from '../../src/runtime/rng.js';
 import { lineColAt } from '../../src/lsp/services/positions.js';
+import { hostileWorkspace } from '../support/hostile-workspace.js';
 
 /** Mutations per file; 8 files × 400 ≈ 3,200 checks. XBARC_FUZZ_COUNT / XBARC_FUZZ_SEED explore further. */
 const MUTATIONS_PER_FILE = Number(process.env['XBARC_FUZZ_COUNT'] ?? 400);
 const SEED = Number(process.env['XBARC_FUZZ_SEED'] ?? 20240601);
 const PER_CALL_LIMIT_MS = 2000;
+/** One check of a workspace of hostile files: generous, so a loaded machine does not fail it, yet far below a hang. */
+const HOSTILE_LIMIT_MS = 10_000;
 
 const specFiles = ['stdlib', 'experiments'].flatMap((dir) =>
   readdirSync(join(packageRoot, dir)).filter((f) => f.endsWith('.xbar')).sort().map((f) => ({ name: `${dir}/${f}`, path: join(packageRoot, dir, f) })));
@@ -243,4 +248,79 @@ test('pathological inputs: deep nesting, long operator chains and huge sweeps ar
   // Nesting well within the limit is fine.
   const ok = check(path, { text: `experiment e { seed = ${'('.repeat(20)}1${')'.repeat(20)} }` });
   assert.ok(!ok.diagnostics.some((d) => d.code === 'syntax-error'));
+});
+
+/** check() of `path`, timed; a throw fails the test with the case named. */
+function timedCheck(what: string, path: string): { result: ReturnType<typeof check>; ms: number } {
+  const t0 = performance.now();
+  try {
+    const result = check(path);
+    const ms = performance.now() - t0;
+    assert.ok(ms < HOSTILE_LIMIT_MS, `${what}: check took ${ms.toFixed(0)} ms`);
+    return { result, ms };
+  } catch (e) {
+    assert.fail(`${what}: check threw ${(e as Error).stack ?? String(e)}`);
+  }
+}
+
+/** Every diagnostic's span is valid within the text of its file (as loaded, or empty when it never loaded). */
+function assertSpans(what: string, result: ReturnType<typeof check>): void {
+  for (const d of result.diagnostics) {
+    const text = result.program.modules.get(d.file)?.parsed.text ?? '';
+    assert.deepEqual(spanProblems(d, text), [], `${what}: ${d.code} "${d.message}" in ${d.file} at ${JSON.stringify(d.span)}`);
+  }
+}
+
+test('hostile workspace files, imported: each import is a located diagnostic; files that load get bounded diagnostics of their own', { timeout: 30_000 }, () => {
+  const w = hostileWorkspace();
+  try {
+    const { result } = timedCheck('spec.xbar importing every hostile file', w.spec);
+    assertSpans('spec.xbar', result);
+    w.files.forEach((f, i) => {
+      const path = join(w.dir, `${f.stem}.xbar`);
+      if (f.atImport) {
+        const at = result.diagnostics.filter((d) => d.file === w.spec && d.span.line === i + 1).map((d) => `${d.code}: ${d.message}`);
+        assert.equal(at.length, 1, `${f.what}: ${JSON.stringify(at)}`);
+        assert.match(at[0]!, f.atImport, f.what);
+        assert.ok(!result.diagnostics.some((d) => d.file === path), `${f.what}: diagnostics inside a file that must not be read`);
+      } else {
+        const own = result.diagnostics.filter((d) => d.file === path);
+        assert.ok(own.length >= 1 && own.length <= 101, `${f.what}: ${own.length} diagnostics in ${f.stem}.xbar`);
+        assert.ok(own.some((d) => d.severity === 'error'), `${f.what}: no error in ${f.stem}.xbar`);
+      }
+    });
+    // The device after the imports is still checked, and no error lands on it.
+    assert.ok(result.module?.own.has('d'));
+    assert.ok(!result.diagnostics.some((d) => d.file === w.spec && d.span.line > w.files.length));
+  } finally {
+    w.cleanup();
+  }
+});
+
+test('hostile workspace files as the root of check: a located diagnostic each, never a throw or a hang', { timeout: 30_000 }, () => {
+  const w = hostileWorkspace();
+  try {
+    for (const f of w.files) {
+      const path = join(w.dir, `${f.stem}.xbar`);
+      const { result } = timedCheck(f.what, path);
+      assertSpans(f.what, result);
+      assert.ok(result.hasErrors, `${f.what}: no error`);
+      const own = result.diagnostics.filter((d) => d.file === path);
+      assert.ok(own.length >= 1 && own.length <= 101, `${f.what}: ${own.length} diagnostics in the file itself`);
+      if (f.atImport) {
+        // Unread: one diagnostic at the start of the file, saying why.
+        assert.equal(own.length, 1, f.what);
+        assert.equal(own[0]!.span.start, 0, f.what);
+        assert.match(`${own[0]!.code}: ${own[0]!.message}`, f.stem === 'dangling' ? /^import-not-found: / : /^import-unreadable: /, f.what);
+      }
+    }
+    // An editor buffer for a special file is checked from the buffer: nothing is read from disk.
+    const fifo = join(w.dir, 'x.xbar');
+    const t0 = performance.now();
+    const buffered = check(fifo, { text: 'device d { levels = 4 }\n' });
+    assert.ok(performance.now() - t0 < HOSTILE_LIMIT_MS);
+    assert.deepEqual(buffered.diagnostics, []);
+  } finally {
+    w.cleanup();
+  }
 });

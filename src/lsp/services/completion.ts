@@ -11,7 +11,7 @@ import { dirname, join, relative } from 'node:path';
 import type { IToken } from 'chevrotain';
 import * as T from '../../../grammar/tokens.js';
 import type { Declaration, NetworkDecl } from '../../compiler/ast.js';
-import { globToRegex } from '../../compiler/check.js';
+import { globToRegex } from '../../compiler/check/mapping.js';
 import { Program, shortName, stdlibDir, stdlibModules, type Module } from '../../compiler/resolve.js';
 import { constructors, declSchemas, familyConstructors, findConstructor, type ParamSpec, type ParamType } from '../../compiler/schema.js';
 import { isDimensionless, sameDim, unitNames, lookupUnit } from '../../compiler/units.js';

@@ -5,7 +5,7 @@
  * parameter table. Also declarations, constructors, units, layers and map patterns.
  */
 import type { ConfigDecl, Declaration, Span } from '../../compiler/ast.js';
-import { globToRegex } from '../../compiler/check.js';
+import { globToRegex } from '../../compiler/check/mapping.js';
 import { describeRange } from '../../compiler/evaluate.js';
 import { shortName, type Module } from '../../compiler/resolve.js';
 import { familyNames, type Constructor, type DefaultSpec, type ParamSpec, type ParamType } from '../../compiler/schema.js';

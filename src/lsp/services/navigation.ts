@@ -1,6 +1,6 @@
 /** Go-to-definition and find-references, across imports and into the standard library. */
 import type { Span } from '../../compiler/ast.js';
-import { globToRegex } from '../../compiler/check.js';
+import { globToRegex } from '../../compiler/check/mapping.js';
 import type { Module, Program } from '../../compiler/resolve.js';
 import { analyze, normalizePath, type Analysis, type ServiceOptions } from './analysis.js';
 import { valueAt } from './hover.js';
