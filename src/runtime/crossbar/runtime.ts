@@ -108,6 +108,15 @@ interface ParasiticState {
 
 export class CrossbarRuntime {
   private readonly layers = new Map<string, LayerEntry>();
+  private readonly parasitic = new Map<string, ParasiticState>();
+  private weightSource: ((layer: string) => Float32Array | undefined) | null = null;
+  /** Reusable feed buffers, by key (layer, purpose, input). */
+  private readonly buffers = new Map<string, FeedBuffer>();
+  /** Folded device state per programming (fidelity fast), and per parasitics solve. */
+  private readonly folds = new Map<string, FoldedState>();
+  private readonly parFolds = new WeakMap<EffectiveProgramming, FoldedState>();
+  /** The weight scale s_W last programmed per layer and purpose. */
+  private readonly scales = new Map<string, number>();
   private readonly programs = new Map<string, Programming>();
   private readonly noise = new Map<string, Rng>();
   /** Calibrated per layer: forward input range, ADC full scale and step (level units). */
@@ -159,8 +168,6 @@ export class CrossbarRuntime {
     this.statsSelector = make({ outputs: 'stats' });
   }
 
-  private readonly parasitic = new Map<string, ParasiticState>();
-  private weightSource: ((layer: string) => Float32Array | undefined) | null = null;
 
   /** Where the parasitic models read a layer's current weights (the trainer's live state). */
   setWeightSource(fn: (layer: string) => Float32Array | undefined): void {
@@ -291,8 +298,6 @@ export class CrossbarRuntime {
     return feeds;
   };
 
-  /** Reusable feed buffers, by key (layer, purpose, input). */
-  private readonly buffers = new Map<string, FeedBuffer>();
 
   private buffer(key: string, size: number, dims: number[]): FeedBuffer {
     let b = this.buffers.get(key);
@@ -304,9 +309,6 @@ export class CrossbarRuntime {
     return b;
   }
 
-  /** Folded device state per programming (fidelity fast), and per parasitics solve. */
-  private readonly folds = new Map<string, FoldedState>();
-  private readonly parFolds = new WeakMap<EffectiveProgramming, FoldedState>();
 
   private foldedState(layer: string, e: LayerEntry, evaluation: boolean, par: EffectiveProgramming | null): FoldedState {
     const layout = e.kind === 'dense' ? 'kn' : 'nk';
@@ -375,8 +377,6 @@ export class CrossbarRuntime {
     if (kinds.has('sW')) feeds[sideName(layer, 'sW')] = new ort.Tensor('float32', Float32Array.of(this.scales.get(`${layer}|${purpose}`)!), []);
   }
 
-  /** The weight scale s_W last programmed per layer and purpose. */
-  private readonly scales = new Map<string, number>();
 
   /** Set the static ranges directly (tests): the input range and the ADC full scale in level units. */
   setRanges(layer: string, r: { xrange: number; fullScale: number }): void {

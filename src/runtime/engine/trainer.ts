@@ -71,6 +71,7 @@ export class Trainer {
   private gradsSession: Promise<{ session: Session; graph: BuiltGraph }> | null = null;
   private logitsSession: Promise<{ session: Session; graph: BuiltGraph }> | null = null;
   private readonly custom = new Map<string, Promise<{ session: Session; graph: BuiltGraph }>>();
+  private stepHook: ((before: ReadonlyMap<string, Float32Array>, after: Map<string, Float32Array>) => void) | null = null;
 
   private constructor(
     readonly network: PlanNetwork,
@@ -132,7 +133,6 @@ export class Trainer {
     this.stepHook = hook;
   }
 
-  private stepHook: ((before: ReadonlyMap<string, Float32Array>, after: Map<string, Float32Array>) => void) | null = null;
 
   /** Forward pass in eval mode on one batch: summed loss and #correct. */
   async evaluate(x: Float32Array, y: Int32Array): Promise<EvalResult> {
