@@ -34,7 +34,7 @@
 
 import { XbarcRuntimeError } from '../../model/errors.js';
 import { convOutputPadding, idealMvm, unfoldPatches, type ConvMvmSpec, type MvmEmitter, type MvmForward, type MvmSpec } from '../engine/mvm.js';
-import { f, type GraphBuilder } from '../engine/onnx.js';
+import { DataType, f, type GraphBuilder } from '../engine/onnx.js';
 import type { LayerMerge } from '../../model/plan.js';
 import { adcMaxCode, adcStep, exactInFloat32, inputEncoding, offsetZ, planeSliceWeights, unitCurrent, weightQmax, weightSlices, widestSliceLevel, type InputEncoding } from '../../model/crossbar-math.js';
 import type { AdcSpec, CrossbarSpec } from '../../model/crossbar.js';
@@ -233,7 +233,7 @@ export class CrossbarMvm implements MvmEmitter {
       g.output(statName(c.layer, 'sig'), g.op('ReduceSum', [g.op('Mul', [ideal, ideal])], { keepdims: 0 }), 'float', []);
       g.output(statName(c.layer, 'err'), g.op('ReduceSum', [g.op('Mul', [err, err])], { keepdims: 0 }), 'float', []);
       g.output(statName(c.layer, 'sat'), g.op('ReduceSum', [r.sat], { keepdims: 0 }), 'float', []);
-      g.output(statName(c.layer, 'conv'), g.op('Cast', [g.op('Size', [r.sat])], { to: 1 }), 'float', []);
+      g.output(statName(c.layer, 'conv'), g.op('Cast', [g.op('Size', [r.sat])], { to: DataType.FLOAT }), 'float', []);
     }
     const saved: Record<string, string> = { L: prog.L, sW: prog.sW, q: prog.q, levels: prog.levels };
     if (r.mask) saved['mask'] = r.mask;
@@ -422,7 +422,7 @@ export class CrossbarMvm implements MvmEmitter {
       const r = adcRound(g, yi, step, b, adc, maxCode, true, spec.kind === 'dense');
       const code = g.op('Clip', [r, g.scalar(-maxCode), g.scalar(maxCode)]);
       const keep = g.op('Equal', [code, r]);
-      return { acc: code, lsb, sat: g.op('Cast', [g.op('Not', [keep])], { to: 1 }), keep, ...(fullScale ? { fullScale } : {}) };
+      return { acc: code, lsb, sat: g.op('Cast', [g.op('Not', [keep])], { to: DataType.FLOAT }), keep, ...(fullScale ? { fullScale } : {}) };
     }
     const { code, sat } = convert(g, yi, step, b, adc, maxCode, true, spec.kind === 'dense');
     return { acc: code, lsb, sat, mask: g.op('Sub', [g.scalar(1), sat]), ...(fullScale ? { fullScale } : {}) };
@@ -545,10 +545,10 @@ function pad(g: GraphBuilder, t: string, rank: number, axis: number, extra: numb
 
 /** Slice levels [2, S, K, N] of the stored unsigned integers U [2, K, N] (cell_bits each, LSB slice first), by integer bit operations. */
 function sliceLevels(g: GraphBuilder, U: string, cellBits: number, S: number): string {
-  const u32 = g.op('Unsqueeze', [g.op('Cast', [U], { to: 12 }), g.constInt64([1])]); // [2, 1, K, N]
+  const u32 = g.op('Unsqueeze', [g.op('Cast', [U], { to: DataType.UINT32 }), g.constInt64([1])]); // [2, 1, K, N]
   const shifts = g.constUint32(Array.from({ length: S }, (_, s) => s * cellBits), [1, S, 1, 1]);
   const level = g.op('BitwiseAnd', [g.op('BitShift', [u32, shifts], { direction: 'RIGHT' }), g.constUint32([2 ** cellBits - 1], [])]);
-  return g.op('Cast', [level], { to: 1 });
+  return g.op('Cast', [level], { to: DataType.FLOAT });
 }
 
 /** An ADC step being built (CrossbarMvm `step`): LSB = b/a level units. */
@@ -585,12 +585,12 @@ function adcRound(g: GraphBuilder, x: string, step: StepPlan, b: number | string
   let pre: string;
   let shaped: string | null = null;
   if (step.f64) {
-    const d = (v: number | string): string => g.op('Cast', [scalarOf(g, v)], { to: 11 });
-    let q = g.op('Cast', [x], { to: 11 });
+    const d = (v: number | string): string => g.op('Cast', [scalarOf(g, v)], { to: DataType.DOUBLE });
+    let q = g.op('Cast', [x], { to: DataType.DOUBLE });
     if (step.a !== 1) q = g.op('Mul', [q, d(step.a)]);
     if (b !== 1) q = g.op('Div', [q, d(b)]);
-    if (ideal) return g.op('Cast', [g.op('Round', [q])], { to: 1 });
-    pre = g.op('Cast', [q], { to: 1 });
+    if (ideal) return g.op('Cast', [g.op('Round', [q])], { to: DataType.FLOAT });
+    pre = g.op('Cast', [q], { to: DataType.FLOAT });
   } else if (b === 1) {
     pre = x;
   } else {
@@ -613,7 +613,7 @@ function adcRound(g: GraphBuilder, x: string, step: StepPlan, b: number | string
 function convert(g: GraphBuilder, x: string, step: StepPlan, b: number | string, adc: AdcSpec, maxCode: number, signed: boolean, guard: boolean): { code: string; sat: string } {
   const r = adcRound(g, x, step, b, adc, maxCode, signed, guard);
   const code = g.op('Clip', [r, g.scalar(signed ? -maxCode : 0), g.scalar(maxCode)]);
-  const sat = g.op('Cast', [g.op('Greater', [signed ? g.op('Abs', [r]) : r, g.scalar(maxCode)])], { to: 1 });
+  const sat = g.op('Cast', [g.op('Greater', [signed ? g.op('Abs', [r]) : r, g.scalar(maxCode)])], { to: DataType.FLOAT });
   return { code, sat };
 }
 
@@ -648,8 +648,8 @@ function subsample(g: GraphBuilder, t: string, perSample: number): string {
 
 /** The p-quantile of a flat tensor: the smallest of its top ⌈n·(1 − p)⌉ values (TopK). */
 function quantile(g: GraphBuilder, flat: string, p: number): string {
-  const len = g.op('Cast', [g.op('Shape', [flat])], { to: 1 });
-  const k = g.op('Cast', [g.op('Max', [g.op('Ceil', [g.op('Mul', [len, g.scalar(1 - p)])]), g.constFloat([1])])], { to: 7 });
+  const len = g.op('Cast', [g.op('Shape', [flat])], { to: DataType.FLOAT });
+  const k = g.op('Cast', [g.op('Max', [g.op('Ceil', [g.op('Mul', [len, g.scalar(1 - p)])]), g.constFloat([1])])], { to: DataType.INT64 });
   const [top] = g.node('TopK', [flat, k], { axis: 0 }, 2);
   return g.op('ReduceMin', [top!], { keepdims: 0 });
 }

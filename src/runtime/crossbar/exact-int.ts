@@ -31,7 +31,7 @@
  * training straight-through mask need); those keep the float core. The bit-true tests run both.
  */
 
-import type { GraphBuilder } from '../engine/onnx.js';
+import { DataType, type GraphBuilder } from '../engine/onnx.js';
 import type { MvmSpec } from '../engine/mvm.js';
 import { adcMaxCode, adcStep, exactInFloat32, planeSliceWeights, unitCurrent, widestSliceLevel, type InputEncoding } from '../../model/crossbar-math.js';
 import type { CrossbarSpec } from '../../model/crossbar.js';
@@ -138,7 +138,7 @@ export function integerForwardCore(
   const D = spec.kind === 'dense' ? denseDigits(g, xq, enc, K, T, R) : convDigits(g, spec, xq, enc, T, R);
   const one = g.scalar(1);
   const zero = g.constUint8([0], []);
-  const L8 = g.op('Cast', [Lm], { to: 2 });
+  const L8 = g.op('Cast', [Lm], { to: DataType.UINT8 });
   // [T, 2SN, M·J] uint8. QLinearMatMul's multiplier is a_scale·b_scale/y_scale = s·1/1 = s.
   const scale = (b: GraphBuilder, s: string): string => b.op('QLinearMatMul', [L8, s, zero, D, one, zero, one, zero]);
   const divide = (b: GraphBuilder, a: string, by: string): string => b.op('QuantizeLinear', [b.op('DequantizeLinear', [b.op('MatMulInteger', [L8, D]), a]), by, zero]);
@@ -160,8 +160,8 @@ export function integerForwardCore(
   const psw = planeSliceWeights(xb);
   const zp = Math.max(...psw);
   const ps = 2 * zp <= 255
-    ? g.op('Cast', [g.op('MatMulInteger', [g.constUint8(psw.map((w) => w + zp), [1, 2 * S]), grouped, g.constUint8([zp], [])])], { to: 1 })
-    : g.op('MatMul', [g.constFloat(psw, [1, 2 * S]), g.op('Cast', [grouped], { to: 1 })]); // [T, 1, N·M·J]
+    ? g.op('Cast', [g.op('MatMulInteger', [g.constUint8(psw.map((w) => w + zp), [1, 2 * S]), grouped, g.constUint8([zp], [])])], { to: DataType.FLOAT })
+    : g.op('MatMul', [g.constFloat(psw, [1, 2 * S]), g.op('Cast', [grouped], { to: DataType.FLOAT })]); // [T, 1, N·M·J]
   return sumStreamsAndTiles(g, ps, enc, T, N);
 }
 
@@ -176,7 +176,7 @@ export function sumStreamsAndTiles(g: GraphBuilder, ps: string, enc: InputEncodi
 function denseDigits(g: GraphBuilder, xq: string, enc: InputEncoding, K: number, T: number, R: number): string {
   let cols = g.op('Transpose', [xq], { perm: [1, 0] }); // [K, B]
   if (T * R > K) cols = g.op('Pad', [cols, g.constInt64([0, 0, T * R - K, 0])]);
-  return g.op('Reshape', [streamDigits(g, cols, enc, 2), g.constInt64([T, R, -1])]);
+  return g.op('Reshape', [streamDigits(g, cols, enc, DataType.UINT8), g.constInt64([T, R, -1])]);
 }
 
 /** Conv inputs xq [B, C, H, W] → uint8 digits [T, R, L·B·J], columns ordered (pixel, sample, stream). */
@@ -188,7 +188,7 @@ function convDigits(g: GraphBuilder, spec: Extract<MvmSpec, { kind: 'conv2d' }>,
   const img = pt + pl + pb + pr > 0 ? g.op('Pad', [xq, g.constInt64([0, 0, pt, pl, 0, 0, pb, pr])]) : xq;
   // [C·Hp·Wp + 1, B]: one row per padded pixel, then an all-zero row for padded tile rows.
   const rows = g.op('Pad', [g.op('Reshape', [g.op('Transpose', [img], { perm: [1, 2, 3, 0] }), g.constInt64([pixels, -1])]), g.constInt64([0, 0, 1, 0])]);
-  const digits = g.op('Reshape', [streamDigits(g, rows, enc, 2), g.constInt64([pixels + 1, -1])]); // [pixels + 1, B·J]
+  const digits = g.op('Reshape', [streamDigits(g, rows, enc, DataType.UINT8), g.constInt64([pixels + 1, -1])]); // [pixels + 1, B·J]
   const idx = g.constInt64(patchIndex(spec, T, R, Hp, Wp, pixels), [T, R, spec.Ho * spec.Wo]);
   return g.op('Reshape', [g.op('Gather', [digits, idx], { axis: 0 }), g.constInt64([T, R, -1])]);
 }
@@ -217,19 +217,19 @@ export function patchIndex(spec: Extract<MvmSpec, { kind: 'conv2d' }>, T: number
  * DAC stream digits of integer-valued floats q [...] along a new trailing axis [..., J], per the
  * encoding (LSB stream first; powers of two, so exact), as float (`to` = 1) or uint8 (`to` = 2).
  */
-export function streamDigits(g: GraphBuilder, q: string, enc: InputEncoding, to: 1 | 2 = 1): string {
+export function streamDigits(g: GraphBuilder, q: string, enc: InputEncoding, to: typeof DataType.FLOAT | typeof DataType.UINT8 = DataType.FLOAT): string {
   const base = 2 ** enc.dacBits;
   // Integer bit operations on uint32 (the inputs are non-negative integers below 2^32).
   const split = (u: string, J: number): string => {
     const shifts = g.constUint32(Array.from({ length: J }, (_, j) => j * enc.dacBits), [J]);
-    const u32 = g.op('Unsqueeze', [g.op('Cast', [u], { to: 12 }), g.constInt64([-1])]);
+    const u32 = g.op('Unsqueeze', [g.op('Cast', [u], { to: DataType.UINT32 }), g.constInt64([-1])]);
     return g.op('Cast', [g.op('BitwiseAnd', [g.op('BitShift', [u32, shifts], { direction: 'RIGHT' }), g.constUint32([base - 1], [])])], { to });
   };
   switch (enc.kind) {
     case 'unsigned':
       return split(q, enc.streams);
     case 'twos': {
-      const neg = g.op('Cast', [g.op('Less', [q, g.scalar(0)])], { to: 1 });
+      const neg = g.op('Cast', [g.op('Less', [q, g.scalar(0)])], { to: DataType.FLOAT });
       return split(g.op('Add', [q, g.op('Mul', [neg, g.scalar(2 ** enc.bits)])]), enc.streams);
     }
     case 'signmag': {

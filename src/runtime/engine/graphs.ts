@@ -24,7 +24,7 @@ import { batchSizeFloat, layerEmitter, type BufferDecl, type LayerCtx, type Laye
 import { emitTerm, viewOf, type LossTerm } from './terms.js';
 import { emitTransform, type WeightTransform } from './transforms.js';
 import { idealSelector, type MvmSelector } from './mvm.js';
-import { GraphBuilder, type SideInput } from './onnx.js';
+import { DataType, GraphBuilder, type SideInput } from './onnx.js';
 
 export interface ParamEntry extends ParamDecl {
   name: string;
@@ -223,9 +223,9 @@ function emitLossTerms(g: GraphBuilder, logits: string, classes: number): { logp
   // One-hot as labels[:, None] == [0 .. classes-1] (no OneHot kernel for int32 labels in ORT).
   const column = g.op('Unsqueeze', [INPUT_LABELS, g.constInt64([1])]);
   const classIds = g.constInt32(Array.from({ length: classes }, (_, i) => i));
-  const onehot = g.op('Cast', [g.op('Equal', [column, classIds])], { to: 1 });
+  const onehot = g.op('Cast', [g.op('Equal', [column, classIds])], { to: DataType.FLOAT });
   const predicted = g.op('ArgMax', [logits], { axis: 1, keepdims: 0 });
-  const hits = g.op('Cast', [g.op('Equal', [predicted, g.op('Cast', [INPUT_LABELS], { to: 7 })])], { to: 1 });
+  const hits = g.op('Cast', [g.op('Equal', [predicted, g.op('Cast', [INPUT_LABELS], { to: DataType.INT64 })])], { to: DataType.FLOAT });
   const correct = g.op('ReduceSum', [hits], { keepdims: 0 });
   return { logp, onehot, correct };
 }

@@ -8,7 +8,7 @@
 import type { Conv2dOp, PlanLayer } from '../../model/plan.js';
 import { XbarcRuntimeError } from '../../model/errors.js';
 import { convOutputPadding, type MvmEmitter, type MvmForward, type MvmSpec } from './mvm.js';
-import { f, type GraphBuilder } from './onnx.js';
+import { DataType, f, type GraphBuilder } from './onnx.js';
 
 /** Batch normalization's statistics: of the batch (and update the running ones), or the running ones. */
 export type Statistics = 'batch' | 'running';
@@ -72,7 +72,7 @@ function toBatched(g: GraphBuilder, t: string, perSample: number[]): string {
 
 /** Batch size as a float scalar-like [1] tensor (the batch dimension is dynamic). */
 export function batchSizeFloat(g: GraphBuilder, t: string): string {
-  return g.op('Cast', [g.op('Shape', [t], { start: 0, end: 1 })], { to: 1 });
+  return g.op('Cast', [g.op('Shape', [t], { start: 0, end: 1 })], { to: DataType.FLOAT });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@
  * in-graph programming: see docs/crossbar.md.)
  */
 
-import type { GraphBuilder } from './onnx.js';
+import { DataType, type GraphBuilder } from './onnx.js';
 
 export type WeightTransform = { kind: 'mask' } | { kind: 'quantize'; bits: number } | { kind: 'binarize'; scale: 'none' | 'mean' };
 
@@ -33,9 +33,9 @@ export function emitTransform(g: GraphBuilder, t: WeightTransform, w: string, la
       return { w: g.op('Mul', [q, scale]), backward: (dw) => dw };
     }
     case 'binarize': {
-      const sign = g.op('Sub', [g.op('Mul', [g.op('Cast', [g.op('GreaterOrEqual', [w, g.scalar(0)])], { to: 1 }), g.scalar(2)]), g.scalar(1)]);
+      const sign = g.op('Sub', [g.op('Mul', [g.op('Cast', [g.op('GreaterOrEqual', [w, g.scalar(0)])], { to: DataType.FLOAT }), g.scalar(2)]), g.scalar(1)]);
       const wb = t.scale === 'mean' ? g.op('Mul', [sign, g.op('ReduceMean', [g.op('Abs', [w])], { keepdims: 0 })]) : sign;
-      const inside = g.op('Cast', [g.op('LessOrEqual', [g.op('Abs', [w]), g.scalar(1)])], { to: 1 });
+      const inside = g.op('Cast', [g.op('LessOrEqual', [g.op('Abs', [w]), g.scalar(1)])], { to: DataType.FLOAT });
       return { w: wb, backward: (dw) => g.op('Mul', [dw, inside]) };
     }
   }
