@@ -40,7 +40,7 @@ function crossbarLenet(fidelity: 'fast' | 'exact', nonideal: NonidealStage[], d2
 }
 
 async function trainer(exp: PlanExperiment, mergeLossless = true): Promise<{ trainer: Trainer; xb: CrossbarRuntime }> {
-  const xb = CrossbarRuntime.create(exp, THREADS, { mergeLossless })!;
+  const xb = CrossbarRuntime.create(exp, { threads: THREADS }, { mergeLossless })!;
   const t = await Trainer.create(exp, { threads: THREADS, mvm: xb.trainSelector, evalMvm: xb.evalSelector, sideFeeds: xb.sideFeeds });
   // Fidelity fast programs the weights in the runtime (and parasitics solve on them): it reads the live state.
   xb.setWeightSource((layer) => t.peekState(`${layer}/weight`));
@@ -55,10 +55,11 @@ function batchOf(n: number): { x: Float32Array; y: Int32Array } {
 /**
  * Median ms per step of each step function, measured interleaved in blocks (a's block, b's
  * block, …) so that load changes on a shared machine hit all alike. Training runs one session
- * step after step, so each block starts after a pause of 20 ms and an untimed step: ORT's
- * intra-op threads of the session that ran before keep spinning for a while after its run, and
- * with 2 threads on 2 cores the sessions would compete, inflating both times by several ms and
- * compressing their ratio (measured: ideal 8.0 ms instead of 6.0 ms, ratio 1.17 instead of 1.31).
+ * step after step, so each block starts after a pause of 20 ms and an untimed step: with
+ * spinning on (onnxruntime's own default; xbarc's is off, `DEFAULT_SPIN`) the intra-op threads of
+ * the session that ran before keep spinning for a while after its run, and with 2 threads on 2
+ * cores the sessions would compete, inflating both times by several ms and compressing their
+ * ratio (measured with spinning: ideal 8.0 ms instead of 6.0 ms, ratio 1.17 instead of 1.31).
  */
 async function interleavedMedians(steps: (() => Promise<unknown>)[], reps: number, block = 6): Promise<number[]> {
   const times = steps.map((): number[] => []);

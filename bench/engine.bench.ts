@@ -8,6 +8,7 @@ import ort from 'onnxruntime-node';
 import { loadDataset } from '../src/runtime/data/index.js';
 import { im2colMvm, type MvmSelector } from '../src/runtime/engine/mvm.js';
 import { GraphBuilder } from '../src/runtime/engine/onnx.js';
+import { openSession } from '../src/runtime/engine/session.js';
 import { lenet5, mlp, mnistExperiment, sgd } from '../test/support/plan-builder.js';
 import { runExperiment } from '../src/runtime/engine/run-experiment.js';
 import { Trainer } from '../src/runtime/engine/trainer.js';
@@ -49,7 +50,7 @@ export async function benchGemmGflops(opts: { n?: number; threads?: number } & T
   g.input('a', 'float', [n, n]);
   g.input('b', 'float', [n, n]);
   g.output('c', g.op('MatMul', ['a', 'b']), 'float', [n, n]);
-  const session = await ort.InferenceSession.create(g.toBytes(), { intraOpNumThreads: opts.threads ?? 2, graphOptimizationLevel: 'all' });
+  const session = await openSession(g.toBytes(), { threads: opts.threads ?? 2 });
   try {
     const rng = new Rng(1, 'bench/gemm');
     const feeds = {

@@ -1,5 +1,5 @@
 /** The xbarc command line: a thin shell over the compiler and runtime services. */
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { closest } from '../compiler/diagnostics.js';
@@ -11,6 +11,7 @@ import { registerMvmCommand } from './mvm-command.js';
 import { registerTileCommand } from './tile-command.js';
 import { planCommand } from './plan-command.js';
 import { runCommand } from './run-command.js';
+import { DEFAULT_SPIN, DEFAULT_THREADS } from '../runtime/engine/session.js';
 
 const version = (JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
 
@@ -68,7 +69,9 @@ export async function main(argv: string[]): Promise<number> {
     .option('--point <k>', 'run only sweep point k (0-based)')
     .option('--experiment <name>', 'only this experiment')
     .option('--quiet', 'no progress output')
-    .action(async (file: string, opts: { out?: string; set?: string[]; point?: string; experiment?: string; quiet?: boolean }) => {
+    .option('--threads <n>', `onnxruntime threads per experiment (sweep point); the numbers depend on it (default ${DEFAULT_THREADS} on any machine)`)
+    .addOption(new Option('--spin <mode>', `whether idle onnxruntime threads spin (default ${DEFAULT_SPIN ? 'on' : 'off'}); never changes the numbers`).choices(['on', 'off']))
+    .action(async (file: string, opts: { out?: string; set?: string[]; point?: string; experiment?: string; quiet?: boolean; threads?: string; spin?: 'on' | 'off' }) => {
       exitCode = await runCommand(file, opts);
     });
 

@@ -11,6 +11,7 @@ import { compile, type CompiledExperiment } from '../compiler/compile.js';
 import type { Progress } from '../runtime/engine/run-experiment.js';
 import { XbarcError } from '../model/errors.js';
 import { executeExperiment } from '../runtime/execute.js';
+import { MAX_THREADS, resolveEngine, type EngineSettings } from '../runtime/engine/session.js';
 import type { Results } from '../runtime/results/index.js';
 import { lockDirOrThrow, type DirLock } from '../runtime/results/lock.js';
 import { printDiagnostics } from './diagnostics-output.js';
@@ -19,11 +20,13 @@ import { onInterrupt } from './interrupt.js';
 import { parsePoint, pointWithoutSweep } from './plan-command.js';
 import { runWithSweeps, wantsSweepRunner } from './sweep-run.js';
 
-export interface RunCommandOptions { out?: string; set?: string[]; quiet?: boolean; point?: string; experiment?: string; jobs?: string; report?: boolean }
+export interface RunCommandOptions { out?: string; set?: string[]; quiet?: boolean; point?: string; experiment?: string; jobs?: string; report?: boolean; threads?: string; spin?: 'on' | 'off' }
 
 export async function runCommand(file: string, options: RunCommandOptions): Promise<number> {
   const point = parsePoint(options.point);
   if (point === null) return 2;
+  const engine = parseEngine(options);
+  if (engine === null) return 2;
   const result = compile(file, { ...(options.set ? { sets: options.set } : {}), ...(point !== undefined ? { point } : {}), ...(options.experiment ? { experiment: options.experiment } : {}) });
   printDiagnostics(result.diagnostics, result.check.program, { summary: result.hasErrors });
   if (result.hasErrors) return 1;
@@ -33,14 +36,14 @@ export async function runCommand(file: string, options: RunCommandOptions): Prom
   }
   if (pointWithoutSweep('run', file, point, result.experiments)) return 2;
   // Sweeps (parallel, resumable) and --report: src/cli/sweep-run.ts.
-  if (wantsSweepRunner(result, options)) return runWithSweeps(file, result, options, (compiled, outDir, signal) => runOne(compiled, outDir, { quiet: options.quiet === true, signal, file }));
+  if (wantsSweepRunner(result, options)) return runWithSweeps(file, result, options, engine, (compiled, outDir, signal) => runOne(compiled, outDir, { quiet: options.quiet === true, signal, file, engine }));
   const names = new Set(result.experiments.map((e) => e.plan.name)).size;
   const outDirs = result.experiments.map((compiled) => outDirFor(compiled, options.out, names));
   if (!prepareOutputDirs('run', outDirs)) return 1;
   const interrupt = onInterrupt('xbarc run');
   try {
     for (const [i, compiled] of result.experiments.entries()) {
-      const code = await runOne(compiled, outDirs[i]!, { quiet: options.quiet === true, signal: interrupt.signal, file });
+      const code = await runOne(compiled, outDirs[i]!, { quiet: options.quiet === true, signal: interrupt.signal, file, engine });
       if (code !== 0) return code;
       // Ctrl-C while the finished results were being written: they are complete, but the run was interrupted.
       if (interrupt.signal.aborted) return 130;
@@ -62,10 +65,26 @@ function outDirFor(compiled: CompiledExperiment, out: string | undefined, experi
   return plan.point ? join(base, 'points', String(plan.point.index).padStart(4, '0')) : base;
 }
 
-interface RunOneOptions { quiet: boolean; signal: AbortSignal; /** The spec, for the lock's description of this run. */ file: string }
+/**
+ * `--threads N` and `--spin on|off`, resolved against the engine's defaults (fixed numbers, not
+ * the machine's: the numbers depend on the thread count); null after printing why they are invalid.
+ */
+export function parseEngine(options: { threads?: string; spin?: 'on' | 'off' }): EngineSettings | null {
+  let threads: number | undefined;
+  if (options.threads !== undefined) {
+    threads = /^\d+$/.test(options.threads) ? Number(options.threads) : NaN;
+    if (!(threads >= 1 && threads <= MAX_THREADS)) {
+      process.stderr.write(`xbarc run: --threads expects a whole number of onnxruntime threads from 1 to ${MAX_THREADS}, got ${JSON.stringify(options.threads)}\n`);
+      return null;
+    }
+  }
+  return resolveEngine({ ...(threads !== undefined ? { threads } : {}), ...(options.spin !== undefined ? { spin: options.spin === 'on' } : {}) });
+}
+
+interface RunOneOptions { quiet: boolean; signal: AbortSignal; /** The spec, for the lock's description of this run. */ file: string; engine: EngineSettings }
 
 /** One experiment into `outDir`, which it locks for the duration (a second run into it is refused). */
-async function runOne(compiled: CompiledExperiment, outDir: string, { quiet, signal, file }: RunOneOptions): Promise<number> {
+async function runOne(compiled: CompiledExperiment, outDir: string, { quiet, signal, file, engine }: RunOneOptions): Promise<number> {
   const plan = compiled.plan;
   const label = plan.point ? `${plan.name} [point ${plan.point.index + 1}/${plan.point.of}: ${Object.entries(plan.point.assignments).map(([k, v]) => `${k}=${v}`).join(', ')}]` : plan.name;
   let lock: DirLock;
@@ -81,6 +100,8 @@ async function runOne(compiled: CompiledExperiment, outDir: string, { quiet, sig
     const { results, resultsPath } = await executeExperiment(compiled, {
       outDir,
       signal,
+      threads: engine.threads,
+      spin: engine.spin,
       ...(reporter ? { onProgress: reporter.progress, onDataLoaded: reporter.dataLoaded } : {}),
     });
     reporter?.stop();

@@ -10,6 +10,7 @@ import { compile, toolVersion } from '../compiler/compile.js';
 import { packageRoot } from '../compiler/resolve.js';
 import { XbarcError } from '../model/errors.js';
 import { writeFileAtomic } from '../runtime/results/index.js';
+import { DEFAULT_SPIN, DEFAULT_THREADS, MAX_THREADS, resolveEngine } from '../runtime/engine/session.js';
 import { buildSummary, classifyPoints, mergeSweepDir, pendingRecord, renderSlurmScript, shellQuote, slurmOptionProblems, writeSummary } from '../runtime/sweep/index.js';
 import { printDiagnostics } from './diagnostics-output.js';
 import { displayPath } from './format.js';
@@ -22,7 +23,7 @@ const collect = (value: string, previous: string[] = []) => [...previous, value]
 export function registerSweepCommands(program: Command, setExitCode: (code: number) => void): void {
   const run = program.commands.find((c) => c.name() === 'run');
   if (run) {
-    run.option('--jobs <n>', 'run sweep points in N parallel worker processes (or auto); reruns resume', '1');
+    run.option('--jobs <n>', 'run sweep points in N parallel worker processes (or auto: the cores / --threads); reruns resume', '1');
     run.option('--report', 'render report.html and report.md in the output directory at the end');
   }
 
@@ -64,7 +65,9 @@ export function registerSweepCommands(program: Command, setExitCode: (code: numb
     .option('--partition <p>', 'Slurm partition')
     .option('--time <t>', 'Slurm time limit per point (default: estimated from the plan)')
     .option('--account <a>', 'Slurm account')
-    .option('--cpus <c>', 'CPUs per point (default 2)')
+    .option('--cpus <c>', 'CPUs per point (default: --threads)')
+    .option('--threads <n>', `onnxruntime threads of every task, written into its run line (default ${DEFAULT_THREADS}, as xbarc run)`)
+    .addOption(new Option('--spin <mode>', `whether idle onnxruntime threads spin in every task (default ${DEFAULT_SPIN ? 'on' : 'off'})`).choices(['on', 'off']))
     .option('--mem <m>', 'memory per point, e.g. 4G (default: from the plan\'s estimate)')
     .option('--max-parallel <n>', 'most array tasks running at once')
     .option('--template <file>', 'a handlebars template instead of templates/slurm/array.sbatch.hbs')
@@ -90,7 +93,7 @@ export function registerSweepCommands(program: Command, setExitCode: (code: numb
     });
 }
 
-interface SweepOpts { out?: string; set?: string[]; experiment?: string; emit?: 'slurm'; partition?: string; time?: string; account?: string; cpus?: string; mem?: string; maxParallel?: string; template?: string }
+interface SweepOpts { out?: string; set?: string[]; experiment?: string; emit?: 'slurm'; partition?: string; time?: string; account?: string; cpus?: string; mem?: string; maxParallel?: string; template?: string; threads?: string; spin?: 'on' | 'off' }
 
 function positiveInt(name: string, text: string | undefined): number | undefined | null {
   if (text === undefined) return undefined;
@@ -108,7 +111,13 @@ async function sweepCommand(file: string, opts: SweepOpts): Promise<number> {
   }
   const cpus = positiveInt('--cpus', opts.cpus);
   const maxParallel = positiveInt('--max-parallel', opts.maxParallel);
-  if (cpus === null || maxParallel === null) return 2;
+  const threads = positiveInt('--threads', opts.threads);
+  if (cpus === null || maxParallel === null || threads === null) return 2;
+  if (threads !== undefined && threads > MAX_THREADS) {
+    process.stderr.write(`xbarc sweep: --threads expects at most ${MAX_THREADS} onnxruntime threads, got ${threads}\n`);
+    return 2;
+  }
+  const engine = resolveEngine({ ...(threads !== undefined ? { threads } : {}), ...(opts.spin !== undefined ? { spin: opts.spin === 'on' } : {}) });
   const problems = slurmOptionProblems(opts);
   for (const p of problems) process.stderr.write(`xbarc sweep: ${p}\n`);
   if (problems.length > 0) return 2;
@@ -129,7 +138,7 @@ async function sweepCommand(file: string, opts: SweepOpts): Promise<number> {
     const { done, reasons } = classifyPoints(g.dir, points);
     if (opts.emit === 'slurm') {
       const script = renderOrExplain(() => renderSlurmScript(
-        { xbarc: `${shellQuote(process.execPath)} ${shellQuote(join(packageRoot, 'bin', 'xbarc.js'))}`, spec: resolve(file), experiment: g.name, outDir: g.dir, sets: opts.set ?? [], points: g.points },
+        { xbarc: `${shellQuote(process.execPath)} ${shellQuote(join(packageRoot, 'bin', 'xbarc.js'))}`, spec: resolve(file), experiment: g.name, outDir: g.dir, sets: opts.set ?? [], points: g.points, engine },
         {
           ...(opts.partition ? { partition: opts.partition } : {}),
           ...(opts.time ? { time: opts.time } : {}),

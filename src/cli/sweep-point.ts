@@ -15,7 +15,9 @@ export interface PointJobArgs {
   sets: string[];
   outDir: string;
   specHash: string;
-  threads?: number;
+  /** The parent run's engine settings (`--threads`, `--spin`), the same for every point. */
+  threads: number;
+  spin: boolean;
 }
 
 /** How long a point whose parent is gone may take to stop at a step boundary before it quits hard. */
@@ -71,7 +73,7 @@ async function main(): Promise<number> {
     return 1;
   }
   try {
-    const { results } = await executeExperiment(compiled, { outDir: args.outDir, signal: controller.signal, ...(args.threads ? { threads: args.threads } : {}) });
+    const { results } = await executeExperiment(compiled, { outDir: args.outDir, signal: controller.signal, threads: args.threads, spin: args.spin });
     send({ type: 'done', testAccuracy: results.final.testAccuracy, seconds: results.timing.totalSeconds });
     process.stdout.write(`point ${args.point}: test accuracy ${(results.final.testAccuracy * 100).toFixed(2)} % in ${results.timing.totalSeconds.toFixed(1)} s\n`);
     return 0;

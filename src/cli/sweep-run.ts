@@ -16,6 +16,7 @@ import { displayPath } from './format.js';
 import { prepareOutputDirs } from './output-dirs.js';
 import { onInterrupt } from './interrupt.js';
 import type { PointJobArgs } from './sweep-point.js';
+import type { EngineSettings } from '../runtime/engine/session.js';
 
 export interface SweepRunOptions { out?: string; set?: string[]; quiet?: boolean; point?: string; experiment?: string; jobs?: string; report?: boolean }
 
@@ -28,19 +29,20 @@ export function wantsSweepRunner(result: CompileResult, options: SweepRunOptions
 }
 
 /**
- * `--jobs N`: a positive integer, or `auto` for the number of cores. More jobs than cores is
- * allowed (the user may know better) but said: each point then gets a fraction of a core.
+ * `--jobs N`: a positive integer, or `auto` for as many points as the cores hold at `threads`
+ * onnxruntime threads each (the thread count never depends on the number of jobs: it changes the
+ * numbers). More jobs than cores is allowed (the user may know better) but said.
  */
-export function parseJobs(text: string | undefined): number | null {
+export function parseJobs(text: string | undefined, threads = 1): number | null {
   if (text === undefined) return 1;
   const cores = Math.max(1, availableParallelism());
-  if (text === 'auto') return cores;
+  if (text === 'auto') return Math.max(1, Math.floor(cores / threads));
   if (!/^\d+$/.test(text) || Number(text) < 1) {
     process.stderr.write(`xbarc: --jobs expects a positive number of parallel points (or auto), got ${JSON.stringify(text)}\n`);
     return null;
   }
   const jobs = Number(text);
-  if (jobs > cores) process.stderr.write(`xbarc run: warning: --jobs ${jobs} is more than the ${cores} cores of this machine; up to ${jobs} points will run at once and share them (--jobs auto: one per core)\n`);
+  if (jobs > cores) process.stderr.write(`xbarc run: warning: --jobs ${jobs} is more than the ${cores} cores of this machine; up to ${jobs} points will run at once and share them (--jobs auto: the cores divided by --threads)\n`);
   return jobs;
 }
 
@@ -66,8 +68,8 @@ export function groupExperiments(experiments: CompiledExperiment[], out: string 
 
 const pointEntry = join(dirname(fileURLToPath(import.meta.url)), 'sweep-point.js');
 
-export async function runWithSweeps(file: string, result: CompileResult, options: SweepRunOptions, runSingle: RunSingle): Promise<number> {
-  const jobs = parseJobs(options.jobs);
+export async function runWithSweeps(file: string, result: CompileResult, options: SweepRunOptions, engine: EngineSettings, runSingle: RunSingle): Promise<number> {
+  const jobs = parseJobs(options.jobs, engine.threads);
   if (jobs === null) return 2;
   const groups = groupExperiments(result.experiments, options.out);
   if (!prepareOutputDirs('run', groups.map((g) => groupDir(g, options)))) return 1;
@@ -82,7 +84,7 @@ export async function runWithSweeps(file: string, result: CompileResult, options
         code = await runSingle(group.single ?? group.points[0]!, dir, interrupt.signal);
         if (code !== 0) return code;
       } else {
-        const c = await runGroup(file, group, options, jobs, interrupt.signal);
+        const c = await runGroup(file, group, options, jobs, engine, interrupt.signal);
         if (c === 130) return 130;
         if (c !== 0) code = c;
       }
@@ -115,7 +117,7 @@ function groupDir(group: ExperimentGroup, options: SweepRunOptions): string {
   return join(group.dir, 'points', String(group.points[0]!.plan.point!.index).padStart(4, '0'));
 }
 
-async function runGroup(file: string, group: ExperimentGroup, options: SweepRunOptions, jobs: number, signal: AbortSignal): Promise<number> {
+async function runGroup(file: string, group: ExperimentGroup, options: SweepRunOptions, jobs: number, engine: EngineSettings, signal: AbortSignal): Promise<number> {
   const points: SweepPointJob[] = group.points.map((e) => ({ index: e.plan.point!.index, assignments: e.plan.point!.assignments, specHash: e.specHash }));
   const total = group.points[0]?.plan.point?.of ?? points.length;
   const reporter = createSweepReporter(group.name, options.quiet === true, process.stdout.isTTY === true);
@@ -132,7 +134,8 @@ async function runGroup(file: string, group: ExperimentGroup, options: SweepRunO
     onNote: (note) => process.stderr.write(`xbarc run: note: ${note}\n`),
     onEvent: reporter.event,
     launch: (job, dir) => {
-      const args: PointJobArgs = { file: specFile, experiment: group.name, point: job.index, sets: options.set ?? [], outDir: dir, specHash: job.specHash, ...(jobs > 1 ? { threads: 1 } : {}) };
+      // Every point runs with the run's engine settings, however many run at once: --jobs 1 and --jobs N give the same numbers.
+      const args: PointJobArgs = { file: specFile, experiment: group.name, point: job.index, sets: options.set ?? [], outDir: dir, specHash: job.specHash, threads: engine.threads, spin: engine.spin };
       const log = openSync(join(dir, 'run.log'), 'w');
       try {
         return fork(pointEntry, [JSON.stringify(args)], { stdio: ['ignore', log, log, 'ipc'], env: { ...process.env, NO_COLOR: '1' } });

@@ -10,6 +10,7 @@ import { loadDataset } from './data/index.js';
 import { runExperimentInWorker, type ExperimentOutcome, type Progress, type RepeatedEvaluation } from './engine/run-experiment.js';
 import type { Spread } from './engine/spread.js';
 import { assertCrossbarSupported } from './crossbar/runtime.js';
+import { engineRecord, resolveEngine } from './engine/session.js';
 import { writeFileAtomic, writeResults, type Results } from './results/index.js';
 import type { RepeatSpread } from './results/types.js';
 import { ensureOutputDir } from './results/output-dir.js';
@@ -21,8 +22,13 @@ export interface ExecuteOptions {
   /** Called once the data set is loaded (for progress display). */
   onDataLoaded?: (info: { train: number; test: number; seconds: number }) => void;
   signal?: AbortSignal;
-  /** onnxruntime intra-op threads (default: the engine's, min(cores, 4)); sweeps running points in parallel use 1. */
+  /**
+   * onnxruntime intra-op threads of every session (default `DEFAULT_THREADS`, 2, on any machine).
+   * The numbers depend on it: results are bit-identical only between runs with the same count.
+   */
   threads?: number;
+  /** Idle intra-op threads spin instead of sleeping (default `DEFAULT_SPIN`, off); never changes the numbers. */
+  spin?: boolean;
 }
 
 export interface ExecuteResult { results: Results; resultsPath: string; outcome: ExperimentOutcome }
@@ -30,6 +36,7 @@ export interface ExecuteResult { results: Results; resultsPath: string; outcome:
 export async function executeExperiment(compiled: CompiledExperiment, options: ExecuteOptions = {}): Promise<ExecuteResult> {
   const { plan } = compiled;
   assertRunnable(compiled);
+  const engine = resolveEngine(options); // before any work: a bad thread count is refused at once
   const outDir = options.outDir ?? plan.outDir;
   ensureOutputDir(outDir); // before any work: a run must not train and then find it cannot write
   const startedAt = new Date();
@@ -40,7 +47,8 @@ export async function executeExperiment(compiled: CompiledExperiment, options: E
   const outcome = await runExperimentInWorker(plan, data, {
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
-    ...(options.threads ? { threads: options.threads } : {}),
+    threads: engine.threads,
+    spin: engine.spin,
   });
   const results: Results = {
     xbarc: { version: toolVersion },
@@ -53,6 +61,7 @@ export async function executeExperiment(compiled: CompiledExperiment, options: E
     finishedAt: new Date().toISOString(),
     epochs: outcome.epochs.map((e) => ({ ...e, trainLoss: finiteOrNull(e.trainLoss), testLoss: finiteOrNull(e.testLoss) })),
     final: { testAccuracy: outcome.final.testAccuracy, testLoss: finiteOrNull(outcome.final.testLoss), ...(outcome.final.repeats ? { repeats: repeatsForResults(outcome.final.repeats) } : {}) },
+    engine: engineRecord(outcome.engine),
     timing: { totalSeconds: (performance.now() - t0) / 1000, dataSeconds, trainSeconds: outcome.totalSeconds, stepsPerSecond: outcome.stepsPerSecond },
     ...(plan.point ? { point: plan.point } : {}),
     ...(outcome.layers ? { layers: outcome.layers } : {}),

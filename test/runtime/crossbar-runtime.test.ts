@@ -268,7 +268,7 @@ test('fast fidelity: training with runtime-programmed weights follows in-graph p
   const weights: Record<string, Float32Array>[] = [];
   const evals: { lossSum: number; correct: number }[] = [];
   for (const programming of ['fed', 'graph'] as const) {
-    const xb = CrossbarRuntime.create(exp, 1, { programming })!;
+    const xb = CrossbarRuntime.create(exp, { threads: 1 }, { programming })!;
     const t = await Trainer.create(exp, { threads: 1, mvm: xb.trainSelector, evalMvm: xb.evalSelector, sideFeeds: xb.sideFeeds });
     xb.setWeightSource((layer) => t.peekState(`${layer}/weight`));
     try {
@@ -295,7 +295,7 @@ test('fast fidelity: training with runtime-programmed weights follows in-graph p
   assert.ok(Math.abs(evals[0]!.lossSum - evals[1]!.lossSum) < 1e-3 * evals[1]!.lossSum, `evaluation loss ${evals[0]!.lossSum} vs ${evals[1]!.lossSum}`);
   assert.ok(Math.abs(evals[0]!.correct - evals[1]!.correct) <= 1, `correct ${evals[0]!.correct} vs ${evals[1]!.correct}`);
   // A missing weight source is a clear error, not a silent in-graph fallback.
-  const xb = CrossbarRuntime.create(exp, 1)!;
+  const xb = CrossbarRuntime.create(exp, { threads: 1 })!;
   const t = await Trainer.create(exp, { threads: 1, mvm: xb.trainSelector, sideFeeds: xb.sideFeeds });
   try {
     await assert.rejects(t.step(d.train.x.subarray(0, 32 * 784), d.train.y.subarray(0, 32), 0.05), /needs the current weights/);

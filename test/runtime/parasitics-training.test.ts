@@ -166,7 +166,7 @@ test('fast fidelity under FCM (backward = transposed): runtime-programmed folded
   const d = cached;
   const out: { w: Record<string, Float32Array>; refreshes: number }[] = [];
   for (const programming of ['fed', 'graph'] as const) {
-    const xb = CrossbarRuntime.create(exp, 1, { programming })!;
+    const xb = CrossbarRuntime.create(exp, { threads: 1 }, { programming })!;
     const t = await Trainer.create(exp, { threads: 1, mvm: xb.trainSelector, evalMvm: xb.evalSelector, sideFeeds: xb.sideFeeds });
     xb.setWeightSource((layer) => t.peekState(`${layer}/weight`));
     try {

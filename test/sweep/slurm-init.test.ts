@@ -22,7 +22,7 @@ test('sweep --emit slurm: one array task per point running xbarc run --point, re
   assert.match(script, /^#SBATCH --time=\d\d:\d\d:00$/m);
   assert.match(script, new RegExp(`^#SBATCH --output=${out.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}/slurm/%A_%a\\.out$`, 'm'));
   assert.doesNotMatch(script, /--partition|--account/);
-  assert.match(script, /run '[^']*my spec\.xbar' --experiment tiny --point "\$\{SLURM_ARRAY_TASK_ID\}" --out \S+ --quiet --set train\.epochs=1/);
+  assert.match(script, /run '[^']*my spec\.xbar' --experiment tiny --point "\$\{SLURM_ARRAY_TASK_ID\}" --out \S+ --quiet --threads 2 --spin off --set train\.epochs=1/);
   assert.ok(existsSync(join(out, 'slurm')), 'the log folder exists before sbatch (Slurm does not create it)');
   // The manifest merge uses: every point pending, with its spec hash.
   const manifest = JSON.parse(readFileSync(join(out, 'sweep.json'), 'utf8')) as SweepSummary;
@@ -38,6 +38,13 @@ test('sweep --emit slurm: one array task per point running xbarc run --point, re
   for (const line of ['--array=0-2%2', '--partition=gpu', '--account=lab', '--time=2:00:00', '--cpus-per-task=4', '--mem=6G']) assert.match(s2, new RegExp(`^#SBATCH ${line.replace(/[.*+?^${}()|[\]\\%]/g, '\\$&')}$`, 'm'));
   assert.equal(xbarc(['sweep', spec, '--emit', 'slurm', '--cpus', 'many']).code, 2);
   assert.equal(xbarc(['sweep', spec, '--emit', 'pbs']).code, 2);
+  // --threads pins every task's engine (the numbers depend on it) and sizes --cpus by default.
+  const threads = xbarc(['sweep', spec, '--emit', 'slurm', '--out', out, '--threads', '4', '--spin', 'on']);
+  assert.equal(threads.code, 0, threads.stderr);
+  const s3 = readFileSync(join(out, 'tiny.sbatch'), 'utf8');
+  assert.match(s3, /^#SBATCH --cpus-per-task=4$/m);
+  assert.match(s3, / --quiet --threads 4 --spin on\b/);
+  assert.equal(xbarc(['sweep', spec, '--emit', 'slurm', '--threads', '0']).code, 2);
 });
 
 test('Slurm resources: memory from the plan estimate with headroom; time grows with the work', () => {

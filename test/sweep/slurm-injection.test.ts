@@ -72,7 +72,7 @@ test('sweep --emit slurm: shell and #SBATCH metacharacters in the spec path and 
   assert.match(time ?? '', /^--time=\d\d:\d\d:00$/);
   assert.equal(output, `--output=${outDir.replace(/%/g, '%%')}/slurm/%A_%a.out`, 'the whole path, % doubled for Slurm');
   const args = runAsArrayTask(scriptPath, dir);
-  assert.deepEqual(args, ['run', spec, '--experiment', 'tiny', '--point', '1', '--out', outDir, '--quiet', '--set', 'train.optimizer.lr=0.05']);
+  assert.deepEqual(args, ['run', spec, '--experiment', 'tiny', '--point', '1', '--out', outDir, '--quiet', '--threads', '2', '--spin', 'off', '--set', 'train.optimizer.lr=0.05']);
   assertNotPwned(dir);
 });
 

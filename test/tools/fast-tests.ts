@@ -29,6 +29,7 @@ const FAST_TESTS = [
   'runtime/data',
   'runtime/engine-gradients',
   'runtime/engine-onnx',
+  'runtime/engine-session',
   'runtime/engine-optimizers',
   'runtime/parasitics',
   'runtime/results',

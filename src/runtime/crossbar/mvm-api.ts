@@ -15,7 +15,7 @@
 import ort from 'onnxruntime-node';
 import type { LayerMerge, PlanCrossbar } from '../../model/plan.js';
 import { GraphBuilder } from '../engine/onnx.js';
-import { openSession } from '../engine/session.js';
+import { openSession, type EngineOptions } from '../engine/session.js';
 import { XbarcRuntimeError } from '../../model/errors.js';
 import { Rng } from '../rng.js';
 import { programDevices } from './config.js';
@@ -26,10 +26,10 @@ import { parasiticsOf } from '../parasitics/plan.js';
 import { effectiveProgramming } from '../parasitics/tiles.js';
 import type { NpyArray } from './npy.js';
 
-export interface MvmOptions {
+/** `threads`, `spin`: the session's engine settings (the defaults of every run, `DEFAULT_THREADS` and `DEFAULT_SPIN`, when left out). */
+export interface MvmOptions extends EngineOptions {
   fidelity: 'exact' | 'fast';
   seed: number;
-  threads?: number;
   /** `false`: convert every tile × stream × slice even where the merge is provably exact (comparisons). */
   mergeLossless?: boolean;
   /** The compiler's forward merge decision for this crossbar, K × N and input sign (src/compiler/merges.ts). */
@@ -62,7 +62,7 @@ export async function crossbarMvm(pc: PlanCrossbar, W: NpyArray, X: NpyArray, op
   g.input('x', 'float', [B, K]);
   g.input('w', 'float', [K, N]);
   g.output('y', emitter.forward(g, { kind: 'dense', layer: 'mvm', K, N }, 'x', 'w').y, 'float', [B, N]);
-  const session = await openSession(g.toBytes(), opts.threads ?? 2);
+  const session = await openSession(g.toBytes(), opts);
   try {
     const feeds: Record<string, ort.Tensor> = { x: new ort.Tensor('float32', X.data, [B, K]), w: new ort.Tensor('float32', W.data, [K, N]) };
     if (variation) {

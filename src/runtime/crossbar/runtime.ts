@@ -17,7 +17,7 @@ import type { Dataset } from '../data/index.js';
 import { buildEvalGraph, INPUT_LABELS, INPUT_X, type BuiltGraph } from '../engine/graphs.js';
 import { idealMvm, type MvmEmitter, type MvmSelector } from '../engine/mvm.js';
 import type { Trainer } from '../engine/trainer.js';
-import { defaultThreads, openSession } from '../engine/session.js';
+import { openSession, resolveEngine, type EngineOptions, type EngineSettings } from '../engine/session.js';
 import { XbarcRuntimeError } from '../../model/errors.js';
 import { Rng } from '../rng.js';
 import { foldDevices, programDevices, programFolded, type FoldedDevices, type Programming } from './config.js';
@@ -126,7 +126,7 @@ export class CrossbarRuntime {
   readonly evalSelector: MvmSelector;
   readonly evalTime: number;
 
-  private constructor(readonly exp: PlanExperiment, private readonly threads: number, private readonly mergeLossless: boolean, programming: 'graph' | 'fed') {
+  private constructor(readonly exp: PlanExperiment, private readonly engine: EngineSettings, private readonly mergeLossless: boolean, programming: 'graph' | 'fed') {
     const fidelity = exp.fidelity as 'exact' | 'fast';
     this.evalTime = exp.evaluate.time;
     for (const layer of exp.network.layers) {
@@ -227,13 +227,14 @@ export class CrossbarRuntime {
    * A runtime for the experiment's crossbar layers, or null when it runs all-digital.
    * `programming` (fidelity fast): `fed` (default) programs the weights here in JS every run and
    * feeds the folded matrices; `graph` programs them in-graph from the fed device state (the
-   * reference the tests compare against). Exact fidelity always programs in-graph.
+   * reference the tests compare against). Exact fidelity always programs in-graph. `engine`: the
+   * threads and spinning of its calibration and statistics sessions (the trainer's, in a run).
    */
-  static create(exp: PlanExperiment, threads = defaultThreads(), opts: { mergeLossless?: boolean; programming?: 'graph' | 'fed' } = {}): CrossbarRuntime | null {
+  static create(exp: PlanExperiment, engine: EngineOptions = {}, opts: { mergeLossless?: boolean; programming?: 'graph' | 'fed' } = {}): CrossbarRuntime | null {
     if (exp.fidelity === 'ideal') return null;
     if (!exp.network.layers.some((l) => l.mapping?.target === 'crossbar')) return null;
     assertCrossbarSupported(exp);
-    return new CrossbarRuntime(exp, threads, opts.mergeLossless ?? true, opts.programming ?? 'fed');
+    return new CrossbarRuntime(exp, resolveEngine(engine), opts.mergeLossless ?? true, opts.programming ?? 'fed');
   }
 
   /** Exact merges applied per layer (forward evaluation), with the reason; null where none applies. */
@@ -404,7 +405,7 @@ export class CrossbarRuntime {
    * whose values the evaluation graphs then use as constants.
    */
   async calibrate(trainer: Trainer, x: Float32Array, y: Int32Array): Promise<void> {
-    this.calSession ??= await openGraphSession(buildEvalGraph(this.exp.network, this.calSelector), this.threads);
+    this.calSession ??= await openGraphSession(buildEvalGraph(this.exp.network, this.calSelector), this.engine);
     const out = await runGraph(this.calSession, trainer, this.exp, x, y, this.sideFeeds);
     for (const [name, e] of this.layers) {
       const xrange = scalar(out, calName(name, 'xrange'));
@@ -415,7 +416,7 @@ export class CrossbarRuntime {
 
   /** Per-layer statistics of the evaluation graph on a batch (saturation, SNR vs the ideal MVM). */
   async stats(trainer: Trainer, x: Float32Array, y: Int32Array, chunk = 100, updates?: Record<string, { update: string; [k: string]: unknown }>): Promise<LayerStats[]> {
-    const s = await openGraphSession(buildEvalGraph(this.exp.network, this.statsSelector), this.threads);
+    const s = await openGraphSession(buildEvalGraph(this.exp.network, this.statsSelector), this.engine);
     const per = this.exp.network.inputShape.reduce((a, b) => a * b, 1);
     const acc = new Map<string, { sig: number; err: number; sat: number; conv: number }>();
     try {
@@ -475,8 +476,8 @@ export interface CalibratedRanges {
   lsb: number;
 }
 
-async function openGraphSession(graph: BuiltGraph, threads: number): Promise<{ session: ort.InferenceSession; graph: BuiltGraph }> {
-  const session = await openSession(graph.bytes, threads);
+async function openGraphSession(graph: BuiltGraph, engine: EngineSettings): Promise<{ session: ort.InferenceSession; graph: BuiltGraph }> {
+  const session = await openSession(graph.bytes, engine);
   return { session, graph };
 }
 

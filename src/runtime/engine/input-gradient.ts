@@ -8,6 +8,7 @@
 
 import type { PlanExperiment } from '../../model/plan.js';
 import { CrossbarRuntime } from '../crossbar/runtime.js';
+import { resolveEngine, type EngineOptions } from './session.js';
 import { Trainer } from './trainer.js';
 
 export interface InputGradientResult {
@@ -23,9 +24,10 @@ export interface InputGradientResult {
  * `weights`: the network's state by name ("conv1/weight", "bn1/running_mean", …; e.g. a trained
  * run's, or `Trainer.getWeights()`); missing tensors take the seeded initialization.
  */
-export async function inputGradient(exp: PlanExperiment, weights: Record<string, Float32Array>, x: Float32Array, y: Int32Array, opts: { threads?: number } = {}): Promise<InputGradientResult> {
-  const xb = CrossbarRuntime.create(exp, opts.threads);
-  const base = { initialState: weights, ...(opts.threads !== undefined ? { threads: opts.threads } : {}) };
+export async function inputGradient(exp: PlanExperiment, weights: Record<string, Float32Array>, x: Float32Array, y: Int32Array, opts: EngineOptions = {}): Promise<InputGradientResult> {
+  const engine = resolveEngine(opts);
+  const xb = CrossbarRuntime.create(exp, engine);
+  const base = { initialState: weights, ...engine };
   const { train: _train, ...inference } = exp; // no training graph is needed
   const trainer = await Trainer.create(inference, xb ? { ...base, mvm: xb.evalSelector, evalMvm: xb.evalSelector, sideFeeds: xb.sideFeeds } : base);
   try {
@@ -39,3 +41,4 @@ export async function inputGradient(exp: PlanExperiment, weights: Record<string,
     await xb?.release();
   }
 }
+

@@ -9,6 +9,7 @@ import { epochOrder, gatherBatch, type Dataset, type Split } from '../data/index
 import { XbarcError, XbarcRuntimeError } from '../../model/errors.js';
 import { calibrationBatch, CrossbarRuntime, type LayerStats } from '../crossbar/runtime.js';
 import { DeviceUpdater, type DeviceUpdaterOptions, type LayerDevices } from '../devices/training.js';
+import { resolveEngine, type EngineSettings } from './session.js';
 import { spreadOf, type Spread } from './spread.js';
 import { Trainer, type TrainerOptions } from './trainer.js';
 
@@ -53,6 +54,8 @@ export interface ExperimentOutcome {
   layers?: LayerStats[];
   /** Final device state of the layers trained through update models, when `returnDevices` was set. */
   devices?: LayerDevices[];
+  /** The threads and spinning every session of the run used (the numbers depend on the threads). */
+  engine: EngineSettings;
 }
 
 export interface RunOptions {
@@ -86,8 +89,10 @@ export async function runExperiment(exp: PlanExperiment, data: Dataset, opts: Ru
   checkData(exp, data);
   const started = performance.now();
   // Crossbar layers at fidelity fast/exact (unless the caller chose its own MVM emitters).
-  const xb = opts.trainer?.mvm ? null : CrossbarRuntime.create(exp, opts.trainer?.threads, opts.crossbar);
-  const trainerOpts = xb ? { ...opts.trainer, mvm: xb.trainSelector, evalMvm: xb.evalSelector, sideFeeds: xb.sideFeeds } : opts.trainer;
+  // One engine setting for every session of the run: trainer, calibration and statistics.
+  const engine = resolveEngine(opts.trainer);
+  const xb = opts.trainer?.mvm ? null : CrossbarRuntime.create(exp, engine, opts.crossbar);
+  const trainerOpts = xb ? { ...opts.trainer, ...engine, mvm: xb.trainSelector, evalMvm: xb.evalSelector, sideFeeds: xb.sideFeeds } : { ...opts.trainer, ...engine };
   const trainer = await Trainer.create(exp, trainerOpts);
   xb?.setWeightSource((layer) => trainer.peekState(`${layer}/weight`));
   // Device update models (train.nonideal ∋ update): program the initial weights onto the devices,
@@ -132,6 +137,7 @@ export async function runExperiment(exp: PlanExperiment, data: Dataset, opts: Ru
       stepsPerSecond: trainMs > 0 ? trainer.stepCount / (trainMs / 1000) : 0,
       steps: trainer.stepCount,
       totalSeconds: (performance.now() - started) / 1000,
+      engine,
     };
     if (opts.returnWeights) outcome.weights = trainer.getWeights();
     if (opts.returnDevices && updater) outcome.devices = updater.layers;
@@ -291,6 +297,7 @@ export interface WorkerRunOptions {
   signal?: AbortSignal;
   /** Worker-side trainer options (only serializable ones: no custom MVM selector). */
   threads?: number;
+  spin?: boolean;
   returnWeights?: boolean;
 }
 
@@ -304,7 +311,7 @@ export async function runExperimentInWorker(exp: PlanExperiment, data: Dataset, 
   const { Worker } = await import('node:worker_threads');
   if (opts.signal?.aborted) throw aborted();
   const worker = new Worker(new URL('./worker.js', import.meta.url), {
-    workerData: { exp, data, threads: opts.threads, returnWeights: opts.returnWeights ?? false },
+    workerData: { exp, data, threads: opts.threads, spin: opts.spin, returnWeights: opts.returnWeights ?? false },
   });
   return new Promise<ExperimentOutcome>((resolve, reject) => {
     let outcome: ExperimentOutcome | undefined;

@@ -1,18 +1,84 @@
 /**
- * The one place ONNX Runtime sessions are made: thread counts and session options for every graph
- * the runtime runs (training steps, evaluation, calibration, `xbarc mvm`). Execution providers
- * and the thread policy are chosen here.
+ * The one place ONNX Runtime sessions are made: thread counts and every session option for every
+ * graph the runtime runs (training steps, evaluation, calibration, statistics, `xbarc mvm`).
+ * Execution providers and the thread policy are chosen here.
+ *
+ * Reproducibility: the thread count is part of a run's numbers. MLAS splits a GEMM with more
+ * output columns than rows among the intra-op threads by columns and picks the K blocking of
+ * each thread's share from its width, so the same MatMul sums in a different order with 1, 2 or
+ * 4 threads (differences ≈ 1e-7 relative, measured on the MLP and LeNet-5 train graphs;
+ * `session.use_deterministic_compute` changes nothing on the CPU). The default is therefore a
+ * fixed number, not the machine's cores: the same spec, seed, thread count, onnxruntime version
+ * and CPU architecture give the same bits (docs/running.md, "Reproducibility").
  */
 
-import { availableParallelism } from 'node:os';
 import ort from 'onnxruntime-node';
+import { XbarcRuntimeError } from '../../model/errors.js';
 
-/** Default intra-op threads: the machine's cores, at most 4 (more buys little on these graphs). */
-export function defaultThreads(): number {
-  return Math.max(1, Math.min(availableParallelism(), 4));
+/** How the runtime's sessions execute (run options `--threads`, `--spin`; library `EngineOptions`). */
+export interface EngineSettings {
+  /** onnxruntime intra-op threads of every session (1 = the calling thread only). */
+  threads: number;
+  /**
+   * Whether idle intra-op threads spin (busy-wait) for the next parallel section instead of
+   * sleeping (`session.intra_op.allow_spinning`). Spinning never changes the numbers.
+   */
+  spin: boolean;
 }
 
-/** A CPU session of a serialized model with `threads` intra-op threads and full graph optimization. */
-export async function openSession(model: Uint8Array, threads = defaultThreads()): Promise<ort.InferenceSession> {
-  return ort.InferenceSession.create(model, { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+/** Either setting may be left out: it takes the default (`DEFAULT_THREADS`, `DEFAULT_SPIN`). */
+export type EngineOptions = Partial<EngineSettings>;
+
+/**
+ * Default intra-op threads: fixed, independent of the machine, so that a run's numbers do not
+ * depend on where it ran. 2 was as fast as 1 or 4 or faster in every measured case, alone and
+ * two runs at once on 2 cores (docs/running.md, "Threads and spinning").
+ */
+export const DEFAULT_THREADS = 2;
+
+/**
+ * Default spinning: off. Measured on ideal LeNet-5 epochs at 2 threads on a shared 2-core machine
+ * (docs/running.md, "Threads and spinning"): 2.3× faster without extra load, 4.1× beside a
+ * competing CPU-bound process, 5.2× with two runs at once; never slower. Spinning threads of one
+ * session (each session has its own pool) take the cores of the others and of other processes.
+ */
+export const DEFAULT_SPIN = false;
+
+/** Most intra-op threads accepted (a larger number is a typo, not a machine). */
+export const MAX_THREADS = 256;
+
+/** The settings a run executes with: the given ones, defaults for the rest; refuses invalid thread counts. */
+export function resolveEngine(opts: EngineOptions = {}): EngineSettings {
+  const threads = opts.threads ?? DEFAULT_THREADS;
+  if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) throw new XbarcRuntimeError('engine/threads', `threads must be an integer from 1 to ${MAX_THREADS}, got ${threads}`);
+  return { threads, spin: opts.spin ?? DEFAULT_SPIN };
+}
+
+/** The onnxruntime session options for `settings`: every option the runtime sets, in one place. */
+export function sessionOptions(settings: EngineSettings): ort.InferenceSession.SessionOptions {
+  return {
+    executionProviders: ['cpu'],
+    intraOpNumThreads: settings.threads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+    // Session config entries (onnxruntime_session_options_config_keys.h): strings, dotted keys.
+    extra: { session: { intra_op: { allow_spinning: settings.spin ? '1' : '0' } } },
+  };
+}
+
+/** A CPU session of a serialized model with the engine settings `opts` (defaults for what is left out). */
+export async function openSession(model: Uint8Array, opts: EngineOptions = {}): Promise<ort.InferenceSession> {
+  return ort.InferenceSession.create(model, sessionOptions(resolveEngine(opts)));
+}
+
+/** What results.json records of the engine: the settings and what else the bits depend on. */
+export interface EngineRecord extends EngineSettings {
+  onnxruntime: string;
+  platform: string;
+  arch: string;
+}
+
+export function engineRecord(settings: EngineSettings): EngineRecord {
+  return { threads: settings.threads, spin: settings.spin, onnxruntime: ort.env.versions.node ?? ort.env.versions.common, platform: process.platform, arch: process.arch };
 }

@@ -38,8 +38,10 @@ import { idealSelector, type MvmSelector } from './mvm.js';
 import { openSession } from './session.js';
 
 export interface TrainerOptions {
-  /** ORT intra-op threads (default: min(available cores, 4)). */
+  /** onnxruntime intra-op threads of the trainer's sessions (default: `DEFAULT_THREADS`, 2, whatever the machine). */
   threads?: number;
+  /** Idle intra-op threads spin instead of sleeping (default: `DEFAULT_SPIN`, off). */
+  spin?: boolean;
   /** MVM emitter per weighted layer (default: ideal float32). */
   mvm?: MvmSelector | undefined;
   /** MVM emitter of the evaluation graphs (default: `mvm`). */
@@ -264,7 +266,7 @@ export class Trainer {
 }
 
 async function openGraph(graph: BuiltGraph, opts: TrainerOptions): Promise<{ session: Session; graph: BuiltGraph }> {
-  const session = await openSession(graph.bytes, opts.threads);
+  const session = await openSession(graph.bytes, opts);
   return { session, graph };
 }
 

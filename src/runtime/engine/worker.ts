@@ -13,6 +13,7 @@ interface Job {
   exp: PlanExperiment;
   data: Dataset;
   threads?: number;
+  spin?: boolean;
   returnWeights: boolean;
 }
 
@@ -28,7 +29,7 @@ const onCommand = (m: WorkerCommand): void => {
 port.on('message', onCommand);
 
 try {
-  const trainer = job.threads === undefined ? {} : { threads: job.threads };
+  const trainer = { ...(job.threads === undefined ? {} : { threads: job.threads }), ...(job.spin === undefined ? {} : { spin: job.spin }) };
   const outcome = await runExperiment(job.exp, job.data, {
     trainer,
     returnWeights: job.returnWeights,

@@ -26,6 +26,11 @@ export interface Results {
   epochs: EpochResult[];
   /** With evaluate.repeats > 1: means over the repeats, and their spread in `repeats`. */
   final: { testAccuracy: number; testLoss: number | null; repeats?: RepeatSpread; [extra: string]: unknown };
+  /**
+   * How the engine ran (absent in results written before xbarc recorded it): the numbers are
+   * bit-for-bit reproducible for the same spec, seed, threads, onnxruntime version and CPU architecture.
+   */
+  engine?: { threads: number; spin: boolean; onnxruntime: string; platform: string; arch: string };
   timing: { totalSeconds: number; [phase: string]: number };
   layers?: Array<{ name: string; [stat: string]: unknown }>;
   /** The sweep point, when the experiment is one point of a sweep. */

@@ -9,6 +9,7 @@ import Handlebars from 'handlebars';
 import type { CompiledExperiment } from '../../model/plan.js';
 import { readTemplate } from '../templates.js';
 import { packageRoot } from '../../model/tool.js';
+import { DEFAULT_SPIN, DEFAULT_THREADS, type EngineSettings } from '../engine/session.js';
 import { SlurmValueError, assertNoControlCharacters, sbatchValue, slurmOptionProblems, slurmPatternPath } from './slurm-values.js';
 
 export interface SlurmOptions {
@@ -34,6 +35,12 @@ export interface SlurmJob {
   outDir: string;
   sets: string[];
   points: CompiledExperiment[];
+  /**
+   * The engine settings every task runs with, written into the run line (`--threads N --spin
+   * on|off`) so the points' numbers match a local `xbarc run` with the same settings; `--cpus`
+   * defaults to `threads`. Default: the engine's (`DEFAULT_THREADS`, `DEFAULT_SPIN`).
+   */
+  engine?: EngineSettings;
 }
 
 export interface SlurmEstimate { memMiB: number; timeMinutes: number }
@@ -81,7 +88,8 @@ export function defaultSlurmTemplate(): string {
 /**
  * The job script. Every value is checked (slurm-values.ts) and escaped for where the template
  * puts it: `jobName`, `array`, `partition`, `account`, `time`, `mem`, `logPattern` for `#SBATCH`
- * lines; `xbarc` (a command line), `spec`, `experiment`, `outDir`, `logDir`, `sets` as shell words.
+ * lines; `xbarc` (a command line), `spec`, `experiment`, `outDir`, `logDir`, `sets` as shell words;
+ * `engine` (`--threads N --spin off`) and `threads` are generated, never user text.
  */
 export function renderSlurmScript(job: SlurmJob, options: SlurmOptions = {}): string {
   if (job.points.length === 0) throw new Error('a Slurm array needs at least one sweep point');
@@ -89,7 +97,8 @@ export function renderSlurmScript(job: SlurmJob, options: SlurmOptions = {}): st
   const problems = slurmOptionProblems({ ...options, jobName });
   if (problems.length > 0) throw new SlurmValueError(problems.join('; '));
   assertJobValues(job);
-  const cpus = options.cpus ?? 2;
+  const engine = job.engine ?? { threads: DEFAULT_THREADS, spin: DEFAULT_SPIN };
+  const cpus = options.cpus ?? engine.threads;
   const est = estimateSlurmResources(job.points, cpus);
   const indices = job.points.map((p) => p.plan.point?.index ?? 0).sort((a, b) => a - b);
   const contiguous = indices.every((v, i) => v === indices[0]! + i);
@@ -114,6 +123,8 @@ export function renderSlurmScript(job: SlurmJob, options: SlurmOptions = {}): st
     experiment: shellQuote(job.experiment),
     outDir: shellQuote(job.outDir),
     sets: job.sets.map((s) => `--set ${shellQuote(s)}`).join(' '),
+    engine: `--threads ${engine.threads} --spin ${engine.spin ? 'on' : 'off'}`,
+    threads: engine.threads,
   });
 }
 
