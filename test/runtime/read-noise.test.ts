@@ -2,7 +2,8 @@
  * Read noise in the crossbar runtime (fidelity fast): the fed factor 1 + σ·ξ is the layer's
  * counter-based stream `read/<layer>/<purpose>` at the position of the run's first sample, so the
  * same spec and seed give the same numbers bit for bit, another seed others, and evaluation sees
- * the same noise per test sample however the test set is split into batches.
+ * the same noise per test sample however the test set is split into batches; `xbarc mvm` draws
+ * from `read/mvm`.
  */
 
 import assert from 'node:assert/strict';
@@ -14,8 +15,10 @@ import { sideName } from '../../src/runtime/crossbar/emitter.js';
 import { loadDataset, type Dataset } from '../../src/runtime/data/index.js';
 import type { BuiltGraph } from '../../src/runtime/engine/graphs.js';
 import { runExperiment } from '../../src/runtime/engine/run-experiment.js';
+import { crossbarMvm } from '../../src/runtime/crossbar/mvm-api.js';
 import { NormalStream } from '../../src/runtime/normal-stream.js';
-import { planCrossbar, smallCrossbarExperiment } from './crossbar-helpers.js';
+import { Rng } from '../../src/runtime/rng.js';
+import { adc, planCrossbar, smallCrossbarExperiment } from './crossbar-helpers.js';
 
 const SIGMA = 0.05;
 
@@ -80,4 +83,25 @@ test('training with read noise is reproducible by seed, and evaluation does not 
   assert.equal(split.epochs[0]!.trainLoss, a.epochs[0]!.trainLoss);
   assert.equal(split.final.testAccuracy, a.final.testAccuracy);
   assert.ok(Math.abs(split.final.testLoss - a.final.testLoss) <= 1e-6 * a.final.testLoss, `test loss ${split.final.testLoss} vs ${a.final.testLoss}`);
+});
+
+test('xbarc mvm at fidelity fast: read noise from stream read/mvm, the same by seed, σ relative to the output', async () => {
+  const rng = new Rng(1, 'test/mvm-read');
+  const K = 64, N = 32, B = 16;
+  const W = { data: Float32Array.from({ length: K * N }, () => rng.normal() * 0.3), shape: [K, N] };
+  const X = { data: Float32Array.from({ length: B * K }, () => rng.normal()), shape: [B, K] };
+  const xb = (readNoise: number) => planCrossbar({ rows: 64, cols: 64, adc: adc(16, { kind: 'max' }) }, { readNoise });
+  const clean = await crossbarMvm(xb(0), W, X, { fidelity: 'fast', seed: 1, threads: 1 });
+  const a = await crossbarMvm(xb(SIGMA), W, X, { fidelity: 'fast', seed: 1, threads: 1 });
+  const b = await crossbarMvm(xb(SIGMA), W, X, { fidelity: 'fast', seed: 1, threads: 1 });
+  const c = await crossbarMvm(xb(SIGMA), W, X, { fidelity: 'fast', seed: 2, threads: 1 });
+  assert.deepEqual(a.data, b.data);
+  assert.ok(c.data.some((v, i) => v !== a.data[i]));
+  let s2 = 0, n = 0;
+  clean.data.forEach((y, i) => {
+    if (Math.abs(y) < 0.5) return;
+    s2 += ((a.data[i]! - y) / y) ** 2;
+    n++;
+  });
+  assert.ok(n > 100 && Math.abs(Math.sqrt(s2 / n) / SIGMA - 1) < 0.15, `relative σ ${Math.sqrt(s2 / n)} over ${n} outputs`);
 });
