@@ -5,7 +5,8 @@
  * images/s, and its effective GFLOP/s (the MatMul work of all conversions) against the plain
  * GEMM throughput measured in the same run. Issue 5: the interpolated-FCM training step
  * (parasitics `fcm(refresh = L)`: a circuit solve every L batches, the kept distortion in between)
- * against the same fast step without parasitics.
+ * against the same fast step without parasitics. Read noise: the fast step with 6 % read noise
+ * against the same step without, and the draws of one step (counter-based stream vs `Rng`).
  */
 
 import { withMerges } from '../src/compiler/merges.js';
@@ -17,6 +18,7 @@ import { CrossbarRuntime } from '../src/runtime/crossbar/runtime.js';
 import { lenet5, mnistExperiment, sgd } from '../test/support/plan-builder.js';
 import { Trainer } from '../src/runtime/engine/trainer.js';
 import { Rng } from '../src/runtime/rng.js';
+import { NormalStream } from '../src/runtime/normal-stream.js';
 import { benchGemmGflops } from './engine.bench.js';
 import { median, timeIt, type Row, type Section } from './harness.js';
 
@@ -25,16 +27,16 @@ const THREADS = 2;
 /** TxSim's wires: 1 Ω per row segment, 4.6 Ω per column segment, no driver/sense resistance. */
 const TXSIM_WIRES = { row: 1, col: 4.6, source: 0, sense: 0 };
 
-function xb64(d2d: number, parasitics: ParasiticsSpec = { kind: 'none' }): PlanCrossbar {
+function xb64(d2d: number, parasitics: ParasiticsSpec = { kind: 'none' }, readNoise = 0): PlanCrossbar {
   const calibrated = adc(8, { kind: 'calibrate', percentile: 0.999 });
-  return xbConfig({ name: 'xb64', adc: calibrated, backward: { inputBits: 8, dacBits: 1, adc: calibrated }, wires: TXSIM_WIRES, parasitics }, { name: 'rram', d2dSigma: d2d });
+  return xbConfig({ name: 'xb64', adc: calibrated, backward: { inputBits: 8, dacBits: 1, adc: calibrated }, wires: TXSIM_WIRES, parasitics }, { name: 'rram', d2dSigma: d2d, readNoise });
 }
 
-function crossbarLenet(fidelity: 'fast' | 'exact', nonideal: NonidealStage[], d2d: number, batch: number, parasitics?: ParasiticsSpec): PlanExperiment {
+function crossbarLenet(fidelity: 'fast' | 'exact', nonideal: NonidealStage[], d2d: number, batch: number, parasitics?: ParasiticsSpec, readNoise = 0): PlanExperiment {
   const exp = mnistExperiment({ network: lenet5(), train: { epochs: 1, batch, optimizer: sgd(0.01, 0.9) } });
   for (const l of exp.network.layers) if (l.mapping) Object.assign(l.mapping, { target: 'crossbar', crossbar: 'xb64' });
   exp.fidelity = fidelity;
-  exp.crossbars = { xb64: xb64(d2d, parasitics) };
+  exp.crossbars = { xb64: xb64(d2d, parasitics, readNoise) };
   exp.train!.nonideal = nonideal;
   return withMerges(exp);
 }
@@ -99,6 +101,48 @@ export async function benchFastVsIdealStep(batch = 64, reps = 60): Promise<{ fas
     await ideal.release();
     await xb.release();
   }
+}
+
+/**
+ * Read noise at memory speed: the fast LeNet-5 step of `benchFastVsIdealStep` (D2D 3 %) with
+ * 6 % read noise on every crossbar layer (a fresh N(0, 1) per MVM output element per run, drawn by
+ * the runtime and fed) against the same step without read noise, interleaved.
+ */
+export async function benchReadNoiseStep(readNoise = 0.06, batch = 64, reps = 60): Promise<{ plainMs: number; noisyMs: number; readNoise: number }> {
+  const plain = await trainer(crossbarLenet('fast', ['forward', 'backward', 'update'], 0.03, batch));
+  const noisy = await trainer(crossbarLenet('fast', ['forward', 'backward', 'update'], 0.03, batch, undefined, readNoise));
+  try {
+    const { x, y } = batchOf(batch);
+    for (let i = 0; i < 10; i++) {
+      await plain.trainer.step(x, y, 0.01);
+      await noisy.trainer.step(x, y, 0.01);
+    }
+    const [plainMs, noisyMs] = await interleavedMedians([() => plain.trainer.step(x, y, 0.01), () => noisy.trainer.step(x, y, 0.01)], reps);
+    return { plainMs: plainMs!, noisyMs: noisyMs!, readNoise };
+  } finally {
+    await plain.trainer.release();
+    await noisy.trainer.release();
+    await plain.xb.release();
+    await noisy.xb.release();
+  }
+}
+
+/**
+ * The read-noise draws of one LeNet-5 training step (batch 64: conv1 6×28×28, conv2 16×10×10,
+ * fc1 120, fc2 84, fc3 10 outputs per sample, 417 k elements) as the runtime makes them: the
+ * counter-based stream (WebAssembly kernel, and its JS reference) against `Rng.fillNormal`, the
+ * per-element JS generator read noise used before. Medians in ms.
+ */
+export async function benchReadNoiseDraws(batch = 64): Promise<{ elements: number; wasmMs: number; jsMs: number; rngMs: number }> {
+  const sizes = [6 * 28 * 28, 16 * 10 * 10, 120, 84, 10].map((p) => batch * p);
+  const bufs = sizes.map((n) => new Float32Array(n));
+  const streams = sizes.map((_, i) => new NormalStream(1, `bench/read/${i}`));
+  const rngs = sizes.map((_, i) => new Rng(1, `bench/read/${i}`));
+  const draw = (kernel: 'wasm' | 'js') => () => bufs.forEach((b, i) => streams[i]!.fill(b, 0, 1, 0.06, kernel));
+  const wasm = await timeIt(draw('wasm'), { warmup: 20, reps: 100 });
+  const js = await timeIt(draw('js'), { warmup: 2, reps: 10 });
+  const rng = await timeIt(() => bufs.forEach((b, i) => rngs[i]!.fillNormal(b, 1, 0.06)), { warmup: 2, reps: 20 });
+  return { elements: sizes.reduce((a, n) => a + n, 0), wasmMs: wasm.medianMs, jsMs: js.medianMs, rngMs: rng.medianMs };
 }
 
 /**
@@ -171,6 +215,8 @@ export const section: Section = {
     const gemm = await benchGemmGflops({ threads: THREADS });
     const steps = await benchFastVsIdealStep();
     const fcm = await benchInterpolatedFcmStep();
+    const noise = await benchReadNoiseStep();
+    const draws = await benchReadNoiseDraws();
     const exact = await benchExactInference();
     const merged = await benchExactInference(64, true);
     const idealRow: Row = { name: 'LeNet-5 step, ideal (median, interleaved in blocks)', value: steps.idealMs, unit: 'ms' };
@@ -180,6 +226,7 @@ export const section: Section = {
       idealRow,
       { name: 'LeNet-5 step, fast crossbar fwd+bwd, D2D 3 % (median)', value: steps.fastMs, unit: 'ms', baseline: { name: idealRow.name, value: idealRow.value }, note: 'goal ≤ 1.3× ideal' },
       ...fcmRows(fcm),
+      ...readNoiseRows(noise, draws),
       { name: `LeNet-5 exact inference (${exact.streams} streams × ${exact.slices} slices, every conversion, batch 64)`, value: exact.imagesPerSecond, unit: 'images/s' },
       { name: 'LeNet-5 exact inference, lossless merge applied (one GEMM per MVM)', value: merged.imagesPerSecond, unit: 'images/s', note: 'the same numbers as per-conversion exact (8-bit ADC on 64-row tiles is lossless)' },
       { name: 'LeNet-5 exact inference, effective throughput', value: exact.gflops, unit: 'GFLOP/s', baseline: { name: gemmRow.name, value: gemmRow.value }, note: 'MatMul work of every conversion; goal ≥ 0.5× GEMM' },
@@ -195,5 +242,18 @@ function fcmRows(r: Awaited<ReturnType<typeof benchInterpolatedFcmStep>>): Row[]
     { name: `LeNet-5 step, interpolated FCM (refresh ${r.refresh}), between refreshes (median)`, value: r.steadyMs, unit: 'ms', baseline: base },
     { name: 'LeNet-5 FCM refresh: solve every array (forward + transposed), all layers', value: r.solveMs, unit: 'ms' },
     { name: `LeNet-5 step, interpolated FCM (refresh ${r.refresh}), amortized over the refresh period`, value: r.amortizedMs, unit: 'ms', baseline: base, note: 'goal ≤ 1.5× the step without parasitics' },
+  ];
+}
+
+function readNoiseRows(r: Awaited<ReturnType<typeof benchReadNoiseStep>>, d: Awaited<ReturnType<typeof benchReadNoiseDraws>>): Row[] {
+  const plain: Row = { name: 'LeNet-5 step, fast crossbar fwd+bwd, D2D 3 %, no read noise (median, interleaved in blocks)', value: r.plainMs, unit: 'ms' };
+  const rng: Row = { name: `read-noise draws of one LeNet-5 step (${Math.round(d.elements / 1000)} k elements), Rng.fillNormal (before)`, value: d.rngMs, unit: 'ms' };
+  const base = { name: rng.name, value: rng.value };
+  return [
+    plain,
+    { name: `LeNet-5 step, fast crossbar fwd+bwd, D2D 3 %, read noise ${Math.round(r.readNoise * 100)} % (median)`, value: r.noisyMs, unit: 'ms', baseline: { name: plain.name, value: plain.value }, note: 'goal ≤ 1.2× the step without read noise' },
+    rng,
+    { name: 'same draws, counter-based stream (Philox + Box–Muller, WebAssembly SIMD)', value: d.wasmMs, unit: 'ms', baseline: base },
+    { name: 'same draws, counter-based stream, JS reference (no WebAssembly SIMD)', value: d.jsMs, unit: 'ms', baseline: base },
   ];
 }

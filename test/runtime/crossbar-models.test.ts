@@ -12,6 +12,7 @@ import { sideName, statName } from '../../src/runtime/crossbar/emitter.js';
 import { DataType } from '../../src/runtime/engine/onnx.js';
 import ort from 'onnxruntime-node';
 import { Rng } from '../../src/runtime/rng.js';
+import { NormalStream } from '../../src/runtime/normal-stream.js';
 import { bitTrueMvm } from '../reference/bit-true.js';
 import { adc, layerXb, runMvm, scalarTensor, stepTensor, xbConfig } from './crossbar-helpers.js';
 
@@ -223,10 +224,11 @@ test('read noise (fast): empirical relative σ of the output matches read_noise'
   const sigma = 0.05;
   const xb = xbConfig({ weightBits: 8, cellBits: 2, inputBits: 8, adc: adc(24, { kind: 'max' }) }, { readNoise: sigma });
   const spec = { kind: 'dense' as const, layer: 'L', K, N };
-  const xi = randn(new Rng(1, 'noise'), B * N);
+  // The graph takes the factor 1 + σ·ξ (the runtime draws it from the layer's normal stream); 1 is no noise.
+  const factor = new NormalStream(1, 'noise').fill(new Float32Array(B * N), 0, 1, sigma);
   const base = rangeFeeds(maxAbs(x));
-  const noisy = await runMvm(layerXb(xb, { fidelity: 'fast', readNoise: true }), spec, { data: x, dims: [B, K] }, { data: w, dims: [K, N] }, { ...base, [sideName('L', 'noise')]: new ort.Tensor('float32', xi, [B, N]) });
-  const clean = await runMvm(layerXb(xb, { fidelity: 'fast', readNoise: true }), spec, { data: x, dims: [B, K] }, { data: w, dims: [K, N] }, { ...base, [sideName('L', 'noise')]: new ort.Tensor('float32', new Float32Array(B * N), [B, N]) });
+  const noisy = await runMvm(layerXb(xb, { fidelity: 'fast', readNoise: true }), spec, { data: x, dims: [B, K] }, { data: w, dims: [K, N] }, { ...base, [sideName('L', 'noise')]: new ort.Tensor('float32', factor, [B, N]) });
+  const clean = await runMvm(layerXb(xb, { fidelity: 'fast', readNoise: true }), spec, { data: x, dims: [B, K] }, { data: w, dims: [K, N] }, { ...base, [sideName('L', 'noise')]: new ort.Tensor('float32', new Float32Array(B * N).fill(1), [B, N]) });
   let s2 = 0, n = 0;
   for (let i = 0; i < B * N; i++) {
     if (Math.abs(clean.y[i]!) < 1e-3) continue;

@@ -53,7 +53,7 @@ export interface LayerCrossbar {
   outputs: 'none' | 'calibrate' | 'stats';
   /** Feed the programmed device state A, B (variation, faults, drift). */
   variation: boolean;
-  /** Feed per-run read noise (fast only). */
+  /** Feed per-run read noise (fast only): the factor 1 + σ·ξ per output, `xb/<layer>/noise`. */
   readNoise: boolean;
   signedInput: boolean;
   /**
@@ -409,9 +409,10 @@ export class CrossbarMvm implements MvmEmitter {
       yi = g.op('Conv', [xq, a ? g.op('Mul', [k, a]) : k], convAttrs(spec));
     }
     if (c.readNoise) {
+      // Read noise I ← I·(1 + σ·ξ), the factor fed per output and run: the law of I + σ·|I|·ξ
+      // (given I, sign(I)·ξ is N(0, 1) as ξ is) in one pass over the output instead of four.
       const dims: (number | string)[] = spec.kind === 'dense' ? ['N', spec.N] : ['N', spec.O, spec.Ho, spec.Wo];
-      const xi = side(g, c.layer, 'noise', dims);
-      yi = g.op('Add', [yi, g.op('Mul', [g.op('Mul', [g.op('Abs', [yi]), xi]), g.scalar(c.xb.device.readNoise)])]);
+      yi = g.op('Mul', [yi, side(g, c.layer, 'noise', dims)]);
     }
     const { b, lsb, fullScale } = step.finish(() => g.op('Abs', [subsample(g, yi, spec.kind === 'dense' ? spec.N : spec.O * spec.Ho * spec.Wo)]));
     const adc = c.xb.adc;

@@ -17,7 +17,7 @@ import type { LayerMerge, PlanCrossbar } from '../../model/plan.js';
 import { GraphBuilder } from '../engine/onnx.js';
 import { openSession, type EngineOptions } from '../engine/session.js';
 import { XbarcRuntimeError } from '../../model/errors.js';
-import { Rng } from '../rng.js';
+import { NormalStream } from '../normal-stream.js';
 import { programDevices } from './config.js';
 import { hasVariation } from '../../model/crossbar-math.js';
 import { CrossbarMvm, sideName } from './emitter.js';
@@ -71,7 +71,7 @@ export async function crossbarMvm(pc: PlanCrossbar, W: NpyArray, X: NpyArray, op
       feeds[sideName('mvm', 'A')] = new ort.Tensor('float32', eff.A, p.dims);
       feeds[sideName('mvm', 'B')] = new ort.Tensor('float32', eff.B, p.dims);
     }
-    if (readNoise) feeds[sideName('mvm', 'noise')] = new ort.Tensor('float32', new Rng(opts.seed, 'read/mvm').fillNormal(new Float32Array(B * N)), [B, N]);
+    if (readNoise) feeds[sideName('mvm', 'noise')] = new ort.Tensor('float32', new NormalStream(opts.seed, 'read/mvm').fill(new Float32Array(B * N), 0, 1, xb.device.readNoise), [B, N]);
     const out = await session.run(feeds);
     return { data: Float32Array.from(out['y']!.data as Float32Array), shape: X.shape.length === 1 ? [N] : [B, N], merge: opts.mergeLossless === false ? { ...merges[0]!, applied: false, reason: 'merging switched off' } : merges[0]! };
   } finally {

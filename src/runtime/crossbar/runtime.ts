@@ -19,7 +19,7 @@ import { idealMvm, type MvmEmitter, type MvmSelector } from '../engine/mvm.js';
 import type { Trainer } from '../engine/trainer.js';
 import { openSession, resolveEngine, type EngineOptions, type EngineSettings } from '../engine/session.js';
 import { XbarcRuntimeError } from '../../model/errors.js';
-import { Rng } from '../rng.js';
+import { NormalStream } from '../normal-stream.js';
 import { foldDevices, programDevices, programFolded, type FoldedDevices, type Programming } from './config.js';
 import { adcMaxCode, adcStep, hasVariation, inputSigned, unitCurrent, weightQmax } from '../../model/crossbar-math.js';
 import type { CrossbarSpec } from '../../model/crossbar.js';
@@ -118,7 +118,8 @@ export class CrossbarRuntime {
   /** The weight scale s_W last programmed per layer and purpose. */
   private readonly scales = new Map<string, number>();
   private readonly programs = new Map<string, Programming>();
-  private readonly noise = new Map<string, Rng>();
+  /** Read noise: one counter-based stream per layer and graph purpose (`read/<layer>/<purpose>`). */
+  private readonly noise = new Map<string, NormalStream>();
   /** Calibrated per layer: forward input range, ADC full scale and step (level units). */
   private readonly ranges = new Map<string, CalibratedRanges>();
   private calSession: { session: ort.InferenceSession; graph: BuiltGraph } | null = null;
@@ -140,7 +141,6 @@ export class CrossbarRuntime {
       const weightDims = layer.op.kind === 'conv2d' ? [N, K / (layer.op.kernel[0] * layer.op.kernel[1]), ...layer.op.kernel] : [K, N];
       this.layers.set(layer.name, { layer, xb, signed: inputSigned(exp.network, layer), K, N, outShape: layer.outputShape, kind: layer.op.kind === 'dense' ? 'dense' : 'conv', weightDims, par });
       if (par) this.parasitic.set(layer.name, { trainRuns: 0, refreshes: 0, arraySolves: 0, ms: 0 });
-      this.noise.set(layer.name, new Rng(exp.seed, `read/${layer.name}`));
     }
     const stages = exp.train?.nonideal ?? [];
     const make = (over: Partial<LayerCrossbar>): MvmSelector => {
@@ -292,7 +292,10 @@ export class CrossbarRuntime {
           const size = batch * e.outShape.reduce((a, b) => a * b, 1);
           const buf = this.buffer(`${layer}|${graph.purpose}|noise|${batch}`, size, [batch, ...e.outShape]);
           feeds[input] = buf.tensor;
-          this.noise.get(layer)!.fillNormal(buf.data);
+          // The factor 1 + σ·ξ of the next batch·outputs elements of the stream (emitter.ts `fastForward`).
+          const key = `${layer}|${graph.purpose}`;
+          if (!this.noise.has(key)) this.noise.set(key, new NormalStream(this.exp.seed, `read/${layer}/${graph.purpose}`));
+          this.noise.get(key)!.next(buf.data, 1, e.xb.device.readNoise);
         } else throw new XbarcRuntimeError('crossbar/side-input', `unknown crossbar graph input "${input}"`);
       }
     }
