@@ -29,10 +29,20 @@ const TXSIM_WIRES = { row: 1, col: 4.6, source: 0, sense: 0 };
 
 function xb64(d2d: number, parasitics: ParasiticsSpec = { kind: 'none' }, readNoise = 0): PlanCrossbar {
   const calibrated = adc(8, { kind: 'calibrate', percentile: 0.999 });
-  return xbConfig({ name: 'xb64', adc: calibrated, backward: { inputBits: 8, dacBits: 1, adc: calibrated }, wires: TXSIM_WIRES, parasitics }, { name: 'rram', d2dSigma: d2d, readNoise });
+  return xbConfig(
+    { name: 'xb64', adc: calibrated, backward: { inputBits: 8, dacBits: 1, adc: calibrated }, wires: TXSIM_WIRES, parasitics },
+    { name: 'rram', d2dSigma: d2d, readNoise },
+  );
 }
 
-function crossbarLenet(fidelity: 'fast' | 'exact', nonideal: NonidealStage[], d2d: number, batch: number, parasitics?: ParasiticsSpec, readNoise = 0): PlanExperiment {
+function crossbarLenet(
+  fidelity: 'fast' | 'exact',
+  nonideal: NonidealStage[],
+  d2d: number,
+  batch: number,
+  parasitics?: ParasiticsSpec,
+  readNoise = 0,
+): PlanExperiment {
   const exp = mnistExperiment({ network: lenet5(), train: { epochs: 1, batch, optimizer: sgd(0.01, 0.9) } });
   for (const l of exp.network.layers) if (l.mapping) Object.assign(l.mapping, { target: 'crossbar', crossbar: 'xb64' });
   exp.fidelity = fidelity;
@@ -153,7 +163,11 @@ export async function benchReadNoiseDraws(batch = 64): Promise<{ elements: numbe
  * the runtime (`solveMs`, one refresh). `amortizedMs` = steady + solve / L is the cost per step
  * over a whole refresh period.
  */
-export async function benchInterpolatedFcmStep(refresh = 500, batch = 64, reps = 60): Promise<{ plainMs: number; steadyMs: number; solveMs: number; amortizedMs: number; refresh: number }> {
+export async function benchInterpolatedFcmStep(
+  refresh = 500,
+  batch = 64,
+  reps = 60,
+): Promise<{ plainMs: number; steadyMs: number; solveMs: number; amortizedMs: number; refresh: number }> {
   const plain = await trainer(crossbarLenet('fast', ['forward', 'backward', 'update'], 0.03, batch));
   const par = await trainer(crossbarLenet('fast', ['forward', 'backward', 'update'], 0.03, batch, { kind: 'fcm', refresh, backward: 'transposed' }));
   try {
@@ -193,7 +207,10 @@ function exactMacsPerImage(exp: PlanExperiment): number {
 }
 
 /** Exact-fidelity inference: images/s and effective GFLOP/s on batches of `batch`. */
-export async function benchExactInference(batch = 64, mergeLossless = false): Promise<{ imagesPerSecond: number; gflops: number; streams: number; slices: number }> {
+export async function benchExactInference(
+  batch = 64,
+  mergeLossless = false,
+): Promise<{ imagesPerSecond: number; gflops: number; streams: number; slices: number }> {
   const exp = crossbarLenet('exact', [], 0, batch);
   const { trainer: t, xb } = await trainer(exp, mergeLossless);
   try {
@@ -224,12 +241,33 @@ export const section: Section = {
     return [
       gemmRow,
       idealRow,
-      { name: 'LeNet-5 step, fast crossbar fwd+bwd, D2D 3 % (median)', value: steps.fastMs, unit: 'ms', baseline: { name: idealRow.name, value: idealRow.value }, note: 'goal ≤ 1.3× ideal' },
+      {
+        name: 'LeNet-5 step, fast crossbar fwd+bwd, D2D 3 % (median)',
+        value: steps.fastMs,
+        unit: 'ms',
+        baseline: { name: idealRow.name, value: idealRow.value },
+        note: 'goal ≤ 1.3× ideal',
+      },
       ...fcmRows(fcm),
       ...readNoiseRows(noise, draws),
-      { name: `LeNet-5 exact inference (${exact.streams} streams × ${exact.slices} slices, every conversion, batch 64)`, value: exact.imagesPerSecond, unit: 'images/s' },
-      { name: 'LeNet-5 exact inference, lossless merge applied (one GEMM per MVM)', value: merged.imagesPerSecond, unit: 'images/s', note: 'the same numbers as per-conversion exact (8-bit ADC on 64-row tiles is lossless)' },
-      { name: 'LeNet-5 exact inference, effective throughput', value: exact.gflops, unit: 'GFLOP/s', baseline: { name: gemmRow.name, value: gemmRow.value }, note: 'MatMul work of every conversion; goal ≥ 0.5× GEMM' },
+      {
+        name: `LeNet-5 exact inference (${exact.streams} streams × ${exact.slices} slices, every conversion, batch 64)`,
+        value: exact.imagesPerSecond,
+        unit: 'images/s',
+      },
+      {
+        name: 'LeNet-5 exact inference, lossless merge applied (one GEMM per MVM)',
+        value: merged.imagesPerSecond,
+        unit: 'images/s',
+        note: 'the same numbers as per-conversion exact (8-bit ADC on 64-row tiles is lossless)',
+      },
+      {
+        name: 'LeNet-5 exact inference, effective throughput',
+        value: exact.gflops,
+        unit: 'GFLOP/s',
+        baseline: { name: gemmRow.name, value: gemmRow.value },
+        note: 'MatMul work of every conversion; goal ≥ 0.5× GEMM',
+      },
     ];
   },
 };
@@ -241,17 +279,33 @@ function fcmRows(r: Awaited<ReturnType<typeof benchInterpolatedFcmStep>>): Row[]
     plain,
     { name: `LeNet-5 step, interpolated FCM (refresh ${r.refresh}), between refreshes (median)`, value: r.steadyMs, unit: 'ms', baseline: base },
     { name: 'LeNet-5 FCM refresh: solve every array (forward + transposed), all layers', value: r.solveMs, unit: 'ms' },
-    { name: `LeNet-5 step, interpolated FCM (refresh ${r.refresh}), amortized over the refresh period`, value: r.amortizedMs, unit: 'ms', baseline: base, note: 'goal ≤ 1.5× the step without parasitics' },
+    {
+      name: `LeNet-5 step, interpolated FCM (refresh ${r.refresh}), amortized over the refresh period`,
+      value: r.amortizedMs,
+      unit: 'ms',
+      baseline: base,
+      note: 'goal ≤ 1.5× the step without parasitics',
+    },
   ];
 }
 
 function readNoiseRows(r: Awaited<ReturnType<typeof benchReadNoiseStep>>, d: Awaited<ReturnType<typeof benchReadNoiseDraws>>): Row[] {
   const plain: Row = { name: 'LeNet-5 step, fast crossbar fwd+bwd, D2D 3 %, no read noise (median, interleaved in blocks)', value: r.plainMs, unit: 'ms' };
-  const rng: Row = { name: `read-noise draws of one LeNet-5 step (${Math.round(d.elements / 1000)} k elements), Rng.fillNormal (before)`, value: d.rngMs, unit: 'ms' };
+  const rng: Row = {
+    name: `read-noise draws of one LeNet-5 step (${Math.round(d.elements / 1000)} k elements), Rng.fillNormal (before)`,
+    value: d.rngMs,
+    unit: 'ms',
+  };
   const base = { name: rng.name, value: rng.value };
   return [
     plain,
-    { name: `LeNet-5 step, fast crossbar fwd+bwd, D2D 3 %, read noise ${Math.round(r.readNoise * 100)} % (median)`, value: r.noisyMs, unit: 'ms', baseline: { name: plain.name, value: plain.value }, note: 'goal ≤ 1.2× the step without read noise' },
+    {
+      name: `LeNet-5 step, fast crossbar fwd+bwd, D2D 3 %, read noise ${Math.round(r.readNoise * 100)} % (median)`,
+      value: r.noisyMs,
+      unit: 'ms',
+      baseline: { name: plain.name, value: plain.value },
+      note: 'goal ≤ 1.2× the step without read noise',
+    },
     rng,
     { name: 'same draws, counter-based stream (Philox + Box–Muller, WebAssembly SIMD)', value: d.wasmMs, unit: 'ms', baseline: base },
     { name: 'same draws, counter-based stream, JS reference (no WebAssembly SIMD)', value: d.jsMs, unit: 'ms', baseline: base },

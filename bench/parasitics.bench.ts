@@ -46,12 +46,30 @@ export const section: Section = {
       const result = fcm(g, n, n, wires);
       const f = await timeIt(() => fcm(g, n, n, wires), { warmup: 2, reps: n > 64 ? 8 : 20 });
       rows.push(aamRow);
-      const fcmRow: Row = versus({ name: `FCM ${n}×${n}, ${label}`, value: f.medianMs, unit: 'ms', note: `goal ≤ ${goal} ms; ${result.method} (${result.kernel ?? fcmKernel()} kernel), ${result.iterations} iterations, est. error ${result.errorEstimate.toExponential(1)}` }, aamRow);
+      const fcmRow: Row = versus(
+        {
+          name: `FCM ${n}×${n}, ${label}`,
+          value: f.medianMs,
+          unit: 'ms',
+          note: `goal ≤ ${goal} ms; ${result.method} (${result.kernel ?? fcmKernel()} kernel), ${result.iterations} iterations, est. error ${result.errorEstimate.toExponential(1)}`,
+        },
+        aamRow,
+      );
       rows.push(fcmRow);
       jsRuns.push(async () => {
         const js = await timeIt(() => fcm(g, n, n, wires, { kernel: 'js' }), { warmup: 1, reps: n > 64 ? 4 : 10 });
         const r = fcm(g, n, n, wires, { kernel: 'js' });
-        rows.push(versus({ name: `FCM ${n}×${n}, ${label}, JS kernel`, value: js.medianMs, unit: 'ms', note: `${r.iterations} iterations, est. error ${r.errorEstimate.toExponential(1)}` }, fcmRow));
+        rows.push(
+          versus(
+            {
+              name: `FCM ${n}×${n}, ${label}, JS kernel`,
+              value: js.medianMs,
+              unit: 'ms',
+              note: `${r.iterations} iterations, est. error ${r.errorEstimate.toExponential(1)}`,
+            },
+            fcmRow,
+          ),
+        );
       });
     }
     for (const run of jsRuns) await run();

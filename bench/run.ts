@@ -71,7 +71,12 @@ async function loadSection(spec: string): Promise<Section> {
 async function runSection(spec: string, filters: string[], calibrationMs: number): Promise<SectionReport | null> {
   const t0 = performance.now();
   const report = (status: SectionReport['status'], name: string, rows: ReportRow[], reason?: string): SectionReport => ({
-    module: spec, name, status, ...(reason === undefined ? {} : { reason }), seconds: (performance.now() - t0) / 1000, rows,
+    module: spec,
+    name,
+    status,
+    ...(reason === undefined ? {} : { reason }),
+    seconds: (performance.now() - t0) / 1000,
+    rows,
   });
   let section: Section;
   try {
@@ -82,7 +87,11 @@ async function runSection(spec: string, filters: string[], calibrationMs: number
   if (filters.length > 0 && !filters.some((f) => section.name.includes(f))) return null;
   try {
     const rows = await section.run();
-    return report('ok', section.name, rows.map((r) => withRatios(r, calibrationMs)));
+    return report(
+      'ok',
+      section.name,
+      rows.map((r) => withRatios(r, calibrationMs)),
+    );
   } catch (err) {
     if (err instanceof SkipSection) return report('skipped', section.name, [], err.message);
     return report('failed', section.name, [], err instanceof Error ? (err.stack ?? err.message) : String(err));

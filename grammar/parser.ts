@@ -24,11 +24,7 @@ export class XbarParser extends CstParser {
 
   public file = this.RULE('file', () => {
     this.MANY(() => {
-      this.OR([
-        { ALT: () => this.SUBRULE(this.importDecl) },
-        { ALT: () => this.SUBRULE(this.declaration) },
-        { ALT: () => this.SUBRULE(this.networkDecl) },
-      ]);
+      this.OR([{ ALT: () => this.SUBRULE(this.importDecl) }, { ALT: () => this.SUBRULE(this.declaration) }, { ALT: () => this.SUBRULE(this.networkDecl) }]);
       this.OPTION(() => this.CONSUME(T.Semicolon));
     });
   });
@@ -138,11 +134,7 @@ export class XbarParser extends CstParser {
   });
 
   public member = this.RULE('member', () => {
-    this.OR([
-      { ALT: () => this.SUBRULE(this.mapStatement) },
-      { ALT: () => this.SUBRULE(this.sweepStatement) },
-      { ALT: () => this.SUBRULE(this.field) },
-    ]);
+    this.OR([{ ALT: () => this.SUBRULE(this.mapStatement) }, { ALT: () => this.SUBRULE(this.sweepStatement) }, { ALT: () => this.SUBRULE(this.field) }]);
   });
 
   public field = this.RULE('field', () => {
@@ -200,7 +192,8 @@ export class XbarParser extends CstParser {
     this.OR([{ ALT: () => this.CONSUME(T.Identifier) }, { ALT: () => this.CONSUME(T.Star) }]);
     // Glob pieces written together: `conv*`, `*1`, `s*b1` (a digit after `*` lexes as a number).
     this.MANY({
-      GATE: () => this.adjacentToPrevious() && (this.LA(1).tokenType === T.Identifier || this.LA(1).tokenType === T.Star || this.LA(1).tokenType === T.NumberLiteral),
+      GATE: () =>
+        this.adjacentToPrevious() && (this.LA(1).tokenType === T.Identifier || this.LA(1).tokenType === T.Star || this.LA(1).tokenType === T.NumberLiteral),
       DEF: () => this.OR2([{ ALT: () => this.CONSUME2(T.Identifier) }, { ALT: () => this.CONSUME2(T.Star) }, { ALT: () => this.CONSUME(T.NumberLiteral) }]),
     });
   });
@@ -475,19 +468,28 @@ export function parseText(text: string): ParseOutput {
   // Errors at the end of cut-short input come from the cut, not from the text.
   const parseErrors = stoppedAt ? parsed.errors.filter((e) => e.token.tokenType !== EOF) : parsed.errors;
   if (tooDeep) {
-    parseErrors.unshift({ token: tooDeep, message: `nesting too deep: more than ${MAX_NESTING} levels of brackets and chained operators; the rest of the file is not checked`, previousToken: undefined });
+    parseErrors.unshift({
+      token: tooDeep,
+      message: `nesting too deep: more than ${MAX_NESTING} levels of brackets and chained operators; the rest of the file is not checked`,
+      previousToken: undefined,
+    });
   }
   return {
     cst: parsed.cst,
     tokens: lexed.tokens,
     comments: (lexed.groups['comments'] ?? []) as IToken[],
-    lexErrors: lexErrors.filter((e) => !stoppedAt || e.offset < stoppedAt.offset).map((e) => ({ offset: e.offset, line: e.line ?? 1, column: e.column ?? 1, length: e.length, message: e.message })),
+    lexErrors: lexErrors
+      .filter((e) => !stoppedAt || e.offset < stoppedAt.offset)
+      .map((e) => ({ offset: e.offset, line: e.line ?? 1, column: e.column ?? 1, length: e.length, message: e.message })),
     parseErrors,
     ...(stoppedAt ? { stoppedAt } : {}),
   };
 }
 
-interface Parsed { cst: CstNode; errors: ParseOutput['parseErrors'] }
+interface Parsed {
+  cst: CstNode;
+  errors: ParseOutput['parseErrors'];
+}
 
 /** Parse `tokens` with a budget of errors; when it runs out, the token of the error that would have exceeded it. */
 function parseTokens(tokens: IToken[], budget: number): Parsed | { spentAt: IToken | undefined } {
@@ -495,7 +497,10 @@ function parseTokens(tokens: IToken[], budget: number): Parsed | { spentAt: ITok
   try {
     xbarParser.input = tokens;
     const cst = xbarParser.file();
-    return { cst, errors: xbarParser.errors.map((e) => ({ token: e.token, message: e.message, previousToken: (e as { previousToken?: IToken }).previousToken })) };
+    return {
+      cst,
+      errors: xbarParser.errors.map((e) => ({ token: e.token, message: e.message, previousToken: (e as { previousToken?: IToken }).previousToken })),
+    };
   } catch (err) {
     if (!(err instanceof SyntaxBudgetSpent)) throw err;
     return { spentAt: err.token };

@@ -4,7 +4,11 @@ import { probeFile } from '../io/read-file.js';
 import type { Diagnostic } from '../compiler/diagnostics.js';
 import { displayPath, renderDiagnostic, summary } from './format.js';
 
-export interface CheckCommandOptions { json?: boolean; set?: string[]; quiet?: boolean }
+export interface CheckCommandOptions {
+  json?: boolean;
+  set?: string[];
+  quiet?: boolean;
+}
 
 export function checkCommand(files: string[], options: CheckCommandOptions): number {
   const all: { file: string; diagnostics: Diagnostic[] }[] = [];
@@ -23,11 +27,15 @@ export function checkCommand(files: string[], options: CheckCommandOptions): num
   }
   const diagnostics = dedupe(all.flatMap((r) => r.diagnostics));
   if (options.json) {
-    process.stdout.write(JSON.stringify({ files: all.map((r) => displayPath(r.file)), diagnostics: diagnostics.map((d) => ({ ...d, file: displayPath(d.file) })) }, null, 2) + '\n');
+    process.stdout.write(
+      JSON.stringify({ files: all.map((r) => displayPath(r.file)), diagnostics: diagnostics.map((d) => ({ ...d, file: displayPath(d.file) })) }, null, 2) +
+        '\n',
+    );
   } else {
     const excerpt = process.stdout.isTTY === true;
     for (const d of diagnostics) process.stdout.write(renderDiagnostic(d, texts.get(d.file), excerpt) + '\n');
-    if (!options.quiet && (excerpt || diagnostics.length > 0)) process.stdout.write(`${summary(diagnostics)} in ${all.length} file${all.length === 1 ? '' : 's'}\n`);
+    if (!options.quiet && (excerpt || diagnostics.length > 0))
+      process.stdout.write(`${summary(diagnostics)} in ${all.length} file${all.length === 1 ? '' : 's'}\n`);
   }
   if (usageError) return 2;
   return diagnostics.some((d) => d.severity === 'error') ? 1 : 0;

@@ -6,7 +6,9 @@ import { FileReadError, readRegularText } from '../io/read-file.js';
 import { writeFileAtomicSync } from '../runtime/results/atomic.js';
 import { displayPath } from './format.js';
 
-export interface FmtOptions { check?: boolean }
+export interface FmtOptions {
+  check?: boolean;
+}
 
 /** Files named directly, plus the .xbar files under named folders (sorted, skipping dot-folders and node_modules). */
 function expand(paths: string[]): { files: string[]; missing: string[] } {
@@ -75,7 +77,8 @@ export function fmtCommand(paths: string[], options: FmtOptions): number {
       process.stdout.write(`formatted ${displayPath(file)}\n`);
     }
   }
-  if (options.check && wouldChange > 0) process.stderr.write(`${wouldChange} file${wouldChange === 1 ? '' : 's'} would be reformatted (run xbarc fmt without --check)\n`);
+  if (options.check && wouldChange > 0)
+    process.stderr.write(`${wouldChange} file${wouldChange === 1 ? '' : 's'} would be reformatted (run xbarc fmt without --check)\n`);
   if (missing.length > 0) return 2;
   return failed > 0 || (options.check && wouldChange > 0) ? 1 : 0;
 }

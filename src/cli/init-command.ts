@@ -17,7 +17,10 @@ const RESERVED = new Set([...keywordTokens.map(keywordWord), 'x']);
 
 /** A valid experiment name from a folder name: `my-exp 2` → `my_exp_2`, `device` → `device_exp`. */
 export function experimentNameFor(dir: string): string {
-  let name = basename(resolve(dir)).replace(/[^A-Za-z0-9_]+/g, '_').replace(/^_+|_+$/g, '').toLowerCase();
+  let name = basename(resolve(dir))
+    .replace(/[^A-Za-z0-9_]+/g, '_')
+    .replace(/^_+|_+$/g, '')
+    .toLowerCase();
   if (!name) name = 'my_experiment';
   if (!/^[A-Za-z_]/.test(name)) name = `exp_${name}`;
   if (RESERVED.has(name)) name = `${name}_exp`;
@@ -31,7 +34,9 @@ function nameProblem(name: string): string | undefined {
   return undefined;
 }
 
-export interface InitOptions { name?: string }
+export interface InitOptions {
+  name?: string;
+}
 
 export function initCommand(dir: string | undefined, options: InitOptions = {}): number {
   const target = resolve(dir ?? '.');
@@ -51,7 +56,9 @@ export function initCommand(dir: string | undefined, options: InitOptions = {}):
   ];
   const existing = files.map(([, out]) => join(target, out)).filter((p) => existsSync(p));
   if (existing.length > 0) {
-    process.stderr.write(`xbarc init: refusing to overwrite existing files: ${existing.map(displayPath).join(', ')}\nnothing was written; choose an empty folder (xbarc init DIR)\n`);
+    process.stderr.write(
+      `xbarc init: refusing to overwrite existing files: ${existing.map(displayPath).join(', ')}\nnothing was written; choose an empty folder (xbarc init DIR)\n`,
+    );
     return 1;
   }
   const hb = Handlebars.create();

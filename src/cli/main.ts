@@ -64,16 +64,26 @@ export async function main(argv: string[]): Promise<number> {
     .command('run')
     .description('train and evaluate the experiments of a spec; writes results.json')
     .argument('<file>', '.xbar file')
-    .option('--out <dir>', 'output directory (default: the spec\'s output, results/<experiment>)')
+    .option('--out <dir>', "output directory (default: the spec's output, results/<experiment>)")
     .option('--set <path=value>', 'override a value (repeatable), checked like the file', collect)
     .option('--point <k>', 'run only sweep point k (0-based)')
     .option('--experiment <name>', 'only this experiment')
     .option('--quiet', 'no progress output')
     .option('--threads <n>', `onnxruntime threads per experiment (sweep point); the numbers depend on it (default ${DEFAULT_THREADS} on any machine)`)
-    .addOption(new Option('--spin <mode>', `whether idle onnxruntime threads spin (default ${DEFAULT_SPIN ? 'on' : 'off'}); never changes the numbers`).choices(['on', 'off']))
-    .action(async (file: string, opts: { out?: string; set?: string[]; point?: string; experiment?: string; quiet?: boolean; threads?: string; spin?: 'on' | 'off' }) => {
-      exitCode = await runCommand(file, opts);
-    });
+    .addOption(
+      new Option('--spin <mode>', `whether idle onnxruntime threads spin (default ${DEFAULT_SPIN ? 'on' : 'off'}); never changes the numbers`).choices([
+        'on',
+        'off',
+      ]),
+    )
+    .action(
+      async (
+        file: string,
+        opts: { out?: string; set?: string[]; point?: string; experiment?: string; quiet?: boolean; threads?: string; spin?: 'on' | 'off' },
+      ) => {
+        exitCode = await runCommand(file, opts);
+      },
+    );
 
   registerEditorCommands(program, (code) => {
     exitCode = code;
@@ -84,7 +94,10 @@ export async function main(argv: string[]): Promise<number> {
 
   const unknown = unknownCommand(program, argv);
   if (unknown !== undefined) {
-    const suggestion = closest(unknown, program.commands.map((c) => c.name()));
+    const suggestion = closest(
+      unknown,
+      program.commands.map((c) => c.name()),
+    );
     process.stderr.write(`error: unknown command '${unknown}'\n${suggestion ? `(Did you mean ${suggestion}?)\n` : ''}`);
     return 2;
   }

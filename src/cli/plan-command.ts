@@ -5,12 +5,21 @@ import type { PlanExperiment, PlanLayer } from '../model/plan.js';
 import { printDiagnostics } from './diagnostics-output.js';
 import { displayPath } from './format.js';
 
-export interface PlanCommandOptions { json?: boolean; set?: string[]; point?: string; experiment?: string }
+export interface PlanCommandOptions {
+  json?: boolean;
+  set?: string[];
+  point?: string;
+  experiment?: string;
+}
 
 export function planCommand(file: string, options: PlanCommandOptions): number {
   const point = parsePoint(options.point);
   if (point === null) return 2;
-  const result = compile(file, { ...(options.set ? { sets: options.set } : {}), ...(point !== undefined ? { point } : {}), ...(options.experiment ? { experiment: options.experiment } : {}) });
+  const result = compile(file, {
+    ...(options.set ? { sets: options.set } : {}),
+    ...(point !== undefined ? { point } : {}),
+    ...(options.experiment ? { experiment: options.experiment } : {}),
+  });
   if (result.hasErrors || !result.plan) {
     printDiagnostics(result.diagnostics, result.check.program);
     return 1;
@@ -33,7 +42,9 @@ export function planCommand(file: string, options: PlanCommandOptions): number {
 export function pointWithoutSweep(command: string, file: string, point: number | undefined, experiments: CompiledExperiment[]): boolean {
   if (point === undefined || experiments.length === 0 || experiments.some((e) => e.plan.point !== undefined)) return false;
   const names = [...new Set(experiments.map((e) => e.plan.name))].join(', ');
-  process.stderr.write(`xbarc ${command}: --point ${point}: ${displayPath(file)} has no sweep in experiment ${names}, so there are no points to choose from; drop --point\n`);
+  process.stderr.write(
+    `xbarc ${command}: --point ${point}: ${displayPath(file)} has no sweep in experiment ${names}, so there are no points to choose from; drop --point\n`,
+  );
   return true;
 }
 
@@ -48,7 +59,11 @@ export function parsePoint(text: string | undefined): number | undefined | null 
 
 function renderExperiment(exp: PlanExperiment): string {
   const lines: string[] = [];
-  const point = exp.point ? ` — point ${exp.point.index + 1}/${exp.point.of}: ${Object.entries(exp.point.assignments).map(([k, v]) => `${k} = ${v}`).join(', ')}` : '';
+  const point = exp.point
+    ? ` — point ${exp.point.index + 1}/${exp.point.of}: ${Object.entries(exp.point.assignments)
+        .map(([k, v]) => `${k} = ${v}`)
+        .join(', ')}`
+    : '';
   lines.push(`experiment ${exp.name} (fidelity ${exp.fidelity}, seed ${exp.seed})${point}`);
   const src = exp.data.source;
   const counts = src.kind === 'mnist' ? `${src.train} train / ${src.test} test` : `${src.train ?? 'all'} train / ${src.test ?? 'all'} test`;
@@ -57,7 +72,9 @@ function renderExperiment(exp: PlanExperiment): string {
   if (exp.train) {
     const o = exp.train.optimizer;
     const opt = o.kind === 'adam' ? `adam(lr ${o.lr})` : `sgd(lr ${o.lr}${o.momentum ? `, momentum ${o.momentum}` : ''})`;
-    lines.push(`  train     ${exp.train.epochs} epochs, batch ${exp.train.batch}, ${opt}, non-ideal: ${exp.train.nonideal.length ? exp.train.nonideal.join(', ') : 'none'}`);
+    lines.push(
+      `  train     ${exp.train.epochs} epochs, batch ${exp.train.batch}, ${opt}, non-ideal: ${exp.train.nonideal.length ? exp.train.nonideal.join(', ') : 'none'}`,
+    );
   } else lines.push('  train     none (inference only)');
   lines.push(`  output    ${exp.outDir}`);
   lines.push('');
@@ -71,7 +88,9 @@ function renderExperiment(exp: PlanExperiment): string {
   const merges = mergeLines(exp);
   if (merges.length) lines.push('', ...merges);
   lines.push('');
-  lines.push(`  estimate  memory ${formatBytes(exp.estimate.memoryBytes)}, ${(exp.estimate.flopsPerTrainStep / 1e9).toFixed(3)} GFLOP per training step, ${(exp.estimate.flopsPerEvalSample / 1e6).toFixed(3)} MFLOP per inference`);
+  lines.push(
+    `  estimate  memory ${formatBytes(exp.estimate.memoryBytes)}, ${(exp.estimate.flopsPerTrainStep / 1e9).toFixed(3)} GFLOP per training step, ${(exp.estimate.flopsPerEvalSample / 1e6).toFixed(3)} MFLOP per inference`,
+  );
   return lines.join('\n');
 }
 
@@ -85,25 +104,49 @@ function mergeLines(exp: PlanExperiment): string[] {
     }
   }
   if (rows.length === 0) return [];
-  const title = exp.fidelity === 'fast'
-    ? '  merges    slices, streams and tiles of each crossbar layer folded into one GEMM (fidelity fast)'
-    : '  merges    slices, streams and tiles of each crossbar layer merged into one integer GEMM where provably exact';
+  const title =
+    exp.fidelity === 'fast'
+      ? '  merges    slices, streams and tiles of each crossbar layer folded into one GEMM (fidelity fast)'
+      : '  merges    slices, streams and tiles of each crossbar layer merged into one integer GEMM where provably exact';
   const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i]!.length)));
   return [title, ...rows.map((r) => '    ' + r.map((c, i) => (i < 3 ? c.padEnd(widths[i]!) : c)).join('  '))];
 }
 
 function layerRow(l: PlanLayer): string[] {
   const m = l.mapping;
-  const mapped = !m ? '' : m.target === 'crossbar' ? m.crossbar ?? 'crossbar' : 'digital';
-  const tiles = m?.tiles ? `${m.tiles.rowTiles}x${m.tiles.colTiles} of ${m.tiles.tileRows}x${m.tiles.tileCols}` : m ? `(${m.matrix.rows}x${m.matrix.cols})` : '';
+  const mapped = !m ? '' : m.target === 'crossbar' ? (m.crossbar ?? 'crossbar') : 'digital';
+  const tiles = m?.tiles
+    ? `${m.tiles.rowTiles}x${m.tiles.colTiles} of ${m.tiles.tileRows}x${m.tiles.tileCols}`
+    : m
+      ? `(${m.matrix.rows}x${m.matrix.cols})`
+      : '';
   return [
-    l.name, l.op.kind, l.inputShape.join('x'), l.outputShape.join('x'), l.params ? String(l.params) : '', (l.flopsPerSample / 1e6).toFixed(3), (l.activationBytesPerSample / 1024).toFixed(1),
-    mapped, tiles, m?.weightSlices ? String(m.weightSlices) : '', m?.inputStreams ? String(m.inputStreams) : '', m?.crossbarCount ? String(m.crossbarCount) : '',
+    l.name,
+    l.op.kind,
+    l.inputShape.join('x'),
+    l.outputShape.join('x'),
+    l.params ? String(l.params) : '',
+    (l.flopsPerSample / 1e6).toFixed(3),
+    (l.activationBytesPerSample / 1024).toFixed(1),
+    mapped,
+    tiles,
+    m?.weightSlices ? String(m.weightSlices) : '',
+    m?.inputStreams ? String(m.inputStreams) : '',
+    m?.crossbarCount ? String(m.crossbarCount) : '',
   ];
 }
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   const numeric = new Set([4, 5, 6, 9, 10, 11]);
-  return rows.map((r, ri) => '  ' + r.map((c, i) => (numeric.has(i) && ri > 0 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n');
+  return rows
+    .map(
+      (r, ri) =>
+        '  ' +
+        r
+          .map((c, i) => (numeric.has(i) && ri > 0 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+          .join('  ')
+          .trimEnd(),
+    )
+    .join('\n');
 }

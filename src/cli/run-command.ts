@@ -20,23 +20,42 @@ import { onInterrupt } from './interrupt.js';
 import { parsePoint, pointWithoutSweep } from './plan-command.js';
 import { runWithSweeps, wantsSweepRunner } from './sweep-run.js';
 
-export interface RunCommandOptions { out?: string; set?: string[]; quiet?: boolean; point?: string; experiment?: string; jobs?: string; report?: boolean; threads?: string; spin?: 'on' | 'off' }
+export interface RunCommandOptions {
+  out?: string;
+  set?: string[];
+  quiet?: boolean;
+  point?: string;
+  experiment?: string;
+  jobs?: string;
+  report?: boolean;
+  threads?: string;
+  spin?: 'on' | 'off';
+}
 
 export async function runCommand(file: string, options: RunCommandOptions): Promise<number> {
   const point = parsePoint(options.point);
   if (point === null) return 2;
   const engine = parseEngine(options);
   if (engine === null) return 2;
-  const result = compile(file, { ...(options.set ? { sets: options.set } : {}), ...(point !== undefined ? { point } : {}), ...(options.experiment ? { experiment: options.experiment } : {}) });
+  const result = compile(file, {
+    ...(options.set ? { sets: options.set } : {}),
+    ...(point !== undefined ? { point } : {}),
+    ...(options.experiment ? { experiment: options.experiment } : {}),
+  });
   printDiagnostics(result.diagnostics, result.check.program, { summary: result.hasErrors });
   if (result.hasErrors) return 1;
   if (result.experiments.length === 0) {
-    process.stderr.write(`xbarc run: ${relative(process.cwd(), file) || file} declares no experiment to run${options.experiment ? ` named ${options.experiment}` : ''}\n`);
+    process.stderr.write(
+      `xbarc run: ${relative(process.cwd(), file) || file} declares no experiment to run${options.experiment ? ` named ${options.experiment}` : ''}\n`,
+    );
     return 1;
   }
   if (pointWithoutSweep('run', file, point, result.experiments)) return 2;
   // Sweeps (parallel, resumable) and --report: src/cli/sweep-run.ts.
-  if (wantsSweepRunner(result, options)) return runWithSweeps(file, result, options, engine, (compiled, outDir, signal) => runOne(compiled, outDir, { quiet: options.quiet === true, signal, file, engine }));
+  if (wantsSweepRunner(result, options))
+    return runWithSweeps(file, result, options, engine, (compiled, outDir, signal) =>
+      runOne(compiled, outDir, { quiet: options.quiet === true, signal, file, engine }),
+    );
   const names = new Set(result.experiments.map((e) => e.plan.name)).size;
   const outDirs = result.experiments.map((compiled) => outDirFor(compiled, options.out, names));
   if (!prepareOutputDirs('run', outDirs)) return 1;
@@ -74,19 +93,30 @@ export function parseEngine(options: { threads?: string; spin?: 'on' | 'off' }):
   if (options.threads !== undefined) {
     threads = /^\d+$/.test(options.threads) ? Number(options.threads) : NaN;
     if (!(threads >= 1 && threads <= MAX_THREADS)) {
-      process.stderr.write(`xbarc run: --threads expects a whole number of onnxruntime threads from 1 to ${MAX_THREADS}, got ${JSON.stringify(options.threads)}\n`);
+      process.stderr.write(
+        `xbarc run: --threads expects a whole number of onnxruntime threads from 1 to ${MAX_THREADS}, got ${JSON.stringify(options.threads)}\n`,
+      );
       return null;
     }
   }
   return resolveEngine({ ...(threads !== undefined ? { threads } : {}), ...(options.spin !== undefined ? { spin: options.spin === 'on' } : {}) });
 }
 
-interface RunOneOptions { quiet: boolean; signal: AbortSignal; /** The spec, for the lock's description of this run. */ file: string; engine: EngineSettings }
+interface RunOneOptions {
+  quiet: boolean;
+  signal: AbortSignal;
+  /** The spec, for the lock's description of this run. */ file: string;
+  engine: EngineSettings;
+}
 
 /** One experiment into `outDir`, which it locks for the duration (a second run into it is refused). */
 async function runOne(compiled: CompiledExperiment, outDir: string, { quiet, signal, file, engine }: RunOneOptions): Promise<number> {
   const plan = compiled.plan;
-  const label = plan.point ? `${plan.name} [point ${plan.point.index + 1}/${plan.point.of}: ${Object.entries(plan.point.assignments).map(([k, v]) => `${k}=${v}`).join(', ')}]` : plan.name;
+  const label = plan.point
+    ? `${plan.name} [point ${plan.point.index + 1}/${plan.point.of}: ${Object.entries(plan.point.assignments)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(', ')}]`
+    : plan.name;
   let lock: DirLock;
   try {
     lock = lockDirOrThrow(outDir, { command: `xbarc run ${resolve(file)}`, onNote: (note) => process.stderr.write(`xbarc run: note: ${note}\n`) });
@@ -105,7 +135,9 @@ async function runOne(compiled: CompiledExperiment, outDir: string, { quiet, sig
       ...(reporter ? { onProgress: reporter.progress, onDataLoaded: reporter.dataLoaded } : {}),
     });
     reporter?.stop();
-    process.stdout.write(`${pc.green('✓')} ${label}: test accuracy ${accuracyText(results.final)} in ${results.timing.totalSeconds.toFixed(1)} s → ${displayPath(resultsPath)}\n`);
+    process.stdout.write(
+      `${pc.green('✓')} ${label}: test accuracy ${accuracyText(results.final)} in ${results.timing.totalSeconds.toFixed(1)} s → ${displayPath(resultsPath)}\n`,
+    );
     return 0;
   } catch (err) {
     reporter?.stop();
@@ -132,7 +164,11 @@ export function accuracyText(final: Results['final']): string {
   return `${p(final.testAccuracy)} % ± ${p(a.sd)} (sd; min ${p(a.min)}, max ${p(a.max)} over ${r.n} evaluations)`;
 }
 
-interface Reporter { progress: (p: Progress) => void; dataLoaded: (i: { train: number; test: number; seconds: number }) => void; stop: () => void }
+interface Reporter {
+  progress: (p: Progress) => void;
+  dataLoaded: (i: { train: number; test: number; seconds: number }) => void;
+  stop: () => void;
+}
 
 /** A live bar on terminals; one line per finished epoch otherwise (logs, CI). */
 function createReporter(label: string, tty: boolean): Reporter {
@@ -150,7 +186,12 @@ function createReporter(label: string, tty: boolean): Reporter {
     };
   }
   const bar = new cliProgress.SingleBar(
-    { format: `${label} {phase} {epoch} |{bar}| {value}/{total} batches | loss {loss} | acc {acc} | ETA {eta_formatted}`, hideCursor: true, clearOnComplete: true, etaBuffer: 50 },
+    {
+      format: `${label} {phase} {epoch} |{bar}| {value}/{total} batches | loss {loss} | acc {acc} | ETA {eta_formatted}`,
+      hideCursor: true,
+      clearOnComplete: true,
+      etaBuffer: 50,
+    },
     cliProgress.Presets.shades_classic,
   );
   let started = false;
@@ -161,7 +202,12 @@ function createReporter(label: string, tty: boolean): Reporter {
     progress: (p) => {
       if (p.phase === 'train') lastTrain = p;
       const phaseKey = `${p.phase}${p.epoch}`;
-      const payload = { phase: p.phase === 'train' ? 'train' : 'test ', epoch: p.epochs ? `epoch ${p.epoch}/${p.epochs}` : '', loss: fmt(p.loss), acc: pct(p.accuracy) };
+      const payload = {
+        phase: p.phase === 'train' ? 'train' : 'test ',
+        epoch: p.epochs ? `epoch ${p.epoch}/${p.epochs}` : '',
+        loss: fmt(p.loss),
+        acc: pct(p.accuracy),
+      };
       if (!started || phaseKey !== key) {
         if (started) bar.stop();
         bar.start(p.batches, p.batch, payload);

@@ -11,7 +11,16 @@ import { packageRoot } from '../compiler/resolve.js';
 import { XbarcError } from '../model/errors.js';
 import { writeFileAtomic } from '../runtime/results/index.js';
 import { DEFAULT_SPIN, DEFAULT_THREADS, MAX_THREADS, resolveEngine } from '../runtime/engine/session.js';
-import { buildSummary, classifyPoints, mergeSweepDir, pendingRecord, renderSlurmScript, shellQuote, slurmOptionProblems, writeSummary } from '../runtime/sweep/index.js';
+import {
+  buildSummary,
+  classifyPoints,
+  mergeSweepDir,
+  pendingRecord,
+  renderSlurmScript,
+  shellQuote,
+  slurmOptionProblems,
+  writeSummary,
+} from '../runtime/sweep/index.js';
 import { printDiagnostics } from './diagnostics-output.js';
 import { displayPath } from './format.js';
 import { initCommand } from './init-command.js';
@@ -31,7 +40,11 @@ export function registerSweepCommands(program: Command, setExitCode: (code: numb
     .command('report')
     .description('render an HTML or Markdown report (plots as SVG) of a results directory: one experiment or a sweep')
     .argument('<dir>', 'results directory (with results.json, or sweep.json and points/)')
-    .addOption(new Option('--format <format>', 'html (self-contained report.html) or md (report.md + report-plots/*.svg)').choices(['html', 'md', 'both']).default('html'))
+    .addOption(
+      new Option('--format <format>', 'html (self-contained report.html) or md (report.md + report-plots/*.svg)')
+        .choices(['html', 'md', 'both'])
+        .default('html'),
+    )
     .option('--template <file>', 'a handlebars template to use instead of templates/report/report.<format>.hbs')
     .action(async (dir: string, opts: { format: 'html' | 'md' | 'both'; template?: string }) => {
       const { renderReport } = await import('../runtime/report/index.js');
@@ -42,7 +55,10 @@ export function registerSweepCommands(program: Command, setExitCode: (code: numb
       // The report is written into the results directory: it must be writable before plots are rendered.
       if (existsSync(dir) && !prepareOutputDirs('report', [dir])) return setExitCode(1);
       try {
-        const written = await renderReport(dir, { formats: opts.format === 'both' ? ['html', 'md'] : [opts.format], ...(opts.template ? { template: opts.template } : {}) });
+        const written = await renderReport(dir, {
+          formats: opts.format === 'both' ? ['html', 'md'] : [opts.format],
+          ...(opts.template ? { template: opts.template } : {}),
+        });
         for (const w of written) if (!w.endsWith('.svg')) process.stdout.write(`${pc.green('✓')} ${displayPath(w)}\n`);
         setExitCode(0);
       } catch (err) {
@@ -58,7 +74,7 @@ export function registerSweepCommands(program: Command, setExitCode: (code: numb
     .command('sweep')
     .description('list the points of a sweep and their status in DIR; --emit slurm writes a Slurm job array')
     .argument('<file>', '.xbar file')
-    .option('--out <dir>', 'sweep directory (default: the spec\'s output)')
+    .option('--out <dir>', "sweep directory (default: the spec's output)")
     .option('--set <path=value>', 'override a value (repeatable)', collect)
     .option('--experiment <name>', 'only this experiment')
     .addOption(new Option('--emit <kind>', 'write a job script instead of listing').choices(['slurm']))
@@ -67,8 +83,10 @@ export function registerSweepCommands(program: Command, setExitCode: (code: numb
     .option('--account <a>', 'Slurm account')
     .option('--cpus <c>', 'CPUs per point (default: --threads)')
     .option('--threads <n>', `onnxruntime threads of every task, written into its run line (default ${DEFAULT_THREADS}, as xbarc run)`)
-    .addOption(new Option('--spin <mode>', `whether idle onnxruntime threads spin in every task (default ${DEFAULT_SPIN ? 'on' : 'off'})`).choices(['on', 'off']))
-    .option('--mem <m>', 'memory per point, e.g. 4G (default: from the plan\'s estimate)')
+    .addOption(
+      new Option('--spin <mode>', `whether idle onnxruntime threads spin in every task (default ${DEFAULT_SPIN ? 'on' : 'off'})`).choices(['on', 'off']),
+    )
+    .option('--mem <m>', "memory per point, e.g. 4G (default: from the plan's estimate)")
     .option('--max-parallel <n>', 'most array tasks running at once')
     .option('--template <file>', 'a handlebars template instead of templates/slurm/array.sbatch.hbs')
     .action(async (file: string, opts: SweepOpts) => {
@@ -93,7 +111,21 @@ export function registerSweepCommands(program: Command, setExitCode: (code: numb
     });
 }
 
-interface SweepOpts { out?: string; set?: string[]; experiment?: string; emit?: 'slurm'; partition?: string; time?: string; account?: string; cpus?: string; mem?: string; maxParallel?: string; template?: string; threads?: string; spin?: 'on' | 'off' }
+interface SweepOpts {
+  out?: string;
+  set?: string[];
+  experiment?: string;
+  emit?: 'slurm';
+  partition?: string;
+  time?: string;
+  account?: string;
+  cpus?: string;
+  mem?: string;
+  maxParallel?: string;
+  template?: string;
+  threads?: string;
+  spin?: 'on' | 'off';
+}
 
 function positiveInt(name: string, text: string | undefined): number | undefined | null {
   if (text === undefined) return undefined;
@@ -137,18 +169,28 @@ async function sweepCommand(file: string, opts: SweepOpts): Promise<number> {
     const points = g.points.map((e) => ({ index: e.plan.point!.index, assignments: e.plan.point!.assignments, specHash: e.specHash }));
     const { done, reasons } = classifyPoints(g.dir, points);
     if (opts.emit === 'slurm') {
-      const script = renderOrExplain(() => renderSlurmScript(
-        { xbarc: `${shellQuote(process.execPath)} ${shellQuote(join(packageRoot, 'bin', 'xbarc.js'))}`, spec: resolve(file), experiment: g.name, outDir: g.dir, sets: opts.set ?? [], points: g.points, engine },
-        {
-          ...(opts.partition ? { partition: opts.partition } : {}),
-          ...(opts.time ? { time: opts.time } : {}),
-          ...(opts.account ? { account: opts.account } : {}),
-          ...(cpus ? { cpus } : {}),
-          ...(opts.mem ? { mem: opts.mem } : {}),
-          ...(maxParallel ? { maxParallel } : {}),
-          ...(opts.template ? { template: opts.template } : {}),
-        },
-      ));
+      const script = renderOrExplain(() =>
+        renderSlurmScript(
+          {
+            xbarc: `${shellQuote(process.execPath)} ${shellQuote(join(packageRoot, 'bin', 'xbarc.js'))}`,
+            spec: resolve(file),
+            experiment: g.name,
+            outDir: g.dir,
+            sets: opts.set ?? [],
+            points: g.points,
+            engine,
+          },
+          {
+            ...(opts.partition ? { partition: opts.partition } : {}),
+            ...(opts.time ? { time: opts.time } : {}),
+            ...(opts.account ? { account: opts.account } : {}),
+            ...(cpus ? { cpus } : {}),
+            ...(opts.mem ? { mem: opts.mem } : {}),
+            ...(maxParallel ? { maxParallel } : {}),
+            ...(opts.template ? { template: opts.template } : {}),
+          },
+        ),
+      );
       if (script === undefined) return 1;
       if (!prepareOutputDirs('sweep', [join(g.dir, 'slurm')])) return 1; // Slurm does not create the --output folder
       const path = join(g.dir, `${g.name}.sbatch`);
@@ -156,7 +198,9 @@ async function sweepCommand(file: string, opts: SweepOpts): Promise<number> {
       const records = points.map((p) => done.get(p.index) ?? pendingRecord(p.index, p.assignments, p.specHash));
       await writeSummary(g.dir, buildSummary(g.name, records, { version: toolVersion, spec: resolve(file) }));
       await writeFileAtomic(path, script);
-      process.stdout.write(`${pc.green('✓')} ${displayPath(path)}: Slurm array of ${points.length} points (${done.size} already finished)\n  submit: sbatch ${shellQuote(displayPath(path))}\n  then:   xbarc merge ${shellQuote(displayPath(g.dir))}\n`);
+      process.stdout.write(
+        `${pc.green('✓')} ${displayPath(path)}: Slurm array of ${points.length} points (${done.size} already finished)\n  submit: sbatch ${shellQuote(displayPath(path))}\n  then:   xbarc merge ${shellQuote(displayPath(g.dir))}\n`,
+      );
       continue;
     }
     process.stdout.write(`${g.name}: ${points.length} points in ${displayPath(g.dir)}, ${done.size} finished\n`);
@@ -191,7 +235,9 @@ async function mergeCommand(dir: string): Promise<number> {
     return 1;
   }
   await writeSummary(dir, summary);
-  process.stdout.write(`${missing.length === 0 ? pc.green('✓') : pc.yellow('!')} ${summary.experiment}: ${summary.counts.done}/${summary.counts.total} points finished → ${displayPath(join(dir, 'sweep.json'))}, ${displayPath(join(dir, 'sweep.csv'))}\n`);
+  process.stdout.write(
+    `${missing.length === 0 ? pc.green('✓') : pc.yellow('!')} ${summary.experiment}: ${summary.counts.done}/${summary.counts.total} points finished → ${displayPath(join(dir, 'sweep.json'))}, ${displayPath(join(dir, 'sweep.csv'))}\n`,
+  );
   for (const i of invalid) process.stderr.write(`xbarc merge: point ${i.index}: ${i.reason}\n`);
   if (missing.length > 0) {
     process.stderr.write(`xbarc merge: ${missing.length} points not finished: ${missing.join(', ')}\n`);

@@ -75,12 +75,17 @@ async function main(): Promise<number> {
   try {
     const { results } = await executeExperiment(compiled, { outDir: args.outDir, signal: controller.signal, threads: args.threads, spin: args.spin });
     send({ type: 'done', testAccuracy: results.final.testAccuracy, seconds: results.timing.totalSeconds });
-    process.stdout.write(`point ${args.point}: test accuracy ${(results.final.testAccuracy * 100).toFixed(2)} % in ${results.timing.totalSeconds.toFixed(1)} s\n`);
+    process.stdout.write(
+      `point ${args.point}: test accuracy ${(results.final.testAccuracy * 100).toFixed(2)} % in ${results.timing.totalSeconds.toFixed(1)} s\n`,
+    );
     return 0;
   } catch (err) {
-    const message = err instanceof XbarcError ? `${err.code}: ${err.message}` : err instanceof Error ? err.stack ?? err.message : String(err);
+    const message = err instanceof XbarcError ? `${err.code}: ${err.message}` : err instanceof Error ? (err.stack ?? err.message) : String(err);
     process.stderr.write(`${message}\n`);
-    send({ type: 'error', message: err instanceof XbarcError ? `${err.code}: ${err.message}` : `internal error: ${err instanceof Error ? err.message : String(err)}` });
+    send({
+      type: 'error',
+      message: err instanceof XbarcError ? `${err.code}: ${err.message}` : `internal error: ${err instanceof Error ? err.message : String(err)}`,
+    });
     return err instanceof XbarcError && err.code === 'engine/aborted' ? 130 : 1;
   }
 }

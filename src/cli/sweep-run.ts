@@ -18,7 +18,15 @@ import { onInterrupt } from './interrupt.js';
 import type { PointJobArgs } from './sweep-point.js';
 import type { EngineSettings } from '../runtime/engine/session.js';
 
-export interface SweepRunOptions { out?: string; set?: string[]; quiet?: boolean; point?: string; experiment?: string; jobs?: string; report?: boolean }
+export interface SweepRunOptions {
+  out?: string;
+  set?: string[];
+  quiet?: boolean;
+  point?: string;
+  experiment?: string;
+  jobs?: string;
+  report?: boolean;
+}
 
 /** Runs one non-sweep experiment the ordinary way (run-command's runOne); returns an exit code. */
 export type RunSingle = (compiled: CompiledExperiment, outDir: string, signal: AbortSignal) => Promise<number>;
@@ -42,11 +50,19 @@ export function parseJobs(text: string | undefined, threads = 1): number | null 
     return null;
   }
   const jobs = Number(text);
-  if (jobs > cores) process.stderr.write(`xbarc run: warning: --jobs ${jobs} is more than the ${cores} cores of this machine; up to ${jobs} points will run at once and share them (--jobs auto: the cores divided by --threads)\n`);
+  if (jobs > cores)
+    process.stderr.write(
+      `xbarc run: warning: --jobs ${jobs} is more than the ${cores} cores of this machine; up to ${jobs} points will run at once and share them (--jobs auto: the cores divided by --threads)\n`,
+    );
   return jobs;
 }
 
-export interface ExperimentGroup { name: string; dir: string; points: CompiledExperiment[]; single?: CompiledExperiment }
+export interface ExperimentGroup {
+  name: string;
+  dir: string;
+  points: CompiledExperiment[];
+  single?: CompiledExperiment;
+}
 
 /** Group compiled experiments: one group per sweep (its points) or per plain experiment, with its directory. */
 export function groupExperiments(experiments: CompiledExperiment[], out: string | undefined): ExperimentGroup[] {
@@ -68,11 +84,23 @@ export function groupExperiments(experiments: CompiledExperiment[], out: string 
 
 const pointEntry = join(dirname(fileURLToPath(import.meta.url)), 'sweep-point.js');
 
-export async function runWithSweeps(file: string, result: CompileResult, options: SweepRunOptions, engine: EngineSettings, runSingle: RunSingle): Promise<number> {
+export async function runWithSweeps(
+  file: string,
+  result: CompileResult,
+  options: SweepRunOptions,
+  engine: EngineSettings,
+  runSingle: RunSingle,
+): Promise<number> {
   const jobs = parseJobs(options.jobs, engine.threads);
   if (jobs === null) return 2;
   const groups = groupExperiments(result.experiments, options.out);
-  if (!prepareOutputDirs('run', groups.map((g) => groupDir(g, options)))) return 1;
+  if (
+    !prepareOutputDirs(
+      'run',
+      groups.map((g) => groupDir(g, options)),
+    )
+  )
+    return 1;
   const interrupt = onInterrupt('xbarc run');
   let code = 0;
   try {
@@ -117,7 +145,14 @@ function groupDir(group: ExperimentGroup, options: SweepRunOptions): string {
   return join(group.dir, 'points', String(group.points[0]!.plan.point!.index).padStart(4, '0'));
 }
 
-async function runGroup(file: string, group: ExperimentGroup, options: SweepRunOptions, jobs: number, engine: EngineSettings, signal: AbortSignal): Promise<number> {
+async function runGroup(
+  file: string,
+  group: ExperimentGroup,
+  options: SweepRunOptions,
+  jobs: number,
+  engine: EngineSettings,
+  signal: AbortSignal,
+): Promise<number> {
   const points: SweepPointJob[] = group.points.map((e) => ({ index: e.plan.point!.index, assignments: e.plan.point!.assignments, specHash: e.specHash }));
   const total = group.points[0]?.plan.point?.of ?? points.length;
   const reporter = createSweepReporter(group.name, options.quiet === true, process.stdout.isTTY === true);
@@ -135,7 +170,16 @@ async function runGroup(file: string, group: ExperimentGroup, options: SweepRunO
     onEvent: reporter.event,
     launch: (job, dir) => {
       // Every point runs with the run's engine settings, however many run at once: --jobs 1 and --jobs N give the same numbers.
-      const args: PointJobArgs = { file: specFile, experiment: group.name, point: job.index, sets: options.set ?? [], outDir: dir, specHash: job.specHash, threads: engine.threads, spin: engine.spin };
+      const args: PointJobArgs = {
+        file: specFile,
+        experiment: group.name,
+        point: job.index,
+        sets: options.set ?? [],
+        outDir: dir,
+        specHash: job.specHash,
+        threads: engine.threads,
+        spin: engine.spin,
+      };
       const log = openSync(join(dir, 'run.log'), 'w');
       try {
         return fork(pointEntry, [JSON.stringify(args)], { stdio: ['ignore', log, log, 'ipc'], env: { ...process.env, NO_COLOR: '1' } });
@@ -148,24 +192,34 @@ async function runGroup(file: string, group: ExperimentGroup, options: SweepRunO
   const s = outcome.summary.counts;
   const where = displayPath(join(group.dir, 'sweep.json'));
   if (outcome.interrupted) {
-    process.stderr.write(`xbarc run: ${group.name}: interrupted; ${s.done}/${s.total} points finished (kept); rerun the same command to finish the rest → ${where}\n`);
+    process.stderr.write(
+      `xbarc run: ${group.name}: interrupted; ${s.done}/${s.total} points finished (kept); rerun the same command to finish the rest → ${where}\n`,
+    );
     return 130;
   }
   const best = outcome.summary.points.filter((p) => p.status === 'done').sort((a, b) => (b.testAccuracy ?? 0) - (a.testAccuracy ?? 0))[0];
   const bestText = best ? `; best ${((best.testAccuracy ?? 0) * 100).toFixed(2)} % at ${formatAssignments(best.assignments)}` : '';
   const mark = outcome.failed.length > 0 ? pc.red('✗') : pc.green('✓');
   const others = outcome.elsewhere.size > 0 ? `, ${outcome.elsewhere.size} running in another run` : '';
-  process.stdout.write(`${mark} ${group.name}: ${s.done}/${total} points finished (${outcome.ran.length} run now, ${outcome.kept.length} kept from before${outcome.failed.length ? `, ${outcome.failed.length} failed` : ''}${others})${bestText} → ${where}\n`);
+  process.stdout.write(
+    `${mark} ${group.name}: ${s.done}/${total} points finished (${outcome.ran.length} run now, ${outcome.kept.length} kept from before${outcome.failed.length ? `, ${outcome.failed.length} failed` : ''}${others})${bestText} → ${where}\n`,
+  );
   for (const [index, holder] of outcome.elsewhere) process.stdout.write(`  point ${index} is being run by ${holder}\n`);
   for (const f of outcome.failed) {
     const rec = outcome.summary.points.find((p) => p.index === f);
-    process.stderr.write(`xbarc run: ${pc.red('error')} point ${f} (${formatAssignments(rec?.assignments ?? {})}): ${rec?.error ?? 'failed'} (log: ${displayPath(join(group.dir, rec?.dir ?? '', 'run.log'))})\n`);
+    process.stderr.write(
+      `xbarc run: ${pc.red('error')} point ${f} (${formatAssignments(rec?.assignments ?? {})}): ${rec?.error ?? 'failed'} (log: ${displayPath(join(group.dir, rec?.dir ?? '', 'run.log'))})\n`,
+    );
   }
   return outcome.failed.length > 0 ? 1 : 0;
 }
 
 export function formatAssignments(a: Record<string, string>): string {
-  return Object.entries(a).map(([k, v]) => `${k}=${v}`).join(', ') || '(no assignments)';
+  return (
+    Object.entries(a)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(', ') || '(no assignments)'
+  );
 }
 
 export function formatEta(seconds: number | undefined): string {
@@ -182,11 +236,17 @@ function createSweepReporter(name: string, quiet: boolean, tty: boolean): { even
   if (!tty) {
     return {
       event: (e) => {
-        if (e.type === 'start') process.stdout.write(`${name}: ${e.total} points, ${e.alreadyDone} already finished, ${e.toRun} to run (${e.jobs} at a time)\n`);
+        if (e.type === 'start')
+          process.stdout.write(`${name}: ${e.total} points, ${e.alreadyDone} already finished, ${e.toRun} to run (${e.jobs} at a time)\n`);
         if (e.type === 'point-end') {
           const r = e.record;
-          const what = r.status === 'done' ? `test accuracy ${((r.testAccuracy ?? 0) * 100).toFixed(2)} % in ${(r.seconds ?? 0).toFixed(1)} s` : `FAILED: ${r.error ?? ''}`;
-          process.stdout.write(`${name}: point ${r.index} (${formatAssignments(r.assignments)}): ${what}  [${e.done}/${e.total} done, ETA ${formatEta(e.etaSeconds)}]\n`);
+          const what =
+            r.status === 'done'
+              ? `test accuracy ${((r.testAccuracy ?? 0) * 100).toFixed(2)} % in ${(r.seconds ?? 0).toFixed(1)} s`
+              : `FAILED: ${r.error ?? ''}`;
+          process.stdout.write(
+            `${name}: point ${r.index} (${formatAssignments(r.assignments)}): ${what}  [${e.done}/${e.total} done, ETA ${formatEta(e.etaSeconds)}]\n`,
+          );
         }
       },
       stop: () => undefined,
@@ -205,7 +265,11 @@ function createSweepReporter(name: string, quiet: boolean, tty: boolean): { even
       }
       if (e.type === 'point-end' && started) {
         const r = e.record;
-        bar.update(e.done, { failed: e.failed, eta: formatEta(e.etaSeconds), last: r.status === 'done' ? `point ${r.index}: ${((r.testAccuracy ?? 0) * 100).toFixed(2)} %` : `point ${r.index} failed` });
+        bar.update(e.done, {
+          failed: e.failed,
+          eta: formatEta(e.etaSeconds),
+          last: r.status === 'done' ? `point ${r.index}: ${((r.testAccuracy ?? 0) * 100).toFixed(2)} %` : `point ${r.index} failed`,
+        });
       }
     },
     stop: () => {

@@ -95,12 +95,21 @@ export function tileCommand(opts: TileCommandOptions): number {
     // Inputs are read and checked before any work or output.
     const V = opts.inputs ? readNpy64(opts.inputs, '--inputs') : undefined;
     if (V) assertAllFinite(V.data, V.shape, `--inputs ${opts.inputs}`);
-    if (G.shape.length !== 2) throw new XbarcRuntimeError('tile/bad-shape', `--conductances: expected a 2-D matrix (rows × cols), got shape (${G.shape.join(', ')})`);
+    if (G.shape.length !== 2)
+      throw new XbarcRuntimeError('tile/bad-shape', `--conductances: expected a 2-D matrix (rows × cols), got shape (${G.shape.join(', ')})`);
     const [gr, gc] = G.shape as [number, number];
-    if (gr < 1 || gc < 1 || gr > rows || gc > cols) throw new XbarcRuntimeError('tile/bad-shape', `--conductances: shape ${gr} × ${gc} does not fit crossbar ${pc.name} (${rows} × ${cols}); it must be at most that size`);
+    if (gr < 1 || gc < 1 || gr > rows || gc > cols)
+      throw new XbarcRuntimeError(
+        'tile/bad-shape',
+        `--conductances: shape ${gr} × ${gc} does not fit crossbar ${pc.name} (${rows} × ${cols}); it must be at most that size`,
+      );
     for (let k = 0; k < G.data.length; k++) {
       const x = G.data[k]!;
-      if (!(x >= 0 && Number.isFinite(x))) throw new XbarcRuntimeError('tile/bad-value', `--conductances: element [${Math.floor(k / gc)}, ${k % gc}] is ${x}; conductances must be finite and ≥ 0 S`);
+      if (!(x >= 0 && Number.isFinite(x)))
+        throw new XbarcRuntimeError(
+          'tile/bad-value',
+          `--conductances: element [${Math.floor(k / gc)}, ${k % gc}] is ${x}; conductances must be finite and ≥ 0 S`,
+        );
     }
     // The simulated array: G in the top-left corner of the tile, padded, or G alone.
     const simRows = pad === 'none' ? gr : rows;
@@ -135,7 +144,10 @@ export function tileCommand(opts: TileCommandOptions): number {
     if (V) {
       const vec = V.shape.length === 1;
       if (!(vec || V.shape.length === 2) || V.shape[V.shape.length - 1] !== dr) {
-        throw new XbarcRuntimeError('tile/bad-shape', `--inputs: expected shape (${dr},) or (batch, ${dr}) — one voltage per ${opts.transposed ? 'column' : 'row'} of G — got (${V.shape.join(', ')})`);
+        throw new XbarcRuntimeError(
+          'tile/bad-shape',
+          `--inputs: expected shape (${dr},) or (batch, ${dr}) — one voltage per ${opts.transposed ? 'column' : 'row'} of G — got (${V.shape.join(', ')})`,
+        );
       }
       const I = mvm(V.data, gni, dr, dc);
       writeNpy64(opts.currents!, I, vec ? [dc] : [V.shape[0]!, dc]);
@@ -143,11 +155,17 @@ export function tileCommand(opts: TileCommandOptions): number {
     let dev = 0;
     let count = 0;
     const gT = opts.transposed ? (a: number, b: number) => G.data[b * gc + a]! : (a: number, b: number) => G.data[a * gc + b]!;
-    for (let a = 0; a < dr; a++) for (let b = 0; b < dc; b++) {
-      const x = gT(a, b);
-      if (x > 0) { dev += (x - gni[a * dc + b]!) / x; count++; }
-    }
-    process.stderr.write(`xbarc tile: ${pc.name} ${rows} × ${cols}, ${model}${opts.transposed ? ' (transposed)' : ''} on ${gr} × ${gc} conductances (pad ${pad}) in ${ms.toFixed(1)} ms${note}; mean (G − G_ni)/G = ${(100 * (count ? dev / count : 0)).toFixed(3)} %\n`);
+    for (let a = 0; a < dr; a++)
+      for (let b = 0; b < dc; b++) {
+        const x = gT(a, b);
+        if (x > 0) {
+          dev += (x - gni[a * dc + b]!) / x;
+          count++;
+        }
+      }
+    process.stderr.write(
+      `xbarc tile: ${pc.name} ${rows} × ${cols}, ${model}${opts.transposed ? ' (transposed)' : ''} on ${gr} × ${gc} conductances (pad ${pad}) in ${ms.toFixed(1)} ms${note}; mean (G − G_ni)/G = ${(100 * (count ? dev / count : 0)).toFixed(3)} %\n`,
+    );
     return 0;
   } catch (err) {
     if (err instanceof XbarcError) {
@@ -183,7 +201,9 @@ function resolveCrossbar(spec: string, name: string | undefined, sets: string[] 
   if (name === undefined) {
     const own = keys.filter((k) => k.startsWith(model.root + '#'));
     if (own.length !== 1) {
-      process.stderr.write(`xbarc tile: ${spec} declares ${own.length === 0 ? 'no crossbar of its own' : `${own.length} crossbars (${own.map(shortName).join(', ')})`}; name one with --crossbar\n`);
+      process.stderr.write(
+        `xbarc tile: ${spec} declares ${own.length === 0 ? 'no crossbar of its own' : `${own.length} crossbars (${own.map(shortName).join(', ')})`}; name one with --crossbar\n`,
+      );
       return 2;
     }
     name = shortName(own[0]!);

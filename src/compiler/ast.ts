@@ -17,7 +17,10 @@ export interface Span {
   endCol: number;
 }
 
-export interface Name { text: string; span: Span }
+export interface Name {
+  text: string;
+  span: Span;
+}
 
 export interface FileAst {
   path: string;
@@ -62,11 +65,32 @@ export type NetMember =
 
 export type Member = FieldMember | MapMember | SweepMember;
 
-export interface FieldMember { kind: 'field'; name: Name; value: Expr; span: Span }
-export interface MapEntry { pattern: { text: string; span: Span }; target: Name; span: Span }
-export interface MapMember { kind: 'map'; entries: MapEntry[]; span: Span }
-export interface SweepAxis { path: Name[]; values: Expr; span: Span }
-export interface SweepMember { kind: 'sweep'; factors: { zip: boolean; axes: SweepAxis[]; span: Span }[]; span: Span }
+export interface FieldMember {
+  kind: 'field';
+  name: Name;
+  value: Expr;
+  span: Span;
+}
+export interface MapEntry {
+  pattern: { text: string; span: Span };
+  target: Name;
+  span: Span;
+}
+export interface MapMember {
+  kind: 'map';
+  entries: MapEntry[];
+  span: Span;
+}
+export interface SweepAxis {
+  path: Name[];
+  values: Expr;
+  span: Span;
+}
+export interface SweepMember {
+  kind: 'sweep';
+  factors: { zip: boolean; axes: SweepAxis[]; span: Span }[];
+  span: Span;
+}
 
 export type Expr =
   | { kind: 'number'; value: number; raw: string; unit?: Name; span: Span }
@@ -87,7 +111,11 @@ export type Expr =
   /** A hole left by error recovery. */
   | { kind: 'error'; span: Span };
 
-export interface Arg { name?: Name; value: Expr; span: Span }
+export interface Arg {
+  name?: Name;
+  value: Expr;
+  span: Span;
+}
 
 export function spanUnion(a: Span, b: Span): Span {
   const first = a.start <= b.start ? a : b;

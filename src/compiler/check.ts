@@ -45,7 +45,13 @@ export interface CheckedCrossbar extends CheckedDecl {
   geometry: CrossbarGeometry;
 }
 
-export interface DataInfo { kind: string; shape: number[]; classes: number; train: number; test: number }
+export interface DataInfo {
+  kind: string;
+  shape: number[];
+  classes: number;
+  train: number;
+  test: number;
+}
 
 export type LayerTarget = { target: 'digital' } | { target: 'crossbar'; crossbar: string };
 
@@ -57,8 +63,14 @@ export interface SweepAssignment {
   /** A sweep point's experiment-level paths apply to its own experiment only (--set: to all). */
   experiment?: string;
 }
-export interface SweepPoint { index: number; assignments: SweepAssignment[] }
-export interface CheckedSweep { axes: { path: string; values: string[] }[]; points: SweepPoint[] }
+export interface SweepPoint {
+  index: number;
+  assignments: SweepAssignment[];
+}
+export interface CheckedSweep {
+  axes: { path: string; values: string[] }[];
+  points: SweepPoint[];
+}
 
 export interface CheckedExperiment extends CheckedDecl {
   data?: DataInfo;
@@ -172,17 +184,34 @@ class Checker extends CheckContext {
     const values = de.all();
     const file = this.module.path;
     if (!values['output']) values['output'] = { k: 'str', v: `results/${decl.name.text}`, file, span: decl.name.span, isDefault: true };
-    const result: CheckedExperiment = { kind: 'experiment', name: decl.name.text, file, span: decl.name.span, values, eval: de, mapping: new Map(), crossbars: new Map() };
+    const result: CheckedExperiment = {
+      kind: 'experiment',
+      name: decl.name.text,
+      file,
+      span: decl.name.span,
+      values,
+      eval: de,
+      mapping: new Map(),
+      crossbars: new Map(),
+    };
     const data = dataInfo(values['data']);
     if (data) result.data = data;
     const dv = values['data'];
     if (dv?.k === 'call' && dv.name === 'mnist' && data && data.train + data.test > 10000) {
-      this.diags.add('out-of-range', dv.file, dv.span, { name: 'mnist train + test', value: data.train + data.test, range: '≤ 10000 (the embedded MNIST set has 10,000 images)' });
+      this.diags.add('out-of-range', dv.file, dv.span, {
+        name: 'mnist train + test',
+        value: data.train + data.test,
+        range: '≤ 10000 (the embedded MNIST set has 10,000 images)',
+      });
     }
 
     const model = values['model'];
     if (!model && !de.isWritten('model') && !presetFailed(decl, de)) {
-      this.diags.add('missing-field', file, decl.name.span, { owner: `experiment ${decl.name.text}`, name: 'model', doc: 'the network to run, e.g. model = LeNet5(classes = 10)' });
+      this.diags.add('missing-field', file, decl.name.span, {
+        owner: `experiment ${decl.name.text}`,
+        name: 'model',
+        doc: 'the network to run, e.g. model = LeNet5(classes = 10)',
+      });
     }
     if (model?.k === 'model') {
       const found = this.ev.lookupDecl(this.module, model.network);

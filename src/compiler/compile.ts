@@ -64,7 +64,10 @@ function compileExperiment(path: string, exp: CheckedExperiment, base: CheckResu
   }
   const selected = options.point !== undefined ? points.filter((p) => p.index === options.point) : points;
   if (options.point !== undefined && selected.length === 0) {
-    diags.add('sweep-type-mismatch', exp.file, exp.span, { path: 'point', detail: `--point ${options.point} is out of range: the sweep has points 0..${points.length - 1}` });
+    diags.add('sweep-type-mismatch', exp.file, exp.span, {
+      path: 'point',
+      detail: `--point ${options.point} is out of range: the sweep has points 0..${points.length - 1}`,
+    });
     return [];
   }
   const out: CompiledExperiment[] = [];
@@ -93,9 +96,14 @@ let planValidator: ValidateFunction | undefined;
 
 /** Validate a plan; a violation is a compiler bug, so it throws with every problem listed. */
 export function assertValidPlan(plan: Plan): void {
-  planValidator ??= new Ajv2020({ allErrors: true, strict: false }).compile(JSON.parse(readFileSync(join(packageRoot, 'schemas', 'plan.schema.json'), 'utf8')) as object);
+  planValidator ??= new Ajv2020({ allErrors: true, strict: false }).compile(
+    JSON.parse(readFileSync(join(packageRoot, 'schemas', 'plan.schema.json'), 'utf8')) as object,
+  );
   if (!planValidator(plan)) {
-    const problems = (planValidator.errors ?? []).slice(0, 10).map((e) => `${e.instancePath || '(root)'} ${e.message ?? ''}`).join('; ');
+    const problems = (planValidator.errors ?? [])
+      .slice(0, 10)
+      .map((e) => `${e.instancePath || '(root)'} ${e.message ?? ''}`)
+      .join('; ');
     throw new Error(`internal error: the compiled plan violates schemas/plan.schema.json: ${problems}`);
   }
 }

@@ -9,7 +9,12 @@ import type { Span } from './ast.js';
 import type { Value } from './values.js';
 
 /** `path` as the spec wrote it (diagnostics stay the same on every machine). */
-export interface MissingDataFile { file: string; span: Span; what: string; path: string }
+export interface MissingDataFile {
+  file: string;
+  span: Span;
+  what: string;
+  path: string;
+}
 
 /** Paths are relative to the file that wrote them (as lowering resolves them). */
 function resolveDataPath(v: Value & { k: 'str' }): string {
@@ -35,7 +40,9 @@ export function missingDataFiles(data: Value | undefined): MissingDataFile[] {
     if (a?.k !== 'str' || a.v === '') return out;
     const dir = resolveDataPath(a);
     if (!isDirectory(dir)) out.push({ file: a.file, span: a.span, what: 'cifar10 directory', path: a.v });
-    else for (const f of CIFAR_FIRST_FILES) if (!isFile(join(dir, f))) out.push({ file: a.file, span: a.span, what: 'cifar10 file', path: `${a.v.replace(/\/+$/, '')}/${f}` });
+    else
+      for (const f of CIFAR_FIRST_FILES)
+        if (!isFile(join(dir, f))) out.push({ file: a.file, span: a.span, what: 'cifar10 file', path: `${a.v.replace(/\/+$/, '')}/${f}` });
   }
   return out;
 }

@@ -12,13 +12,39 @@ import { pathText } from './ast.js';
 import { Diagnostics, closest, didYouMean } from './diagnostics.js';
 import type { Module, Program } from './resolve.js';
 import { shortName } from './resolve.js';
-import { declSchemas, findConstructor, familyConstructors, familyNames, type Constructor, type ObjectSchema, type ParamSpec, type ParamType } from './schema.js';
-import { Dim, type Dimension, dimName, exampleFor, formatQuantity, isCountingDim, isDimensionless, lookupUnit, mulDim, sameDim, unitNames, trimNumber } from './units.js';
+import {
+  declSchemas,
+  findConstructor,
+  familyConstructors,
+  familyNames,
+  type Constructor,
+  type ObjectSchema,
+  type ParamSpec,
+  type ParamType,
+} from './schema.js';
+import {
+  Dim,
+  type Dimension,
+  dimName,
+  exampleFor,
+  formatQuantity,
+  isCountingDim,
+  isDimensionless,
+  lookupUnit,
+  mulDim,
+  sameDim,
+  unitNames,
+  trimNumber,
+} from './units.js';
 import type { Value } from './values.js';
 import { showValue } from './values.js';
 
 /** A value injected from a sweep point or `--set`: `path` below a declaration. */
-export interface Override { path: string[]; expr: Expr; file: string }
+export interface Override {
+  path: string[];
+  expr: Expr;
+  file: string;
+}
 
 /** Where an expression was written, and what its bare names can see. */
 export interface EvalContext {
@@ -30,14 +56,27 @@ export interface EvalContext {
   params?: Map<string, Value>;
 }
 
-interface FieldLayer { expr: Expr; ctx: EvalContext; nameSpan: Span }
+interface FieldLayer {
+  expr: Expr;
+  ctx: EvalContext;
+  nameSpan: Span;
+}
 
-interface Quantity { v: number; dim: Dimension; hasUnit: boolean; unit?: string }
+interface Quantity {
+  v: number;
+  dim: Dimension;
+  hasUnit: boolean;
+  unit?: string;
+}
 
 export class Evaluator {
   private decls = new Map<Declaration, DeclEval>();
 
-  constructor(readonly program: Program, readonly diags: Diagnostics, readonly overrides: Map<Declaration, Override[]> = new Map()) {}
+  constructor(
+    readonly program: Program,
+    readonly diags: Diagnostics,
+    readonly overrides: Map<Declaration, Override[]> = new Map(),
+  ) {}
 
   declEval(module: Module, decl: ConfigDecl): DeclEval {
     let de = this.decls.get(decl);
@@ -66,16 +105,26 @@ export class Evaluator {
     }
     if (expr.kind === 'paren' && type.t !== 'number') return this.evalTyped(expr.inner, type, ctx, label);
     switch (type.t) {
-      case 'number': return this.evalNumberParam(expr, type, ctx, label);
-      case 'bool': return this.evalSimple(expr, ctx, label, 'bool', 'true or false');
-      case 'string': return this.evalSimple(expr, ctx, label, 'str', 'a string');
-      case 'enum': return this.evalEnum(expr, type.options, ctx, label);
-      case 'list': return this.evalList(expr, type.of, ctx, label);
-      case 'shape': return this.evalShape(expr, type, ctx, label);
-      case 'ref': return this.evalDeclRef(expr, type.kind, ctx, label);
-      case 'object': return this.evalObjectLayers(type.schema, [{ expr, ctx, nameSpan: expr.span }], label, ctx);
-      case 'variant': return this.evalVariant(expr, type.family, ctx, label);
-      case 'model': return this.evalModel(expr, ctx, label);
+      case 'number':
+        return this.evalNumberParam(expr, type, ctx, label);
+      case 'bool':
+        return this.evalSimple(expr, ctx, label, 'bool', 'true or false');
+      case 'string':
+        return this.evalSimple(expr, ctx, label, 'str', 'a string');
+      case 'enum':
+        return this.evalEnum(expr, type.options, ctx, label);
+      case 'list':
+        return this.evalList(expr, type.of, ctx, label);
+      case 'shape':
+        return this.evalShape(expr, type, ctx, label);
+      case 'ref':
+        return this.evalDeclRef(expr, type.kind, ctx, label);
+      case 'object':
+        return this.evalObjectLayers(type.schema, [{ expr, ctx, nameSpan: expr.span }], label, ctx);
+      case 'variant':
+        return this.evalVariant(expr, type.family, ctx, label);
+      case 'model':
+        return this.evalModel(expr, ctx, label);
     }
   }
 
@@ -102,8 +151,13 @@ export class Evaluator {
       const fromScope = ctx.params?.get(word);
       if (fromScope?.k === 'enum' && options.includes(fromScope.v)) return fromScope;
       const suggestion = closest(word, options);
-      this.diags.add('unknown-option', ctx.file, expr.span, { value: word, name: label, options: options.join(', '), suggestion: didYouMean(suggestion) },
-        suggestion ? { title: `Change to ${suggestion}`, span: expr.span, newText: suggestion } : undefined);
+      this.diags.add(
+        'unknown-option',
+        ctx.file,
+        expr.span,
+        { value: word, name: label, options: options.join(', '), suggestion: didYouMean(suggestion) },
+        suggestion ? { title: `Change to ${suggestion}`, span: expr.span, newText: suggestion } : undefined,
+      );
       return undefined;
     }
     if (expr.kind === 'string' && options.includes(expr.value)) return { k: 'enum', v: expr.value, file: ctx.file, span: expr.span };
@@ -161,8 +215,13 @@ export class Evaluator {
     if (ctx.module.unresolved.has(name.text)) return undefined;
     const candidates = [...ctx.module.scope.entries()].filter(([, e]) => !kind || e.decl.kind === kind).map(([n]) => n);
     const suggestion = closest(name.text, candidates);
-    this.diags.add('unknown-name', ctx.file, name.span, { name: name.text, suggestion: kind && !suggestion ? ` (no ${kind} of that name is declared or imported)` : didYouMean(suggestion) },
-      suggestion ? { title: `Change to ${suggestion}`, span: name.span, newText: suggestion } : undefined);
+    this.diags.add(
+      'unknown-name',
+      ctx.file,
+      name.span,
+      { name: name.text, suggestion: kind && !suggestion ? ` (no ${kind} of that name is declared or imported)` : didYouMean(suggestion) },
+      suggestion ? { title: `Change to ${suggestion}`, span: name.span, newText: suggestion } : undefined,
+    );
     return undefined;
   }
 
@@ -180,15 +239,27 @@ export class Evaluator {
         if (fromParams?.k === 'call' && fromParams.family === family) return fromParams;
       }
     } else {
-      return this.typeMismatch(expr, ctx, label, `${/^[aeiouAEIOU]/.test(familyNames[family]) ? 'an' : 'a'} ${familyNames[family]} (${familyConstructors(family).map((c) => c.name).join(', ')})`);
+      return this.typeMismatch(
+        expr,
+        ctx,
+        label,
+        `${/^[aeiouAEIOU]/.test(familyNames[family]) ? 'an' : 'a'} ${familyNames[family]} (${familyConstructors(family)
+          .map((c) => c.name)
+          .join(', ')})`,
+      );
     }
     const head = callee[0]!;
     const ctor = callee.length === 1 ? findConstructor(family, head.text) : undefined;
     if (!ctor) {
       const names = familyConstructors(family).map((c) => c.name);
       const suggestion = closest(head.text, names);
-      this.diags.add('unknown-function', ctx.file, head.span, { what: familyNames[family], name: pathText(callee), suggestion: suggestion ? didYouMean(suggestion) : `; expected one of ${names.join(', ')}` },
-        suggestion ? { title: `Change to ${suggestion}`, span: head.span, newText: suggestion } : undefined);
+      this.diags.add(
+        'unknown-function',
+        ctx.file,
+        head.span,
+        { what: familyNames[family], name: pathText(callee), suggestion: suggestion ? didYouMean(suggestion) : `; expected one of ${names.join(', ')}` },
+        suggestion ? { title: `Change to ${suggestion}`, span: head.span, newText: suggestion } : undefined,
+      );
       return undefined;
     }
     const bound = this.bindArgs(ctor.name, ctor.params, args, ctx);
@@ -218,9 +289,25 @@ export class Evaluator {
       if (arg.name) {
         const name = arg.name.text;
         if (!params.some((p) => p.name === name)) {
-          const suggestion = closest(name, params.map((p) => p.name));
-          this.diags.add('unknown-argument', ctx.file, arg.name.span, { callee, name, suggestion: suggestion ? didYouMean(suggestion) : params.length ? `; it takes ${params.map((p) => p.name).join(', ')}` : '; it takes no arguments' },
-            suggestion ? { title: `Change to ${suggestion}`, span: arg.name.span, newText: suggestion } : undefined);
+          const suggestion = closest(
+            name,
+            params.map((p) => p.name),
+          );
+          this.diags.add(
+            'unknown-argument',
+            ctx.file,
+            arg.name.span,
+            {
+              callee,
+              name,
+              suggestion: suggestion
+                ? didYouMean(suggestion)
+                : params.length
+                  ? `; it takes ${params.map((p) => p.name).join(', ')}`
+                  : '; it takes no arguments',
+            },
+            suggestion ? { title: `Change to ${suggestion}`, span: arg.name.span, newText: suggestion } : undefined,
+          );
           ok = false;
           continue;
         }
@@ -233,7 +320,12 @@ export class Evaluator {
       } else {
         const p = params[positional++];
         if (!p) {
-          this.diags.add('too-many-arguments', ctx.file, arg.span, { callee, max: params.length, s: params.length === 1 ? '' : 's', count: args.filter((a) => !a.name).length });
+          this.diags.add('too-many-arguments', ctx.file, arg.span, {
+            callee,
+            max: params.length,
+            s: params.length === 1 ? '' : 's',
+            count: args.filter((a) => !a.name).length,
+          });
           ok = false;
           continue;
         }
@@ -260,7 +352,12 @@ export class Evaluator {
     }
     const net = found.decl;
     const args = expr.kind === 'call' ? expr.args : [];
-    const bound = this.bindArgs(head.text, net.params.map((p) => ({ name: p.name.text })), args, ctx);
+    const bound = this.bindArgs(
+      head.text,
+      net.params.map((p) => ({ name: p.name.text })),
+      args,
+      ctx,
+    );
     if (!bound) return undefined;
     const values: Record<string, Value> = {};
     for (const [name, e] of bound) {
@@ -274,15 +371,19 @@ export class Evaluator {
   /** Untyped evaluation (network arguments): numbers, booleans, strings, shapes, lists. */
   evalAny(expr: Expr, ctx: EvalContext, label: string): Value | undefined {
     switch (expr.kind) {
-      case 'bool': return { k: 'bool', v: expr.value, file: ctx.file, span: expr.span };
-      case 'string': return { k: 'str', v: expr.value, file: ctx.file, span: expr.span };
-      case 'shape': return this.evalShape(expr, { t: 'shape', rank: expr.dims.length, min: 0 }, ctx, label);
+      case 'bool':
+        return { k: 'bool', v: expr.value, file: ctx.file, span: expr.span };
+      case 'string':
+        return { k: 'str', v: expr.value, file: ctx.file, span: expr.span };
+      case 'shape':
+        return this.evalShape(expr, { t: 'shape', rank: expr.dims.length, min: 0 }, ctx, label);
       case 'list': {
         const items = expr.items.map((i) => this.evalAny(i, ctx, label)).filter((x): x is Value => x !== undefined);
         return items.length === expr.items.length ? { k: 'list', items, file: ctx.file, span: expr.span } : undefined;
       }
       case 'ref': {
-        if (expr.path.length === 1 && (ctx.params?.has(expr.path[0]!.text) || ctx.fields?.has(expr.path[0]!.text))) return this.lookupValue(expr.path, ctx, 'a value');
+        if (expr.path.length === 1 && (ctx.params?.has(expr.path[0]!.text) || ctx.fields?.has(expr.path[0]!.text)))
+          return this.lookupValue(expr.path, ctx, 'a value');
         if (expr.path.length === 1 && !ctx.module.scope.has(expr.path[0]!.text)) return { k: 'enum', v: expr.path[0]!.text, file: ctx.file, span: expr.span };
         return this.lookupValue(expr.path, ctx, 'a value');
       }
@@ -327,7 +428,11 @@ export class Evaluator {
     const above = type.max !== undefined && (type.maxExclusive ? v >= type.max : v > type.max);
     if (below || above) {
       const shown = unit === '%' ? `${trimNumber(v * 100)} %` : unit && !isDimensionless(type.dim) ? formatQuantity(v, type.dim) : trimNumber(v);
-      this.diags.add('out-of-range', ctx.file, expr.span, { name: label, value: shown, range: describeRange(type.min, type.max, type.minExclusive, type.maxExclusive, unit === '%') });
+      this.diags.add('out-of-range', ctx.file, expr.span, {
+        name: label,
+        value: shown,
+        range: describeRange(type.min, type.max, type.minExclusive, type.maxExclusive, unit === '%'),
+      });
       return undefined;
     }
     return { k: 'num', v, dim: type.dim, ...(unit ? { unit } : {}), file: ctx.file, span: expr.span };
@@ -347,13 +452,19 @@ export class Evaluator {
         const unit = lookupUnit(unitName);
         if (!unit) {
           const suggestion = closest(unitName, unitNames);
-          this.diags.add('unknown-unit', ctx.file, expr.unit.span, { unit: unitName, suggestion: didYouMean(suggestion) },
-            suggestion ? { title: `Change to ${suggestion}`, span: expr.unit.span, newText: suggestion } : undefined);
+          this.diags.add(
+            'unknown-unit',
+            ctx.file,
+            expr.unit.span,
+            { unit: unitName, suggestion: didYouMean(suggestion) },
+            suggestion ? { title: `Change to ${suggestion}`, span: expr.unit.span, newText: suggestion } : undefined,
+          );
           return undefined;
         }
         return { v: expr.value * unit.scale, dim: unit.dim, hasUnit: true, unit: unitName };
       }
-      case 'paren': return this.evalQuantity(expr.inner, ctx);
+      case 'paren':
+        return this.evalQuantity(expr.inner, ctx);
       case 'const': {
         const v = expr.value as Value;
         if (v.k !== 'num') return this.typeMismatch(expr, ctx, 'arithmetic', 'a number');
@@ -370,7 +481,11 @@ export class Evaluator {
         const hasUnit = l.hasUnit || r.hasUnit;
         if (expr.op === '+' || expr.op === '-') {
           if (!sameDim(l.dim, r.dim)) {
-            this.diags.add('dimension-mismatch', ctx.file, expr.span, { context: `cannot ${expr.op === '+' ? 'add' : 'subtract'} ${dimName(r.dim)} ${expr.op === '+' ? 'to' : 'from'} ${dimName(l.dim)}`, expected: dimName(l.dim), actual: dimName(r.dim) });
+            this.diags.add('dimension-mismatch', ctx.file, expr.span, {
+              context: `cannot ${expr.op === '+' ? 'add' : 'subtract'} ${dimName(r.dim)} ${expr.op === '+' ? 'to' : 'from'} ${dimName(l.dim)}`,
+              expected: dimName(l.dim),
+              actual: dimName(r.dim),
+            });
             return undefined;
           }
           return { v: expr.op === '+' ? l.v + r.v : l.v - r.v, dim: l.dim, hasUnit };
@@ -390,7 +505,8 @@ export class Evaluator {
         }
         return { v: v.v, dim: v.dim, hasUnit: !isDimensionless(v.dim), ...(v.unit ? { unit: v.unit } : {}) };
       }
-      case 'error': return undefined;
+      case 'error':
+        return undefined;
       default:
         this.diags.add('type-mismatch', ctx.file, expr.span, { context: 'arithmetic', expected: 'a number', actual: describeExpr(expr) });
         return undefined;
@@ -410,8 +526,13 @@ export class Evaluator {
         if (ctx.module.unresolved.has(head.text)) return undefined;
         const candidates = [...(ctx.params?.keys() ?? []), ...(ctx.fields?.fieldNames() ?? []), ...ctx.module.scope.keys()];
         const suggestion = closest(head.text, candidates);
-        this.diags.add('unknown-name', ctx.file, head.span, { name: head.text, suggestion: didYouMean(suggestion) },
-          suggestion ? { title: `Change to ${suggestion}`, span: head.span, newText: suggestion } : undefined);
+        this.diags.add(
+          'unknown-name',
+          ctx.file,
+          head.span,
+          { name: head.text, suggestion: didYouMean(suggestion) },
+          suggestion ? { title: `Change to ${suggestion}`, span: head.span, newText: suggestion } : undefined,
+        );
         return undefined;
       }
       if (found.decl.kind === 'network' || rest.length === 0) {
@@ -422,8 +543,13 @@ export class Evaluator {
       const field = rest[0]!;
       if (!de.has(field.text)) {
         const suggestion = closest(field.text, de.fieldNames());
-        this.diags.add('unknown-field', ctx.file, field.span, { owner: `${found.decl.kind} ${head.text}`, name: field.text, suggestion: didYouMean(suggestion) },
-          suggestion ? { title: `Change to ${suggestion}`, span: field.span, newText: suggestion } : undefined);
+        this.diags.add(
+          'unknown-field',
+          ctx.file,
+          field.span,
+          { owner: `${found.decl.kind} ${head.text}`, name: field.text, suggestion: didYouMean(suggestion) },
+          suggestion ? { title: `Change to ${suggestion}`, span: field.span, newText: suggestion } : undefined,
+        );
         return undefined;
       }
       current = de.get(field.text, field.span, ctx.file);
@@ -431,7 +557,14 @@ export class Evaluator {
     }
     for (const seg of rest) {
       if (!current) return undefined;
-      const next: Value | undefined = current.k === 'object' ? current.fields[seg.text] : current.k === 'call' ? current.args[seg.text] : current.k === 'decl' && current.kind !== 'network' ? this.fieldOfDecl(ctx.module, current.name, seg.text) : undefined;
+      const next: Value | undefined =
+        current.k === 'object'
+          ? current.fields[seg.text]
+          : current.k === 'call'
+            ? current.args[seg.text]
+            : current.k === 'decl' && current.kind !== 'network'
+              ? this.fieldOfDecl(ctx.module, current.name, seg.text)
+              : undefined;
       if (!next) {
         this.diags.add('unknown-field', ctx.file, seg.span, { owner: showValue(current), name: seg.text, suggestion: '' });
         return undefined;
@@ -521,8 +654,19 @@ export class Evaluator {
         if (m.kind !== 'field') continue;
         const ap = ctor.params.find((x) => x.name === m.name.text);
         if (!ap) {
-          const suggestion = closest(m.name.text, ctor.params.map((x) => x.name));
-          this.diags.add('unknown-argument', layer.ctx.file, m.name.span, { callee: ctor.name, name: m.name.text, suggestion: suggestion ? didYouMean(suggestion) : ctor.params.length ? `; it takes ${ctor.params.map((x) => x.name).join(', ')}` : '; it takes no arguments' });
+          const suggestion = closest(
+            m.name.text,
+            ctor.params.map((x) => x.name),
+          );
+          this.diags.add('unknown-argument', layer.ctx.file, m.name.span, {
+            callee: ctor.name,
+            name: m.name.text,
+            suggestion: suggestion
+              ? didYouMean(suggestion)
+              : ctor.params.length
+                ? `; it takes ${ctor.params.map((x) => x.name).join(', ')}`
+                : '; it takes no arguments',
+          });
           return undefined;
         }
         const v = this.evalTyped(m.value, ap.type, layer.ctx, `${label}.${m.name.text}`);
@@ -534,9 +678,17 @@ export class Evaluator {
   }
 
   unknownField(schema: ObjectSchema, name: Name, file: string, owner: string): void {
-    const suggestion = closest(name.text, schema.params.map((p) => p.name));
-    this.diags.add('unknown-field', file, name.span, { owner, name: name.text, suggestion: didYouMean(suggestion) },
-      suggestion ? { title: `Change to ${suggestion}`, span: name.span, newText: suggestion } : undefined);
+    const suggestion = closest(
+      name.text,
+      schema.params.map((p) => p.name),
+    );
+    this.diags.add(
+      'unknown-field',
+      file,
+      name.span,
+      { owner, name: name.text, suggestion: didYouMean(suggestion) },
+      suggestion ? { title: `Change to ${suggestion}`, span: name.span, newText: suggestion } : undefined,
+    );
   }
 
   /** The default value of a parameter, or undefined for required/computed/optional ones. */
@@ -551,7 +703,13 @@ export class Evaluator {
       if (typeof val === 'boolean') return { k: 'bool', v: val, ...origin };
       if (typeof val === 'string') return t.t === 'enum' ? { k: 'enum', v: val, ...origin } : { k: 'str', v: val, ...origin };
       if (t.t === 'shape') return { k: 'shape', dims: val as number[], ...origin };
-      return { k: 'list', items: (val as (string | number)[]).map((x) => (typeof x === 'string' ? { k: 'enum' as const, v: x, ...origin } : { k: 'num' as const, v: x, dim: Dim.none, ...origin })), ...origin };
+      return {
+        k: 'list',
+        items: (val as (string | number)[]).map((x) =>
+          typeof x === 'string' ? { k: 'enum' as const, v: x, ...origin } : { k: 'num' as const, v: x, dim: Dim.none, ...origin },
+        ),
+        ...origin,
+      };
     }
     if (d.kind === 'call' && t.t === 'variant') {
       const ctor = findConstructor(t.family, d.name)!;
@@ -590,7 +748,11 @@ export class DeclEval {
   readonly statements: Member[] = [];
   presetChain: string[] = [];
 
-  constructor(readonly ev: Evaluator, readonly module: Module, readonly decl: ConfigDecl) {
+  constructor(
+    readonly ev: Evaluator,
+    readonly module: Module,
+    readonly decl: ConfigDecl,
+  ) {
     this.schema = declSchemas[decl.kind];
     this.collectPreset();
     this.collectOwn();
@@ -616,14 +778,20 @@ export class DeclEval {
     }
     const cycle = found.decl === this.decl ? [] : this.presetCycle(found.decl as ConfigDecl, found.module);
     if (cycle) {
-      this.ev.diags.add('cyclic-definition', this.module.path, head.span, { name: this.decl.name.text, cycle: [this.decl.name.text, ...cycle, this.decl.name.text].join(' = ') });
+      this.ev.diags.add('cyclic-definition', this.module.path, head.span, {
+        name: this.decl.name.text,
+        cycle: [this.decl.name.text, ...cycle, this.decl.name.text].join(' = '),
+      });
       return;
     }
     const base = this.ev.declEval(found.module, found.decl as ConfigDecl);
     this.presetChain = [head.text, ...base.presetChain];
     for (const [name, ls] of base.layers) {
       // Preset fields keep their own module for name lookup but see this declaration's fields.
-      this.layers.set(name, ls.map((l) => ({ ...l, ctx: { ...l.ctx, fields: this } })));
+      this.layers.set(
+        name,
+        ls.map((l) => ({ ...l, ctx: { ...l.ctx, fields: this } })),
+      );
     }
   }
 
@@ -770,17 +938,31 @@ export function describeRange(min?: number, max?: number, minExclusive = false, 
 
 export function describeExpr(expr: Expr): string {
   switch (expr.kind) {
-    case 'number': return expr.unit ? `${expr.raw} ${expr.unit.text}` : expr.raw;
-    case 'string': return `the string ${JSON.stringify(expr.value)}`;
-    case 'bool': return String(expr.value);
-    case 'list': return 'a list';
-    case 'object': return 'a block { … }';
-    case 'ref': return pathText(expr.path);
-    case 'call': return `${pathText(expr.callee)}(…)`;
-    case 'shape': return 'a shape';
-    case 'range': return 'a range';
-    case 'binary': case 'unary': case 'paren': return 'an expression';
-    case 'const': return expr.display;
-    case 'error': return 'an incomplete expression';
+    case 'number':
+      return expr.unit ? `${expr.raw} ${expr.unit.text}` : expr.raw;
+    case 'string':
+      return `the string ${JSON.stringify(expr.value)}`;
+    case 'bool':
+      return String(expr.value);
+    case 'list':
+      return 'a list';
+    case 'object':
+      return 'a block { … }';
+    case 'ref':
+      return pathText(expr.path);
+    case 'call':
+      return `${pathText(expr.callee)}(…)`;
+    case 'shape':
+      return 'a shape';
+    case 'range':
+      return 'a range';
+    case 'binary':
+    case 'unary':
+    case 'paren':
+      return 'an expression';
+    case 'const':
+      return expr.display;
+    case 'error':
+      return 'an incomplete expression';
   }
 }

@@ -9,7 +9,10 @@ type Fields = Record<string, Value>;
 
 /** Reads fields of one evaluated block, naming the block and field when one is absent or mistyped. */
 export class FieldReader {
-  constructor(private readonly owner: string, private readonly fields: Fields) {}
+  constructor(
+    private readonly owner: string,
+    private readonly fields: Fields,
+  ) {}
 
   private get(name: string): Value {
     const v = this.fields[name];
@@ -45,7 +48,8 @@ export class FieldReader {
     const v = this.get(name);
     if (v.k !== 'list') throw new Error(`internal error: lowering ${this.owner}: ${name} is ${v.k}, not a list`);
     return v.items.map((item, i) => {
-      if (item.k !== 'enum' || !(options as readonly string[]).includes(item.v)) throw new Error(`internal error: lowering ${this.owner}: ${name}[${i}] is not one of ${options.join(', ')}`);
+      if (item.k !== 'enum' || !(options as readonly string[]).includes(item.v))
+        throw new Error(`internal error: lowering ${this.owner}: ${name}[${i}] is not one of ${options.join(', ')}`);
       return item.v as T;
     });
   }
@@ -57,7 +61,8 @@ export class FieldReader {
 
   enumOf<T extends string>(name: string, options: readonly T[]): T {
     const v = this.get(name);
-    if (v.k !== 'enum' || !(options as readonly string[]).includes(v.v)) throw new Error(`internal error: lowering ${this.owner}: ${name} is not one of ${options.join(', ')}`);
+    if (v.k !== 'enum' || !(options as readonly string[]).includes(v.v))
+      throw new Error(`internal error: lowering ${this.owner}: ${name} is not one of ${options.join(', ')}`);
     return v.v as T;
   }
 
@@ -79,4 +84,3 @@ export class FieldReader {
     return { name: v.name, args: new FieldReader(`${this.owner}.${name} = ${v.name}(…)`, v.args) };
   }
 }
-

@@ -26,9 +26,7 @@ import * as T from '../../grammar/tokens.js';
 import { Diagnostics } from './diagnostics.js';
 import { parseSource } from './parse.js';
 
-export type FormatResult =
-  | { ok: true; text: string; changed: boolean }
-  | { ok: false; reason: string; line?: number; col?: number };
+export type FormatResult = { ok: true; text: string; changed: boolean } | { ok: false; reason: string; line?: number; col?: number };
 
 export interface FormatOptions {
   /** Spaces per indentation level (default 2). */
@@ -103,7 +101,15 @@ function childTokens(node: CstNode, key: string): IToken[] {
 // ---- roles from the CST ---------------------------------------------------------------------
 
 function collectRoles(cst: CstNode, text: string): Roles {
-  const roles: Roles = { bodyOpen: new Map(), bodyClose: new Map(), separator: new Set(), memberStart: new Map(), pattern: new Map(), unarySign: new Set(), padAfter: new Map() };
+  const roles: Roles = {
+    bodyOpen: new Map(),
+    bodyClose: new Map(),
+    separator: new Set(),
+    memberStart: new Map(),
+    pattern: new Map(),
+    unarySign: new Set(),
+    padAfter: new Map(),
+  };
   for (const t of childTokens(cst, 'Semicolon')) roles.separator.add(t.startOffset);
   for (const key of ['importDecl', 'declaration', 'networkDecl']) {
     for (const n of childNodes(cst, key)) {

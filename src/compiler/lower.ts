@@ -114,8 +114,10 @@ function lowerTrain(r: FieldReader): PlanTrain {
 }
 
 function lowerOptimizer({ name, args: a }: Call): Optimizer {
-  if (name === 'adam') return { kind: 'adam', lr: a.num('lr'), beta1: a.num('beta1'), beta2: a.num('beta2'), epsilon: a.num('epsilon'), weightDecay: a.num('weight_decay') };
-  if (name === 'sgd' || name === 'momentum') return { kind: 'sgd', lr: a.num('lr'), momentum: a.num('momentum'), nesterov: a.bool('nesterov'), weightDecay: a.num('weight_decay') };
+  if (name === 'adam')
+    return { kind: 'adam', lr: a.num('lr'), beta1: a.num('beta1'), beta2: a.num('beta2'), epsilon: a.num('epsilon'), weightDecay: a.num('weight_decay') };
+  if (name === 'sgd' || name === 'momentum')
+    return { kind: 'sgd', lr: a.num('lr'), momentum: a.num('momentum'), nesterov: a.bool('nesterov'), weightDecay: a.num('weight_decay') };
   throw new Error(`internal error: unknown optimizer ${name}`);
 }
 
@@ -134,7 +136,15 @@ function lowerData({ name, args: a }: Call, specFile: string): PlanData {
   };
   const counts = () => ({ ...(a.num('train') ? { train: a.num('train') } : {}), ...(a.num('test') ? { test: a.num('test') } : {}) });
   let source: DataSource;
-  if (name === 'idx') source = { kind: 'idx', trainImages: path('train_images'), trainLabels: path('train_labels'), testImages: path('test_images'), testLabels: path('test_labels'), ...counts() };
+  if (name === 'idx')
+    source = {
+      kind: 'idx',
+      trainImages: path('train_images'),
+      trainLabels: path('train_labels'),
+      testImages: path('test_images'),
+      testLabels: path('test_labels'),
+      ...counts(),
+    };
   else if (name === 'cifar10') source = { kind: 'cifar10', dir: path('dir'), ...counts() };
   else if (name === 'mnist') source = { kind: 'mnist', train: a.num('train'), test: a.num('test') };
   else throw new Error(`internal error: unknown data set ${name}`);
@@ -150,7 +160,10 @@ function estimateMemory(layers: PlanLayer[], exp: CheckedExperiment, train: Plan
   const params = layers.reduce((s, l) => s + l.params, 0);
   const slots = train ? (train.optimizer.kind === 'adam' ? 4 : 3) : 1;
   const activationPerSample = layers.reduce((s, l) => s + l.activationBytesPerSample, 0);
-  const patchPerSample = layers.reduce((s, l) => s + (l.op.kind === 'conv2d' ? 4 * l.outputShape[1]! * l.outputShape[2]! * (l.mapping?.matrix.rows ?? 0) : 0), 0);
+  const patchPerSample = layers.reduce(
+    (s, l) => s + (l.op.kind === 'conv2d' ? 4 * l.outputShape[1]! * l.outputShape[2]! * (l.mapping?.matrix.rows ?? 0) : 0),
+    0,
+  );
   const batch = Math.max(train?.batch ?? 0, evalBatch);
   const perSample = (train ? 3 : 1) * activationPerSample + patchPerSample;
   const data = exp.data ? 4 * (exp.data.train + exp.data.test) * exp.data.shape.reduce((a, b) => a * b, 1) : 0;
@@ -171,13 +184,18 @@ export function formatBytes(n: number): string {
 /** sha256 of the resolved experiment (values, not text): reformatting a spec keeps its hash. */
 export function specHash(plan: Omit<PlanExperiment, 'estimate'> | PlanExperiment, resolved: unknown): string {
   const { estimate: _e, outDir: _o, point: _p, ...rest } = plan as PlanExperiment;
-  return createHash('sha256').update(canonicalJson({ plan: rest, resolved })).digest('hex');
+  return createHash('sha256')
+    .update(canonicalJson({ plan: rest, resolved }))
+    .digest('hex');
 }
 
 export function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   if (value && typeof value === 'object') {
-    return `{${Object.keys(value as Record<string, unknown>).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`).join(',')}}`;
+    return `{${Object.keys(value as Record<string, unknown>)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
   }
   return JSON.stringify(value ?? null);
 }

@@ -19,7 +19,18 @@
  * exactness claim.
  */
 
-import { adcMaxCode, driftFactor, inputEncoding, inputSigned, largestPartialSum, losslessBits, lsbFromFullScale, unitCurrent, weightSlices, widestSliceLevel } from '../model/crossbar-math.js';
+import {
+  adcMaxCode,
+  driftFactor,
+  inputEncoding,
+  inputSigned,
+  largestPartialSum,
+  losslessBits,
+  lsbFromFullScale,
+  unitCurrent,
+  weightSlices,
+  widestSliceLevel,
+} from '../model/crossbar-math.js';
 import type { AdcSpec, CrossbarSpec } from '../model/crossbar.js';
 import type { LayerMerge, MergeDirection, PlanExperiment, PlanLayer } from '../model/plan.js';
 import { trimNumber } from './units.js';
@@ -51,7 +62,7 @@ export function decideMerge(f: MergeFacts): LayerMerge {
   const dacBits = fwd ? xb.dacBits : xb.backward.dacBits;
   let streams: number | null = null;
   try {
-    streams = inputEncoding(inBits, dacBits, fwd ? f.signedInput ?? true : true).streams;
+    streams = inputEncoding(inBits, dacBits, fwd ? (f.signedInput ?? true) : true).streams;
   } catch {
     streams = null;
   }
@@ -60,7 +71,8 @@ export function decideMerge(f: MergeFacts): LayerMerge {
 
   if (f.fidelity === 'fast') {
     return {
-      direction, applied: true,
+      direction,
+      applied: true,
       what: `slices, streams and tiles folded into one GEMM (per output: ${parts} partial sums, one layer-level ADC conversion)`,
       reason: 'fidelity fast folds slices and tiles by definition: one GEMM, layer-level ADC',
     };
@@ -74,7 +86,8 @@ export function decideMerge(f: MergeFacts): LayerMerge {
   if (d.pSa0 > 0 || d.pSa1 > 0) why.push(`stuck-at faults (p_sa0 = ${pct(d.pSa0)}, p_sa1 = ${pct(d.pSa1)}) pin cells at G_off / G_on`);
   const t = f.evalTime ?? 0;
   const drift = driftFactor(d, t);
-  if (drift !== 1) why.push(`drift_nu = ${trimNumber(d.driftNu)} at evaluate.time = ${trimNumber(t)} s scales conductances by ${trimNumber(Number(drift.toPrecision(4)))}`);
+  if (drift !== 1)
+    why.push(`drift_nu = ${trimNumber(d.driftNu)} at evaluate.time = ${trimNumber(t)} s scales conductances by ${trimNumber(Number(drift.toPrecision(4)))}`);
   if (d.readNoise > 0) why.push(`read_noise = ${pct(d.readNoise)} perturbs every read`);
   if (xb.parasitics.kind !== 'none') why.push(`parasitics = ${xb.parasitics.kind}: IR drop changes each tile's currents`);
   const transfer: string[] = [];
@@ -88,14 +101,21 @@ export function decideMerge(f: MergeFacts): LayerMerge {
   const worst = largestPartialSum(rows, dacBits, sliceBits);
   const lineWord = fwd ? 'row' : 'column';
   if (worst > maxCode) {
-    why.push(`${adcName}.bits = ${adc.bits} < ${losslessBits(rows, dacBits, sliceBits)} needed for ${rows}-${lineWord} tiles: partial sums up to ${worst} would be quantized`);
+    why.push(
+      `${adcName}.bits = ${adc.bits} < ${losslessBits(rows, dacBits, sliceBits)} needed for ${rows}-${lineWord} tiles: partial sums up to ${worst} would be quantized`,
+    );
   } else if (adc.range.kind === 'fixed') {
     const step = lsbFromFullScale(adc.range.current / unitCurrent(xb, dacBits), maxCode);
-    if (step !== 1) why.push(`${adcName}.range = fixed(${trimNumber(adc.range.current)} A) gives a step of ${trimNumber(Number(step.toPrecision(4)))} levels: codes would not equal partial sums`);
+    if (step !== 1)
+      why.push(
+        `${adcName}.range = fixed(${trimNumber(adc.range.current)} A) gives a step of ${trimNumber(Number(step.toPrecision(4)))} levels: codes would not equal partial sums`,
+      );
   }
   if (why.length) return { direction, applied: false, what, reason: why.join('; ') };
   return {
-    direction, applied: true, what,
+    direction,
+    applied: true,
+    what,
     reason: `lossless ${adc.bits}-bit ADC: ${maxCode} codes ≥ ${worst} = ${rows} ${lineWord}s × ${2 ** dacBits - 1} × ${widestSliceLevel(xb)} (largest partial sum) at a one-level step; ideal ADC transfer, no device variation, faults or drift`,
   };
 }
@@ -113,7 +133,9 @@ export function layerMerges(exp: PlanExperiment, layer: PlanLayer): LayerMerge[]
   if (!pc) return undefined;
   const evalTime = exp.evaluate.time;
   const signedInput = inputSigned(exp.network, layer);
-  return mergeDirections(exp).map((direction) => decideMerge({ fidelity: exp.fidelity as 'fast' | 'exact', xb: pc, K: m.matrix.rows, N: m.matrix.cols, direction, signedInput, evalTime }));
+  return mergeDirections(exp).map((direction) =>
+    decideMerge({ fidelity: exp.fidelity as 'fast' | 'exact', xb: pc, K: m.matrix.rows, N: m.matrix.cols, direction, signedInput, evalTime }),
+  );
 }
 
 /**
@@ -152,6 +174,19 @@ export function withMerges(exp: PlanExperiment): PlanExperiment {
  * Merge decisions for a resolved crossbar and a K × N matrix (library users and tests that build
  * a layer without a plan): the same function the compiler uses.
  */
-export function crossbarMerges(xb: CrossbarSpec, o: { fidelity: 'fast' | 'exact'; K: number; N: number; directions?: MergeDirection[]; signedInput?: boolean; evalTime?: number }): LayerMerge[] {
-  return (o.directions ?? ['forward', 'backward']).map((direction) => decideMerge({ fidelity: o.fidelity, xb, K: o.K, N: o.N, direction, ...(o.signedInput !== undefined ? { signedInput: o.signedInput } : {}), ...(o.evalTime !== undefined ? { evalTime: o.evalTime } : {}) }));
+export function crossbarMerges(
+  xb: CrossbarSpec,
+  o: { fidelity: 'fast' | 'exact'; K: number; N: number; directions?: MergeDirection[]; signedInput?: boolean; evalTime?: number },
+): LayerMerge[] {
+  return (o.directions ?? ['forward', 'backward']).map((direction) =>
+    decideMerge({
+      fidelity: o.fidelity,
+      xb,
+      K: o.K,
+      N: o.N,
+      direction,
+      ...(o.signedInput !== undefined ? { signedInput: o.signedInput } : {}),
+      ...(o.evalTime !== undefined ? { evalTime: o.evalTime } : {}),
+    }),
+  );
 }

@@ -30,9 +30,17 @@ export interface ExpandedNetwork {
   complete: boolean;
 }
 
-interface Cursor { name: string; shape: Shape }
+interface Cursor {
+  name: string;
+  shape: Shape;
+}
 
-interface BlockFrame { input: Cursor; shortcut?: Cursor; sawAdd: boolean; prefix: string }
+interface BlockFrame {
+  input: Cursor;
+  shortcut?: Cursor;
+  sawAdd: boolean;
+  prefix: string;
+}
 
 class Expander {
   readonly layers: CheckedLayer[] = [];
@@ -43,7 +51,12 @@ class Expander {
   readonly stack: string[] = [];
 
   /** `callSite`: the `model = …` that instantiated the network; errors inside the stdlib are reported there. */
-  constructor(readonly ev: Evaluator, readonly networkName: string, readonly rootFile: string, readonly callSite?: { file: string; span: Span }) {
+  constructor(
+    readonly ev: Evaluator,
+    readonly networkName: string,
+    readonly rootFile: string,
+    readonly callSite?: { file: string; span: Span },
+  ) {
     this.stack.push(networkName);
   }
 
@@ -108,11 +121,23 @@ class Expander {
     return cur;
   }
 
-  private expandLayer(m: Extract<NetMember, { kind: 'layer' }>, cur: Cursor | undefined, ctx: EvalContext, prefix: string, block: BlockFrame | undefined, depth: number): Cursor | undefined {
+  private expandLayer(
+    m: Extract<NetMember, { kind: 'layer' }>,
+    cur: Cursor | undefined,
+    ctx: EvalContext,
+    prefix: string,
+    block: BlockFrame | undefined,
+    depth: number,
+  ): Cursor | undefined {
     const expr = m.expr;
     const callee = expr.kind === 'call' ? expr.callee : expr.kind === 'ref' ? expr.path : undefined;
     if (!callee) {
-      if (expr.kind !== 'error') this.ev.diags.add('type-mismatch', ctx.file, expr.span, { context: 'network member', expected: 'a layer such as conv2d(…), dense(…), relu', actual: 'an expression' });
+      if (expr.kind !== 'error')
+        this.ev.diags.add('type-mismatch', ctx.file, expr.span, {
+          context: 'network member',
+          expected: 'a layer such as conv2d(…), dense(…), relu',
+          actual: 'an expression',
+        });
       return cur;
     }
     const head = callee[0]!;
@@ -123,10 +148,18 @@ class Expander {
       if (found?.decl.kind === 'network') return this.inlineNetwork(found.decl, found.module, m, expr, cur, ctx, prefix, depth);
       this.failed = true;
       if (ctx.module.unresolved.has(head.text)) return undefined; // its import is already reported
-      const names = [...familyConstructors('layer').map((c) => c.name), ...[...ctx.module.scope.entries()].filter(([, e]) => e.decl.kind === 'network').map(([n]) => n)];
+      const names = [
+        ...familyConstructors('layer').map((c) => c.name),
+        ...[...ctx.module.scope.entries()].filter(([, e]) => e.decl.kind === 'network').map(([n]) => n),
+      ];
       const suggestion = closest(head.text, names);
-      this.ev.diags.add('unknown-function', ctx.file, head.span, { what: 'layer', name: pathText(callee), suggestion: didYouMean(suggestion) },
-        suggestion ? { title: `Change to ${suggestion}`, span: head.span, newText: suggestion } : undefined);
+      this.ev.diags.add(
+        'unknown-function',
+        ctx.file,
+        head.span,
+        { what: 'layer', name: pathText(callee), suggestion: didYouMean(suggestion) },
+        suggestion ? { title: `Change to ${suggestion}`, span: head.span, newText: suggestion } : undefined,
+      );
       return undefined;
     }
     const args = expr.kind === 'call' ? expr.args : [];
@@ -158,7 +191,16 @@ class Expander {
     return this.shapeLayer(name, ctor.name, values, cur, ctx, expr.span);
   }
 
-  private inlineNetwork(net: NetworkDecl, module: Module, m: Extract<NetMember, { kind: 'layer' }>, expr: Expr, cur: Cursor | undefined, ctx: EvalContext, prefix: string, depth: number): Cursor | undefined {
+  private inlineNetwork(
+    net: NetworkDecl,
+    module: Module,
+    m: Extract<NetMember, { kind: 'layer' }>,
+    expr: Expr,
+    cur: Cursor | undefined,
+    ctx: EvalContext,
+    prefix: string,
+    depth: number,
+  ): Cursor | undefined {
     const loop = this.stack.indexOf(net.name.text);
     if (loop >= 0) {
       this.ev.diags.add('cyclic-definition', ctx.file, expr.span, { name: net.name.text, cycle: [...this.stack.slice(loop), net.name.text].join(' → ') });
@@ -166,12 +208,20 @@ class Expander {
       return undefined;
     }
     if (depth > 16) {
-      this.ev.diags.add('cyclic-definition', ctx.file, expr.span, { name: net.name.text, cycle: 'networks include each other too deeply (recursive network?)' });
+      this.ev.diags.add('cyclic-definition', ctx.file, expr.span, {
+        name: net.name.text,
+        cycle: 'networks include each other too deeply (recursive network?)',
+      });
       this.failed = true;
       return undefined;
     }
     const args = expr.kind === 'call' ? expr.args : [];
-    const bound = this.ev.bindArgs(net.name.text, net.params.map((p) => ({ name: p.name.text })), args, ctx);
+    const bound = this.ev.bindArgs(
+      net.name.text,
+      net.params.map((p) => ({ name: p.name.text })),
+      args,
+      ctx,
+    );
     if (!bound) return undefined;
     const argValues = new Map<string, Value>();
     for (const [k, e] of bound) {
@@ -195,7 +245,9 @@ class Expander {
 
   private addLayer(name: string, _values: Record<string, Value>, cur: Cursor, ctx: EvalContext, expr: Expr, block: BlockFrame | undefined): Cursor | undefined {
     if (!block) {
-      this.ev.diags.add('misplaced-layer', ctx.file, expr.span, { detail: "add is only allowed inside a block: it adds the block's input (or its shortcut) to the current value" });
+      this.ev.diags.add('misplaced-layer', ctx.file, expr.span, {
+        detail: "add is only allowed inside a block: it adds the block's input (or its shortcut) to the current value",
+      });
       this.failed = true;
       return undefined;
     }
@@ -203,11 +255,28 @@ class Expander {
     const other = block.shortcut ?? block.input;
     if (!sameShape(other.shape, cur.shape)) {
       const at = this.at(ctx, expr.span);
-      this.ev.diags.add('shape-mismatch', at.file, at.span, { layer: name, op: 'add', shape: showShape(cur.shape), detail: `the ${block.shortcut ? 'shortcut' : 'block input'} has shape ${showShape(other.shape)}; add a projection in shortcut { … }` });
+      this.ev.diags.add('shape-mismatch', at.file, at.span, {
+        layer: name,
+        op: 'add',
+        shape: showShape(cur.shape),
+        detail: `the ${block.shortcut ? 'shortcut' : 'block input'} has shape ${showShape(other.shape)}; add a projection in shortcut { … }`,
+      });
       this.failed = true;
       return undefined;
     }
-    return this.push({ name, op: { kind: 'add' }, inputs: [cur.name, other.name], inputShape: cur.shape, outputShape: cur.shape, params: 0, flopsPerSample: prod(cur.shape), activationBytesPerSample: 4 * prod(cur.shape), file: ctx.file, span: expr.span, weighted: false });
+    return this.push({
+      name,
+      op: { kind: 'add' },
+      inputs: [cur.name, other.name],
+      inputShape: cur.shape,
+      outputShape: cur.shape,
+      params: 0,
+      flopsPerSample: prod(cur.shape),
+      activationBytesPerSample: 4 * prod(cur.shape),
+      file: ctx.file,
+      span: expr.span,
+      weighted: false,
+    });
   }
 
   private shapeLayer(name: string, op: string, values: Record<string, Value>, cur: Cursor, ctx: EvalContext, span: Span): Cursor | undefined {
@@ -220,7 +289,7 @@ class Expander {
     };
     const pair = (k: string, fallback?: [number, number]): [number, number] => {
       const v = values[k];
-      return v?.k === 'shape' ? [v.dims[0]!, v.dims[1]!] : fallback ?? [1, 1];
+      return v?.k === 'shape' ? [v.dims[0]!, v.dims[1]!] : (fallback ?? [1, 1]);
     };
     const base = { name, inputs: [cur.name], inputShape: shape, file: ctx.file, span };
     switch (op) {
@@ -237,20 +306,44 @@ class Expander {
         const bias = values['bias']?.k === 'bool' ? values['bias'].v : true;
         const op2: LayerOp = { kind: 'conv2d', outChannels: out, kernel: k, stride: s, padding: [p[0], p[1], p[0], p[1]], bias };
         const outShape = [out, oh, ow];
-        return this.push({ ...base, op: op2, outputShape: outShape, params: out * c * k[0] * k[1] + (bias ? out : 0), flopsPerSample: 2 * out * oh * ow * c * k[0] * k[1], activationBytesPerSample: 4 * prod(outShape), weighted: true });
+        return this.push({
+          ...base,
+          op: op2,
+          outputShape: outShape,
+          params: out * c * k[0] * k[1] + (bias ? out : 0),
+          flopsPerSample: 2 * out * oh * ow * c * k[0] * k[1],
+          activationBytesPerSample: 4 * prod(outShape),
+          weighted: true,
+        });
       }
       case 'dense': {
         if (shape.length !== 1) return fail(`dense needs a vector; insert flatten before it (input has ${prod(shape)} values)`);
         const units = numArg(values['units']);
         const bias = values['bias']?.k === 'bool' ? values['bias'].v : true;
-        return this.push({ ...base, op: { kind: 'dense', units, bias }, outputShape: [units], params: shape[0]! * units + (bias ? units : 0), flopsPerSample: 2 * shape[0]! * units, activationBytesPerSample: 4 * units, weighted: true });
+        return this.push({
+          ...base,
+          op: { kind: 'dense', units, bias },
+          outputShape: [units],
+          params: shape[0]! * units + (bias ? units : 0),
+          flopsPerSample: 2 * shape[0]! * units,
+          activationBytesPerSample: 4 * units,
+          weighted: true,
+        });
       }
       case 'maxpool':
       case 'avgpool': {
         if (shape.length !== 3) return fail(`${op} needs an image [channels, height, width], got a vector of ${shape[0]}`);
         const [c, h, w] = shape as [number, number, number];
         if (op === 'avgpool' && values['global']?.k === 'bool' && values['global'].v) {
-          return this.push({ ...base, op: { kind: 'avgpool', kernel: [h, w], stride: [1, 1], padding: [0, 0, 0, 0], global: true }, outputShape: [c, 1, 1], params: 0, flopsPerSample: c * h * w, activationBytesPerSample: 4 * c, weighted: false });
+          return this.push({
+            ...base,
+            op: { kind: 'avgpool', kernel: [h, w], stride: [1, 1], padding: [0, 0, 0, 0], global: true },
+            outputShape: [c, 1, 1],
+            params: 0,
+            flopsPerSample: c * h * w,
+            activationBytesPerSample: 4 * c,
+            weighted: false,
+          });
         }
         const k = pair('kernel');
         const s = values['stride'] ? pair('stride') : k;
@@ -262,20 +355,52 @@ class Expander {
         const outShape = [c, oh, ow];
         const pool = { kernel: k, stride: s, padding: [p[0], p[1], p[0], p[1]] as [number, number, number, number] };
         const opv: LayerOp = op === 'maxpool' ? { kind: 'maxpool', ...pool } : { kind: 'avgpool', ...pool, global: false };
-        return this.push({ ...base, op: opv, outputShape: outShape, params: 0, flopsPerSample: prod(outShape) * k[0] * k[1], activationBytesPerSample: 4 * prod(outShape), weighted: false });
+        return this.push({
+          ...base,
+          op: opv,
+          outputShape: outShape,
+          params: 0,
+          flopsPerSample: prod(outShape) * k[0] * k[1],
+          activationBytesPerSample: 4 * prod(outShape),
+          weighted: false,
+        });
       }
       case 'batchnorm': {
         const channels = shape[0]!;
         const epsilon = numArg(values['epsilon'], 1e-5);
         const momentum = numArg(values['momentum'], 0.1);
-        return this.push({ ...base, op: { kind: 'batchnorm', epsilon, momentum }, outputShape: shape, params: 2 * channels, flopsPerSample: 2 * prod(shape), activationBytesPerSample: 4 * prod(shape), weighted: false });
+        return this.push({
+          ...base,
+          op: { kind: 'batchnorm', epsilon, momentum },
+          outputShape: shape,
+          params: 2 * channels,
+          flopsPerSample: 2 * prod(shape),
+          activationBytesPerSample: 4 * prod(shape),
+          weighted: false,
+        });
       }
       case 'relu':
       case 'sigmoid':
       case 'tanh':
-        return this.push({ ...base, op: { kind: op }, outputShape: shape, params: 0, flopsPerSample: prod(shape), activationBytesPerSample: 4 * prod(shape), weighted: false });
+        return this.push({
+          ...base,
+          op: { kind: op },
+          outputShape: shape,
+          params: 0,
+          flopsPerSample: prod(shape),
+          activationBytesPerSample: 4 * prod(shape),
+          weighted: false,
+        });
       case 'flatten':
-        return this.push({ ...base, op: { kind: 'flatten' }, outputShape: [prod(shape)], params: 0, flopsPerSample: 0, activationBytesPerSample: 0, weighted: false });
+        return this.push({
+          ...base,
+          op: { kind: 'flatten' },
+          outputShape: [prod(shape)],
+          params: 0,
+          flopsPerSample: 0,
+          activationBytesPerSample: 0,
+          weighted: false,
+        });
       default:
         return fail(`unsupported layer ${op}`);
     }
@@ -304,7 +429,14 @@ export function showShape(shape: Shape): string {
 }
 
 /** Evaluate a network's parameter defaults and bind arguments; report missing ones. */
-export function bindNetworkParams(ev: Evaluator, net: NetworkDecl, module: Module, args: Map<string, Value>, callSpan: Span, callFile: string): Map<string, Value> | undefined {
+export function bindNetworkParams(
+  ev: Evaluator,
+  net: NetworkDecl,
+  module: Module,
+  args: Map<string, Value>,
+  callSpan: Span,
+  callFile: string,
+): Map<string, Value> | undefined {
   const params = new Map<string, Value>();
   for (const p of net.params) {
     const given = args.get(p.name.text);
@@ -331,11 +463,18 @@ function declaredInput(ev: Evaluator, net: NetworkDecl, ctx: EvalContext): Expan
   for (const extra of members.slice(1)) ev.diags.add('misplaced-layer', ctx.file, extra.span, { detail: 'a network declares its input once' });
   if (net.body[0] !== first) ev.diags.add('misplaced-layer', ctx.file, first.span, { detail: 'input = … must be the first member of the network' });
   const e = first.expr;
-  const v = e.kind === 'shape' ? ev.evalTyped(e, { t: 'shape', rank: e.dims.length, min: 1 }, ctx, 'input') : ev.evalTyped(e, { t: 'shape', rank: 1, square: true, min: 1 }, ctx, 'input');
+  const v =
+    e.kind === 'shape'
+      ? ev.evalTyped(e, { t: 'shape', rank: e.dims.length, min: 1 }, ctx, 'input')
+      : ev.evalTyped(e, { t: 'shape', rank: 1, square: true, min: 1 }, ctx, 'input');
   if (!v || v.k !== 'shape') return null;
   const shape = e.kind === 'shape' ? v.dims : [v.dims[0]!];
   if (shape.length !== 1 && shape.length !== 3) {
-    ev.diags.add('type-mismatch', ctx.file, e.span, { context: 'input', expected: 'a vector size n or an image channels x height x width', actual: `a ${shape.length}-dimensional shape` });
+    ev.diags.add('type-mismatch', ctx.file, e.span, {
+      context: 'input',
+      expected: 'a vector size n or an image channels x height x width',
+      actual: `a ${shape.length}-dimensional shape`,
+    });
     return null;
   }
   return { shape, file: ctx.file, span: e.span };
@@ -345,7 +484,14 @@ function declaredInput(ev: Evaluator, net: NetworkDecl, ctx: EvalContext): Expan
  * Expand `model = Net(args)` into layers. `dataShape` is the sample shape of the data set, used
  * when the network declares no input of its own.
  */
-export function expandNetwork(ev: Evaluator, net: NetworkDecl, module: Module, args: Map<string, Value>, call: { file: string; span: Span }, dataShape: Shape | undefined): ExpandedNetwork | undefined {
+export function expandNetwork(
+  ev: Evaluator,
+  net: NetworkDecl,
+  module: Module,
+  args: Map<string, Value>,
+  call: { file: string; span: Span },
+  dataShape: Shape | undefined,
+): ExpandedNetwork | undefined {
   const params = bindNetworkParams(ev, net, module, args, call.span, call.file);
   if (!params) return undefined;
   const ctx: EvalContext = { module, file: module.path, params };

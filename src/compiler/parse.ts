@@ -78,7 +78,14 @@ function tokenName(t: IToken): Name {
 export function parseSource(path: string, text: string, diags: Diagnostics): ParsedFile {
   const out = parseText(text);
   for (const e of out.lexErrors) {
-    const span: Span = { start: e.offset, end: e.offset + Math.max(1, e.length), line: e.line, col: e.column, endLine: e.line, endCol: e.column + Math.max(1, e.length) };
+    const span: Span = {
+      start: e.offset,
+      end: e.offset + Math.max(1, e.length),
+      line: e.line,
+      col: e.column,
+      endLine: e.line,
+      endCol: e.column + Math.max(1, e.length),
+    };
     diags.add('unexpected-character', path, span, { char: JSON.stringify(text.slice(e.offset, e.offset + Math.max(1, e.length))) });
   }
   for (const e of out.parseErrors) {
@@ -129,7 +136,9 @@ function prettyTokenName(name: string): string {
 
 function buildFile(path: string, cst: CstNode): FileAst {
   const c = kids(cst);
-  const imports = nodes(c, 'importDecl').map(buildImport).filter((x): x is ImportDecl => x !== undefined);
+  const imports = nodes(c, 'importDecl')
+    .map(buildImport)
+    .filter((x): x is ImportDecl => x !== undefined);
   const declarations: Declaration[] = [];
   for (const d of nodes(c, 'declaration')) {
     const decl = buildConfigDecl(d);
@@ -287,7 +296,10 @@ function patternText(node: CstNode): string {
     }
   };
   collect(node);
-  return tokens.sort((a, b) => a.startOffset - b.startOffset).map((t) => t.image).join('');
+  return tokens
+    .sort((a, b) => a.startOffset - b.startOffset)
+    .map((t) => t.image)
+    .join('');
 }
 
 function buildSweep(node: CstNode): Member {
@@ -303,13 +315,21 @@ function buildSweepAxis(node: CstNode): SweepAxis[] {
   const pathNode = firstNode(c, 'path');
   const fromNode = firstNode(c, 'from');
   if (!pathNode || !fromNode) return [];
-  const path = nodes(kids(pathNode), 'fieldName').map(buildFieldName).filter((n): n is Name => n !== undefined);
+  const path = nodes(kids(pathNode), 'fieldName')
+    .map(buildFieldName)
+    .filter((n): n is Name => n !== undefined);
   let values = buildUnary(fromNode);
   const toNode = firstNode(c, 'to');
   if (toNode) {
     const to = buildUnary(toNode);
     const byNode = firstNode(c, 'by');
-    values = { kind: 'range', from: values, to, ...(byNode ? { by: buildUnary(byNode) } : {}), span: spanUnion(values.span, byNode ? nodeSpan(byNode) : to.span) };
+    values = {
+      kind: 'range',
+      from: values,
+      to,
+      ...(byNode ? { by: buildUnary(byNode) } : {}),
+      span: spanUnion(values.span, byNode ? nodeSpan(byNode) : to.span),
+    };
   }
   return [{ path, values, span: nodeSpan(node) }];
 }
@@ -363,7 +383,12 @@ function buildUnary(node: CstNode): Expr {
     const operand = buildUnary(operandNode);
     // Fold a sign into a number literal so `-0.63` stays one literal (better hover and errors).
     if (operand.kind === 'number') {
-      return { ...operand, value: sign.image === '-' ? -operand.value : operand.value, raw: sign.image + operand.raw, span: spanUnion(tokenSpan(sign), operand.span) };
+      return {
+        ...operand,
+        value: sign.image === '-' ? -operand.value : operand.value,
+        raw: sign.image + operand.raw,
+        span: spanUnion(tokenSpan(sign), operand.span),
+      };
     }
     return { kind: 'unary', op: sign.image as '-' | '+', operand, span: nodeSpan(node) };
   }
@@ -423,7 +448,12 @@ function unquote(s: string): string {
 export function parseExpressionText(file: string, text: string, diags: Diagnostics): Expr | undefined {
   const lexed = xbarLexer.tokenize(text);
   for (const e of lexed.errors) {
-    diags.add('unexpected-character', file, { start: e.offset, end: e.offset + 1, line: 1, col: e.offset + 1, endLine: 1, endCol: e.offset + 2 }, { char: JSON.stringify(text[e.offset] ?? '') });
+    diags.add(
+      'unexpected-character',
+      file,
+      { start: e.offset, end: e.offset + 1, line: 1, col: e.offset + 1, endLine: 1, endCol: e.offset + 2 },
+      { char: JSON.stringify(text[e.offset] ?? '') },
+    );
   }
   if (lexed.errors.length > 0) return undefined;
   xbarParser.input = lexed.tokens;
@@ -431,7 +461,9 @@ export function parseExpressionText(file: string, text: string, diags: Diagnosti
   const errors = xbarParser.errors;
   if (errors.length > 0 || xbarParser.input.length === 0) {
     const tok = realToken(errors[0]?.token);
-    diags.add('syntax-error', file, tok ? tokenSpan(tok) : endOfText(text), { detail: errors[0] ? describeSyntaxError(errors[0].message, tok) : 'expected a value' });
+    diags.add('syntax-error', file, tok ? tokenSpan(tok) : endOfText(text), {
+      detail: errors[0] ? describeSyntaxError(errors[0].message, tok) : 'expected a value',
+    });
     return undefined;
   }
   return buildExpression(cst);

@@ -144,15 +144,23 @@ export class Program {
       const decl = imported.own.get(name.text);
       if (!decl) {
         const suggestion = closest(name.text, imported.own.keys());
-        this.diagnostics.add('unknown-import', module.path, name.span, { source: imp.source.text, name: name.text, suggestion: didYouMean(suggestion) },
-          suggestion ? { title: `Change to ${suggestion}`, span: name.span, newText: suggestion } : undefined);
+        this.diagnostics.add(
+          'unknown-import',
+          module.path,
+          name.span,
+          { source: imp.source.text, name: name.text, suggestion: didYouMean(suggestion) },
+          suggestion ? { title: `Change to ${suggestion}`, span: name.span, newText: suggestion } : undefined,
+        );
         module.unresolved.add((alias ?? name).text);
         continue;
       }
       const local = alias ?? name;
       const prior = module.scope.get(local.text);
       if (prior) {
-        this.diagnostics.add('duplicate-declaration', module.path, local.span, { name: local.text, where: prior.via ? ' by another import' : ` at line ${prior.decl.name.span.line}` });
+        this.diagnostics.add('duplicate-declaration', module.path, local.span, {
+          name: local.text,
+          where: prior.via ? ' by another import' : ` at line ${prior.decl.name.span.line}`,
+        });
         continue;
       }
       module.scope.set(local.text, { decl, module: imported, via: { importDecl: imp, nameSpan: local.span, used: imp.names === null } });
@@ -169,10 +177,17 @@ export class Program {
     }
     const named = importedFileAsWritten(source, module.path);
     if (named !== target && this.host.whyUnreadable && this.host.whyUnreadable(named) === undefined) {
-      this.diagnostics.add('import-unreadable', module.path, imp.source.span, { source, reason: `${shortName(named)} exists but is not an .xbar file (imports name .xbar files; the extension may be left off)` });
+      this.diagnostics.add('import-unreadable', module.path, imp.source.span, {
+        source,
+        reason: `${shortName(named)} exists but is not an .xbar file (imports name .xbar files; the extension may be left off)`,
+      });
       return;
     }
-    const hint = source.startsWith('std/') ? `; the standard library has ${stdlibModules().map((m) => `"std/${m}"`).join(', ')}` : '';
+    const hint = source.startsWith('std/')
+      ? `; the standard library has ${stdlibModules()
+          .map((m) => `"std/${m}"`)
+          .join(', ')}`
+      : '';
     this.diagnostics.add('import-not-found', module.path, imp.source.span, { source, hint });
   }
 }
@@ -194,7 +209,10 @@ let stdlibList: string[] | undefined;
 export function stdlibModules(): string[] {
   if (!stdlibList) {
     try {
-      stdlibList = readdirSync(stdlibDir).filter((f) => f.endsWith('.xbar')).map((f) => f.replace(/\.xbar$/, '')).sort();
+      stdlibList = readdirSync(stdlibDir)
+        .filter((f) => f.endsWith('.xbar'))
+        .map((f) => f.replace(/\.xbar$/, ''))
+        .sort();
     } catch {
       stdlibList = [];
     }

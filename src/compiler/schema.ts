@@ -40,14 +40,29 @@ export interface ParamSpec {
   unit?: string;
 }
 
-export interface ObjectSchema { name: string; doc: string; params: ParamSpec[] }
+export interface ObjectSchema {
+  name: string;
+  doc: string;
+  params: ParamSpec[];
+}
 
 export type Family = 'update' | 'adcRange' | 'parasitics' | 'optimizer' | 'schedule' | 'data' | 'layer';
 
-export interface Constructor { name: string; family: Family; doc: string; params: ParamSpec[] }
+export interface Constructor {
+  name: string;
+  family: Family;
+  doc: string;
+  params: ParamSpec[];
+}
 
 const num = (dimension: Dimension, opts: Omit<Extract<ParamType, { t: 'number' }>, 't' | 'dim'> = {}): ParamType => ({ t: 'number', dim: dimension, ...opts });
-const int = (min?: number, max?: number): ParamType => ({ t: 'number', dim: Dim.none, int: true, ...(min !== undefined ? { min } : {}), ...(max !== undefined ? { max } : {}) });
+const int = (min?: number, max?: number): ParamType => ({
+  t: 'number',
+  dim: Dim.none,
+  int: true,
+  ...(min !== undefined ? { min } : {}),
+  ...(max !== undefined ? { max } : {}),
+});
 const bits = (min: number, max: number): ParamType => ({ t: 'number', dim: Dim.bits, int: true, min, max });
 const frac = (max = 1, maxExclusive = false): ParamType => ({ t: 'number', dim: Dim.none, min: 0, max, maxExclusive });
 const v = (value: number | string | boolean | string[] | number[]): DefaultSpec => ({ kind: 'value', value });
@@ -59,10 +74,28 @@ export const deviceSchema: ObjectSchema = {
   doc: 'A resistive memory cell: conductance range, levels, variation, faults, drift and its training-time update model.',
   params: [
     { name: 'levels', type: int(2, 65536), default: v(256), doc: 'Number of distinct programmable conductance states.' },
-    { name: 'r_on', type: num(Dim.resistance, { min: 0, minExclusive: true }), default: v(100e3), unit: 'kOhm', doc: 'Low-resistance (fully on) state R_on; G_on = 1/R_on.' },
+    {
+      name: 'r_on',
+      type: num(Dim.resistance, { min: 0, minExclusive: true }),
+      default: v(100e3),
+      unit: 'kOhm',
+      doc: 'Low-resistance (fully on) state R_on; G_on = 1/R_on.',
+    },
     { name: 'on_off', type: num(Dim.none), default: v(10), doc: 'On/off ratio R_off/R_on; must exceed 1. G_off = G_on/on_off.' },
-    { name: 'r_off', type: num(Dim.resistance, { min: 0, minExclusive: true }), default: { kind: 'computed', describe: 'r_on × on_off' }, unit: 'MOhm', doc: 'High-resistance (off) state R_off. Give either r_off or on_off.' },
-    { name: 'v_read', type: num(Dim.voltage, { min: 0, minExclusive: true }), default: v(0.25), unit: 'V', doc: 'Read voltage applied for a full-scale input digit.' },
+    {
+      name: 'r_off',
+      type: num(Dim.resistance, { min: 0, minExclusive: true }),
+      default: { kind: 'computed', describe: 'r_on × on_off' },
+      unit: 'MOhm',
+      doc: 'High-resistance (off) state R_off. Give either r_off or on_off.',
+    },
+    {
+      name: 'v_read',
+      type: num(Dim.voltage, { min: 0, minExclusive: true }),
+      default: v(0.25),
+      unit: 'V',
+      doc: 'Read voltage applied for a full-scale input digit.',
+    },
     { name: 'd2d_sigma', type: frac(1, true), default: v(0), unit: '%', doc: 'Device-to-device variation: G ← G·(1 + σ·ξ), sampled once at programming.' },
     { name: 'd2d_dist', type: { t: 'enum', options: ['normal', 'lognormal'] }, default: v('normal'), doc: 'Distribution of device-to-device variation.' },
     { name: 'read_noise', type: frac(10), default: v(0), unit: '%', doc: 'Cycle-to-cycle read noise per MVM: I ← I + σ·|I|·ξ.' },
@@ -70,7 +103,12 @@ export const deviceSchema: ObjectSchema = {
     { name: 'drift_t0', type: num(Dim.time, { min: 0, minExclusive: true }), default: v(1), unit: 's', doc: 'Drift reference time t₀.' },
     { name: 'p_sa0', type: frac(), default: v(0), unit: '%', doc: 'Fraction of cells stuck at G_off (stuck-at-0).' },
     { name: 'p_sa1', type: frac(), default: v(0), unit: '%', doc: 'Fraction of cells stuck at G_on (stuck-at-1).' },
-    { name: 'update', type: { t: 'variant', family: 'update' }, default: { kind: 'call', name: 'ideal' }, doc: 'Training-time weight-update model (how a programming pulse changes the conductance).' },
+    {
+      name: 'update',
+      type: { t: 'variant', family: 'update' },
+      default: { kind: 'call', name: 'ideal' },
+      doc: 'Training-time weight-update model (how a programming pulse changes the conductance).',
+    },
   ],
 };
 
@@ -80,7 +118,12 @@ export const adcSchema: ObjectSchema = {
   doc: 'Column analog-to-digital converter.',
   params: [
     { name: 'bits', type: bits(1, 24), default: v(8), doc: 'ADC resolution.' },
-    { name: 'range', type: { t: 'variant', family: 'adcRange' }, default: { kind: 'call', name: 'calibrate', args: { percentile: 0.999 } }, doc: 'Full-scale range: calibrated from observed currents, the worst case, or fixed.' },
+    {
+      name: 'range',
+      type: { t: 'variant', family: 'adcRange' },
+      default: { kind: 'call', name: 'calibrate', args: { percentile: 0.999 } },
+      doc: 'Full-scale range: calibrated from observed currents, the worst case, or fixed.',
+    },
     { name: 'offset', type: num(Dim.none, { min: -8, max: 8 }), default: v(0), doc: 'Offset error in LSB.' },
     { name: 'gain_error', type: num(Dim.none, { min: -0.5, max: 0.5 }), default: v(0), unit: '%', doc: 'Relative gain error of the transfer curve.' },
     { name: 'inl', type: num(Dim.none, { min: 0, max: 8 }), default: v(0), doc: 'Peak integral nonlinearity in LSB (a parabolic INL curve).' },
@@ -112,17 +155,42 @@ export const crossbarSchema: ObjectSchema = {
   name: 'crossbar',
   doc: 'A crossbar tile: its size, device, weight mapping, bit slicing, input streaming, DAC/ADC and wires.',
   params: [
-    { name: 'size', type: { t: 'shape', rank: 2, square: true, min: 1, max: 4096 }, default: v([64, 64]), doc: 'Tile rows × columns (`64 x 64`, or `64` for square).' },
+    {
+      name: 'size',
+      type: { t: 'shape', rank: 2, square: true, min: 1, max: 4096 },
+      default: v([64, 64]),
+      doc: 'Tile rows × columns (`64 x 64`, or `64` for square).',
+    },
     { name: 'device', type: { t: 'ref', kind: 'device' }, default: required, doc: 'The device in every cell.' },
-    { name: 'mapping', type: { t: 'enum', options: ['differential', 'offset'] }, default: v('differential'), doc: 'Signed weights as a ± pair of arrays, or one array with a reference column.' },
+    {
+      name: 'mapping',
+      type: { t: 'enum', options: ['differential', 'offset'] },
+      default: v('differential'),
+      doc: 'Signed weights as a ± pair of arrays, or one array with a reference column.',
+    },
     { name: 'weight_bits', type: bits(1, 32), default: v(8), doc: 'Fixed-point precision of stored weights.' },
-    { name: 'cell_bits', type: bits(1, 16), default: v(2), doc: 'Bits per cell; weights are split into ⌈weight_bits/cell_bits⌉ slices of cell_bits from the LSB up, the top slice narrower when cell_bits does not divide weight_bits.' },
+    {
+      name: 'cell_bits',
+      type: bits(1, 16),
+      default: v(2),
+      doc: 'Bits per cell; weights are split into ⌈weight_bits/cell_bits⌉ slices of cell_bits from the LSB up, the top slice narrower when cell_bits does not divide weight_bits.',
+    },
     { name: 'input_bits', type: bits(1, 32), default: v(8), doc: 'Fixed-point precision of inputs.' },
     { name: 'dac_bits', type: bits(1, 16), default: v(1), doc: 'DAC resolution; inputs stream in input_bits/dac_bits cycles.' },
     { name: 'adc', type: { t: 'object', schema: adcSchema }, default: { kind: 'none', describe: 'adc defaults' }, doc: 'Column ADC.' },
     { name: 'wires', type: { t: 'object', schema: wiresSchema }, default: { kind: 'none', describe: 'all zero' }, doc: 'Wire, driver and sense resistances.' },
-    { name: 'parasitics', type: { t: 'variant', family: 'parasitics' }, default: { kind: 'call', name: 'none' }, doc: 'IR-drop model: none, fcm (exact circuit), aam (approximate).' },
-    { name: 'backward', type: { t: 'object', schema: backwardSchema }, default: { kind: 'none', describe: 'backward defaults' }, doc: 'DAC/ADC settings of the transposed (backward) MVM.' },
+    {
+      name: 'parasitics',
+      type: { t: 'variant', family: 'parasitics' },
+      default: { kind: 'call', name: 'none' },
+      doc: 'IR-drop model: none, fcm (exact circuit), aam (approximate).',
+    },
+    {
+      name: 'backward',
+      type: { t: 'object', schema: backwardSchema },
+      default: { kind: 'none', describe: 'backward defaults' },
+      doc: 'DAC/ADC settings of the transposed (backward) MVM.',
+    },
   ],
 };
 
@@ -133,11 +201,32 @@ export const trainSchema: ObjectSchema = {
   params: [
     { name: 'epochs', type: int(0, 100000), default: v(1), doc: 'Passes over the training set.' },
     { name: 'batch', type: int(1, 1 << 20), default: v(64), doc: 'Minibatch size.' },
-    { name: 'optimizer', type: { t: 'variant', family: 'optimizer' }, default: { kind: 'call', name: 'sgd', args: { lr: 0.01 } }, doc: 'Optimizer and its hyper-parameters.' },
+    {
+      name: 'optimizer',
+      type: { t: 'variant', family: 'optimizer' },
+      default: { kind: 'call', name: 'sgd', args: { lr: 0.01 } },
+      doc: 'Optimizer and its hyper-parameters.',
+    },
     { name: 'schedule', type: { t: 'variant', family: 'schedule' }, default: { kind: 'call', name: 'constant' }, doc: 'Learning-rate schedule.' },
-    { name: 'nonideal', type: { t: 'list', of: { t: 'enum', options: ['forward', 'backward', 'update'] } }, default: v(['forward', 'backward', 'update']), doc: 'Training stages that pass through the crossbar model (TxSim semantics); the others run ideally.' },
-    { name: 'weight_range', optional: true, type: num(Dim.none, { min: 0, minExclusive: true }), default: { kind: 'computed', describe: 'headroom × the layer\'s largest initial |W|' }, doc: 'Device updates: weights in ±weight_range span a device pair\'s full conductance range (ΔG = ΔW·(G_max − G_min)/weight_range), the same for every crossbar layer; NeuroSim\'s MLP uses 1.' },
-    { name: 'headroom', type: num(Dim.none, { min: 1 }), default: v(1), doc: 'Device updates without weight_range: the representable weight range of each crossbar layer as a multiple of its largest initial |W|.' },
+    {
+      name: 'nonideal',
+      type: { t: 'list', of: { t: 'enum', options: ['forward', 'backward', 'update'] } },
+      default: v(['forward', 'backward', 'update']),
+      doc: 'Training stages that pass through the crossbar model (TxSim semantics); the others run ideally.',
+    },
+    {
+      name: 'weight_range',
+      optional: true,
+      type: num(Dim.none, { min: 0, minExclusive: true }),
+      default: { kind: 'computed', describe: "headroom × the layer's largest initial |W|" },
+      doc: "Device updates: weights in ±weight_range span a device pair's full conductance range (ΔG = ΔW·(G_max − G_min)/weight_range), the same for every crossbar layer; NeuroSim's MLP uses 1.",
+    },
+    {
+      name: 'headroom',
+      type: num(Dim.none, { min: 1 }),
+      default: v(1),
+      doc: 'Device updates without weight_range: the representable weight range of each crossbar layer as a multiple of its largest initial |W|.',
+    },
   ],
 };
 
@@ -147,7 +236,12 @@ export const evaluateSchema: ObjectSchema = {
   params: [
     { name: 'batch', type: int(1, 1 << 20), default: v(256), doc: 'Evaluation batch size.' },
     { name: 'time', type: num(Dim.time, { min: 0 }), default: v(0), unit: 's', doc: 'Time since programming at which to evaluate (conductance drift).' },
-    { name: 'repeats', type: int(1, 1000), default: v(1), doc: 'Independent evaluations of the final test set (fresh read noise each): results.json and the run summary give their mean and spread (final.repeats: sd, min, max).' },
+    {
+      name: 'repeats',
+      type: int(1, 1000),
+      default: v(1),
+      doc: 'Independent evaluations of the final test set (fresh read noise each): results.json and the run summary give their mean and spread (final.repeats: sd, min, max).',
+    },
   ],
 };
 
@@ -157,11 +251,27 @@ export const experimentSchema: ObjectSchema = {
   params: [
     { name: 'data', type: { t: 'variant', family: 'data' }, default: { kind: 'call', name: 'mnist' }, doc: 'The data set.' },
     { name: 'model', type: { t: 'model' }, default: required, doc: 'The network, instantiated with arguments: `LeNet5(classes = 10)`.' },
-    { name: 'fidelity', type: { t: 'enum', options: ['ideal', 'fast', 'exact'] }, default: v('fast'), doc: 'ideal: float32 digital; fast: one folded GEMM per MVM (TxSim); exact: every tile × stream × slice through its own ADC (NeuroSim/PUMA).' },
-    { name: 'train', optional: true, type: { t: 'object', schema: trainSchema }, default: { kind: 'none', describe: 'no training (inference only)' }, doc: 'Training protocol; omit for inference only.' },
+    {
+      name: 'fidelity',
+      type: { t: 'enum', options: ['ideal', 'fast', 'exact'] },
+      default: v('fast'),
+      doc: 'ideal: float32 digital; fast: one folded GEMM per MVM (TxSim); exact: every tile × stream × slice through its own ADC (NeuroSim/PUMA).',
+    },
+    {
+      name: 'train',
+      optional: true,
+      type: { t: 'object', schema: trainSchema },
+      default: { kind: 'none', describe: 'no training (inference only)' },
+      doc: 'Training protocol; omit for inference only.',
+    },
     { name: 'evaluate', type: { t: 'object', schema: evaluateSchema }, default: { kind: 'none', describe: 'evaluate defaults' }, doc: 'Evaluation protocol.' },
     { name: 'seed', type: int(0, Number.MAX_SAFE_INTEGER), default: v(0), doc: 'Seed of every random stream (initialization, shuffling, variation, noise).' },
-    { name: 'output', type: { t: 'string' }, default: { kind: 'computed', describe: '"results/<experiment name>"' }, doc: 'Directory for results (relative to the working directory).' },
+    {
+      name: 'output',
+      type: { t: 'string' },
+      default: { kind: 'computed', describe: '"results/<experiment name>"' },
+      doc: 'Directory for results (relative to the working directory).',
+    },
   ],
 };
 
@@ -174,21 +284,35 @@ export const constructors: Constructor[] = [
   // update models (MODELS.md §3)
   { name: 'ideal', family: 'update', doc: 'Updates land exactly as computed (no device effects).', params: [] },
   {
-    name: 'nonlinear', family: 'update', doc: 'NeuroSim pulse model: exponential LTP/LTD curves labelled by nonlinearity α, with cycle-to-cycle noise.', params: [
-      { name: 'ltp', type: num(Dim.none, { min: -9, max: 9 }), default: v(0), doc: 'Potentiation nonlinearity label α_LTP (0 = linear; negative flips the curve).' },
+    name: 'nonlinear',
+    family: 'update',
+    doc: 'NeuroSim pulse model: exponential LTP/LTD curves labelled by nonlinearity α, with cycle-to-cycle noise.',
+    params: [
+      {
+        name: 'ltp',
+        type: num(Dim.none, { min: -9, max: 9 }),
+        default: v(0),
+        doc: 'Potentiation nonlinearity label α_LTP (0 = linear; negative flips the curve).',
+      },
       { name: 'ltd', type: num(Dim.none, { min: -9, max: 9 }), default: v(0), doc: 'Depression nonlinearity label α_LTD.' },
       { name: 'c2c', type: frac(), default: v(0), unit: '%', doc: 'Cycle-to-cycle σ as a fraction of (G_max − G_min), per update.' },
       { name: 'd2d', type: pos(), default: v(0), doc: 'Device-to-device σ of the nonlinearity label.' },
     ],
   },
   {
-    name: 'txsim', family: 'update', doc: 'TxSim: asymmetric nonlinear update (CrossSim ASYM form, factor v) plus write noise γ.', params: [
+    name: 'txsim',
+    family: 'update',
+    doc: 'TxSim: asymmetric nonlinear update (CrossSim ASYM form, factor v) plus write noise γ.',
+    params: [
       { name: 'v', type: pos(), default: v(0.01), doc: 'Asymmetric nonlinearity factor (≤ 0.1 harmless, 1 diverges).' },
       { name: 'gamma', type: pos(), default: v(0), doc: 'Write-noise factor: σ = γ·sqrt((G_max − G_min)·|ΔG|).' },
     ],
   },
   {
-    name: 'constant_step', family: 'update', doc: 'aihwkit ConstantStepDevice: fixed step per pulse, clipped to [w_min, w_max].', params: [
+    name: 'constant_step',
+    family: 'update',
+    doc: 'aihwkit ConstantStepDevice: fixed step per pulse, clipped to [w_min, w_max].',
+    params: [
       { name: 'dw_min', type: pos(), default: v(0.001), doc: 'Mean step per pulse.' },
       { name: 'up_down', type: num(Dim.none), default: v(0), doc: 'Up/down step asymmetry.' },
       { name: 'dw_min_dtod', type: pos(), default: v(0.3), doc: 'Device-to-device spread of dw_min.' },
@@ -198,7 +322,10 @@ export const constructors: Constructor[] = [
     ],
   },
   {
-    name: 'soft_bounds', family: 'update', doc: 'aihwkit SoftBoundsDevice: step shrinks linearly toward the bounds.', params: [
+    name: 'soft_bounds',
+    family: 'update',
+    doc: 'aihwkit SoftBoundsDevice: step shrinks linearly toward the bounds.',
+    params: [
       { name: 'dw_min', type: pos(), default: v(0.001), doc: 'Step per pulse at w = 0.' },
       { name: 'up_down', type: num(Dim.none), default: v(0), doc: 'Up/down asymmetry.' },
       { name: 'dw_min_dtod', type: pos(), default: v(0.3), doc: 'Device-to-device spread of dw_min.' },
@@ -208,7 +335,10 @@ export const constructors: Constructor[] = [
     ],
   },
   {
-    name: 'exp_step', family: 'update', doc: 'aihwkit ExpStepDevice: exponential step dependence on the weight.', params: [
+    name: 'exp_step',
+    family: 'update',
+    doc: 'aihwkit ExpStepDevice: exponential step dependence on the weight.',
+    params: [
       { name: 'dw_min', type: pos(), default: v(0.001), doc: 'Step scale.' },
       { name: 'A_up', type: num(Dim.none), default: v(0.00081), doc: 'Up-step exponential amplitude.' },
       { name: 'A_down', type: num(Dim.none), default: v(0.36833), doc: 'Down-step exponential amplitude.' },
@@ -222,25 +352,68 @@ export const constructors: Constructor[] = [
     ],
   },
   // ADC range
-  { name: 'calibrate', family: 'adcRange', doc: 'Full scale at a percentile of currents observed in a calibration pass.', params: [{ name: 'percentile', type: { t: 'number', dim: Dim.none, min: 0, max: 1, minExclusive: true }, default: v(0.999), unit: '%', doc: 'Percentile of observed column currents mapped to full scale.' }] },
+  {
+    name: 'calibrate',
+    family: 'adcRange',
+    doc: 'Full scale at a percentile of currents observed in a calibration pass.',
+    params: [
+      {
+        name: 'percentile',
+        type: { t: 'number', dim: Dim.none, min: 0, max: 1, minExclusive: true },
+        default: v(0.999),
+        unit: '%',
+        doc: 'Percentile of observed column currents mapped to full scale.',
+      },
+    ],
+  },
   { name: 'max', family: 'adcRange', doc: 'Full scale at the worst-case column current (never saturates).', params: [] },
-  { name: 'fixed', family: 'adcRange', doc: 'A fixed full-scale current.', params: [{ name: 'current', type: num(Dim.current, { min: 0, minExclusive: true }), default: required, unit: 'uA', doc: 'Full-scale current.' }] },
+  {
+    name: 'fixed',
+    family: 'adcRange',
+    doc: 'A fixed full-scale current.',
+    params: [{ name: 'current', type: num(Dim.current, { min: 0, minExclusive: true }), default: required, unit: 'uA', doc: 'Full-scale current.' }],
+  },
   // parasitics
   { name: 'none', family: 'parasitics', doc: 'Ideal wires.', params: [] },
   {
-    name: 'fcm', family: 'parasitics', doc: 'Full circuit model: the exact linear resistive network reduced to an effective conductance matrix (RxNN/TxSim).', params: [
-      { name: 'refresh', type: num(Dim.batches, { int: true, min: 1 }), default: v(1), unit: 'batches', doc: 'Recompute the circuit every L batches; interpolate with the kept distortion in between (interpolated FCM).' },
-      { name: 'backward', type: { t: 'enum', options: ['transposed', 'reuse'] }, default: v('transposed'), doc: 'Backward: solve the transposed-drive circuit, or reuse the forward matrix transposed.' },
+    name: 'fcm',
+    family: 'parasitics',
+    doc: 'Full circuit model: the exact linear resistive network reduced to an effective conductance matrix (RxNN/TxSim).',
+    params: [
+      {
+        name: 'refresh',
+        type: num(Dim.batches, { int: true, min: 1 }),
+        default: v(1),
+        unit: 'batches',
+        doc: 'Recompute the circuit every L batches; interpolate with the kept distortion in between (interpolated FCM).',
+      },
+      {
+        name: 'backward',
+        type: { t: 'enum', options: ['transposed', 'reuse'] },
+        default: v('transposed'),
+        doc: 'Backward: solve the transposed-drive circuit, or reuse the forward matrix transposed.',
+      },
     ],
   },
   {
-    name: 'aam', family: 'parasitics', doc: 'Approximate model: each cell in series with its lumped shortest path (TxSim AAM).', params: [
-      { name: 'backward', type: { t: 'enum', options: ['transposed', 'reuse'] }, default: v('transposed'), doc: 'Backward: transposed-drive paths, or the forward matrix transposed.' },
+    name: 'aam',
+    family: 'parasitics',
+    doc: 'Approximate model: each cell in series with its lumped shortest path (TxSim AAM).',
+    params: [
+      {
+        name: 'backward',
+        type: { t: 'enum', options: ['transposed', 'reuse'] },
+        default: v('transposed'),
+        doc: 'Backward: transposed-drive paths, or the forward matrix transposed.',
+      },
     ],
   },
   // optimizers
   {
-    name: 'sgd', family: 'optimizer', doc: 'Stochastic gradient descent, optionally with momentum.', params: [
+    name: 'sgd',
+    family: 'optimizer',
+    doc: 'Stochastic gradient descent, optionally with momentum.',
+    params: [
       { name: 'lr', type: num(Dim.none, { min: 0, minExclusive: true }), default: v(0.01), doc: 'Learning rate.' },
       { name: 'momentum', type: frac(1, true), default: v(0), doc: 'Momentum coefficient.' },
       { name: 'nesterov', type: { t: 'bool' }, default: v(false), doc: 'Nesterov momentum.' },
@@ -248,7 +421,10 @@ export const constructors: Constructor[] = [
     ],
   },
   {
-    name: 'momentum', family: 'optimizer', doc: 'SGD with momentum 0.9 by default.', params: [
+    name: 'momentum',
+    family: 'optimizer',
+    doc: 'SGD with momentum 0.9 by default.',
+    params: [
       { name: 'lr', type: num(Dim.none, { min: 0, minExclusive: true }), default: v(0.01), doc: 'Learning rate.' },
       { name: 'momentum', type: frac(1, true), default: v(0.9), doc: 'Momentum coefficient.' },
       { name: 'nesterov', type: { t: 'bool' }, default: v(false), doc: 'Nesterov momentum.' },
@@ -256,7 +432,10 @@ export const constructors: Constructor[] = [
     ],
   },
   {
-    name: 'adam', family: 'optimizer', doc: 'Adam with bias correction.', params: [
+    name: 'adam',
+    family: 'optimizer',
+    doc: 'Adam with bias correction.',
+    params: [
       { name: 'lr', type: num(Dim.none, { min: 0, minExclusive: true }), default: v(0.001), doc: 'Learning rate.' },
       { name: 'beta1', type: frac(1, true), default: v(0.9), doc: 'First-moment decay.' },
       { name: 'beta2', type: frac(1, true), default: v(0.999), doc: 'Second-moment decay.' },
@@ -267,7 +446,10 @@ export const constructors: Constructor[] = [
   // schedules
   { name: 'constant', family: 'schedule', doc: 'Constant learning rate.', params: [] },
   {
-    name: 'step', family: 'schedule', doc: 'Multiply the learning rate by gamma every `every` epochs.', params: [
+    name: 'step',
+    family: 'schedule',
+    doc: 'Multiply the learning rate by gamma every `every` epochs.',
+    params: [
       { name: 'every', type: int(1), default: v(10), doc: 'Epochs between decays.' },
       { name: 'gamma', type: frac(), default: v(0.1), doc: 'Decay factor.' },
     ],
@@ -275,16 +457,22 @@ export const constructors: Constructor[] = [
   { name: 'cosine', family: 'schedule', doc: 'Cosine annealing to zero over the run.', params: [] },
   // data sets
   {
-    name: 'mnist', family: 'data', doc: 'The embedded MNIST digits (10,000 real images shipped with xbarc), split train/test by seed.', params: [
+    name: 'mnist',
+    family: 'data',
+    doc: 'The embedded MNIST digits (10,000 real images shipped with xbarc), split train/test by seed.',
+    params: [
       { name: 'train', type: int(1, 10000), default: v(8000), doc: 'Training samples.' },
       { name: 'test', type: int(1, 10000), default: v(2000), doc: 'Test samples (train + test ≤ 10,000).' },
-      { name: 'crop', type: int(0, 28), default: v(0), doc: 'Center-crop images to crop × crop pixels (0 = keep 28 × 28); NeuroSim\'s MLP uses 20.' },
+      { name: 'crop', type: int(0, 28), default: v(0), doc: "Center-crop images to crop × crop pixels (0 = keep 28 × 28); NeuroSim's MLP uses 20." },
       { name: 'mean', type: num(Dim.none), default: v(0.1307), doc: 'Normalization mean (after scaling pixels to 0..1).' },
       { name: 'std', type: num(Dim.none, { min: 0, minExclusive: true }), default: v(0.3081), doc: 'Normalization standard deviation.' },
     ],
   },
   {
-    name: 'idx', family: 'data', doc: 'MNIST-format IDX files (MNIST, Fashion-MNIST), gzipped or not; paths relative to the spec.', params: [
+    name: 'idx',
+    family: 'data',
+    doc: 'MNIST-format IDX files (MNIST, Fashion-MNIST), gzipped or not; paths relative to the spec.',
+    params: [
       { name: 'train_images', type: { t: 'string' }, default: required, doc: 'Training images file.' },
       { name: 'train_labels', type: { t: 'string' }, default: required, doc: 'Training labels file.' },
       { name: 'test_images', type: { t: 'string' }, default: required, doc: 'Test images file.' },
@@ -297,7 +485,10 @@ export const constructors: Constructor[] = [
     ],
   },
   {
-    name: 'cifar10', family: 'data', doc: 'CIFAR-10 binary version (data_batch_1..5.bin, test_batch.bin) in a directory relative to the spec.', params: [
+    name: 'cifar10',
+    family: 'data',
+    doc: 'CIFAR-10 binary version (data_batch_1..5.bin, test_batch.bin) in a directory relative to the spec.',
+    params: [
       { name: 'dir', type: { t: 'string' }, default: required, doc: 'Directory holding the .bin files.' },
       { name: 'train', type: int(0), default: v(0), doc: 'Use the first N training samples (0 = all 50,000).' },
       { name: 'test', type: int(0), default: v(0), doc: 'Use the first N test samples (0 = all 10,000).' },
@@ -307,7 +498,10 @@ export const constructors: Constructor[] = [
   },
   // layers
   {
-    name: 'conv2d', family: 'layer', doc: '2-D convolution (weights [out, in, kh, kw]; crossbar matrix K = in·kh·kw rows × out columns).', params: [
+    name: 'conv2d',
+    family: 'layer',
+    doc: '2-D convolution (weights [out, in, kh, kw]; crossbar matrix K = in·kh·kw rows × out columns).',
+    params: [
       { name: 'out', type: int(1, 65536), default: required, doc: 'Output channels.' },
       { name: 'kernel', type: { t: 'shape', rank: 2, square: true, min: 1, max: 64 }, default: v([3, 3]), doc: 'Kernel size (`3` or `3 x 5`).' },
       { name: 'stride', type: { t: 'shape', rank: 2, square: true, min: 1, max: 64 }, default: v([1, 1]), doc: 'Stride.' },
@@ -316,23 +510,37 @@ export const constructors: Constructor[] = [
     ],
   },
   {
-    name: 'dense', family: 'layer', doc: 'Fully connected layer (weights [in, out]).', params: [
+    name: 'dense',
+    family: 'layer',
+    doc: 'Fully connected layer (weights [in, out]).',
+    params: [
       { name: 'units', type: int(1, 1 << 20), default: required, doc: 'Output features.' },
       { name: 'bias', type: { t: 'bool' }, default: v(true), doc: 'Add a learned bias (digital).' },
     ],
   },
   { name: 'relu', family: 'layer', doc: 'Rectified linear unit (digital).', params: [] },
-  { name: 'sigmoid', family: 'layer', doc: 'Logistic sigmoid 1 / (1 + exp(−x)) (digital); its outputs are non-negative, so a crossbar after it streams unsigned inputs, as after `relu`.', params: [] },
+  {
+    name: 'sigmoid',
+    family: 'layer',
+    doc: 'Logistic sigmoid 1 / (1 + exp(−x)) (digital); its outputs are non-negative, so a crossbar after it streams unsigned inputs, as after `relu`.',
+    params: [],
+  },
   { name: 'tanh', family: 'layer', doc: 'Hyperbolic tangent (digital); its outputs are signed, so a crossbar after it streams signed inputs.', params: [] },
   {
-    name: 'maxpool', family: 'layer', doc: 'Max pooling (digital).', params: [
+    name: 'maxpool',
+    family: 'layer',
+    doc: 'Max pooling (digital).',
+    params: [
       { name: 'kernel', type: { t: 'shape', rank: 2, square: true, min: 1, max: 64 }, default: v([2, 2]), doc: 'Window size.' },
       { name: 'stride', type: { t: 'shape', rank: 2, square: true, min: 1, max: 64 }, default: { kind: 'computed', describe: 'kernel' }, doc: 'Stride.' },
       { name: 'padding', type: { t: 'shape', rank: 2, square: true, min: 0, max: 64 }, default: v([0, 0]), doc: 'Padding.' },
     ],
   },
   {
-    name: 'avgpool', family: 'layer', doc: 'Average pooling (digital); `global = true` averages over the whole feature map.', params: [
+    name: 'avgpool',
+    family: 'layer',
+    doc: 'Average pooling (digital); `global = true` averages over the whole feature map.',
+    params: [
       { name: 'kernel', type: { t: 'shape', rank: 2, square: true, min: 1, max: 64 }, default: v([2, 2]), doc: 'Window size.' },
       { name: 'stride', type: { t: 'shape', rank: 2, square: true, min: 1, max: 64 }, default: { kind: 'computed', describe: 'kernel' }, doc: 'Stride.' },
       { name: 'padding', type: { t: 'shape', rank: 2, square: true, min: 0, max: 64 }, default: v([0, 0]), doc: 'Padding.' },
@@ -340,13 +548,21 @@ export const constructors: Constructor[] = [
     ],
   },
   {
-    name: 'batchnorm', family: 'layer', doc: 'Batch normalization over channels (digital): batch statistics in training, running statistics in evaluation.', params: [
+    name: 'batchnorm',
+    family: 'layer',
+    doc: 'Batch normalization over channels (digital): batch statistics in training, running statistics in evaluation.',
+    params: [
       { name: 'epsilon', type: num(Dim.none, { min: 0, minExclusive: true }), default: v(1e-5), doc: 'Variance guard.' },
       { name: 'momentum', type: frac(), default: v(0.1), doc: 'Running-statistics update rate.' },
     ],
   },
   { name: 'flatten', family: 'layer', doc: 'Flatten [C, H, W] to a vector.', params: [] },
-  { name: 'add', family: 'layer', doc: "Residual add: inside a block, adds the block's input (through its `shortcut`, if any) to the current value.", params: [] },
+  {
+    name: 'add',
+    family: 'layer',
+    doc: "Residual add: inside a block, adds the block's input (through its `shortcut`, if any) to the current value.",
+    params: [],
+  },
 ];
 
 const constructorIndex = new Map<string, Constructor>();

@@ -5,7 +5,13 @@
  * Every value is stored in SI (Ohm, S, V, A, s, J, W) once parsed.
  */
 
-export interface Dimension { V: number; A: number; s: number; bit: number; batch: number }
+export interface Dimension {
+  V: number;
+  A: number;
+  s: number;
+  bit: number;
+  batch: number;
+}
 
 const dim = (V = 0, A = 0, s = 0, bit = 0, batch = 0): Dimension => ({ V, A, s, bit, batch });
 
@@ -25,7 +31,10 @@ export const Dim = {
 
 export type DimName = keyof typeof Dim;
 
-interface UnitInfo { dim: Dimension; scale: number }
+interface UnitInfo {
+  dim: Dimension;
+  scale: number;
+}
 
 function prefixed(base: string, d: Dimension, prefixes: Record<string, number>): Record<string, UnitInfo> {
   const out: Record<string, UnitInfo> = {};
@@ -92,8 +101,16 @@ export function dimName(d: Dimension): string {
 /** The SI unit used to display a dimension. */
 export function siUnit(d: Dimension): string {
   const table: [Dimension, string][] = [
-    [Dim.resistance, 'Ohm'], [Dim.conductance, 'S'], [Dim.voltage, 'V'], [Dim.current, 'A'], [Dim.time, 's'],
-    [Dim.energy, 'J'], [Dim.power, 'W'], [Dim.frequency, 'Hz'], [Dim.bits, 'bits'], [Dim.batches, 'batches'],
+    [Dim.resistance, 'Ohm'],
+    [Dim.conductance, 'S'],
+    [Dim.voltage, 'V'],
+    [Dim.current, 'A'],
+    [Dim.time, 's'],
+    [Dim.energy, 'J'],
+    [Dim.power, 'W'],
+    [Dim.frequency, 'Hz'],
+    [Dim.bits, 'bits'],
+    [Dim.batches, 'batches'],
   ];
   for (const [candidate, unit] of table) if (sameDim(d, candidate)) return unit;
   return isDimensionless(d) ? '' : dimName(d);
@@ -102,8 +119,14 @@ export function siUnit(d: Dimension): string {
 /** An example literal for a dimension, used in "needs a unit" messages. */
 export function exampleFor(d: Dimension): string {
   const table: [Dimension, string][] = [
-    [Dim.resistance, '100 kOhm'], [Dim.conductance, '10 uS'], [Dim.voltage, '0.2 V'], [Dim.current, '10 uA'], [Dim.time, '1 s'],
-    [Dim.energy, '1 pJ'], [Dim.power, '1 mW'], [Dim.frequency, '1 GHz'],
+    [Dim.resistance, '100 kOhm'],
+    [Dim.conductance, '10 uS'],
+    [Dim.voltage, '0.2 V'],
+    [Dim.current, '10 uA'],
+    [Dim.time, '1 s'],
+    [Dim.energy, '1 pJ'],
+    [Dim.power, '1 mW'],
+    [Dim.frequency, '1 GHz'],
   ];
   for (const [candidate, ex] of table) if (sameDim(d, candidate)) return ex;
   return '1';
@@ -113,7 +136,17 @@ export function exampleFor(d: Dimension): string {
 export function formatQuantity(value: number, d: Dimension): string {
   const unit = siUnit(d);
   if (!unit || unit === 'bits' || unit === 'batches') return `${trimNumber(value)}${unit ? ' ' + unit : ''}`;
-  const prefixes: [number, string][] = [[1e9, 'G'], [1e6, 'M'], [1e3, 'k'], [1, ''], [1e-3, 'm'], [1e-6, 'u'], [1e-9, 'n'], [1e-12, 'p'], [1e-15, 'f']];
+  const prefixes: [number, string][] = [
+    [1e9, 'G'],
+    [1e6, 'M'],
+    [1e3, 'k'],
+    [1, ''],
+    [1e-3, 'm'],
+    [1e-6, 'u'],
+    [1e-9, 'n'],
+    [1e-12, 'p'],
+    [1e-15, 'f'],
+  ];
   const abs = Math.abs(value);
   if (abs === 0) return `0 ${unit}`;
   for (const [scale, p] of prefixes) {

@@ -6,7 +6,11 @@ import type { Span } from './ast.js';
 import type { Family } from './schema.js';
 import { type Dimension, formatQuantity, trimNumber, isDimensionless } from './units.js';
 
-export interface Origin { file: string; span: Span; isDefault?: boolean }
+export interface Origin {
+  file: string;
+  span: Span;
+  isDefault?: boolean;
+}
 
 export type Value =
   | ({ k: 'num'; v: number; dim: Dimension; unit?: string } & Origin)
@@ -26,17 +30,26 @@ export function showValue(value: Value): string {
     case 'num':
       if (value.unit === '%') return `${trimNumber(value.v * 100)} %`;
       return isDimensionless(value.dim) ? trimNumber(value.v) : formatQuantity(value.v, value.dim);
-    case 'str': return JSON.stringify(value.v);
-    case 'bool': return String(value.v);
-    case 'enum': return value.v;
-    case 'list': return `[${value.items.map(showValue).join(', ')}]`;
-    case 'shape': return value.dims.join(' x ');
+    case 'str':
+      return JSON.stringify(value.v);
+    case 'bool':
+      return String(value.v);
+    case 'enum':
+      return value.v;
+    case 'list':
+      return `[${value.items.map(showValue).join(', ')}]`;
+    case 'shape':
+      return value.dims.join(' x ');
     case 'call': {
       const args = Object.entries(value.args).filter(([, a]) => !a.isDefault);
       return args.length === 0 ? value.name : `${value.name}(${args.map(([k, a]) => `${k} = ${showValue(a)}`).join(', ')})`;
     }
-    case 'object': return `{ ${Object.entries(value.fields).map(([k, f]) => `${k} = ${showValue(f)}`).join(', ')} }`;
-    case 'decl': return value.name;
+    case 'object':
+      return `{ ${Object.entries(value.fields)
+        .map(([k, f]) => `${k} = ${showValue(f)}`)
+        .join(', ')} }`;
+    case 'decl':
+      return value.name;
     case 'model': {
       const args = Object.entries(value.args);
       return args.length === 0 ? value.network : `${value.network}(${args.map(([k, a]) => `${k} = ${showValue(a)}`).join(', ')})`;
@@ -47,13 +60,23 @@ export function showValue(value: Value): string {
 /** Plain JSON of a value (SI numbers), for plans, results and hover. */
 export function toJson(value: Value): unknown {
   switch (value.k) {
-    case 'num': case 'str': case 'bool': case 'enum': return value.v;
-    case 'list': return value.items.map(toJson);
-    case 'shape': return value.dims;
-    case 'call': return { kind: value.name, ...Object.fromEntries(Object.entries(value.args).map(([k, a]) => [k, toJson(a)])) };
-    case 'object': return Object.fromEntries(Object.entries(value.fields).map(([k, f]) => [k, toJson(f)]));
-    case 'decl': return value.name;
-    case 'model': return { network: value.network, ...Object.fromEntries(Object.entries(value.args).map(([k, a]) => [k, toJson(a)])) };
+    case 'num':
+    case 'str':
+    case 'bool':
+    case 'enum':
+      return value.v;
+    case 'list':
+      return value.items.map(toJson);
+    case 'shape':
+      return value.dims;
+    case 'call':
+      return { kind: value.name, ...Object.fromEntries(Object.entries(value.args).map(([k, a]) => [k, toJson(a)])) };
+    case 'object':
+      return Object.fromEntries(Object.entries(value.fields).map(([k, f]) => [k, toJson(f)]));
+    case 'decl':
+      return value.name;
+    case 'model':
+      return { network: value.network, ...Object.fromEntries(Object.entries(value.args).map(([k, a]) => [k, toJson(a)])) };
   }
 }
 

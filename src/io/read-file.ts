@@ -28,7 +28,11 @@ export type FileProblem = 'missing' | 'directory' | 'not-regular' | 'too-large' 
 
 /** A file that cannot be read; `reason` completes "PATH: …" and `problem` says which case. */
 export class FileReadError extends Error {
-  constructor(readonly path: string, readonly problem: FileProblem, readonly reason: string) {
+  constructor(
+    readonly path: string,
+    readonly problem: FileProblem,
+    readonly reason: string,
+  ) {
     super(`${path}: ${reason}`);
     this.name = 'FileReadError';
   }

@@ -17,9 +17,25 @@ import { Writable } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { join, resolve as resolvePath } from 'node:path';
 import {
-  CodeActionKind, CompletionItemKind, DiagnosticSeverity, IPCMessageReader, IPCMessageWriter, MarkupKind, StreamMessageReader, StreamMessageWriter,
-  SymbolKind, TextDocumentSyncKind, TextDocuments, createConnection,
-  type CodeAction, type CompletionItem, type Connection, type Diagnostic, type DocumentSymbol, type InitializeResult, type Location as LspLocation,
+  CodeActionKind,
+  CompletionItemKind,
+  DiagnosticSeverity,
+  IPCMessageReader,
+  IPCMessageWriter,
+  MarkupKind,
+  StreamMessageReader,
+  StreamMessageWriter,
+  SymbolKind,
+  TextDocumentSyncKind,
+  TextDocuments,
+  createConnection,
+  type CodeAction,
+  type CompletionItem,
+  type Connection,
+  type Diagnostic,
+  type DocumentSymbol,
+  type InitializeResult,
+  type Location as LspLocation,
 } from 'vscode-languageserver/node.js';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { FileSystemHost } from '../compiler/resolve.js';
@@ -39,17 +55,23 @@ export class CheckScheduler {
   private timers = new Map<string, NodeJS.Timeout>();
   private lastRun = new Map<string, number>();
 
-  constructor(private readonly windowMs: number, private readonly run: (key: string) => void) {}
+  constructor(
+    private readonly windowMs: number,
+    private readonly run: (key: string) => void,
+  ) {}
 
   trigger(key: string): void {
     if (this.timers.has(key)) return; // a pending run will read the latest text
     const since = performance.now() - (this.lastRun.get(key) ?? -Infinity);
     const wait = since >= this.windowMs ? 0 : this.windowMs - since;
-    this.timers.set(key, setTimeout(() => {
-      this.timers.delete(key);
-      this.lastRun.set(key, performance.now());
-      this.run(key);
-    }, wait));
+    this.timers.set(
+      key,
+      setTimeout(() => {
+        this.timers.delete(key);
+        this.lastRun.set(key, performance.now());
+        this.run(key);
+      }, wait),
+    );
   }
 
   cancel(key: string): void {
@@ -107,7 +129,10 @@ class XbarServer {
   private readonly uriOfPath = new Map<string, string>();
   private readonly scheduler: CheckScheduler;
 
-  constructor(private readonly connection: Connection, windowMs: number) {
+  constructor(
+    private readonly connection: Connection,
+    windowMs: number,
+  ) {
     this.scheduler = new CheckScheduler(windowMs, (uri) => this.publish(uri));
   }
 
@@ -128,47 +153,66 @@ class XbarServer {
     }));
     this.documents.onDidChangeContent((e) => this.changed(e.document));
     this.documents.onDidClose((e) => this.closed(e.document.uri));
-    c.onHover((p) => this.safely('hover', null, () => {
-      const d = this.doc(p.textDocument.uri);
-      const h = d && services.hover(d.text, d.path, p.position, this.options());
-      return h ? { contents: { kind: MarkupKind.Markdown, value: h.contents }, range: h.range } : null;
-    }));
-    c.onCompletion((p) => this.safely('completion', [], () => {
-      const d = this.doc(p.textDocument.uri);
-      return d ? services.completion(d.text, d.path, p.position, this.options()).map(toCompletionItem) : [];
-    }));
-    c.onDefinition((p) => this.safely('definition', [], () => {
-      const d = this.doc(p.textDocument.uri);
-      return d ? services.definition(d.text, d.path, p.position, this.options()).map((l) => this.toLocation(l)) : [];
-    }));
-    c.onReferences((p) => this.safely('references', [], () => {
-      const d = this.doc(p.textDocument.uri);
-      if (!d) return [];
-      const roots = this.documents.all().filter((x) => x.uri !== p.textDocument.uri).map((x) => ({ path: this.pathOf(x.uri), text: x.getText() }));
-      return services.references(d.text, d.path, p.position, { ...this.options(), includeDeclaration: p.context.includeDeclaration, roots }).map((l) => this.toLocation(l));
-    }));
-    c.onDocumentSymbol((p) => this.safely('documentSymbol', [], () => {
-      const d = this.doc(p.textDocument.uri);
-      return d ? services.documentSymbols(d.text, d.path).map(toDocumentSymbol) : [];
-    }));
-    c.onDocumentFormatting((p) => this.safely('formatting', [], () => {
-      const d = this.doc(p.textDocument.uri);
-      if (!d) return [];
-      const result = services.formatDocument(d.text, { indent: p.options.tabSize > 0 && p.options.insertSpaces ? Math.min(p.options.tabSize, 8) : 2 });
-      if (result.error) c.console.warn(`xbarc: not formatting ${d.path}: ${result.error}`);
-      return result.edits;
-    }));
-    c.onCodeAction((p) => this.safely('codeAction', [], () => {
-      const d = this.doc(p.textDocument.uri);
-      if (!d) return [];
-      return services.codeActions(d.text, d.path, p.range, this.options()).map((a): CodeAction => ({
-        title: a.title,
-        kind: CodeActionKind.QuickFix,
-        isPreferred: a.isPreferred,
-        diagnostics: p.context.diagnostics.filter((x) => x.code === a.code && sameRange(x.range, a.diagnosticRange)),
-        edit: { changes: { [p.textDocument.uri]: a.edit.edits } },
-      }));
-    }));
+    c.onHover((p) =>
+      this.safely('hover', null, () => {
+        const d = this.doc(p.textDocument.uri);
+        const h = d && services.hover(d.text, d.path, p.position, this.options());
+        return h ? { contents: { kind: MarkupKind.Markdown, value: h.contents }, range: h.range } : null;
+      }),
+    );
+    c.onCompletion((p) =>
+      this.safely('completion', [], () => {
+        const d = this.doc(p.textDocument.uri);
+        return d ? services.completion(d.text, d.path, p.position, this.options()).map(toCompletionItem) : [];
+      }),
+    );
+    c.onDefinition((p) =>
+      this.safely('definition', [], () => {
+        const d = this.doc(p.textDocument.uri);
+        return d ? services.definition(d.text, d.path, p.position, this.options()).map((l) => this.toLocation(l)) : [];
+      }),
+    );
+    c.onReferences((p) =>
+      this.safely('references', [], () => {
+        const d = this.doc(p.textDocument.uri);
+        if (!d) return [];
+        const roots = this.documents
+          .all()
+          .filter((x) => x.uri !== p.textDocument.uri)
+          .map((x) => ({ path: this.pathOf(x.uri), text: x.getText() }));
+        return services
+          .references(d.text, d.path, p.position, { ...this.options(), includeDeclaration: p.context.includeDeclaration, roots })
+          .map((l) => this.toLocation(l));
+      }),
+    );
+    c.onDocumentSymbol((p) =>
+      this.safely('documentSymbol', [], () => {
+        const d = this.doc(p.textDocument.uri);
+        return d ? services.documentSymbols(d.text, d.path).map(toDocumentSymbol) : [];
+      }),
+    );
+    c.onDocumentFormatting((p) =>
+      this.safely('formatting', [], () => {
+        const d = this.doc(p.textDocument.uri);
+        if (!d) return [];
+        const result = services.formatDocument(d.text, { indent: p.options.tabSize > 0 && p.options.insertSpaces ? Math.min(p.options.tabSize, 8) : 2 });
+        if (result.error) c.console.warn(`xbarc: not formatting ${d.path}: ${result.error}`);
+        return result.edits;
+      }),
+    );
+    c.onCodeAction((p) =>
+      this.safely('codeAction', [], () => {
+        const d = this.doc(p.textDocument.uri);
+        if (!d) return [];
+        return services.codeActions(d.text, d.path, p.range, this.options()).map((a): CodeAction => ({
+          title: a.title,
+          kind: CodeActionKind.QuickFix,
+          isPreferred: a.isPreferred,
+          diagnostics: p.context.diagnostics.filter((x) => x.code === a.code && sameRange(x.range, a.diagnosticRange)),
+          edit: { changes: { [p.textDocument.uri]: a.edit.edits } },
+        }));
+      }),
+    );
     c.onShutdown(() => this.scheduler.dispose());
     this.documents.listen(c);
     c.listen();
@@ -298,5 +342,12 @@ const symbolKinds: Record<ServiceSymbolKind, SymbolKind> = {
 };
 
 function toDocumentSymbol(s: DocumentSymbolInfo): DocumentSymbol {
-  return { name: s.name, kind: symbolKinds[s.kind], ...(s.detail ? { detail: s.detail } : {}), range: s.range, selectionRange: s.selectionRange, children: s.children.map(toDocumentSymbol) };
+  return {
+    name: s.name,
+    kind: symbolKinds[s.kind],
+    ...(s.detail ? { detail: s.detail } : {}),
+    range: s.range,
+    selectionRange: s.selectionRange,
+    children: s.children.map(toDocumentSymbol),
+  };
 }

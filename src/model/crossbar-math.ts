@@ -83,7 +83,14 @@ export function inputEncoding(bits: number, dacBits: number, signed: boolean): I
   }
   if (bits < 2) throw new XbarcRuntimeError('crossbar/bad-settings', `signed inputs need input_bits ≥ 2 (got ${bits})`);
   if (dacBits === 1) {
-    return { kind: 'twos', bits, dacBits, qmax: 2 ** (bits - 1) - 1, streams: bits, weights: Array.from({ length: bits }, (_, j) => (j === bits - 1 ? -(2 ** j) : 2 ** j)) };
+    return {
+      kind: 'twos',
+      bits,
+      dacBits,
+      qmax: 2 ** (bits - 1) - 1,
+      streams: bits,
+      weights: Array.from({ length: bits }, (_, j) => (j === bits - 1 ? -(2 ** j) : 2 ** j)),
+    };
   }
   const Jm = Math.ceil((bits - 1) / dacBits);
   const mag = Array.from({ length: Jm }, (_, j) => base ** j);
@@ -133,7 +140,6 @@ export function adcMaxCode(adc: Pick<AdcSpec, 'bits'>, signed: boolean): number 
 export function lsbFromFullScale(fullScale: number, maxCode: number): number {
   return Math.fround(Math.max(1, Math.fround(fullScale / maxCode)));
 }
-
 
 const gcd = (x: number, y: number): number => {
   while (y) [x, y] = [y, x % y];
@@ -196,4 +202,3 @@ export function hasVariation(c: Pick<CrossbarSpec, 'device'>, t = 0): boolean {
   const d = c.device;
   return d.d2dSigma > 0 || d.pSa0 > 0 || d.pSa1 > 0 || driftFactor(d, t) !== 1;
 }
-

@@ -73,7 +73,21 @@ export type UpdateModelSpec =
   | { kind: 'nonlinear'; ltp: number; ltd: number; c2c: number; d2d: number }
   | ({ kind: 'constant_step' } & AihwkitStepParams)
   | ({ kind: 'soft_bounds' } & AihwkitStepParams)
-  | { kind: 'exp_step'; dw_min: number; A_up: number; A_down: number; gamma_up: number; gamma_down: number; a: number; b: number; dw_min_std: number; w_min: number; w_max: number; up_down?: number; dw_min_dtod?: number }
+  | {
+      kind: 'exp_step';
+      dw_min: number;
+      A_up: number;
+      A_down: number;
+      gamma_up: number;
+      gamma_down: number;
+      a: number;
+      b: number;
+      dw_min_std: number;
+      w_min: number;
+      w_max: number;
+      up_down?: number;
+      dw_min_dtod?: number;
+    }
   | ({ kind: 'pow_step'; pow_gamma: number; pow_up_down: number } & AihwkitStepParams);
 
 export interface DeviceSpec {

@@ -11,19 +11,13 @@ export const PLAN_VERSION = 2;
 /** Per-sample tensor shape: [C, H, W] for images, [N] for vectors. */
 export type Shape = number[];
 
-export type LayerOp =
-  | DenseOp
-  | Conv2dOp
-  | ReluOp
-  | SigmoidOp
-  | TanhOp
-  | MaxPoolOp
-  | AvgPoolOp
-  | BatchNormOp
-  | FlattenOp
-  | AddOp;
+export type LayerOp = DenseOp | Conv2dOp | ReluOp | SigmoidOp | TanhOp | MaxPoolOp | AvgPoolOp | BatchNormOp | FlattenOp | AddOp;
 
-export interface DenseOp { kind: 'dense'; units: number; bias: boolean }
+export interface DenseOp {
+  kind: 'dense';
+  units: number;
+  bias: boolean;
+}
 export interface Conv2dOp {
   kind: 'conv2d';
   outChannels: number;
@@ -33,15 +27,40 @@ export interface Conv2dOp {
   padding: [number, number, number, number];
   bias: boolean;
 }
-export interface ReluOp { kind: 'relu' }
-export interface SigmoidOp { kind: 'sigmoid' }
-export interface TanhOp { kind: 'tanh' }
-export interface MaxPoolOp { kind: 'maxpool'; kernel: [number, number]; stride: [number, number]; padding: [number, number, number, number] }
-export interface AvgPoolOp { kind: 'avgpool'; kernel: [number, number]; stride: [number, number]; padding: [number, number, number, number]; /** global average pool over H×W */ global: boolean }
-export interface BatchNormOp { kind: 'batchnorm'; epsilon: number; momentum: number }
-export interface FlattenOp { kind: 'flatten' }
+export interface ReluOp {
+  kind: 'relu';
+}
+export interface SigmoidOp {
+  kind: 'sigmoid';
+}
+export interface TanhOp {
+  kind: 'tanh';
+}
+export interface MaxPoolOp {
+  kind: 'maxpool';
+  kernel: [number, number];
+  stride: [number, number];
+  padding: [number, number, number, number];
+}
+export interface AvgPoolOp {
+  kind: 'avgpool';
+  kernel: [number, number];
+  stride: [number, number];
+  padding: [number, number, number, number];
+  /** global average pool over H×W */ global: boolean;
+}
+export interface BatchNormOp {
+  kind: 'batchnorm';
+  epsilon: number;
+  momentum: number;
+}
+export interface FlattenOp {
+  kind: 'flatten';
+}
 /** Element-wise sum of exactly two inputs (residual connection). */
-export interface AddOp { kind: 'add' }
+export interface AddOp {
+  kind: 'add';
+}
 
 /** How a weighted layer's matrix W[K × N] lands on crossbar tiles. */
 export interface LayerMapping {

@@ -31,7 +31,11 @@ export interface ExecuteOptions {
   spin?: boolean;
 }
 
-export interface ExecuteResult { results: Results; resultsPath: string; outcome: ExperimentOutcome }
+export interface ExecuteResult {
+  results: Results;
+  resultsPath: string;
+  outcome: ExperimentOutcome;
+}
 
 export async function executeExperiment(compiled: CompiledExperiment, options: ExecuteOptions = {}): Promise<ExecuteResult> {
   const { plan } = compiled;
@@ -60,7 +64,11 @@ export async function executeExperiment(compiled: CompiledExperiment, options: E
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
     epochs: outcome.epochs.map((e) => ({ ...e, trainLoss: finiteOrNull(e.trainLoss), testLoss: finiteOrNull(e.testLoss) })),
-    final: { testAccuracy: outcome.final.testAccuracy, testLoss: finiteOrNull(outcome.final.testLoss), ...(outcome.final.repeats ? { repeats: repeatsForResults(outcome.final.repeats) } : {}) },
+    final: {
+      testAccuracy: outcome.final.testAccuracy,
+      testLoss: finiteOrNull(outcome.final.testLoss),
+      ...(outcome.final.repeats ? { repeats: repeatsForResults(outcome.final.repeats) } : {}),
+    },
     engine: engineRecord(outcome.engine),
     timing: { totalSeconds: (performance.now() - t0) / 1000, dataSeconds, trainSeconds: outcome.totalSeconds, stepsPerSecond: outcome.stepsPerSecond },
     ...(plan.point ? { point: plan.point } : {}),

@@ -16,7 +16,10 @@ export class NormalStream {
   /** Elements handed out by `next` so far. */
   position = 0;
 
-  constructor(seed: number, readonly name: string) {
+  constructor(
+    seed: number,
+    readonly name: string,
+  ) {
     const rng = new Rng(seed, name);
     this.k0 = rng.nextUint32();
     this.k1 = rng.nextUint32();
@@ -24,7 +27,8 @@ export class NormalStream {
 
   /** Elements [offset, offset + out.length) as float32 mean + std·ξ. */
   fill(out: Float32Array, offset: number, mean = 0, std = 1, kernel: 'wasm' | 'js' = 'wasm'): Float32Array {
-    if (!Number.isSafeInteger(offset) || offset < 0 || offset + out.length > 2 ** 51) throw new RangeError(`normal stream ${this.name}: offset ${offset} out of range`);
+    if (!Number.isSafeInteger(offset) || offset < 0 || offset + out.length > 2 ** 51)
+      throw new RangeError(`normal stream ${this.name}: offset ${offset} out of range`);
     const m = Math.fround(mean);
     const s = Math.fround(std);
     if (kernel === 'js' || !fillNormalsWasm(out, offset, this.k0, this.k1, m, s)) fillNormalsJs(out, offset, this.k0, this.k1, m, s);

@@ -42,7 +42,11 @@ export function parseNpy64(bytes: Uint8Array, what = 'array'): NpyArray64 {
   const shapeText = /'shape'\s*:\s*\(([^)]*)\)/.exec(header)?.[1];
   if (descr === undefined || fortran === undefined || shapeText === undefined) return bad(`unreadable header ${JSON.stringify(header.trim())}`);
   if (fortran === 'True') bad('Fortran-order arrays are not supported; save a C-order array (numpy.ascontiguousarray)');
-  const shape = shapeText.split(',').map((s) => s.trim()).filter((s) => s !== '').map(Number);
+  const shape = shapeText
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')
+    .map(Number);
   if (shape.some((d) => !Number.isInteger(d) || d < 0)) bad(`bad shape (${shapeText})`);
   const count = shape.reduce((a, b) => a * b, 1);
   const body = start + headerLen;

@@ -170,8 +170,18 @@ function kernelBody(transform: boolean): number[] {
   const HI_WORDS = shuffle([4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31]);
   /** hi, lo words of M·c for the four lanes of vector c. */
   const mulhilo = (c: number, m: number, hiL: number, loL: number): number[][] => [
-    get(c), get(m), OP.extmulLowU, get(c), get(m), OP.extmulHighU, HI_WORDS, set(hiL),
-    get(c), get(m), OP.i32x4Mul, set(loL),
+    get(c),
+    get(m),
+    OP.extmulLowU,
+    get(c),
+    get(m),
+    OP.extmulHighU,
+    HI_WORDS,
+    set(hiL),
+    get(c),
+    get(m),
+    OP.i32x4Mul,
+    set(loL),
   ];
 
   f.emit([0x02, 0x40], get(turns), [0x45, 0x0d, 0], [0x03, 0x40]); // block; br_if turns == 0; loop
@@ -193,7 +203,10 @@ function kernelBody(transform: boolean): number[] {
 
   if (transform) {
     // Pairs (X0, X1) and (X2, X3) of every group side by side; the normals replace the words.
-    boxMuller(f, ways.flatMap(({ C }) => [0, 2].map((i) => ({ x: C[i]!, y: C[i + 1]!, za: C[i]!, zb: C[i + 1]!, t: Array.from({ length: 8 }, v) }))));
+    boxMuller(
+      f,
+      ways.flatMap(({ C }) => [0, 2].map((i) => ({ x: C[i]!, y: C[i + 1]!, za: C[i]!, zb: C[i + 1]!, t: Array.from({ length: 8 }, v) }))),
+    );
     for (const { C } of ways) for (const c of C) f.emit(get(meanV), get(stdV), get(c), OP.f32x4Mul, OP.f32x4Add, set(c));
   }
   ways.forEach(({ C }, w) => {
@@ -232,7 +245,9 @@ function boxMuller(f: Body, jobs: BoxMullerJob[]): void {
   const fmul = (a: number[], b: number[]): number[] => [...a, ...b, ...OP.f32x4Mul];
   const cF = (v: number): number[] => get(f.constant('f32', v));
   const cI = (v: number): number[] => get(f.constant('i32', v));
-  const all = (stmt: (j: BoxMullerJob, t: { bits: number; e: number; m: number; mask: number; xv: number; z: number; p: number; r: number }) => number[][]): void => {
+  const all = (
+    stmt: (j: BoxMullerJob, t: { bits: number; e: number; m: number; mask: number; xv: number; z: number; p: number; r: number }) => number[][],
+  ): void => {
     for (const j of jobs) {
       const [bits, e, m, mask, xv, z, p, r] = j.t as [number, number, number, number, number, number, number, number];
       f.emit(...stmt(j, { bits, e, m, mask, xv, z, p, r }));
@@ -255,18 +270,77 @@ function boxMuller(f: Body, jobs: BoxMullerJob[]): void {
   all((_, { p, z }) => [get(p), fmul(get(z), cF(-0.5)), OP.f32x4Add, set(p)]);
   all((_, { xv, p, e, r }) => [get(xv), get(p), OP.f32x4Add, fmul(get(e), cF(C.ln2Hi)), OP.f32x4Add, cF(-2), OP.f32x4Mul, OP.f32x4Sqrt, set(r)]);
   // φ = (f − ½)·π/2 with f = ((y << 2) >>> 8)·2^−24
-  all(({ y }, { xv }) => [get(y), i32c(2), OP.i32x4Shl, i32c(8), OP.i32x4ShrU, OP.convertS, cF(C.twoM24), OP.f32x4Mul, cF(0.5), OP.f32x4Sub, cF(C.piOver2), OP.f32x4Mul, set(xv)]);
+  all(({ y }, { xv }) => [
+    get(y),
+    i32c(2),
+    OP.i32x4Shl,
+    i32c(8),
+    OP.i32x4ShrU,
+    OP.convertS,
+    cF(C.twoM24),
+    OP.f32x4Mul,
+    cF(0.5),
+    OP.f32x4Sub,
+    cF(C.piOver2),
+    OP.f32x4Mul,
+    set(xv),
+  ]);
   all((_, { xv, z }) => [fmul(get(xv), get(xv)), set(z)]);
   // s = ((S0·z + S1)·z + S2)·z·φ + φ  →  m
-  all((_, { z, xv, m }) => [fmul(get(z), cF(C.sin[0]!)), cF(C.sin[1]!), OP.f32x4Add, get(z), OP.f32x4Mul, cF(C.sin[2]!), OP.f32x4Add, get(z), OP.f32x4Mul, get(xv), OP.f32x4Mul, get(xv), OP.f32x4Add, set(m)]);
+  all((_, { z, xv, m }) => [
+    fmul(get(z), cF(C.sin[0]!)),
+    cF(C.sin[1]!),
+    OP.f32x4Add,
+    get(z),
+    OP.f32x4Mul,
+    cF(C.sin[2]!),
+    OP.f32x4Add,
+    get(z),
+    OP.f32x4Mul,
+    get(xv),
+    OP.f32x4Mul,
+    get(xv),
+    OP.f32x4Add,
+    set(m),
+  ]);
   // c = ((K0·z + K1)·z + K2)·z·z − z/2 + 1  →  p
   all((_, { z, p }) => [
-    fmul(get(z), cF(C.cos[0]!)), cF(C.cos[1]!), OP.f32x4Add, get(z), OP.f32x4Mul, cF(C.cos[2]!), OP.f32x4Add, get(z), OP.f32x4Mul, get(z), OP.f32x4Mul,
-    fmul(get(z), cF(0.5)), OP.f32x4Sub, cF(1), OP.f32x4Add, set(p),
+    fmul(get(z), cF(C.cos[0]!)),
+    cF(C.cos[1]!),
+    OP.f32x4Add,
+    get(z),
+    OP.f32x4Mul,
+    cF(C.cos[2]!),
+    OP.f32x4Add,
+    get(z),
+    OP.f32x4Mul,
+    get(z),
+    OP.f32x4Mul,
+    fmul(get(z), cF(0.5)),
+    OP.f32x4Sub,
+    cF(1),
+    OP.f32x4Add,
+    set(p),
   ]);
   // Quadrant q = y >>> 30: swap when bit 30 is set; first negated when bit 31 ≠ bit 30, second when bit 31 is set.
   all(({ y }, { mask }) => [get(y), i32c(1), OP.i32x4Shl, i32c(31), OP.i32x4ShrS, set(mask)]);
-  all(({ y, za }, { m, p, mask, r }) => [get(m), get(p), get(mask), OP.bitselect, get(y), get(y), i32c(1), OP.i32x4Shl, OP.xor, cI(0x80000000 | 0), OP.and, OP.xor, get(r), OP.f32x4Mul, set(za)]);
+  all(({ y, za }, { m, p, mask, r }) => [
+    get(m),
+    get(p),
+    get(mask),
+    OP.bitselect,
+    get(y),
+    get(y),
+    i32c(1),
+    OP.i32x4Shl,
+    OP.xor,
+    cI(0x80000000 | 0),
+    OP.and,
+    OP.xor,
+    get(r),
+    OP.f32x4Mul,
+    set(za),
+  ]);
   all(({ y, zb }, { m, p, mask, r }) => [get(p), get(m), get(mask), OP.bitselect, get(y), cI(0x80000000 | 0), OP.and, OP.xor, get(r), OP.f32x4Mul, set(zb)]);
 }
 
@@ -275,11 +349,31 @@ function moduleBytes(pages: number): Uint8Array {
   const vec = (items: number[][]) => [...leb(items.length), ...items.flat()];
   const name = (t: string) => [...leb(t.length), ...Array.from(t, (ch) => ch.charCodeAt(0))];
   return Uint8Array.from([
-    0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0,
-    ...section(1, vec([[0x60, 8, ...new Array<number>(6).fill(I32), F32, F32, 0], [0x60, 6, ...new Array<number>(6).fill(I32), 0]])),
+    0x00,
+    0x61,
+    0x73,
+    0x6d,
+    1,
+    0,
+    0,
+    0,
+    ...section(
+      1,
+      vec([
+        [0x60, 8, ...new Array<number>(6).fill(I32), F32, F32, 0],
+        [0x60, 6, ...new Array<number>(6).fill(I32), 0],
+      ]),
+    ),
     ...section(3, vec([[0], [1]])),
     ...section(5, vec([[0, ...leb(pages)]])),
-    ...section(7, vec([[...name('memory'), 2, 0], [...name('normals'), 0, 0], [...name('philox'), 0, 1]])),
+    ...section(
+      7,
+      vec([
+        [...name('memory'), 2, 0],
+        [...name('normals'), 0, 0],
+        [...name('philox'), 0, 1],
+      ]),
+    ),
     ...section(10, vec([kernelBody(true), kernelBody(false)])),
   ]);
 }
@@ -296,7 +390,11 @@ export function philoxKernel(bytes: number): PhiloxKernel | null {
       const b = moduleBytes(Math.ceil(bytes / 65536));
       if (api && api.validate(b)) {
         const ex = new api.Instance(new api.Module(b)).exports;
-        cache = { memory: ex['memory'] as PhiloxKernel['memory'], normals: ex['normals'] as PhiloxKernel['normals'], philox: ex['philox'] as PhiloxKernel['philox'] };
+        cache = {
+          memory: ex['memory'] as PhiloxKernel['memory'],
+          normals: ex['normals'] as PhiloxKernel['normals'],
+          philox: ex['philox'] as PhiloxKernel['philox'],
+        };
       }
     } catch {
       cache = null; // no WebAssembly SIMD here: philox.ts draws in JS
@@ -318,7 +416,7 @@ export function fillNormalsWasm(out: Float32Array, offset: number, k0: number, k
   if (!k) return false;
   const end = offset + out.length;
   const gEnd = Math.ceil(end / 16);
-  for (let g = Math.floor(offset / 16); g < gEnd; ) {
+  for (let g = Math.floor(offset / 16); g < gEnd;) {
     const block = g * 4;
     const lo = block % 4294967296;
     // The kernel adds lane offsets to the low counter word: a call never crosses a 2^32 block boundary.

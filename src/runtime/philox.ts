@@ -58,8 +58,10 @@ const fr = Math.fround;
 /** The float32 constants of the transform (shared with the WebAssembly kernel). */
 export const BOX_MULLER = {
   sqrtHalf: fr(Math.SQRT1_2),
-  log: [7.0376836292e-2, -1.1514610310e-1, 1.1676998740e-1, -1.2420140846e-1, 1.4249322787e-1, -1.6668057665e-1, 2.0000714765e-1, -2.4999993993e-1, 3.3333331174e-1].map(fr),
-  ln2Lo: fr(-2.12194440e-4),
+  log: [
+    7.0376836292e-2, -1.151461031e-1, 1.167699874e-1, -1.2420140846e-1, 1.4249322787e-1, -1.6668057665e-1, 2.0000714765e-1, -2.4999993993e-1, 3.3333331174e-1,
+  ].map(fr),
+  ln2Lo: fr(-2.1219444e-4),
   ln2Hi: fr(0.693359375),
   piOver2: fr(Math.PI / 2),
   sin: [-1.9515295891e-4, 8.3321608736e-3, -1.6666654611e-1].map(fr),
@@ -132,4 +134,3 @@ export function fillNormalsJs(out: Float32Array, offset: number, k0: number, k1:
     }
   }
 }
-

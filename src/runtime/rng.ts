@@ -32,7 +32,10 @@ export class Rng {
   private spareNormal: number | null = null;
 
   /** A stream identified by the experiment seed and a stable, descriptive name ("init/conv1"). */
-  constructor(seed: number, readonly stream: string) {
+  constructor(
+    seed: number,
+    readonly stream: string,
+  ) {
     const mix = { s: (fnv1a32(stream) ^ Math.imul(seed >>> 0, 0x9e3779b1)) >>> 0 };
     // A second pass mixes the high bits of seeds above 2^32 (seeds are integers ≤ 2^53).
     mix.s = (mix.s ^ Math.floor(seed / 4294967296)) >>> 0;
@@ -58,7 +61,10 @@ export class Rng {
     this.a ^= this.d;
     this.c ^= t;
     this.d = rotl(this.d, 11);
-    this.a >>>= 0; this.b >>>= 0; this.c >>>= 0; this.d >>>= 0;
+    this.a >>>= 0;
+    this.b >>>= 0;
+    this.c >>>= 0;
+    this.d >>>= 0;
     return result;
   }
 

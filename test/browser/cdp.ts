@@ -8,7 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 
-export interface CdpEvent { method: string; params: Record<string, unknown>; sessionId?: string }
+export interface CdpEvent {
+  method: string;
+  params: Record<string, unknown>;
+  sessionId?: string;
+}
 
 /** The Chromium to use: $CHROMIUM_BIN, else the first of chromium, chromium-browser, google-chrome on PATH. */
 export function findChromium(): string | undefined {
@@ -27,14 +31,24 @@ export class Browser {
   private readonly listeners = new Set<(e: CdpEvent) => void>();
   private buffer = '';
 
-  private constructor(private readonly child: ChildProcess, private readonly profile: string) {
+  private constructor(
+    private readonly child: ChildProcess,
+    private readonly profile: string,
+  ) {
     const out = child.stdio[4] as Readable;
     out.setEncoding('utf8');
     out.on('data', (chunk: string) => {
       this.buffer += chunk;
       let i: number;
       while ((i = this.buffer.indexOf('\0')) >= 0) {
-        const msg = JSON.parse(this.buffer.slice(0, i)) as { id?: number; result?: Record<string, unknown>; error?: { message: string }; method?: string; params?: Record<string, unknown>; sessionId?: string };
+        const msg = JSON.parse(this.buffer.slice(0, i)) as {
+          id?: number;
+          result?: Record<string, unknown>;
+          error?: { message: string };
+          method?: string;
+          params?: Record<string, unknown>;
+          sessionId?: string;
+        };
         this.buffer = this.buffer.slice(i + 1);
         if (msg.id !== undefined) {
           const p = this.pending.get(msg.id);
@@ -52,10 +66,22 @@ export class Browser {
 
   static async launch(executable: string): Promise<Browser> {
     const profile = mkdtempSync(join(tmpdir(), 'xbarc-chromium-'));
-    const child = spawn(executable, [
-      '--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run', '--no-default-browser-check',
-      '--remote-debugging-pipe', `--user-data-dir=${profile}`, '--hide-scrollbars', 'about:blank',
-    ], { stdio: ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      executable,
+      [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-dev-shm-usage',
+        '--no-first-run',
+        '--no-default-browser-check',
+        '--remote-debugging-pipe',
+        `--user-data-dir=${profile}`,
+        '--hide-scrollbars',
+        'about:blank',
+      ],
+      { stdio: ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'] },
+    );
     const browser = new Browser(child, profile);
     await new Promise<void>((resolve, reject) => {
       child.once('error', reject);

@@ -22,12 +22,19 @@ async function sweepFixture(): Promise<string> {
   const dir = tmpDir('xbarc-browser-');
   const records = [];
   let index = 0;
-  for (const bits of ['4', '6', '8']) for (const sigma of ['0 %', '5 %']) {
-    const res = fixtureResults({ experiment: 'browser_sweep', fidelity: 'fast', layers: true, accuracy: 0.6 + index * 0.05, point: { index, of: 6, assignments: { 'xb.adc.bits': bits, 'rram.d2d_sigma': sigma } } });
-    writeResultsFile(join(dir, 'points', String(index).padStart(4, '0')), res);
-    records.push(recordFromResults(index, res));
-    index++;
-  }
+  for (const bits of ['4', '6', '8'])
+    for (const sigma of ['0 %', '5 %']) {
+      const res = fixtureResults({
+        experiment: 'browser_sweep',
+        fidelity: 'fast',
+        layers: true,
+        accuracy: 0.6 + index * 0.05,
+        point: { index, of: 6, assignments: { 'xb.adc.bits': bits, 'rram.d2d_sigma': sigma } },
+      });
+      writeResultsFile(join(dir, 'points', String(index).padStart(4, '0')), res);
+      records.push(recordFromResults(index, res));
+      index++;
+    }
   await writeSummary(dir, buildSummary('browser_sweep', records, { version: '0.1.0' }));
   return dir;
 }
@@ -44,7 +51,8 @@ function problems(events: CdpEvent[], sessionId: string): string[] {
     if (e.sessionId !== sessionId) continue;
     const p = e.params;
     if (e.method === 'Runtime.exceptionThrown') out.push(`exception: ${JSON.stringify((p['exceptionDetails'] as { text?: string })?.text ?? p)}`);
-    if (e.method === 'Runtime.consoleAPICalled' && ['error', 'warning', 'assert'].includes(String(p['type']))) out.push(`console.${String(p['type'])}: ${JSON.stringify(p['args'])}`);
+    if (e.method === 'Runtime.consoleAPICalled' && ['error', 'warning', 'assert'].includes(String(p['type'])))
+      out.push(`console.${String(p['type'])}: ${JSON.stringify(p['args'])}`);
     if (e.method === 'Log.entryAdded') {
       const entry = p['entry'] as { level: string; text: string; url?: string };
       if (entry.level === 'error') out.push(`log error: ${entry.text} ${entry.url ?? ''}`);
@@ -67,7 +75,8 @@ async function checkInBrowser(browser: Browser, html: string, screenshot: string
   const nav = (await browser.send('Page.navigate', { url: pathToFileURL(html).href }, sessionId)) as { errorText?: string };
   assert.equal(nav.errorText, undefined, `navigation failed: ${nav.errorText}`);
   await loaded;
-  const evaluate = async (expression: string) => ((await browser.send('Runtime.evaluate', { expression, returnByValue: true }, sessionId)) as { result: { value: unknown } }).result.value;
+  const evaluate = async (expression: string) =>
+    ((await browser.send('Runtime.evaluate', { expression, returnByValue: true }, sessionId)) as { result: { value: unknown } }).result.value;
   const info = (await evaluate(`(() => {
     const svgs = [...document.querySelectorAll('figure > svg')];
     return {
@@ -87,7 +96,11 @@ async function checkInBrowser(browser: Browser, html: string, screenshot: string
   // A moment for late console messages, then none may be errors.
   await new Promise((r) => setTimeout(r, 300));
   assert.deepEqual(problems(browser.events, sessionId), []);
-  const shot = (await browser.send('Page.captureScreenshot', { format: 'png', captureBeyondViewport: true, clip: { x: 0, y: 0, width: 1200, height: Math.min(info.height, 12000), scale: 1 } }, sessionId)) as { data: string };
+  const shot = (await browser.send(
+    'Page.captureScreenshot',
+    { format: 'png', captureBeyondViewport: true, clip: { x: 0, y: 0, width: 1200, height: Math.min(info.height, 12000), scale: 1 } },
+    sessionId,
+  )) as { data: string };
   const png = Buffer.from(shot.data, 'base64');
   assert.ok(png.length > 10_000, 'a real screenshot');
   assert.deepEqual([...png.subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47], 'PNG signature');
@@ -97,7 +110,10 @@ async function checkInBrowser(browser: Browser, html: string, screenshot: string
 
 test('the HTML report renders in headless Chromium with no console errors and no network access', async (t) => {
   const chromium = findChromium();
-  assert.ok(chromium, 'Chromium not found: run `npm run test:browser` (test/browser/run.sh installs Debian\'s chromium with apt-get) or set CHROMIUM_BIN to a Chrome/Chromium executable');
+  assert.ok(
+    chromium,
+    "Chromium not found: run `npm run test:browser` (test/browser/run.sh installs Debian's chromium with apt-get) or set CHROMIUM_BIN to a Chrome/Chromium executable",
+  );
   mkdirSync(artifacts, { recursive: true });
   const browser = await Browser.launch(chromium);
   t.after(() => browser.close());

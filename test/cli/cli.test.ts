@@ -82,7 +82,11 @@ test('run trains on real data, writes valid results atomically, and is reproduci
   assert.equal(ra.specHash, rb.specHash);
   assert.equal(ra.resolvedSpec.train.optimizer.momentum, 0.9);
   assert.ok(existsSync(join(dir, 'a', 'plan.json')));
-  assert.deepEqual(readdirSync(join(dir, 'a')).filter((f) => f.includes('.tmp')), [], 'no temp files left');
+  assert.deepEqual(
+    readdirSync(join(dir, 'a')).filter((f) => f.includes('.tmp')),
+    [],
+    'no temp files left',
+  );
   const c = xbarc(['run', file, '--out', join(dir, 'c'), '--quiet', '--set', 'seed=12']);
   assert.equal(c.code, 0, c.stderr);
   const rc = JSON.parse(readFileSync(join(dir, 'c', 'results.json'), 'utf8'));

@@ -22,7 +22,13 @@ experiment stop_me {
 }
 `;
 
-interface Interrupted { code: number | null; signal: NodeJS.Signals | null; stderr: string; stopSeconds: number; out: string }
+interface Interrupted {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stderr: string;
+  stopSeconds: number;
+  out: string;
+}
 
 /** Start a run, wait until stdout matches `when`, wait `delayMs` more, send SIGINT, collect the end. */
 async function interruptRun(file: string, when: RegExp, delayMs: number): Promise<Interrupted> {
@@ -32,7 +38,9 @@ async function interruptRun(file: string, when: RegExp, delayMs: number): Promis
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   let sentAt = 0;
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no output matching ${when} within 20 s: ${stdout}${stderr}`)), 20_000);
     child.stdout.on('data', (d: Buffer) => {
@@ -62,7 +70,11 @@ function assertClean(r: Interrupted, where: string): void {
   // Nothing half-written: results.json absent or complete and valid, no temp files.
   const results = join(r.out, 'results.json');
   if (existsSync(results)) assert.deepEqual(validateResults(JSON.parse(readFileSync(results, 'utf8'))), [], where);
-  assert.deepEqual(readdirSync(r.out).filter((n) => n.endsWith('.tmp')), [], where);
+  assert.deepEqual(
+    readdirSync(r.out).filter((n) => n.endsWith('.tmp')),
+    [],
+    where,
+  );
 }
 
 test('Ctrl-C during start-up, training and evaluation stops cleanly with exit 130, nothing half-written', async () => {

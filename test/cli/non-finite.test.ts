@@ -10,7 +10,8 @@ import { formatNpy64 } from '../../src/runtime/npy.js';
 import { assertAllFinite, multiIndex } from '../../src/runtime/finite.js';
 
 const bin = join(packageRoot, 'bin', 'xbarc.js');
-const SPEC = 'device d {\n  levels = 16\n  r_on = 100 kOhm\n  on_off = 10\n}\ncrossbar xb {\n  size = 8 x 8\n  device = d\n  wires = { row = 1 Ohm, col = 1 Ohm }\n}\n';
+const SPEC =
+  'device d {\n  levels = 16\n  r_on = 100 kOhm\n  on_off = 10\n}\ncrossbar xb {\n  size = 8 x 8\n  device = d\n  wires = { row = 1 Ohm, col = 1 Ohm }\n}\n';
 
 function xbarc(args: string[], cwd: string) {
   const r = spawnSync(process.execPath, [bin, ...args], { cwd, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' }, timeout: 60_000 });
@@ -23,11 +24,19 @@ function setup(): string {
   const npy = (name: string, data: number[], shape: number[]) => writeFileSync(join(dir, name), formatNpy64(data, shape));
   const w = Array.from({ length: 4 * 3 }, (_, k) => 0.1 * (k - 6));
   npy('W.npy', w, [4, 3]);
-  npy('W-nan.npy', w.map((v, k) => (k === 5 ? NaN : v)), [4, 3]);
+  npy(
+    'W-nan.npy',
+    w.map((v, k) => (k === 5 ? NaN : v)),
+    [4, 3],
+  );
   npy('X.npy', [0.5, -0.25, 1, 0, 0.1, 0.2, 0.3, 0.4], [2, 4]);
   npy('X-inf.npy', [0.5, -0.25, 1, 0, 0.1, 0.2, -Infinity, 0.4], [2, 4]);
   npy('G.npy', new Array<number>(16).fill(5e-6), [4, 4]);
-  npy('G-inf.npy', new Array<number>(16).fill(5e-6).map((v, k) => (k === 9 ? Infinity : v)), [4, 4]);
+  npy(
+    'G-inf.npy',
+    new Array<number>(16).fill(5e-6).map((v, k) => (k === 9 ? Infinity : v)),
+    [4, 4],
+  );
   npy('V.npy', [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8], [8]);
   npy('V-nan.npy', [0.1, 0.2, NaN, 0.4, 0.5, 0.6, 0.7, 0.8], [8]);
   return dir;

@@ -59,5 +59,8 @@ test('ensureOutputDir creates nested folders, accepts existing ones, and names w
   assert.ok(statSync(join(dir, 'a', 'b', 'c')).isDirectory());
   ensureOutputDir(join(dir, 'a', 'b', 'c'));
   assert.deepEqual(existsSync(join(dir, 'a', 'b', 'c', `.xbarc-write-probe.${process.pid}.tmp`)), false, 'the probe is removed');
-  assert.throws(() => ensureOutputDir(join(dir, 'afile', 'x')), (err: unknown) => err instanceof OutputDirError && /afile is a file/.test(err.message));
+  assert.throws(
+    () => ensureOutputDir(join(dir, 'afile', 'x')),
+    (err: unknown) => err instanceof OutputDirError && /afile is a file/.test(err.message),
+  );
 });

@@ -15,7 +15,10 @@ test('init: a keyword as --name is refused (exit 2, nothing written); a folder n
   for (const name of ['experiment', 'device', 'sweep', 'x']) {
     const r = xbarc(['init', 'a', '--name', name], dir);
     assert.equal(r.code, 2, `${name}: ${r.stdout}${r.stderr}`);
-    assert.match(r.stderr, new RegExp(`xbarc init: "${name}" is a keyword of the \\.xbar language and cannot name an experiment; choose another, e.g. ${name}_1`));
+    assert.match(
+      r.stderr,
+      new RegExp(`xbarc init: "${name}" is a keyword of the \\.xbar language and cannot name an experiment; choose another, e.g. ${name}_1`),
+    );
   }
   assert.deepEqual(readdirSync(dir), [], 'nothing written');
   mkdirSync(join(dir, 'experiment'));

@@ -6,11 +6,22 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { BEGIN_MARKER, END_MARKER, REGENERATE_COMMAND, diagnosticsDoc, docPaths, generatedSection, languageReference, spliceReference, syntaxDiagramsHtml } from '../tools/docs.js';
+import {
+  BEGIN_MARKER,
+  END_MARKER,
+  REGENERATE_COMMAND,
+  diagnosticsDoc,
+  docPaths,
+  generatedSection,
+  languageReference,
+  spliceReference,
+  syntaxDiagramsHtml,
+} from '../tools/docs.js';
 import { diagnosticCodes } from '../../src/compiler/diagnostics.js';
 import { constructors, declSchemas } from '../../src/compiler/schema.js';
 
-const stale = (file: string) => `${file} is out of date with the code; regenerate it with \`${REGENERATE_COMMAND}\` (tsc + node dist/test/tools/gen-docs.js) and commit the result`;
+const stale = (file: string) =>
+  `${file} is out of date with the code; regenerate it with \`${REGENERATE_COMMAND}\` (tsc + node dist/test/tools/gen-docs.js) and commit the result`;
 
 test('docs/language.md: the generated reference matches the parameter table', () => {
   const committed = readFileSync(docPaths.language, 'utf8');
@@ -26,13 +37,17 @@ test('docs/language.md: hand-written prose surrounds the generated part', () => 
     assert.ok(before.includes(topic), `the guide part of docs/language.md should cover ${topic}`);
   }
   // Splicing is idempotent and keeps the prose byte for byte.
-  assert.equal(spliceReference(committed), committed.replace(/<!-- BEGIN GENERATED REFERENCE -->[\s\S]*<!-- END GENERATED REFERENCE -->/, `${BEGIN_MARKER}\n${languageReference()}\n${END_MARKER}`));
+  assert.equal(
+    spliceReference(committed),
+    committed.replace(/<!-- BEGIN GENERATED REFERENCE -->[\s\S]*<!-- END GENERATED REFERENCE -->/, `${BEGIN_MARKER}\n${languageReference()}\n${END_MARKER}`),
+  );
   assert.equal(spliceReference(spliceReference(committed)), spliceReference(committed));
 });
 
 test('the reference names every declaration field and every constructor', () => {
   const reference = languageReference();
-  for (const schema of Object.values(declSchemas)) for (const p of schema.params) assert.ok(reference.includes(`| \`${p.name}\` |`), `${schema.name}.${p.name}`);
+  for (const schema of Object.values(declSchemas))
+    for (const p of schema.params) assert.ok(reference.includes(`| \`${p.name}\` |`), `${schema.name}.${p.name}`);
   for (const c of constructors) {
     assert.ok(reference.includes(`#### \`${c.name}\``), `constructor ${c.name}`);
     for (const p of c.params) assert.ok(reference.includes(`| \`${p.name}\` |`), `${c.name}.${p.name}`);

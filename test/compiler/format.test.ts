@@ -24,7 +24,8 @@ const goldens: { name: string; input: string; output: string }[] = [
   {
     name: 'inline blocks stay inline with `, `; multi-line blocks get one member per line',
     input: 'crossbar c {\n  adc = {bits=8;range=calibrate( 99.9 % )}\n  wires = {\n    row = 1 Ohm, col = 4.6 Ohm\n  }\n  weight_bits = 8, cell_bits = 2\n}\n',
-    output: 'crossbar c {\n  adc         = { bits = 8, range = calibrate(99.9 %) }\n  wires       = {\n    row = 1 Ohm\n    col = 4.6 Ohm\n  }\n  weight_bits = 8\n  cell_bits   = 2\n}\n',
+    output:
+      'crossbar c {\n  adc         = { bits = 8, range = calibrate(99.9 %) }\n  wires       = {\n    row = 1 Ohm\n    col = 4.6 Ohm\n  }\n  weight_bits = 8\n  cell_bits   = 2\n}\n',
   },
   {
     name: 'comments kept, blank lines kept (at most one), groups aligned separately',
@@ -33,8 +34,10 @@ const goldens: { name: string; input: string; output: string }[] = [
   },
   {
     name: 'experiment: map and sweep line up with the fields; map patterns stay glued; unary signs',
-    input: 'experiment e {\n  model = LeNet5 ( classes = 10 )\n  map *->xb,fc3->digital , conv* -> digital\n  sweep xb.adc.bits in [4,6,8] * d.d2d_sigma in [0 %, 5 %]\n  seed = - 7\n}\n',
-    output: 'experiment e {\n  model = LeNet5(classes = 10)\n  map   * -> xb, fc3 -> digital, conv* -> digital\n  sweep xb.adc.bits in [4, 6, 8] * d.d2d_sigma in [0 %, 5 %]\n  seed  = -7\n}\n',
+    input:
+      'experiment e {\n  model = LeNet5 ( classes = 10 )\n  map *->xb,fc3->digital , conv* -> digital\n  sweep xb.adc.bits in [4,6,8] * d.d2d_sigma in [0 %, 5 %]\n  seed = - 7\n}\n',
+    output:
+      'experiment e {\n  model = LeNet5(classes = 10)\n  map   * -> xb, fc3 -> digital, conv* -> digital\n  sweep xb.adc.bits in [4, 6, 8] * d.d2d_sigma in [0 %, 5 %]\n  seed  = -7\n}\n',
   },
   {
     name: 'networks: not aligned; inline blocks kept; continuation lines re-indented',
@@ -93,7 +96,11 @@ function meaning(text: string): string {
   return JSON.stringify(parsed.ast, (key, value: unknown) => (key === 'span' || key === 'path' ? undefined : value));
 }
 
-const files = ['stdlib', 'experiments'].flatMap((d) => readdirSync(join(packageRoot, d)).filter((f) => f.endsWith('.xbar')).map((f) => join(packageRoot, d, f)));
+const files = ['stdlib', 'experiments'].flatMap((d) =>
+  readdirSync(join(packageRoot, d))
+    .filter((f) => f.endsWith('.xbar'))
+    .map((f) => join(packageRoot, d, f)),
+);
 
 test('property: every stdlib/experiment file formats idempotently, keeping tokens, comments and meaning', () => {
   assert.ok(files.length >= 5);

@@ -66,9 +66,13 @@ test('every diagnostic code check() can emit has a golden fixture', () => {
   const unknown = [...seen].filter((c) => !codes.includes(c as DiagnosticCode));
   assert.deepEqual(unknown, [], 'expected.txt files name codes that are not in the registry');
   for (const code of Object.keys(notFromCheck)) assert.ok(!seen.has(code), `${code} is excluded as not emitted by check(), yet a fixture shows it`);
-  for (const c of codes) if (!(c in notFromCheck)) assert.ok(fixtures.some((f) => f.name === c || f.name.startsWith(`${c}-`)), `no fixture folder is named after ${c}`);
+  for (const c of codes)
+    if (!(c in notFromCheck))
+      assert.ok(
+        fixtures.some((f) => f.name === c || f.name.startsWith(`${c}-`)),
+        `no fixture folder is named after ${c}`,
+      );
 });
-
 
 test('every diagnostic has a well-formed span that agrees with its file', () => {
   const problems: string[] = [];

@@ -15,13 +15,42 @@ import { Rng } from '../../src/runtime/rng.js';
 /** Tokens and errors that start before `end`, as comparable strings. */
 function lexedBefore(text: string, end: number): string[] {
   const lexed = xbarLexer.tokenize(text);
-  const tokens = [...lexed.tokens, ...((lexed.groups['comments'] ?? []) as typeof lexed.tokens)].filter((t) => t.startOffset < end).map((t) => `${t.startOffset} ${t.tokenType.name} ${JSON.stringify(t.image)}`);
+  const tokens = [...lexed.tokens, ...((lexed.groups['comments'] ?? []) as typeof lexed.tokens)]
+    .filter((t) => t.startOffset < end)
+    .map((t) => `${t.startOffset} ${t.tokenType.name} ${JSON.stringify(t.image)}`);
   const errors = lexed.errors.filter((e) => e.offset < end).map((e) => `${e.offset} error ${e.length}`);
   return [...tokens, ...errors].sort();
 }
 
-test('lexSafeCut: lexing the head gives exactly the whole text\'s tokens and errors before the cut', () => {
-  const pieces = ['"a b"', '"open ', '"esc \\" q"', '"bs \\', '// c "d" e', '/* f g */', '/*', '*/', '@', '#', ' ', '  ', '\n', '\r\n', '\t', 'x', 'device', '12.5', 'kOhm', '=', '{', '}', '\\', '\u2028', '/', '*'];
+test("lexSafeCut: lexing the head gives exactly the whole text's tokens and errors before the cut", () => {
+  const pieces = [
+    '"a b"',
+    '"open ',
+    '"esc \\" q"',
+    '"bs \\',
+    '// c "d" e',
+    '/* f g */',
+    '/*',
+    '*/',
+    '@',
+    '#',
+    ' ',
+    '  ',
+    '\n',
+    '\r\n',
+    '\t',
+    'x',
+    'device',
+    '12.5',
+    'kOhm',
+    '=',
+    '{',
+    '}',
+    '\\',
+    '\u2028',
+    '/',
+    '*',
+  ];
   const rng = new Rng(7, 'test/lex-safe-cut');
   let checked = 0;
   for (let n = 0; n < 400; n++) {
@@ -44,7 +73,10 @@ test('parseText stops after the syntax-error budget and says where', () => {
   assert.ok(out.parseErrors.length <= MAX_SYNTAX_ERRORS, `${out.parseErrors.length} parse errors`);
   assert.ok(out.parseErrors.length >= MAX_SYNTAX_ERRORS - 5, 'the budget is used, not thrown away');
   assert.ok(out.stoppedAt, 'stoppedAt is set');
-  assert.ok(out.parseErrors.every((e) => e.token.startOffset < out.stoppedAt!.offset), 'nothing reported past the stop');
+  assert.ok(
+    out.parseErrors.every((e) => e.token.startOffset < out.stoppedAt!.offset),
+    'nothing reported past the stop',
+  );
   const result = check('/virtual/broken.xbar', { text });
   const last = result.diagnostics[result.diagnostics.length - 1]!;
   assert.equal(last.code, 'syntax-error');

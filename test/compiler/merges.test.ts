@@ -57,7 +57,11 @@ test('a lossless 8-bit ADC on 64-row tiles (2-bit cells, 1-bit DACs) merges ever
   assert.deepEqual(Object.keys(m), ['conv1', 'conv2', 'fc1', 'fc2', 'fc3']);
   for (const [name, list] of Object.entries(m)) {
     // Inference only: the forward direction is all the runtime executes on the crossbar.
-    assert.deepEqual(list.map((e) => [e.direction, e.applied]), [['forward', true]], name);
+    assert.deepEqual(
+      list.map((e) => [e.direction, e.applied]),
+      [['forward', true]],
+      name,
+    );
     assert.match(list[0]!.what, /slices, streams and tiles merged into one integer GEMM/);
   }
   assert.match(m['fc1']![0]!.reason, /^lossless 8-bit ADC: 255 codes ≥ 192 = 64 rows × 1 × 3 \(largest partial sum\)/);
@@ -75,7 +79,8 @@ test('a 7-bit ADC is one bit short for 64-row tiles: not applied, with the parti
 });
 
 test('narrow slices: the widest slice sets the largest partial sum (8-bit weights on 3-bit cells: 7 levels; 2-bit weights on 4-bit cells: 3)', () => {
-  const forward = (over: Parameters<typeof xbConfig>[0]): LayerMerge => decideMerge({ fidelity: 'exact', xb: xbConfig({ rows: 64, inputBits: 8, dacBits: 1, ...over }), K: 200, N: 10, direction: 'forward', signedInput: false });
+  const forward = (over: Parameters<typeof xbConfig>[0]): LayerMerge =>
+    decideMerge({ fidelity: 'exact', xb: xbConfig({ rows: 64, inputBits: 8, dacBits: 1, ...over }), K: 200, N: 10, direction: 'forward', signedInput: false });
   // 64 rows × 1 × 7 = 448 needs 9 bits; 3 slices (3, 3, 2 bits).
   const wide = forward({ weightBits: 8, cellBits: 3, adc: adc(8) });
   assert.equal(wide.applied, false);
@@ -104,7 +109,10 @@ test('device variation, faults, drift and a non-ideal ADC transfer each prevent 
   // Several reasons are all listed.
   const both = decideMerge({ fidelity: 'exact', xb: xbConfig({ adc: { ...adc(6), offset: 0.5 } }, { d2dSigma: 0.02 }), K: 400, N: 120, direction: 'forward' });
   assert.equal(both.applied, false);
-  assert.match(both.reason, /d2d_sigma = 2 %.*; adc transfer is not ideal \(offset 0\.5 LSB\); adc\.bits = 6 < 8 needed for 64-row tiles: partial sums up to 192/);
+  assert.match(
+    both.reason,
+    /d2d_sigma = 2 %.*; adc transfer is not ideal \(offset 0\.5 LSB\); adc\.bits = 6 < 8 needed for 64-row tiles: partial sums up to 192/,
+  );
   // A fixed ADC range whose step exceeds one level.
   const fixed = decideMerge({ fidelity: 'exact', xb: xbConfig({ adc: adc(8, { kind: 'fixed', current: 1e-3 }) }), K: 64, N: 10, direction: 'forward' });
   assert.equal(fixed.applied, false);
@@ -113,20 +121,41 @@ test('device variation, faults, drift and a non-ideal ADC transfer each prevent 
 
 test('training with backward in nonideal lists the backward direction with its own ADC', () => {
   const m = mergesOf(planOf(lenet({ train: 'train { epochs = 1, batch = 32, nonideal = [forward, backward] }' })));
-  assert.deepEqual(m['fc1']!.map((e) => [e.direction, e.applied]), [['forward', true], ['backward', true]]);
-  const narrow = mergesOf(planOf(lenet({ adc: '8', train: 'train { epochs = 1, batch = 32, nonideal = [forward, backward] }' }).replace('dac_bits = 1,', 'dac_bits = 1, backward = { adc = { bits = 7 } },')));
+  assert.deepEqual(
+    m['fc1']!.map((e) => [e.direction, e.applied]),
+    [
+      ['forward', true],
+      ['backward', true],
+    ],
+  );
+  const narrow = mergesOf(
+    planOf(
+      lenet({ adc: '8', train: 'train { epochs = 1, batch = 32, nonideal = [forward, backward] }' }).replace(
+        'dac_bits = 1,',
+        'dac_bits = 1, backward = { adc = { bits = 7 } },',
+      ),
+    ),
+  );
   assert.equal(narrow['fc1']![1]!.direction, 'backward');
   assert.equal(narrow['fc1']![1]!.applied, false);
   assert.match(narrow['fc1']![1]!.reason, /^backward\.adc\.bits = 7 < 8 needed for 64-column tiles/);
   // Forward only in training: no backward entry.
   const fwdOnly = mergesOf(planOf(lenet({ train: 'train { epochs = 1, batch = 32, nonideal = [forward] }' })));
-  assert.deepEqual(fwdOnly['fc1']!.map((e) => e.direction), ['forward']);
+  assert.deepEqual(
+    fwdOnly['fc1']!.map((e) => e.direction),
+    ['forward'],
+  );
 });
 
 test('fidelity fast is reported as folded by definition; fidelity ideal maps nothing to crossbars', () => {
-  const fast = mergesOf(planOf(lenet({ fidelity: 'fast', device: 'd2d_sigma = 3 %', train: 'train { epochs = 1, batch = 32, nonideal = [forward, backward, update] }' })));
+  const fast = mergesOf(
+    planOf(lenet({ fidelity: 'fast', device: 'd2d_sigma = 3 %', train: 'train { epochs = 1, batch = 32, nonideal = [forward, backward, update] }' })),
+  );
   for (const list of Object.values(fast)) {
-    assert.deepEqual(list.map((e) => e.direction), ['forward', 'backward']);
+    assert.deepEqual(
+      list.map((e) => e.direction),
+      ['forward', 'backward'],
+    );
     for (const e of list) {
       assert.equal(e.applied, true);
       assert.equal(e.reason, 'fidelity fast folds slices and tiles by definition: one GEMM, layer-level ADC');
@@ -152,7 +181,8 @@ test('plans with merges validate against the schema, and a malformed merge does 
 
 test('xbarc plan prints the merges section; --json carries it', () => {
   const file = spec(lenet({ adc: '7' }));
-  const run = (args: string[]) => spawnSync(process.execPath, [join(packageRoot, 'bin', 'xbarc.js'), ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  const run = (args: string[]) =>
+    spawnSync(process.execPath, [join(packageRoot, 'bin', 'xbarc.js'), ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
   const r = run(['plan', file]);
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /\n {2}merges {4}slices, streams and tiles of each crossbar layer merged into one integer GEMM where provably exact\n/);
@@ -162,7 +192,10 @@ test('xbarc plan prints the merges section; --json carries it', () => {
   assert.equal(j.status, 0, j.stderr);
   const plan = JSON.parse(j.stdout) as Plan;
   const fc1 = plan.experiments[0]!.network.layers.find((l) => l.name === 'fc1')!;
-  assert.deepEqual(fc1.mapping!.merges!.map((e) => [e.direction, e.applied]), [['forward', false]]);
+  assert.deepEqual(
+    fc1.mapping!.merges!.map((e) => [e.direction, e.applied]),
+    [['forward', false]],
+  );
   const fast = run(['plan', join(packageRoot, 'experiments', 'txsim-lenet5.xbar')]);
   assert.match(fast.stdout, /\n {4}fc2 +backward +folded +fidelity fast folds slices and tiles by definition/);
 });
@@ -170,25 +203,38 @@ test('xbarc plan prints the merges section; --json carries it', () => {
 test('the emitter follows the plan: merged only where the plan applies it; a contradicting plan is an error', () => {
   const xb = xbConfig();
   const merges = crossbarMerges(xb, { fidelity: 'exact', K: 100, N: 10 });
-  assert.deepEqual(merges.map((e) => e.applied), [true, true]);
+  assert.deepEqual(
+    merges.map((e) => e.applied),
+    [true, true],
+  );
   assert.match(new CrossbarMvm(layerXb(xb, { merges })).mergeReason('forward') ?? '', /^lossless 8-bit ADC/);
   assert.equal(new CrossbarMvm(layerXb(xb)).mergeReason('forward'), null, 'no plan entry: per conversion');
   assert.equal(new CrossbarMvm(layerXb(xb, { merges, mergeLossless: false })).mergeReason('forward'), null, 'forced off');
   const forced = merges.map((e) => ({ ...e, applied: false, reason: 'forced by the test' }));
   assert.equal(new CrossbarMvm(layerXb(xb, { merges: forced })).mergeReason('backward'), null);
-  assert.throws(() => new CrossbarMvm(layerXb(xb, { merges, variation: true })).mergeReason('forward'), /plan merges its forward conversions, but its devices vary/);
+  assert.throws(
+    () => new CrossbarMvm(layerXb(xb, { merges, variation: true })).mergeReason('forward'),
+    /plan merges its forward conversions, but its devices vary/,
+  );
 });
 
 test('a run follows the plan: merged where it says applied, per conversion where it says not, with equal results', async () => {
   const exp = planOf(lenet());
   const data = await loadDataset(exp.data, exp.seed);
   const merged = await runExperiment(exp, data, { trainer: { threads: 1 } });
-  assert.ok(merged.layers!.every((l) => typeof l['mergedExact'] === 'string' && /^lossless 8-bit ADC/.test(l['mergedExact'] as string)), JSON.stringify(merged.layers));
+  assert.ok(
+    merged.layers!.every((l) => typeof l['mergedExact'] === 'string' && /^lossless 8-bit ADC/.test(l['mergedExact'] as string)),
+    JSON.stringify(merged.layers),
+  );
   // The same plan with every merge forced "not applied": the per-conversion path runs.
   const forced: PlanExperiment = JSON.parse(JSON.stringify(exp)) as PlanExperiment;
-  for (const l of forced.network.layers) for (const m of l.mapping?.merges ?? []) Object.assign(m, { applied: false, reason: 'forced not applied by the test' });
+  for (const l of forced.network.layers)
+    for (const m of l.mapping?.merges ?? []) Object.assign(m, { applied: false, reason: 'forced not applied by the test' });
   const unmerged = await runExperiment(forced, data, { trainer: { threads: 1 } });
-  assert.ok(unmerged.layers!.every((l) => l['mergedExact'] === null), JSON.stringify(unmerged.layers));
+  assert.ok(
+    unmerged.layers!.every((l) => l['mergedExact'] === null),
+    JSON.stringify(unmerged.layers),
+  );
   // Provably exact: the same predictions either way.
   assert.equal(unmerged.final.testAccuracy, merged.final.testAccuracy);
   assert.equal(unmerged.final.testLoss, merged.final.testLoss);

@@ -30,7 +30,10 @@ test('LeNet-5 lowers to a valid plan with shapes, parameters, FLOPs and tile map
   assert.equal(r.hasErrors, false, r.diagnostics.map((d) => d.message).join('\n'));
   const exp = r.plan!.experiments[0]!;
   const layers = Object.fromEntries(exp.network.layers.map((l) => [l.name, l]));
-  assert.equal(exp.network.layers.reduce((s, l) => s + l.params, 0), 61706);
+  assert.equal(
+    exp.network.layers.reduce((s, l) => s + l.params, 0),
+    61706,
+  );
   assert.deepEqual(layers['conv2']!.outputShape, [16, 10, 10]);
   // conv1: 6 outputs x 28x28 positions x 25 MACs x 2 FLOPs.
   assert.equal(layers['conv1']!.flopsPerSample, 2 * 6 * 28 * 28 * 25);
@@ -48,12 +51,13 @@ test('LeNet-5 lowers to a valid plan with shapes, parameters, FLOPs and tile map
   assert.equal(exp.estimate.flopsPerTrainStep, 3 * 32 * exp.estimate.flopsPerEvalSample);
 });
 
-test('input streams count the DAC passes of each layer\'s input encoding', () => {
+test("input streams count the DAC passes of each layer's input encoding", () => {
   // 2-bit DACs: conv1 reads the signed image (sign-magnitude: 2 × ⌈7/2⌉ = 8 passes); conv2 and fc1
   // read ReLU outputs (unsigned: ⌈8/2⌉ = 4); with 1-bit DACs signed inputs are two's complement (8).
   const wide = compile(spec(lenet()), { sets: ['xb.dac_bits=2'] });
   assert.equal(wide.hasErrors, false, wide.diagnostics.map((d) => d.message).join('\n'));
-  const streams = (r: typeof wide, name: string): number | undefined => r.plan!.experiments[0]!.network.layers.find((l) => l.name === name)!.mapping!.inputStreams;
+  const streams = (r: typeof wide, name: string): number | undefined =>
+    r.plan!.experiments[0]!.network.layers.find((l) => l.name === name)!.mapping!.inputStreams;
   assert.equal(streams(wide, 'conv1'), 8);
   assert.equal(streams(wide, 'conv2'), 4);
   assert.equal(streams(wide, 'fc1'), 4);
@@ -85,7 +89,10 @@ experiment e {
     const r = compile(file, { sets });
     assert.equal(r.hasErrors, false, r.diagnostics.map((d) => d.message).join('\n'));
     const layers = r.plan!.experiments[0]!.network.layers;
-    assert.deepEqual(layers.map((l) => l.op.kind), ['flatten', 'dense', 'sigmoid', 'dense', 'tanh', 'dense']);
+    assert.deepEqual(
+      layers.map((l) => l.op.kind),
+      ['flatten', 'dense', 'sigmoid', 'dense', 'tanh', 'dense'],
+    );
     return Object.fromEntries(layers.filter((l) => l.mapping).map((l) => [l.name, l.mapping!.inputStreams]));
   };
   // 2-bit DACs: unsigned ⌈8/2⌉ = 4; signed sign-magnitude 2 × ⌈7/2⌉ = 8 (the image input and tanh).
@@ -115,7 +122,10 @@ test('drift times in days: evaluate.time = 30 days reaches the plan in seconds, 
   assert.equal(day.plan!.experiments[0]!.evaluate.time, hours.plan!.experiments[0]!.evaluate.time);
   // Still a time: a day is not a resistance.
   const wrong = compile(spec(lenet('evaluate { time = 1 day }').replace('size = 64 x 64,', 'size = 64 x 64, wires = { row = 1 day },')));
-  assert.ok(wrong.diagnostics.some((d) => d.code === 'dimension-mismatch'), wrong.diagnostics.map((d) => d.code).join());
+  assert.ok(
+    wrong.diagnostics.some((d) => d.code === 'dimension-mismatch'),
+    wrong.diagnostics.map((d) => d.code).join(),
+  );
 });
 
 test('--set overrides are checked like the file and change the plan', () => {
@@ -131,9 +141,15 @@ test('--set overrides are checked like the file and change the plan', () => {
   assert.equal(narrow.hasErrors, false, narrow.diagnostics.map((d) => d.message).join('\n'));
   assert.equal(narrow.plan!.experiments[0]!.network.layers.find((l) => l.name === 'fc1')!.mapping!.weightSlices, 3);
   const bad = compile(file, { sets: ['xb.dac_bits=3'] });
-  assert.ok(bad.diagnostics.some((d) => d.code === 'stream-mismatch'), 'dac_bits = 3 does not divide 8');
+  assert.ok(
+    bad.diagnostics.some((d) => d.code === 'stream-mismatch'),
+    'dac_bits = 3 does not divide 8',
+  );
   const unknown = compile(file, { sets: ['xb.adc.bitz=4'] });
-  assert.ok(unknown.diagnostics.some((d) => /did you mean bits/.test(d.message)), unknown.diagnostics.map((d) => d.message).join('\n'));
+  assert.ok(
+    unknown.diagnostics.some((d) => /did you mean bits/.test(d.message)),
+    unknown.diagnostics.map((d) => d.message).join('\n'),
+  );
   const malformed = compile(file, { sets: ['no-equals-sign'] });
   assert.ok(malformed.diagnostics.some((d) => d.code === 'set-invalid'));
   const nowhere = compile(file, { sets: ['nosuch.thing=1'] });
@@ -146,7 +162,10 @@ test('sweep points are numbered, re-checked and written to their own directories
   assert.equal(r.hasErrors, false, r.diagnostics.map((d) => d.message).join('\n'));
   const exps = r.plan!.experiments;
   assert.equal(exps.length, 6);
-  assert.deepEqual(exps.map((e) => e.point!.index), [0, 1, 2, 3, 4, 5]);
+  assert.deepEqual(
+    exps.map((e) => e.point!.index),
+    [0, 1, 2, 3, 4, 5],
+  );
   // Last axis fastest.
   assert.deepEqual(exps[1]!.point!.assignments, { 'xb.adc.bits': '4', 'train.optimizer.lr': '0.1' });
   assert.equal(exps[3]!.crossbars['xb']!.adc.bits, 6);
@@ -202,9 +221,23 @@ experiment b {
   assert.equal(r.hasErrors, false, r.diagnostics.map((d) => d.message).join('\n'));
   const a = r.plan!.experiments.filter((e) => e.name === 'a');
   const b = r.plan!.experiments.filter((e) => e.name === 'b');
-  assert.deepEqual(a.map((e) => [e.train!.optimizer.lr, e.seed]), [[0.1, 1], [0.1, 2], [0.2, 1], [0.2, 2]]);
-  assert.deepEqual(b.map((e) => e.seed), [5, 6, 7]);
-  assert.ok(b.every((e) => e.train === undefined), 'b has no training: a\'s sweep must not touch it');
+  assert.deepEqual(
+    a.map((e) => [e.train!.optimizer.lr, e.seed]),
+    [
+      [0.1, 1],
+      [0.1, 2],
+      [0.2, 1],
+      [0.2, 2],
+    ],
+  );
+  assert.deepEqual(
+    b.map((e) => e.seed),
+    [5, 6, 7],
+  );
+  assert.ok(
+    b.every((e) => e.train === undefined),
+    "b has no training: a's sweep must not touch it",
+  );
 });
 
 test('zip sweeps pair their axes value by value; cartesian factors multiply', () => {
@@ -212,5 +245,12 @@ test('zip sweeps pair their axes value by value; cartesian factors multiply', ()
   const r = compile(file);
   assert.equal(r.hasErrors, false, r.diagnostics.map((d) => d.message).join('\n'));
   const pts = r.plan!.experiments.map((e) => [e.seed, e.train!.epochs, e.crossbars['xb']!.adc.bits]);
-  assert.deepEqual(pts, [[1, 1, 4], [1, 1, 6], [2, 3, 4], [2, 3, 6], [3, 5, 4], [3, 5, 6]]);
+  assert.deepEqual(pts, [
+    [1, 1, 4],
+    [1, 1, 6],
+    [2, 3, 4],
+    [2, 3, 6],
+    [3, 5, 4],
+    [3, 5, 6],
+  ]);
 });

@@ -30,9 +30,17 @@ const PER_CALL_LIMIT_MS = 2000;
 const HOSTILE_LIMIT_MS = 10_000;
 
 const specFiles = ['stdlib', 'experiments'].flatMap((dir) =>
-  readdirSync(join(packageRoot, dir)).filter((f) => f.endsWith('.xbar')).sort().map((f) => ({ name: `${dir}/${f}`, path: join(packageRoot, dir, f) })));
+  readdirSync(join(packageRoot, dir))
+    .filter((f) => f.endsWith('.xbar'))
+    .sort()
+    .map((f) => ({ name: `${dir}/${f}`, path: join(packageRoot, dir, f) })),
+);
 
-interface Piece { start: number; end: number; image: string }
+interface Piece {
+  start: number;
+  end: number;
+  image: string;
+}
 
 /** Tokens of a text (comments included) as source ranges. */
 function pieces(text: string): Piece[] {
@@ -51,7 +59,29 @@ function vocabulary(): string[] {
     const label = t.LABEL;
     if (label && /^'.+'$/.test(label)) words.add(label.slice(1, -1));
   }
-  for (const extra of ['"', '/*', '*/', '//', '×', '\n', '0', '-1', '1e309', '1e-400', '0.0', '"std/', 'import * from "std/networks"', 'network N { }', 'block b {', 'shortcut {', '@', '#', '\u00a0', '\r\n']) words.add(extra);
+  for (const extra of [
+    '"',
+    '/*',
+    '*/',
+    '//',
+    '×',
+    '\n',
+    '0',
+    '-1',
+    '1e309',
+    '1e-400',
+    '0.0',
+    '"std/',
+    'import * from "std/networks"',
+    'network N { }',
+    'block b {',
+    'shortcut {',
+    '@',
+    '#',
+    '\u00a0',
+    '\r\n',
+  ])
+    words.add(extra);
   return [...words].sort();
 }
 
@@ -98,13 +128,15 @@ function mutate(text: string, rng: Rng, vocab: string[]): { text: string; what: 
         const k = at(ps.length);
         const [a, b] = j < k ? [p, ps[k]!] : [ps[k]!, p];
         if (a === b) return { text: text.slice(0, a.start) + text.slice(a.end), what: `delete token ${JSON.stringify(a.image)} at ${a.start}` };
-        return { text: text.slice(0, a.start) + b.image + text.slice(a.end, b.start) + a.image + text.slice(b.end), what: `swap tokens ${JSON.stringify(a.image)}@${a.start} and ${JSON.stringify(b.image)}@${b.start}` };
+        return {
+          text: text.slice(0, a.start) + b.image + text.slice(a.end, b.start) + a.image + text.slice(b.end),
+          what: `swap tokens ${JSON.stringify(a.image)}@${a.start} and ${JSON.stringify(b.image)}@${b.start}`,
+        };
       }
       return { text: text.slice(0, p.end) + ' ' + p.image + text.slice(p.end), what: `duplicate token ${JSON.stringify(p.image)} at ${p.start}` };
     }
   }
 }
-
 
 /** Problems with one diagnostic's shape and span, or [] when it is valid. */
 function spanProblems(d: Diagnostic, text: string): string[] {
@@ -162,7 +194,8 @@ function runFile(spec: { name: string; path: string }, vocab: string[]): { check
       text = m.text;
       steps.push(m.what);
     }
-    const report = (why: string): string => `${spec.name} mutation #${i} (${steps.join('; ')}): ${why}\n----- mutated text -----\n${text}\n------------------------`;
+    const report = (why: string): string =>
+      `${spec.name} mutation #${i} (${steps.join('; ')}): ${why}\n----- mutated text -----\n${text}\n------------------------`;
     const t0 = performance.now();
     let result;
     try {
@@ -230,7 +263,11 @@ test('pathological inputs: deep nesting, long operator chains and huge sweeps ar
     { name: 'nested blocks', text: `network N { ${'block b { '.repeat(n)}relu${' }'.repeat(n)} }`, code: 'syntax-error' },
     { name: 'a run of signs', text: `experiment e { seed = ${'-'.repeat(n)}1 }`, code: 'syntax-error' },
     { name: 'a long sum', text: `experiment e { seed = ${Array(n).fill('1').join(' + ')} }`, code: 'syntax-error' },
-    { name: 'a huge cartesian sweep', text: `experiment e { sweep ${Array(12).fill('seed in [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]').join(' * ')} }`, code: 'sweep-too-large' },
+    {
+      name: 'a huge cartesian sweep',
+      text: `experiment e { sweep ${Array(12).fill('seed in [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]').join(' * ')} }`,
+      code: 'sweep-too-large',
+    },
   ];
   const path = join(packageRoot, 'experiments', 'pathological.xbar');
   for (const c of cases) {
@@ -242,7 +279,10 @@ test('pathological inputs: deep nesting, long operator chains and huge sweeps ar
       assert.fail(`${c.name}: check threw ${(e as Error).message}`);
     }
     assert.ok(performance.now() - t0 < PER_CALL_LIMIT_MS, `${c.name} took too long`);
-    assert.ok(result.diagnostics.some((d) => d.code === c.code), `${c.name}: expected ${c.code}, got ${result.diagnostics.map((d) => d.code).join(', ')}`);
+    assert.ok(
+      result.diagnostics.some((d) => d.code === c.code),
+      `${c.name}: expected ${c.code}, got ${result.diagnostics.map((d) => d.code).join(', ')}`,
+    );
     for (const d of result.diagnostics) assert.deepEqual(spanProblems(d, c.text), [], `${c.name}: ${d.code} ${JSON.stringify(d.span)}`);
   }
   // Nesting well within the limit is fine.
@@ -271,31 +311,38 @@ function assertSpans(what: string, result: ReturnType<typeof check>): void {
   }
 }
 
-test('hostile workspace files, imported: each import is a located diagnostic; files that load get bounded diagnostics of their own', { timeout: 30_000 }, () => {
-  const w = hostileWorkspace();
-  try {
-    const { result } = timedCheck('spec.xbar importing every hostile file', w.spec);
-    assertSpans('spec.xbar', result);
-    w.files.forEach((f, i) => {
-      const path = join(w.dir, `${f.stem}.xbar`);
-      if (f.atImport) {
-        const at = result.diagnostics.filter((d) => d.file === w.spec && d.span.line === i + 1).map((d) => `${d.code}: ${d.message}`);
-        assert.equal(at.length, 1, `${f.what}: ${JSON.stringify(at)}`);
-        assert.match(at[0]!, f.atImport, f.what);
-        assert.ok(!result.diagnostics.some((d) => d.file === path), `${f.what}: diagnostics inside a file that must not be read`);
-      } else {
-        const own = result.diagnostics.filter((d) => d.file === path);
-        assert.ok(own.length >= 1 && own.length <= 101, `${f.what}: ${own.length} diagnostics in ${f.stem}.xbar`);
-        assert.ok(own.some((d) => d.severity === 'error'), `${f.what}: no error in ${f.stem}.xbar`);
-      }
-    });
-    // The device after the imports is still checked, and no error lands on it.
-    assert.ok(result.module?.own.has('d'));
-    assert.ok(!result.diagnostics.some((d) => d.file === w.spec && d.span.line > w.files.length));
-  } finally {
-    w.cleanup();
-  }
-});
+test(
+  'hostile workspace files, imported: each import is a located diagnostic; files that load get bounded diagnostics of their own',
+  { timeout: 30_000 },
+  () => {
+    const w = hostileWorkspace();
+    try {
+      const { result } = timedCheck('spec.xbar importing every hostile file', w.spec);
+      assertSpans('spec.xbar', result);
+      w.files.forEach((f, i) => {
+        const path = join(w.dir, `${f.stem}.xbar`);
+        if (f.atImport) {
+          const at = result.diagnostics.filter((d) => d.file === w.spec && d.span.line === i + 1).map((d) => `${d.code}: ${d.message}`);
+          assert.equal(at.length, 1, `${f.what}: ${JSON.stringify(at)}`);
+          assert.match(at[0]!, f.atImport, f.what);
+          assert.ok(!result.diagnostics.some((d) => d.file === path), `${f.what}: diagnostics inside a file that must not be read`);
+        } else {
+          const own = result.diagnostics.filter((d) => d.file === path);
+          assert.ok(own.length >= 1 && own.length <= 101, `${f.what}: ${own.length} diagnostics in ${f.stem}.xbar`);
+          assert.ok(
+            own.some((d) => d.severity === 'error'),
+            `${f.what}: no error in ${f.stem}.xbar`,
+          );
+        }
+      });
+      // The device after the imports is still checked, and no error lands on it.
+      assert.ok(result.module?.own.has('d'));
+      assert.ok(!result.diagnostics.some((d) => d.file === w.spec && d.span.line > w.files.length));
+    } finally {
+      w.cleanup();
+    }
+  },
+);
 
 test('hostile workspace files as the root of check: a located diagnostic each, never a throw or a hang', { timeout: 30_000 }, () => {
   const w = hostileWorkspace();

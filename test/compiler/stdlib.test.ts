@@ -12,7 +12,10 @@ for (const dir of dirs) {
   for (const name of readdirSync(join(packageRoot, dir)).filter((f) => f.endsWith('.xbar'))) {
     test(`${dir}/${name} checks clean`, () => {
       const result = check(join(packageRoot, dir, name));
-      assert.deepEqual(result.diagnostics.map((d) => formatDiagnostic(d)), []);
+      assert.deepEqual(
+        result.diagnostics.map((d) => formatDiagnostic(d)),
+        [],
+      );
     });
   }
 }
@@ -29,7 +32,18 @@ test('the stdlib networks expand to the expected shapes', () => {
   // ResNet-20 has about 0.27 M parameters.
   assert.ok(params > 265_000 && params < 275_000, `ResNet-20 parameter count ${params}`);
   const mlp = result.model?.networks.get('MLP400');
-  assert.deepEqual(mlp?.layers.map((l) => l.outputShape), [[400], [100], [100], [10]]);
+  assert.deepEqual(
+    mlp?.layers.map((l) => l.outputShape),
+    [[400], [100], [100], [10]],
+  );
   const sigmoidMlp = result.model?.networks.get('MLP400Sigmoid');
-  assert.deepEqual(sigmoidMlp?.layers.map((l) => [l.op.kind, l.outputShape]), [['flatten', [400]], ['dense', [100]], ['sigmoid', [100]], ['dense', [10]]]);
+  assert.deepEqual(
+    sigmoidMlp?.layers.map((l) => [l.op.kind, l.outputShape]),
+    [
+      ['flatten', [400]],
+      ['dense', [100]],
+      ['sigmoid', [100]],
+      ['dense', [10]],
+    ],
+  );
 });

@@ -22,7 +22,11 @@ const require = createRequire(import.meta.url);
 const vsctm = require('vscode-textmate') as typeof import('vscode-textmate');
 const oniguruma = require('vscode-oniguruma') as typeof import('vscode-oniguruma');
 
-interface LineToken { start: number; end: number; scopes: string[] }
+interface LineToken {
+  start: number;
+  end: number;
+  scopes: string[];
+}
 type Tokenized = LineToken[][];
 
 let grammar: import('vscode-textmate').IGrammar;
@@ -86,7 +90,10 @@ function assertFileScopes(file: string, text: string): { keywords: number; units
     if (!keywordTypes.has(tok.tokenType)) continue;
     const col0 = (tok.startColumn ?? 1) - 1;
     const tms = covering(tm, tok.startLine ?? 1, col0, col0 + tok.image.length);
-    assert.ok(tms.length > 0 && tms.every((t) => hasScope(t, keywordScope(tok.tokenType))), `keyword ${where(file, tok.startLine ?? 1, col0 + 1, tok.image, tms)}`);
+    assert.ok(
+      tms.length > 0 && tms.every((t) => hasScope(t, keywordScope(tok.tokenType))),
+      `keyword ${where(file, tok.startLine ?? 1, col0 + 1, tok.image, tms)}`,
+    );
     keywords++;
   }
   let comments = 0;
@@ -122,7 +129,11 @@ function assertFileScopes(file: string, text: string): { keywords: number; units
 }
 
 const specFiles = ['stdlib', 'experiments'].flatMap((dir) =>
-  readdirSync(join(packageRoot, dir)).filter((f) => f.endsWith('.xbar')).sort().map((f) => ({ name: `${dir}/${f}`, path: join(packageRoot, dir, f) })));
+  readdirSync(join(packageRoot, dir))
+    .filter((f) => f.endsWith('.xbar'))
+    .sort()
+    .map((f) => ({ name: `${dir}/${f}`, path: join(packageRoot, dir, f) })),
+);
 
 test('there are spec files to highlight', () => {
   assert.ok(specFiles.length >= 5, `found ${specFiles.length} .xbar files`);
@@ -186,7 +197,10 @@ test('declaration names, presets, fields, calls, enum values and map rules get t
   };
   const expect = (line: number, word: string, re: RegExp, nth = 0): void => {
     const scopes = scopeOf(line, word, nth);
-    assert.ok(scopes.some((s) => re.test(s)), `${word} (line ${line}) has ${re}: ${scopes.join(' ')}`);
+    assert.ok(
+      scopes.some((s) => re.test(s)),
+      `${word} (line ${line}) has ${re}: ${scopes.join(' ')}`,
+    );
   };
   expect(6, 'rram', /^entity\.name\.type\.device\./);
   expect(6, 'T', /^entity\.other\.inherited-class\./);
@@ -232,7 +246,10 @@ test('no unit scope where the parser sees none: x, fields on the same line, call
 // ---- drift: the grammar must know everything the language defines -------------------------
 
 test('every keyword of tokens.ts (and the x operator) is highlighted as a keyword', () => {
-  const words = [...keywordTokens.map((t) => ({ word: keywordWord(t), re: keywordScope(t) })), { word: keywordWord(Cross), re: /^keyword\.operator\.dimension\./ }];
+  const words = [
+    ...keywordTokens.map((t) => ({ word: keywordWord(t), re: keywordScope(t) })),
+    { word: keywordWord(Cross), re: /^keyword\.operator\.dimension\./ },
+  ];
   assert.ok(words.length >= 18);
   const missing: string[] = [];
   for (const { word, re } of words) {
@@ -262,7 +279,8 @@ test('every constructor of schema.ts is highlighted as a call, and every enum op
   for (const c of constructors) {
     for (const line of [`f = ${c.name}(1)`, `f = ${c.name}`]) {
       const tms = covering(tokenize(line), 1, 4, 4 + c.name.length);
-      if (!(tms.length === 1 && (hasScope(tms[0]!, /^support\.function\.constructor\./) || hasScope(tms[0]!, /^constant\.language\.enum\./)))) missing.push(`${line} ${JSON.stringify(tms.map((t) => t.scopes))}`);
+      if (!(tms.length === 1 && (hasScope(tms[0]!, /^support\.function\.constructor\./) || hasScope(tms[0]!, /^constant\.language\.enum\./))))
+        missing.push(`${line} ${JSON.stringify(tms.map((t) => t.scopes))}`);
     }
     const call = `f = ${c.name}(1)`;
     const tms = covering(tokenize(call), 1, 4, 4 + c.name.length);
@@ -296,7 +314,11 @@ test('language-configuration.json declares comments, brackets and auto-closing p
   assert.equal(config.comments.lineComment, '//');
   assert.deepEqual(config.comments.blockComment, ['/*', '*/']);
   assert.deepEqual(config.brackets.map((b) => b.join('')).sort(), ['()', '[]', '{}']);
-  for (const open of ['{', '[', '(', '"']) assert.ok(config.autoClosingPairs.some((p) => p.open === open), `auto-close ${open}`);
+  for (const open of ['{', '[', '(', '"'])
+    assert.ok(
+      config.autoClosingPairs.some((p) => p.open === open),
+      `auto-close ${open}`,
+    );
   const increase = new RegExp(config.indentationRules.increaseIndentPattern);
   const decrease = new RegExp(config.indentationRules.decreaseIndentPattern);
   assert.ok(increase.test('crossbar xb {'));

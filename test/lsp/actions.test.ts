@@ -10,7 +10,10 @@ const path = join(scratchDir(), 'spec.xbar');
 test('the unknown-unit kohm fix yields kOhm', () => {
   const text = 'device d {\n  r_on = 100 kohm\n}\n';
   const diags = diagnostics(text, path);
-  assert.deepEqual(diags.map((d) => d.code), ['unknown-unit']);
+  assert.deepEqual(
+    diags.map((d) => d.code),
+    ['unknown-unit'],
+  );
   const actions = codeActions(text, path, diags[0]!.range);
   assert.equal(actions.length, 1);
   assert.equal(actions[0]!.title, 'Change to kOhm');
@@ -29,13 +32,18 @@ test('did-you-mean fixes for fields, options and names; none outside the range',
   assert.ok(titles.includes('Change to device'));
   assert.ok(titles.includes('Change to differential'));
   const onMapping = codeActions(text, path, { start: { line: 3, character: 14 }, end: { line: 3, character: 14 } });
-  assert.deepEqual(onMapping.map((a) => a.title), ['Change to differential']);
+  assert.deepEqual(
+    onMapping.map((a) => a.title),
+    ['Change to differential'],
+  );
   assert.deepEqual(codeActions(text, path, { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } }), []);
 });
 
 test('diagnostics carry the same codes and messages as xbarc check', () => {
   const text = 'device d {\n  r_on = 100 kohm\n  levels = 1\n  on_off = 0.5\n}\ncrossbar c { device = dd }\n';
-  const fromCheck = check(path, { text }).diagnostics.filter((d) => d.file === path).map((d) => `${d.code}: ${d.message} @${d.span.line}:${d.span.col}`);
+  const fromCheck = check(path, { text })
+    .diagnostics.filter((d) => d.file === path)
+    .map((d) => `${d.code}: ${d.message} @${d.span.line}:${d.span.col}`);
   const fromService = diagnostics(text, path).map((d) => `${d.code}: ${d.message} @${d.range.start.line + 1}:${d.range.start.character + 1}`);
   assert.deepEqual(fromService, fromCheck);
   assert.ok(fromService.length >= 3);

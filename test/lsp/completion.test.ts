@@ -99,7 +99,10 @@ test('keywords at the top level; network parameters and layers in a network body
   assert.ok(labels(`network N(width = 8) {\n  fc = dense(units = <|>)\n}`).includes('width'));
   assert.ok(labels(`network N {\n  <|>\n}`).includes('conv2d'));
   const activations = complete(`network N {\n  <|>\n}`).filter((e) => e.label === 'sigmoid' || e.label === 'tanh');
-  assert.deepEqual(activations.map((e) => e.label), ['sigmoid', 'tanh']);
+  assert.deepEqual(
+    activations.map((e) => e.label),
+    ['sigmoid', 'tanh'],
+  );
   assert.match(activations[0]!.documentation ?? '', /unsigned inputs/);
 });
 

@@ -7,11 +7,22 @@ import assert from 'node:assert/strict';
 import { fork, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { IPCMessageReader, IPCMessageWriter, StreamMessageReader, StreamMessageWriter, createMessageConnection, type MessageConnection } from 'vscode-jsonrpc/node.js';
+import {
+  IPCMessageReader,
+  IPCMessageWriter,
+  StreamMessageReader,
+  StreamMessageWriter,
+  createMessageConnection,
+  type MessageConnection,
+} from 'vscode-jsonrpc/node.js';
 import { packageRoot } from '../../src/compiler/resolve.js';
 import { positionOf, scratchDir } from './helpers.js';
 
-interface PublishParams { uri: string; version?: number; diagnostics: { code: string; message: string; range: unknown; severity: number }[] }
+interface PublishParams {
+  uri: string;
+  version?: number;
+  diagnostics: { code: string; message: string; range: unknown; severity: number }[];
+}
 
 /** Split raw stdout into LSP frames; throws on anything that is not a frame. */
 export function parseFrames(raw: Buffer): unknown[] {
@@ -57,7 +68,7 @@ test('a real client: initialize, diagnostics, hover, completion, definition, for
   const uri = pathToFileURL(file).href;
   const text = 'import { TaOx_HfOx } from "std/devices"\n\ndevice rram = TaOx_HfOx {\n  r_on = 100 kohm\n}\ncrossbar xb {\n  device = rram\n  mapping = \n}\n';
 
-  const init = await conn.sendRequest('initialize', { processId: process.pid, rootUri: null, capabilities: {} }) as { capabilities: Record<string, unknown> };
+  const init = (await conn.sendRequest('initialize', { processId: process.pid, rootUri: null, capabilities: {} })) as { capabilities: Record<string, unknown> };
   assert.equal(init.capabilities['hoverProvider'], true);
   assert.equal(init.capabilities['documentFormattingProvider'], true);
   await conn.sendNotification('initialized', {});
@@ -65,21 +76,36 @@ test('a real client: initialize, diagnostics, hover, completion, definition, for
   const first = nextDiagnostics(conn, uri);
   await conn.sendNotification('textDocument/didOpen', { textDocument: { uri, languageId: 'xbar', version: 1, text } });
   const published = await first;
-  assert.ok(published.diagnostics.some((d) => d.code === 'unknown-unit' && /did you mean kOhm/.test(d.message)), JSON.stringify(published.diagnostics));
+  assert.ok(
+    published.diagnostics.some((d) => d.code === 'unknown-unit' && /did you mean kOhm/.test(d.message)),
+    JSON.stringify(published.diagnostics),
+  );
 
-  const hover = await conn.sendRequest('textDocument/hover', { textDocument: { uri }, position: positionOf(text, 'r_on', 1) }) as { contents: { kind: string; value: string } } | null;
+  const hover = (await conn.sendRequest('textDocument/hover', { textDocument: { uri }, position: positionOf(text, 'r_on', 1) })) as {
+    contents: { kind: string; value: string };
+  } | null;
   assert.match(hover?.contents.value ?? '', /\*\*r_on\*\*/);
   assert.equal(hover?.contents.kind, 'markdown');
 
-  const items = await conn.sendRequest('textDocument/completion', { textDocument: { uri }, position: positionOf(text, 'mapping = ', 'mapping = '.length) }) as { label: string }[];
-  assert.deepEqual(items.map((i) => i.label), ['differential', 'offset']);
+  const items = (await conn.sendRequest('textDocument/completion', {
+    textDocument: { uri },
+    position: positionOf(text, 'mapping = ', 'mapping = '.length),
+  })) as { label: string }[];
+  assert.deepEqual(
+    items.map((i) => i.label),
+    ['differential', 'offset'],
+  );
 
-  const defs = await conn.sendRequest('textDocument/definition', { textDocument: { uri }, position: positionOf(text, 'TaOx_HfOx {', 2) }) as { uri: string }[];
+  const defs = (await conn.sendRequest('textDocument/definition', { textDocument: { uri }, position: positionOf(text, 'TaOx_HfOx {', 2) })) as {
+    uri: string;
+  }[];
   assert.ok(defs[0]?.uri.endsWith('/stdlib/devices.xbar'), JSON.stringify(defs));
 
-  const actions = await conn.sendRequest('textDocument/codeAction', {
-    textDocument: { uri }, range: { start: positionOf(text, 'kohm', 1), end: positionOf(text, 'kohm', 1) }, context: { diagnostics: published.diagnostics },
-  }) as { title: string; edit: { changes: Record<string, { newText: string }[]> } }[];
+  const actions = (await conn.sendRequest('textDocument/codeAction', {
+    textDocument: { uri },
+    range: { start: positionOf(text, 'kohm', 1), end: positionOf(text, 'kohm', 1) },
+    context: { diagnostics: published.diagnostics },
+  })) as { title: string; edit: { changes: Record<string, { newText: string }[]> } }[];
   assert.equal(actions[0]?.title, 'Change to kOhm');
   assert.equal(actions[0]?.edit.changes[uri]?.[0]?.newText, 'kOhm');
 
@@ -89,12 +115,17 @@ test('a real client: initialize, diagnostics, hover, completion, definition, for
   await conn.sendNotification('textDocument/didChange', { textDocument: { uri, version: 2 }, contentChanges: [{ text: fixed }] });
   assert.deepEqual((await second).diagnostics, []);
 
-  const edits = await conn.sendRequest('textDocument/formatting', { textDocument: { uri }, options: { tabSize: 2, insertSpaces: true } }) as { newText: string }[];
+  const edits = (await conn.sendRequest('textDocument/formatting', { textDocument: { uri }, options: { tabSize: 2, insertSpaces: true } })) as {
+    newText: string;
+  }[];
   assert.equal(edits.length, 1);
   assert.match(edits[0]!.newText, /device {2}= rram\n {2}mapping = offset/);
 
-  const symbols = await conn.sendRequest('textDocument/documentSymbol', { textDocument: { uri } }) as { name: string }[];
-  assert.deepEqual(symbols.map((s) => s.name), ['import TaOx_HfOx', 'rram', 'xb']);
+  const symbols = (await conn.sendRequest('textDocument/documentSymbol', { textDocument: { uri } })) as { name: string }[];
+  assert.deepEqual(
+    symbols.map((s) => s.name),
+    ['import TaOx_HfOx', 'rram', 'xb'],
+  );
 
   await conn.sendRequest('shutdown');
   await conn.sendNotification('exit');
@@ -113,12 +144,12 @@ test('--node-ipc: the server answers over the IPC channel of a forked process', 
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
   const conn = createMessageConnection(new IPCMessageReader(child), new IPCMessageWriter(child));
   conn.listen();
-  const init = await conn.sendRequest('initialize', { processId: process.pid, rootUri: null, capabilities: {} }) as { capabilities: Record<string, unknown> };
+  const init = (await conn.sendRequest('initialize', { processId: process.pid, rootUri: null, capabilities: {} })) as { capabilities: Record<string, unknown> };
   assert.equal(init.capabilities['definitionProvider'], true);
   const text = 'device d {\n  levels = 4\n}\n';
   const uri = pathToFileURL(join(scratchDir(), 'ipc.xbar')).href;
   await conn.sendNotification('textDocument/didOpen', { textDocument: { uri, languageId: 'xbar', version: 1, text } });
-  const h = await conn.sendRequest('textDocument/hover', { textDocument: { uri }, position: { line: 1, character: 3 } }) as { contents: { value: string } };
+  const h = (await conn.sendRequest('textDocument/hover', { textDocument: { uri }, position: { line: 1, character: 3 } })) as { contents: { value: string } };
   assert.match(h.contents.value, /\*\*levels\*\*/);
   await conn.sendRequest('shutdown');
   await conn.sendNotification('exit');

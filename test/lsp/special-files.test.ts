@@ -15,7 +15,11 @@ import { packageRoot } from '../../src/compiler/resolve.js';
 import { positionOf, scratchDir } from './helpers.js';
 import { hostileWorkspace } from '../support/hostile-workspace.js';
 
-interface Published { uri: string; version?: number; diagnostics: { code: string; message: string; range: { start: { line: number } } }[] }
+interface Published {
+  uri: string;
+  version?: number;
+  diagnostics: { code: string; message: string; range: { start: { line: number } } }[];
+}
 
 function published(conn: MessageConnection, uri: string, pred: (p: Published) => boolean = () => true): Promise<Published> {
   return new Promise((resolveWait, reject) => {
@@ -43,7 +47,9 @@ test('the language server: imports of a FIFO and of /dev/zero are diagnosed; gar
 
     const uri = pathToFileURL(join(dir, 'spec.xbar')).href;
     const first = published(conn, uri);
-    await conn.sendNotification('textDocument/didOpen', { textDocument: { uri, languageId: 'xbar', version: 1, text: 'import * from "./z"\nimport * from "./f"\n' } });
+    await conn.sendNotification('textDocument/didOpen', {
+      textDocument: { uri, languageId: 'xbar', version: 1, text: 'import * from "./z"\nimport * from "./f"\n' },
+    });
     const messages = (await first).diagnostics.map((d) => `${d.code}: ${d.message}`);
     assert.deepEqual(messages, [
       'import-unreadable: cannot import "./z": z.xbar is not a regular file (it is a character device)',
@@ -52,7 +58,9 @@ test('the language server: imports of a FIFO and of /dev/zero are diagnosed; gar
 
     const garbageUri = pathToFileURL(join(dir, 'garbage.xbar')).href;
     const second = published(conn, garbageUri);
-    await conn.sendNotification('textDocument/didOpen', { textDocument: { uri: garbageUri, languageId: 'xbar', version: 1, text: '@ } = ( '.repeat(250_000) } });
+    await conn.sendNotification('textDocument/didOpen', {
+      textDocument: { uri: garbageUri, languageId: 'xbar', version: 1, text: '@ } = ( '.repeat(250_000) },
+    });
     const garbage = (await second).diagnostics;
     assert.ok(garbage.length <= 101, `${garbage.length} diagnostics`);
     assert.match(garbage[garbage.length - 1]!.message, /the rest of the file is not checked/);
@@ -99,7 +107,12 @@ test('the language server on a workspace of hostile files keeps answering, and i
   conn.onNotification('window/logMessage', (p: { message: string }) => logged.push(p.message));
   conn.listen();
   try {
-    await conn.sendRequest('initialize', { processId: process.pid, rootUri: pathToFileURL(w.dir).href, workspaceFolders: [{ uri: pathToFileURL(w.dir).href, name: 'hostile' }], capabilities: {} });
+    await conn.sendRequest('initialize', {
+      processId: process.pid,
+      rootUri: pathToFileURL(w.dir).href,
+      workspaceFolders: [{ uri: pathToFileURL(w.dir).href, name: 'hostile' }],
+      capabilities: {},
+    });
     await conn.sendNotification('initialized', {});
 
     // spec.xbar imports every hostile file: each unreadable import is diagnosed at its own line.
@@ -116,17 +129,28 @@ test('the language server on a workspace of hostile files keeps answering, and i
 
     // Requests that read the workspace: hover, import-path completion (lists the folder), name
     // completion from an import of /dev/urandom and of the FIFO (loads them), definition.
-    const hover = await timed('hover', conn.sendRequest('textDocument/hover', { textDocument: { uri }, position: positionOf(w.specText, 'levels', 1) })) as { contents: { value: string } } | null;
+    const hover = (await timed('hover', conn.sendRequest('textDocument/hover', { textDocument: { uri }, position: positionOf(w.specText, 'levels', 1) }))) as {
+      contents: { value: string };
+    } | null;
     assert.match(hover?.contents.value ?? '', /levels/);
-    const modules = await timed('import completion', conn.sendRequest('textDocument/completion', { textDocument: { uri }, position: positionOf(w.specText, '"./z"', 3) })) as { label: string }[];
-    assert.ok(modules.some((m) => m.label === './bin'), JSON.stringify(modules.map((m) => m.label)));
+    const modules = (await timed(
+      'import completion',
+      conn.sendRequest('textDocument/completion', { textDocument: { uri }, position: positionOf(w.specText, '"./z"', 3) }),
+    )) as { label: string }[];
+    assert.ok(
+      modules.some((m) => m.label === './bin'),
+      JSON.stringify(modules.map((m) => m.label)),
+    );
     const namesText = 'import {  } from "./u"\nimport {  } from "./x"\nimport {  } from "./y"\n';
     const namesUri = pathToFileURL(join(w.dir, 'names.xbar')).href;
     const namesPublished = published(conn, namesUri);
     await conn.sendNotification('textDocument/didOpen', { textDocument: { uri: namesUri, languageId: 'xbar', version: 1, text: namesText } });
     await timed('diagnostics of names.xbar', namesPublished);
     for (const line of [0, 1, 2]) {
-      const items = await timed(`name completion on line ${line + 1}`, conn.sendRequest('textDocument/completion', { textDocument: { uri: namesUri }, position: { line, character: 8 } }));
+      const items = await timed(
+        `name completion on line ${line + 1}`,
+        conn.sendRequest('textDocument/completion', { textDocument: { uri: namesUri }, position: { line, character: 8 } }),
+      );
       assert.ok(Array.isArray(items));
     }
     await timed('definition', conn.sendRequest('textDocument/definition', { textDocument: { uri }, position: positionOf(w.specText, '"./u"', 2) }));
@@ -135,7 +159,9 @@ test('the language server on a workspace of hostile files keeps answering, and i
     for (const stem of ['bin', 'big', 'deep']) {
       const fileUri = pathToFileURL(join(w.dir, `${stem}.xbar`)).href;
       const opened = published(conn, fileUri);
-      await conn.sendNotification('textDocument/didOpen', { textDocument: { uri: fileUri, languageId: 'xbar', version: 1, text: readFileSync(join(w.dir, `${stem}.xbar`), 'utf8') } });
+      await conn.sendNotification('textDocument/didOpen', {
+        textDocument: { uri: fileUri, languageId: 'xbar', version: 1, text: readFileSync(join(w.dir, `${stem}.xbar`), 'utf8') },
+      });
       const own = (await timed(`diagnostics of ${stem}.xbar`, opened)).diagnostics;
       assert.ok(own.length >= 1 && own.length <= 101, `${stem}.xbar: ${own.length} diagnostics`);
     }
@@ -145,8 +171,14 @@ test('the language server on a workspace of hostile files keeps answering, and i
     const second = published(conn, uri, (p) => p.version === 2);
     await conn.sendNotification('textDocument/didChange', { textDocument: { uri, version: 2 }, contentChanges: [{ text: edited }] });
     const after = (await timed('diagnostics after an edit', second)).diagnostics;
-    assert.ok(after.some((d) => d.code === 'unknown-unit'), JSON.stringify(after));
-    const again = await timed('hover after an edit', conn.sendRequest('textDocument/hover', { textDocument: { uri }, position: positionOf(edited, 'r_on', 1) })) as { contents: { value: string } } | null;
+    assert.ok(
+      after.some((d) => d.code === 'unknown-unit'),
+      JSON.stringify(after),
+    );
+    const again = (await timed(
+      'hover after an edit',
+      conn.sendRequest('textDocument/hover', { textDocument: { uri }, position: positionOf(edited, 'r_on', 1) }),
+    )) as { contents: { value: string } } | null;
     assert.match(again?.contents.value ?? '', /r_on/);
 
     const peak = child.pid !== undefined ? peakRss(child.pid) : undefined;
@@ -154,7 +186,11 @@ test('the language server on a workspace of hostile files keeps answering, and i
       t.diagnostic(`server peak RSS ${(peak / 2 ** 20).toFixed(0)} MiB`);
       assert.ok(peak < PEAK_RSS_LIMIT, `server peak RSS ${(peak / 2 ** 20).toFixed(0)} MiB`);
     }
-    assert.deepEqual(logged.filter((m) => / failed: /.test(m)), [], `stderr: ${stderr}`);
+    assert.deepEqual(
+      logged.filter((m) => / failed: /.test(m)),
+      [],
+      `stderr: ${stderr}`,
+    );
 
     await conn.sendRequest('shutdown');
     await conn.sendNotification('exit');

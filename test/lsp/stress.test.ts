@@ -10,7 +10,51 @@ import { Rng } from '../../src/runtime/rng.js';
 import { completion, definition, diagnostics, documentSymbols, formatDocument, hover, lineIndex } from '../../src/lsp/services/index.js';
 import { scratchDir, TXSIM_SPEC } from './helpers.js';
 
-const SNIPPETS = ['{', '}', '(', ')', '[', ']', '=', ',', ';', '.', '..', '->', '*', '%', ' ', '\n', '"', '//', '/*', '*/', 'x', '-', '100 kOhm', 'map ', 'sweep ', 'device ', 'crossbar c ', 'network N', 'levels', 'adc = {', 'nonlinear(', 'import { ', 'from "std/devices"', 'LeNet5', 'rram', 'fc3', '3 %', 'in [1, 2]', 'by', 'zip(', '1e3', 'true', '"s"'];
+const SNIPPETS = [
+  '{',
+  '}',
+  '(',
+  ')',
+  '[',
+  ']',
+  '=',
+  ',',
+  ';',
+  '.',
+  '..',
+  '->',
+  '*',
+  '%',
+  ' ',
+  '\n',
+  '"',
+  '//',
+  '/*',
+  '*/',
+  'x',
+  '-',
+  '100 kOhm',
+  'map ',
+  'sweep ',
+  'device ',
+  'crossbar c ',
+  'network N',
+  'levels',
+  'adc = {',
+  'nonlinear(',
+  'import { ',
+  'from "std/devices"',
+  'LeNet5',
+  'rram',
+  'fc3',
+  '3 %',
+  'in [1, 2]',
+  'by',
+  'zip(',
+  '1e3',
+  'true',
+  '"s"',
+];
 
 const path = join(scratchDir(), 'stress.xbar');
 
@@ -37,18 +81,22 @@ test('1,000 random edits, each followed by a request: no crash, every request an
         ok = h === null || (typeof h.contents === 'string' && h.contents.length > 0);
         break;
       }
-      case 'completion': ok = completion(text, path, position).every((e) => typeof e.label === 'string' && e.range.start.line >= 0);
+      case 'completion':
+        ok = completion(text, path, position).every((e) => typeof e.label === 'string' && e.range.start.line >= 0);
         break;
-      case 'symbols': ok = Array.isArray(documentSymbols(text, path));
+      case 'symbols':
+        ok = Array.isArray(documentSymbols(text, path));
         break;
-      case 'definition': ok = definition(text, path, position).every((l) => typeof l.path === 'string');
+      case 'definition':
+        ok = definition(text, path, position).every((l) => typeof l.path === 'string');
         break;
       case 'format': {
         const f = formatDocument(text);
         ok = Array.isArray(f.edits) && (f.edits.length === 0 || typeof f.edits[0]!.newText === 'string');
         break;
       }
-      case 'diagnostics': ok = diagnostics(text, path).every((d) => typeof d.code === 'string');
+      case 'diagnostics':
+        ok = diagnostics(text, path).every((d) => typeof d.code === 'string');
         break;
     }
     assert.ok(ok, `request ${i} (${kind}) answered malformed data`);

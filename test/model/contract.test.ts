@@ -22,7 +22,10 @@ function crossbarValidator() {
   return ajv.getSchema('plan#/$defs/crossbar')!;
 }
 
-const specFiles = (dir: string) => readdirSync(join(packageRoot, dir)).filter((f) => f.endsWith('.xbar')).map((f) => join(packageRoot, dir, f));
+const specFiles = (dir: string) =>
+  readdirSync(join(packageRoot, dir))
+    .filter((f) => f.endsWith('.xbar'))
+    .map((f) => join(packageRoot, dir, f));
 
 test('every crossbar of the stdlib and of experiments/ lowers to a record the strict plan schema accepts', () => {
   const validate = crossbarValidator();
@@ -40,7 +43,8 @@ test('every crossbar of the stdlib and of experiments/ lowers to a record the st
   // The same records sit in every compiled experiment's plan, which compile() validates whole.
   for (const file of specFiles('experiments')) {
     const compiled = compile(file);
-    for (const exp of compiled.plan?.experiments ?? []) for (const xb of Object.values(exp.crossbars)) assert.ok(validate(xb), `${file} ${exp.name} ${xb.name}`);
+    for (const exp of compiled.plan?.experiments ?? [])
+      for (const xb of Object.values(exp.crossbars)) assert.ok(validate(xb), `${file} ${exp.name} ${xb.name}`);
   }
 });
 
@@ -79,7 +83,12 @@ function imports(): [string, string][] {
       else if (entry.name.endsWith('.ts')) {
         const text = readFileSync(path, 'utf8');
         for (const m of text.matchAll(/(?:import|export)[^'"]*?from\s+'(\.[^']+)'/g)) {
-          out.push([relative(srcDir, path).split(sep).join('/'), relative(srcDir, resolve(dirname(path), m[1]!)).split(sep).join('/')]);
+          out.push([
+            relative(srcDir, path).split(sep).join('/'),
+            relative(srcDir, resolve(dirname(path), m[1]!))
+              .split(sep)
+              .join('/'),
+          ]);
         }
       }
     }
@@ -91,10 +100,12 @@ function imports(): [string, string][] {
 test('stages import in one direction: the compiler never imports the runtime, the runtime never the compiler, the model neither', () => {
   const all = imports();
   assert.ok(all.length > 100, 'imports were found');
-  const bad = all.filter(([from, to]) =>
-    (from.startsWith('compiler/') && (to.startsWith('runtime/') || to.startsWith('cli/') || to.startsWith('lsp/'))) ||
-    (from.startsWith('runtime/') && (to.startsWith('compiler/') || to.startsWith('cli/') || to.startsWith('lsp/'))) ||
-    (from.startsWith('model/') && !to.startsWith('model/')) ||
-    (from.startsWith('lsp/') && (to.startsWith('runtime/') || to.startsWith('cli/'))));
+  const bad = all.filter(
+    ([from, to]) =>
+      (from.startsWith('compiler/') && (to.startsWith('runtime/') || to.startsWith('cli/') || to.startsWith('lsp/'))) ||
+      (from.startsWith('runtime/') && (to.startsWith('compiler/') || to.startsWith('cli/') || to.startsWith('lsp/'))) ||
+      (from.startsWith('model/') && !to.startsWith('model/')) ||
+      (from.startsWith('lsp/') && (to.startsWith('runtime/') || to.startsWith('cli/'))),
+  );
   assert.deepEqual(bad, []);
 });

@@ -83,7 +83,10 @@ function streams(q: number, c: BitTrueConfig): { digits: number[]; weights: numb
     const pos = Math.max(q, 0);
     const neg = Math.max(-q, 0);
     const Jm = Math.ceil((c.inputBits - 1) / c.dacBits);
-    for (const [v, sign] of [[pos, 1], [neg, -1]] as const) {
+    for (const [v, sign] of [
+      [pos, 1],
+      [neg, -1],
+    ] as const) {
       for (let j = 0; j < Jm; j++) {
         digits.push((v >> (j * c.dacBits)) & mask);
         weights.push(sign * 2 ** (j * c.dacBits));
@@ -142,8 +145,14 @@ export function bitTrueMvm(x: Int32Array, w: Int32Array, B: number, K: number, N
 
 /** im2col of an integer image batch [B, C, H, W] → per (b, output pixel) rows of K = C·kh·kw (c, i, j order). */
 export function im2colInt(
-  x: Int32Array, B: number, C: number, H: number, W: number,
-  kernel: [number, number], stride: [number, number], pads: [number, number, number, number],
+  x: Int32Array,
+  B: number,
+  C: number,
+  H: number,
+  W: number,
+  kernel: [number, number],
+  stride: [number, number],
+  pads: [number, number, number, number],
 ): { cols: Int32Array; Ho: number; Wo: number; K: number } {
   const [kh, kw] = kernel;
   const Ho = Math.floor((H + pads[0] + pads[2] - kh) / stride[0]) + 1;

@@ -151,7 +151,16 @@ function layerForward(layer: PlanLayer, xs: Batch[], params: Params, mode: Mode)
 /** Logits [n × classes] of a float64 forward pass. */
 export function forwardRef(net: PlanNetwork, params: Params, x: Float64Array, n: number, mode: Mode = 'train'): Float64Array {
   const acts = new Map<string, Batch>([['input', { data: x, shape: net.inputShape, n }]]);
-  for (const layer of net.layers) acts.set(layer.name, layerForward(layer, layer.inputs.map((i) => acts.get(i)!), params, mode));
+  for (const layer of net.layers)
+    acts.set(
+      layer.name,
+      layerForward(
+        layer,
+        layer.inputs.map((i) => acts.get(i)!),
+        params,
+        mode,
+      ),
+    );
   return acts.get(net.layers[net.layers.length - 1]!.name)!.data;
 }
 
@@ -208,12 +217,28 @@ export const toF64 = (a: Float32Array): Float64Array => Float64Array.from(a);
 /** Every layer's output (and the input) of a float64 forward pass, by layer name. */
 export function activationsRef(net: PlanNetwork, params: Params, x: Float64Array, n: number, mode: Mode = 'train'): Map<string, Float64Array> {
   const acts = new Map<string, Batch>([['input', { data: x, shape: net.inputShape, n }]]);
-  for (const layer of net.layers) acts.set(layer.name, layerForward(layer, layer.inputs.map((i) => acts.get(i)!), params, mode));
+  for (const layer of net.layers)
+    acts.set(
+      layer.name,
+      layerForward(
+        layer,
+        layer.inputs.map((i) => acts.get(i)!),
+        params,
+        mode,
+      ),
+    );
   return new Map([...acts].map(([k, v]) => [k, v.data]));
 }
 
 /** Σ_h w_h · mean cross-entropy of head h (a layer whose output is [n × classes]). */
-export function headsLossRef(net: PlanNetwork, params: Params, x: Float64Array, labels: ArrayLike<number>, heads: { layer: string; weight: number }[], mode: Mode = 'train'): number {
+export function headsLossRef(
+  net: PlanNetwork,
+  params: Params,
+  x: Float64Array,
+  labels: ArrayLike<number>,
+  heads: { layer: string; weight: number }[],
+  mode: Mode = 'train',
+): number {
   const acts = activationsRef(net, params, x, labels.length, mode);
   return heads.reduce((s, h) => s + h.weight * crossEntropyRef(acts.get(h.layer)!, labels, net.classes), 0);
 }

@@ -12,7 +12,12 @@
  * Every one of the series resistances must be > 0 (the reference has no special cases).
  */
 
-export interface RefWires { row: number; col: number; source: number; sense: number }
+export interface RefWires {
+  row: number;
+  col: number;
+  source: number;
+  sense: number;
+}
 
 /** Solve A X = Bm in place for dense A (n × n) and nrhs right-hand sides (columns of Bm, row-major n × nrhs). */
 export function gaussSolve(A: Float64Array, n: number, Bm: Float64Array, nrhs: number): Float64Array {
@@ -21,12 +26,23 @@ export function gaussSolve(A: Float64Array, n: number, Bm: Float64Array, nrhs: n
     let best = Math.abs(A[k * n + k]!);
     for (let r = k + 1; r < n; r++) {
       const v = Math.abs(A[r * n + k]!);
-      if (v > best) { best = v; piv = r; }
+      if (v > best) {
+        best = v;
+        piv = r;
+      }
     }
     if (best === 0) throw new Error('singular nodal matrix');
     if (piv !== k) {
-      for (let c = 0; c < n; c++) { const t = A[k * n + c]!; A[k * n + c] = A[piv * n + c]!; A[piv * n + c] = t; }
-      for (let c = 0; c < nrhs; c++) { const t = Bm[k * nrhs + c]!; Bm[k * nrhs + c] = Bm[piv * nrhs + c]!; Bm[piv * nrhs + c] = t; }
+      for (let c = 0; c < n; c++) {
+        const t = A[k * n + c]!;
+        A[k * n + c] = A[piv * n + c]!;
+        A[piv * n + c] = t;
+      }
+      for (let c = 0; c < nrhs; c++) {
+        const t = Bm[k * nrhs + c]!;
+        Bm[k * nrhs + c] = Bm[piv * nrhs + c]!;
+        Bm[piv * nrhs + c] = t;
+      }
     }
     const inv = 1 / A[k * n + k]!;
     for (let r = k + 1; r < n; r++) {
@@ -47,7 +63,12 @@ export function gaussSolve(A: Float64Array, n: number, Bm: Float64Array, nrhs: n
   return Bm;
 }
 
-function buildNodal(g: ArrayLike<number>, M: number, N: number, w: RefWires): { A: Float64Array; n: number; u: (i: number, j: number) => number; wn: (i: number, j: number) => number } {
+function buildNodal(
+  g: ArrayLike<number>,
+  M: number,
+  N: number,
+  w: RefWires,
+): { A: Float64Array; n: number; u: (i: number, j: number) => number; wn: (i: number, j: number) => number } {
   const n = 2 * M * N;
   const A = new Float64Array(n * n);
   const u = (i: number, j: number) => i * N + j;
@@ -58,11 +79,12 @@ function buildNodal(g: ArrayLike<number>, M: number, N: number, w: RefWires): { 
     A[a * n + b]! -= cond;
     A[b * n + a]! -= cond;
   };
-  for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) {
-    stamp(u(i, j), wn(i, j), g[i * N + j]!);
-    if (j + 1 < N) stamp(u(i, j), u(i, j + 1), 1 / w.row);
-    if (i + 1 < M) stamp(wn(i, j), wn(i + 1, j), 1 / w.col);
-  }
+  for (let i = 0; i < M; i++)
+    for (let j = 0; j < N; j++) {
+      stamp(u(i, j), wn(i, j), g[i * N + j]!);
+      if (j + 1 < N) stamp(u(i, j), u(i, j + 1), 1 / w.row);
+      if (i + 1 < M) stamp(wn(i, j), wn(i + 1, j), 1 / w.col);
+    }
   return { A, n, u, wn };
 }
 

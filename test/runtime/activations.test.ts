@@ -11,7 +11,21 @@ import { withMerges } from '../../src/compiler/merges.js';
 import type { LayerOp, PlanExperiment, PlanNetwork } from '../../src/model/plan.js';
 import { inputSigned } from '../../src/model/crossbar-math.js';
 import { loadDataset, type Dataset } from '../../src/runtime/data/index.js';
-import { avgpool, batchnorm, buildNetwork, conv, dense, flatten, maxpool, mnistExperiment, relu, sgd, sigmoid, tanh, type LayerSketch } from '../support/plan-builder.js';
+import {
+  avgpool,
+  batchnorm,
+  buildNetwork,
+  conv,
+  dense,
+  flatten,
+  maxpool,
+  mnistExperiment,
+  relu,
+  sgd,
+  sigmoid,
+  tanh,
+  type LayerSketch,
+} from '../support/plan-builder.js';
 import { runExperiment } from '../../src/runtime/engine/run-experiment.js';
 import { Trainer } from '../../src/runtime/engine/trainer.js';
 import { Rng } from '../../src/runtime/rng.js';
@@ -69,11 +83,17 @@ test('one SGD training step moves every parameter by −lr × the float64 finite
 /** Whether `fc`, placed after `before`, reads signed inputs. */
 function signedAfter(before: LayerSketch[]): boolean {
   const n = buildNetwork('sign', [2, 4, 4], 3, [...before, { name: 'fc', op: dense(3) }]);
-  return inputSigned(n, n.layers.find((l) => l.name === 'fc')!);
+  return inputSigned(
+    n,
+    n.layers.find((l) => l.name === 'fc')!,
+  );
 }
 
 test('a crossbar layer after sigmoid reads unsigned inputs, after tanh signed; pooling and flatten keep the sign, batchnorm does not', () => {
-  const act = (op: LayerOp): LayerSketch[] => [{ name: 'conv', op: conv(2, 3, 1, 1) }, { name: 'act', op }];
+  const act = (op: LayerOp): LayerSketch[] => [
+    { name: 'conv', op: conv(2, 3, 1, 1) },
+    { name: 'act', op },
+  ];
   const through = (op: LayerOp, ...rest: LayerOp[]): LayerSketch[] => [...act(op), ...rest.map((r, i) => ({ name: `l${i}`, op: r }))];
   assert.equal(signedAfter(through(sigmoid(), flatten())), false);
   assert.equal(signedAfter(through(sigmoid(), maxpool(2), avgpool(2), flatten())), false);
@@ -101,7 +121,10 @@ function mlpExperiment(act: LayerOp, fidelity: PlanExperiment['fidelity']): Plan
 
 let cached: Dataset | null = null;
 
-for (const [name, op] of [['sigmoid', sigmoid()], ['tanh', tanh()]] as const) {
+for (const [name, op] of [
+  ['sigmoid', sigmoid()],
+  ['tanh', tanh()],
+] as const) {
   test(`exact crossbar inference through ${name} (software-trained) stays within 2 points of ideal at a high SNR`, async () => {
     const exact = mlpExperiment(op, 'exact');
     cached ??= await loadDataset(exact.data, exact.seed);
@@ -110,6 +133,9 @@ for (const [name, op] of [['sigmoid', sigmoid()], ['tanh', tanh()]] as const) {
     assert.ok(ideal.final.testAccuracy > 0.6, `${name}: ideal accuracy ${ideal.final.testAccuracy}`);
     assert.ok(Math.abs(r.final.testAccuracy - ideal.final.testAccuracy) <= 0.02, `${name}: exact ${r.final.testAccuracy} vs ideal ${ideal.final.testAccuracy}`);
     // Lossless 8-bit ADCs leave ≈ 50 dB; reading tanh outputs as unsigned drops fc2 to ≈ 5 dB.
-    assert.ok(r.layers!.every((l) => (l.snrDb ?? 0) > 30), `${name}: ${JSON.stringify(r.layers!.map((l) => [l.name, l.snrDb]))}`);
+    assert.ok(
+      r.layers!.every((l) => (l.snrDb ?? 0) > 30),
+      `${name}: ${JSON.stringify(r.layers!.map((l) => [l.name, l.snrDb]))}`,
+    );
   });
 }

@@ -38,7 +38,8 @@ function mismatches(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 /** Largest partial sum of a tile: rows · (2^dac − 1) · (2^min(cell, weight bits) − 1), written out independently of config.ts. */
-const largest = (rows: number, dacBits: number, cellBits: number, weightBits: number): number => rows * (2 ** dacBits - 1) * (2 ** Math.min(cellBits, weightBits) - 1);
+const largest = (rows: number, dacBits: number, cellBits: number, weightBits: number): number =>
+  rows * (2 ** dacBits - 1) * (2 ** Math.min(cellBits, weightBits) - 1);
 
 /**
  * The full scale (level units) the graph's ADC works with, for the reference: `max` the largest
@@ -53,10 +54,18 @@ function fullScaleOf(range: AdcSpec['range'], xb: CrossbarSpec, rows: number, da
 
 interface Case {
   mapping: 'differential' | 'offset';
-  wb: number; cb: number; ib: number; dac: number; signed: boolean;
-  rows: number; cols: number; adcBits: number;
+  wb: number;
+  cb: number;
+  ib: number;
+  dac: number;
+  signed: boolean;
+  rows: number;
+  cols: number;
+  adcBits: number;
   range: AdcSpec['range'];
-  bib: number; bdac: number; badcBits: number;
+  bib: number;
+  bdac: number;
+  badcBits: number;
 }
 
 function randomCase(rng: Rng): Case {
@@ -101,8 +110,19 @@ test('exact dense crossbar MVM = bit-true reference (forward and backward), 80 r
     const K = 1 + rng.int(140);
     const N = 1 + rng.int(20);
     const xb = xbConfig({
-      rows: k.rows, cols: k.cols, mapping: k.mapping, weightBits: k.wb, cellBits: k.cb, inputBits: k.ib, dacBits: k.dac,
-      adc: adc(k.adcBits, k.range), backward: { inputBits: k.bib, dacBits: k.bdac, adc: adc(k.badcBits, rng.uniform() < 0.5 ? { kind: 'max' } : { kind: 'fixed', current: 1e-7 * (1 + 20 * rng.uniform()) }) },
+      rows: k.rows,
+      cols: k.cols,
+      mapping: k.mapping,
+      weightBits: k.wb,
+      cellBits: k.cb,
+      inputBits: k.ib,
+      dacBits: k.dac,
+      adc: adc(k.adcBits, k.range),
+      backward: {
+        inputBits: k.bib,
+        dacBits: k.bdac,
+        adc: adc(k.badcBits, rng.uniform() < 0.5 ? { kind: 'max' } : { kind: 'fixed', current: 1e-7 * (1 + 20 * rng.uniform()) }),
+      },
     });
     const enc = inputEncoding(k.ib, k.dac, k.signed);
     const qw = weightQmax(xb);
@@ -115,17 +135,38 @@ test('exact dense crossbar MVM = bit-true reference (forward and backward), 80 r
     const fed = calibratedFullScale(rng, largest(R, k.dac, k.cb, k.wb));
     const step = fedStep(xb, fed, M, R);
     const feeds = { [sideName('L', 'xrange')]: scalarTensor(enc.qmax), [sideName('L', 'step')]: stepTensor(step) };
-    const r = await runMvm(layerXb(xb, { signedInput: k.signed }), { kind: 'dense', layer: 'L', K, N }, { data: x, dims: [B, K] }, { data: w, dims: [K, N] }, feeds, { data: dy, dims: [B, N] });
+    const r = await runMvm(
+      layerXb(xb, { signedInput: k.signed }),
+      { kind: 'dense', layer: 'L', K, N },
+      { data: x, dims: [B, K] },
+      { data: w, dims: [K, N] },
+      feeds,
+      { data: dy, dims: [B, N] },
+    );
     const F = fullScaleOf(k.range, xb, R, k.dac, fed);
     const ref = bitTrueMvm(Int32Array.from(x), Int32Array.from(w), B, K, N, {
-      rows: k.rows, mapping: k.mapping, weightBits: k.wb, cellBits: k.cb, inputBits: k.ib, dacBits: k.dac, signedInput: k.signed, adcBits: k.adcBits, fullScale: F,
+      rows: k.rows,
+      mapping: k.mapping,
+      weightBits: k.wb,
+      cellBits: k.cb,
+      inputBits: k.ib,
+      dacBits: k.dac,
+      signedInput: k.signed,
+      adcBits: k.adcBits,
+      fullScale: F,
     });
     assert.equal(r.lsb, Math.fround(Math.max(F, M) / M));
     assert.equal(mismatches(r.acc!, ref.acc), 0, `forward case ${c}: ${JSON.stringify({ ...k, B, K, N, F })}`);
     // Both conversion cores: the 8-bit integer one (where it applies) and the float one.
     const plan = requantPlan(xb, enc, R);
     if (plan) {
-      const f = await runMvm(layerXb(xb, { signedInput: k.signed, integerConversions: false }), { kind: 'dense', layer: 'L', K, N }, { data: x, dims: [B, K] }, { data: w, dims: [K, N] }, feeds);
+      const f = await runMvm(
+        layerXb(xb, { signedInput: k.signed, integerConversions: false }),
+        { kind: 'dense', layer: 'L', K, N },
+        { data: x, dims: [B, K] },
+        { data: w, dims: [K, N] },
+        feeds,
+      );
       assert.equal(mismatches(f.acc!, ref.acc), 0, `forward case ${c}, float core`);
       integerKinds[plan.kind === 'choose' ? (step[2] > 0 ? 'calibrated/scale' : 'calibrated/divide') : plan.kind]++;
     }
@@ -135,7 +176,15 @@ test('exact dense crossbar MVM = bit-true reference (forward and backward), 80 r
     for (let i = 0; i < K; i++) for (let j = 0; j < N; j++) wT[j * K + i] = w[i * N + j]!;
     const bF = fullScaleOf(xb.backward.adc.range, xb, Math.min(k.cols, N), k.bdac, 0);
     const bref = bitTrueMvm(Int32Array.from(dy), wT, B, N, K, {
-      rows: k.cols, mapping: k.mapping, weightBits: k.wb, cellBits: k.cb, inputBits: k.bib, dacBits: k.bdac, signedInput: true, adcBits: k.badcBits, fullScale: bF,
+      rows: k.cols,
+      mapping: k.mapping,
+      weightBits: k.wb,
+      cellBits: k.cb,
+      inputBits: k.bib,
+      dacBits: k.bdac,
+      signedInput: true,
+      adcBits: k.badcBits,
+      fullScale: bF,
     });
     assert.equal(mismatches(r.bacc!, bref.acc), 0, `backward case ${c}: ${JSON.stringify({ ...k, B, K, N, bF })}`);
     checked += ref.acc.length + bref.acc.length;
@@ -150,7 +199,10 @@ test('exact dense crossbar MVM = bit-true reference (forward and backward), 80 r
   }
   assert.ok(merged >= 3, `${merged} configurations checked through the merged path`);
   // (Steps without an exact multiplier are rare at random: the divide requantization has its own tests below.)
-  assert.ok(integerKinds.scale >= 5 && integerKinds['calibrated/scale'] >= 5, `configurations checked through both conversion cores: ${JSON.stringify(integerKinds)}`);
+  assert.ok(
+    integerKinds.scale >= 5 && integerKinds['calibrated/scale'] >= 5,
+    `configurations checked through both conversion cores: ${JSON.stringify(integerKinds)}`,
+  );
   assert.ok(checked > 500, `compared ${checked} outputs`);
   assert.ok(saturatedSeen > 0, 'some configurations saturate the ADC');
 });
@@ -170,7 +222,16 @@ test('exact conv crossbar MVM = bit-true reference on im2col patches, 30 random 
     const stride: [number, number] = [1 + rng.int(2), 1 + rng.int(2)];
     const p = rng.int(2);
     const pads: [number, number, number, number] = [p, p, p, p];
-    const xb = xbConfig({ rows: k.rows, cols: k.cols, mapping: k.mapping, weightBits: k.wb, cellBits: k.cb, inputBits: k.ib, dacBits: k.dac, adc: adc(k.adcBits, k.range) });
+    const xb = xbConfig({
+      rows: k.rows,
+      cols: k.cols,
+      mapping: k.mapping,
+      weightBits: k.wb,
+      cellBits: k.cb,
+      inputBits: k.ib,
+      dacBits: k.dac,
+      adc: adc(k.adcBits, k.range),
+    });
     const enc = inputEncoding(k.ib, k.dac, k.signed);
     const qw = weightQmax(xb);
     const x = ints(rng, B * C * H * W, k.signed ? -enc.qmax : 0, enc.qmax, enc.qmax);
@@ -187,14 +248,28 @@ test('exact conv crossbar MVM = bit-true reference on im2col patches, 30 random 
     for (let o = 0; o < O; o++) for (let kk = 0; kk < K; kk++) wKN[kk * O + o] = wt[o * K + kk]!;
     const L = Ho * Wo;
     const ref = bitTrueMvm(cols, wKN, B * L, K, O, {
-      rows: k.rows, mapping: k.mapping, weightBits: k.wb, cellBits: k.cb, inputBits: k.ib, dacBits: k.dac, signedInput: k.signed, adcBits: k.adcBits, fullScale: fullScaleOf(k.range, xb, R, k.dac, fed),
+      rows: k.rows,
+      mapping: k.mapping,
+      weightBits: k.wb,
+      cellBits: k.cb,
+      inputBits: k.ib,
+      dacBits: k.dac,
+      signedInput: k.signed,
+      adcBits: k.adcBits,
+      fullScale: fullScaleOf(k.range, xb, R, k.dac, fed),
     });
     // Reference rows are (b, pixel) × O; the graph's acc is [B, O, Ho, Wo].
     const want = new Float64Array(B * O * L);
     for (let b = 0; b < B; b++) for (let l = 0; l < L; l++) for (let o = 0; o < O; o++) want[(b * O + o) * L + l] = ref.acc[(b * L + l) * O + o]!;
     assert.equal(mismatches(r.acc!, want), 0, `conv case ${c}: ${JSON.stringify({ ...k, B, C, H, W, O, kh, kw, stride, pads })}`);
     if (requantPlan(xb, enc, R)) {
-      const f = await runMvm(layerXb(xb, { signedInput: k.signed, integerConversions: false }), spec, { data: x, dims: [B, C, H, W] }, { data: wt, dims: [O, C, kh, kw] }, feeds);
+      const f = await runMvm(
+        layerXb(xb, { signedInput: k.signed, integerConversions: false }),
+        spec,
+        { data: x, dims: [B, C, H, W] },
+        { data: wt, dims: [O, C, kh, kw] },
+        feeds,
+      );
       assert.equal(mismatches(f.acc!, want), 0, `conv case ${c}, float core`);
       integerCases++;
     }
@@ -226,7 +301,14 @@ function singleSum(rows: number, n: number, cellBits: number, dacBits: number): 
 }
 
 /** Every converter path of the exact forward at one configuration: integer core (where it applies), float core. */
-async function exactPaths(xb: CrossbarSpec, spec: MvmSpec, x: Float32Array, w: Float32Array, feeds: Record<string, ReturnType<typeof scalarTensor>>, B: number): Promise<{ name: string; acc: Float32Array; lsb: number }[]> {
+async function exactPaths(
+  xb: CrossbarSpec,
+  spec: MvmSpec,
+  x: Float32Array,
+  w: Float32Array,
+  feeds: Record<string, ReturnType<typeof scalarTensor>>,
+  B: number,
+): Promise<{ name: string; acc: Float32Array; lsb: number }[]> {
   const K = spec.kind === 'dense' ? spec.K : 0;
   const N = spec.kind === 'dense' ? spec.N : 0;
   const out: { name: string; acc: Float32Array; lsb: number }[] = [];
@@ -241,9 +323,44 @@ test('ADC ties round half to even, exactly, in both cores: LSB = 8/7, 16/7, 32/7
   // The partial sums n that land on half codes, with the codes round half to even gives:
   // n·M/F = 3.5 → 4, 10.5 → 10, 7.5 → 8, 1.5 → 2.
   const cases: { rows: number; dac: number; cell: number; wb: number; bits: number; lsb: [number, number]; ties: [number, number][] }[] = [
-    { rows: 8, dac: 2, cell: 2, wb: 4, bits: 6, lsb: [8, 7], ties: [[4, 4], [12, 10], [20, 18], [28, 24]] },
-    { rows: 16, dac: 2, cell: 2, wb: 4, bits: 6, lsb: [16, 7], ties: [[8, 4], [24, 10]] },
-    { rows: 32, dac: 2, cell: 2, wb: 4, bits: 6, lsb: [32, 7], ties: [[16, 4], [48, 10]] },
+    {
+      rows: 8,
+      dac: 2,
+      cell: 2,
+      wb: 4,
+      bits: 6,
+      lsb: [8, 7],
+      ties: [
+        [4, 4],
+        [12, 10],
+        [20, 18],
+        [28, 24],
+      ],
+    },
+    {
+      rows: 16,
+      dac: 2,
+      cell: 2,
+      wb: 4,
+      bits: 6,
+      lsb: [16, 7],
+      ties: [
+        [8, 4],
+        [24, 10],
+      ],
+    },
+    {
+      rows: 32,
+      dac: 2,
+      cell: 2,
+      wb: 4,
+      bits: 6,
+      lsb: [32, 7],
+      ties: [
+        [16, 4],
+        [48, 10],
+      ],
+    },
     { rows: 16, dac: 1, cell: 1, wb: 4, bits: 4, lsb: [16, 15], ties: [[8, 8]] },
     { rows: 8, dac: 1, cell: 1, wb: 4, bits: 2, lsb: [8, 3], ties: [[4, 2]] },
   ];
@@ -273,7 +390,8 @@ test('ADC ties round half to even, exactly, in both cores: LSB = 8/7, 16/7, 32/7
         // column 2 holds the largest weight, so that the mapping's weight scale is 1.
         const one = singleSum(c.rows, n, c.cell, c.dac);
         const below = singleSum(c.rows, n - 1, c.cell, c.dac);
-        const K = c.rows, N = 3;
+        const K = c.rows,
+          N = 3;
         const x = new Float32Array(2 * K);
         x.set(one.x, 0);
         x.set(below.x, K);
@@ -285,9 +403,22 @@ test('ADC ties round half to even, exactly, in both cores: LSB = 8/7, 16/7, 32/7
         w[2] = 2 ** c.wb - 1;
         const step = fedStep(xb, fs, M, c.rows);
         if (name === 'calibrate') assert.ok(step[2] > 0, `an exact multiplier for LSB ${c.lsb.join('/')}`);
-        const feeds = { [sideName('L', 'xrange')]: scalarTensor(15), [sideName('L', 'step')]: stepTensor(name === 'calibrate, divide' ? [step[0], step[1], 0] : step) };
+        const feeds = {
+          [sideName('L', 'xrange')]: scalarTensor(15),
+          [sideName('L', 'step')]: stepTensor(name === 'calibrate, divide' ? [step[0], step[1], 0] : step),
+        };
         const spec: MvmSpec = { kind: 'dense', layer: 'L', K, N };
-        const ref = bitTrueMvm(Int32Array.from(x), Int32Array.from(w), 2, K, N, { rows: c.rows, mapping: 'differential', weightBits: c.wb, cellBits: c.cell, inputBits: 4, dacBits: c.dac, signedInput: false, adcBits: c.bits, fullScale: fs });
+        const ref = bitTrueMvm(Int32Array.from(x), Int32Array.from(w), 2, K, N, {
+          rows: c.rows,
+          mapping: 'differential',
+          weightBits: c.wb,
+          cellBits: c.cell,
+          inputBits: 4,
+          dacBits: c.dac,
+          signedInput: false,
+          adcBits: c.bits,
+          fullScale: fs,
+        });
         assert.equal(ref.acc[0], code, `reference shift-add: the tie's code at ${name}`);
         for (const path of await exactPaths(xb, spec, x, w, feeds, 2)) {
           assert.equal(path.acc[0], code, `${path.name}, ${name} range, LSB ${c.lsb.join('/')}: n = ${n} → ${code}`);
@@ -315,23 +446,39 @@ test('ties at a step without an exact QLinearMatMul multiplier take the divide r
   const plan = requantPlan(xb, enc, 64);
   assert.equal(plan?.kind, 'divide');
   const rng = new Rng(5, 'test/bittrue-divide');
-  const B = 6, K = 64, N = 9;
+  const B = 6,
+    K = 64,
+    N = 9;
   // Sparse 0/1 inputs and small weights: partial sums around the ties.
   const x = Float32Array.from({ length: B * K }, () => (rng.uniform() < 0.2 ? 1 : 0));
   const w = Float32Array.from({ length: K * N }, () => rng.int(4) * (rng.uniform() < 0.5 ? 1 : -1));
   w[0] = 3; // the largest weight: the mapping's weight scale is 1
   const spec: MvmSpec = { kind: 'dense', layer: 'L', K, N };
-  const ref = bitTrueMvm(Int32Array.from(x), Int32Array.from(w), B, K, N, { rows: 64, mapping: 'differential', weightBits: 2, cellBits: 2, inputBits: 1, dacBits: 1, signedInput: false, adcBits: 6, fullScale: 108 });
-  for (const path of await exactPaths(xb, spec, x, w, { [sideName('L', 'xrange')]: scalarTensor(1) }, B)) assert.equal(mismatches(path.acc, ref.acc), 0, path.name);
+  const ref = bitTrueMvm(Int32Array.from(x), Int32Array.from(w), B, K, N, {
+    rows: 64,
+    mapping: 'differential',
+    weightBits: 2,
+    cellBits: 2,
+    inputBits: 1,
+    dacBits: 1,
+    signedInput: false,
+    adcBits: 6,
+    fullScale: 108,
+  });
+  for (const path of await exactPaths(xb, spec, x, w, { [sideName('L', 'xrange')]: scalarTensor(1) }, B))
+    assert.equal(mismatches(path.acc, ref.acc), 0, path.name);
   // The same step calibrated: fed without a multiplier, the If takes the divide branch.
   const cal = { ...xb0, adc: adc(6, CAL) };
   const step = fedStep(cal, 108, M, 64);
   assert.deepEqual(step, [7, 12, 0]);
   assert.equal(requantPlan(cal, enc, 64)?.kind, 'choose');
-  for (const path of await exactPaths(cal, spec, x, w, { [sideName('L', 'xrange')]: scalarTensor(1), [sideName('L', 'step')]: stepTensor(step) }, B)) assert.equal(mismatches(path.acc, ref.acc), 0, `calibrated, ${path.name}`);
+  for (const path of await exactPaths(cal, spec, x, w, { [sideName('L', 'xrange')]: scalarTensor(1), [sideName('L', 'step')]: stepTensor(step) }, B))
+    assert.equal(mismatches(path.acc, ref.acc), 0, `calibrated, ${path.name}`);
   // The partial sums include both ties.
   const sums = new Set<number>();
-  for (let b = 0; b < B; b++) for (let n = 0; n < N; n++) for (const sign of [1, -1]) sums.add(Array.from({ length: K }, (_, k) => x[b * K + k]! * Math.max(0, sign * w[k * N + n]!)).reduce((s, v) => s + v, 0));
+  for (let b = 0; b < B; b++)
+    for (let n = 0; n < N; n++)
+      for (const sign of [1, -1]) sums.add(Array.from({ length: K }, (_, k) => x[b * K + k]! * Math.max(0, sign * w[k * N + n]!)).reduce((s, v) => s + v, 0));
   assert.ok(sums.has(6) && sums.has(18), `partial sums seen: ${[...sums].sort((p, q) => p - q).join(' ')}`);
 });
 
@@ -349,10 +496,22 @@ test('a near-tie of a non-integer full scale: float32 cannot round it, the float
   assert.equal(plan?.kind, 'scale');
   assert.notEqual(plan!.s, Math.fround(plan!.a! / plan!.b!), 'a neighbour of float32(a/b) is the exact multiplier');
   // Sample b has b + 1 inputs at 1 on a column of ones: partial sums 1 … 8.
-  const B = 8, K = 8, N = 1;
+  const B = 8,
+    K = 8,
+    N = 1;
   const x = Float32Array.from({ length: B * K }, (_, i) => (i % K <= Math.floor(i / K) ? 1 : 0));
   const w = new Float32Array(K).fill(1);
-  const ref = bitTrueMvm(Int32Array.from(x), Int32Array.from(w), B, K, N, { rows: 8, mapping: 'differential', weightBits: 1, cellBits: 1, inputBits: 1, dacBits: 1, signedInput: false, adcBits: 6, fullScale: F });
+  const ref = bitTrueMvm(Int32Array.from(x), Int32Array.from(w), B, K, N, {
+    rows: 8,
+    mapping: 'differential',
+    weightBits: 1,
+    cellBits: 1,
+    inputBits: 1,
+    dacBits: 1,
+    signedInput: false,
+    adcBits: 6,
+    fullScale: F,
+  });
   assert.equal(ref.acc[6], 3);
   for (const path of await exactPaths(xb, { kind: 'dense', layer: 'L', K, N }, x, w, { [sideName('L', 'xrange')]: scalarTensor(1) }, B)) {
     assert.equal(path.acc[6], 3, `${path.name}: n = 7 → 3`);
@@ -365,18 +524,31 @@ test('a near-tie of a non-integer full scale: float32 cannot round it, the float
 test('narrow top slices (8-bit weights on 3-bit cells: 3, 3, 2 bits; 5 on 2: 2, 2, 1; 2 on 4) = bit-true reference, both cores, forward and backward, dense and conv', async () => {
   const rng = new Rng(21, 'test/bittrue-narrow');
   const bits: Record<string, number[]> = { '8/3': [3, 3, 2], '5/2': [2, 2, 1], '2/4': [2] };
-  for (const [wb, cb] of [[8, 3], [5, 2], [2, 4]] as const) {
+  for (const [wb, cb] of [
+    [8, 3],
+    [5, 2],
+    [2, 4],
+  ] as const) {
     // Slices from the LSB up: the top one is the narrow one.
     assert.deepEqual(sliceBits(xbConfig({ weightBits: wb, cellBits: cb })), bits[`${wb}/${cb}`]);
     for (const mapping of ['differential', 'offset'] as const) {
       for (const range of [{ kind: 'max' as const }, CAL]) {
         const xb = xbConfig({
-          rows: 16, cols: 8, mapping, weightBits: wb, cellBits: cb, inputBits: 6, dacBits: 2, adc: adc(7, range),
+          rows: 16,
+          cols: 8,
+          mapping,
+          weightBits: wb,
+          cellBits: cb,
+          inputBits: 6,
+          dacBits: 2,
+          adc: adc(7, range),
           backward: { inputBits: 5, dacBits: 1, adc: adc(6, { kind: 'max' }) },
         });
         // The widest slice bounds the partial sums (and the `max` range): 3 bits, 2 bits, 2 bits.
         assert.equal(widestSliceLevel(xb), 2 ** Math.min(wb, cb) - 1);
-        const B = 3, K = 37, N = 10;
+        const B = 3,
+          K = 37,
+          N = 10;
         const enc = inputEncoding(6, 2, true);
         const qw = weightQmax(xb);
         const x = ints(rng, B * K, -enc.qmax, enc.qmax, enc.qmax);
@@ -389,25 +561,73 @@ test('narrow top slices (8-bit weights on 3-bit cells: 3, 3, 2 bits; 5 on 2: 2, 
         const feeds = { [sideName('L', 'xrange')]: scalarTensor(enc.qmax), [sideName('L', 'step')]: stepTensor(fedStep(xb, fed, M, 16)) };
         const spec: MvmSpec = { kind: 'dense', layer: 'L', K, N };
         const what = `${wb}-bit weights on ${cb}-bit cells, ${mapping}, ${range.kind}`;
-        const ref = bitTrueMvm(Int32Array.from(x), Int32Array.from(w), B, K, N, { rows: 16, mapping, weightBits: wb, cellBits: cb, inputBits: 6, dacBits: 2, signedInput: true, adcBits: 7, fullScale: range.kind === 'max' ? worst : fed });
+        const ref = bitTrueMvm(Int32Array.from(x), Int32Array.from(w), B, K, N, {
+          rows: 16,
+          mapping,
+          weightBits: wb,
+          cellBits: cb,
+          inputBits: 6,
+          dacBits: 2,
+          signedInput: true,
+          adcBits: 7,
+          fullScale: range.kind === 'max' ? worst : fed,
+        });
         assert.ok(requantPlan(xb, enc, 16), `${what}: the integer core applies`);
         for (const integerConversions of [true, false]) {
-          const r = await runMvm(layerXb(xb, { integerConversions }), spec, { data: x, dims: [B, K] }, { data: w, dims: [K, N] }, feeds, { data: dy, dims: [B, N] });
+          const r = await runMvm(layerXb(xb, { integerConversions }), spec, { data: x, dims: [B, K] }, { data: w, dims: [K, N] }, feeds, {
+            data: dy,
+            dims: [B, N],
+          });
           assert.equal(mismatches(r.acc!, ref.acc), 0, `${what}, forward (${integerConversions ? 'integer' : 'float'} core)`);
           const wT = new Int32Array(N * K);
           for (let i = 0; i < K; i++) for (let j = 0; j < N; j++) wT[j * K + i] = w[i * N + j]!;
-          const bref = bitTrueMvm(Int32Array.from(dy), wT, B, N, K, { rows: 8, mapping, weightBits: wb, cellBits: cb, inputBits: 5, dacBits: 1, signedInput: true, adcBits: 6, fullScale: largest(8, 1, cb, wb) });
+          const bref = bitTrueMvm(Int32Array.from(dy), wT, B, N, K, {
+            rows: 8,
+            mapping,
+            weightBits: wb,
+            cellBits: cb,
+            inputBits: 5,
+            dacBits: 1,
+            signedInput: true,
+            adcBits: 6,
+            fullScale: largest(8, 1, cb, wb),
+          });
           assert.equal(mismatches(r.bacc!, bref.acc), 0, `${what}, backward`);
         }
         // Conv, on the same settings.
-        const C = 2, H = 6, W = 5, O = 4;
-        const cspec = { kind: 'conv2d' as const, layer: 'L', C, H, W, O, kernel: [3, 3] as [number, number], stride: [1, 1] as [number, number], pads: [1, 1, 1, 1] as [number, number, number, number], Ho: 6, Wo: 5 };
+        const C = 2,
+          H = 6,
+          W = 5,
+          O = 4;
+        const cspec = {
+          kind: 'conv2d' as const,
+          layer: 'L',
+          C,
+          H,
+          W,
+          O,
+          kernel: [3, 3] as [number, number],
+          stride: [1, 1] as [number, number],
+          pads: [1, 1, 1, 1] as [number, number, number, number],
+          Ho: 6,
+          Wo: 5,
+        };
         const xc = ints(rng, C * H * W, -enc.qmax, enc.qmax, enc.qmax);
         const wc = ints(rng, O * C * 9, -qw, qw, qw);
         const { cols, K: Kc } = im2colInt(Int32Array.from(xc), 1, C, H, W, [3, 3], [1, 1], [1, 1, 1, 1]);
         const wKN = new Int32Array(Kc * O);
         for (let o = 0; o < O; o++) for (let kk = 0; kk < Kc; kk++) wKN[kk * O + o] = wc[o * Kc + kk]!;
-        const cref = bitTrueMvm(cols, wKN, 30, Kc, O, { rows: 16, mapping, weightBits: wb, cellBits: cb, inputBits: 6, dacBits: 2, signedInput: true, adcBits: 7, fullScale: range.kind === 'max' ? worst : fed });
+        const cref = bitTrueMvm(cols, wKN, 30, Kc, O, {
+          rows: 16,
+          mapping,
+          weightBits: wb,
+          cellBits: cb,
+          inputBits: 6,
+          dacBits: 2,
+          signedInput: true,
+          adcBits: 7,
+          fullScale: range.kind === 'max' ? worst : fed,
+        });
         const want = new Float64Array(O * 30);
         for (let l = 0; l < 30; l++) for (let o = 0; o < O; o++) want[o * 30 + l] = cref.acc[l * O + o]!;
         for (const integerConversions of [true, false]) {

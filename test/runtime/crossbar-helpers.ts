@@ -18,8 +18,22 @@ export function deviceSpec(over: Partial<DeviceSpec> = {}): DeviceSpec {
   const rOff = over.rOff ?? rOn * 10;
   const gOn = 1 / rOn;
   return {
-    name: 'dev', levels: 4, rOn, rOff, gOn, gOff: gOn / (rOff / rOn), vRead: 0.25, d2dSigma: 0, d2dDist: 'normal', readNoise: 0,
-    driftNu: 0, driftT0: 1, pSa0: 0, pSa1: 0, update: { kind: 'ideal' }, ...over,
+    name: 'dev',
+    levels: 4,
+    rOn,
+    rOff,
+    gOn,
+    gOff: gOn / (rOff / rOn),
+    vRead: 0.25,
+    d2dSigma: 0,
+    d2dDist: 'normal',
+    readNoise: 0,
+    driftNu: 0,
+    driftT0: 1,
+    pSa0: 0,
+    pSa1: 0,
+    update: { kind: 'ideal' },
+    ...over,
   };
 }
 
@@ -45,8 +59,17 @@ export function xbConfig(over: Partial<CrossbarSpec> = {}, device: Partial<Devic
 
 export function layerXb(xb: CrossbarSpec, over: Partial<LayerCrossbar> = {}): LayerCrossbar {
   return {
-    layer: 'L', xb, fidelity: 'exact', forward: true, backward: false, ranges: 'static', outputs: 'none',
-    variation: false, readNoise: false, signedInput: true, ...over,
+    layer: 'L',
+    xb,
+    fidelity: 'exact',
+    forward: true,
+    backward: false,
+    ranges: 'static',
+    outputs: 'none',
+    variation: false,
+    readNoise: false,
+    signedInput: true,
+    ...over,
   };
 }
 
@@ -104,8 +127,15 @@ export async function runMvm(
   await session.release();
   const f32 = (k: string): Float32Array | undefined => (out[k] ? (out[k]!.data as Float32Array) : undefined);
   const r: MvmRun = { y: f32('y')!, out };
-  if (out['acc']) { r.acc = f32('acc')!; r.lsb = f32('lsb')![0]!; }
-  if (out['dx']) { r.dx = f32('dx')!; r.bacc = f32('bacc')!; r.blsb = f32('blsb')![0]!; }
+  if (out['acc']) {
+    r.acc = f32('acc')!;
+    r.lsb = f32('lsb')![0]!;
+  }
+  if (out['dx']) {
+    r.dx = f32('dx')!;
+    r.bacc = f32('bacc')!;
+    r.blsb = f32('blsb')![0]!;
+  }
   return r;
 }
 
@@ -142,7 +172,13 @@ export function smallCrossbarExperiment(
     { name: 'fc1', op: dense(10) },
   ]);
   for (const l of net.layers) if (l.mapping) Object.assign(l.mapping, { target: 'crossbar', crossbar: 'xb' });
-  const exp = mnistExperiment({ network: net, train: { epochs: 1, batch: 32, optimizer: sgd(0.05, 0.9) }, mnist: { train: opts.train ?? 800, test: opts.test ?? 300 }, evalBatch: 100, seed: opts.seed ?? 3 });
+  const exp = mnistExperiment({
+    network: net,
+    train: { epochs: 1, batch: 32, optimizer: sgd(0.05, 0.9) },
+    mnist: { train: opts.train ?? 800, test: opts.test ?? 300 },
+    evalBatch: 100,
+    seed: opts.seed ?? 3,
+  });
   exp.fidelity = fidelity;
   exp.crossbars = { xb };
   exp.train!.nonideal = nonideal;

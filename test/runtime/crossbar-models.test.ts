@@ -46,7 +46,9 @@ test('fast and exact agree to float tolerance when every ADC is lossless (dense 
       // exact: per tile the largest partial sum is rows·(2^dac−1)·(2^cb−1) ≤ 2^12 − 1; fast: 24-bit layer ADC, LSB = 1 level.
       const xb = xbConfig({ rows: 32, cols: 16, mapping, weightBits: 6, cellBits: 2, inputBits: 6, dacBits: dac, adc: adc(12, { kind: 'max' }) });
       const xbFast = { ...xb, adc: adc(24, { kind: 'max' }) };
-      const B = 3, K = 70, N = 11;
+      const B = 3,
+        K = 70,
+        N = 11;
       const x = randn(rng, B * K);
       const w = randn(rng, K * N, 0.2);
       const spec = { kind: 'dense' as const, layer: 'L', K, N };
@@ -59,18 +61,38 @@ test('fast and exact agree to float tolerance when every ADC is lossless (dense 
   }
   // conv
   const xb = xbConfig({ rows: 16, cols: 8, weightBits: 4, cellBits: 2, inputBits: 5, dacBits: 1, adc: adc(8, { kind: 'max' }) });
-  const spec = { kind: 'conv2d' as const, layer: 'L', C: 2, H: 7, W: 6, O: 5, kernel: [3, 3] as [number, number], stride: [1, 2] as [number, number], pads: [1, 1, 1, 1] as [number, number, number, number], Ho: 7, Wo: 3 };
+  const spec = {
+    kind: 'conv2d' as const,
+    layer: 'L',
+    C: 2,
+    H: 7,
+    W: 6,
+    O: 5,
+    kernel: [3, 3] as [number, number],
+    stride: [1, 2] as [number, number],
+    pads: [1, 1, 1, 1] as [number, number, number, number],
+    Ho: 7,
+    Wo: 3,
+  };
   const x = randn(rng, 2 * 2 * 7 * 6);
   const w = randn(rng, 5 * 2 * 9, 0.3);
   const feeds = rangeFeeds(maxAbs(x));
   const ex = await runMvm(layerXb(xb), spec, { data: x, dims: [2, 2, 7, 6] }, { data: w, dims: [5, 2, 3, 3] }, feeds);
-  const fa = await runMvm(layerXb({ ...xb, adc: adc(24, { kind: 'max' }) }, { fidelity: 'fast' }), spec, { data: x, dims: [2, 2, 7, 6] }, { data: w, dims: [5, 2, 3, 3] }, feeds);
+  const fa = await runMvm(
+    layerXb({ ...xb, adc: adc(24, { kind: 'max' }) }, { fidelity: 'fast' }),
+    spec,
+    { data: x, dims: [2, 2, 7, 6] },
+    { data: w, dims: [5, 2, 3, 3] },
+    feeds,
+  );
   assert.ok(relErr(fa.y, ex.y) < 1e-6, `conv fast vs exact ${relErr(fa.y, ex.y)}`);
 });
 
 test('zero variation, lossless ADC and many levels ≈ the ideal layer; error shrinks with weight/input bits', async () => {
   const rng = new Rng(4, 'test/ideal');
-  const B = 4, K = 50, N = 9;
+  const B = 4,
+    K = 50,
+    N = 9;
   const x = randn(rng, B * K);
   const w = randn(rng, K * N, 0.3);
   const ideal = matmul(x, w, B, K, N);
@@ -86,7 +108,9 @@ test('zero variation, lossless ADC and many levels ≈ the ideal layer; error sh
 
 test('fewer ADC bits → larger error; saturation is counted exactly like the reference', async () => {
   const rng = new Rng(5, 'test/adc');
-  const B = 4, K = 64, N = 16;
+  const B = 4,
+    K = 64,
+    N = 16;
   const x = randn(rng, B * K);
   const w = randn(rng, K * N, 0.3);
   const ideal = matmul(x, w, B, K, N);
@@ -107,8 +131,24 @@ test('fewer ADC bits → larger error; saturation is counted exactly like the re
   const qw = weightQmax(xb);
   const wi = Float32Array.from({ length: K * N }, () => rng.int(2 * qw + 1) - qw);
   wi[0] = qw;
-  const r = await runMvm(layerXb(xb, { outputs: 'stats', signedInput: false }), { kind: 'dense', layer: 'L', K, N }, { data: xi, dims: [B, K] }, { data: wi, dims: [K, N] }, rangeFeeds(enc.qmax));
-  const ref = bitTrueMvm(Int32Array.from(xi), Int32Array.from(wi), B, K, N, { rows: 32, mapping: 'differential', weightBits: 4, cellBits: 2, inputBits: 5, dacBits: 1, signedInput: false, adcBits: 4, fullScale: 1 });
+  const r = await runMvm(
+    layerXb(xb, { outputs: 'stats', signedInput: false }),
+    { kind: 'dense', layer: 'L', K, N },
+    { data: xi, dims: [B, K] },
+    { data: wi, dims: [K, N] },
+    rangeFeeds(enc.qmax),
+  );
+  const ref = bitTrueMvm(Int32Array.from(xi), Int32Array.from(wi), B, K, N, {
+    rows: 32,
+    mapping: 'differential',
+    weightBits: 4,
+    cellBits: 2,
+    inputBits: 5,
+    dacBits: 1,
+    signedInput: false,
+    adcBits: 4,
+    fullScale: 1,
+  });
   const sat = (r.out[statName('L', 'sat')]!.data as Float32Array)[0]!;
   const conv = (r.out[statName('L', 'conv')]!.data as Float32Array)[0]!;
   assert.ok(ref.saturated > 0);
@@ -122,7 +162,8 @@ test('fast fidelity: the layer-level ADC rounds half-code ties to even (LSB = 12
   // reciprocal, or ORT folding the division into the GEMM as ×float32(7/12), misrounds).
   // Sums 6 → 3.5 → 4, 18 → 10.5 → 10, −6 → −4; 7 → 4.08 → 4 is no tie.
   const xb = xbConfig({ rows: 64, weightBits: 2, cellBits: 2, inputBits: 2, dacBits: 1, adc: adc(7, { kind: 'max' }) });
-  const K = 12, N = 2;
+  const K = 12,
+    N = 2;
   const sums = [6, 18, -6, 7];
   const want = [4, 10, -4, 4];
   assert.equal(Math.round(6 * Math.fround(7 / 12)), 3, 'a float32 multiplier 7/12 rounds the tie 3.5 down');
@@ -131,11 +172,32 @@ test('fast fidelity: the layer-level ADC rounds half-code ties to even (LSB = 12
   const w = new Float32Array(K * N);
   for (let k = 0; k < K; k++) w[k * N] = k < 6 ? 1 : k < 9 ? -1 : 3;
   w[1] = 3;
-  const inputs = [[1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0], [3, 3, 3, 3, 3, 3, 0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0, 2, 2, 2, 0, 0, 0], [1, 1, 1, 1, 0, 0, 0, 0, 0, 1, 0, 0]];
+  const inputs = [
+    [1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0],
+    [3, 3, 3, 3, 3, 3, 0, 0, 0, 0, 0, 0],
+    [0, 0, 0, 0, 0, 0, 2, 2, 2, 0, 0, 0],
+    [1, 1, 1, 1, 0, 0, 0, 0, 0, 1, 0, 0],
+  ];
   inputs.forEach((row, b) => x.set(row, b * K));
-  for (const [b, s] of sums.entries()) assert.equal(inputs[b]!.reduce((acc, v, k) => acc + v * w[k * N]!, 0), s);
+  for (const [b, s] of sums.entries())
+    assert.equal(
+      inputs[b]!.reduce((acc, v, k) => acc + v * w[k * N]!, 0),
+      s,
+    );
   const feeds = { [sideName('L', 'xrange')]: scalarTensor(3), [sideName('L', 'step')]: stepTensor([7, 12, 0]) };
-  const conv = { kind: 'conv2d' as const, layer: 'L', C: K, H: 1, W: 1, O: N, kernel: [1, 1] as [number, number], stride: [1, 1] as [number, number], pads: [0, 0, 0, 0] as [number, number, number, number], Ho: 1, Wo: 1 };
+  const conv = {
+    kind: 'conv2d' as const,
+    layer: 'L',
+    C: K,
+    H: 1,
+    W: 1,
+    O: N,
+    kernel: [1, 1] as [number, number],
+    stride: [1, 1] as [number, number],
+    pads: [0, 0, 0, 0] as [number, number, number, number],
+    Ho: 1,
+    Wo: 1,
+  };
   // Conv weights [O, C, 1, 1] = Wᵀ.
   const wc = new Float32Array(N * K);
   for (let k = 0; k < K; k++) for (let n = 0; n < N; n++) wc[n * K + k] = w[k * N + n]!;
@@ -152,12 +214,14 @@ test('fast fidelity: the layer-level ADC rounds half-code ties to even (LSB = 12
 });
 
 test('device programming: D2D σ, lognormal mean, stuck-at fractions and drift match the spec', () => {
-  const K = 100, N = 100;
+  const K = 100,
+    N = 100;
   const sigma = 0.05;
   const xb = xbConfig({ weightBits: 4, cellBits: 2 }, { d2dSigma: sigma });
   const p = programDevices(xb, 'fc', K, N, 1);
   const g0 = gOffLevels(xb);
-  let s = 0, s2 = 0;
+  let s = 0,
+    s2 = 0;
   for (let i = 0; i < p.A.length; i++) {
     s += p.A[i]!;
     s2 += p.A[i]! ** 2;
@@ -176,14 +240,15 @@ test('device programming: D2D σ, lognormal mean, stuck-at fractions and drift m
   assert.ok(Math.abs(lm - 1) < 0.01 && logn.A.every((a) => a > 0), `lognormal mean ${lm}`);
 
   const stuck = programDevices(xbConfig({ weightBits: 4, cellBits: 2 }, { pSa0: 0.1, pSa1: 0.05 }), 'fc', K, N, 1);
-  let sa0 = 0, sa1 = 0;
+  let sa0 = 0,
+    sa1 = 0;
   for (let i = 0; i < stuck.A.length; i++) {
     if (stuck.A[i] === 0 && stuck.B[i] === 0) sa0++;
     if (stuck.A[i] === 0 && stuck.B[i] === 3) sa1++;
   }
   const n = stuck.A.length;
-  assert.ok(Math.abs(sa0 / n - 0.1) < 4 * Math.sqrt(0.1 * 0.9 / n), `SA0 fraction ${sa0 / n}`);
-  assert.ok(Math.abs(sa1 / n - 0.05) < 4 * Math.sqrt(0.05 * 0.95 / n), `SA1 fraction ${sa1 / n}`);
+  assert.ok(Math.abs(sa0 / n - 0.1) < 4 * Math.sqrt((0.1 * 0.9) / n), `SA0 fraction ${sa0 / n}`);
+  assert.ok(Math.abs(sa1 / n - 0.05) < 4 * Math.sqrt((0.05 * 0.95) / n), `SA1 fraction ${sa1 / n}`);
 
   const dev = xbConfig({}, { driftNu: 0.1, driftT0: 1 }).device;
   assert.equal(driftFactor(dev, 0), 1);
@@ -194,14 +259,20 @@ test('device programming: D2D σ, lognormal mean, stuck-at fractions and drift m
 
 test('D2D variation: output error grows linearly with σ; drift shrinks the output', async () => {
   const rng = new Rng(6, 'test/d2d');
-  const B = 8, K = 64, N = 32;
+  const B = 8,
+    K = 64,
+    N = 32;
   const x = randn(rng, B * K);
   const w = randn(rng, K * N, 0.3);
   const spec = { kind: 'dense' as const, layer: 'L', K, N };
   const run = async (device: Record<string, number>, t = 0): Promise<Float32Array> => {
     const xb = xbConfig({ weightBits: 8, cellBits: 8, inputBits: 8, adc: adc(24, { kind: 'max' }) }, device);
     const p = programDevices(xb, 'L', K, N, 9, t);
-    const feeds = { ...rangeFeeds(maxAbs(x)), [sideName('L', 'A')]: new ort.Tensor('float32', p.A, p.dims), [sideName('L', 'B')]: new ort.Tensor('float32', p.B, p.dims) };
+    const feeds = {
+      ...rangeFeeds(maxAbs(x)),
+      [sideName('L', 'A')]: new ort.Tensor('float32', p.A, p.dims),
+      [sideName('L', 'B')]: new ort.Tensor('float32', p.B, p.dims),
+    };
     return (await runMvm(layerXb(xb, { fidelity: 'fast', variation: true }), spec, { data: x, dims: [B, K] }, { data: w, dims: [K, N] }, feeds)).y;
   };
   const clean = await run({});
@@ -218,7 +289,9 @@ test('D2D variation: output error grows linearly with σ; drift shrinks the outp
 
 test('read noise (fast): empirical relative σ of the output matches read_noise', async () => {
   const rng = new Rng(7, 'test/read');
-  const B = 16, K = 64, N = 64;
+  const B = 16,
+    K = 64,
+    N = 64;
   const x = randn(rng, B * K);
   const w = randn(rng, K * N, 0.3);
   const sigma = 0.05;
@@ -227,9 +300,22 @@ test('read noise (fast): empirical relative σ of the output matches read_noise'
   // The graph takes the factor 1 + σ·ξ (the runtime draws it from the layer's normal stream); 1 is no noise.
   const factor = new NormalStream(1, 'noise').fill(new Float32Array(B * N), 0, 1, sigma);
   const base = rangeFeeds(maxAbs(x));
-  const noisy = await runMvm(layerXb(xb, { fidelity: 'fast', readNoise: true }), spec, { data: x, dims: [B, K] }, { data: w, dims: [K, N] }, { ...base, [sideName('L', 'noise')]: new ort.Tensor('float32', factor, [B, N]) });
-  const clean = await runMvm(layerXb(xb, { fidelity: 'fast', readNoise: true }), spec, { data: x, dims: [B, K] }, { data: w, dims: [K, N] }, { ...base, [sideName('L', 'noise')]: new ort.Tensor('float32', new Float32Array(B * N).fill(1), [B, N]) });
-  let s2 = 0, n = 0;
+  const noisy = await runMvm(
+    layerXb(xb, { fidelity: 'fast', readNoise: true }),
+    spec,
+    { data: x, dims: [B, K] },
+    { data: w, dims: [K, N] },
+    { ...base, [sideName('L', 'noise')]: new ort.Tensor('float32', factor, [B, N]) },
+  );
+  const clean = await runMvm(
+    layerXb(xb, { fidelity: 'fast', readNoise: true }),
+    spec,
+    { data: x, dims: [B, K] },
+    { data: w, dims: [K, N] },
+    { ...base, [sideName('L', 'noise')]: new ort.Tensor('float32', new Float32Array(B * N).fill(1), [B, N]) },
+  );
+  let s2 = 0,
+    n = 0;
   for (let i = 0; i < B * N; i++) {
     if (Math.abs(clean.y[i]!) < 1e-3) continue;
     s2 += ((noisy.y[i]! - clean.y[i]!) / Math.abs(clean.y[i]!)) ** 2;
@@ -241,12 +327,21 @@ test('read noise (fast): empirical relative σ of the output matches read_noise'
 
 test('backward: crossbar dx ≈ dy·Wᵀ with lossless settings; saturated outputs pass no gradient', async () => {
   const rng = new Rng(8, 'test/backward');
-  const B = 4, K = 40, N = 12;
+  const B = 4,
+    K = 40,
+    N = 12;
   const x = randn(rng, B * K);
   const w = randn(rng, K * N, 0.3);
   const dy = randn(rng, B * N);
   const xb = xbConfig({ weightBits: 12, cellBits: 4, backward: { inputBits: 12, dacBits: 1, adc: adc(12, { kind: 'max' }) } });
-  const r = await runMvm(layerXb(xb, { fidelity: 'exact' }), { kind: 'dense', layer: 'L', K, N }, { data: x, dims: [B, K] }, { data: w, dims: [K, N] }, rangeFeeds(maxAbs(x)), { data: dy, dims: [B, N] });
+  const r = await runMvm(
+    layerXb(xb, { fidelity: 'exact' }),
+    { kind: 'dense', layer: 'L', K, N },
+    { data: x, dims: [B, K] },
+    { data: w, dims: [K, N] },
+    rangeFeeds(maxAbs(x)),
+    { data: dy, dims: [B, N] },
+  );
   const ideal = new Float64Array(B * K);
   for (let b = 0; b < B; b++) for (let k = 0; k < K; k++) for (let n = 0; n < N; n++) ideal[b * K + k]! += dy[b * N + n]! * w[k * N + n]!;
   assert.ok(relErr(r.dx!, ideal) < 3e-3, `backward relative error ${relErr(r.dx!, ideal)}`);
@@ -268,7 +363,11 @@ test('backward: crossbar dx ≈ dy·Wᵀ with lossless settings; saturated outpu
   // Fast fidelity saves the mask as a bool `keep` (true where no ADC saturated).
   gb.output('mask', fwd.saved['mask'] ?? gb.op('Cast', [fwd.saved['keep']!], { to: DataType.FLOAT }));
   const session = await ort.InferenceSession.create(gb.toBytes());
-  const out = await session.run({ x: new ort.Tensor('float32', x, [B, K]), w: new ort.Tensor('float32', w, [K, N]), dy: new ort.Tensor('float32', dy, [B, N]) });
+  const out = await session.run({
+    x: new ort.Tensor('float32', x, [B, K]),
+    w: new ort.Tensor('float32', w, [K, N]),
+    dy: new ort.Tensor('float32', dy, [B, N]),
+  });
   const mask = out['mask']!.data as Float32Array;
   const y = out['y']!.data as Float32Array;
   const top = maxAbs(y);

@@ -71,7 +71,9 @@ test('xbarc mvm: Y ≈ X·W through a lossless crossbar; fast ≈ exact; seeded;
     const spec = join(dir, 'spec.xbar');
     writeFileSync(spec, SPEC);
     const rng = new Rng(1, 'test/mvm');
-    const K = 40, N = 7, B = 5;
+    const K = 40,
+      N = 7,
+      B = 5;
     const W = { data: rng.fillNormal(new Float32Array(K * N), 0, 0.3), shape: [K, N] };
     const X = { data: rng.fillNormal(new Float32Array(B * K)), shape: [B, K] };
     writeFileSync(join(dir, 'W.npy'), formatNpy(W));
@@ -83,7 +85,8 @@ test('xbarc mvm: Y ≈ X·W through a lossless crossbar; fast ≈ exact; seeded;
     };
     const exact = await run('exact');
     assert.deepEqual(exact.shape, [B, N]);
-    let num = 0, den = 0;
+    let num = 0,
+      den = 0;
     for (let b = 0; b < B; b++) {
       for (let n = 0; n < N; n++) {
         let y = 0;
@@ -109,15 +112,20 @@ test('xbarc mvm: Y ≈ X·W through a lossless crossbar; fast ≈ exact; seeded;
     const bad = await mvmCommand({ spec, crossbar: 'lossless', weights: join(dir, 'W.npy'), inputs: join(dir, 'bad.npy'), out: join(dir, 'Z.npy') });
     assert.equal(bad, 1);
     assert.equal(await mvmCommand({ spec, crossbar: 'nope', weights: join(dir, 'W.npy'), inputs: join(dir, 'X.npy'), out: join(dir, 'Z.npy') }), 1);
-    assert.equal(await mvmCommand({ spec, crossbar: 'lossless', weights: join(dir, 'W.npy'), inputs: join(dir, 'X.npy'), out: join(dir, 'Z.npy'), fidelity: 'ideal' }), 2);
+    assert.equal(
+      await mvmCommand({ spec, crossbar: 'lossless', weights: join(dir, 'W.npy'), inputs: join(dir, 'X.npy'), out: join(dir, 'Z.npy'), fidelity: 'ideal' }),
+      2,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });
 
-test('crossbarMvm at exact fidelity follows the compiler\'s merge decision: lossless merges give identical numbers', async () => {
+test("crossbarMvm at exact fidelity follows the compiler's merge decision: lossless merges give identical numbers", async () => {
   const rng = new Rng(5, 'test/mvm-merge');
-  const K = 70, N = 9, B = 6;
+  const K = 70,
+    N = 9,
+    B = 6;
   const W = { data: rng.fillNormal(new Float32Array(K * N), 0, 0.3), shape: [K, N] };
   const X = { data: rng.fillNormal(new Float32Array(B * K)), shape: [B, K] };
   // 32-row tiles, 1-bit DACs, 2-bit cells: partial sums up to 32·1·3 = 96 fit an 8-bit ADC.
@@ -148,7 +156,9 @@ test('xbarc mvm: a partial sum on a half code rounds to even (8×8 tile, LSB = 8
   const dir = mkdtempSync(join(tmpdir(), 'xbarc-mvm-tie-'));
   try {
     const spec = join(dir, 'tie.xbar');
-    writeFileSync(spec, `device d {
+    writeFileSync(
+      spec,
+      `device d {
   levels = 4
   r_on   = 100 kOhm
   on_off = 10
@@ -164,12 +174,21 @@ crossbar xb {
   dac_bits    = 2
   adc         = { bits = 6, range = max }
 }
-`);
+`,
+    );
     const W = new Float32Array(64);
     [1, 1, 1, 1, 0, 0, 0, 15].forEach((v, k) => (W[k * 8] = v));
     writeFileSync(join(dir, 'W.npy'), formatNpy({ data: W, shape: [8, 8] }));
     writeFileSync(join(dir, 'X.npy'), formatNpy({ data: Float32Array.of(1, 1, 1, 1, 15, 0, 0, 0), shape: [1, 8] }));
-    const code = await mvmCommand({ spec, crossbar: 'xb', weights: join(dir, 'W.npy'), inputs: join(dir, 'X.npy'), out: join(dir, 'Y.npy'), fidelity: 'exact', seed: '0' });
+    const code = await mvmCommand({
+      spec,
+      crossbar: 'xb',
+      weights: join(dir, 'W.npy'),
+      inputs: join(dir, 'X.npy'),
+      out: join(dir, 'Y.npy'),
+      fidelity: 'exact',
+      seed: '0',
+    });
     assert.equal(code, 0);
     const Y = parseNpy(readFileSync(join(dir, 'Y.npy')));
     assert.deepEqual(Y.shape, [1, 8]);

@@ -36,14 +36,21 @@ async function data(exp: PlanExperiment): Promise<Dataset> {
 }
 
 test('fast fidelity trains through crossbar forward and backward (D2D, read noise), reproducibly, with per-layer stats', async () => {
-  const exp = experiment('fast', ['forward', 'backward', 'update'], crossbar({}, { d2dSigma: 0.03, readNoise: 0.02, update: { kind: 'txsim', v: 0.01, gamma: 0.05 } }));
+  const exp = experiment(
+    'fast',
+    ['forward', 'backward', 'update'],
+    crossbar({}, { d2dSigma: 0.03, readNoise: 0.02, update: { kind: 'txsim', v: 0.01, gamma: 0.05 } }),
+  );
   const d = await data(exp);
   const a = await runExperiment(exp, d, { trainer: { threads: 1 } });
   const b = await runExperiment(exp, d, { trainer: { threads: 1 } });
   assert.ok(a.final.testAccuracy > 0.6, `accuracy ${a.final.testAccuracy}`);
   assert.equal(a.final.testAccuracy, b.final.testAccuracy);
   assert.equal(a.epochs[0]!.trainLoss, b.epochs[0]!.trainLoss);
-  assert.deepEqual(a.layers!.map((l) => l.name), ['conv1', 'fc1']);
+  assert.deepEqual(
+    a.layers!.map((l) => l.name),
+    ['conv1', 'fc1'],
+  );
   for (const l of a.layers!) {
     assert.ok(l.adcSaturation >= 0 && l.adcSaturation < 0.05, `${l.name} saturation ${l.adcSaturation}`);
     assert.ok(l.snrDb !== null && l.snrDb > 10 && l.snrDb < 60, `${l.name} SNR ${l.snrDb}`);
@@ -62,9 +69,15 @@ test('exact inference after software training (nonideal = []) stays within 2 poi
   // Training is identical (software); only the evaluation differs.
   assert.equal(r.epochs[0]!.trainLoss, ideal.epochs[0]!.trainLoss);
   assert.ok(Math.abs(r.final.testAccuracy - ideal.final.testAccuracy) <= 0.02, `exact ${r.final.testAccuracy} vs ideal ${ideal.final.testAccuracy}`);
-  assert.ok(r.layers!.every((l) => l.adcSaturation === 0 && (l.snrDb ?? 0) > 25), JSON.stringify(r.layers));
+  assert.ok(
+    r.layers!.every((l) => l.adcSaturation === 0 && (l.snrDb ?? 0) > 25),
+    JSON.stringify(r.layers),
+  );
   // 8-bit ADCs on 32-row tiles with 2-bit cells and 1-bit DACs are lossless: the conversions merge.
-  assert.ok(r.layers!.every((l) => typeof l['mergedExact'] === 'string' && /lossless 8-bit ADC/.test(l['mergedExact'] as string)), JSON.stringify(r.layers));
+  assert.ok(
+    r.layers!.every((l) => typeof l['mergedExact'] === 'string' && /lossless 8-bit ADC/.test(l['mergedExact'] as string)),
+    JSON.stringify(r.layers),
+  );
   const unmerged = await runExperiment(exact, d, { trainer: { threads: 1 }, crossbar: { mergeLossless: false } });
   assert.equal(unmerged.final.testAccuracy, r.final.testAccuracy, 'merged and per-conversion exact evaluation agree');
   assert.ok(unmerged.layers!.every((l) => l['mergedExact'] === null));
@@ -81,7 +94,10 @@ test('exact fidelity also trains through the crossbar (forward and backward, off
   const r = await runExperiment(exp, d, { trainer: { threads: 1 } });
   const ideal = await runExperiment({ ...exp, fidelity: 'ideal' }, d, { trainer: { threads: 1 } });
   // One epoch of 800 samples: well above chance and not far below the software-trained network.
-  assert.ok(r.final.testAccuracy > 0.5 && r.final.testAccuracy > ideal.final.testAccuracy - 0.15, `exact-trained ${r.final.testAccuracy} vs ideal ${ideal.final.testAccuracy}`);
+  assert.ok(
+    r.final.testAccuracy > 0.5 && r.final.testAccuracy > ideal.final.testAccuracy - 0.15,
+    `exact-trained ${r.final.testAccuracy} vs ideal ${ideal.final.testAccuracy}`,
+  );
   assert.ok(Number.isFinite(r.epochs[0]!.trainLoss));
   assert.equal(r.layers![1]!.fidelity, 'exact');
 });
@@ -134,25 +150,50 @@ function referenceFold(xb: CrossbarSpec, Wk: Float32Array, K: number, N: number,
 
 test('fast fidelity programmed by the runtime: the folded matrix equals an independent float64 fold, and the MVM its product', async () => {
   const rng = new Rng(11, 'test/fed-programming');
-  const B = 5, K = 70, N = 11;
+  const B = 5,
+    K = 70,
+    N = 11;
   const spec: MvmSpec = { kind: 'dense', layer: 'L', K, N };
   for (const mapping of ['differential', 'offset'] as const) {
     // D2D variation and stuck-at faults; a 24-bit fast ADC ranged at one level per code.
-    const xb = xbConfig({ rows: 32, cols: 16, mapping, weightBits: 8, cellBits: 2, inputBits: 8, adc: adc(24, { kind: 'max' }), backward: { inputBits: 8, dacBits: 1, adc: adc(24, { kind: 'max' }) } }, { d2dSigma: 0.05, pSa0: 0.02, pSa1: 0.01 });
+    const xb = xbConfig(
+      {
+        rows: 32,
+        cols: 16,
+        mapping,
+        weightBits: 8,
+        cellBits: 2,
+        inputBits: 8,
+        adc: adc(24, { kind: 'max' }),
+        backward: { inputBits: 8, dacBits: 1, adc: adc(24, { kind: 'max' }) },
+      },
+      { d2dSigma: 0.05, pSa0: 0.02, pSa1: 0.01 },
+    );
     assert.deepEqual(planeSliceWeights(xb), [1, 4, 16, 64, -1, -4, -16, -64]);
     const w = rng.fillNormal(new Float32Array(K * N), 0, 0.2);
     const p = programDevices(xb, 'L', K, N, 5);
-    assert.ok(p.A.some((a) => a === 0), 'some stuck cells');
+    assert.ok(
+      p.A.some((a) => a === 0),
+      'some stuck cells',
+    );
     const ref = referenceFold(xb, w, K, N, p.A, p.B);
     const Wf = new Float32Array(K * N);
     const sW = programFolded(xb, w, foldDevices(xb, p.A, p.B, K, N, 'kn'), Wf);
     assert.equal(sW, ref.sW);
-    for (let i = 0; i < K * N; i++) assert.ok(Math.abs(Wf[i]! - ref.Wf[i]!) <= 2 ** -23 * Math.abs(ref.Wf[i]!) + 1e-9, `${mapping} Wf[${i}] = ${Wf[i]}, reference ${ref.Wf[i]}`);
+    for (let i = 0; i < K * N; i++)
+      assert.ok(Math.abs(Wf[i]! - ref.Wf[i]!) <= 2 ** -23 * Math.abs(ref.Wf[i]!) + 1e-9, `${mapping} Wf[${i}] = ${Wf[i]}, reference ${ref.Wf[i]}`);
     // Incremental re-programming (only weights whose q moved are re-folded) equals programming from scratch,
     // also for the second device state folded in the same pass; after a step that moves weights, flips signs
     // and changes max |W| (so s_W).
     const dev = foldDevices(xb, p.A, p.B, K, N, 'kn');
-    const devB = foldDevices(xb, p.B.map((b) => b + 0.5), p.A, K, N, 'kn');
+    const devB = foldDevices(
+      xb,
+      p.B.map((b) => b + 0.5),
+      p.A,
+      K,
+      N,
+      'kn',
+    );
     const prev = new Int32Array(K * N).fill(-9999);
     const inc = new Float32Array(K * N);
     const incB = new Float32Array(K * N);
@@ -170,7 +211,10 @@ test('fast fidelity programmed by the runtime: the folded matrix equals an indep
     const q = new Float32Array(K * N);
     programFolded(xb, w, null, q);
     const nominal = referenceFold(xb, w, K, N, new Float32Array(p.A.length).fill(1), new Float32Array(p.B.length));
-    assert.deepEqual(Array.from(q, (v) => v + 0), Array.from(nominal.Wf));
+    assert.deepEqual(
+      Array.from(q, (v) => v + 0),
+      Array.from(nominal.Wf),
+    );
 
     // Integer inputs with xrange = q_max: x is fed to the crossbar unchanged (s_X = 1).
     const qx = 127;
@@ -179,16 +223,34 @@ test('fast fidelity programmed by the runtime: the folded matrix equals an indep
     const dy = rng.fillNormal(new Float32Array(B * N));
     const ranges = { [sideName('L', 'xrange')]: scalarTensor(qx), [sideName('L', 'step')]: stepTensor() };
     const dims = p.dims;
-    const fed = await runMvm(layerXb(xb, { fidelity: 'fast', variation: true, programming: 'fed' }), spec, { data: x, dims: [B, K] }, { data: w, dims: [K, N] }, {
-      ...ranges,
-      [sideName('L', 'Wf')]: new ort.Tensor('float32', Wf, [K, N]), [sideName('L', 'sW')]: scalarTensor(sW),
-      [sideName('L.b', 'Wf')]: new ort.Tensor('float32', Wf, [K, N]), [sideName('L.b', 'sW')]: scalarTensor(sW),
-    }, { data: dy, dims: [B, N] });
-    const graph = await runMvm(layerXb(xb, { fidelity: 'fast', variation: true }), spec, { data: x, dims: [B, K] }, { data: w, dims: [K, N] }, {
-      ...ranges,
-      [sideName('L', 'A')]: new ort.Tensor('float32', p.A, dims), [sideName('L', 'B')]: new ort.Tensor('float32', p.B, dims),
-      [sideName('L.b', 'A')]: new ort.Tensor('float32', p.A, dims), [sideName('L.b', 'B')]: new ort.Tensor('float32', p.B, dims),
-    }, { data: dy, dims: [B, N] });
+    const fed = await runMvm(
+      layerXb(xb, { fidelity: 'fast', variation: true, programming: 'fed' }),
+      spec,
+      { data: x, dims: [B, K] },
+      { data: w, dims: [K, N] },
+      {
+        ...ranges,
+        [sideName('L', 'Wf')]: new ort.Tensor('float32', Wf, [K, N]),
+        [sideName('L', 'sW')]: scalarTensor(sW),
+        [sideName('L.b', 'Wf')]: new ort.Tensor('float32', Wf, [K, N]),
+        [sideName('L.b', 'sW')]: scalarTensor(sW),
+      },
+      { data: dy, dims: [B, N] },
+    );
+    const graph = await runMvm(
+      layerXb(xb, { fidelity: 'fast', variation: true }),
+      spec,
+      { data: x, dims: [B, K] },
+      { data: w, dims: [K, N] },
+      {
+        ...ranges,
+        [sideName('L', 'A')]: new ort.Tensor('float32', p.A, dims),
+        [sideName('L', 'B')]: new ort.Tensor('float32', p.B, dims),
+        [sideName('L.b', 'A')]: new ort.Tensor('float32', p.A, dims),
+        [sideName('L.b', 'B')]: new ort.Tensor('float32', p.B, dims),
+      },
+      { data: dy, dims: [B, N] },
+    );
     for (let b = 0; b < B; b++) {
       for (let n = 0; n < N; n++) {
         let yi = 0;
@@ -201,21 +263,35 @@ test('fast fidelity programmed by the runtime: the folded matrix equals an indep
     }
     // The backward product through the same arrays agrees with the in-graph programming.
     const scale = Math.max(...Array.from(graph.dx!, Math.abs));
-    for (let i = 0; i < fed.dx!.length; i++) assert.ok(Math.abs(fed.dx![i]! - graph.dx![i]!) <= 1e-3 * scale, `${mapping} dx[${i}]: ${fed.dx![i]} vs ${graph.dx![i]}`);
+    for (let i = 0; i < fed.dx!.length; i++)
+      assert.ok(Math.abs(fed.dx![i]! - graph.dx![i]!) <= 1e-3 * scale, `${mapping} dx[${i}]: ${fed.dx![i]} vs ${graph.dx![i]}`);
   }
 
   // Conv: the folded matrix is fed as the kernel [O, C, kh, kw] (weight layout 'nk').
   const xb = xbConfig({ rows: 16, cols: 8, weightBits: 6, cellBits: 2, inputBits: 6, adc: adc(24, { kind: 'max' }) }, { d2dSigma: 0.05, pSa1: 0.02 });
   const conv: MvmSpec = { kind: 'conv2d', layer: 'L', C: 2, H: 7, W: 6, O: 5, kernel: [3, 3], stride: [1, 2], pads: [1, 1, 1, 1], Ho: 7, Wo: 3 };
-  const Kc = 18, Nc = 5;
+  const Kc = 18,
+    Nc = 5;
   const wc = rng.fillNormal(new Float32Array(Nc * Kc), 0, 0.3);
   const pc = programDevices(xb, 'L', Kc, Nc, 6);
   const Wfc = new Float32Array(Nc * Kc);
   const sWc = programFolded(xb, wc, foldDevices(xb, pc.A, pc.B, Kc, Nc, 'nk'), Wfc);
   const xc = Float32Array.from({ length: 2 * 2 * 7 * 6 }, () => rng.int(63) - 31);
   const cranges = { [sideName('L', 'xrange')]: scalarTensor(31), [sideName('L', 'step')]: stepTensor() };
-  const cf = await runMvm(layerXb(xb, { fidelity: 'fast', variation: true, programming: 'fed' }), conv, { data: xc, dims: [2, 2, 7, 6] }, { data: wc, dims: [5, 2, 3, 3] }, { ...cranges, [sideName('L', 'Wf')]: new ort.Tensor('float32', Wfc, [5, 2, 3, 3]), [sideName('L', 'sW')]: scalarTensor(sWc) });
-  const cg = await runMvm(layerXb(xb, { fidelity: 'fast', variation: true }), conv, { data: xc, dims: [2, 2, 7, 6] }, { data: wc, dims: [5, 2, 3, 3] }, { ...cranges, [sideName('L', 'A')]: new ort.Tensor('float32', pc.A, pc.dims), [sideName('L', 'B')]: new ort.Tensor('float32', pc.B, pc.dims) });
+  const cf = await runMvm(
+    layerXb(xb, { fidelity: 'fast', variation: true, programming: 'fed' }),
+    conv,
+    { data: xc, dims: [2, 2, 7, 6] },
+    { data: wc, dims: [5, 2, 3, 3] },
+    { ...cranges, [sideName('L', 'Wf')]: new ort.Tensor('float32', Wfc, [5, 2, 3, 3]), [sideName('L', 'sW')]: scalarTensor(sWc) },
+  );
+  const cg = await runMvm(
+    layerXb(xb, { fidelity: 'fast', variation: true }),
+    conv,
+    { data: xc, dims: [2, 2, 7, 6] },
+    { data: wc, dims: [5, 2, 3, 3] },
+    { ...cranges, [sideName('L', 'A')]: new ort.Tensor('float32', pc.A, pc.dims), [sideName('L', 'B')]: new ort.Tensor('float32', pc.B, pc.dims) },
+  );
   let differ = 0;
   for (let i = 0; i < cf.y.length; i++) {
     assert.ok(Math.abs(cf.y[i]! - cg.y[i]!) <= sWc * 1.0001, `conv y[${i}]: ${cf.y[i]} vs ${cg.y[i]}`);
@@ -227,27 +303,64 @@ test('fast fidelity programmed by the runtime: the folded matrix equals an indep
 
 test('fast fidelity with narrow top slices (8-bit weights on 3-bit cells, 5 on 2, 7 on 2): the runtime fold, the in-graph fold and an independent float64 fold agree', async () => {
   const rng = new Rng(13, 'test/fed-narrow');
-  const B = 3, K = 40, N = 7;
+  const B = 3,
+    K = 40,
+    N = 7;
   const spec: MvmSpec = { kind: 'dense', layer: 'L', K, N };
-  for (const [wb, cb] of [[8, 3], [5, 2], [7, 2]] as const) {
+  for (const [wb, cb] of [
+    [8, 3],
+    [5, 2],
+    [7, 2],
+  ] as const) {
     for (const mapping of ['differential', 'offset'] as const) {
-      const xb = xbConfig({ rows: 16, cols: 8, mapping, weightBits: wb, cellBits: cb, inputBits: 6, adc: adc(24, { kind: 'max' }), backward: { inputBits: 6, dacBits: 1, adc: adc(24, { kind: 'max' }) } }, { d2dSigma: 0.05, pSa1: 0.02 });
+      const xb = xbConfig(
+        {
+          rows: 16,
+          cols: 8,
+          mapping,
+          weightBits: wb,
+          cellBits: cb,
+          inputBits: 6,
+          adc: adc(24, { kind: 'max' }),
+          backward: { inputBits: 6, dacBits: 1, adc: adc(24, { kind: 'max' }) },
+        },
+        { d2dSigma: 0.05, pSa1: 0.02 },
+      );
       const S = Math.ceil(wb / cb);
-      assert.deepEqual(planeSliceWeights(xb), [...Array.from({ length: S }, (_, k) => 2 ** (cb * k)), ...Array.from({ length: S }, (_, k) => -(2 ** (cb * k)))]);
+      assert.deepEqual(planeSliceWeights(xb), [
+        ...Array.from({ length: S }, (_, k) => 2 ** (cb * k)),
+        ...Array.from({ length: S }, (_, k) => -(2 ** (cb * k))),
+      ]);
       const w = rng.fillNormal(new Float32Array(K * N), 0, 0.2);
       const p = programDevices(xb, 'L', K, N, 7);
       const ref = referenceFold(xb, w, K, N, p.A, p.B);
       const Wf = new Float32Array(K * N);
       const sW = programFolded(xb, w, foldDevices(xb, p.A, p.B, K, N, 'kn'), Wf);
       assert.equal(sW, ref.sW);
-      for (let i = 0; i < K * N; i++) assert.ok(Math.abs(Wf[i]! - ref.Wf[i]!) <= 2 ** -23 * Math.abs(ref.Wf[i]!) + 1e-9, `${wb}/${cb} ${mapping} Wf[${i}] = ${Wf[i]}, reference ${ref.Wf[i]}`);
+      for (let i = 0; i < K * N; i++)
+        assert.ok(
+          Math.abs(Wf[i]! - ref.Wf[i]!) <= 2 ** -23 * Math.abs(ref.Wf[i]!) + 1e-9,
+          `${wb}/${cb} ${mapping} Wf[${i}] = ${Wf[i]}, reference ${ref.Wf[i]}`,
+        );
       // The in-graph programming (sliceLevels) folds the same levels: same MVM within rounding.
       const qx = 31;
       const x = Float32Array.from({ length: B * K }, () => rng.int(2 * qx + 1) - qx);
       x[0] = qx;
       const ranges = { [sideName('L', 'xrange')]: scalarTensor(qx), [sideName('L', 'step')]: stepTensor() };
-      const fed = await runMvm(layerXb(xb, { fidelity: 'fast', variation: true, programming: 'fed' }), spec, { data: x, dims: [B, K] }, { data: w, dims: [K, N] }, { ...ranges, [sideName('L', 'Wf')]: new ort.Tensor('float32', Wf, [K, N]), [sideName('L', 'sW')]: scalarTensor(sW) });
-      const graph = await runMvm(layerXb(xb, { fidelity: 'fast', variation: true }), spec, { data: x, dims: [B, K] }, { data: w, dims: [K, N] }, { ...ranges, [sideName('L', 'A')]: new ort.Tensor('float32', p.A, p.dims), [sideName('L', 'B')]: new ort.Tensor('float32', p.B, p.dims) });
+      const fed = await runMvm(
+        layerXb(xb, { fidelity: 'fast', variation: true, programming: 'fed' }),
+        spec,
+        { data: x, dims: [B, K] },
+        { data: w, dims: [K, N] },
+        { ...ranges, [sideName('L', 'Wf')]: new ort.Tensor('float32', Wf, [K, N]), [sideName('L', 'sW')]: scalarTensor(sW) },
+      );
+      const graph = await runMvm(
+        layerXb(xb, { fidelity: 'fast', variation: true }),
+        spec,
+        { data: x, dims: [B, K] },
+        { data: w, dims: [K, N] },
+        { ...ranges, [sideName('L', 'A')]: new ort.Tensor('float32', p.A, p.dims), [sideName('L', 'B')]: new ort.Tensor('float32', p.B, p.dims) },
+      );
       for (let b = 0; b < B; b++) {
         for (let n = 0; n < N; n++) {
           let yi = 0;
@@ -284,7 +397,8 @@ test('fast fidelity: training with runtime-programmed weights follows in-graph p
   }
   for (const name of ['conv1/weight', 'fc1/weight']) {
     const [a, b] = [weights[0]![name]!, weights[1]![name]!];
-    let num = 0, den = 0;
+    let num = 0,
+      den = 0;
     for (let i = 0; i < a.length; i++) {
       num += (a[i]! - b[i]!) ** 2;
       den += b[i]! ** 2;

@@ -6,13 +6,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { DataSource, PlanData } from '../../src/model/plan.js';
 import { XbarcDataError } from '../../src/model/errors.js';
-import {
-  epochOrder,
-  gatherBatch,
-  loadDataset,
-  loadEmbeddedMnist,
-  type Split,
-} from '../../src/runtime/data/index.js';
+import { epochOrder, gatherBatch, loadDataset, loadEmbeddedMnist, type Split } from '../../src/runtime/data/index.js';
 
 let dir: string;
 before(() => {
@@ -120,7 +114,10 @@ describe('idx source', () => {
     const test = writeIdxSet('trunc-test', 2, 2, 2, 0, false);
     await rejectsData(
       loadDataset(plan(idxSource({ images, labels: test.labels }, test)), 1),
-      'data/truncated', 'trunc-images', `expected ${full.length} bytes`, `got ${full.length - 5}`,
+      'data/truncated',
+      'trunc-images',
+      `expected ${full.length} bytes`,
+      `got ${full.length - 5}`,
     );
   });
 
@@ -158,10 +155,7 @@ describe('idx source', () => {
     const train = writeIdxSet('mm-train', 4, 2, 2, 0, false);
     const labels = write('mm-labels-3', idxBytes([3], [0, 1, 2]));
     const test = writeIdxSet('mm-test', 2, 2, 2, 0, false);
-    await rejectsData(
-      loadDataset(plan(idxSource({ images: train.images, labels }, test)), 1),
-      'data/count-mismatch', 'mm-labels-3', '3 labels', '4 images',
-    );
+    await rejectsData(loadDataset(plan(idxSource({ images: train.images, labels }, test)), 1), 'data/count-mismatch', 'mm-labels-3', '3 labels', '4 images');
   });
 
   it('rejects a label outside 0..9', async () => {
@@ -214,7 +208,11 @@ describe('cifar10 source', () => {
     assert.equal(ds.name, 'cifar10');
     assert.deepEqual(ds.shape, [3, 32, 32]);
     const train = [1, 2, 3, 4, 5].map((b) => records.get(`data_batch_${b}.bin`)!);
-    assertBytes(ds.train, train.flatMap((r) => r.pixels), train.flatMap((r) => r.labels));
+    assertBytes(
+      ds.train,
+      train.flatMap((r) => r.pixels),
+      train.flatMap((r) => r.labels),
+    );
     const test = records.get('test_batch.bin')!;
     assertBytes(ds.test, test.pixels, test.labels);
   });
@@ -241,7 +239,10 @@ describe('cifar10 source', () => {
     writeFileSync(join(bad, 'test_batch.bin'), cifarBatch('t2', 1, 1));
     await rejectsData(
       loadDataset(plan({ kind: 'cifar10', dir: bad, train: 1, test: 1 }), 1),
-      'data/truncated', 'data_batch_1.bin', `expected ${2 * RECORD} bytes`, `got ${2 * RECORD - 100}`,
+      'data/truncated',
+      'data_batch_1.bin',
+      `expected ${2 * RECORD} bytes`,
+      `got ${2 * RECORD - 100}`,
     );
   });
 
@@ -338,7 +339,10 @@ describe('embedded mnist source', () => {
 describe('epochOrder and gatherBatch', () => {
   it('epochOrder is a seeded permutation that changes per epoch', () => {
     const a = epochOrder(1000, 5, 0);
-    assert.deepEqual(Array.from(a).sort((p, q) => p - q), Array.from({ length: 1000 }, (_, i) => i));
+    assert.deepEqual(
+      Array.from(a).sort((p, q) => p - q),
+      Array.from({ length: 1000 }, (_, i) => i),
+    );
     assert.deepEqual(a, epochOrder(1000, 5, 0));
     assert.notDeepEqual(a, epochOrder(1000, 5, 1));
     assert.notDeepEqual(a, epochOrder(1000, 6, 0));

@@ -104,7 +104,8 @@ const nets: Record<string, PlanNetwork> = {
 /** Random γ/β so the batchnorm backward is exercised away from its identity init. */
 function randomAffine(names: string[], rng: Rng): Record<string, Float32Array> {
   const out: Record<string, Float32Array> = {};
-  for (const n of names.filter((n) => n.endsWith('/gamma') || n.endsWith('/beta'))) out[n] = rng.fillNormal(new Float32Array(n.startsWith('bn1') ? 3 : 4), 0.5, 0.5);
+  for (const n of names.filter((n) => n.endsWith('/gamma') || n.endsWith('/beta')))
+    out[n] = rng.fillNormal(new Float32Array(n.startsWith('bn1') ? 3 : 4), 0.5, 0.5);
   return out;
 }
 
@@ -134,8 +135,7 @@ for (const [mvmName, mvm] of selectors) {
 
   test(`${mvmName}: maxpool (overlapping, padded), avgpool (padded) and global avgpool`, () => expectGradientsMatch(nets['pools']!, { batch: 3, mvm }));
 
-  test(`${mvmName}: batchnorm in train mode (conv and dense inputs)`, () =>
-    expectGradientsMatch(nets['batchnorm']!, { batch: 4, mvm, state: randomAffine }));
+  test(`${mvmName}: batchnorm in train mode (conv and dense inputs)`, () => expectGradientsMatch(nets['batchnorm']!, { batch: 4, mvm, state: randomAffine }));
 
   test(`${mvmName}: residual add with fan-out`, () => expectGradientsMatch(nets['residual']!, { batch: 3, mvm }));
 

@@ -18,7 +18,10 @@ test('a built graph runs in ORT, with opset 18 / IR 8 and unused nodes pruned', 
   const model = onnxProto.onnx.ModelProto.decode(bytes);
   assert.equal(Number(model.irVersion), IR_VERSION);
   assert.equal(Number(model.opsetImport[0]!.version), OPSET);
-  assert.deepEqual((model.graph?.node ?? []).map((n) => n.opType), ['Mul', 'Add', 'Identity']);
+  assert.deepEqual(
+    (model.graph?.node ?? []).map((n) => n.opType),
+    ['Mul', 'Add', 'Identity'],
+  );
   const session = await ort.InferenceSession.create(bytes);
   const out = await session.run({ a: new ort.Tensor('float32', Float32Array.of(1, 2, 3, 4, 5, 6), [2, 3]) });
   assert.deepEqual(Array.from(out['y']!.data as Float32Array), [3, 6, 9, 9, 12, 15]);
@@ -51,13 +54,13 @@ test('one graph per purpose: eval has no backward, train has no gradient outputs
   const train = buildTrainGraph(net, sgd(0.1, 0.9));
   const evalGraph = buildEvalGraph(net);
   const grads = buildGradsGraph(net);
-  const ops = (bytes: Uint8Array): string[] => (onnxProto.onnx.ModelProto.decode(bytes).graph?.node ?? []).map((n) => n.opType ?? "");
+  const ops = (bytes: Uint8Array): string[] => (onnxProto.onnx.ModelProto.decode(bytes).graph?.node ?? []).map((n) => n.opType ?? '');
   const evalOps = ops(evalGraph.bytes);
   for (const backwardOp of ['ConvTranspose', 'ScatterElements', 'Gemm']) assert.ok(!evalOps.includes(backwardOp), `eval graph contains ${backwardOp}`);
   assert.ok(evalGraph.nodes < grads.nodes && grads.nodes < train.nodes);
   // conv1 reads the network input: its input gradient is dead code and must be gone.
   assert.equal(ops(train.bytes).filter((o) => o === 'ConvTranspose').length, 1);
-  const outputs = (onnxProto.onnx.ModelProto.decode(train.bytes).graph?.output ?? []).map((o) => o.name ?? "");
+  const outputs = (onnxProto.onnx.ModelProto.decode(train.bytes).graph?.output ?? []).map((o) => o.name ?? '');
   assert.ok(outputs.every((n) => n === 'loss' || n === 'correct' || n.startsWith('next:')));
   assert.equal(Object.keys(train.next).length, 2 * 10); // 10 parameter tensors + their velocities
 });

@@ -53,7 +53,12 @@ async function checkOptimizer(opt: Optimizer): Promise<void> {
   const exp = mnistExperiment({ network: net, train: { epochs: 1, batch: 6, optimizer: opt }, seed: 5 });
   const trainer = await Trainer.create(exp, { threads: 1 });
   try {
-    const decays = new Set(trainer.describeState().params.filter((p) => p.decay).map((p) => p.name));
+    const decays = new Set(
+      trainer
+        .describeState()
+        .params.filter((p) => p.decay)
+        .map((p) => p.name),
+    );
     assert.deepEqual([...decays].sort(), ['fc1/weight', 'fc2/weight'], 'weight decay applies to weights only');
     const { x, y } = batch(1, 6);
     const expected: Params = {};

@@ -66,7 +66,12 @@ test('divergence throws XbarcRuntimeError naming the layer and the step', async 
 });
 
 test('the short last batch is trained on; inference-only experiments just evaluate', async () => {
-  const exp = mnistExperiment({ network: mlp([16]), train: { epochs: 1, batch: 64, optimizer: sgd(0.1, 0.9) }, mnist: { train: 500, test: 200 }, evalBatch: 64 });
+  const exp = mnistExperiment({
+    network: mlp([16]),
+    train: { epochs: 1, batch: 64, optimizer: sgd(0.1, 0.9) },
+    mnist: { train: 500, test: 200 },
+    evalBatch: 64,
+  });
   const data = await mnist(exp);
   const trained = await runExperiment(exp, data);
   assert.equal(trained.steps, Math.ceil(500 / 64));
@@ -100,7 +105,10 @@ test('MLP on 2,000 real MNIST digits reaches > 85 % after one epoch; worker run 
   const timer = setInterval(() => ticks++, 5);
   const workerProgress: Progress[] = [];
   const remote = await runExperimentInWorker(exp, data, { onProgress: (p) => workerProgress.push(p) }).finally(() => clearInterval(timer));
-  assert.deepEqual(remote.epochs.map(({ seconds: _s, ...e }) => e), local.epochs.map(({ seconds: _s, ...e }) => e));
+  assert.deepEqual(
+    remote.epochs.map(({ seconds: _s, ...e }) => e),
+    local.epochs.map(({ seconds: _s, ...e }) => e),
+  );
   assert.equal(workerProgress.length, progress.length);
   assert.ok(ticks > 0, 'the main thread stayed responsive while the worker trained');
 });

@@ -106,8 +106,18 @@ test('a two-head loss (0.3 × an intermediate head + the last layer) gives the g
     { name: 'fc2', op: dense(3) },
   ]);
   const { trainer, params, x, y } = await setup(net, 4);
-  const heads = [{ layer: 'fc1', weight: 0.3 }, { layer: 'fc2', weight: 1 }];
-  const spec: GraphSpec = { purpose: 'custom', statistics: 'batch', differentiate: { params: true, input: false }, heads, reduction: 'mean', outputs: { loss: true, paramGrads: true, logits: true } };
+  const heads = [
+    { layer: 'fc1', weight: 0.3 },
+    { layer: 'fc2', weight: 1 },
+  ];
+  const spec: GraphSpec = {
+    purpose: 'custom',
+    statistics: 'batch',
+    differentiate: { params: true, input: false },
+    heads,
+    reduction: 'mean',
+    outputs: { loss: true, paramGrads: true, logits: true },
+  };
   try {
     const out = await trainer.run('two-heads', spec, x, y);
     const x64 = toF64(x);
@@ -157,13 +167,24 @@ test('loss terms: λ·Σw² on the matrix view and group lasso on the crossbar t
   const lambda = 0.01;
   const mu = 0.05;
   const terms = [l2Term('l2', lambda, { param: 'conv1/weight', view: 'matrix' }), tileGroupLassoTerm('tiles', mu, 'fc1/weight')];
-  const spec: GraphSpec = { purpose: 'custom', statistics: 'batch', differentiate: { params: true, input: false }, heads: [{ weight: 1 }], reduction: 'mean', terms, outputs: { loss: true, paramGrads: true } };
+  const spec: GraphSpec = {
+    purpose: 'custom',
+    statistics: 'batch',
+    differentiate: { params: true, input: false },
+    heads: [{ weight: 1 }],
+    reduction: 'mean',
+    terms,
+    outputs: { loss: true, paramGrads: true },
+  };
   const x64 = toF64(x);
   const sumSq = (a: Float64Array) => a.reduce((s, v) => s + v * v, 0);
   const total = () => lossRef(net, params, x64, y) + lambda * sumSq(params['conv1/weight']!) + mu * groupLassoRef(params['fc1/weight']!, 48, 7, 20, 3);
   try {
     const out = await trainer.run('terms', spec, x, y);
-    assert.ok(Math.abs(out[termName('tiles')]![0]! - groupLassoRef(params['fc1/weight']!, 48, 7, 20, 3)) < 1e-4, 'tile view cuts the matrix as the mapping does');
+    assert.ok(
+      Math.abs(out[termName('tiles')]![0]! - groupLassoRef(params['fc1/weight']!, 48, 7, 20, 3)) < 1e-4,
+      'tile view cuts the matrix as the mapping does',
+    );
     assert.ok(Math.abs(out[termName('l2')]![0]! - sumSq(params['conv1/weight']!)) < 1e-4);
     assert.ok(Math.abs(out[OUT_LOSS]![0]! - total()) < 1e-4);
     for (const p of ['conv1/weight', 'fc1/weight', 'fc2/weight']) {
@@ -180,7 +201,15 @@ test('a weight mask prunes in the forward and masks the gradient; binarize and q
   const { trainer, params, x, y } = await setup(net, 4);
   const rng = new Rng(9, 'test/graph-spec/mask');
   const mask = Float32Array.from({ length: 6 * 5 }, () => (rng.uniform() < 0.5 ? 0 : 1));
-  const spec: GraphSpec = { purpose: 'custom', statistics: 'batch', differentiate: { params: true, input: false }, heads: [{ weight: 1 }], reduction: 'mean', transforms: { fc1: { kind: 'mask' } }, outputs: { loss: true, paramGrads: true } };
+  const spec: GraphSpec = {
+    purpose: 'custom',
+    statistics: 'batch',
+    differentiate: { params: true, input: false },
+    heads: [{ weight: 1 }],
+    reduction: 'mean',
+    transforms: { fc1: { kind: 'mask' } },
+    outputs: { loss: true, paramGrads: true },
+  };
   try {
     const out = await trainer.run('mask', spec, x, y, { extra: { [maskName('fc1')]: new ort.Tensor('float32', mask, [6, 5]) } });
     const masked: Params = { ...params, 'fc1/weight': params['fc1/weight']!.map((v, i) => v * mask[i]!) };
@@ -190,10 +219,16 @@ test('a weight mask prunes in the forward and masks the gradient; binarize and q
     const reference = finiteDifference(() => lossRef(net, masked, x64, y), masked['fc1/weight']!).map((g, i) => g * mask[i]!);
     assert.ok(relativeError(out[gradName('fc1/weight')]!, reference) < TOLERANCE);
     assert.ok(out[gradName('fc1/weight')]!.every((g, i) => mask[i] === 1 || g === 0));
-    for (const transform of [{ kind: 'binarize', scale: 'mean' }, { kind: 'quantize', bits: 3 }] as const) {
+    for (const transform of [
+      { kind: 'binarize', scale: 'mean' },
+      { kind: 'quantize', bits: 3 },
+    ] as const) {
       const r = await trainer.run(`t-${transform.kind}`, { ...spec, transforms: { fc1: transform } }, x, y);
       assert.ok(Number.isFinite(r[OUT_LOSS]![0]!));
-      assert.ok(r[gradName('fc1/weight')]!.some((g) => g !== 0), `${transform.kind}: straight-through gradient reaches the weight`);
+      assert.ok(
+        r[gradName('fc1/weight')]!.some((g) => g !== 0),
+        `${transform.kind}: straight-through gradient reaches the weight`,
+      );
     }
   } finally {
     await trainer.release();
@@ -201,7 +236,10 @@ test('a weight mask prunes in the forward and masks the gradient; binarize and q
 });
 
 test('inputGradient through the crossbar model: near the ideal gradient with fine converters, different with coarse ones', async () => {
-  const fine = planCrossbar({ weightBits: 16, inputBits: 16, adc: adc(16, { kind: 'calibrate', percentile: 1 }), backward: { inputBits: 16, dacBits: 1, adc: adc(16) } }, { levels: 4 });
+  const fine = planCrossbar(
+    { weightBits: 16, inputBits: 16, adc: adc(16, { kind: 'calibrate', percentile: 1 }), backward: { inputBits: 16, dacBits: 1, adc: adc(16) } },
+    { levels: 4 },
+  );
   const coarse = planCrossbar({ inputBits: 3, adc: adc(3, { kind: 'calibrate', percentile: 0.99 }) });
   const ideal = smallCrossbarExperiment('ideal', [], fine, { train: 64, test: 64 });
   const trainer = await Trainer.create(ideal, { threads: 1 });

@@ -43,16 +43,19 @@ test('a lock names its holder, refuses a second taker while held, and is removed
   writeLock(d, { pid: process.ppid, hostname: hostname(), startedAt: '2026-01-01T00:00:00.000Z', command: 'xbarc run other.xbar' });
   const second = tryLockDir(d);
   assert.equal(second.ok, false);
-  assert.throws(() => lockDirOrThrow(d), (err: unknown) => {
-    assert.ok(err instanceof XbarcRuntimeError);
-    assert.equal(err.code, 'run/locked');
-    assert.match(err.message, new RegExp(`is in use by xbarc run other\\.xbar \\(pid ${process.ppid} on host .*, started 2026-01-01T00:00:00\\.000Z\\)`));
-    assert.doesNotMatch(err.message, /\n/);
-    return true;
-  });
+  assert.throws(
+    () => lockDirOrThrow(d),
+    (err: unknown) => {
+      assert.ok(err instanceof XbarcRuntimeError);
+      assert.equal(err.code, 'run/locked');
+      assert.match(err.message, new RegExp(`is in use by xbarc run other\\.xbar \\(pid ${process.ppid} on host .*, started 2026-01-01T00:00:00\\.000Z\\)`));
+      assert.doesNotMatch(err.message, /\n/);
+      return true;
+    },
+  );
 });
 
-test('a stale lock (dead pid on this host) is taken over with a note; another host\'s lock never is', () => {
+test("a stale lock (dead pid on this host) is taken over with a note; another host's lock never is", () => {
   const d = dir();
   const pid = deadPid();
   writeLock(d, { pid, hostname: hostname(), startedAt: '2026-01-01T00:00:00.000Z' });

@@ -12,9 +12,21 @@ import { NormalStream } from '../../src/runtime/normal-stream.js';
 
 /** Random123 tests/kat_vectors, philox4x32 with 10 rounds: counter, key, output. */
 const KAT: [number[], number[], number[]][] = [
-  [[0, 0, 0, 0], [0, 0], [0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8]],
-  [[0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff], [0xffffffff, 0xffffffff], [0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd]],
-  [[0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344], [0xa4093822, 0x299f31d0], [0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1]],
+  [
+    [0, 0, 0, 0],
+    [0, 0],
+    [0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8],
+  ],
+  [
+    [0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff],
+    [0xffffffff, 0xffffffff],
+    [0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd],
+  ],
+  [
+    [0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344],
+    [0xa4093822, 0x299f31d0],
+    [0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1],
+  ],
 ];
 
 test('Philox4x32-10 (JS) reproduces the Random123 known-answer vectors', () => {
@@ -32,7 +44,10 @@ test('the WebAssembly kernel runs here and its Philox words match the JS referen
   k.philox(0, 1, 0, 0, 0, 0);
   assert.deepEqual(Array.from(new Uint32Array(k.memory.buffer, 0, 4)), KAT[0]![2]);
   // Counters (lo + b, hi, 0, 0) near the low word's wrap, a key with high bits set.
-  const lo = 0xffffffc0, hi = 0x1234, k0 = 0x9abcdef0, k1 = 0x0fedcba9;
+  const lo = 0xffffffc0,
+    hi = 0x1234,
+    k0 = 0x9abcdef0,
+    k1 = 0x0fedcba9;
   k.philox(0, 8, lo | 0, hi, k0 | 0, k1);
   const got = new Uint32Array(k.memory.buffer, 0, 4 * 64);
   const want: number[] = [];
@@ -43,9 +58,16 @@ test('the WebAssembly kernel runs here and its Philox words match the JS referen
 test('the kernel and the JS reference give the same bits for any range, mean and std', () => {
   const s = new NormalStream(11, 'test/normal');
   const cases: [number, number, number, number][] = [
-    [0, 1, 0, 1], [1, 2, 0, 1], [3, 17, 0, 1], [5, 16 * 4096 + 37, 0, 1], [123457, 9999, 1, 0.06], [7, 1001, -2.5, 3.25],
+    [0, 1, 0, 1],
+    [1, 2, 0, 1],
+    [3, 17, 0, 1],
+    [5, 16 * 4096 + 37, 0, 1],
+    [123457, 9999, 1, 0.06],
+    [7, 1001, -2.5, 3.25],
     // Across a 2^32 block boundary (elements 2^34 ± …) and far out.
-    [2 ** 34 - 77, 160, 0, 1], [2 ** 34 - 64 * 4096 - 5, 64 * 4096 + 11, 1, 0.5], [2 ** 50 + 3, 50, 0, 1],
+    [2 ** 34 - 77, 160, 0, 1],
+    [2 ** 34 - 64 * 4096 - 5, 64 * 4096 + 11, 1, 0.5],
+    [2 ** 50 + 3, 50, 0, 1],
   ];
   for (const [offset, n, mean, std] of cases) {
     const a = s.fill(new Float32Array(n), offset, mean, std, 'wasm');
@@ -83,11 +105,17 @@ test('the float32 Box–Muller is the float64 one on the same words to a few flo
   for (let b = 0; b < n / 4; b++) {
     philox4x32(b, 0, 0, 0, s.k0, s.k1, words, 0);
     for (const p of [0, 2]) {
-      const x = words[p]!, y = words[p + 1]!;
+      const x = words[p]!,
+        y = words[p + 1]!;
       const r = Math.sqrt(-2 * Math.log(((x >>> 8) + 1) * 2 ** -24));
       const phi = (((y >>> 6) & 0xffffff) * 2 ** -24 - 0.5) * (Math.PI / 2);
       const q = y >>> 30;
-      const turn = [[Math.cos(phi), Math.sin(phi)], [-Math.sin(phi), Math.cos(phi)], [-Math.cos(phi), -Math.sin(phi)], [Math.sin(phi), -Math.cos(phi)]][q]!;
+      const turn = [
+        [Math.cos(phi), Math.sin(phi)],
+        [-Math.sin(phi), Math.cos(phi)],
+        [-Math.cos(phi), -Math.sin(phi)],
+        [Math.sin(phi), -Math.cos(phi)],
+      ][q]!;
       for (let j = 0; j < 2; j++) {
         const ref = r * turn[j]!;
         worst = Math.max(worst, Math.abs(z[4 * b + p + j]! - ref) / Math.max(Math.abs(ref), 2 ** -10));
@@ -108,7 +136,13 @@ function phi(x: number): number {
 test('the stream is standard normal: moments, Kolmogorov–Smirnov, no correlation between neighbours, bounded tails', () => {
   const n = 1 << 20;
   const z = new NormalStream(0, 'test/law').fill(new Float32Array(n), 0);
-  let s1 = 0, s2 = 0, s3 = 0, s4 = 0, lag1 = 0, lag2 = 0, max = 0;
+  let s1 = 0,
+    s2 = 0,
+    s3 = 0,
+    s4 = 0,
+    lag1 = 0,
+    lag2 = 0,
+    max = 0;
   for (let i = 0; i < n; i++) {
     const v = z[i]!;
     s1 += v;

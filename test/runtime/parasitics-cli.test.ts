@@ -136,17 +136,52 @@ test('xbarc tile --inputs/--currents: I = V·G_ni for a vector and a batch; a sm
     const v = Float64Array.from({ length: 3 * 8 }, () => rng.uniform());
     writeNpy64(join(s.dir, 'V.npy'), v, [3, 8]);
     writeNpy64(join(s.dir, 'v1.npy'), v.subarray(0, 8), [8]);
-    const r = await runTile(['--spec', s.spec, '--crossbar', 'small', '--conductances', join(s.dir, 'G.npy'), '--inputs', join(s.dir, 'V.npy'), '--currents', join(s.dir, 'I.npy')]);
+    const r = await runTile([
+      '--spec',
+      s.spec,
+      '--crossbar',
+      'small',
+      '--conductances',
+      join(s.dir, 'G.npy'),
+      '--inputs',
+      join(s.dir, 'V.npy'),
+      '--currents',
+      join(s.dir, 'I.npy'),
+    ]);
     assert.equal(r.code, 0, r.stderr);
     const I = readNpy64(join(s.dir, 'I.npy'));
     assert.deepEqual(I.shape, [3, 12]);
     assert.ok(maxRel(I.data, mvm(v, fcm(s.g, 8, 12, WIRES).gni, 8, 12)) < 1e-9);
-    const nl = await runTile(['--spec', s.spec, '--crossbar', 'small', '--conductances', join(s.dir, 'G.npy'), '--inputs', join(s.dir, 'v1.npy'), '--currents', join(s.dir, 'I0.npy'), '--netlist', join(s.dir, 'tile.cir')]);
+    const nl = await runTile([
+      '--spec',
+      s.spec,
+      '--crossbar',
+      'small',
+      '--conductances',
+      join(s.dir, 'G.npy'),
+      '--inputs',
+      join(s.dir, 'v1.npy'),
+      '--currents',
+      join(s.dir, 'I0.npy'),
+      '--netlist',
+      join(s.dir, 'tile.cir'),
+    ]);
     assert.equal(nl.code, 0, nl.stderr);
     const cir = readFileSync(join(s.dir, 'tile.cir'), 'utf8');
     assert.match(cir, /^\* xbarc tile small: 8 x 12/);
     assert.equal(cir.split('\n').filter((l) => l.startsWith('rcell')).length, 96);
-    const r1 = await runTile(['--spec', s.spec, '--crossbar', 'small', '--conductances', join(s.dir, 'G.npy'), '--inputs', join(s.dir, 'v1.npy'), '--currents', join(s.dir, 'I1.npy')]);
+    const r1 = await runTile([
+      '--spec',
+      s.spec,
+      '--crossbar',
+      'small',
+      '--conductances',
+      join(s.dir, 'G.npy'),
+      '--inputs',
+      join(s.dir, 'v1.npy'),
+      '--currents',
+      join(s.dir, 'I1.npy'),
+    ]);
     assert.equal(r1.code, 0, r1.stderr);
     assert.deepEqual(readNpy64(join(s.dir, 'I1.npy')).shape, [12]);
     // a 5 × 6 G in the top-left corner of the 8 × 12 tile, the rest at G_off = 1 µS
@@ -160,7 +195,18 @@ test('xbarc tile --inputs/--currents: I = V·G_ni for a vector and a batch; a sm
     const got = readNpy64(join(s.dir, 'Gs_ni.npy'));
     assert.deepEqual(got.shape, [5, 6]);
     for (let i = 0; i < 5; i++) for (let j = 0; j < 6; j++) assert.ok(Math.abs(got.data[i * 6 + j]! - want[i * 12 + j]!) / want[i * 12 + j]! < 1e-9);
-    const none = await runTile(['--spec', s.spec, '--crossbar', 'small', '--conductances', join(s.dir, 'Gs.npy'), '--out', join(s.dir, 'Gn.npy'), '--pad', 'none']);
+    const none = await runTile([
+      '--spec',
+      s.spec,
+      '--crossbar',
+      'small',
+      '--conductances',
+      join(s.dir, 'Gs.npy'),
+      '--out',
+      join(s.dir, 'Gn.npy'),
+      '--pad',
+      'none',
+    ]);
     assert.equal(none.code, 0, none.stderr);
     assert.ok(maxRel(readNpy64(join(s.dir, 'Gn.npy')).data, fcm(small, 5, 6, WIRES).gni) < 1e-9);
   } finally {
@@ -181,7 +227,11 @@ test('xbarc tile: clear errors for wrong shapes, missing files, unknown crossbar
       [['--crossbar', 'small', '--conductances', join(s.dir, 'flat.npy'), '--out', join(s.dir, 'x.npy')], 1, /2-D matrix/],
       [['--crossbar', 'small', '--conductances', join(s.dir, 'neg.npy'), '--out', join(s.dir, 'x.npy')], 1, /element \[0, 1\]/],
       [['--crossbar', 'small', '--conductances', join(s.dir, 'missing.npy'), '--out', join(s.dir, 'x.npy')], 1, /cannot read .*missing\.npy \(no such file\)/],
-      [['--crossbar', 'small', '--conductances', G, '--inputs', join(s.dir, 'V5.npy'), '--currents', join(s.dir, 'I.npy')], 1, /expected shape \(8,\) or \(batch, 8\)/],
+      [
+        ['--crossbar', 'small', '--conductances', G, '--inputs', join(s.dir, 'V5.npy'), '--currents', join(s.dir, 'I.npy')],
+        1,
+        /expected shape \(8,\) or \(batch, 8\)/,
+      ],
       [['--crossbar', 'small', '--conductances', G, '--inputs', join(s.dir, 'missing-v.npy'), '--currents', join(s.dir, 'I.npy')], 1, /--inputs: cannot read/],
       [['--crossbar', 'nope', '--conductances', G, '--out', join(s.dir, 'x.npy')], 2, /no crossbar named "nope" \(it declares small, approx\)/],
       [['--conductances', G, '--out', join(s.dir, 'x.npy')], 2, /declares 2 crossbars \(small, approx\); name one with --crossbar/],

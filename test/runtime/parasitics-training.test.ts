@@ -21,7 +21,7 @@ const TXSIM_WIRES = { row: 1, col: 4.6, source: 0, sense: 0 };
 const crossbar = (size: number, parasitics: ParasiticsSpec, wires: WiresSpec, over: Partial<PlanCrossbar> = {}): PlanCrossbar =>
   planCrossbar({ rows: size, cols: size, weightBits: 4, wires, parasitics, ...over });
 
-test('one tile: the crossbar MVM under FCM equals the float64 product with fcm()\'s effective matrices; zero wires change nothing', async () => {
+test("one tile: the crossbar MVM under FCM equals the float64 product with fcm()'s effective matrices; zero wires change nothing", async () => {
   const K = 12;
   const N = 10;
   const T = 16;
@@ -35,7 +35,10 @@ test('one tile: the crossbar MVM under FCM equals the float64 product with fcm()
   const X = { data: Float32Array.from(kx, (k) => k * 0.01), shape: [B, K] };
   const adc: AdcSpec = { bits: 24, range: { kind: 'max' }, offset: 0, gainError: 0, inl: 0 };
   const none = await crossbarMvm(crossbar(T, { kind: 'none' }, TXSIM_WIRES, { adc }), W, X, { fidelity: 'fast', seed: 1 });
-  const zero = await crossbarMvm(crossbar(T, { kind: 'fcm', refresh: 1, backward: 'transposed' }, { row: 0, col: 0, source: 0, sense: 0 }, { adc }), W, X, { fidelity: 'fast', seed: 1 });
+  const zero = await crossbarMvm(crossbar(T, { kind: 'fcm', refresh: 1, backward: 'transposed' }, { row: 0, col: 0, source: 0, sense: 0 }, { adc }), W, X, {
+    fidelity: 'fast',
+    seed: 1,
+  });
   assert.deepEqual(zero.data, none.data);
   const wires = { row: 2.5, col: 2.5, source: 500, sense: 100 };
   const par = await crossbarMvm(crossbar(T, { kind: 'fcm', refresh: 1, backward: 'transposed' }, wires, { adc }), W, X, { fidelity: 'fast', seed: 1 });
@@ -47,7 +50,10 @@ test('one tile: the crossbar MVM under FCM equals the float64 product with fcm()
   const dG = (gOn - gOff) / 3;
   const eff = new Float64Array(K * N); // Σ_p,s sign·4^s·(G_ni/ΔG − g₀)
   const ideal = new Float64Array(K * N);
-  for (const [p, sign] of [[0, 1], [1, -1]] as const) {
+  for (const [p, sign] of [
+    [0, 1],
+    [1, -1],
+  ] as const) {
     for (let s = 0; s < 2; s++) {
       const g = new Float64Array(T * T).fill(gOff);
       for (let k = 0; k < K; k++) {
@@ -107,7 +113,9 @@ type ParStats = { model: string; trainRefreshes: number; refreshes: number; mean
 test('training with zero wire resistance is identical to no parasitics (fast and exact)', async () => {
   for (const fidelity of ['fast', 'exact'] as const) {
     const none = await run(experiment(fidelity, ['forward', 'backward'], crossbar(32, { kind: 'none' }, TXSIM_WIRES)));
-    const zero = await run(experiment(fidelity, ['forward', 'backward'], crossbar(32, { kind: 'fcm', refresh: 2, backward: 'transposed' }, { row: 0, col: 0, source: 0, sense: 0 })));
+    const zero = await run(
+      experiment(fidelity, ['forward', 'backward'], crossbar(32, { kind: 'fcm', refresh: 2, backward: 'transposed' }, { row: 0, col: 0, source: 0, sense: 0 })),
+    );
     assert.deepEqual(zero.weights!['fc1/weight'], none.weights!['fc1/weight'], fidelity);
     assert.equal(zero.final.testAccuracy, none.final.testAccuracy);
     assert.equal(zero.final.testLoss, none.final.testLoss);
@@ -126,7 +134,9 @@ test('interpolated FCM: the training graph solves every `refresh` batches, ceil(
     }
   }
   const none = await run(experiment('fast', ['forward', 'backward'], crossbar(32, { kind: 'none' }, TXSIM_WIRES)));
-  const aam = await run(experiment('fast', ['forward', 'backward'], crossbar(32, { kind: 'aam', backward: 'transposed' }, { row: 2.5, col: 2.5, source: 500, sense: 100 })));
+  const aam = await run(
+    experiment('fast', ['forward', 'backward'], crossbar(32, { kind: 'aam', backward: 'transposed' }, { row: 2.5, col: 2.5, source: 500, sense: 100 })),
+  );
   assert.notDeepEqual(aam.weights!['fc1/weight'], none.weights!['fc1/weight']);
   assert.equal((aam.layers![1]!['parasitics'] as ParStats).trainRefreshes, batches);
 });
@@ -178,10 +188,14 @@ test('fast fidelity under FCM (backward = transposed): runtime-programmed folded
     }
   }
   // 5 batches at refresh 3: solves before batches 1 and 4.
-  assert.deepEqual(out.map((o) => o.refreshes), [2, 2]);
+  assert.deepEqual(
+    out.map((o) => o.refreshes),
+    [2, 2],
+  );
   for (const name of ['conv1/weight', 'fc1/weight']) {
     const [a, b] = [out[0]!.w[name]!, out[1]!.w[name]!];
-    let num = 0, den = 0;
+    let num = 0,
+      den = 0;
     for (let i = 0; i < a.length; i++) {
       num += (a[i]! - b[i]!) ** 2;
       den += b[i]! ** 2;

@@ -47,7 +47,14 @@ function meanCurrentError(rng: Rng, g: Float64Array, geff: Float64Array, m: numb
 
 const cases: { m: number; n: number; rLow: number; rHigh: number; wires: (rng: Rng) => Wires; what: string }[] = [
   { m: 4, n: 4, rLow: 10e3, rHigh: 1e6, wires: (r) => ({ row: 1 + 9 * r.uniform(), col: 1 + 9 * r.uniform(), source: 0, sense: 0 }), what: 'wires only' },
-  { m: 4, n: 4, rLow: 10e3, rHigh: 1e6, wires: (r) => ({ row: 1 + 9 * r.uniform(), col: 1 + 9 * r.uniform(), source: 500, sense: 100 }), what: 'with R_source/R_sense' },
+  {
+    m: 4,
+    n: 4,
+    rLow: 10e3,
+    rHigh: 1e6,
+    wires: (r) => ({ row: 1 + 9 * r.uniform(), col: 1 + 9 * r.uniform(), source: 500, sense: 100 }),
+    what: 'with R_source/R_sense',
+  },
   { m: 8, n: 16, rLow: 10e3, rHigh: 1e6, wires: () => ({ row: 10, col: 10, source: 0, sense: 0 }), what: '10 Ω wires' },
   { m: 8, n: 16, rLow: 10e3, rHigh: 100e3, wires: () => ({ row: 1, col: 4.6, source: 500, sense: 100 }), what: 'TxSim wires, PUMA driver/sense' },
   { m: 16, n: 16, rLow: 10e3, rHigh: 1e6, wires: (r) => ({ row: 1 + 9 * r.uniform(), col: 1 + 9 * r.uniform(), source: 0, sense: 0 }), what: 'wires only' },
@@ -82,7 +89,16 @@ test('both kernels (WebAssembly SIMD and JS) match the dense solve, for thin til
   // Node 20 has WebAssembly SIMD: the fast path must be the one that runs by default.
   if (process.versions.node) assert.equal(fcmKernel(), 'wasm');
   const rng = new Rng(21, 'test/parasitics/kernels');
-  const shapes: [number, number, number | undefined][] = [[1, 1, undefined], [1, 9, undefined], [9, 1, undefined], [2, 3, undefined], [7, 9, 3], [13, 6, 5], [10, 10, 64], [24, 20, 8]];
+  const shapes: [number, number, number | undefined][] = [
+    [1, 1, undefined],
+    [1, 9, undefined],
+    [9, 1, undefined],
+    [2, 3, undefined],
+    [7, 9, 3],
+    [13, 6, 5],
+    [10, 10, 64],
+    [24, 20, 8],
+  ];
   for (const [m, n, block] of shapes) {
     const g = tile(rng, m, n, 10e3, 1e6);
     const w = { row: 1 + 9 * rng.uniform(), col: 1 + 9 * rng.uniform(), source: 500 * rng.uniform(), sense: 100 * rng.uniform() };
@@ -115,7 +131,10 @@ test('both kernels (WebAssembly SIMD and JS) match the dense solve, for thin til
 test('the WebAssembly path is the same iteration: a 64 × 64 tile with strong parasitics, both kernels', () => {
   const rng = new Rng(22, 'test/parasitics/kernels64');
   const g = tile(rng, 64, 64, 100e3, 1e6);
-  for (const w of [{ row: 1, col: 4.6, source: 0, sense: 0 }, { row: 2.5, col: 2.5, source: 500, sense: 100 }]) {
+  for (const w of [
+    { row: 1, col: 4.6, source: 0, sense: 0 },
+    { row: 2.5, col: 2.5, source: 500, sense: 100 },
+  ]) {
     const a = fcm(g, 64, 64, w);
     const b = fcm(g, 64, 64, w, { kernel: 'js' });
     assert.ok(meanDeviation(g, a.gni) > 0.02, 'parasitics visible');
@@ -127,7 +146,10 @@ test('the WebAssembly path is the same iteration: a 64 × 64 tile with strong pa
 
 test('FCM falls back to conjugate gradients for low-resistance devices and stays exact', () => {
   const rng = new Rng(12, 'test/parasitics/cg');
-  for (const [m, n, rLow, rHigh] of [[12, 12, 10, 100], [20, 20, 100, 1000]] as const) {
+  for (const [m, n, rLow, rHigh] of [
+    [12, 12, 10, 100],
+    [20, 20, 100, 1000],
+  ] as const) {
     const g = tile(rng, m, n, rLow, rHigh);
     const w = { row: 10, col: 10, source: 500, sense: 100 };
     const f = fcm(g, m, n, w);
@@ -143,7 +165,10 @@ test('FCM falls back to conjugate gradients for low-resistance devices and stays
 test('moderately slow convergence stays on the WebAssembly sweeps (where JS switches to CG) and stays exact', () => {
   if (fcmKernel() !== 'wasm') return;
   const rng = new Rng(31, 'test/parasitics/slow-wasm');
-  for (const [m, n, rLow, rHigh, w] of [[24, 24, 300, 3000, { row: 10, col: 10, source: 0, sense: 0 }], [24, 24, 500, 5000, { row: 10, col: 10, source: 500, sense: 100 }]] as const) {
+  for (const [m, n, rLow, rHigh, w] of [
+    [24, 24, 300, 3000, { row: 10, col: 10, source: 0, sense: 0 }],
+    [24, 24, 500, 5000, { row: 10, col: 10, source: 500, sense: 100 }],
+  ] as const) {
     const g = tile(rng, m, n, rLow, rHigh);
     const f = fcm(g, m, n, w);
     const what = `${m}×${n} ${rLow}–${rHigh} Ω`;
@@ -167,11 +192,26 @@ test('zero wire resistance gives G exactly; zero segments are exact limits of sm
   assert.deepEqual(aam(g, 9, 7, { row: 0, col: 0, source: 0, sense: 0 }), g);
   const eps = 1e-7;
   const variants: [Wires, Wires][] = [
-    [{ row: 0, col: 3, source: 100, sense: 50 }, { row: eps, col: 3, source: 100, sense: 50 }], // lumped word lines
-    [{ row: 0, col: 3, source: 0, sense: 50 }, { row: eps, col: 3, source: 0, sense: 50 }], // held word lines
-    [{ row: 3, col: 0, source: 100, sense: 50 }, { row: 3, col: eps, source: 100, sense: 50 }], // lumped bit lines
-    [{ row: 3, col: 0, source: 100, sense: 0 }, { row: 3, col: eps, source: 100, sense: 0 }], // held bit lines
-    [{ row: 0, col: 0, source: 100, sense: 50 }, { row: eps, col: eps, source: 100, sense: 50 }], // both lumped
+    [
+      { row: 0, col: 3, source: 100, sense: 50 },
+      { row: eps, col: 3, source: 100, sense: 50 },
+    ], // lumped word lines
+    [
+      { row: 0, col: 3, source: 0, sense: 50 },
+      { row: eps, col: 3, source: 0, sense: 50 },
+    ], // held word lines
+    [
+      { row: 3, col: 0, source: 100, sense: 50 },
+      { row: 3, col: eps, source: 100, sense: 50 },
+    ], // lumped bit lines
+    [
+      { row: 3, col: 0, source: 100, sense: 0 },
+      { row: 3, col: eps, source: 100, sense: 0 },
+    ], // held bit lines
+    [
+      { row: 0, col: 0, source: 100, sense: 50 },
+      { row: eps, col: eps, source: 100, sense: 50 },
+    ], // both lumped
   ];
   for (const [exact, near] of variants) {
     const a = fcm(g, 9, 7, exact);
@@ -265,7 +305,11 @@ test('AAM: the lumped-path formula, transposed = forward transposed, and an unde
   const g = tile(rng, 16, 16, 100e3, 1e6);
   const w = { row: 1, col: 4.6, source: 500, sense: 100 };
   const a = aam(g, 16, 16, w);
-  for (const [i, j] of [[0, 0], [15, 15], [3, 11]] as const) {
+  for (const [i, j] of [
+    [0, 0],
+    [15, 15],
+    [3, 11],
+  ] as const) {
     const r = 500 + (j + 1) * 1 + (16 - i) * 4.6 + 100;
     assert.equal(aamPathResistance(i, j, 16, w), r);
     assert.ok(Math.abs(a[i * 16 + j]! - 1 / (1 / g[i * 16 + j]! + r)) < 1e-20);
@@ -328,7 +372,10 @@ function solveNetlist(text: string): Map<string, number> {
   const pot = (x: string) => (x === '0' ? 0 : fixed.get(x));
   for (const [a, b, r] of res) {
     const g = 1 / r;
-    for (const [p, q] of [[a, b], [b, a]] as const) {
+    for (const [p, q] of [
+      [a, b],
+      [b, a],
+    ] as const) {
       const ip = nodes.get(p);
       if (ip === undefined) continue;
       A[ip * n + ip]! += g;
@@ -366,7 +413,12 @@ test('the SPICE netlist describes the same circuit (read back and solved indepen
 test('plan settings: parasitics config, forward/backward effective matrices, transposed vs reuse', () => {
   const rng = new Rng(23, 'test/parasitics/settings');
   const g = tile(rng, 6, 10, 10e3, 1e6);
-  const settings = { rows: 6, cols: 10, wires: { row: 2, col: 3, source: 400, sense: 20 }, parasitics: { kind: 'fcm', refresh: 50, backward: 'transposed' } } as const;
+  const settings = {
+    rows: 6,
+    cols: 10,
+    wires: { row: 2, col: 3, source: 400, sense: 20 },
+    parasitics: { kind: 'fcm', refresh: 50, backward: 'transposed' },
+  } as const;
   const cfg = parasiticsOf(settings);
   assert.deepEqual(cfg, { kind: 'fcm', refresh: 50, backward: 'transposed', wires: { row: 2, col: 3, source: 400, sense: 20 }, rows: 6, cols: 10 });
   assert.deepEqual(forwardEffective(g, cfg), fcm(g, 6, 10, cfg.wires).gni);

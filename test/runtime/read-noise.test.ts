@@ -89,7 +89,9 @@ test('training with read noise is reproducible by seed, and evaluation does not 
 
 test('xbarc mvm at fidelity fast: read noise from stream read/mvm, the same by seed, σ relative to the output', async () => {
   const rng = new Rng(1, 'test/mvm-read');
-  const K = 64, N = 32, B = 16;
+  const K = 64,
+    N = 32,
+    B = 16;
   const W = { data: Float32Array.from({ length: K * N }, () => rng.normal() * 0.3), shape: [K, N] };
   const X = { data: Float32Array.from({ length: B * K }, () => rng.normal()), shape: [B, K] };
   const xb = (readNoise: number) => planCrossbar({ rows: 64, cols: 64, adc: adc(16, { kind: 'max' }) }, { readNoise });
@@ -99,7 +101,8 @@ test('xbarc mvm at fidelity fast: read noise from stream read/mvm, the same by s
   const c = await crossbarMvm(xb(SIGMA), W, X, { fidelity: 'fast', seed: 2, threads: 1 });
   assert.deepEqual(a.data, b.data);
   assert.ok(c.data.some((v, i) => v !== a.data[i]));
-  let s2 = 0, n = 0;
+  let s2 = 0,
+    n = 0;
   clean.data.forEach((y, i) => {
     if (Math.abs(y) < 0.5) return;
     s2 += ((a.data[i]! - y) / y) ** 2;

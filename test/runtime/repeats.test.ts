@@ -72,7 +72,10 @@ test('evaluate.repeats: the final numbers are means over fresh-noise evaluations
 
 test('run prints the spread of repeated evaluations; the plan carries evaluate.repeats (1 by default)', () => {
   const { dir, file } = write(spec('5 %', 3));
-  const r = spawnSync(process.execPath, [join(packageRoot, 'bin', 'xbarc.js'), 'run', file, '--out', join(dir, 'a')], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  const r = spawnSync(process.execPath, [join(packageRoot, 'bin', 'xbarc.js'), 'run', file, '--out', join(dir, 'a')], {
+    encoding: 'utf8',
+    env: { ...process.env, NO_COLOR: '1' },
+  });
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /✓ e: test accuracy \d+\.\d\d % ± \d+\.\d\d \(sd; min \d+\.\d\d, max \d+\.\d\d over 3 evaluations\)/);
   const once = compile(write(spec('5 %', 1)).file).experiments[0]!;

@@ -14,7 +14,8 @@ import { sgd } from '../support/plan-builder.js';
 import { DeviceUpdater } from '../../src/runtime/devices/training.js';
 
 /** Crossbar fixture with one 8-bit cell per weight and an effectively continuous device. */
-const crossbar = (settings: Record<string, unknown> = {}, device: Record<string, unknown> = {}): PlanCrossbar => planCrossbar({ cellBits: 8, ...settings }, { levels: 65536, ...device });
+const crossbar = (settings: Record<string, unknown> = {}, device: Record<string, unknown> = {}): PlanCrossbar =>
+  planCrossbar({ cellBits: 8, ...settings }, { levels: 65536, ...device });
 
 function experiment(nonideal: NonidealStage[], xb: PlanCrossbar, seed = 3): PlanExperiment {
   return smallCrossbarExperiment('fast', nonideal, xb, { seed, train: 640, test: 200 });
@@ -107,7 +108,10 @@ test('txsim asymmetric nonlinearity: the realized ΔW follows the ASYM gain, lar
 test('conductances stay within [G_min, G_max] and on the level grid on trained layers; saturation at headroom 1', async () => {
   const levels = 16;
   // One cell per weight (weight_bits = cell_bits = 4): the device's 16 levels are the update grid.
-  const exp = experiment(['forward', 'backward', 'update'], crossbar({ weightBits: 4, cellBits: 4 }, { levels, update: { kind: 'txsim', v: 0.5, gamma: 0.5 } }));
+  const exp = experiment(
+    ['forward', 'backward', 'update'],
+    crossbar({ weightBits: 4, cellBits: 4 }, { levels, update: { kind: 'txsim', v: 0.5, gamma: 0.5 } }),
+  );
   const r = await run(exp);
   assert.equal(r.devices!.length, 2);
   for (const d of r.devices!) {
@@ -126,7 +130,7 @@ test('conductances stay within [G_min, G_max] and on the level grid on trained l
     const w = r.weights![d.param]!;
     const n = w.length;
     for (let k = 0; k < n; k += 17) assert.ok(Math.abs(w[k]! - (d.g[k]! - d.g[n + k]!) / d.scale) < 1e-6 * (1 + Math.abs(w[k]!)));
-    assert.ok(maxAbs(w) <= (d.range.gMax - d.range.gMin) / d.scale * (1 + 1e-6));
+    assert.ok(maxAbs(w) <= ((d.range.gMax - d.range.gMin) / d.scale) * (1 + 1e-6));
   }
   assert.match(r.layers![0]!.update, /device: txsim\(v=0.5, gamma=0.5\) on differential pairs, 16 levels/);
 });
@@ -152,12 +156,18 @@ test('DeviceUpdater: programming is write-verify to the nearest level, ΔW lands
   assert.ok(Math.abs(d.scale - range / 0.5) < 1e-12 * d.scale);
   // 11 levels: the pair holds W in steps of 2·step/scale = 0.1 (each device moves by a whole level).
   const back = u.readBack()['fc1/weight']!;
-  assert.deepEqual(Array.from(back, (v) => Math.round(v * 1000) / 1000), [0.5, -0.2, 0.1, 0]);
+  assert.deepEqual(
+    Array.from(back, (v) => Math.round(v * 1000) / 1000),
+    [0.5, -0.2, 0.1, 0],
+  );
   const before = new Map([['fc1/weight', back]]);
   const after = new Map([['fc1/weight', Float32Array.of(0.9, -0.1, 0.11, -0.1)]]);
   u.update(before, after);
   // 0.5 + 0.4 saturates at 0.5; −0.2 + 0.1 lands; +0.01 is below half a level step: lost; −0.1 lands.
-  assert.deepEqual(Array.from(after.get('fc1/weight')!, (v) => Math.round(v * 1000) / 1000), [0.5, -0.1, 0.1, -0.1]);
+  assert.deepEqual(
+    Array.from(after.get('fc1/weight')!, (v) => Math.round(v * 1000) / 1000),
+    [0.5, -0.1, 0.1, -0.1],
+  );
   assert.equal(DeviceUpdater.create({ ...exp, fidelity: 'ideal' }, { 'fc1/weight': w0 }, new Map([['fc1', 'fc1/weight']])), null);
   assert.equal(DeviceUpdater.create(experiment(['forward'], crossbar()), { 'fc1/weight': w0 }, new Map([['fc1', 'fc1/weight']])), null);
 });
@@ -186,7 +196,9 @@ test('xbarc run: results.json (validated) names the update model and the parasit
   const { validateResults } = await import('../../src/runtime/results/index.js');
   const dir = mkdtempSync(join(tmpdir(), 'xbarc-update-'));
   const file = join(dir, 'spec.xbar');
-  writeFileSync(file, `import { MLP400 } from "std/networks"
+  writeFileSync(
+    file,
+    `import { MLP400 } from "std/networks"
 device d {
   levels = 64
   r_on   = 100 kOhm
@@ -214,9 +226,14 @@ experiment e {
   }
   seed     = 5
 }
-`);
+`,
+  );
   const out = join(dir, 'out');
-  const r = spawnSync(process.execPath, [join(packageRoot, 'bin', 'xbarc.js'), 'run', file, '--out', out, '--quiet'], { cwd: packageRoot, encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(process.execPath, [join(packageRoot, 'bin', 'xbarc.js'), 'run', file, '--out', out, '--quiet'], {
+    cwd: packageRoot,
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
   assert.equal(r.status, 0, r.stderr);
   const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
   assert.deepEqual(validateResults(results), []);

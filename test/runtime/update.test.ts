@@ -5,7 +5,20 @@
 import { deviceSpec } from './crossbar-helpers.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { A_NORM_ANCHORS, aNorm, applyUpdate, asymDelta, createDeviceState, paramA, pulseCurve, pulseOf, updateOf, writeNoiseSigma, type ConductanceRange, type UpdateModel } from '../../src/runtime/devices/update.js';
+import {
+  A_NORM_ANCHORS,
+  aNorm,
+  applyUpdate,
+  asymDelta,
+  createDeviceState,
+  paramA,
+  pulseCurve,
+  pulseOf,
+  updateOf,
+  writeNoiseSigma,
+  type ConductanceRange,
+  type UpdateModel,
+} from '../../src/runtime/devices/update.js';
 import { Rng } from '../../src/runtime/rng.js';
 
 const gMax = 1 / 100e3;
@@ -94,7 +107,8 @@ test('NeuroSim depression: a negative LTD label is MODELS.md G_LTD(P) = −B(1 �
   applyUpdate(l, [30 * step], lin, range, rng);
   close(l[0]!, gMin + 30 * step, 1e-12, 'linear');
   // pulseOf inverts pulseCurve for both signs
-  for (const a of [A, -A, paramA(0.04, pMax)]) for (const p of [0, 3.5, 50, pMax]) close(pulseOf(pulseCurve(p, a, pMax, gMin, gMax), a, pMax, gMin, gMax) + 1, p + 1, 1e-9, `pulseOf(A ${a}, P ${p})`);
+  for (const a of [A, -A, paramA(0.04, pMax)])
+    for (const p of [0, 3.5, 50, pMax]) close(pulseOf(pulseCurve(p, a, pMax, gMin, gMax), a, pMax, gMin, gMax) + 1, p + 1, 1e-9, `pulseOf(A ${a}, P ${p})`);
 });
 
 test('TxSim asymmetric update: CrossSim ASYM closed form, linear as v → 0, bounded', () => {
@@ -126,7 +140,10 @@ test('TxSim asymmetric update: CrossSim ASYM closed form, linear as v → 0, bou
 test('TxSim write noise: empirical σ matches γ·sqrt((G_max − G_min)·|ΔG|)', () => {
   const n = 20000;
   const rng = new Rng(4, 'test/update/write-noise');
-  for (const [gamma, frac] of [[5, 1e-4], [1, 1e-3]] as const) {
+  for (const [gamma, frac] of [
+    [5, 1e-4],
+    [1, 1e-3],
+  ] as const) {
     const dG = frac * span;
     const g = new Float64Array(n).fill(gMin + 0.5 * span);
     applyUpdate(g, new Float64Array(n).fill(dG), { kind: 'txsim', v: 0, gamma }, { gMin, gMax }, rng);
@@ -172,7 +189,19 @@ test('bounds are never exceeded and ideal/txsim stay on the level grid', () => {
     { kind: 'nonlinear', ltp: 2.4, ltd: -4.88, c2c: 0.05, d2d: 0.5 },
     { kind: 'constant_step', dw_min: 0.01, up_down: 0.1, dw_min_dtod: 0.3, dw_min_std: 0.3, w_min: -0.6, w_max: 0.6 },
     { kind: 'soft_bounds', dw_min: 0.01, up_down: -0.2, dw_min_dtod: 0.3, dw_min_std: 0.3, w_min: -0.6, w_max: 0.6 },
-    { kind: 'exp_step', dw_min: 0.01, A_up: 0.00081, A_down: 0.36833, gamma_up: 12.44625, gamma_down: 12.78785, a: 0.244, b: 0.2425, dw_min_std: 0.3, w_min: -0.6, w_max: 0.6 },
+    {
+      kind: 'exp_step',
+      dw_min: 0.01,
+      A_up: 0.00081,
+      A_down: 0.36833,
+      gamma_up: 12.44625,
+      gamma_down: 12.78785,
+      a: 0.244,
+      b: 0.2425,
+      dw_min_std: 0.3,
+      w_min: -0.6,
+      w_max: 0.6,
+    },
     { kind: 'pow_step', dw_min: 0.01, up_down: 0, dw_min_dtod: 0.1, dw_min_std: 0.3, w_min: -0.6, w_max: 0.6, pow_gamma: 2, pow_up_down: 0.1 },
   ];
   for (const model of models) {
@@ -231,7 +260,19 @@ test('aihwkit pulsed steps: ConstantStep, SoftBounds, PowStep closed forms; ExpS
     close(toW(g[0]!) + 1, 0.6 - 1.2 * (1 - 0.01 / 1.2) ** P + 1, 1e-9, `PowStep ${P}`);
   }
   // ExpStep: the first up step from w is dw_min·(1 − A_up·e^(γ_up·z)), z = 2a·w/(w_max − w_min) + b
-  const es = { kind: 'exp_step' as const, dw_min: 0.01, A_up: 0.00081, A_down: 0.36833, gamma_up: 12.44625, gamma_down: 12.78785, a: 0.244, b: 0.2425, dw_min_std: 0, w_min: -0.6, w_max: 0.6 };
+  const es = {
+    kind: 'exp_step' as const,
+    dw_min: 0.01,
+    A_up: 0.00081,
+    A_down: 0.36833,
+    gamma_up: 12.44625,
+    gamma_down: 12.78785,
+    a: 0.244,
+    b: 0.2425,
+    dw_min_std: 0,
+    w_min: -0.6,
+    w_max: 0.6,
+  };
   for (const w0 of [-0.3, 0, 0.4]) {
     const g = Float64Array.of(gMin + ((w0 + 0.6) / wSpan) * span);
     applyUpdate(g, [dGof(1)], es, range, rng);
@@ -258,7 +299,16 @@ test('determinism: the same seed gives the same bits, another seed different one
     const rng = new Rng(seed, 'test/update/determinism');
     const g = Float64Array.from({ length: 256 }, (_, k) => gMin + ((k % 64) / 63) * span);
     const st = createDeviceState(model, range, 256, rng);
-    for (let r = 0; r < 5; r++) applyUpdate(g, Float64Array.from({ length: 256 }, (_, k) => ((k % 7) - 3) * 0.02 * span), model, range, rng, st, { rounding: 'stochastic' });
+    for (let r = 0; r < 5; r++)
+      applyUpdate(
+        g,
+        Float64Array.from({ length: 256 }, (_, k) => ((k % 7) - 3) * 0.02 * span),
+        model,
+        range,
+        rng,
+        st,
+        { rounding: 'stochastic' },
+      );
     return g;
   };
   for (const model of [
@@ -272,7 +322,13 @@ test('determinism: the same seed gives the same bits, another seed different one
 });
 
 test('updateOf: a plan device gives its update model and its conductance range [G_off, G_on] with its levels', () => {
-  const device = deviceSpec({ name: 'Ag_aSi', levels: 97, rOn: 26e6, rOff: 26e6 * 12.5, update: { kind: 'nonlinear', ltp: 2.4, ltd: -4.88, c2c: 0.035, d2d: 0 } });
+  const device = deviceSpec({
+    name: 'Ag_aSi',
+    levels: 97,
+    rOn: 26e6,
+    rOff: 26e6 * 12.5,
+    update: { kind: 'nonlinear', ltp: 2.4, ltd: -4.88, c2c: 0.035, d2d: 0 },
+  });
   const { model, range } = updateOf(device);
   assert.deepEqual(model, { kind: 'nonlinear', ltp: 2.4, ltd: -4.88, c2c: 0.035, d2d: 0 });
   close(range.gMax, 1 / 26e6, 1e-15, 'G_max');

@@ -33,13 +33,25 @@ export interface HostileWorkspace {
 }
 
 export const HOSTILE_FILES: HostileFile[] = [
-  { stem: 'z', what: 'a symlink to /dev/zero', atImport: /^import-unreadable: cannot import "\.\/z": z\.xbar is not a regular file \(it is a character device\)$/ },
-  { stem: 'u', what: 'a symlink to /dev/urandom', atImport: /^import-unreadable: cannot import "\.\/u": u\.xbar is not a regular file \(it is a character device\)$/ },
+  {
+    stem: 'z',
+    what: 'a symlink to /dev/zero',
+    atImport: /^import-unreadable: cannot import "\.\/z": z\.xbar is not a regular file \(it is a character device\)$/,
+  },
+  {
+    stem: 'u',
+    what: 'a symlink to /dev/urandom',
+    atImport: /^import-unreadable: cannot import "\.\/u": u\.xbar is not a regular file \(it is a character device\)$/,
+  },
   { stem: 'x', what: 'a FIFO', atImport: /^import-unreadable: cannot import "\.\/x": x\.xbar is not a regular file \(it is a FIFO\)$/ },
   { stem: 'y', what: 'a directory', atImport: /^import-unreadable: cannot import "\.\/y": y\.xbar is a directory, not a file$/ },
   { stem: 'loop', what: 'a symlink to itself', atImport: /^import-unreadable: cannot import "\.\/loop": loop\.xbar is a symbolic link loop$/ },
   { stem: 'dangling', what: 'a symlink to nothing', atImport: /^import-not-found: cannot find import "\.\/dangling"$/ },
-  { stem: 'huge', what: 'a 5 MB file of garbage', atImport: /^import-unreadable: cannot import "\.\/huge": huge\.xbar is larger than the 4 MiB limit for \.xbar specs/ },
+  {
+    stem: 'huge',
+    what: 'a 5 MB file of garbage',
+    atImport: /^import-unreadable: cannot import "\.\/huge": huge\.xbar is larger than the 4 MiB limit for \.xbar specs/,
+  },
   { stem: 'big', what: 'garbage just under the 4 MiB cap' },
   { stem: 'bin', what: '256 KiB of binary bytes' },
   { stem: 'deep', what: 'text nested 5,000 deep' },

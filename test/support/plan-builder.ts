@@ -25,13 +25,25 @@ export function inferShape(op: LayerOp, input: Shape): Shape {
     case 'dense':
       return [op.units];
     case 'conv2d':
-      return [op.outChannels, window(input[1]!, op.kernel[0], op.stride[0], op.padding[0], op.padding[2]), window(input[2]!, op.kernel[1], op.stride[1], op.padding[1], op.padding[3])];
+      return [
+        op.outChannels,
+        window(input[1]!, op.kernel[0], op.stride[0], op.padding[0], op.padding[2]),
+        window(input[2]!, op.kernel[1], op.stride[1], op.padding[1], op.padding[3]),
+      ];
     case 'maxpool':
-      return [input[0]!, window(input[1]!, op.kernel[0], op.stride[0], op.padding[0], op.padding[2]), window(input[2]!, op.kernel[1], op.stride[1], op.padding[1], op.padding[3])];
+      return [
+        input[0]!,
+        window(input[1]!, op.kernel[0], op.stride[0], op.padding[0], op.padding[2]),
+        window(input[2]!, op.kernel[1], op.stride[1], op.padding[1], op.padding[3]),
+      ];
     case 'avgpool':
       return op.global
         ? [input[0]!, 1, 1]
-        : [input[0]!, window(input[1]!, op.kernel[0], op.stride[0], op.padding[0], op.padding[2]), window(input[2]!, op.kernel[1], op.stride[1], op.padding[1], op.padding[3])];
+        : [
+            input[0]!,
+            window(input[1]!, op.kernel[0], op.stride[0], op.padding[0], op.padding[2]),
+            window(input[2]!, op.kernel[1], op.stride[1], op.padding[1], op.padding[3]),
+          ];
     case 'flatten':
       return [product(input)];
     case 'relu':
@@ -99,8 +111,19 @@ export const conv = (out: number, k: number, stride = 1, pad = 0, bias = true): 
 export const relu = (): LayerOp => ({ kind: 'relu' });
 export const sigmoid = (): LayerOp => ({ kind: 'sigmoid' });
 export const tanh = (): LayerOp => ({ kind: 'tanh' });
-export const maxpool = (k: number, stride = k, pad = 0): LayerOp => ({ kind: 'maxpool', kernel: [k, k], stride: [stride, stride], padding: [pad, pad, pad, pad] });
-export const avgpool = (k: number, stride = k, pad = 0): LayerOp => ({ kind: 'avgpool', kernel: [k, k], stride: [stride, stride], padding: [pad, pad, pad, pad], global: false });
+export const maxpool = (k: number, stride = k, pad = 0): LayerOp => ({
+  kind: 'maxpool',
+  kernel: [k, k],
+  stride: [stride, stride],
+  padding: [pad, pad, pad, pad],
+});
+export const avgpool = (k: number, stride = k, pad = 0): LayerOp => ({
+  kind: 'avgpool',
+  kernel: [k, k],
+  stride: [stride, stride],
+  padding: [pad, pad, pad, pad],
+  global: false,
+});
 export const globalAvgpool = (): LayerOp => ({ kind: 'avgpool', kernel: [1, 1], stride: [1, 1], padding: [0, 0, 0, 0], global: true });
 export const batchnorm = (momentum = 0.1, epsilon = 1e-5): LayerOp => ({ kind: 'batchnorm', epsilon, momentum });
 export const flatten = (): LayerOp => ({ kind: 'flatten' });
@@ -158,4 +181,11 @@ export function mnistExperiment(s: ExperimentSketch): PlanExperiment {
 }
 
 export const sgd = (lr: number, momentum = 0, nesterov = false, weightDecay = 0): Optimizer => ({ kind: 'sgd', lr, momentum, nesterov, weightDecay });
-export const adam = (lr: number, weightDecay = 0, beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8): Optimizer => ({ kind: 'adam', lr, beta1, beta2, epsilon, weightDecay });
+export const adam = (lr: number, weightDecay = 0, beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8): Optimizer => ({
+  kind: 'adam',
+  lr,
+  beta1,
+  beta2,
+  epsilon,
+  weightDecay,
+});

@@ -9,7 +9,11 @@ import { LOCK_FILE, pidAlive, type LockHolder } from '../../src/runtime/results/
 import type { SweepSummary } from '../../src/runtime/sweep/index.js';
 import { bin, tinySweepSpec, tmpDir, writeSpec, xbarc } from './helpers.js';
 
-interface Ended { code: number | null; stdout: string; stderr: string }
+interface Ended {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
 
 function start(args: string[]): { pid: number; ended: Promise<Ended>; kill: (s: NodeJS.Signals) => void } {
   const child = spawn(process.execPath, [bin, ...args], { cwd: packageRoot, env: { ...process.env, NO_COLOR: '1' } });
@@ -49,7 +53,12 @@ const readLock = (path: string): LockHolder | undefined => {
 
 test('two runs into one experiment directory: the second is refused naming the first, which releases its lock when it ends', async () => {
   const dir = tmpDir();
-  const spec = writeSpec(dir, tinySweepSpec('seed in [1]').replace(/\n {2}sweep .*\n/, '\n').replace('epochs = 1', 'epochs = 100000'));
+  const spec = writeSpec(
+    dir,
+    tinySweepSpec('seed in [1]')
+      .replace(/\n {2}sweep .*\n/, '\n')
+      .replace('epochs = 1', 'epochs = 100000'),
+  );
   const out = join(dir, 'out');
   const first = start(['run', spec, '--out', out, '--quiet']);
   await until('the first run to lock its directory', () => existsSync(join(out, LOCK_FILE)));
@@ -96,7 +105,10 @@ test('kill -9 of a run --jobs 2 parent: its point processes stop within seconds;
   parent.kill('SIGKILL');
   await parent.ended;
   await until('the orphaned point processes to stop', () => !workers.some(running), 8_000);
-  assert.deepEqual(lrs.map((_, i) => existsSync(join(out, 'points', String(i).padStart(4, '0'), 'results.json'))), [false, false, false, false]);
+  assert.deepEqual(
+    lrs.map((_, i) => existsSync(join(out, 'points', String(i).padStart(4, '0'), 'results.json'))),
+    [false, false, false, false],
+  );
 
   // The rerun (short epochs) finds the dead run's point locks stale and takes them over.
   const rerun = xbarc(['run', spec, '--out', out, '--jobs', '2', '--set', 'train.epochs=1']);
@@ -107,6 +119,9 @@ test('kill -9 of a run --jobs 2 parent: its point processes stop within seconds;
     const p = join(out, 'points', String(i).padStart(4, '0'));
     const res = JSON.parse(readFileSync(join(p, 'results.json'), 'utf8')) as Results;
     assert.equal(res.point?.index, i);
-    assert.deepEqual(readdirSync(p).filter((f) => f.endsWith('.tmp') || f.startsWith('.xbarc.lock')), []);
+    assert.deepEqual(
+      readdirSync(p).filter((f) => f.endsWith('.tmp') || f.startsWith('.xbarc.lock')),
+      [],
+    );
   }
 });

@@ -41,7 +41,15 @@ export function writeSpec(dir: string, text: string, name = 'spec.xbar'): string
 const HASH = 'a'.repeat(64);
 
 /** A schema-valid results.json with `epochs` epochs, optional per-layer stats and sweep point. */
-export function fixtureResults(o: { experiment?: string; fidelity?: 'ideal' | 'fast' | 'exact'; epochs?: number; accuracy?: number; layers?: boolean; point?: Results['point']; hash?: string }): Results {
+export function fixtureResults(o: {
+  experiment?: string;
+  fidelity?: 'ideal' | 'fast' | 'exact';
+  epochs?: number;
+  accuracy?: number;
+  layers?: boolean;
+  point?: Results['point'];
+  hash?: string;
+}): Results {
   const n = o.epochs ?? 3;
   const acc = o.accuracy ?? 0.9;
   return {
@@ -53,13 +61,25 @@ export function fixtureResults(o: { experiment?: string; fidelity?: 'ideal' | 'f
     resolvedSpec: { data: { kind: 'mnist', train: 300, test: 100 }, note: '<script>alert(1)</script> & friends' },
     startedAt: '2026-11-22T04:00:00.000Z',
     finishedAt: '2026-11-22T04:00:10.000Z',
-    epochs: Array.from({ length: n }, (_, i) => ({ epoch: i + 1, lr: 0.05, trainLoss: 2 / (i + 1), trainAccuracy: Math.min(1, acc - 0.1 + 0.05 * i), testLoss: 2.2 / (i + 1), testAccuracy: Math.min(1, acc - 0.05 * (n - 1 - i)), seconds: 1.5 })),
+    epochs: Array.from({ length: n }, (_, i) => ({
+      epoch: i + 1,
+      lr: 0.05,
+      trainLoss: 2 / (i + 1),
+      trainAccuracy: Math.min(1, acc - 0.1 + 0.05 * i),
+      testLoss: 2.2 / (i + 1),
+      testAccuracy: Math.min(1, acc - 0.05 * (n - 1 - i)),
+      seconds: 1.5,
+    })),
     final: { testAccuracy: acc, testLoss: 2.2 / n },
     timing: { totalSeconds: 4.5 },
-    ...(o.layers ? { layers: [
-      { name: 'fc1', crossbar: 'xb', fidelity: 'fast', adcSaturation: 0.012, snrDb: 21.5, update: 'ideal' },
-      { name: 'fc2', crossbar: 'xb', fidelity: 'fast', adcSaturation: 0.003, snrDb: 27.1, update: 'ideal' },
-    ] } : {}),
+    ...(o.layers
+      ? {
+          layers: [
+            { name: 'fc1', crossbar: 'xb', fidelity: 'fast', adcSaturation: 0.012, snrDb: 21.5, update: 'ideal' },
+            { name: 'fc2', crossbar: 'xb', fidelity: 'fast', adcSaturation: 0.003, snrDb: 27.1, update: 'ideal' },
+          ],
+        }
+      : {}),
     ...(o.point ? { point: o.point } : {}),
   };
 }
@@ -116,6 +136,7 @@ export function htmlProblems(html: string, options: { fragment?: boolean } = {})
     } else if (!selfClosing && !VOID.has(name)) stack.push(name);
   }
   if (stack.length > 0) problems.push(`unclosed: ${stack.join(' > ')}`);
-  if (!options.fragment) for (const t of ['html', 'head', 'body', 'title']) if (counts.get(t) !== 1) problems.push(`expected one <${t}>, found ${counts.get(t) ?? 0}`);
+  if (!options.fragment)
+    for (const t of ['html', 'head', 'body', 'title']) if (counts.get(t) !== 1) problems.push(`expected one <${t}>, found ${counts.get(t) ?? 0}`);
   return problems;
 }

@@ -20,7 +20,12 @@ async function fixtureSweep(axes: Record<string, string[]>, dir = tmpDir('xbarc-
     combos.splice(0, combos.length, ...next);
   }
   const records = combos.map((assignments, index) => {
-    const res = fixtureResults({ experiment: 'sw', accuracy: 0.5 + index / (2 * combos.length), layers: true, point: { index, of: combos.length, assignments } });
+    const res = fixtureResults({
+      experiment: 'sw',
+      accuracy: 0.5 + index / (2 * combos.length),
+      layers: true,
+      point: { index, of: combos.length, assignments },
+    });
     writeResultsFile(join(dir, 'points', String(index).padStart(4, '0')), res);
     return recordFromResults(index, res);
   });
@@ -75,7 +80,10 @@ test('sweep with two axes: heatmap, epoch curves per point; Markdown with SVG fi
   for (const id of ids) {
     assert.match(md, new RegExp(`!\\[[^\\]]+\\]\\(report-plots/${id}\\.svg\\)`));
     const svg = readFileSync(join(dir, 'report-plots', `${id}.svg`), 'utf8');
-    assert.ok(/^<\?xml version="1\.0" encoding="UTF-8"\?>\n<svg [^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"/.test(svg), `${id}.svg starts like a standalone SVG`);
+    assert.ok(
+      /^<\?xml version="1\.0" encoding="UTF-8"\?>\n<svg [^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"/.test(svg),
+      `${id}.svg starts like a standalone SVG`,
+    );
     assert.deepEqual(htmlProblems(svg, { fragment: true }), [], `${id}.svg`);
   }
 });
@@ -85,10 +93,13 @@ test('sweep with one numeric axis: a line plot of final accuracy against the val
   const plots = reportPlots(loadReportData(dir, '0'));
   const line = plots.find((p) => p.id === 'sweep-accuracy');
   assert.ok(line, plots.map((p) => p.id).join());
-  const x = ((line.spec['layer'] as { encoding: { x: { type: string; title: string } } }[])[0]!.encoding).x;
+  const x = (line.spec['layer'] as { encoding: { x: { type: string; title: string } } }[])[0]!.encoding.x;
   assert.equal(x.type, 'quantitative');
   assert.equal(x.title, 'rram.d2d_sigma (%)');
-  assert.deepEqual((line.spec['data'] as { values: { x: number }[] }).values.map((v) => v.x), [0, 2, 5]);
+  assert.deepEqual(
+    (line.spec['data'] as { values: { x: number }[] }).values.map((v) => v.x),
+    [0, 2, 5],
+  );
   assert.deepEqual(parseSweepValue('5 %'), { value: 5, unit: '%' });
   assert.deepEqual(parseSweepValue('1e-3'), { value: 0.001, unit: '' });
   assert.equal(parseSweepValue('TaOx_HfOx'), undefined);
@@ -102,7 +113,10 @@ test('a swept seed is averaged over: mean ± sd per combination of the other axe
   assert.ok(line, plots.map((p) => p.id).join());
   assert.match(line.caption, /mean over 2 seeds/);
   const values = (line.spec['data'] as { values: { x: number; accuracy: number; lo: number; hi: number }[] }).values;
-  assert.deepEqual(values.map((v) => v.x), [0, 2, 5]);
+  assert.deepEqual(
+    values.map((v) => v.x),
+    [0, 2, 5],
+  );
   // Cell 0: seeds give 0.5 and 0.5 + 1/12: mean 0.5 + 1/24, sample sd (1/12)/√2.
   assert.ok(Math.abs(values[0]!.accuracy - (0.5 + 1 / 24)) < 1e-12);
   assert.ok(Math.abs(values[0]!.hi - values[0]!.accuracy - 1 / 12 / Math.SQRT2) < 1e-12);
@@ -140,11 +154,19 @@ test('a baseline and a sweep side by side: every experiment reported, the sweep 
   const data = loadReportData(dir, '0');
   assert.equal(data.kind, 'comparison');
   assert.equal(data.title, 'baseline vs sw');
-  assert.deepEqual(data.runs.map((r) => r.label), ['baseline (ideal)', 'sw: rram.d2d_sigma=0 %', 'sw: rram.d2d_sigma=2 %', 'sw: rram.d2d_sigma=5 %']);
+  assert.deepEqual(
+    data.runs.map((r) => r.label),
+    ['baseline (ideal)', 'sw: rram.d2d_sigma=0 %', 'sw: rram.d2d_sigma=2 %', 'sw: rram.d2d_sigma=5 %'],
+  );
   const plots = reportPlots(data);
-  assert.deepEqual(plots.map((p) => p.id), ['epochs-loss', 'epochs-accuracy', 'sweep-accuracy-sw', 'layers-adc-saturation', 'layers-snr']);
+  assert.deepEqual(
+    plots.map((p) => p.id),
+    ['epochs-loss', 'epochs-accuracy', 'sweep-accuracy-sw', 'layers-adc-saturation', 'layers-snr'],
+  );
   const sweepPlot = plots.find((p) => p.id === 'sweep-accuracy-sw')!;
-  const rule = (sweepPlot.spec['layer'] as { mark: { type: string }; data?: { values: { baseline: string; accuracy: number }[] } }[]).find((l) => l.mark.type === 'rule');
+  const rule = (sweepPlot.spec['layer'] as { mark: { type: string }; data?: { values: { baseline: string; accuracy: number }[] } }[]).find(
+    (l) => l.mark.type === 'rule',
+  );
   assert.deepEqual(rule?.data?.values, [{ baseline: 'baseline (ideal)', accuracy: 0.97 }]);
   assert.match(sweepPlot.caption, /dashed: baseline \(ideal\) 97\.0 %/);
   await renderReport(dir, { formats: ['html', 'md'] });
@@ -167,13 +189,23 @@ test('a sweep report trusts its points over a stale sweep.json: edited, rerun an
   edited.specHash = 'b'.repeat(64);
   writeFileSync(p1, JSON.stringify(edited));
   // A point sweep.json does not list (the sweep grew) and a listed one that failed before but is done now.
-  writeResultsFile(join(dir, 'points', '0002'), fixtureResults({ experiment: 'sw', accuracy: 0.8, point: { index: 2, of: 3, assignments: { 'xb.adc.bits': '8' } } }));
+  writeResultsFile(
+    join(dir, 'points', '0002'),
+    fixtureResults({ experiment: 'sw', accuracy: 0.8, point: { index: 2, of: 3, assignments: { 'xb.adc.bits': '8' } } }),
+  );
   const summary = JSON.parse(readFileSync(join(dir, 'sweep.json'), 'utf8')) as { points: { status: string; error?: string }[] };
   summary.points[0]!.status = 'failed';
   summary.points[0]!.error = 'engine/non-finite: old failure';
   writeFileSync(join(dir, 'sweep.json'), JSON.stringify(summary));
   const data = loadReportData(dir, '0');
-  assert.deepEqual(data.sweep!.points.map((p) => [p.index, p.status, p.testAccuracy]), [[0, 'done', 0.5], [1, 'done', 0.42], [2, 'done', 0.8]]);
+  assert.deepEqual(
+    data.sweep!.points.map((p) => [p.index, p.status, p.testAccuracy]),
+    [
+      [0, 'done', 0.5],
+      [1, 'done', 0.42],
+      [2, 'done', 0.8],
+    ],
+  );
   assert.deepEqual(data.sweep!.axes, [{ path: 'xb.adc.bits', values: ['4', '6', '8'] }]);
   assert.equal(data.runs.length, 3);
   await renderReport(dir, { formats: ['md'] });

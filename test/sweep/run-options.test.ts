@@ -14,7 +14,10 @@ test('--set of a swept path is an error naming the path and the sweep; run does 
   for (const command of ['run', 'plan', 'sweep']) {
     const r = xbarc([command, 'spec.xbar', '--set', 'train.optimizer.lr=0.5', ...(command === 'plan' ? [] : ['--out', 'out'])], dir);
     assert.equal(r.code, 1, `${command}: ${r.stdout}${r.stderr}`);
-    assert.match(r.stdout + r.stderr, /error set-swept: --set train\.optimizer\.lr: experiment tiny sweeps train\.optimizer\.lr, so every sweep point would replace this value/);
+    assert.match(
+      r.stdout + r.stderr,
+      /error set-swept: --set train\.optimizer\.lr: experiment tiny sweeps train\.optimizer\.lr, so every sweep point would replace this value/,
+    );
   }
   assert.deepEqual(readdirSync(dir), ['spec.xbar'], 'nothing ran');
   const around = xbarc(['plan', 'spec.xbar', '--set', 'train.optimizer=sgd(lr = 0.3, momentum = 0.9)'], dir);
@@ -27,7 +30,10 @@ test('--point on a spec without a sweep is a usage error (exit 2) instead of run
   for (const command of ['run', 'plan']) {
     const r = xbarc([command, 'spec.xbar', '--point', '3', ...(command === 'plan' ? [] : ['--out', 'out'])], dir);
     assert.equal(r.code, 2, `${command}: ${r.stdout}${r.stderr}`);
-    assert.match(r.stderr, new RegExp(`xbarc ${command}: --point 3: spec\\.xbar has no sweep in experiment tiny, so there are no points to choose from; drop --point`));
+    assert.match(
+      r.stderr,
+      new RegExp(`xbarc ${command}: --point 3: spec\\.xbar has no sweep in experiment tiny, so there are no points to choose from; drop --point`),
+    );
   }
   assert.deepEqual(readdirSync(dir), ['spec.xbar'], 'nothing ran');
 });
@@ -55,7 +61,10 @@ test('compiling N sweep points expands the sweep once (N points), not once per p
   const result = compile(spec);
   assert.equal(result.hasErrors, false);
   assert.equal(result.experiments.length, 300);
-  assert.deepEqual(result.experiments.slice(0, 3).map((e) => e.plan.point?.assignments), [{ seed: '1' }, { seed: '2' }, { seed: '3' }]);
+  assert.deepEqual(
+    result.experiments.slice(0, 3).map((e) => e.plan.point?.assignments),
+    [{ seed: '1' }, { seed: '2' }, { seed: '3' }],
+  );
   assert.equal(checkCounters.sweepPointsExpanded - before, 300);
   // A point's own check skips the sweep it belongs to.
   assert.equal(check(spec, { skipSweeps: true }).model?.experiments[0]?.sweep, undefined);

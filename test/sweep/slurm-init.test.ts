@@ -22,20 +22,50 @@ test('sweep --emit slurm: one array task per point running xbarc run --point, re
   assert.match(script, /^#SBATCH --time=\d\d:\d\d:00$/m);
   assert.match(script, new RegExp(`^#SBATCH --output=${out.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}/slurm/%A_%a\\.out$`, 'm'));
   assert.doesNotMatch(script, /--partition|--account/);
-  assert.match(script, /run '[^']*my spec\.xbar' --experiment tiny --point "\$\{SLURM_ARRAY_TASK_ID\}" --out \S+ --quiet --threads 2 --spin off --set train\.epochs=1/);
+  assert.match(
+    script,
+    /run '[^']*my spec\.xbar' --experiment tiny --point "\$\{SLURM_ARRAY_TASK_ID\}" --out \S+ --quiet --threads 2 --spin off --set train\.epochs=1/,
+  );
   assert.ok(existsSync(join(out, 'slurm')), 'the log folder exists before sbatch (Slurm does not create it)');
   // The manifest merge uses: every point pending, with its spec hash.
   const manifest = JSON.parse(readFileSync(join(out, 'sweep.json'), 'utf8')) as SweepSummary;
-  assert.deepEqual(manifest.points.map((p) => [p.index, p.status]), [[0, 'pending'], [1, 'pending'], [2, 'pending']]);
+  assert.deepEqual(
+    manifest.points.map((p) => [p.index, p.status]),
+    [
+      [0, 'pending'],
+      [1, 'pending'],
+      [2, 'pending'],
+    ],
+  );
   assert.ok(manifest.points.every((p) => /^[0-9a-f]{64}$/.test(p.specHash ?? '')));
   // The script is valid bash.
   const syntax = spawnSync('bash', ['-n', join(out, 'tiny.sbatch')], { encoding: 'utf8' });
   assert.equal(syntax.status, 0, syntax.stderr);
 
-  const over = xbarc(['sweep', spec, '--emit', 'slurm', '--out', out, '--partition', 'gpu', '--account', 'lab', '--time', '2:00:00', '--cpus', '4', '--mem', '6G', '--max-parallel', '2']);
+  const over = xbarc([
+    'sweep',
+    spec,
+    '--emit',
+    'slurm',
+    '--out',
+    out,
+    '--partition',
+    'gpu',
+    '--account',
+    'lab',
+    '--time',
+    '2:00:00',
+    '--cpus',
+    '4',
+    '--mem',
+    '6G',
+    '--max-parallel',
+    '2',
+  ]);
   assert.equal(over.code, 0, over.stderr);
   const s2 = readFileSync(join(out, 'tiny.sbatch'), 'utf8');
-  for (const line of ['--array=0-2%2', '--partition=gpu', '--account=lab', '--time=2:00:00', '--cpus-per-task=4', '--mem=6G']) assert.match(s2, new RegExp(`^#SBATCH ${line.replace(/[.*+?^${}()|[\]\\%]/g, '\\$&')}$`, 'm'));
+  for (const line of ['--array=0-2%2', '--partition=gpu', '--account=lab', '--time=2:00:00', '--cpus-per-task=4', '--mem=6G'])
+    assert.match(s2, new RegExp(`^#SBATCH ${line.replace(/[.*+?^${}()|[\]\\%]/g, '\\$&')}$`, 'm'));
   assert.equal(xbarc(['sweep', spec, '--emit', 'slurm', '--cpus', 'many']).code, 2);
   assert.equal(xbarc(['sweep', spec, '--emit', 'pbs']).code, 2);
   // --threads pins every task's engine (the numbers depend on it) and sizes --cpus by default.
@@ -50,7 +80,16 @@ test('sweep --emit slurm: one array task per point running xbarc run --point, re
 test('Slurm resources: memory from the plan estimate with headroom; time grows with the work', () => {
   const dir = tmpDir();
   const small = compile(writeSpec(dir, tinySweepSpec('seed in [1, 2]'), 'a.xbar'));
-  const big = compile(writeSpec(dir, tinySweepSpec('seed in [1, 2]').replace('epochs = 1', 'epochs = 200').replace('train = 300', 'train = 8000').replace('MLP(hidden1 = 16, hidden2 = 8)', 'MLP(classes = 10)'), 'b.xbar'));
+  const big = compile(
+    writeSpec(
+      dir,
+      tinySweepSpec('seed in [1, 2]')
+        .replace('epochs = 1', 'epochs = 200')
+        .replace('train = 300', 'train = 8000')
+        .replace('MLP(hidden1 = 16, hidden2 = 8)', 'MLP(classes = 10)'),
+      'b.xbar',
+    ),
+  );
   const e1 = estimateSlurmResources(small.experiments, 2);
   const e2 = estimateSlurmResources(big.experiments, 2);
   const memBytes = Math.max(...small.experiments.map((e) => e.plan.estimate.memoryBytes));
@@ -79,10 +118,16 @@ test('merge: finds finished points, lists missing ones (exit 1), then succeeds o
   assert.match(partial.stdout, /tiny: 2\/3 points finished/);
   assert.match(partial.stderr, /1 points not finished: 1/);
   let summary = JSON.parse(readFileSync(join(out, 'sweep.json'), 'utf8')) as SweepSummary;
-  assert.deepEqual(summary.points.map((p) => p.status), ['done', 'pending', 'done']);
+  assert.deepEqual(
+    summary.points.map((p) => p.status),
+    ['done', 'pending', 'done'],
+  );
   assert.equal(readFileSync(join(out, 'sweep.csv'), 'utf8').split('\n')[2], '1,0.05,pending,,,,points/0001,');
   // A results.json from another spec version does not count.
-  writeResultsFile(join(out, 'points', '0001'), fixtureResults({ experiment: 'tiny', point: { index: 1, of: 3, assignments: { 'train.optimizer.lr': '0.05' } } }));
+  writeResultsFile(
+    join(out, 'points', '0001'),
+    fixtureResults({ experiment: 'tiny', point: { index: 1, of: 3, assignments: { 'train.optimizer.lr': '0.05' } } }),
+  );
   const stale = xbarc(['merge', out]);
   assert.equal(stale.code, 1);
   assert.match(stale.stderr, /point 1: the point's spec changed/);
@@ -92,7 +137,14 @@ test('merge: finds finished points, lists missing ones (exit 1), then succeeds o
   assert.equal(full.code, 0, full.stderr);
   assert.match(full.stdout, /tiny: 3\/3 points finished/);
   summary = JSON.parse(readFileSync(join(out, 'sweep.json'), 'utf8')) as SweepSummary;
-  assert.deepEqual(summary.points.map((p) => [p.index, p.status, p.assignments['train.optimizer.lr']]), [[0, 'done', '0.01'], [1, 'done', '0.05'], [2, 'done', '0.1']]);
+  assert.deepEqual(
+    summary.points.map((p) => [p.index, p.status, p.assignments['train.optimizer.lr']]),
+    [
+      [0, 'done', '0.01'],
+      [1, 'done', '0.05'],
+      [2, 'done', '0.1'],
+    ],
+  );
   // And a later `run --jobs` over the same folder finds nothing left to do.
   const again = xbarc(['run', spec, '--out', out, '--jobs', '2', '--quiet']);
   assert.match(again.stdout, /0 run now, 3 kept from before/);

@@ -59,7 +59,11 @@ function assertNotPwned(dir: string): void {
 
 test('sweep --emit slurm: shell and #SBATCH metacharacters in the spec path and output stay data', () => {
   const dir = tmpDir();
-  const spec = writeSpec(dir, tinySweepSpec('seed in [1, 2]').replace('seed     = 1', `seed     = 1\n  output   = ${JSON.stringify(HOSTILE)}`), 'spec $(touch PWNED4).xbar');
+  const spec = writeSpec(
+    dir,
+    tinySweepSpec('seed in [1, 2]').replace('seed     = 1', `seed     = 1\n  output   = ${JSON.stringify(HOSTILE)}`),
+    'spec $(touch PWNED4).xbar',
+  );
   const r = xbarc(['sweep', spec, '--emit', 'slurm', '--set', 'train.optimizer.lr=0.05'], dir);
   assert.equal(r.code, 0, r.stdout + r.stderr);
   const outDir = join(dir, HOSTILE);
@@ -72,7 +76,23 @@ test('sweep --emit slurm: shell and #SBATCH metacharacters in the spec path and 
   assert.match(time ?? '', /^--time=\d\d:\d\d:00$/);
   assert.equal(output, `--output=${outDir.replace(/%/g, '%%')}/slurm/%A_%a.out`, 'the whole path, % doubled for Slurm');
   const args = runAsArrayTask(scriptPath, dir);
-  assert.deepEqual(args, ['run', spec, '--experiment', 'tiny', '--point', '1', '--out', outDir, '--quiet', '--threads', '2', '--spin', 'off', '--set', 'train.optimizer.lr=0.05']);
+  assert.deepEqual(args, [
+    'run',
+    spec,
+    '--experiment',
+    'tiny',
+    '--point',
+    '1',
+    '--out',
+    outDir,
+    '--quiet',
+    '--threads',
+    '2',
+    '--spin',
+    'off',
+    '--set',
+    'train.optimizer.lr=0.05',
+  ]);
   assertNotPwned(dir);
 });
 
@@ -99,8 +119,16 @@ test('sweep --emit slurm: hostile or malformed sbatch options are rejected with 
   const dir = tmpDir();
   const spec = writeSpec(dir, tinySweepSpec('seed in [1, 2]'));
   const bad: Array<[string, string]> = [
-    ['--partition', 'cpu\n#SBATCH --wrap=x'], ['--partition', 'cpu gpu'], ['--account', 'lab;id'], ['--account', ''],
-    ['--time', '1:2:3:4'], ['--time', '2h'], ['--time', '$(id)'], ['--mem', '4GB'], ['--mem', '4G\n#SBATCH --x'], ['--cpus', '0'],
+    ['--partition', 'cpu\n#SBATCH --wrap=x'],
+    ['--partition', 'cpu gpu'],
+    ['--account', 'lab;id'],
+    ['--account', ''],
+    ['--time', '1:2:3:4'],
+    ['--time', '2h'],
+    ['--time', '$(id)'],
+    ['--mem', '4GB'],
+    ['--mem', '4G\n#SBATCH --x'],
+    ['--cpus', '0'],
   ];
   for (const [flag, value] of bad) {
     const r = xbarc(['sweep', spec, '--emit', 'slurm', '--out', join(dir, 'out'), flag, value], dir);
@@ -112,5 +140,8 @@ test('sweep --emit slurm: hostile or malformed sbatch options are rejected with 
   for (const mem of ['4G', '4096M', '4096', '1t']) assert.deepEqual(slurmOptionProblems({ mem }), [], mem);
   assert.deepEqual(slurmOptionProblems({ partition: 'cpu,gpu-large', account: 'my_lab.2' }), []);
   const points = compile(spec).experiments;
-  assert.throws(() => renderSlurmScript({ xbarc: 'xbarc', spec, experiment: 'tiny', outDir: dir, sets: [], points }, { partition: 'a\nb' }), /--partition expects/);
+  assert.throws(
+    () => renderSlurmScript({ xbarc: 'xbarc', spec, experiment: 'tiny', outDir: dir, sets: [], points }, { partition: 'a\nb' }),
+    /--partition expects/,
+  );
 });

@@ -3,7 +3,18 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { validateResults } from '../../src/runtime/results/index.js';
-import { buildSummary, classifyPoints, mergeSweepDir, pendingRecord, pointRelDir, readPointState, recordFromResults, removeStaleTempFiles, summaryToCsv, writeSummary } from '../../src/runtime/sweep/index.js';
+import {
+  buildSummary,
+  classifyPoints,
+  mergeSweepDir,
+  pendingRecord,
+  pointRelDir,
+  readPointState,
+  recordFromResults,
+  removeStaleTempFiles,
+  summaryToCsv,
+  writeSummary,
+} from '../../src/runtime/sweep/index.js';
 import { fixtureResults, tmpDir, writeResultsFile } from './helpers.js';
 
 const H1 = '1'.repeat(64);
@@ -44,7 +55,10 @@ test('classifyPoints keeps finished points and redoes the rest', () => {
     { index: 2, assignments: { a: '3' }, specHash: H1 },
   ]);
   assert.deepEqual([...done.keys()], [0]);
-  assert.deepEqual(todo.map((t) => t.index), [1, 2]);
+  assert.deepEqual(
+    todo.map((t) => t.index),
+    [1, 2],
+  );
   assert.match(reasons.get(1)!, /spec changed/);
   assert.equal(reasons.has(2), false);
 });
@@ -64,8 +78,14 @@ test('buildSummary: sorted points, axes in order, counts; duplicates are refused
   const c = { ...pendingRecord(1, { lr: '0.01', bits: '8' }), status: 'failed' as const, error: 'boom, "quoted"\nline' };
   const d = { ...pendingRecord(3, { lr: '0.1', bits: '8' }), status: 'running' as const };
   const s = buildSummary('exp', [a, b, c, d], { version: '9.9.9', now: new Date(0) });
-  assert.deepEqual(s.points.map((p) => p.index), [0, 1, 2, 3]);
-  assert.deepEqual(s.axes, [{ path: 'lr', values: ['0.01', '0.1'] }, { path: 'bits', values: ['4', '8'] }]);
+  assert.deepEqual(
+    s.points.map((p) => p.index),
+    [0, 1, 2, 3],
+  );
+  assert.deepEqual(s.axes, [
+    { path: 'lr', values: ['0.01', '0.1'] },
+    { path: 'bits', values: ['4', '8'] },
+  ]);
   assert.deepEqual(s.counts, { total: 4, done: 1, failed: 1, running: 1, pending: 1 });
   assert.equal(s.updatedAt, '1970-01-01T00:00:00.000Z');
   const csv = summaryToCsv(s).trimEnd().split('\n');
@@ -81,12 +101,18 @@ test('mergeSweepDir: expected points from sweep.json, spec hashes enforced, miss
   const dir = tmpDir();
   const pts = [0, 1, 2].map((i) => pendingRecord(i, { x: String(i) }, i === 1 ? H2 : H1));
   await writeSummary(dir, buildSummary('exp', pts, { version: '1' }));
-  writeResultsFile(join(dir, 'points', '0000'), fixtureResults({ experiment: 'exp', hash: H1, accuracy: 0.5, point: { index: 0, of: 3, assignments: { x: '0' } } }));
+  writeResultsFile(
+    join(dir, 'points', '0000'),
+    fixtureResults({ experiment: 'exp', hash: H1, accuracy: 0.5, point: { index: 0, of: 3, assignments: { x: '0' } } }),
+  );
   writeResultsFile(join(dir, 'points', '0001'), fixtureResults({ experiment: 'exp', hash: H1, point: { index: 1, of: 3, assignments: { x: '1' } } }));
   const m = mergeSweepDir(dir, { version: '1' });
   assert.deepEqual(m.missing, [1, 2]);
   assert.equal(m.invalid.length, 1, 'point 1 has results of another spec');
-  assert.deepEqual(m.summary.points.map((p) => p.status), ['done', 'pending', 'pending']);
+  assert.deepEqual(
+    m.summary.points.map((p) => p.status),
+    ['done', 'pending', 'pending'],
+  );
   assert.equal(m.summary.points[0]!.testAccuracy, 0.5);
   // Without a sweep.json: the point folders present.
   const bare = tmpDir();
@@ -98,5 +124,9 @@ test('mergeSweepDir: expected points from sweep.json, spec hashes enforced, miss
   assert.deepEqual(mb.summary.axes, [{ path: 'y', values: ['a'] }]);
   await writeSummary(bare, mb.summary);
   assert.match(readFileSync(join(bare, 'sweep.csv'), 'utf8'), /^index,y,status/);
-  assert.deepEqual(readdirSync(bare).filter((n) => n.endsWith('.tmp')), [], 'no temp files left behind');
+  assert.deepEqual(
+    readdirSync(bare).filter((n) => n.endsWith('.tmp')),
+    [],
+    'no temp files left behind',
+  );
 });

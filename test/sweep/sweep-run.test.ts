@@ -39,8 +39,14 @@ test('run --jobs 2: every point of a 2 x 2 sweep in points/NNNN, numbered like t
   const summary = readJson<SweepSummary>(join(out, 'sweep.json'));
   assert.equal(summary.experiment, 'tiny');
   assert.deepEqual(summary.counts, { total: 4, done: 4, failed: 0, running: 0, pending: 0 });
-  assert.deepEqual(summary.axes, [{ path: 'train.optimizer.lr', values: ['0.01', '0.1'] }, { path: 'train.batch', values: ['16', '32'] }]);
-  assert.deepEqual(summary.points.map((p) => [p.index, p.assignments, p.status]), expected.map((a, i) => [i, a, 'done']));
+  assert.deepEqual(summary.axes, [
+    { path: 'train.optimizer.lr', values: ['0.01', '0.1'] },
+    { path: 'train.batch', values: ['16', '32'] },
+  ]);
+  assert.deepEqual(
+    summary.points.map((p) => [p.index, p.assignments, p.status]),
+    expected.map((a, i) => [i, a, 'done']),
+  );
   for (const p of summary.points) {
     const res = readJson<Results>(join(out, p.dir, 'results.json'));
     assert.equal(p.testAccuracy, res.final.testAccuracy);
@@ -81,7 +87,10 @@ test('a failing point is reported with its error, the others finish, and the exi
   const r = xbarc(['run', spec, '--out', out, '--jobs', '2']);
   assert.equal(r.code, 1, r.stdout + r.stderr);
   const summary = readJson<SweepSummary>(join(out, 'sweep.json'));
-  assert.deepEqual(summary.points.map((p) => p.status), ['done', 'failed']);
+  assert.deepEqual(
+    summary.points.map((p) => p.status),
+    ['done', 'failed'],
+  );
   assert.match(summary.points[1]!.error!, /engine\/non-finite/);
   assert.match(r.stderr, /point 1 \(train\.optimizer\.lr=1e30\): engine\/non-finite/);
   assert.match(readFileSync(join(out, 'points', '0001', 'run.log'), 'utf8'), /non-finite/);
@@ -93,7 +102,12 @@ test('resume after kill -9 of a running sweep: finished points kept untouched, t
   const spec = writeSpec(dir, tinySweepSpec(`train.optimizer.lr in [${lrs.join(', ')}]`));
   const out = join(dir, 'out');
   const pointsDir = join(out, 'points');
-  const finished = () => (existsSync(pointsDir) ? readdirSync(pointsDir).filter((n) => existsSync(join(pointsDir, n, 'results.json'))).sort() : []);
+  const finished = () =>
+    existsSync(pointsDir)
+      ? readdirSync(pointsDir)
+          .filter((n) => existsSync(join(pointsDir, n, 'results.json')))
+          .sort()
+      : [];
 
   // Its own process group, so kill -9 takes the sweep and its point processes at once.
   const child = spawn(process.execPath, [bin, 'run', spec, '--out', out, '--jobs', '2'], { cwd: packageRoot, detached: true, stdio: 'ignore' });
@@ -109,22 +123,34 @@ test('resume after kill -9 of a running sweep: finished points kept untouched, t
   const before = finished();
   assert.ok(before.length >= 1);
   assert.ok(before.length < lrs.length, `the kill came too late to test resuming: all ${lrs.length} points had finished`);
-  const snapshot = new Map(before.map((n) => {
-    const p = join(pointsDir, n, 'results.json');
-    return [n, { mtimeMs: statSync(p).mtimeMs, text: readFileSync(p, 'utf8') }];
-  }));
+  const snapshot = new Map(
+    before.map((n) => {
+      const p = join(pointsDir, n, 'results.json');
+      return [n, { mtimeMs: statSync(p).mtimeMs, text: readFileSync(p, 'utf8') }];
+    }),
+  );
 
   const r = xbarc(['run', spec, '--out', out, '--jobs', '2']);
   assert.equal(r.code, 0, r.stdout + r.stderr);
   assert.match(r.stdout, new RegExp(`${before.length} already finished, ${lrs.length - before.length} to run`));
-  assert.match(r.stdout, new RegExp(`${lrs.length}/${lrs.length} points finished \\(${lrs.length - before.length} run now, ${before.length} kept from before\\)`));
+  assert.match(
+    r.stdout,
+    new RegExp(`${lrs.length}/${lrs.length} points finished \\(${lrs.length - before.length} run now, ${before.length} kept from before\\)`),
+  );
 
   // Every point exactly once, in its own folder, with its own results.
   const names = readdirSync(pointsDir).sort();
-  assert.deepEqual(names, lrs.map((_, i) => String(i).padStart(4, '0')));
+  assert.deepEqual(
+    names,
+    lrs.map((_, i) => String(i).padStart(4, '0')),
+  );
   for (const [i, n] of names.entries()) {
     const files = readdirSync(join(pointsDir, n));
-    assert.deepEqual(files.filter((f) => f.endsWith('.tmp')), [], `temp files left in ${n}`);
+    assert.deepEqual(
+      files.filter((f) => f.endsWith('.tmp')),
+      [],
+      `temp files left in ${n}`,
+    );
     const res = readJson<Results>(join(pointsDir, n, 'results.json'));
     assert.deepEqual(validateResults(res), []);
     assert.equal(res.point?.index, i);
@@ -136,7 +162,10 @@ test('resume after kill -9 of a running sweep: finished points kept untouched, t
     assert.equal(readFileSync(p, 'utf8'), snap.text);
   }
   const summary = readJson<SweepSummary>(join(out, 'sweep.json'));
-  assert.deepEqual(summary.points.map((p) => p.index), lrs.map((_, i) => i));
+  assert.deepEqual(
+    summary.points.map((p) => p.index),
+    lrs.map((_, i) => i),
+  );
   assert.ok(summary.points.every((p) => p.status === 'done'));
   assert.equal(readFileSync(join(out, 'sweep.csv'), 'utf8').trimEnd().split('\n').length, lrs.length + 1);
 

@@ -14,8 +14,22 @@ import { xbarParser } from '../../grammar/parser.js';
 import { diagnosticCodes, type DiagnosticCode } from '../../src/compiler/diagnostics.js';
 import { packageRoot } from '../../src/compiler/resolve.js';
 import {
-  constructors, crossbarSchema, deviceSchema, experimentSchema, familyNames, adcSchema, wiresSchema, backwardSchema, trainSchema, evaluateSchema,
-  type Constructor, type DefaultSpec, type Family, type ObjectSchema, type ParamSpec, type ParamType,
+  constructors,
+  crossbarSchema,
+  deviceSchema,
+  experimentSchema,
+  familyNames,
+  adcSchema,
+  wiresSchema,
+  backwardSchema,
+  trainSchema,
+  evaluateSchema,
+  type Constructor,
+  type DefaultSpec,
+  type Family,
+  type ObjectSchema,
+  type ParamSpec,
+  type ParamType,
 } from '../../src/compiler/schema.js';
 import { dimName, isDimensionless, lookupUnit, siUnit, trimNumber } from '../../src/compiler/units.js';
 
@@ -53,15 +67,24 @@ function typeText(type: ParamType): string {
       const name = dimName(type.dim);
       return type.int ? `${name} (integer)` : name;
     }
-    case 'bool': return 'bool';
-    case 'string': return 'string';
-    case 'enum': return type.options.map(code).join(' | ');
-    case 'list': return `list of ${typeText(type.of)}`;
-    case 'shape': return type.square ? `shape ${code('a x b')} or ${code('n')} (n x n)` : `shape of ${type.rank}`;
-    case 'ref': return `${type.kind} name`;
-    case 'object': return `[${type.schema.name} block](#${blockAnchor(type.schema)})`;
-    case 'variant': return `[${familyNames[type.family]}](#${familyAnchor(type.family)})`;
-    case 'model': return `network call`;
+    case 'bool':
+      return 'bool';
+    case 'string':
+      return 'string';
+    case 'enum':
+      return type.options.map(code).join(' | ');
+    case 'list':
+      return `list of ${typeText(type.of)}`;
+    case 'shape':
+      return type.square ? `shape ${code('a x b')} or ${code('n')} (n x n)` : `shape of ${type.rank}`;
+    case 'ref':
+      return `${type.kind} name`;
+    case 'object':
+      return `[${type.schema.name} block](#${blockAnchor(type.schema)})`;
+    case 'variant':
+      return `[${familyNames[type.family]}](#${familyAnchor(type.family)})`;
+    case 'model':
+      return `network call`;
   }
 }
 
@@ -79,9 +102,12 @@ function literal(value: number | string | boolean, p: ParamSpec): string {
 
 function defaultText(d: DefaultSpec, p: ParamSpec): string {
   switch (d.kind) {
-    case 'required': return '**required**';
-    case 'computed': return `*${d.describe}*`;
-    case 'none': return `*${d.describe}*`;
+    case 'required':
+      return '**required**';
+    case 'computed':
+      return `*${d.describe}*`;
+    case 'none':
+      return `*${d.describe}*`;
     case 'call': {
       const ctor = constructors.find((c) => c.name === d.name && p.type.t === 'variant' && c.family === p.type.family);
       const args = Object.entries(d.args ?? {}).map(([k, v]) => {
@@ -122,7 +148,9 @@ function paramTable(params: ParamSpec[]): string[] {
   const rows = ['| Parameter | Type | Unit | Default | Range | Meaning |', '|---|---|---|---|---|---|'];
   for (const p of params) {
     const doc = p.optional ? `${p.doc} (Optional: absent unless written.)` : p.doc;
-    rows.push(`| ${code(p.name)} | ${cell(typeText(p.type))} | ${cell(unitText(p))} | ${cell(defaultText(p.default, p))} | ${cell(rangeText(p))} | ${cell(doc)} |`);
+    rows.push(
+      `| ${code(p.name)} | ${cell(typeText(p.type))} | ${cell(unitText(p))} | ${cell(defaultText(p.default, p))} | ${cell(rangeText(p))} | ${cell(doc)} |`,
+    );
   }
   return [...rows, ''];
 }
@@ -144,7 +172,13 @@ const familyUsage: Record<Family, string> = {
 
 function constructorSection(c: Constructor): string[] {
   const signature = c.params.length ? `${c.name}(${c.params.map((p) => p.name).join(', ')})` : c.name;
-  return [`#### ${code(c.name)}`, '', `${c.doc} Written ${code(signature)}; arguments may be positional (in this order) or named.`, '', ...paramTable(c.params)];
+  return [
+    `#### ${code(c.name)}`,
+    '',
+    `${c.doc} Written ${code(signature)}; arguments may be positional (in this order) or named.`,
+    '',
+    ...paramTable(c.params),
+  ];
 }
 
 /** The generated reference section of docs/language.md (without the markers). */
@@ -163,14 +197,20 @@ export function languageReference(): string {
     '',
     ...schemaSection('####', '`device`', 'decl-device', deviceSchema, 'Written `device NAME { … }` or `device NAME = PRESET { overrides }`.'),
     ...schemaSection('####', '`crossbar`', 'decl-crossbar', crossbarSchema, 'Written `crossbar NAME { … }` or `crossbar NAME = PRESET { overrides }`.'),
-    ...schemaSection('####', '`experiment`', 'decl-experiment', experimentSchema, 'Written `experiment NAME { … }`. Besides the fields below, an experiment body holds `map` rules and `sweep` statements (see the guide above).'),
+    ...schemaSection(
+      '####',
+      '`experiment`',
+      'decl-experiment',
+      experimentSchema,
+      'Written `experiment NAME { … }`. Besides the fields below, an experiment body holds `map` rules and `sweep` statements (see the guide above).',
+    ),
     '#### `network`',
     '',
     'Written `network NAME(param = default, …) { layers }`. A network has no fixed fields: its parameters are the ones it declares, and its body is a sequence of [layers](#family-layer), networks used as layers, `input = C x H x W`, `block NAME { … }` and `shortcut { … }`.',
     '',
     '### Nested blocks',
     '',
-    'Written `name { field = value, … }` or `name = { … }`. Overriding one field of a block keeps the preset\'s other fields.',
+    "Written `name { field = value, … }` or `name = { … }`. Overriding one field of a block keeps the preset's other fields.",
     '',
   ];
   const blocks: [ObjectSchema, string][] = [
@@ -187,7 +227,14 @@ export function languageReference(): string {
     const members = constructors.filter((c) => c.family === family);
     if (members.length === 0) continue;
     const title = familyNames[family];
-    out.push(`<a id="${familyAnchor(family)}"></a>`, '', `### ${title[0]!.toUpperCase()}${title.slice(1)}s`, '', `${familyUsage[family]} Choices: ${members.map((c) => code(c.name)).join(', ')}.`, '');
+    out.push(
+      `<a id="${familyAnchor(family)}"></a>`,
+      '',
+      `### ${title[0]!.toUpperCase()}${title.slice(1)}s`,
+      '',
+      `${familyUsage[family]} Choices: ${members.map((c) => code(c.name)).join(', ')}.`,
+      '',
+    );
     for (const c of members) out.push(...constructorSection(c));
   }
   while (out[out.length - 1] === '') out.pop();
@@ -223,7 +270,11 @@ export function diagnosticsDoc(): string {
     'a severity, a message and a source span (`file:line:col-endLine:endCol`). Errors stop `xbarc run`; warnings do not.',
     'Placeholders in braces are filled in from the spec.',
     '',
-    `${codes.length} codes: ${(['error', 'warning', 'info'] as const).map((s) => [s, codes.filter((c) => diagnosticCodes[c].severity === s).length] as const).filter(([, n]) => n > 0).map(([s, n]) => `${n} ${s}${n === 1 ? '' : 's'}`).join(', ')}.`,
+    `${codes.length} codes: ${(['error', 'warning', 'info'] as const)
+      .map((s) => [s, codes.filter((c) => diagnosticCodes[c].severity === s).length] as const)
+      .filter(([, n]) => n > 0)
+      .map(([s, n]) => `${n} ${s}${n === 1 ? '' : 's'}`)
+      .join(', ')}.`,
     '',
     '| Code | Severity | Message | Meaning |',
     '|---|---|---|---|',
@@ -273,7 +324,10 @@ export function syntaxDiagramsHtml(): string {
     return `<script>\n${scriptText(readFileSync(file, 'utf8'))}\n</script>`;
   });
   if (/(src|href)=['"]https?:/i.test(html)) throw new Error('the syntax diagrams still link a remote resource');
-  const title = '<title>xbar syntax diagrams</title>\n<!-- Generated by ' + REGENERATE_COMMAND + ' from grammar/parser.ts; do not edit. Self-contained: works offline. -->\n<h1 style="font-family: sans-serif">The .xbar grammar</h1>\n<p style="font-family: sans-serif">One railroad diagram per parser rule (grammar/parser.ts). Rule names are links; hover to highlight. The language guide is <a href="language.md">language.md</a>.</p>\n';
+  const title =
+    '<title>xbar syntax diagrams</title>\n<!-- Generated by ' +
+    REGENERATE_COMMAND +
+    ' from grammar/parser.ts; do not edit. Self-contained: works offline. -->\n<h1 style="font-family: sans-serif">The .xbar grammar</h1>\n<p style="font-family: sans-serif">One railroad diagram per parser rule (grammar/parser.ts). Rule names are links; hover to highlight. The language guide is <a href="language.md">language.md</a>.</p>\n';
   html = html.replace('<meta charset="utf-8">', `<meta charset="utf-8">\n${title}`);
   return html.replace(/[ \t]+$/gm, '');
 }

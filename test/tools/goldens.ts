@@ -52,5 +52,8 @@ export function goldenText(lines: string[]): string {
 
 export function readExpected(f: Fixture): string[] | undefined {
   if (!existsSync(f.expectedPath)) return undefined;
-  return readFileSync(f.expectedPath, 'utf8').split('\n').map((l) => l.replace(/\r$/, '')).filter((l) => l.trim() !== '');
+  return readFileSync(f.expectedPath, 'utf8')
+    .split('\n')
+    .map((l) => l.replace(/\r$/, ''))
+    .filter((l) => l.trim() !== '');
 }

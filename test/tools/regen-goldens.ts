@@ -17,4 +17,6 @@ for (const f of fixtures) {
   changed++;
   process.stdout.write(`${before === undefined ? 'created' : 'updated'} ${relative(packageRoot, f.expectedPath)}\n`);
 }
-process.stdout.write(`${fixtures.length} fixtures, ${changed} expected.txt file${changed === 1 ? '' : 's'} changed${changed > 0 ? ' (review with: git diff test/fixtures)' : ''}\n`);
+process.stdout.write(
+  `${fixtures.length} fixtures, ${changed} expected.txt file${changed === 1 ? '' : 's'} changed${changed > 0 ? ' (review with: git diff test/fixtures)' : ''}\n`,
+);

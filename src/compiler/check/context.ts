@@ -22,7 +22,12 @@ export class CheckContext {
    * `sets`: the command line's --set assignments (a --set of a swept path is an error);
    * `skipSweeps`: checking one sweep point, whose sweep the base check already expanded.
    */
-  constructor(readonly ev: Evaluator, readonly module: Module, readonly sets: SweepAssignment[] = [], readonly skipSweeps = false) {}
+  constructor(
+    readonly ev: Evaluator,
+    readonly module: Module,
+    readonly sets: SweepAssignment[] = [],
+    readonly skipSweeps = false,
+  ) {}
 
   get diags(): Diagnostics {
     return this.ev.diags;

@@ -13,10 +13,14 @@ export function dataInfo(v: Value | undefined): DataInfo | undefined {
   if (v?.k !== 'call') return undefined;
   const n = (k: string) => numOf(v.args[k], 0);
   switch (v.name) {
-    case 'mnist': return { kind: 'mnist', shape: [1, n('crop') || 28, n('crop') || 28], classes: 10, train: n('train'), test: n('test') };
-    case 'idx': return { kind: 'idx', shape: [1, n('crop') || 28, n('crop') || 28], classes: 10, train: n('train') || 60000, test: n('test') || 10000 };
-    case 'cifar10': return { kind: 'cifar10', shape: [3, 32, 32], classes: 10, train: n('train') || 50000, test: n('test') || 10000 };
-    default: return undefined;
+    case 'mnist':
+      return { kind: 'mnist', shape: [1, n('crop') || 28, n('crop') || 28], classes: 10, train: n('train'), test: n('test') };
+    case 'idx':
+      return { kind: 'idx', shape: [1, n('crop') || 28, n('crop') || 28], classes: 10, train: n('train') || 60000, test: n('test') || 10000 };
+    case 'cifar10':
+      return { kind: 'cifar10', shape: [3, 32, 32], classes: 10, train: n('train') || 50000, test: n('test') || 10000 };
+    default:
+      return undefined;
   }
 }
 
@@ -24,14 +28,24 @@ export function dataInfo(v: Value | undefined): DataInfo | undefined {
 export function checkNetworkAgainstData(ctx: CheckContext, net: ExpandedNetwork, data: DataInfo | undefined, model: Value): void {
   if (!data) return;
   if (net.declaredInput && !sameShape(net.declaredInput.shape, data.shape)) {
-    ctx.diags.add('input-mismatch', model.file, model.span, { data: data.kind, dataShape: showShape(data.shape), network: net.name, netShape: showShape(net.declaredInput.shape) });
+    ctx.diags.add('input-mismatch', model.file, model.span, {
+      data: data.kind,
+      dataShape: showShape(data.shape),
+      network: net.name,
+      netShape: showShape(net.declaredInput.shape),
+    });
     return;
   }
   const last = net.layers[net.layers.length - 1];
   if (net.complete && last) {
     const out = last.outputShape;
     if (out.length !== 1 || out[0] !== data.classes) {
-      ctx.diags.add('classes-mismatch', model.file, model.span, { network: net.name, outputs: out.length === 1 ? String(out[0]) : showShape(out), data: data.kind, classes: data.classes });
+      ctx.diags.add('classes-mismatch', model.file, model.span, {
+        network: net.name,
+        outputs: out.length === 1 ? String(out[0]) : showShape(out),
+        data: data.kind,
+        classes: data.classes,
+      });
     }
   }
 }

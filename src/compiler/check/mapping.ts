@@ -21,18 +21,38 @@ export function checkMapping(ctx: CheckContext, de: DeclEval, result: CheckedExp
     return;
   }
   // A rule whose target is wrong (reported) still claims its layers, so they are not also unmapped.
-  interface Rule { pattern: string; regex: RegExp; specificity: number; target?: LayerTarget; targetText: string; span: Span; used: boolean; matched: boolean }
+  interface Rule {
+    pattern: string;
+    regex: RegExp;
+    specificity: number;
+    target?: LayerTarget;
+    targetText: string;
+    span: Span;
+    used: boolean;
+    matched: boolean;
+  }
   const rules: Rule[] = [];
   for (const m of maps) {
     if (m.kind !== 'map') continue;
     for (const entry of m.entries) {
       const target = mapTarget(ctx, entry.target, result);
-      rules.push({ pattern: entry.pattern.text, regex: globToRegex(entry.pattern.text), specificity: specificity(entry.pattern.text), ...(target ? { target } : {}), targetText: entry.target.text, span: entry.pattern.span, used: false, matched: false });
+      rules.push({
+        pattern: entry.pattern.text,
+        regex: globToRegex(entry.pattern.text),
+        specificity: specificity(entry.pattern.text),
+        ...(target ? { target } : {}),
+        targetText: entry.target.text,
+        span: entry.pattern.span,
+        used: false,
+        matched: false,
+      });
     }
   }
   if (!result.network?.complete) return;
   // After a syntax error the map may be cut short: coverage errors would only repeat it.
-  const syntaxBroken = ctx.ev.program.diagnostics.items.some((d) => d.file === ctx.module.path && (d.code === 'syntax-error' || d.code === 'unexpected-character'));
+  const syntaxBroken = ctx.ev.program.diagnostics.items.some(
+    (d) => d.file === ctx.module.path && (d.code === 'syntax-error' || d.code === 'unexpected-character'),
+  );
   for (const layer of weighted) {
     const matching = rules.filter((r) => r.regex.test(layer.name));
     for (const r of matching) r.matched = true;
@@ -54,8 +74,17 @@ export function checkMapping(ctx: CheckContext, de: DeclEval, result: CheckedExp
   for (const r of rules) {
     if (!r.matched) {
       const suggestion = closest(r.pattern, layerNames);
-      ctx.diags.add('unknown-layer', result.file, r.span, { network: result.network.name, pattern: r.pattern, suggestion: suggestion ? didYouMean(suggestion) : `; weighted layers are ${layerNames.slice(0, 8).join(', ')}${layerNames.length > 8 ? ', …' : ''}` },
-        suggestion ? { title: `Change to ${suggestion}`, span: r.span, newText: suggestion } : undefined);
+      ctx.diags.add(
+        'unknown-layer',
+        result.file,
+        r.span,
+        {
+          network: result.network.name,
+          pattern: r.pattern,
+          suggestion: suggestion ? didYouMean(suggestion) : `; weighted layers are ${layerNames.slice(0, 8).join(', ')}${layerNames.length > 8 ? ', …' : ''}`,
+        },
+        suggestion ? { title: `Change to ${suggestion}`, span: r.span, newText: suggestion } : undefined,
+      );
     } else if (!r.used) {
       ctx.diags.add('unused-mapping', result.file, r.span, { pattern: r.pattern });
     }
@@ -69,8 +98,13 @@ function mapTarget(ctx: CheckContext, target: { text: string; span: Span }, resu
     if (ctx.module.unresolved.has(target.text)) return undefined;
     const candidates = ['digital', ...[...ctx.module.scope.entries()].filter(([, e]) => e.decl.kind === 'crossbar').map(([n]) => n)];
     const suggestion = closest(target.text, candidates);
-    ctx.diags.add('unknown-name', result.file, target.span, { name: target.text, suggestion: suggestion ? didYouMean(suggestion) : '; map targets are a crossbar or digital' },
-      suggestion ? { title: `Change to ${suggestion}`, span: target.span, newText: suggestion } : undefined);
+    ctx.diags.add(
+      'unknown-name',
+      result.file,
+      target.span,
+      { name: target.text, suggestion: suggestion ? didYouMean(suggestion) : '; map targets are a crossbar or digital' },
+      suggestion ? { title: `Change to ${suggestion}`, span: target.span, newText: suggestion } : undefined,
+    );
     return undefined;
   }
   if (found.decl.kind !== 'crossbar') {
@@ -84,7 +118,10 @@ function mapTarget(ctx: CheckContext, target: { text: string; span: Span }, resu
 
 /** `*` matches any run of characters (dots included), `?` one character; anchored. */
 export function globToRegex(pattern: string): RegExp {
-  const body = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  const body = pattern
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
   return new RegExp(`^${body}$`);
 }
 

@@ -45,7 +45,11 @@ export function addOverride(module: Module, a: SweepAssignment, overrides: Map<D
   // A --set path is checked down to its last segment here (sweep axes are checked with their experiment).
   if (fromSet && typeof target !== 'string') target = schemaPathProblem(declSchemas[target.decls[0]?.kind ?? 'experiment'], target.rest) ?? target;
   if (typeof target === 'string') {
-    diags.add('sweep-unknown-path', fromSet ? SET_FILE : a.file, fromSet ? lineSpan(a.path.join('.')) : a.expr.span, { source: fromSet ? '--set' : 'sweep', path: a.path.join('.'), detail: target });
+    diags.add('sweep-unknown-path', fromSet ? SET_FILE : a.file, fromSet ? lineSpan(a.path.join('.')) : a.expr.span, {
+      source: fromSet ? '--set' : 'sweep',
+      path: a.path.join('.'),
+      detail: target,
+    });
     return;
   }
   const decls = a.experiment !== undefined ? target.decls.filter((d) => d.kind !== 'experiment' || d.name.text === a.experiment) : target.decls;
@@ -62,7 +66,13 @@ function schemaPathProblem(schema: ObjectSchema, path: string[]): string | undef
   for (let i = 0; i < path.length; i++) {
     const seg = path[i]!;
     const p = current.params.find((x) => x.name === seg);
-    if (!p) return `${current.name} has no parameter ${seg}${didYouMean(closest(seg, current.params.map((x) => x.name)))}`;
+    if (!p)
+      return `${current.name} has no parameter ${seg}${didYouMean(
+        closest(
+          seg,
+          current.params.map((x) => x.name),
+        ),
+      )}`;
     if (i === path.length - 1) return undefined;
     if (p.type.t === 'object') {
       current = p.type.schema;

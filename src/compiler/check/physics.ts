@@ -35,7 +35,9 @@ export function checkDevice(ctx: CheckContext, module: Module, decl: ConfigDecl)
   if (values['on_off'] && !(onOff > 1)) {
     const derived = roffWritten && !onOffWritten && values['r_off'] && values['r_on'];
     const at = ctx.fieldSpan(de, derived ? 'r_off' : 'on_off');
-    ctx.diags.add('on-off-ratio', at.file, at.span, { value: derived ? `r_off / r_on = ${showValue(values['r_off']!)} / ${showValue(values['r_on']!)} = ${trimNumber(onOff)}` : trimNumber(onOff) });
+    ctx.diags.add('on-off-ratio', at.file, at.span, {
+      value: derived ? `r_off / r_on = ${showValue(values['r_off']!)} / ${showValue(values['r_on']!)} = ${trimNumber(onOff)}` : trimNumber(onOff),
+    });
   }
   if (roffWritten && onOffWritten && values['r_off'] && values['on_off']) {
     const product = rOn * onOff;
@@ -72,7 +74,11 @@ export function checkCrossbar(ctx: CheckContext, module: Module, decl: ConfigDec
     const found = ctx.ev.lookupDecl(de.module, devRef.name) ?? findDeclFromPreset(ctx, de, devRef.name);
     if (found && found.decl.kind === 'device') device = checkDevice(ctx, found.module, found.decl);
   } else if (!devRef && !de.isWritten('device') && !presetFailed(decl, de)) {
-    ctx.diags.add('missing-field', module.path, decl.name.span, { owner: `crossbar ${decl.name.text}`, name: 'device', doc: 'the device in every cell, e.g. device = rram' });
+    ctx.diags.add('missing-field', module.path, decl.name.span, {
+      owner: `crossbar ${decl.name.text}`,
+      name: 'device',
+      doc: 'the device in every cell, e.g. device = rram',
+    });
   }
   // Every field has a value here unless it failed to evaluate (already reported): NaN then skips the checks below.
   const size = values['size'];
@@ -118,8 +124,23 @@ export function checkCrossbar(ctx: CheckContext, module: Module, decl: ConfigDec
     const at = ctx.fieldSpan(de, de.isWritten('weight_bits') ? 'weight_bits' : 'mapping');
     ctx.diags.add('offset-weight-bits', at.file, at.span, { bits: weightBits });
   }
-  const geometry: CrossbarGeometry = { rows, cols, weightSlices: weightSlices({ weightBits, cellBits }), inputStreams: inputEncoding(inputBits, dacBits, false).streams, losslessAdcBits: lossless };
-  const checked: CheckedCrossbar = { kind: 'crossbar', name: decl.name.text, file: module.path, span: decl.name.span, values, eval: de, ...(device ? { device } : {}), geometry };
+  const geometry: CrossbarGeometry = {
+    rows,
+    cols,
+    weightSlices: weightSlices({ weightBits, cellBits }),
+    inputStreams: inputEncoding(inputBits, dacBits, false).streams,
+    losslessAdcBits: lossless,
+  };
+  const checked: CheckedCrossbar = {
+    kind: 'crossbar',
+    name: decl.name.text,
+    file: module.path,
+    span: decl.name.span,
+    values,
+    eval: de,
+    ...(device ? { device } : {}),
+    geometry,
+  };
   ctx.crossbars.set(key, checked);
   return checked;
 }

@@ -41,7 +41,9 @@ export function checkSweeps(ctx: CheckContext, de: DeclEval, result: CheckedExpe
       if (f.zip) {
         const lengths = perAxis.map((a) => a.length);
         if (new Set(lengths).size > 1) {
-          ctx.diags.add('sweep-length-mismatch', result.file, f.span, { lengths: f.axes.map((a, i) => `${pathText(a.path)}: ${lengths[i] ?? '?'}`).join(', ') });
+          ctx.diags.add('sweep-length-mismatch', result.file, f.span, {
+            lengths: f.axes.map((a, i) => `${pathText(a.path)}: ${lengths[i] ?? '?'}`).join(', '),
+          });
           ok = false;
           continue;
         }
@@ -57,7 +59,10 @@ export function checkSweeps(ctx: CheckContext, de: DeclEval, result: CheckedExpe
   // The cartesian product is materialized: refuse sizes that would exhaust memory.
   const total = factors.reduce((n, f) => n * f.length, 1);
   if (total > MAX_SWEEP_POINTS) {
-    ctx.diags.add('sweep-too-large', result.file, sweeps[0]!.span, { count: Number.isSafeInteger(total) ? String(total) : total.toExponential(1), max: MAX_SWEEP_POINTS });
+    ctx.diags.add('sweep-too-large', result.file, sweeps[0]!.span, {
+      count: Number.isSafeInteger(total) ? String(total) : total.toExponential(1),
+      max: MAX_SWEEP_POINTS,
+    });
     return;
   }
   const points: SweepPoint[] = [];
@@ -121,7 +126,8 @@ function sweepAxis(ctx: CheckContext, axis: SweepAxis, de: DeclEval, result: Che
     if (!v) {
       ok = false;
       // Re-label generic errors as sweep errors so the cause is clear.
-      if (ctx.diags.items.length === before) ctx.diags.add('sweep-type-mismatch', result.file, item.span, { path: where, detail: 'value does not fit the parameter' });
+      if (ctx.diags.items.length === before)
+        ctx.diags.add('sweep-type-mismatch', result.file, item.span, { path: where, detail: 'value does not fit the parameter' });
     }
   }
   if (!ok) return undefined;
@@ -158,7 +164,6 @@ function axisItems(ctx: CheckContext, axis: SweepAxis, scope: EvalContext, where
   return undefined;
 }
 
-
 function spanOfPath(axis: SweepAxis): Span {
   const first = axis.path[0]!.span;
   const last = axis.path[axis.path.length - 1]!.span;
@@ -177,7 +182,13 @@ function paramTypeAt(schema: ObjectSchema, path: string[], owner: DeclEval): Par
   for (let i = 0; i < path.length; i++) {
     const seg = path[i]!;
     const p = current.params.find((x) => x.name === seg);
-    if (!p) return `${current.name} has no parameter ${seg}${didYouMean(closest(seg, current.params.map((x) => x.name)))}`;
+    if (!p)
+      return `${current.name} has no parameter ${seg}${didYouMean(
+        closest(
+          seg,
+          current.params.map((x) => x.name),
+        ),
+      )}`;
     value = i === 0 ? owner.get(seg) : value?.k === 'object' ? value.fields[seg] : undefined;
     if (i === path.length - 1) return p.type;
     if (p.type.t === 'object') {
@@ -190,7 +201,13 @@ function paramTypeAt(schema: ObjectSchema, path: string[], owner: DeclEval): Par
       if (!ctor) return `${seg} has no value to take arguments from`;
       const arg = path[i + 1]!;
       const ap = ctor.params.find((x) => x.name === arg);
-      if (!ap) return `${ctor.name}(…) has no argument ${arg}${didYouMean(closest(arg, ctor.params.map((x) => x.name)))}`;
+      if (!ap)
+        return `${ctor.name}(…) has no argument ${arg}${didYouMean(
+          closest(
+            arg,
+            ctor.params.map((x) => x.name),
+          ),
+        )}`;
       if (i + 1 !== path.length - 1) return `${arg} has no fields`;
       return ap.type;
     }

@@ -20,7 +20,8 @@ export function diagnosticsOf(a: Analysis): DiagnosticInfo[] {
 }
 
 function overlaps(a: Range, b: Range): boolean {
-  const before = (p: { line: number; character: number }, q: { line: number; character: number }) => p.line < q.line || (p.line === q.line && p.character < q.character);
+  const before = (p: { line: number; character: number }, q: { line: number; character: number }) =>
+    p.line < q.line || (p.line === q.line && p.character < q.character);
   return !before(a.end, b.start) && !before(b.end, a.start);
 }
 
@@ -30,7 +31,13 @@ export function codeActions(text: string, path: string, range: Range, options: S
   const out: CodeActionInfo[] = [];
   for (const d of diagnosticsOf(a)) {
     if (!d.fix || !overlaps(d.range, range)) continue;
-    out.push({ title: d.fix.title, code: d.code, edit: { path: a.path, edits: [{ range: d.fix.range, newText: d.fix.newText }] }, isPreferred: true, diagnosticRange: d.range });
+    out.push({
+      title: d.fix.title,
+      code: d.code,
+      edit: { path: a.path, edits: [{ range: d.fix.range, newText: d.fix.newText }] },
+      isPreferred: true,
+      diagnosticRange: d.range,
+    });
   }
   return out;
 }

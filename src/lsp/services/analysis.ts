@@ -23,7 +23,12 @@ export interface Analysis {
   lines: LineIndex;
 }
 
-interface MemoEntry { text: string; host: SourceHost | undefined; generation: number; analysis: Analysis }
+interface MemoEntry {
+  text: string;
+  host: SourceHost | undefined;
+  generation: number;
+  analysis: Analysis;
+}
 
 const memo = new Map<string, MemoEntry>();
 const MEMO_LIMIT = 32;

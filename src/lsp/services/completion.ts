@@ -41,7 +41,15 @@ const KEYWORDS_TOP = ['import', 'device', 'crossbar', 'network', 'experiment'];
 const CONTINUES = new Set(['=', '+', '-', '*', '/', ',', '->', '..', 'in', 'by', 'x', '×', '.', '(', '[', '{']);
 
 function isNameToken(t: IToken | undefined): boolean {
-  return t !== undefined && (t.tokenType === T.Identifier || t.tokenType === T.Device || t.tokenType === T.Crossbar || t.tokenType === T.Network || t.tokenType === T.Experiment || t.tokenType === T.Input);
+  return (
+    t !== undefined &&
+    (t.tokenType === T.Identifier ||
+      t.tokenType === T.Device ||
+      t.tokenType === T.Crossbar ||
+      t.tokenType === T.Network ||
+      t.tokenType === T.Experiment ||
+      t.tokenType === T.Input)
+  );
 }
 
 function newFrame(kind: FrameKind, extra: Partial<Frame> = {}): Frame {
@@ -80,9 +88,12 @@ function buildFrames(tokens: IToken[]): Frame[] {
       }
       case '(': {
         const prev = f.member[f.member.length - 1];
-        const frame = f.kind === 'top' && f.member[0]?.tokenType === T.Network
-          ? newFrame('netParams')
-          : prev && (isNameToken(prev) || prev.tokenType === T.Zip) ? newFrame('call', { callee: prev.image, parentMember: [...f.member] }) : newFrame('paren', { parentMember: [...f.member] });
+        const frame =
+          f.kind === 'top' && f.member[0]?.tokenType === T.Network
+            ? newFrame('netParams')
+            : prev && (isNameToken(prev) || prev.tokenType === T.Zip)
+              ? newFrame('call', { callee: prev.image, parentMember: [...f.member] })
+              : newFrame('paren', { parentMember: [...f.member] });
         f.member.push(tok);
         stack.push(frame);
         continue;
@@ -91,11 +102,14 @@ function buildFrames(tokens: IToken[]): Frame[] {
         f.member.push(tok);
         stack.push(newFrame('list', { parentMember: [...f.member] }));
         continue;
-      case '}': case ')': case ']':
+      case '}':
+      case ')':
+      case ']':
         if (stack.length > 1) stack.pop();
         stack[stack.length - 1]!.member.push(tok);
         continue;
-      case ',': case ';':
+      case ',':
+      case ';':
         if (f.kind === 'body' && f.member[0]?.tokenType === T.Map && tok.image === ',') break;
         if (bodyLike) endMember(f);
         else {
@@ -197,16 +211,26 @@ export function completion(text: string, path: string, position: Position, optio
   return dedupe(items);
 }
 
-interface Ctx { a: Analysis; stack: Frame[]; range: Range; text: string; lexed: IToken[]; wordStart: number }
+interface Ctx {
+  a: Analysis;
+  stack: Frame[];
+  range: Range;
+  text: string;
+  lexed: IToken[];
+  wordStart: number;
+}
 
 function completeIn(c: Ctx): CompletionEntry[] {
   const i = c.stack.length - 1;
   const f = c.stack[i]!;
   const m = f.member;
   switch (f.kind) {
-    case 'top': return topLevel(c, m);
-    case 'import': return importNames(c);
-    case 'netParams': return [];
+    case 'top':
+      return topLevel(c, m);
+    case 'import':
+      return importNames(c);
+    case 'netParams':
+      return [];
     case 'netBody': {
       // A network cannot contain itself.
       const notSelf = (e: CompletionEntry) => e.label !== f.declName;
@@ -222,7 +246,12 @@ function completeIn(c: Ctx): CompletionEntry[] {
       }
       if (m[0]!.tokenType === T.Map) return mapCompletions(c, f, m);
       if (m[0]!.tokenType === T.Sweep) return sweepCompletions(c, m);
-      if (m[1]?.image === '=') return valueCompletions(c, site.params?.find((p) => p.name === m[0]!.image), m.slice(2));
+      if (m[1]?.image === '=')
+        return valueCompletions(
+          c,
+          site.params?.find((p) => p.name === m[0]!.image),
+          m.slice(2),
+        );
       return [];
     }
     case 'call': {
@@ -235,7 +264,9 @@ function completeIn(c: Ctx): CompletionEntry[] {
         const named = new Set(namedArgsOfCall(c));
         const args = site.params
           ? site.params.filter((p) => !named.has(p.name)).map((p, n) => fieldEntry(p, site.owner ?? '', c.range, n))
-          : (site.networkParams ?? []).filter((p) => !named.has(p)).map((p): CompletionEntry => ({ label: p, kind: 'field', detail: `argument of ${site.owner}`, insertText: `${p} = `, range: c.range }));
+          : (site.networkParams ?? [])
+              .filter((p) => !named.has(p))
+              .map((p): CompletionEntry => ({ label: p, kind: 'field', detail: `argument of ${site.owner}`, insertText: `${p} = `, range: c.range }));
         // A positional value fits too when it is a choice (an option, a constructor, a name).
         const positional = site.params?.[f.argIndex];
         const choice = positional && positional.type.t !== 'number' && positional.type.t !== 'shape';
@@ -247,7 +278,8 @@ function completeIn(c: Ctx): CompletionEntry[] {
       const type = typeOfMember(c.stack, i, m, c.a);
       return valueCompletions(c, type ? { name: '', type, default: { kind: 'required' }, doc: '' } : undefined, m);
     }
-    case 'paren': return valueCompletions(c, undefined, m);
+    case 'paren':
+      return valueCompletions(c, undefined, m);
   }
 }
 
@@ -297,7 +329,9 @@ function importNames(c: Ctx): CompletionEntry[] {
 function loadModule(a: Analysis, source: string): Module | undefined {
   const program = new Program(a.result.program.host);
   const importer = a.path;
-  const target = source.startsWith('std/') ? join(stdlibDir, source.slice(4).replace(/\.xbar$/, '') + '.xbar') : join(dirname(importer), source.endsWith('.xbar') ? source : `${source}.xbar`);
+  const target = source.startsWith('std/')
+    ? join(stdlibDir, source.slice(4).replace(/\.xbar$/, '') + '.xbar')
+    : join(dirname(importer), source.endsWith('.xbar') ? source : `${source}.xbar`);
   return a.result.program.modules.get(target) ?? program.load(target);
 }
 
@@ -337,14 +371,23 @@ function layerNames(c: Ctx, experiment: string): CompletionEntry[] {
   const layers = exp?.network?.layers.filter((l) => l.weighted);
   const out: CompletionEntry[] = [{ label: '*', kind: 'layer', detail: 'every weighted layer', range: c.range, sortText: '0' }];
   if (layers && layers.length > 0) {
-    for (const [n, l] of layers.entries()) out.push({ label: l.name, kind: 'layer', detail: `${l.op.kind} ${l.inputShape.join('x')} → ${l.outputShape.join('x')}`, range: c.range, sortText: `1${String(n).padStart(4, '0')}` });
+    for (const [n, l] of layers.entries())
+      out.push({
+        label: l.name,
+        kind: 'layer',
+        detail: `${l.op.kind} ${l.inputShape.join('x')} → ${l.outputShape.join('x')}`,
+        range: c.range,
+        sortText: `1${String(n).padStart(4, '0')}`,
+      });
     // Globs for layer families (`conv*`) when several layers share a prefix.
     const prefixes = new Map<string, number>();
     for (const l of layers) {
       const p = /^[A-Za-z_]+/.exec(l.name)?.[0];
       if (p) prefixes.set(p, (prefixes.get(p) ?? 0) + 1);
     }
-    for (const [p, n] of prefixes) if (n > 1 && layers.filter((l) => globToRegex(`${p}*`).test(l.name)).length > 1) out.push({ label: `${p}*`, kind: 'layer', detail: `${n} layers`, range: c.range, sortText: '2' });
+    for (const [p, n] of prefixes)
+      if (n > 1 && layers.filter((l) => globToRegex(`${p}*`).test(l.name)).length > 1)
+        out.push({ label: `${p}*`, kind: 'layer', detail: `${n} layers`, range: c.range, sortText: '2' });
     return out;
   }
   const net = modelNetworkFromText(c);
@@ -382,7 +425,12 @@ function pathFields(c: Ctx, m: IToken[]): CompletionEntry[] {
   const head = path[0];
   if (!head) return [];
   const decl = c.a.module?.scope.get(head)?.decl;
-  let params: ParamSpec[] | undefined = decl && decl.kind !== 'network' ? declSchemas[decl.kind].params : declSchemas.experiment.params.find((p) => p.name === head) ? declSchemas.experiment.params : undefined;
+  let params: ParamSpec[] | undefined =
+    decl && decl.kind !== 'network'
+      ? declSchemas[decl.kind].params
+      : declSchemas.experiment.params.find((p) => p.name === head)
+        ? declSchemas.experiment.params
+        : undefined;
   const rest = decl ? path.slice(1) : path;
   for (const seg of rest) {
     const p: ParamSpec | undefined = params?.find((x) => x.name === seg);
@@ -403,14 +451,31 @@ function valueCompletions(c: Ctx, param: ParamSpec | undefined, rest: IToken[]):
   if (lastTok && !CONTINUES.has(lastTok.image)) return [];
   if (!type) return [...networkParams(c), ...layerStarters(c, false)];
   switch (type.t) {
-    case 'enum': return type.options.map((o) => ({ label: o, kind: 'enum', detail: param?.name ? `${param.name}` : undefined, range: c.range } as CompletionEntry)).map(clean);
-    case 'list': return type.of.t === 'enum' ? type.of.options.map((o): CompletionEntry => ({ label: o, kind: 'enum', range: c.range })) : [];
-    case 'bool': return keywords(['true', 'false'], c.range);
-    case 'ref': return declarationNames(c, type.kind);
-    case 'model': return declarationNames(c, 'network');
-    case 'variant': return familyConstructors(type.family).map((ctor, n): CompletionEntry => ({ label: ctor.name, kind: 'constructor', detail: ctor.params.length ? `${ctor.name}(${ctor.params.map((p) => p.name).join(', ')})` : ctor.name, documentation: describeConstructor(ctor), range: c.range, sortText: String(n).padStart(3, '0') }));
-    case 'number': return [...ownFields(c, param!), ...networkParams(c)];
-    default: return [];
+    case 'enum':
+      return type.options
+        .map((o) => ({ label: o, kind: 'enum', detail: param?.name ? `${param.name}` : undefined, range: c.range }) as CompletionEntry)
+        .map(clean);
+    case 'list':
+      return type.of.t === 'enum' ? type.of.options.map((o): CompletionEntry => ({ label: o, kind: 'enum', range: c.range })) : [];
+    case 'bool':
+      return keywords(['true', 'false'], c.range);
+    case 'ref':
+      return declarationNames(c, type.kind);
+    case 'model':
+      return declarationNames(c, 'network');
+    case 'variant':
+      return familyConstructors(type.family).map((ctor, n): CompletionEntry => ({
+        label: ctor.name,
+        kind: 'constructor',
+        detail: ctor.params.length ? `${ctor.name}(${ctor.params.map((p) => p.name).join(', ')})` : ctor.name,
+        documentation: describeConstructor(ctor),
+        range: c.range,
+        sortText: String(n).padStart(3, '0'),
+      }));
+    case 'number':
+      return [...ownFields(c, param!), ...networkParams(c)];
+    default:
+      return [];
   }
 }
 
@@ -432,9 +497,15 @@ function unitCompletions(c: Ctx, param: ParamSpec | undefined): CompletionEntry[
   const matching = names.filter(fits);
   const list = matching.length > 0 ? matching : dim && isDimensionless(dim) ? [] : names;
   // `%` is its own token: complete it only when nothing is typed yet.
-  return list.filter((u) => u !== '%' || c.range.start.character === c.range.end.character).map((u, n): CompletionEntry => ({
-    label: u, kind: 'unit', detail: describeUnitShort(u), range: c.range, sortText: String(param?.unit === u ? 0 : n + 1).padStart(3, '0'),
-  }));
+  return list
+    .filter((u) => u !== '%' || c.range.start.character === c.range.end.character)
+    .map((u, n): CompletionEntry => ({
+      label: u,
+      kind: 'unit',
+      detail: describeUnitShort(u),
+      range: c.range,
+      sortText: String(param?.unit === u ? 0 : n + 1).padStart(3, '0'),
+    }));
 }
 
 function describeUnitShort(u: string): string {
@@ -446,7 +517,9 @@ function describeUnitShort(u: string): string {
 function ownFields(c: Ctx, param: ParamSpec): CompletionEntry[] {
   const decl = c.stack.find((f) => f.declKind);
   if (!decl?.declKind) return [];
-  return declSchemas[decl.declKind].params.filter((p) => p.type.t === 'number' && p.name !== param.name).map((p): CompletionEntry => ({ label: p.name, kind: 'field', detail: typeText(p.type, p.unit), range: c.range, sortText: `9${p.name}` }));
+  return declSchemas[decl.declKind].params
+    .filter((p) => p.type.t === 'number' && p.name !== param.name)
+    .map((p): CompletionEntry => ({ label: p.name, kind: 'field', detail: typeText(p.type, p.unit), range: c.range, sortText: `9${p.name}` }));
 }
 
 function networkParams(c: Ctx): CompletionEntry[] {
@@ -457,7 +530,13 @@ function networkParams(c: Ctx): CompletionEntry[] {
 
 /** Layer constructors and networks usable as blocks. */
 function layerStarters(c: Ctx, withNetworks = true): CompletionEntry[] {
-  const ctors = familyConstructors('layer').map((ctor): CompletionEntry => ({ label: ctor.name, kind: 'constructor', detail: `layer ${ctor.name}(${ctor.params.map((p) => p.name).join(', ')})`, documentation: describeConstructor(ctor), range: c.range }));
+  const ctors = familyConstructors('layer').map((ctor): CompletionEntry => ({
+    label: ctor.name,
+    kind: 'constructor',
+    detail: `layer ${ctor.name}(${ctor.params.map((p) => p.name).join(', ')})`,
+    documentation: describeConstructor(ctor),
+    range: c.range,
+  }));
   return withNetworks ? [...ctors, ...declarationNames(c, 'network')] : ctors;
 }
 
@@ -474,7 +553,12 @@ function declarationNames(c: Ctx, kind: Declaration['kind'], withStdlib = true):
   if (!withStdlib) return out;
   for (const { decl, module, source } of stdlibDeclarations()) {
     if (decl.kind !== kind || scope.has(decl.name.text)) continue;
-    out.push({ ...declEntry(decl, module, c.range), sortText: `1${decl.name.text}`, detail: `${decl.kind} from ${source} (adds the import)`, additionalEdits: [importEdit(c, decl.name.text, source)] });
+    out.push({
+      ...declEntry(decl, module, c.range),
+      sortText: `1${decl.name.text}`,
+      detail: `${decl.kind} from ${source} (adds the import)`,
+      additionalEdits: [importEdit(c, decl.name.text, source)],
+    });
   }
   return out;
 }
@@ -522,8 +606,23 @@ function leadingCommentEnd(text: string): number {
 
 function fieldEntry(p: ParamSpec, owner: string, range: Range, n: number, insertSuffix = ' = '): CompletionEntry {
   const range2 = rangeText(p.type, p.unit);
-  const doc = [`${typeText(p.type, p.unit)}`, '', `Default: ${defaultText(p.default, p.type, p.unit)}`, ...(range2 ? [`Range: ${range2}`] : []), '', p.doc].join('\n');
-  return { label: p.name, kind: 'field', detail: `${owner} · ${typeText(p.type, p.unit)}`, documentation: doc, insertText: `${p.name}${insertSuffix}`, range, sortText: String(n).padStart(3, '0') };
+  const doc = [
+    `${typeText(p.type, p.unit)}`,
+    '',
+    `Default: ${defaultText(p.default, p.type, p.unit)}`,
+    ...(range2 ? [`Range: ${range2}`] : []),
+    '',
+    p.doc,
+  ].join('\n');
+  return {
+    label: p.name,
+    kind: 'field',
+    detail: `${owner} · ${typeText(p.type, p.unit)}`,
+    documentation: doc,
+    insertText: `${p.name}${insertSuffix}`,
+    range,
+    sortText: String(n).padStart(3, '0'),
+  };
 }
 
 function keywords(words: string[], range: Range): CompletionEntry[] {
@@ -541,8 +640,9 @@ function dedupe(items: CompletionEntry[]): CompletionEntry[] {
 }
 
 function insideCommentOrString(comments: IToken[], tokens: IToken[], offset: number): boolean {
-  for (const c of comments) if (offset > c.startOffset && offset <= (c.endOffset ?? c.startOffset) + 1 && !(c.tokenType === T.BlockComment && offset === (c.endOffset ?? 0) + 1)) return true;
+  for (const c of comments)
+    if (offset > c.startOffset && offset <= (c.endOffset ?? c.startOffset) + 1 && !(c.tokenType === T.BlockComment && offset === (c.endOffset ?? 0) + 1))
+      return true;
   for (const t of tokens) if (t.tokenType === T.StringLiteral && offset > t.startOffset && offset <= (t.endOffset ?? t.startOffset)) return true;
   return false;
 }
-

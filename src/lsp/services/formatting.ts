@@ -3,7 +3,10 @@ import { formatXbar, type FormatOptions } from '../../compiler/format.js';
 import { lineIndex } from './positions.js';
 import type { TextEdit } from './types.js';
 
-export interface FormattingResult { edits: TextEdit[]; error?: string }
+export interface FormattingResult {
+  edits: TextEdit[];
+  error?: string;
+}
 
 export function formatDocument(text: string, options: FormatOptions = {}): FormattingResult {
   const result = formatXbar(text, options);

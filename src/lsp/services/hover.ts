@@ -33,27 +33,43 @@ function enclosingField(occurrences: Occurrence[], offset: number): Occurrence |
   for (const o of occurrences) {
     if (o.target.kind !== 'param' || !o.target.valueExpr) continue;
     const v = o.target.valueExpr.span;
-    if (offset >= v.start && offset <= v.end && (!best || v.end - v.start < (best.target as { valueExpr: { span: Span } }).valueExpr.span.end - (best.target as { valueExpr: { span: Span } }).valueExpr.span.start)) best = o;
+    if (
+      offset >= v.start &&
+      offset <= v.end &&
+      (!best ||
+        v.end - v.start <
+          (best.target as { valueExpr: { span: Span } }).valueExpr.span.end - (best.target as { valueExpr: { span: Span } }).valueExpr.span.start)
+    )
+      best = o;
   }
   return best;
 }
 
 export function describeTarget(t: Target, a: Analysis, occ?: Occurrence): string | undefined {
   switch (t.kind) {
-    case 'param': return describeParam(t.param, t.owner, a, t.access);
-    case 'decl': return describeDecl(t.decl, t.module, a);
-    case 'ctor': return describeConstructor(t.ctor);
-    case 'unit': return describeUnit(t.unit);
-    case 'layer': return describeLayer(t, a);
+    case 'param':
+      return describeParam(t.param, t.owner, a, t.access);
+    case 'decl':
+      return describeDecl(t.decl, t.module, a);
+    case 'ctor':
+      return describeConstructor(t.ctor);
+    case 'unit':
+      return describeUnit(t.unit);
+    case 'layer':
+      return describeLayer(t, a);
     case 'netParam': {
       const p = t.network.params.find((x) => x.name.text === t.name);
       const def = p?.default ? ` = ${sliceOf(t.module, p.default.span)}` : ' (required)';
       return `**${t.name}**${def} · parameter of network \`${t.network.name.text}\``;
     }
-    case 'pattern': return describePattern(t.experiment, t.pattern, a);
-    case 'file': return `imports \`${shortName(t.path)}\`\n\n${t.path}`;
-    case 'digital': return '**digital** · run the layer in float32 digital logic, not on a crossbar';
-    case 'option': return occ ? `\`${t.value}\`` : undefined;
+    case 'pattern':
+      return describePattern(t.experiment, t.pattern, a);
+    case 'file':
+      return `imports \`${shortName(t.path)}\`\n\n${t.path}`;
+    case 'digital':
+      return '**digital** · run the layer in float32 digital logic, not on a crossbar';
+    case 'option':
+      return occ ? `\`${t.value}\`` : undefined;
   }
 }
 
@@ -150,23 +166,35 @@ export function typeText(t: ParamType, unit?: string): string {
       if (unit === '%') return 'fraction (write with %)';
       if (isDimensionless(t.dim)) return t.int ? 'whole number' : 'number';
       return `${dimName(t.dim)}${t.int ? ' (whole)' : ''}${unit ? `, e.g. in ${unit}` : ''}`;
-    case 'bool': return 'true | false';
-    case 'string': return 'string';
-    case 'enum': return t.options.join(' | ');
-    case 'list': return `list of ${typeText(t.of)}`;
-    case 'shape': return t.square ? 'shape (`n x m`, or `n` for square)' : 'shape';
-    case 'ref': return `name of a ${t.kind}`;
-    case 'object': return `block of ${t.schema.name} settings`;
-    case 'variant': return `${familyNames[t.family]}`;
-    case 'model': return 'network instance, e.g. `LeNet5(classes = 10)`';
+    case 'bool':
+      return 'true | false';
+    case 'string':
+      return 'string';
+    case 'enum':
+      return t.options.join(' | ');
+    case 'list':
+      return `list of ${typeText(t.of)}`;
+    case 'shape':
+      return t.square ? 'shape (`n x m`, or `n` for square)' : 'shape';
+    case 'ref':
+      return `name of a ${t.kind}`;
+    case 'object':
+      return `block of ${t.schema.name} settings`;
+    case 'variant':
+      return `${familyNames[t.family]}`;
+    case 'model':
+      return 'network instance, e.g. `LeNet5(classes = 10)`';
   }
 }
 
 export function defaultText(d: DefaultSpec, t: ParamType, unit?: string): string {
   switch (d.kind) {
-    case 'required': return 'none (required)';
-    case 'computed': return `computed: ${d.describe}`;
-    case 'none': return d.describe;
+    case 'required':
+      return 'none (required)';
+    case 'computed':
+      return `computed: ${d.describe}`;
+    case 'none':
+      return d.describe;
     case 'call': {
       const args = Object.entries(d.args ?? {});
       return `\`${d.name}${args.length ? `(${args.map(([k, v]) => `${k} = ${k === 'percentile' ? `${trimNumber(Number(v) * 100)} %` : String(v)}`).join(', ')})` : ''}\``;
@@ -217,7 +245,11 @@ function describeDecl(decl: Declaration, module: Module, a: Analysis): string {
       for (const p of de.schema.params) {
         const v = de.get(p.name);
         if (!v) continue;
-        const origin = v.isDefault ? 'default' : declarationAt(a, v.file, v.span.start)?.decl === decl ? 'here' : `from ${declarationAt(a, v.file, v.span.start)?.decl.name.text ?? shortName(v.file)}`;
+        const origin = v.isDefault
+          ? 'default'
+          : declarationAt(a, v.file, v.span.start)?.decl === decl
+            ? 'here'
+            : `from ${declarationAt(a, v.file, v.span.start)?.decl.name.text ?? shortName(v.file)}`;
         rows.push(`| ${p.name} | \`${showValue(v).replace(/\|/g, '\\|')}\` | ${origin} |`);
       }
       if (rows.length) lines.push('', '| parameter | value | from |', '| --- | --- | --- |', ...rows);
@@ -244,7 +276,9 @@ function leadingComment(module: Module, span: Span): string {
 
 export function describeConstructor(c: Constructor): string {
   const params = c.params.map((p) => `- \`${p.name}\` — ${typeText(p.type, p.unit)}, default ${defaultText(p.default, p.type, p.unit)}: ${p.doc}`);
-  return [`**${c.name}**(${c.params.map((p) => p.name).join(', ')}) · ${familyNames[c.family]}`, '', c.doc, ...(params.length ? ['', ...params] : [])].join('\n');
+  return [`**${c.name}**(${c.params.map((p) => p.name).join(', ')}) · ${familyNames[c.family]}`, '', c.doc, ...(params.length ? ['', ...params] : [])].join(
+    '\n',
+  );
 }
 
 function describeUnit(name: string): string {
@@ -260,7 +294,10 @@ function describeLayer(t: Extract<Target, { kind: 'layer' }>, a: Analysis): stri
     const layer = exp.network?.name === t.network.name.text ? exp.network.layers.find((l) => l.name === t.name) : undefined;
     if (!layer) continue;
     const target = exp.mapping.get(layer.name);
-    lines.push('', `In experiment \`${exp.name}\`: ${layer.op.kind}, ${layer.inputShape.join(' x ')} → ${layer.outputShape.join(' x ')}${target ? `, on ${target.target === 'digital' ? 'digital' : `crossbar ${target.crossbar}`}` : ''}`);
+    lines.push(
+      '',
+      `In experiment \`${exp.name}\`: ${layer.op.kind}, ${layer.inputShape.join(' x ')} → ${layer.outputShape.join(' x ')}${target ? `, on ${target.target === 'digital' ? 'digital' : `crossbar ${target.crossbar}`}` : ''}`,
+    );
   }
   return lines.join('\n');
 }
@@ -281,4 +318,3 @@ function describePattern(experiment: ConfigDecl, pattern: string, a: Analysis): 
 function sliceOf(module: Module, span: Span): string {
   return module.parsed.text.slice(span.start, span.end).trim();
 }
-

@@ -10,7 +10,10 @@ import type { Location, Position } from './types.js';
 
 function locationIn(program: Program, path: string, span: Span): Location {
   const text = program.modules.get(path)?.parsed.text;
-  const range = text !== undefined ? lineIndex(text).spanRange(span) : { start: { line: span.line - 1, character: span.col - 1 }, end: { line: span.endLine - 1, character: span.endCol - 1 } };
+  const range =
+    text !== undefined
+      ? lineIndex(text).spanRange(span)
+      : { start: { line: span.line - 1, character: span.col - 1 }, end: { line: span.endLine - 1, character: span.endCol - 1 } };
   return { path, range };
 }
 
@@ -30,10 +33,14 @@ function definitionsOf(occ: Occurrence, a: Analysis): Location[] {
   const t: Target = occ.target;
   const program = a.result.program;
   switch (t.kind) {
-    case 'decl': return [locationIn(program, t.module.path, t.decl.name.span)];
-    case 'netParam': return [locationIn(program, t.module.path, t.span)];
-    case 'layer': return [locationIn(program, t.module.path, t.span)];
-    case 'file': return [{ path: t.path, range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } } }];
+    case 'decl':
+      return [locationIn(program, t.module.path, t.decl.name.span)];
+    case 'netParam':
+      return [locationIn(program, t.module.path, t.span)];
+    case 'layer':
+      return [locationIn(program, t.module.path, t.span)];
+    case 'file':
+      return [{ path: t.path, range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } } }];
     case 'param': {
       // The place the value was written (here, in a preset, …), when that is somewhere else.
       const v = t.access ? valueAt(a, t.access) : undefined;
@@ -46,11 +53,15 @@ function definitionsOf(occ: Occurrence, a: Analysis): Location[] {
       const regex = globToRegex(t.pattern);
       return (exp?.network?.layers ?? []).filter((l) => l.weighted && regex.test(l.name)).map((l) => locationIn(program, l.file, l.span));
     }
-    default: return [];
+    default:
+      return [];
   }
 }
 
-function declEvalWritten(a: Analysis, access: { decl: import('../../compiler/ast.js').ConfigDecl; module: Module; path: string[] }): { file: string; span: Span } | undefined {
+function declEvalWritten(
+  a: Analysis,
+  access: { decl: import('../../compiler/ast.js').ConfigDecl; module: Module; path: string[] },
+): { file: string; span: Span } | undefined {
   try {
     return a.result.evaluator?.declEval(access.module, access.decl).written(access.path[0]!);
   } catch {

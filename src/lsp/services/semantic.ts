@@ -11,7 +11,11 @@ import { constructors, declSchemas, findConstructor, type Constructor, type Obje
 import { lookupUnit } from '../../compiler/units.js';
 
 /** A reference into a declaration's evaluated values: `rram` → `update` → `c2c`. */
-export interface ValueAccess { decl: ConfigDecl; module: Module; path: string[] }
+export interface ValueAccess {
+  decl: ConfigDecl;
+  module: Module;
+  path: string[];
+}
 
 export type Target =
   | { kind: 'decl'; decl: Declaration; module: Module }
@@ -107,11 +111,17 @@ function walkMembers(members: Member[], schema: ObjectSchema | undefined, access
     if (m.kind === 'field') {
       const param = schema?.params.find((p) => p.name === m.name.text);
       const sub = access && param ? { ...access, path: [...access.path, param.name] } : undefined;
-      if (param) out.push({ span: m.name.span, target: { kind: 'param', param, owner: schema!.name, ...(sub ? { access: sub } : {}), valueExpr: m.value }, isDefinition: false });
+      if (param)
+        out.push({
+          span: m.name.span,
+          target: { kind: 'param', param, owner: schema!.name, ...(sub ? { access: sub } : {}), valueExpr: m.value },
+          isDefinition: false,
+        });
       walkValue(m.value, param?.type, sub, ctx, out);
     } else if (m.kind === 'map') {
       for (const entry of m.entries) {
-        if (ctx.decl) out.push({ span: entry.pattern.span, target: { kind: 'pattern', experiment: ctx.decl, pattern: entry.pattern.text }, isDefinition: false });
+        if (ctx.decl)
+          out.push({ span: entry.pattern.span, target: { kind: 'pattern', experiment: ctx.decl, pattern: entry.pattern.text }, isDefinition: false });
         if (entry.target.text === 'digital') out.push({ span: entry.target.span, target: { kind: 'digital' }, isDefinition: false });
         else declRef(ctx, entry.target.span, entry.target.text, out);
       }
@@ -136,7 +146,8 @@ function walkSweepPath(path: { text: string; span: Span }[], ctx: WalkCtx, out: 
     return;
   }
   const found = declRef(ctx, head.span, head.text, out);
-  if (found && found.decl.kind !== 'network') walkFieldPath(path.slice(1), declSchemas[found.decl.kind], { decl: found.decl, module: found.module, path: [] }, out);
+  if (found && found.decl.kind !== 'network')
+    walkFieldPath(path.slice(1), declSchemas[found.decl.kind], { decl: found.decl, module: found.module, path: [] }, out);
 }
 
 /** Field names along a path below a schema (objects, then constructor arguments by name). */
@@ -219,13 +230,21 @@ function walkRef(expr: Extract<Expr, { kind: 'ref' }>, type: ParamType | undefin
   }
   const netParam = ctx.network?.params.find((p) => p.name.text === head.text);
   if (netParam && ctx.network) {
-    out.push({ span: head.span, target: { kind: 'netParam', network: ctx.network, module: ctx.module, name: head.text, span: netParam.name.span }, isDefinition: false });
+    out.push({
+      span: head.span,
+      target: { kind: 'netParam', network: ctx.network, module: ctx.module, name: head.text, span: netParam.name.span },
+      isDefinition: false,
+    });
     return;
   }
   // Own fields come first for bare names in expressions (`r_off = r_on * on_off`).
   const own = ctx.decl ? declSchemas[ctx.decl.kind].params.find((p) => p.name === head.text) : undefined;
   if (own && ctx.decl && type?.t !== 'ref' && type?.t !== 'model') {
-    out.push({ span: head.span, target: { kind: 'param', param: own, owner: declSchemas[ctx.decl.kind].name, access: { decl: ctx.decl, module: ctx.module, path: [own.name] } }, isDefinition: false });
+    out.push({
+      span: head.span,
+      target: { kind: 'param', param: own, owner: declSchemas[ctx.decl.kind].name, access: { decl: ctx.decl, module: ctx.module, path: [own.name] } },
+      isDefinition: false,
+    });
     return;
   }
   const found = declRef(ctx, head.span, head.text, out);
@@ -245,7 +264,12 @@ function walkCall(expr: Extract<Expr, { kind: 'call' }>, type: ParamType | undef
   let params: ParamSpec[] | undefined;
   let owner = head.text;
   let network: { decl: NetworkDecl; module: Module } | undefined;
-  const ctor = type?.t === 'variant' ? findConstructor(type.family, head.text) : !type ? constructors.find((c) => c.name === head.text && c.family === 'layer') : undefined;
+  const ctor =
+    type?.t === 'variant'
+      ? findConstructor(type.family, head.text)
+      : !type
+        ? constructors.find((c) => c.name === head.text && c.family === 'layer')
+        : undefined;
   if (ctor && expr.callee.length === 1) {
     out.push({ span: head.span, target: { kind: 'ctor', ctor }, isDefinition: false });
     params = ctor.params;
@@ -257,13 +281,19 @@ function walkCall(expr: Extract<Expr, { kind: 'call' }>, type: ParamType | undef
   expr.args.forEach((arg, i) => {
     if (network) {
       const p = arg.name ? network.decl.params.find((x) => x.name.text === arg.name!.text) : network.decl.params[i];
-      if (p && arg.name) out.push({ span: arg.name.span, target: { kind: 'netParam', network: network.decl, module: network.module, name: p.name.text, span: p.name.span }, isDefinition: false });
+      if (p && arg.name)
+        out.push({
+          span: arg.name.span,
+          target: { kind: 'netParam', network: network.decl, module: network.module, name: p.name.text, span: p.name.span },
+          isDefinition: false,
+        });
       walkValue(arg.value, undefined, undefined, ctx, out);
       return;
     }
     const param = arg.name ? params?.find((p) => p.name === arg.name!.text) : params?.[positionalIndex(expr.args, i)];
     const sub = access && param && ctor ? { ...access, path: [...access.path, param.name] } : undefined;
-    if (param && arg.name) out.push({ span: arg.name.span, target: { kind: 'param', param, owner, ...(sub ? { access: sub } : {}), valueExpr: arg.value }, isDefinition: false });
+    if (param && arg.name)
+      out.push({ span: arg.name.span, target: { kind: 'param', param, owner, ...(sub ? { access: sub } : {}), valueExpr: arg.value }, isDefinition: false });
     walkValue(arg.value, param?.type ?? (ctx.network ? undefined : numberType), sub, ctx, out);
   });
 }
@@ -287,7 +317,8 @@ function walkNetwork(net: NetworkDecl, ctx: WalkCtx, out: Occurrence[]): void {
 function walkNetMembers(members: NetMember[], net: NetworkDecl, ctx: WalkCtx, out: Occurrence[]): void {
   for (const m of members) {
     if (m.kind === 'layer') {
-      if (m.name && m.name.text !== 'input') out.push({ span: m.name.span, target: { kind: 'layer', network: net, module: ctx.module, name: m.name.text, span: m.name.span }, isDefinition: true });
+      if (m.name && m.name.text !== 'input')
+        out.push({ span: m.name.span, target: { kind: 'layer', network: net, module: ctx.module, name: m.name.text, span: m.name.span }, isDefinition: true });
       walkValue(m.expr, m.name?.text === 'input' ? numberType : undefined, undefined, ctx, out);
     } else if (m.kind === 'block') {
       out.push({ span: m.name.span, target: { kind: 'layer', network: net, module: ctx.module, name: m.name.text, span: m.name.span }, isDefinition: true });
@@ -299,13 +330,21 @@ function walkNetMembers(members: NetMember[], net: NetworkDecl, ctx: WalkCtx, ou
 /** A stable identity for "the same thing" across files (for references). */
 export function targetKey(t: Target): string | undefined {
   switch (t.kind) {
-    case 'decl': return `decl:${t.module.path}#${t.decl.name.text}`;
-    case 'netParam': return `param:${t.module.path}#${t.network.name.text}.${t.name}`;
-    case 'layer': return `layer:${t.module.path}#${t.network.name.text}.${t.name}`;
-    case 'param': return `field:${t.owner}.${t.param.name}`;
-    case 'ctor': return `ctor:${t.ctor.family}:${t.ctor.name}`;
-    case 'unit': return `unit:${t.unit}`;
-    case 'file': return `file:${t.path}`;
-    default: return undefined;
+    case 'decl':
+      return `decl:${t.module.path}#${t.decl.name.text}`;
+    case 'netParam':
+      return `param:${t.module.path}#${t.network.name.text}.${t.name}`;
+    case 'layer':
+      return `layer:${t.module.path}#${t.network.name.text}.${t.name}`;
+    case 'param':
+      return `field:${t.owner}.${t.param.name}`;
+    case 'ctor':
+      return `ctor:${t.ctor.family}:${t.ctor.name}`;
+    case 'unit':
+      return `unit:${t.unit}`;
+    case 'file':
+      return `file:${t.path}`;
+    default:
+      return undefined;
   }
 }

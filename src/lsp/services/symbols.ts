@@ -11,13 +11,28 @@ export function documentSymbols(text: string, path: string): DocumentSymbolInfo[
   const lines = lineIndex(text);
   const out: DocumentSymbolInfo[] = [];
   for (const imp of parsed.ast.imports) {
-    const names = imp.names === null ? '*' : imp.names.map((n) => n.alias ? `${n.name.text} as ${n.alias.text}` : n.name.text).join(', ');
+    const names = imp.names === null ? '*' : imp.names.map((n) => (n.alias ? `${n.name.text} as ${n.alias.text}` : n.name.text)).join(', ');
     out.push(sym(lines, `import ${names}`, 'import', imp.span, imp.source.span, `from "${imp.source.text}"`, []));
   }
   for (const d of parsed.ast.declarations) {
     if (d.kind === 'network') {
-      const params = d.params.map((p) => sym(lines, p.name.text, 'parameter', spanTo(p.name.span, p.default?.span), p.name.span, p.default ? `= ${oneLine(text, p.default.span)}` : undefined, []));
-      out.push(sym(lines, d.name.text, 'network', d.span, d.name.span, `network(${d.params.map((p) => p.name.text).join(', ')})`, [...params, ...netMembers(d.body, text, lines)]));
+      const params = d.params.map((p) =>
+        sym(
+          lines,
+          p.name.text,
+          'parameter',
+          spanTo(p.name.span, p.default?.span),
+          p.name.span,
+          p.default ? `= ${oneLine(text, p.default.span)}` : undefined,
+          [],
+        ),
+      );
+      out.push(
+        sym(lines, d.name.text, 'network', d.span, d.name.span, `network(${d.params.map((p) => p.name.text).join(', ')})`, [
+          ...params,
+          ...netMembers(d.body, text, lines),
+        ]),
+      );
     } else {
       const detail = d.preset ? `${d.kind} = ${d.preset.map((p) => p.text).join('.')}` : d.kind;
       out.push(sym(lines, d.name.text, d.kind, d.span, d.name.span, detail, members(d.body, text, lines)));
@@ -48,7 +63,15 @@ function netMembers(list: NetMember[], text: string, lines: LineIndex): Document
   return out;
 }
 
-function sym(lines: LineIndex, name: string, kind: SymbolKind, span: Span, selection: Span, detail: string | undefined, children: DocumentSymbolInfo[]): DocumentSymbolInfo {
+function sym(
+  lines: LineIndex,
+  name: string,
+  kind: SymbolKind,
+  span: Span,
+  selection: Span,
+  detail: string | undefined,
+  children: DocumentSymbolInfo[],
+): DocumentSymbolInfo {
   const range = lines.spanRange(spanTo(span, selection));
   let selectionRange = lines.spanRange(selection);
   // The protocol requires the selection inside the full range.

@@ -4,10 +4,22 @@
  * depends on the protocol library: the CLI and tests use them directly.
  */
 
-export interface Position { line: number; character: number }
-export interface Range { start: Position; end: Position }
-export interface Location { path: string; range: Range }
-export interface TextEdit { range: Range; newText: string }
+export interface Position {
+  line: number;
+  character: number;
+}
+export interface Range {
+  start: Position;
+  end: Position;
+}
+export interface Location {
+  path: string;
+  range: Range;
+}
+export interface TextEdit {
+  range: Range;
+  newText: string;
+}
 
 export type CompletionKind = 'keyword' | 'field' | 'unit' | 'enum' | 'constructor' | 'declaration' | 'module' | 'layer' | 'value' | 'operator';
 

@@ -129,7 +129,14 @@ const ROUND_EVEN = 6755399441055744;
  * training step moves few weights across a quantization step), and `prev` is updated. The result
  * is identical to programming from scratch.
  */
-export function programFolded(c: CrossbarSpec, w: Float32Array, dev: FoldedDevices | null, out: Float32Array, back?: { dev: FoldedDevices; out: Float32Array }, prev?: Int32Array): number {
+export function programFolded(
+  c: CrossbarSpec,
+  w: Float32Array,
+  dev: FoldedDevices | null,
+  out: Float32Array,
+  back?: { dev: FoldedDevices; out: Float32Array },
+  prev?: Int32Array,
+): number {
   const qmax = weightQmax(c);
   const n = w.length;
   let m = 0;

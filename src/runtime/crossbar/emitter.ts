@@ -36,7 +36,19 @@ import { XbarcRuntimeError } from '../../model/errors.js';
 import { convOutputPadding, idealMvm, unfoldPatches, type ConvMvmSpec, type MvmEmitter, type MvmForward, type MvmSpec } from '../engine/mvm.js';
 import { DataType, f, type GraphBuilder } from '../engine/onnx.js';
 import type { LayerMerge } from '../../model/plan.js';
-import { adcMaxCode, adcStep, exactInFloat32, inputEncoding, offsetZ, planeSliceWeights, unitCurrent, weightQmax, weightSlices, widestSliceLevel, type InputEncoding } from '../../model/crossbar-math.js';
+import {
+  adcMaxCode,
+  adcStep,
+  exactInFloat32,
+  inputEncoding,
+  offsetZ,
+  planeSliceWeights,
+  unitCurrent,
+  weightQmax,
+  weightSlices,
+  widestSliceLevel,
+  type InputEncoding,
+} from '../../model/crossbar-math.js';
 import type { AdcSpec, CrossbarSpec } from '../../model/crossbar.js';
 import { integerForwardCore, requantPlan, streamDigits, sumStreamsAndTiles, type Requantization, type RequantPlan } from './exact-int.js';
 
@@ -129,7 +141,10 @@ export class CrossbarMvm implements MvmEmitter {
     this.name = `crossbar-${cfg.fidelity}`;
     this.S = weightSlices(cfg.xb);
     if (cfg.readNoise && cfg.fidelity === 'exact') {
-      throw new XbarcRuntimeError('crossbar/unsupported', `layer "${cfg.layer}": read noise at fidelity exact is not supported yet (use fidelity fast, or read_noise = 0)`);
+      throw new XbarcRuntimeError(
+        'crossbar/unsupported',
+        `layer "${cfg.layer}": read noise at fidelity exact is not supported yet (use fidelity fast, or read_noise = 0)`,
+      );
     }
   }
 
@@ -146,7 +161,8 @@ export class CrossbarMvm implements MvmEmitter {
   program(g: GraphBuilder, spec: MvmSpec, w: string): { L: string; sW: string; q: string; levels: string } {
     const xb = this.cfg.xb;
     if (this.cfg.programming === 'fed') {
-      if (this.cfg.fidelity !== 'fast') throw new XbarcRuntimeError('crossbar/internal', `layer "${this.cfg.layer}": fed programming is for fidelity fast only`);
+      if (this.cfg.fidelity !== 'fast')
+        throw new XbarcRuntimeError('crossbar/internal', `layer "${this.cfg.layer}": fed programming is for fidelity fast only`);
       // Programmed by the runtime: the folded matrix (weight layout) and its scale are inputs.
       const Wf = side(g, this.cfg.layer, 'Wf', this.weightDims(spec));
       return { L: Wf, sW: side(g, this.cfg.layer, 'sW', []), q: Wf, levels: Wf };
@@ -164,7 +180,11 @@ export class CrossbarMvm implements MvmEmitter {
       const Z = g.scalar(offsetZ(xb));
       planes = [g.op('Add', [q, Z]), g.op('Expand', [Z, g.op('Shape', [q])])];
     }
-    const U = g.op('Concat', planes.map((p) => g.op('Unsqueeze', [p, axis0])), { axis: 0 }); // [2, K, N]
+    const U = g.op(
+      'Concat',
+      planes.map((p) => g.op('Unsqueeze', [p, axis0])),
+      { axis: 0 },
+    ); // [2, K, N]
     const levels = sliceLevels(g, U, xb.cellBits, this.S); // [2, S, K, N]
     if (!this.cfg.variation) return { L: levels, sW, q, levels };
     const A = side(g, this.cfg.layer, 'A', this.levelDims(spec));
@@ -211,10 +231,11 @@ export class CrossbarMvm implements MvmEmitter {
     }
     const prog = this.program(g, spec, w);
     const enc = inputEncoding(c.xb.inputBits, c.xb.dacBits, c.signedInput);
-    const range = c.ranges === 'static'
-      ? side(g, c.layer, 'xrange', [])
-      // Unsigned inputs (after a ReLU) are non-negative: their max is max |x|, no Abs pass.
-      : g.op('Max', [g.op('ReduceMax', [enc.kind === 'unsigned' ? x : g.op('Abs', [x])], { keepdims: 0 }), g.scalar(TINY)]);
+    const range =
+      c.ranges === 'static'
+        ? side(g, c.layer, 'xrange', [])
+        : // Unsigned inputs (after a ReLU) are non-negative: their max is max |x|, no Abs pass.
+          g.op('Max', [g.op('ReduceMax', [enc.kind === 'unsigned' ? x : g.op('Abs', [x])], { keepdims: 0 }), g.scalar(TINY)]);
     const sX = g.op('Div', [range, g.scalar(enc.qmax)]);
     const scaled = g.op('Round', [g.op('Mul', [x, g.op('Reciprocal', [sX])])]);
     // A fed (static) range can be exceeded; the batch's own range cannot (|x|·q_max/max|x| rounds
@@ -266,7 +287,8 @@ export class CrossbarMvm implements MvmEmitter {
     // In-graph: a = M unreduced (the sums are scaled before their percentile is known); n·M/M = n exactly at a one-level step.
     const f64 = canF64 && (worst <= maxCode ? worst * maxCode >= 2 ** 24 : !exactInFloat32(worst, maxCode));
     return {
-      a: maxCode, f64,
+      a: maxCode,
+      f64,
       finish: (observed) => {
         const q = quantile(g, observed!(), adc.range.kind === 'calibrate' ? adc.range.percentile : 1);
         // float32 observes n·M (exact), so q/M is the observed sum itself.
@@ -289,7 +311,10 @@ export class CrossbarMvm implements MvmEmitter {
     const m = merges?.find((e) => e.direction === direction);
     if (!m?.applied) return null;
     if (this.cfg.variation || this.cfg.readNoise) {
-      throw new XbarcRuntimeError('crossbar/bad-plan', `layer "${this.cfg.layer}": the plan merges its ${direction} conversions, but its devices vary (variation, faults, drift or read noise); recompile the plan`);
+      throw new XbarcRuntimeError(
+        'crossbar/bad-plan',
+        `layer "${this.cfg.layer}": the plan merges its ${direction} conversions, but its devices vary (variation, faults, drift or read noise); recompile the plan`,
+      );
     }
     return m.reason;
   }
@@ -309,13 +334,14 @@ export class CrossbarMvm implements MvmEmitter {
     const T = Math.ceil(K / R);
     const S = this.S;
     // Levels as [T, (plane, slice, column), R].
-    const Lm = g.op('Reshape', [g.op('Transpose', [g.op('Reshape', [pad(g, L, 4, 2, T * R - K), g.constInt64([2, S, T, R, N])])], { perm: [2, 0, 1, 4, 3] }), g.constInt64([T, 2 * S * N, R])]);
+    const Lm = g.op('Reshape', [
+      g.op('Transpose', [g.op('Reshape', [pad(g, L, 4, 2, T * R - K), g.constInt64([2, S, T, R, N])])], { perm: [2, 0, 1, 4, 3] }),
+      g.constInt64([T, 2 * S * N, R]),
+    ]);
     const requant = this.integerConversions(enc, R);
     if (requant) return this.integerForward(g, spec, xq, Lm, enc, { T, R, S }, requant);
     // Inputs as columns [K, M] (M = B, or B·L for conv: im2col of the quantized image).
-    const cols = spec.kind === 'dense'
-      ? g.op('Transpose', [xq], { perm: [1, 0] })
-      : g.op('Transpose', [unfoldPatches(g, spec, xq)], { perm: [1, 0, 2] });
+    const cols = spec.kind === 'dense' ? g.op('Transpose', [xq], { perm: [1, 0] }) : g.op('Transpose', [unfoldPatches(g, spec, xq)], { perm: [1, 0, 2] });
     const U = g.op('Reshape', [pad(g, cols, spec.kind === 'dense' ? 2 : 3, 0, T * R - K), g.constInt64([T, R, -1])]);
     const L1 = spec.kind === 'dense' ? 1 : spec.Ho * spec.Wo;
     const core = this.exactCore(g, U, Lm, enc, { T, R, N, L: L1 }, c.xb.adc, c.xb.dacBits, c.ranges === 'static' ? c.layer : null);
@@ -339,7 +365,15 @@ export class CrossbarMvm implements MvmEmitter {
     return requantPlan(c.xb, enc, rows);
   }
 
-  private integerForward(g: GraphBuilder, spec: MvmSpec, xq: string, Lm: string, enc: InputEncoding, tiles: { T: number; R: number; S: number }, plan: RequantPlan): Conversion {
+  private integerForward(
+    g: GraphBuilder,
+    spec: MvmSpec,
+    xq: string,
+    Lm: string,
+    enc: InputEncoding,
+    tiles: { T: number; R: number; S: number },
+    plan: RequantPlan,
+  ): Conversion {
     const c = this.cfg;
     // Static ranges: the step is a constant or the fed calibration, never observed in-graph.
     let lsb: string;
@@ -367,8 +401,14 @@ export class CrossbarMvm implements MvmEmitter {
    * over tiles. Returns acc [N, M] and the saturation mask [N, M].
    */
   private exactCore(
-    g: GraphBuilder, U: string, Lm: string, enc: InputEncoding,
-    d: { T: number; R: number; N: number; L: number }, adc: AdcSpec, dacBits: number, fedStepLayer: string | null,
+    g: GraphBuilder,
+    U: string,
+    Lm: string,
+    enc: InputEncoding,
+    d: { T: number; R: number; N: number; L: number },
+    adc: AdcSpec,
+    dacBits: number,
+    fedStepLayer: string | null,
   ): Conversion & { mask: string } {
     const xb = this.cfg.xb;
     const S = this.S;
@@ -435,7 +475,10 @@ export class CrossbarMvm implements MvmEmitter {
     const c = this.cfg;
     const masked = straightThrough(g, dy, fwd);
     if (!c.backward) return idealMvm.backwardInput(g, spec, masked, w, fwd);
-    const prog = fwd.saved['L'] && fwd.saved['sW'] && fwd.saved['q'] && fwd.saved['levels'] ? { L: fwd.saved['L'], sW: fwd.saved['sW'], q: fwd.saved['q'], levels: fwd.saved['levels'] } : this.program(g, spec, w);
+    const prog =
+      fwd.saved['L'] && fwd.saved['sW'] && fwd.saved['q'] && fwd.saved['levels']
+        ? { L: fwd.saved['L'], sW: fwd.saved['sW'], q: fwd.saved['q'], levels: fwd.saved['levels'] }
+        : this.program(g, spec, w);
     if (c.backwardSides && c.variation && c.programming === 'fed') {
       // Transposed-drive parasitics, programmed by the runtime: the backward arrays' folded matrix.
       prog.L = side(g, c.layer, 'Wfb', this.weightDims(spec));
@@ -449,7 +492,8 @@ export class CrossbarMvm implements MvmEmitter {
     const sD = g.op('Div', [range, g.scalar(enc.qmax)]);
     // No Clip: the range is this tensor's own max |dy|, so |dy|·(q_max/range) rounds to at most q_max.
     const dq = g.op('Round', [g.op('Mul', [masked, g.op('Reciprocal', [sD])])]);
-    const r: Conversion & { image?: boolean } = c.fidelity === 'exact' ? this.exactBackward(g, spec, dq, prog.L, enc, prog.q) : this.fastBackward(g, spec, dq, this.fold(g, prog.L, prog.q), enc);
+    const r: Conversion & { image?: boolean } =
+      c.fidelity === 'exact' ? this.exactBackward(g, spec, dq, prog.L, enc, prog.q) : this.fastBackward(g, spec, dq, this.fold(g, prog.L, prog.q), enc);
     note(g, `bacc:${c.layer}`, r.acc);
     note(g, `blsb:${c.layer}`, r.lsb);
     const scaled = g.op('Mul', [r.acc, g.op('Mul', [g.op('Mul', [r.lsb, sD]), prog.sW])]);
@@ -471,16 +515,21 @@ export class CrossbarMvm implements MvmEmitter {
     const C = Math.ceil(N / Rc);
     const L1 = spec.kind === 'dense' ? 1 : spec.Ho * spec.Wo;
     // dy as columns [N, M] driven into the column tiles.
-    const cols = spec.kind === 'dense'
-      ? g.op('Transpose', [dq], { perm: [1, 0] })
-      : g.op('Transpose', [g.op('Reshape', [dq, g.constInt64([-1, N, L1])])], { perm: [1, 0, 2] });
+    const cols =
+      spec.kind === 'dense'
+        ? g.op('Transpose', [dq], { perm: [1, 0] })
+        : g.op('Transpose', [g.op('Reshape', [dq, g.constInt64([-1, N, L1])])], { perm: [1, 0, 2] });
     const U = g.op('Reshape', [pad(g, cols, spec.kind === 'dense' ? 2 : 3, 0, C * Rc - N), g.constInt64([C, Rc, -1])]);
-    const Lm = g.op('Reshape', [g.op('Transpose', [g.op('Reshape', [pad(g, L, 4, 3, C * Rc - N), g.constInt64([2, S, K, C, Rc])])], { perm: [3, 0, 1, 2, 4] }), g.constInt64([C, 2 * S * K, Rc])]);
+    const Lm = g.op('Reshape', [
+      g.op('Transpose', [g.op('Reshape', [pad(g, L, 4, 3, C * Rc - N), g.constInt64([2, S, K, C, Rc])])], { perm: [3, 0, 1, 2, 4] }),
+      g.constInt64([C, 2 * S * K, Rc]),
+    ]);
     const core = this.exactCore(g, U, Lm, enc, { T: C, R: Rc, N: K, L: L1 }, xb.backward.adc, xb.backward.dacBits, null);
     // [K, M] → dense [B, K]; conv [B, K, L] (folded back by Col2Im).
-    const acc = spec.kind === 'dense'
-      ? g.op('Transpose', [core.acc], { perm: [1, 0] })
-      : g.op('Transpose', [g.op('Reshape', [core.acc, g.constInt64([K, -1, L1])])], { perm: [1, 0, 2] });
+    const acc =
+      spec.kind === 'dense'
+        ? g.op('Transpose', [core.acc], { perm: [1, 0] })
+        : g.op('Transpose', [g.op('Reshape', [core.acc, g.constInt64([K, -1, L1])])], { perm: [1, 0, 2] });
     return { acc, lsb: core.lsb, sat: core.sat };
   }
 
@@ -547,7 +596,10 @@ function pad(g: GraphBuilder, t: string, rank: number, axis: number, extra: numb
 /** Slice levels [2, S, K, N] of the stored unsigned integers U [2, K, N] (cell_bits each, LSB slice first), by integer bit operations. */
 function sliceLevels(g: GraphBuilder, U: string, cellBits: number, S: number): string {
   const u32 = g.op('Unsqueeze', [g.op('Cast', [U], { to: DataType.UINT32 }), g.constInt64([1])]); // [2, 1, K, N]
-  const shifts = g.constUint32(Array.from({ length: S }, (_, s) => s * cellBits), [1, S, 1, 1]);
+  const shifts = g.constUint32(
+    Array.from({ length: S }, (_, s) => s * cellBits),
+    [1, S, 1, 1],
+  );
   const level = g.op('BitwiseAnd', [g.op('BitShift', [u32, shifts], { direction: 'RIGHT' }), g.constUint32([2 ** cellBits - 1], [])]);
   return g.op('Cast', [level], { to: DataType.FLOAT });
 }
@@ -611,7 +663,16 @@ function adcRound(g: GraphBuilder, x: string, step: StepPlan, b: number | string
 }
 
 /** ADC: code = clip(`adcRound`, lo, maxCode); sat = 1 where it clipped high. */
-function convert(g: GraphBuilder, x: string, step: StepPlan, b: number | string, adc: AdcSpec, maxCode: number, signed: boolean, guard: boolean): { code: string; sat: string } {
+function convert(
+  g: GraphBuilder,
+  x: string,
+  step: StepPlan,
+  b: number | string,
+  adc: AdcSpec,
+  maxCode: number,
+  signed: boolean,
+  guard: boolean,
+): { code: string; sat: string } {
   const r = adcRound(g, x, step, b, adc, maxCode, signed, guard);
   const code = g.op('Clip', [r, g.scalar(signed ? -maxCode : 0), g.scalar(maxCode)]);
   const sat = g.op('Cast', [g.op('Greater', [signed ? g.op('Abs', [r]) : r, g.scalar(maxCode)])], { to: DataType.FLOAT });
@@ -654,4 +715,3 @@ function quantile(g: GraphBuilder, flat: string, p: number): string {
   const [top] = g.node('TopK', [flat, k], { axis: 0 }, 2);
   return g.op('ReduceMin', [top!], { keepdims: 0 });
 }
-

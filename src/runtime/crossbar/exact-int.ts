@@ -78,7 +78,7 @@ export function requantPlan(xb: CrossbarSpec, enc: InputEncoding, rows: number):
 export function fedStep(xb: CrossbarSpec, fullScale: number, maxCode: number, rows: number): [number, number, number] {
   const { a, b } = adcStep(fullScale, maxCode);
   const worst = largestSum(xb, xb.dacBits, rows);
-  return [a, b, maxCode <= 255 && worst < 2 ** 24 ? exactMultiplier(a, b, maxCode, worst) ?? 0 : 0];
+  return [a, b, maxCode <= 255 && worst < 2 ** 24 ? (exactMultiplier(a, b, maxCode, worst) ?? 0) : 0];
 }
 
 /** round_half_even(n·a/b) for non-negative integers with 2·n·a + b < 2^53 (exact in double). */
@@ -130,7 +130,14 @@ export type Requantization = { kind: 'scale'; s: string } | { kind: 'divide'; a:
  * (pixel, sample).
  */
 export function integerForwardCore(
-  g: GraphBuilder, spec: MvmSpec, xq: string, Lm: string, enc: InputEncoding, xb: CrossbarSpec, tiles: { T: number; R: number; S: number }, requant: Requantization,
+  g: GraphBuilder,
+  spec: MvmSpec,
+  xq: string,
+  Lm: string,
+  enc: InputEncoding,
+  xb: CrossbarSpec,
+  tiles: { T: number; R: number; S: number },
+  requant: Requantization,
 ): string {
   const { T, R, S } = tiles;
   const K = spec.kind === 'dense' ? spec.K : spec.C * spec.kernel[0] * spec.kernel[1];
@@ -141,7 +148,8 @@ export function integerForwardCore(
   const L8 = g.op('Cast', [Lm], { to: DataType.UINT8 });
   // [T, 2SN, M·J] uint8. QLinearMatMul's multiplier is a_scale·b_scale/y_scale = s·1/1 = s.
   const scale = (b: GraphBuilder, s: string): string => b.op('QLinearMatMul', [L8, s, zero, D, one, zero, one, zero]);
-  const divide = (b: GraphBuilder, a: string, by: string): string => b.op('QuantizeLinear', [b.op('DequantizeLinear', [b.op('MatMulInteger', [L8, D]), a]), by, zero]);
+  const divide = (b: GraphBuilder, a: string, by: string): string =>
+    b.op('QuantizeLinear', [b.op('DequantizeLinear', [b.op('MatMulInteger', [L8, D]), a]), by, zero]);
   let code: string;
   if (requant.kind === 'scale') code = scale(g, requant.s);
   else if (requant.kind === 'divide') code = divide(g, requant.a, requant.b);
@@ -159,9 +167,23 @@ export function integerForwardCore(
   // several times faster than its s8×u8 one); a float MatMul where they do not fit a byte.
   const psw = planeSliceWeights(xb);
   const zp = Math.max(...psw);
-  const ps = 2 * zp <= 255
-    ? g.op('Cast', [g.op('MatMulInteger', [g.constUint8(psw.map((w) => w + zp), [1, 2 * S]), grouped, g.constUint8([zp], [])])], { to: DataType.FLOAT })
-    : g.op('MatMul', [g.constFloat(psw, [1, 2 * S]), g.op('Cast', [grouped], { to: DataType.FLOAT })]); // [T, 1, N·M·J]
+  const ps =
+    2 * zp <= 255
+      ? g.op(
+          'Cast',
+          [
+            g.op('MatMulInteger', [
+              g.constUint8(
+                psw.map((w) => w + zp),
+                [1, 2 * S],
+              ),
+              grouped,
+              g.constUint8([zp], []),
+            ]),
+          ],
+          { to: DataType.FLOAT },
+        )
+      : g.op('MatMul', [g.constFloat(psw, [1, 2 * S]), g.op('Cast', [grouped], { to: DataType.FLOAT })]); // [T, 1, N·M·J]
   return sumStreamsAndTiles(g, ps, enc, T, N);
 }
 
@@ -221,7 +243,10 @@ export function streamDigits(g: GraphBuilder, q: string, enc: InputEncoding, to:
   const base = 2 ** enc.dacBits;
   // Integer bit operations on uint32 (the inputs are non-negative integers below 2^32).
   const split = (u: string, J: number): string => {
-    const shifts = g.constUint32(Array.from({ length: J }, (_, j) => j * enc.dacBits), [J]);
+    const shifts = g.constUint32(
+      Array.from({ length: J }, (_, j) => j * enc.dacBits),
+      [J],
+    );
     const u32 = g.op('Unsqueeze', [g.op('Cast', [u], { to: DataType.UINT32 }), g.constInt64([-1])]);
     return g.op('Cast', [g.op('BitwiseAnd', [g.op('BitShift', [u32, shifts], { direction: 'RIGHT' }), g.constUint32([base - 1], [])])], { to });
   };

@@ -57,7 +57,20 @@ export async function crossbarMvm(pc: PlanCrossbar, W: NpyArray, X: NpyArray, op
   const readNoise = xb.device.readNoise > 0;
   const signed = X.data.some((v) => v < 0);
   const merges = [opts.merge ?? NOT_DECIDED];
-  const emitter = new CrossbarMvm({ layer: 'mvm', xb, fidelity: opts.fidelity, forward: true, backward: false, ranges: 'dynamic', outputs: 'none', variation, readNoise, signedInput: signed, merges, ...(opts.mergeLossless === false ? { mergeLossless: false } : {}) });
+  const emitter = new CrossbarMvm({
+    layer: 'mvm',
+    xb,
+    fidelity: opts.fidelity,
+    forward: true,
+    backward: false,
+    ranges: 'dynamic',
+    outputs: 'none',
+    variation,
+    readNoise,
+    signedInput: signed,
+    merges,
+    ...(opts.mergeLossless === false ? { mergeLossless: false } : {}),
+  });
   const g = new GraphBuilder('mvm');
   g.input('x', 'float', [B, K]);
   g.input('w', 'float', [K, N]);
@@ -71,9 +84,18 @@ export async function crossbarMvm(pc: PlanCrossbar, W: NpyArray, X: NpyArray, op
       feeds[sideName('mvm', 'A')] = new ort.Tensor('float32', eff.A, p.dims);
       feeds[sideName('mvm', 'B')] = new ort.Tensor('float32', eff.B, p.dims);
     }
-    if (readNoise) feeds[sideName('mvm', 'noise')] = new ort.Tensor('float32', new NormalStream(opts.seed, 'read/mvm').fill(new Float32Array(B * N), 0, 1, xb.device.readNoise), [B, N]);
+    if (readNoise)
+      feeds[sideName('mvm', 'noise')] = new ort.Tensor(
+        'float32',
+        new NormalStream(opts.seed, 'read/mvm').fill(new Float32Array(B * N), 0, 1, xb.device.readNoise),
+        [B, N],
+      );
     const out = await session.run(feeds);
-    return { data: Float32Array.from(out['y']!.data as Float32Array), shape: X.shape.length === 1 ? [N] : [B, N], merge: opts.mergeLossless === false ? { ...merges[0]!, applied: false, reason: 'merging switched off' } : merges[0]! };
+    return {
+      data: Float32Array.from(out['y']!.data as Float32Array),
+      shape: X.shape.length === 1 ? [N] : [B, N],
+      merge: opts.mergeLossless === false ? { ...merges[0]!, applied: false, reason: 'merging switched off' } : merges[0]!,
+    };
   } finally {
     await session.release();
   }

@@ -49,15 +49,20 @@ export function assertCrossbarSupported(exp: PlanExperiment): void {
   for (const layer of exp.network.layers) {
     if (layer.mapping?.target !== 'crossbar') continue;
     const pc = exp.crossbars[layer.mapping.crossbar ?? ''];
-    if (!pc) throw new XbarcRuntimeError('crossbar/missing', `layer "${layer.name}" maps to crossbar "${layer.mapping.crossbar}", which the plan does not define`);
+    if (!pc)
+      throw new XbarcRuntimeError('crossbar/missing', `layer "${layer.name}" maps to crossbar "${layer.mapping.crossbar}", which the plan does not define`);
     assertConfigSupported(pc, exp.fidelity);
   }
 }
 
 export function assertConfigSupported(c: CrossbarSpec, fidelity: 'fast' | 'exact'): void {
-  if (c.mapping === 'offset' && c.weightBits < 2) throw new XbarcRuntimeError('crossbar/bad-settings', `crossbar ${c.name}: offset mapping needs weight_bits ≥ 2 (one bit is the sign)`);
+  if (c.mapping === 'offset' && c.weightBits < 2)
+    throw new XbarcRuntimeError('crossbar/bad-settings', `crossbar ${c.name}: offset mapping needs weight_bits ≥ 2 (one bit is the sign)`);
   if (fidelity === 'exact' && c.device.readNoise > 0) {
-    throw new XbarcRuntimeError('run/unsupported-fidelity', `crossbar ${c.name}: read noise at fidelity exact is not supported yet (fidelity fast applies it to the layer-level output)`);
+    throw new XbarcRuntimeError(
+      'run/unsupported-fidelity',
+      `crossbar ${c.name}: read noise at fidelity exact is not supported yet (fidelity fast applies it to the layer-level output)`,
+    );
   }
 }
 
@@ -127,7 +132,12 @@ export class CrossbarRuntime {
   readonly evalSelector: MvmSelector;
   readonly evalTime: number;
 
-  private constructor(readonly exp: PlanExperiment, private readonly engine: EngineSettings, private readonly mergeLossless: boolean, programming: 'graph' | 'fed') {
+  private constructor(
+    readonly exp: PlanExperiment,
+    private readonly engine: EngineSettings,
+    private readonly mergeLossless: boolean,
+    programming: 'graph' | 'fed',
+  ) {
     const fidelity = exp.fidelity as 'exact' | 'fast';
     this.evalTime = exp.evaluate.time;
     for (const layer of exp.network.layers) {
@@ -139,7 +149,17 @@ export class CrossbarRuntime {
       const K = layer.mapping.matrix.rows;
       const N = layer.mapping.matrix.cols;
       const weightDims = layer.op.kind === 'conv2d' ? [N, K / (layer.op.kernel[0] * layer.op.kernel[1]), ...layer.op.kernel] : [K, N];
-      this.layers.set(layer.name, { layer, xb, signed: inputSigned(exp.network, layer), K, N, outShape: layer.outputShape, kind: layer.op.kind === 'dense' ? 'dense' : 'conv', weightDims, par });
+      this.layers.set(layer.name, {
+        layer,
+        xb,
+        signed: inputSigned(exp.network, layer),
+        K,
+        N,
+        outShape: layer.outputShape,
+        kind: layer.op.kind === 'dense' ? 'dense' : 'conv',
+        weightDims,
+        par,
+      });
       if (par) this.parasitic.set(layer.name, { trainRuns: 0, refreshes: 0, arraySolves: 0, ms: 0 });
     }
     const stages = exp.train?.nonideal ?? [];
@@ -152,10 +172,22 @@ export class CrossbarRuntime {
         let m = cache.get(name);
         if (!m) {
           m = new CrossbarMvm({
-            layer: name, xb: e.xb, fidelity, forward: true, backward: false, ranges: 'static', outputs: 'none',
-            variation: hasVariation(e.xb, this.evalTime) || e.par !== null, backwardSides: e.par?.backward === 'transposed', readNoise: e.xb.device.readNoise > 0, signedInput: e.signed, merges: e.layer.mapping?.merges, mergeLossless: this.mergeLossless,
+            layer: name,
+            xb: e.xb,
+            fidelity,
+            forward: true,
+            backward: false,
+            ranges: 'static',
+            outputs: 'none',
+            variation: hasVariation(e.xb, this.evalTime) || e.par !== null,
+            backwardSides: e.par?.backward === 'transposed',
+            readNoise: e.xb.device.readNoise > 0,
+            signedInput: e.signed,
+            merges: e.layer.mapping?.merges,
+            mergeLossless: this.mergeLossless,
             // Fidelity fast: weights programmed here in JS (config.ts programFolded), not in-graph.
-            programming: fidelity === 'fast' ? programming : 'graph', ...over,
+            programming: fidelity === 'fast' ? programming : 'graph',
+            ...over,
           });
           cache.set(name, m);
         }
@@ -168,7 +200,6 @@ export class CrossbarRuntime {
     this.statsSelector = make({ outputs: 'stats' });
   }
 
-
   /** Where the parasitic models read a layer's current weights (the trainer's live state). */
   setWeightSource(fn: (layer: string) => Float32Array | undefined): void {
     this.weightSource = fn;
@@ -177,7 +208,8 @@ export class CrossbarRuntime {
   /** Per layer with parasitics: refreshes (solves of all its arrays), array solves, solve time. */
   parasiticSolves(): Record<string, { refreshes: number; arraySolves: number; ms: number; meanD: number | null }> {
     const out: Record<string, { refreshes: number; arraySolves: number; ms: number; meanD: number | null }> = {};
-    for (const [name, st] of this.parasitic) out[name] = { refreshes: st.refreshes, arraySolves: st.arraySolves, ms: st.ms, meanD: (st.eval ?? st.train)?.meanD ?? null };
+    for (const [name, st] of this.parasitic)
+      out[name] = { refreshes: st.refreshes, arraySolves: st.arraySolves, ms: st.ms, meanD: (st.eval ?? st.train)?.meanD ?? null };
     return out;
   }
 
@@ -230,7 +262,11 @@ export class CrossbarRuntime {
    * reference the tests compare against). Exact fidelity always programs in-graph. `engine`: the
    * threads and spinning of its calibration and statistics sessions (the trainer's, in a run).
    */
-  static create(exp: PlanExperiment, engine: EngineOptions = {}, opts: { mergeLossless?: boolean; programming?: 'graph' | 'fed' } = {}): CrossbarRuntime | null {
+  static create(
+    exp: PlanExperiment,
+    engine: EngineOptions = {},
+    opts: { mergeLossless?: boolean; programming?: 'graph' | 'fed' } = {},
+  ): CrossbarRuntime | null {
     if (exp.fidelity === 'ideal') return null;
     if (!exp.network.layers.some((l) => l.mapping?.target === 'crossbar')) return null;
     assertCrossbarSupported(exp);
@@ -271,7 +307,11 @@ export class CrossbarRuntime {
     const byLayer = new Map<string, Set<string>>();
     for (const input of graph.sideInputs) {
       if (input.owner !== 'crossbar') continue; // not ours (e.g. a transform's mask, fed by the caller)
-      if (!this.layers.has(input.layer)) throw new XbarcRuntimeError('crossbar/side-input', `graph input "${input.name}" belongs to layer "${input.layer}", which is not a crossbar layer of this experiment`);
+      if (!this.layers.has(input.layer))
+        throw new XbarcRuntimeError(
+          'crossbar/side-input',
+          `graph input "${input.name}" belongs to layer "${input.layer}", which is not a crossbar layer of this experiment`,
+        );
       const kinds = byLayer.get(input.layer) ?? new Set<string>();
       kinds.add(input.kind);
       byLayer.set(input.layer, kinds);
@@ -287,7 +327,8 @@ export class CrossbarRuntime {
           const r = this.ranges.get(layer);
           if (!r) throw new XbarcRuntimeError('crossbar/uncalibrated', `layer "${layer}": the crossbar ranges are not calibrated yet (run calibrate() first)`);
           // The step as [a, b, s] (LSB = b/a level units, exact float32 values; s the integer core's exact multiplier or 0).
-          feeds[input] = kind === 'xrange' ? new ort.Tensor('float32', Float32Array.of(r.xrange), []) : new ort.Tensor('float32', Float32Array.from(r.step), [3]);
+          feeds[input] =
+            kind === 'xrange' ? new ort.Tensor('float32', Float32Array.of(r.xrange), []) : new ort.Tensor('float32', Float32Array.from(r.step), [3]);
         } else if (kind === 'noise') {
           const size = batch * e.outShape.reduce((a, b) => a * b, 1);
           const buf = this.buffer(`${layer}|${graph.purpose}|noise|${batch}`, size, [batch, ...e.outShape]);
@@ -302,7 +343,6 @@ export class CrossbarRuntime {
     return feeds;
   };
 
-
   private buffer(key: string, size: number, dims: number[]): FeedBuffer {
     let b = this.buffers.get(key);
     if (!b) {
@@ -312,7 +352,6 @@ export class CrossbarRuntime {
     }
     return b;
   }
-
 
   private foldedState(layer: string, e: LayerEntry, evaluation: boolean, par: EffectiveProgramming | null): FoldedState {
     const layout = e.kind === 'dense' ? 'kn' : 'nk';
@@ -343,7 +382,8 @@ export class CrossbarRuntime {
     // Parasitics: one solve (or the kept D) per layer and run.
     const par = e.par ? this.effective(layer, evaluation, kinds.has('Ab') || kinds.has('Wfb')) : null;
     if (kinds.has('A') || kinds.has('B') || kinds.has('Ab') || kinds.has('Bb')) {
-      if ((kinds.has('Ab') || kinds.has('Bb')) && !par) throw new XbarcRuntimeError('crossbar/side-input', `graph input "${sideName(layer, 'Ab')}" without parasitics`);
+      if ((kinds.has('Ab') || kinds.has('Bb')) && !par)
+        throw new XbarcRuntimeError('crossbar/side-input', `graph input "${sideName(layer, 'Ab')}" without parasitics`);
       const p = par ?? this.program(layer, evaluation);
       const dims = this.program(layer, evaluation).dims;
       if (kinds.has('A')) feeds[sideName(layer, 'A')] = new ort.Tensor('float32', p.A, dims);
@@ -353,7 +393,11 @@ export class CrossbarRuntime {
     }
     if (!kinds.has('Wf') && !kinds.has('Wfb') && !kinds.has('sW')) return;
     const w = this.weightSource?.(layer);
-    if (!w) throw new XbarcRuntimeError('crossbar/internal', `layer "${layer}": fidelity fast programs the weights in the runtime and needs the current weights (no weight source: call setWeightSource)`);
+    if (!w)
+      throw new XbarcRuntimeError(
+        'crossbar/internal',
+        `layer "${layer}": fidelity fast programs the weights in the runtime and needs the current weights (no weight source: call setWeightSource)`,
+      );
     const f = this.foldedState(layer, e, evaluation, par);
     const purpose = evaluation ? 'eval' : 'train';
     const size = e.K * e.N;
@@ -380,7 +424,6 @@ export class CrossbarRuntime {
     if (wfb) feeds[sideName(layer, 'Wfb')] = wfb.tensor;
     if (kinds.has('sW')) feeds[sideName(layer, 'sW')] = new ort.Tensor('float32', Float32Array.of(this.scales.get(`${layer}|${purpose}`)!), []);
   }
-
 
   /** Set the static ranges directly (tests): the input range and the ADC full scale in level units. */
   setRanges(layer: string, r: { xrange: number; fullScale: number }): void {
@@ -418,7 +461,13 @@ export class CrossbarRuntime {
   }
 
   /** Per-layer statistics of the evaluation graph on a batch (saturation, SNR vs the ideal MVM). */
-  async stats(trainer: Trainer, x: Float32Array, y: Int32Array, chunk = 100, updates?: Record<string, { update: string; [k: string]: unknown }>): Promise<LayerStats[]> {
+  async stats(
+    trainer: Trainer,
+    x: Float32Array,
+    y: Int32Array,
+    chunk = 100,
+    updates?: Record<string, { update: string; [k: string]: unknown }>,
+  ): Promise<LayerStats[]> {
     const s = await openGraphSession(buildEvalGraph(this.exp.network, this.statsSelector), this.engine);
     const per = this.exp.network.inputShape.reduce((a, b) => a * b, 1);
     const acc = new Map<string, { sig: number; err: number; sat: number; conv: number }>();
@@ -452,9 +501,26 @@ export class CrossbarRuntime {
         update: updates?.[name]?.update ?? (digitalUpdate ? `digital: no device update model applies to this layer` : 'digital'),
       };
       const u = updates?.[name];
-      if (u) stats.deviceUpdate = { scale: u['scale'], levels: u['levels'], saturated: u['saturated'], updates: u['updates'], updateMsPerStep: u['updateMsPerStep'] };
+      if (u)
+        stats.deviceUpdate = {
+          scale: u['scale'],
+          levels: u['levels'],
+          saturated: u['saturated'],
+          updates: u['updates'],
+          updateMsPerStep: u['updateMsPerStep'],
+        };
       const par = this.parasitic.get(name);
-      if (par && e.par) stats.parasitics = { model: e.par.kind, refresh: e.par.refresh, backward: e.par.backward, trainRefreshes: par.trainRefreshes ?? 0, refreshes: par.refreshes, arraySolves: par.arraySolves, solveSeconds: par.ms / 1000, meanDistortion: (par.eval ?? par.train)?.meanD ?? null };
+      if (par && e.par)
+        stats.parasitics = {
+          model: e.par.kind,
+          refresh: e.par.refresh,
+          backward: e.par.backward,
+          trainRefreshes: par.trainRefreshes ?? 0,
+          refreshes: par.refreshes,
+          arraySolves: par.arraySolves,
+          solveSeconds: par.ms / 1000,
+          meanDistortion: (par.eval ?? par.train)?.meanD ?? null,
+        };
       const merged = merges[name];
       stats.mergedExact = merged ?? null;
       if (r) {

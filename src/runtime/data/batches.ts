@@ -39,13 +39,7 @@ export function epochOrder(count: number, seed: number, epoch: number): Int32Arr
  * Copy samples indices[start .. start+size) of a split into contiguous buffers. The last batch
  * of an epoch may be short; pass `out` buffers to reuse them across steps.
  */
-export function gatherBatch(
-  split: Split,
-  indices: ArrayLike<number>,
-  start: number,
-  size: number,
-  out?: { x: Float32Array; y: Int32Array },
-): Split {
+export function gatherBatch(split: Split, indices: ArrayLike<number>, start: number, size: number, out?: { x: Float32Array; y: Int32Array }): Split {
   const n = Math.max(0, Math.min(size, indices.length - start));
   const sampleSize = split.count === 0 ? 0 : split.x.length / split.count;
   const x = out && out.x.length >= n * sampleSize ? out.x.subarray(0, n * sampleSize) : new Float32Array(n * sampleSize);

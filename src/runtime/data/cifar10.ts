@@ -22,10 +22,7 @@ export function readCifarBatch(file: string): RawSplit {
   if (buf.length === 0) throw new XbarcDataError('data/empty', `${file}: CIFAR-10 batch file is empty`);
   if (buf.length % RECORD !== 0) {
     const expected = Math.ceil(buf.length / RECORD) * RECORD;
-    throw new XbarcDataError(
-      'data/truncated',
-      `${file}: truncated: expected ${expected} bytes (a whole number of ${RECORD}-byte records), got ${buf.length}`,
-    );
+    throw new XbarcDataError('data/truncated', `${file}: truncated: expected ${expected} bytes (a whole number of ${RECORD}-byte records), got ${buf.length}`);
   }
   const count = buf.length / RECORD;
   const labels = new Uint8Array(count);

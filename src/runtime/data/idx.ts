@@ -52,7 +52,12 @@ function hex(bytes: ArrayLike<number>, n: number): string {
   return s;
 }
 
-export interface IdxImages { count: number; rows: number; cols: number; pixels: Uint8Array }
+export interface IdxImages {
+  count: number;
+  rows: number;
+  cols: number;
+  pixels: Uint8Array;
+}
 
 export function readIdxImages(file: string): IdxImages {
   const { dims, data } = parseIdx(readMaybeGzip(file), file, 3);
@@ -83,10 +88,7 @@ export function readIdxPair(imagesFile: string, labelsFile: string): RawSplit & 
   const images = readIdxImages(imagesFile);
   const labels = readIdxLabels(labelsFile);
   if (labels.length !== images.count) {
-    throw new XbarcDataError(
-      'data/count-mismatch',
-      `${labelsFile}: count mismatch: ${labels.length} labels but ${imagesFile} has ${images.count} images`,
-    );
+    throw new XbarcDataError('data/count-mismatch', `${labelsFile}: count mismatch: ${labels.length} labels but ${imagesFile} has ${images.count} images`);
   }
   return { pixels: images.pixels, labels, count: images.count, rows: images.rows, cols: images.cols };
 }

@@ -37,9 +37,7 @@ function digitsDir(): string {
 
 async function decodeEmbeddedMnist(): Promise<RawSplit> {
   const dir = digitsDir();
-  const perClass = await Promise.all(
-    Array.from({ length: MNIST_CLASSES }, (_, digit) => readDigitFile(join(dir, `${digit}.json`))),
-  );
+  const perClass = await Promise.all(Array.from({ length: MNIST_CLASSES }, (_, digit) => readDigitFile(join(dir, `${digit}.json`))));
   const count = perClass.reduce((n, a) => n + a.length / PIXELS, 0);
   const pixels = new Uint8Array(count * PIXELS);
   const labels = new Uint8Array(count);

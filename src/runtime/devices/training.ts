@@ -58,7 +58,9 @@ export interface DeviceUpdaterOptions {
 
 /** Describe an update model for results.json ("txsim(v=0.01, gamma=5)"). */
 export function describeModel(m: UpdateModel): string {
-  const args = Object.entries(m).filter(([k]) => k !== 'kind').map(([k, v]) => `${k}=${v}`);
+  const args = Object.entries(m)
+    .filter(([k]) => k !== 'kind')
+    .map(([k, v]) => `${k}=${v}`);
   return `${m.kind}${args.length ? `(${args.join(', ')})` : ''}`;
 }
 
@@ -74,7 +76,12 @@ export class DeviceUpdater {
    * (fidelity ideal, no `update` in train.nonideal, or no crossbar layers).
    * `weights` are the initial weights by state name; `params` maps layer → weight state name.
    */
-  static create(exp: PlanExperiment, weights: Record<string, Float32Array>, params: Map<string, string>, opts: DeviceUpdaterOptions = {}): DeviceUpdater | null {
+  static create(
+    exp: PlanExperiment,
+    weights: Record<string, Float32Array>,
+    params: Map<string, string>,
+    opts: DeviceUpdaterOptions = {},
+  ): DeviceUpdater | null {
     if (exp.fidelity === 'ideal' || !exp.train || !exp.train.nonideal.includes('update')) return null;
     const u = new DeviceUpdater();
     const headroom = opts.headroom ?? exp.train.headroom;

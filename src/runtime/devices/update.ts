@@ -66,8 +66,21 @@ export interface DeviceState {
 
 /** NeuroSim's anchors α → A_norm (MODELS.md §3). */
 export const A_NORM_ANCHORS: ReadonlyArray<readonly [number, number]> = [
-  [0.01, 126.269], [0.04, 31.567], [0.1, 12.626], [0.5, 2.52], [0.61, 2.063], [0.63, 1.997], [1.0, 1.2517],
-  [1.46, 0.8487], [1.75, 0.7021], [1.94, 0.6292], [2.4, 0.4992], [3.68, 0.3006], [4.88, 0.2003], [6.76, 0.1003], [9.0, 0.0228],
+  [0.01, 126.269],
+  [0.04, 31.567],
+  [0.1, 12.626],
+  [0.5, 2.52],
+  [0.61, 2.063],
+  [0.63, 1.997],
+  [1.0, 1.2517],
+  [1.46, 0.8487],
+  [1.75, 0.7021],
+  [1.94, 0.6292],
+  [2.4, 0.4992],
+  [3.68, 0.3006],
+  [4.88, 0.2003],
+  [6.76, 0.1003],
+  [9.0, 0.0228],
 ];
 
 /**
@@ -132,8 +145,10 @@ export function writeNoiseSigma(gamma: number, dG: number, range: ConductanceRan
 // ---- device state ----------------------------------------------------------------------------
 
 function checkRange(r: ConductanceRange): void {
-  if (!(r.gMin >= 0 && r.gMax > r.gMin && Number.isFinite(r.gMax))) throw new RangeError(`conductance range must satisfy 0 ≤ G_min < G_max, got [${r.gMin}, ${r.gMax}]`);
-  if (r.levels !== undefined && r.levels !== 0 && !(Number.isInteger(r.levels) && r.levels >= 2)) throw new RangeError(`levels must be an integer ≥ 2 (or 0 for a continuum), got ${r.levels}`);
+  if (!(r.gMin >= 0 && r.gMax > r.gMin && Number.isFinite(r.gMax)))
+    throw new RangeError(`conductance range must satisfy 0 ≤ G_min < G_max, got [${r.gMin}, ${r.gMax}]`);
+  if (r.levels !== undefined && r.levels !== 0 && !(Number.isInteger(r.levels) && r.levels >= 2))
+    throw new RangeError(`levels must be an integer ≥ 2 (or 0 for a continuum), got ${r.levels}`);
 }
 
 function pMaxOf(r: ConductanceRange): number {
@@ -195,7 +210,16 @@ function snap(g: number, r: ConductanceRange, rounding: 'nearest' | 'stochastic'
  * `out` (default: g itself, in place) and returns it. `state` holds per-device parameters
  * (createDeviceState); it is created without variation when absent and the model needs it.
  */
-export function applyUpdate(g: Conductances, dG: ArrayLike<number>, model: UpdateModel, range: ConductanceRange, rng: Rng, state?: DeviceState, opts: UpdateOptions = {}, out: Conductances = g): Conductances {
+export function applyUpdate(
+  g: Conductances,
+  dG: ArrayLike<number>,
+  model: UpdateModel,
+  range: ConductanceRange,
+  rng: Rng,
+  state?: DeviceState,
+  opts: UpdateOptions = {},
+  out: Conductances = g,
+): Conductances {
   checkRange(range);
   const n = g.length;
   if (dG.length !== n || out.length !== n) throw new RangeError(`applyUpdate: G has ${n} values, ΔG ${dG.length}, out ${out.length}`);
@@ -210,7 +234,10 @@ export function applyUpdate(g: Conductances, dG: ArrayLike<number>, model: Updat
     case 'txsim': {
       for (let k = 0; k < n; k++) {
         const d = dG[k]!;
-        if (d === 0) { out[k] = g[k]!; continue; }
+        if (d === 0) {
+          out[k] = g[k]!;
+          continue;
+        }
         const gk = Math.min(gMax, Math.max(gMin, g[k]!));
         let next = gk + asymDelta(gk, d, model.v, gMin, gMax);
         if (model.gamma > 0) next += writeNoiseSigma(model.gamma, d, range) * rng.normal();
@@ -226,7 +253,10 @@ export function applyUpdate(g: Conductances, dG: ArrayLike<number>, model: Updat
       const sigma = model.c2c * span;
       for (let k = 0; k < n; k++) {
         const pulses = Math.round(dG[k]! / step);
-        if (pulses === 0) { out[k] = g[k]!; continue; }
+        if (pulses === 0) {
+          out[k] = g[k]!;
+          continue;
+        }
         const a = pulses > 0 ? st.aLtp![k]! : st.aLtd![k]!;
         let p = pulseOf(g[k]!, a, pMax, gMin, gMax);
         // on the curve's grid (no noise so far), keep the pulse number an exact integer
@@ -249,7 +279,10 @@ export function applyUpdate(g: Conductances, dG: ArrayLike<number>, model: Updat
       for (let k = 0; k < n; k++) {
         const dw = (dG[k]! / span) * wSpan;
         let pulses = Math.round(Math.abs(dw) / m.dw_min);
-        if (pulses === 0) { out[k] = g[k]!; continue; }
+        if (pulses === 0) {
+          out[k] = g[k]!;
+          continue;
+        }
         pulses = Math.min(pulses, cap);
         let w = m.w_min + ((Math.min(gMax, Math.max(gMin, g[k]!)) - gMin) / span) * wSpan;
         const up = dw > 0;

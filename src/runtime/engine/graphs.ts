@@ -160,7 +160,9 @@ function emitForward(g: GraphBuilder, net: PlanNetwork, spec: GraphSpec, select:
     const transform = spec.transforms?.[layer.name];
     let weight = `${layer.name}/weight`;
     if (transform) {
-      const dims = layerEmitter(layer).params(layer).find((p) => p.role === 'weight')?.dims;
+      const dims = layerEmitter(layer)
+        .params(layer)
+        .find((p) => p.role === 'weight')?.dims;
       if (!dims) throw new XbarcRuntimeError('engine/bad-transform', `layer "${layer.name}" has no weight to transform`);
       const t = emitTransform(g, transform, weight, layer.name, dims);
       transformBackward.set(weight, t.backward);
@@ -234,7 +236,13 @@ function emitLossTerms(g: GraphBuilder, logits: string, classes: number): { logp
  * One head's cross-entropy: the batch mean (and its gradient wrt the logits, (softmax − onehot)/B)
  * or the batch sum (evaluation, no gradient).
  */
-function emitHeadLoss(g: GraphBuilder, logits: string, classes: number, reduction: GraphSpec['reduction'], withGradient: boolean): { loss: string; dLogits: string | null; correct: string } {
+function emitHeadLoss(
+  g: GraphBuilder,
+  logits: string,
+  classes: number,
+  reduction: GraphSpec['reduction'],
+  withGradient: boolean,
+): { loss: string; dLogits: string | null; correct: string } {
   const { logp, onehot, correct } = emitLossTerms(g, logits, classes);
   if (reduction === 'sum') {
     const loss = g.op('Neg', [g.op('ReduceSum', [g.op('Mul', [onehot, logp])], { keepdims: 0 })]);
@@ -284,7 +292,11 @@ export function buildGraph(net: PlanNetwork, spec: GraphSpec, select: MvmSelecto
   // Extra terms over views of parameters: value into the loss, gradient into the parameter's.
   for (const term of spec.terms ?? []) {
     const views = term.views.map((v) => viewOf(g, net, v));
-    const t = emitTerm(g, term, views.map((v) => v.tensor));
+    const t = emitTerm(
+      g,
+      term,
+      views.map((v) => v.tensor),
+    );
     losses.push(scaled(g, t.value, term.weight));
     g.output(termName(term.name), t.value, 'float', []);
     if (!differentiate) continue;
@@ -312,7 +324,12 @@ export function buildGraph(net: PlanNetwork, spec: GraphSpec, select: MvmSelecto
   if (spec.outputs.correct && correct) g.output(OUT_CORRECT, correct, 'float', []);
   if (spec.outputs.logits && spec.heads.length <= 1) g.output(OUT_LOGITS, em.acts.get(spec.heads[0]?.layer ?? lastLayer)!, 'float', ['N', net.classes]);
   for (const [name, v] of Object.entries(spec.freeze ?? {})) g.freeze(name, v.data, v.dims);
-  return finish(g, spec, stateInputs.filter((n) => !spec.freeze?.[n]), next);
+  return finish(
+    g,
+    spec,
+    stateInputs.filter((n) => !spec.freeze?.[n]),
+    next,
+  );
 }
 
 /** The optimizer update of every parameter and the batchnorm running statistics, as `next:*` outputs. */
@@ -336,17 +353,39 @@ function emitOptimizerStep(g: GraphBuilder, opt: Optimizer, state: NetworkState,
 
 /** One SGD/Adam step on batch statistics: forward, mean loss, backward, update. */
 export function trainGraphSpec(opt: Optimizer): GraphSpec {
-  return { purpose: 'train', statistics: 'batch', differentiate: { params: true, input: false }, heads: [{ weight: 1 }], reduction: 'mean', update: opt, outputs: { loss: true, correct: true } };
+  return {
+    purpose: 'train',
+    statistics: 'batch',
+    differentiate: { params: true, input: false },
+    heads: [{ weight: 1 }],
+    reduction: 'mean',
+    update: opt,
+    outputs: { loss: true, correct: true },
+  };
 }
 
 /** Evaluation on running statistics: the loss summed over the batch, #correct, optionally the logits. */
 export function evalGraphSpec(withLogits = false): GraphSpec {
-  return { purpose: 'eval', statistics: 'running', differentiate: { params: false, input: false }, heads: [{ weight: 1 }], reduction: 'sum', outputs: { loss: true, correct: true, logits: withLogits } };
+  return {
+    purpose: 'eval',
+    statistics: 'running',
+    differentiate: { params: false, input: false },
+    heads: [{ weight: 1 }],
+    reduction: 'sum',
+    outputs: { loss: true, correct: true, logits: withLogits },
+  };
 }
 
 /** The raw gradients of the mean loss on batch statistics (tests, tools). */
 export function gradsGraphSpec(): GraphSpec {
-  return { purpose: 'grads', statistics: 'batch', differentiate: { params: true, input: false }, heads: [{ weight: 1 }], reduction: 'mean', outputs: { loss: true, correct: true, paramGrads: true } };
+  return {
+    purpose: 'grads',
+    statistics: 'batch',
+    differentiate: { params: true, input: false },
+    heads: [{ weight: 1 }],
+    reduction: 'mean',
+    outputs: { loss: true, correct: true, paramGrads: true },
+  };
 }
 
 /**
@@ -354,11 +393,20 @@ export function gradsGraphSpec(): GraphSpec {
  * network, as an attacker sees it): adversarial examples, saliency.
  */
 export function inputGradSpec(): GraphSpec {
-  return { purpose: 'custom', statistics: 'running', differentiate: { params: false, input: true }, heads: [{ weight: 1 }], reduction: 'mean', outputs: { loss: true, correct: true, inputGrad: true } };
+  return {
+    purpose: 'custom',
+    statistics: 'running',
+    differentiate: { params: false, input: true },
+    heads: [{ weight: 1 }],
+    reduction: 'mean',
+    outputs: { loss: true, correct: true, inputGrad: true },
+  };
 }
 
-export const buildTrainGraph = (net: PlanNetwork, opt: Optimizer, select: MvmSelector = idealSelector): BuiltGraph => buildGraph(net, trainGraphSpec(opt), select);
-export const buildEvalGraph = (net: PlanNetwork, select: MvmSelector = idealSelector, withLogits = false): BuiltGraph => buildGraph(net, evalGraphSpec(withLogits), select);
+export const buildTrainGraph = (net: PlanNetwork, opt: Optimizer, select: MvmSelector = idealSelector): BuiltGraph =>
+  buildGraph(net, trainGraphSpec(opt), select);
+export const buildEvalGraph = (net: PlanNetwork, select: MvmSelector = idealSelector, withLogits = false): BuiltGraph =>
+  buildGraph(net, evalGraphSpec(withLogits), select);
 export const buildGradsGraph = (net: PlanNetwork, select: MvmSelector = idealSelector): BuiltGraph => buildGraph(net, gradsGraphSpec(), select);
 
 function finish(g: GraphBuilder, spec: GraphSpec, stateInputs: string[], next: Record<string, string>): BuiltGraph {

@@ -24,7 +24,13 @@ export interface InputGradientResult {
  * `weights`: the network's state by name ("conv1/weight", "bn1/running_mean", …; e.g. a trained
  * run's, or `Trainer.getWeights()`); missing tensors take the seeded initialization.
  */
-export async function inputGradient(exp: PlanExperiment, weights: Record<string, Float32Array>, x: Float32Array, y: Int32Array, opts: EngineOptions = {}): Promise<InputGradientResult> {
+export async function inputGradient(
+  exp: PlanExperiment,
+  weights: Record<string, Float32Array>,
+  x: Float32Array,
+  y: Int32Array,
+  opts: EngineOptions = {},
+): Promise<InputGradientResult> {
   const engine = resolveEngine(opts);
   const xb = CrossbarRuntime.create(exp, engine);
   const base = { initialState: weights, ...engine };
@@ -41,4 +47,3 @@ export async function inputGradient(exp: PlanExperiment, weights: Record<string,
     await xb?.release();
   }
 }
-

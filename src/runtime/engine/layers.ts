@@ -136,9 +136,7 @@ const conv2d: LayerEmitter = {
   params(layer) {
     const op = layer.op as Conv2dOp;
     const fanIn = layer.inputShape[0]! * op.kernel[0] * op.kernel[1];
-    const decls: ParamDecl[] = [
-      { role: 'weight', dims: [op.outChannels, layer.inputShape[0]!, ...op.kernel], decay: true, init: { kind: 'he', fanIn } },
-    ];
+    const decls: ParamDecl[] = [{ role: 'weight', dims: [op.outChannels, layer.inputShape[0]!, ...op.kernel], decay: true, init: { kind: 'he', fanIn } }];
     if (op.bias) decls.push({ role: 'bias', dims: [op.outChannels], decay: false, init: { kind: 'zeros' } });
     return decls;
   },
@@ -267,7 +265,19 @@ const avgpool: LayerEmitter = {
     // The adjoint of a depthwise box filter: ConvTranspose with a constant 1/(kh·kw) kernel.
     const [kh, kw] = op.kernel;
     const kernel = g.constFloat(new Array<number>(C * kh * kw).fill(1 / (kh * kw)), [C, 1, kh, kw]);
-    const spec = { kind: 'conv2d' as const, layer: layer.name, C, H, W, O: C, kernel: op.kernel, stride: op.stride, pads: op.padding, Ho: layer.outputShape[1]!, Wo: layer.outputShape[2]! };
+    const spec = {
+      kind: 'conv2d' as const,
+      layer: layer.name,
+      C,
+      H,
+      W,
+      O: C,
+      kernel: op.kernel,
+      stride: op.stride,
+      pads: op.padding,
+      Ho: layer.outputShape[1]!,
+      Wo: layer.outputShape[2]!,
+    };
     const dx = g.op('ConvTranspose', [dy, kernel], {
       kernel_shape: [kh, kw],
       strides: [...op.stride],

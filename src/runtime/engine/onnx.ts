@@ -44,7 +44,8 @@ export type ElemType = 'float' | 'int64' | 'int32' | 'uint32' | 'uint8' | 'int8'
 export type Dim = number | string;
 
 /** Attribute values: integers and integer lists by default; floats must be wrapped. */
-export type AttrValue = number | number[] | string | { f: number } | { floats: number[] } | { tensor: onnxProto.onnx.ITensorProto } | { graph: onnxProto.onnx.IGraphProto };
+export type AttrValue =
+  number | number[] | string | { f: number } | { floats: number[] } | { tensor: onnxProto.onnx.ITensorProto } | { graph: onnxProto.onnx.IGraphProto };
 
 /** Wrap a float attribute (a bare number is an INT attribute). */
 export const f = (value: number): { f: number } => ({ f: value });
@@ -118,7 +119,14 @@ export class GraphBuilder {
     const t = then.subgraph();
     const e = otherwise.subgraph();
     const outputs = Array.from({ length: t.graph.output!.length }, () => this.fresh('If'));
-    this.nodes.push({ opType: 'If', inputs: [cond], outputs, attrs: { then_branch: { graph: t.graph }, else_branch: { graph: e.graph } }, name: outputs[0]!, implicit: [...t.outer, ...e.outer] });
+    this.nodes.push({
+      opType: 'If',
+      inputs: [cond],
+      outputs,
+      attrs: { then_branch: { graph: t.graph }, else_branch: { graph: e.graph } },
+      name: outputs[0]!,
+      implicit: [...t.outer, ...e.outer],
+    });
     return outputs;
   }
 
@@ -295,7 +303,12 @@ function valueInfo(name: string, elem: ElemType, dims?: Dim[]): onnxProto.onnx.I
   return { name, type: { tensorType } };
 }
 
-function tensorProto(name: string, elem: ElemType, dims: number[], data: Float32Array | BigInt64Array | Int32Array | Uint32Array | Uint8Array | Int8Array): onnxProto.onnx.ITensorProto {
+function tensorProto(
+  name: string,
+  elem: ElemType,
+  dims: number[],
+  data: Float32Array | BigInt64Array | Int32Array | Uint32Array | Uint8Array | Int8Array,
+): onnxProto.onnx.ITensorProto {
   return {
     name,
     dataType: ELEM[elem],

@@ -38,7 +38,11 @@ export interface EpochResult {
 }
 
 /** evaluate.repeats > 1: the spread of the final evaluations (final's numbers are their means). */
-export interface RepeatedEvaluation { n: number; testAccuracy: Spread; testLoss: Spread }
+export interface RepeatedEvaluation {
+  n: number;
+  testAccuracy: Spread;
+  testLoss: Spread;
+}
 
 export interface ExperimentOutcome {
   experiment: string;
@@ -92,13 +96,27 @@ export async function runExperiment(exp: PlanExperiment, data: Dataset, opts: Ru
   // One engine setting for every session of the run: trainer, calibration and statistics.
   const engine = resolveEngine(opts.trainer);
   const xb = opts.trainer?.mvm ? null : CrossbarRuntime.create(exp, engine, opts.crossbar);
-  const trainerOpts = xb ? { ...opts.trainer, ...engine, mvm: xb.trainSelector, evalMvm: xb.evalSelector, sideFeeds: xb.sideFeeds } : { ...opts.trainer, ...engine };
+  const trainerOpts = xb
+    ? { ...opts.trainer, ...engine, mvm: xb.trainSelector, evalMvm: xb.evalSelector, sideFeeds: xb.sideFeeds }
+    : { ...opts.trainer, ...engine };
   const trainer = await Trainer.create(exp, trainerOpts);
   xb?.setWeightSource((layer) => trainer.peekState(`${layer}/weight`));
   // Device update models (train.nonideal ∋ update): program the initial weights onto the devices,
   // train on their read-back, and write every step's ΔW through the update model.
   // The weight ↔ conductance mapping: the plan's train.weight_range / headroom, API options over them.
-  const updater = xb ? DeviceUpdater.create(exp, trainer.getWeights(), new Map(trainer.describeState().params.filter((p) => p.role === 'weight').map((p) => [p.layer, p.name])), opts.deviceUpdate ?? {}) : null;
+  const updater = xb
+    ? DeviceUpdater.create(
+        exp,
+        trainer.getWeights(),
+        new Map(
+          trainer
+            .describeState()
+            .params.filter((p) => p.role === 'weight')
+            .map((p) => [p.layer, p.name]),
+        ),
+        opts.deviceUpdate ?? {},
+      )
+    : null;
   if (updater) {
     trainer.setState(updater.readBack());
     trainer.setStepHook((before, after) => updater.update(before, after));
@@ -123,13 +141,23 @@ export async function runExperiment(exp: PlanExperiment, data: Dataset, opts: Ru
         trainMs += performance.now() - t0;
         await beforeEval();
         const test = await evaluateSplit(trainer, data.test, evalBatch, { epoch, epochs: exp.train.epochs, opts, clock });
-        epochs.push({ epoch, lr: learningRate(exp.train, epoch), ...train, testLoss: test.loss, testAccuracy: test.accuracy, seconds: (performance.now() - t0) / 1000 });
+        epochs.push({
+          epoch,
+          lr: learningRate(exp.train, epoch),
+          ...train,
+          testLoss: test.loss,
+          testAccuracy: test.accuracy,
+          seconds: (performance.now() - t0) / 1000,
+        });
       }
     }
-    const first = epochs.length > 0
-      ? { testAccuracy: epochs[epochs.length - 1]!.testAccuracy, testLoss: epochs[epochs.length - 1]!.testLoss }
-      : (await beforeEval(), await finalEvaluation(trainer, data, evalBatch, opts, clock));
-    const final = await repeatFinal(first, exp.evaluate.repeats ?? 1, () => evaluateSplit(trainer, data.test, evalBatch, { epoch: 0, epochs: 0, opts: quiet(opts), clock }));
+    const first =
+      epochs.length > 0
+        ? { testAccuracy: epochs[epochs.length - 1]!.testAccuracy, testLoss: epochs[epochs.length - 1]!.testLoss }
+        : (await beforeEval(), await finalEvaluation(trainer, data, evalBatch, opts, clock));
+    const final = await repeatFinal(first, exp.evaluate.repeats ?? 1, () =>
+      evaluateSplit(trainer, data.test, evalBatch, { epoch: 0, epochs: 0, opts: quiet(opts), clock }),
+    );
     const outcome: ExperimentOutcome = {
       experiment: exp.name,
       epochs,
@@ -145,7 +173,14 @@ export async function runExperiment(exp: PlanExperiment, data: Dataset, opts: Ru
       await checkpoint(opts.signal, clock);
       const n = Math.min(500, data.test.count);
       const per = n === 0 ? 0 : data.test.x.length / data.test.count;
-      if (n > 0) outcome.layers = await xb.stats(trainer, data.test.x.subarray(0, n * per), data.test.y.subarray(0, n), exp.fidelity === 'exact' ? 50 : 250, updater?.describe());
+      if (n > 0)
+        outcome.layers = await xb.stats(
+          trainer,
+          data.test.x.subarray(0, n * per),
+          data.test.y.subarray(0, n),
+          exp.fidelity === 'exact' ? 50 : 250,
+          updater?.describe(),
+        );
     }
     return outcome;
   } finally {
@@ -158,7 +193,11 @@ export async function runExperiment(exp: PlanExperiment, data: Dataset, opts: Ru
  * evaluate.repeats: the first evaluation plus n − 1 more of the same trained network, each with
  * fresh read noise (the noise streams advance per run); the final numbers are their means.
  */
-async function repeatFinal(first: ExperimentOutcome['final'], n: number, again: () => Promise<{ loss: number; accuracy: number }>): Promise<ExperimentOutcome['final']> {
+async function repeatFinal(
+  first: ExperimentOutcome['final'],
+  n: number,
+  again: () => Promise<{ loss: number; accuracy: number }>,
+): Promise<ExperimentOutcome['final']> {
   if (n <= 1) return first;
   const acc = [first.testAccuracy];
   const loss = [first.testLoss];
@@ -211,7 +250,16 @@ async function trainEpoch(
     lossSum += r.loss * batch.count;
     correct += r.correct;
     seen += batch.count;
-    opts.onProgress?.({ phase: 'train', epoch, epochs: train.epochs, batch: b + 1, batches, loss: lossSum / seen, accuracy: correct / seen, elapsedMs: performance.now() - clock.started });
+    opts.onProgress?.({
+      phase: 'train',
+      epoch,
+      epochs: train.epochs,
+      batch: b + 1,
+      batches,
+      loss: lossSum / seen,
+      accuracy: correct / seen,
+      elapsedMs: performance.now() - clock.started,
+    });
   }
   return { trainLoss: lossSum / Math.max(1, seen), trainAccuracy: correct / Math.max(1, seen) };
 }
@@ -248,7 +296,16 @@ export async function evaluateSplit(
     lossSum += r.lossSum;
     correct += r.correct;
     seen += n;
-    ctx?.opts.onProgress?.({ phase: 'eval', epoch: ctx.epoch, epochs: ctx.epochs, batch: b + 1, batches, loss: lossSum / seen, accuracy: correct / seen, elapsedMs: performance.now() - ctx.clock.started });
+    ctx?.opts.onProgress?.({
+      phase: 'eval',
+      epoch: ctx.epoch,
+      epochs: ctx.epochs,
+      batch: b + 1,
+      batches,
+      loss: lossSum / seen,
+      accuracy: correct / seen,
+      elapsedMs: performance.now() - ctx.clock.started,
+    });
   }
   return { loss: lossSum / Math.max(1, seen), accuracy: correct / Math.max(1, seen) };
 }
@@ -272,10 +329,16 @@ function checkData(exp: PlanExperiment, data: Dataset): void {
   const want = exp.network.inputShape.reduce((a, b) => a * b, 1);
   const have = data.shape.reduce((a, b) => a * b, 1);
   if (want !== have) {
-    throw new XbarcRuntimeError('engine/data-shape', `network "${exp.network.name}" expects inputs [${exp.network.inputShape.join(', ')}] but data set "${data.name}" has samples [${data.shape.join(', ')}]`);
+    throw new XbarcRuntimeError(
+      'engine/data-shape',
+      `network "${exp.network.name}" expects inputs [${exp.network.inputShape.join(', ')}] but data set "${data.name}" has samples [${data.shape.join(', ')}]`,
+    );
   }
   if (data.classes > exp.network.classes) {
-    throw new XbarcRuntimeError('engine/data-shape', `data set "${data.name}" has ${data.classes} classes but network "${exp.network.name}" outputs ${exp.network.classes}`);
+    throw new XbarcRuntimeError(
+      'engine/data-shape',
+      `data set "${data.name}" has ${data.classes} classes but network "${exp.network.name}" outputs ${exp.network.classes}`,
+    );
   }
   if (exp.train && data.train.count === 0) throw new XbarcRuntimeError('engine/no-data', `experiment "${exp.name}" trains but the training split is empty`);
 }
@@ -285,9 +348,7 @@ function checkData(exp: PlanExperiment, data: Dataset): void {
 // stays responsive while run() blocks.
 
 export type WorkerMessage =
-  | { type: 'progress'; progress: Progress }
-  | { type: 'done'; outcome: ExperimentOutcome }
-  | { type: 'error'; code: string; message: string };
+  { type: 'progress'; progress: Progress } | { type: 'done'; outcome: ExperimentOutcome } | { type: 'error'; code: string; message: string };
 
 /** Main thread → worker: stop at the next step boundary (cooperative; see runExperimentInWorker). */
 export type WorkerCommand = { type: 'stop' };

@@ -50,7 +50,8 @@ export const MAX_THREADS = 256;
 /** The settings a run executes with: the given ones, defaults for the rest; refuses invalid thread counts. */
 export function resolveEngine(opts: EngineOptions = {}): EngineSettings {
   const threads = opts.threads ?? DEFAULT_THREADS;
-  if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) throw new XbarcRuntimeError('engine/threads', `threads must be an integer from 1 to ${MAX_THREADS}, got ${threads}`);
+  if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS)
+    throw new XbarcRuntimeError('engine/threads', `threads must be an integer from 1 to ${MAX_THREADS}, got ${threads}`);
   return { threads, spin: opts.spin ?? DEFAULT_SPIN };
 }
 
@@ -80,5 +81,11 @@ export interface EngineRecord extends EngineSettings {
 }
 
 export function engineRecord(settings: EngineSettings): EngineRecord {
-  return { threads: settings.threads, spin: settings.spin, onnxruntime: ort.env.versions.node ?? ort.env.versions.common, platform: process.platform, arch: process.arch };
+  return {
+    threads: settings.threads,
+    spin: settings.spin,
+    onnxruntime: ort.env.versions.node ?? ort.env.versions.common,
+    platform: process.platform,
+    arch: process.arch,
+  };
 }

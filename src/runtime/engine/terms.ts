@@ -35,7 +35,8 @@ export interface EmittedView {
 
 export function emitTerm(g: GraphBuilder, term: LossTerm, views: string[]): { value: string; grads: string[] } {
   const r = term.emit(g, views);
-  if (r.grads.length !== views.length) throw new XbarcRuntimeError('engine/bad-term', `loss term "${term.name}" returned ${r.grads.length} gradients for ${views.length} views`);
+  if (r.grads.length !== views.length)
+    throw new XbarcRuntimeError('engine/bad-term', `loss term "${term.name}" returned ${r.grads.length} gradients for ${views.length} views`);
   return r;
 }
 
@@ -43,7 +44,8 @@ export function emitTerm(g: GraphBuilder, term: LossTerm, views: string[]): { va
 export function viewOf(g: GraphBuilder, net: PlanNetwork, v: ParamView): EmittedView {
   const [layerName, role] = v.param.split('/');
   const layer = net.layers.find((l) => l.name === layerName);
-  if (!layer || role !== 'weight' || !layer.mapping) throw new XbarcRuntimeError('engine/bad-view', `"${v.param}" is not the weight of a dense or conv2d layer`);
+  if (!layer || role !== 'weight' || !layer.mapping)
+    throw new XbarcRuntimeError('engine/bad-view', `"${v.param}" is not the weight of a dense or conv2d layer`);
   const { rows: K, cols: N } = layer.mapping.matrix;
   let matrix = v.param;
   let matrixToParam = (d: string): string => d;
@@ -69,7 +71,9 @@ export function viewOf(g: GraphBuilder, net: PlanNetwork, v: ParamView): Emitted
 /** λ·Σ w² over a view (weight decay as a loss term); gradient 2w. */
 export function l2Term(name: string, weight: number, view: ParamView): LossTerm {
   return {
-    name, weight, views: [view],
+    name,
+    weight,
+    views: [view],
     emit(g, [w]) {
       return { value: g.op('ReduceSum', [g.op('Mul', [w!, w!])], { keepdims: 0 }), grads: [g.op('Mul', [w!, g.scalar(2)])] };
     },
@@ -82,7 +86,9 @@ export function l2Term(name: string, weight: number, view: ParamView): LossTerm 
  */
 export function tileGroupLassoTerm(name: string, weight: number, param: string, epsilon = 1e-12): LossTerm {
   return {
-    name, weight, views: [{ param, view: 'tiles' }],
+    name,
+    weight,
+    views: [{ param, view: 'tiles' }],
     emit(g, [w]) {
       const norms = g.op('Sqrt', [g.op('Add', [g.op('ReduceSum', [g.op('Mul', [w!, w!]), g.constInt64([1, 3])], { keepdims: 1 }), g.scalar(epsilon)])]);
       return { value: g.op('ReduceSum', [norms], { keepdims: 0 }), grads: [g.op('Div', [w!, norms])] };

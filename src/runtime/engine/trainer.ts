@@ -135,7 +135,6 @@ export class Trainer {
     this.stepHook = hook;
   }
 
-
   /** Forward pass in eval mode on one batch: summed loss and #correct. */
   async evaluate(x: Float32Array, y: Int32Array): Promise<EvalResult> {
     const out = await this.evalGraph.session.run(this.feeds(this.evalGraph.graph, x, y));
@@ -167,11 +166,17 @@ export class Trainer {
    * its straight-through backward) or the training ones; `extra` feeds inputs the spec declares
    * (masks). Returns every output. The session is built once per `key`.
    */
-  async run(key: string, spec: GraphSpec, x: Float32Array, y: Int32Array, opts: { mvm?: 'eval' | 'train'; extra?: Record<string, ort.Tensor> } = {}): Promise<Record<string, Float32Array>> {
+  async run(
+    key: string,
+    spec: GraphSpec,
+    x: Float32Array,
+    y: Int32Array,
+    opts: { mvm?: 'eval' | 'train'; extra?: Record<string, ort.Tensor> } = {},
+  ): Promise<Record<string, Float32Array>> {
     if (spec.update) throw new XbarcRuntimeError('engine/bad-spec', `run() evaluates graphs; a spec with an optimizer is a training step (step())`);
     let opened = this.custom.get(key);
     if (!opened) {
-      const select = opts.mvm === 'train' ? this.options.mvm ?? idealSelector : this.options.evalMvm ?? this.options.mvm ?? idealSelector;
+      const select = opts.mvm === 'train' ? (this.options.mvm ?? idealSelector) : (this.options.evalMvm ?? this.options.mvm ?? idealSelector);
       opened = openGraph(buildGraph(this.network, spec, select), this.options);
       this.custom.set(key, opened);
     }
@@ -235,7 +240,10 @@ export class Trainer {
   private feeds(graph: BuiltGraph, x: Float32Array, y: Int32Array, provided: ReadonlySet<string> = new Set()): Record<string, ort.Tensor> {
     const n = y.length;
     if (x.length !== n * size(this.network.inputShape)) {
-      throw new XbarcRuntimeError('engine/bad-batch', `batch of ${n} labels but ${x.length} input values (expected ${n} × [${this.network.inputShape.join(', ')}])`);
+      throw new XbarcRuntimeError(
+        'engine/bad-batch',
+        `batch of ${n} labels but ${x.length} input values (expected ${n} × [${this.network.inputShape.join(', ')}])`,
+      );
     }
     const feeds: Record<string, ort.Tensor> = {
       [INPUT_X]: new ort.Tensor('float32', x, [n, ...this.network.inputShape]),
@@ -246,7 +254,8 @@ export class Trainer {
     if (side.length > 0) {
       if (this.options.sideFeeds) Object.assign(feeds, this.options.sideFeeds(graph, n));
       const missing = side.filter((s) => !feeds[s.name]).map((s) => s.name);
-      if (missing.length > 0) throw new XbarcRuntimeError('engine/side-inputs', `graph ${graph.purpose} needs side inputs that nothing feeds: ${missing.join(', ')}`);
+      if (missing.length > 0)
+        throw new XbarcRuntimeError('engine/side-inputs', `graph ${graph.purpose} needs side inputs that nothing feeds: ${missing.join(', ')}`);
     }
     return feeds;
   }

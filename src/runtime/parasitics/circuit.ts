@@ -22,7 +22,8 @@ export function checkWires(w: Wires): void {
 }
 
 export function checkTile(g: ArrayLike<number>, rows: number, cols: number): void {
-  if (!Number.isInteger(rows) || !Number.isInteger(cols) || rows < 1 || cols < 1) throw new RangeError(`tile size must be positive integers, got ${rows} × ${cols}`);
+  if (!Number.isInteger(rows) || !Number.isInteger(cols) || rows < 1 || cols < 1)
+    throw new RangeError(`tile size must be positive integers, got ${rows} × ${cols}`);
   if (g.length !== rows * cols) throw new RangeError(`conductance array has ${g.length} values, a ${rows} × ${cols} tile needs ${rows * cols}`);
   for (let i = 0; i < g.length; i++) {
     const x = g[i]!;

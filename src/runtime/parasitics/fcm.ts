@@ -133,4 +133,3 @@ export function fcmTransposed(g: ArrayLike<number>, rows: number, cols: number, 
   for (let j = 0; j < cols; j++) for (let i = 0; i < rows; i++) t[j * rows + i] = r.gni[(cols - 1 - j) * rows + (rows - 1 - i)]!;
   return { ...r, gni: t, rows: cols, cols: rows };
 }
-

@@ -28,7 +28,13 @@ export function applyDistortion(g: ArrayLike<number>, d: ArrayLike<number>, out 
 export class InterpolatedFcm {
   private d: Float64Array | null = null;
   private calls = 0;
-  constructor(readonly rows: number, readonly cols: number, readonly wires: Wires, readonly refresh: number, readonly opts: FcmOptions & { transposed?: boolean } = {}) {
+  constructor(
+    readonly rows: number,
+    readonly cols: number,
+    readonly wires: Wires,
+    readonly refresh: number,
+    readonly opts: FcmOptions & { transposed?: boolean } = {},
+  ) {
     if (!(Number.isInteger(refresh) && refresh >= 1)) throw new RangeError(`refresh must be an integer ≥ 1, got ${refresh}`);
   }
   /** Effective matrix for the current G; `solved` says whether the circuit was solved this call. */
@@ -36,7 +42,9 @@ export class InterpolatedFcm {
     const due = this.d === null || this.calls % this.refresh === 0;
     this.calls++;
     if (due) {
-      const gni = this.opts.transposed ? fcmTransposed(g, this.rows, this.cols, this.wires, this.opts).gni : fcm(g, this.rows, this.cols, this.wires, this.opts).gni;
+      const gni = this.opts.transposed
+        ? fcmTransposed(g, this.rows, this.cols, this.wires, this.opts).gni
+        : fcm(g, this.rows, this.cols, this.wires, this.opts).gni;
       this.d = distortion(this.opts.transposed ? transpose(g, this.rows, this.cols) : g, gni);
       return { gni, solved: true };
     }

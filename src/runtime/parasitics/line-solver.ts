@@ -81,7 +81,12 @@ export class LineSolver {
   /** `driveResponse(i)` per row i. */
   private readonly driveCache = new Map<number, Float64Array>();
 
-  constructor(private readonly g: Float64Array, private readonly M: number, private readonly N: number, wires: Wires) {
+  constructor(
+    private readonly g: Float64Array,
+    private readonly M: number,
+    private readonly N: number,
+    wires: Wires,
+  ) {
     const inv = (r: number) => (r === 0 ? Infinity : 1 / r);
     this.gRow = inv(wires.row);
     this.gCol = inv(wires.col);
@@ -178,7 +183,7 @@ export class LineSolver {
     let prev = 0;
     for (let k = 0; k < n; k++) {
       let d = load(k) + (k > 0 ? gSeg : 0) + (k < n - 1 ? gSeg : 0) + (k === endAt ? gEnd : 0);
-      if (k > 0) d -= (gSeg * gSeg) * prev;
+      if (k > 0) d -= gSeg * gSeg * prev;
       invm[k] = 1 / d;
       gm[k] = gSeg / d;
       lm[k] = load(k) / d;
@@ -215,7 +220,17 @@ export class LineSolver {
    * Unit drives on rows k0 … k0+nb−1 (right-hand side b ↔ row k0+b). Layout: U[(i·N + j)·B + b].
    * Returns when every column current has converged to `tol` relative.
    */
-  private solveBlock(k0: number, nb: number, B: number, U: Float64Array, W: Float64Array, I: Float64Array, Iold: Float64Array, tol: number, maxIter: number): { iterations: number; errorEstimate: number; cg: boolean } {
+  private solveBlock(
+    k0: number,
+    nb: number,
+    B: number,
+    U: Float64Array,
+    W: Float64Array,
+    I: Float64Array,
+    Iold: Float64Array,
+    tol: number,
+    maxIter: number,
+  ): { iterations: number; errorEstimate: number; cg: boolean } {
     W.fill(0);
     U.fill(0);
     let prevDelta = Infinity;
@@ -423,7 +438,16 @@ export class LineSolver {
    * f = D A_U⁻¹ b, preconditioned by A_W (the bit-line solves), per right-hand side, warm-started
    * from the current W. Only used when every bit line is a chain (r_col > 0). Applying S costs one word-line sweep (on D·x, no drive) plus an A_W product.
    */
-  private cgBlock(k0: number, nb: number, B: number, U: Float64Array, W: Float64Array, I: Float64Array, tol: number, maxIter: number): { iterations: number; errorEstimate: number } {
+  private cgBlock(
+    k0: number,
+    nb: number,
+    B: number,
+    U: Float64Array,
+    W: Float64Array,
+    I: Float64Array,
+    tol: number,
+    maxIter: number,
+  ): { iterations: number; errorEstimate: number } {
     const { M, N } = this;
     const n = M * N * B;
     const x = W; // solution (bit-line voltages)
@@ -476,22 +500,24 @@ export class LineSolver {
   private residual(nb: number, B: number, U: Float64Array, x: Float64Array, r: Float64Array): void {
     this.applyAW(nb, B, x, r);
     const { M, N, g } = this;
-    for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) {
-      const gij = g[i * N + j]!;
-      const o = (i * N + j) * B;
-      for (let b = 0; b < nb; b++) r[o + b] = gij * U[o + b]! - r[o + b]!;
-    }
+    for (let i = 0; i < M; i++)
+      for (let j = 0; j < N; j++) {
+        const gij = g[i * N + j]!;
+        const o = (i * N + j) * B;
+        for (let b = 0; b < nb; b++) r[o + b] = gij * U[o + b]! - r[o + b]!;
+      }
   }
 
   /** q = A_W p − D t with t = A_U⁻¹ D p. */
   private applyS(nb: number, B: number, t: Float64Array, p: Float64Array, q: Float64Array): void {
     this.applyAW(nb, B, p, q);
     const { M, N, g } = this;
-    for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) {
-      const gij = g[i * N + j]!;
-      const o = (i * N + j) * B;
-      for (let b = 0; b < nb; b++) q[o + b]! -= gij * t[o + b]!;
-    }
+    for (let i = 0; i < M; i++)
+      for (let j = 0; j < N; j++) {
+        const gij = g[i * N + j]!;
+        const o = (i * N + j) * B;
+        for (let b = 0; b < nb; b++) q[o + b]! -= gij * t[o + b]!;
+      }
   }
 
   /** y = A_W x: the bit-line tridiagonal operators (lumped / held lines act on their one node). */

@@ -21,7 +21,14 @@ export function parasiticsOf(xb: Pick<CrossbarSpec, 'parasitics' | 'wires' | 'ro
   const p = xb.parasitics;
   const wires: Wires = { ...xb.wires };
   checkWires(wires);
-  return { kind: p.kind, refresh: p.kind === 'fcm' ? p.refresh : 1, backward: p.kind === 'none' ? 'transposed' : p.backward, wires, rows: xb.rows, cols: xb.cols };
+  return {
+    kind: p.kind,
+    refresh: p.kind === 'fcm' ? p.refresh : 1,
+    backward: p.kind === 'none' ? 'transposed' : p.backward,
+    wires,
+    rows: xb.rows,
+    cols: xb.cols,
+  };
 }
 
 /** Forward effective matrix (M × N) under a parasitics config (`none`: G itself). */

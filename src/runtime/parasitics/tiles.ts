@@ -79,7 +79,16 @@ export interface EffectiveProgramming {
  * Effective level model of a layer under parasitics: per array, solve the circuit for the
  * conductances of weights Wk [K, N] on devices (A, B) and fold D into A, B.
  */
-export function effectiveProgramming(xb: CrossbarSpec, pcfg: ParasiticsConfig, Wk: ArrayLike<number>, K: number, N: number, A: Float32Array, B: Float32Array, backward: boolean): EffectiveProgramming {
+export function effectiveProgramming(
+  xb: CrossbarSpec,
+  pcfg: ParasiticsConfig,
+  Wk: ArrayLike<number>,
+  K: number,
+  N: number,
+  A: Float32Array,
+  B: Float32Array,
+  backward: boolean,
+): EffectiveProgramming {
   const S = weightSlices(xb);
   const cb = xb.cellBits;
   const mask = 2 ** cb - 1;

@@ -40,31 +40,93 @@ function wasmModuleBytes(): Uint8Array {
   const F64X2_MUL = simd(242);
   const F64X2_SPLAT = simd(20);
   const addr = (p: number) => [...get(p), ...get(bb), 0x6a]; // p + bb
-  const lanes = (off: number) => [...addr(y), ...get(av), ...addr(x), ...load(off), ...F64X2_MUL, ...get(cv), ...addr(z), ...load(off), ...F64X2_MUL, ...F64X2_ADD, ...store(off)];
+  const lanes = (off: number) => [
+    ...addr(y),
+    ...get(av),
+    ...addr(x),
+    ...load(off),
+    ...F64X2_MUL,
+    ...get(cv),
+    ...addr(z),
+    ...load(off),
+    ...F64X2_MUL,
+    ...F64X2_ADD,
+    ...store(off),
+  ];
   const bump = (p: number, step: number) => [...get(p), ...get(step), 0x6a, ...set(p)];
   const splatAt = (p: number, l: number) => [...get(p), 0x2b, 3, 0, ...F64X2_SPLAT, ...set(l)]; // f64.load, splat
   const body = [
-    ...get(B), 0x41, 3, 0x74, ...set(end), // end = B·8
-    0x02, 0x40, ...get(n), 0x45, 0x0d, 0, // block; if n == 0 break
-    0x03, 0x40, // loop over segments
-    ...splatAt(a, av), ...splatAt(c, cv),
-    0x41, 0, ...set(bb),
-    0x03, 0x40, // loop over b, 4 values per turn
-    ...lanes(0), ...lanes(16),
-    ...get(bb), 0x41, 32, 0x6a, 0x22, bb, ...get(end), 0x49, 0x0d, 0, // bb += 32; continue while bb < end
+    ...get(B),
+    0x41,
+    3,
+    0x74,
+    ...set(end), // end = B·8
+    0x02,
+    0x40,
+    ...get(n),
+    0x45,
+    0x0d,
+    0, // block; if n == 0 break
+    0x03,
+    0x40, // loop over segments
+    ...splatAt(a, av),
+    ...splatAt(c, cv),
+    0x41,
+    0,
+    ...set(bb),
+    0x03,
+    0x40, // loop over b, 4 values per turn
+    ...lanes(0),
+    ...lanes(16),
+    ...get(bb),
+    0x41,
+    32,
+    0x6a,
+    0x22,
+    bb,
+    ...get(end),
+    0x49,
+    0x0d,
+    0, // bb += 32; continue while bb < end
     0x0b,
-    ...bump(y, vs), ...bump(x, vs), ...bump(z, vs), ...bump(a, as), ...bump(c, cs),
-    ...get(n), 0x41, 1, 0x6b, 0x22, n, 0x0d, 0, // continue while --n != 0
-    0x0b, 0x0b, 0x0b,
+    ...bump(y, vs),
+    ...bump(x, vs),
+    ...bump(z, vs),
+    ...bump(a, as),
+    ...bump(c, cs),
+    ...get(n),
+    0x41,
+    1,
+    0x6b,
+    0x22,
+    n,
+    0x0d,
+    0, // continue while --n != 0
+    0x0b,
+    0x0b,
+    0x0b,
   ];
   const locals = [2, 2, I32, 2, V128];
   const code = [...leb(locals.length + body.length), ...locals, ...body];
   return Uint8Array.from([
-    0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0,
+    0x00,
+    0x61,
+    0x73,
+    0x6d,
+    1,
+    0,
+    0,
+    0,
     ...section(1, vec([[0x60, 10, ...new Array<number>(10).fill(I32), 0]])),
     ...section(3, vec([[0]])),
     ...section(5, vec([[0, 1]])), // memory: 1 page to start, grown on demand
-    ...section(7, vec([[...name('memory'), 2, 0], [...name('axpby'), 0, 0]])),
+    ...section(
+      7,
+      vec([
+        [...name('memory'), 2, 0],
+        [...name('axpby'), 0, 0],
+      ]),
+    ),
     ...section(10, vec([code])),
   ]);
 }

@@ -148,7 +148,19 @@ export function solveChainsWasm(k: WasmKernel, g: ArrayLike<number>, M: number, 
         if (it >= 6 && rho > 0.5 && (rho >= 1 || Math.log(tol / est) / Math.log(rho) > SWEEPS_BEFORE_CG)) return null;
       }
       // bit-line back substitution, all planes in one call (bottom row first)
-      if (M > 1) ax((M - 1) * N, B, (W + (M - 1) * plane + (N - 1) * B) * 8, (W + (M - 1) * plane + (N - 1) * B) * 8, (W + M * plane + (N - 1) * B) * 8, ONE * 8, (cGm + (M - 2) * N + N - 1) * 8, -B8, 0, -8);
+      if (M > 1)
+        ax(
+          (M - 1) * N,
+          B,
+          (W + (M - 1) * plane + (N - 1) * B) * 8,
+          (W + (M - 1) * plane + (N - 1) * B) * 8,
+          (W + M * plane + (N - 1) * B) * 8,
+          ONE * 8,
+          (cGm + (M - 2) * N + N - 1) * 8,
+          -B8,
+          0,
+          -8,
+        );
     }
     if (!done) throw new Error(`fcm: the circuit solve did not converge in ${maxIter} iterations (estimated error ${est})`);
     for (let b = 0; b < nb; b++) for (let j = 0; j < N; j++) gni[(k0 + b) * N + j] = I[j * B + b]!;

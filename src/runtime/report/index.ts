@@ -41,7 +41,11 @@ export function reportHandlebars(): typeof Handlebars {
   hb.registerHelper('json', (x: unknown) => JSON.stringify(x, null, 2));
   hb.registerHelper('eq', (a: unknown, b: unknown) => a === b);
   // Markdown table cells: no pipes or newlines.
-  hb.registerHelper('cell', (x: unknown) => String(x ?? '').replace(/\|/g, '\\|').replace(/\r?\n/g, ' '));
+  hb.registerHelper('cell', (x: unknown) =>
+    String(x ?? '')
+      .replace(/\|/g, '\\|')
+      .replace(/\r?\n/g, ' '),
+  );
   return hb;
 }
 
@@ -67,7 +71,12 @@ export function reportContext(data: ReportData, plots: RenderedPlot[], now: Date
     resolvedSpec: JSON.stringify(r.results.resolvedSpec, null, 2),
     // A point of a sweep in a comparison: its sweep and values (its epochs are in the sweep's own report).
     sweep: r.sweep,
-    pointText: r.sweep !== undefined ? Object.entries(r.results.point?.assignments ?? {}).map(([k, v]) => `${k}=${v}`).join(', ') : undefined,
+    pointText:
+      r.sweep !== undefined
+        ? Object.entries(r.results.point?.assignments ?? {})
+            .map(([k, v]) => `${k}=${v}`)
+            .join(', ')
+        : undefined,
   }));
   const experimentNames = new Set(data.runs.map((r) => r.sweep ?? `\0${r.dir}`));
   for (const s of data.sweeps ?? []) experimentNames.add(s.summary.experiment);

@@ -40,7 +40,8 @@ export function readResultsFile(path: string): Results {
     throw new XbarcRuntimeError('report/invalid-results', `${path} is not readable JSON: ${err instanceof Error ? err.message : String(err)}`);
   }
   const issues = validateResults(parsed);
-  if (issues.length > 0) throw new XbarcRuntimeError('report/invalid-results', `${path} does not match schemas/results.schema.json:\n${formatResultsIssues(issues)}`);
+  if (issues.length > 0)
+    throw new XbarcRuntimeError('report/invalid-results', `${path} does not match schemas/results.schema.json:\n${formatResultsIssues(issues)}`);
   return parsed as Results;
 }
 
@@ -55,9 +56,14 @@ export function loadReportData(dir: string, version: string): ReportData {
     const { summary, runs } = loadSweep(dir, version);
     return { kind: 'sweep', title: summary.experiment, runs, sweep: summary };
   }
-  const subs = readdirSync(dir).filter((n) => isDirectory(join(dir, n)) && (existsSync(join(dir, n, 'results.json')) || isSweepDir(join(dir, n)))).sort();
+  const subs = readdirSync(dir)
+    .filter((n) => isDirectory(join(dir, n)) && (existsSync(join(dir, n, 'results.json')) || isSweepDir(join(dir, n))))
+    .sort();
   if (subs.length > 0) return loadComparison(dir, subs, version);
-  throw new XbarcRuntimeError('report/no-results', `${dir} has no results.json, sweep.json or points/ to report on; run an experiment first (xbarc run SPEC --out ${dir})`);
+  throw new XbarcRuntimeError(
+    'report/no-results',
+    `${dir} has no results.json, sweep.json or points/ to report on; run an experiment first (xbarc run SPEC --out ${dir})`,
+  );
 }
 
 function isDirectory(path: string): boolean {
@@ -80,7 +86,14 @@ function loadSweep(dir: string, version: string): { summary: SweepSummary; runs:
     if (p.status !== 'done') continue;
     const state = readPointState(pointDir(dir, p.index), undefined, p.index);
     if (state.state !== 'done') continue;
-    runs.push({ label: Object.entries(p.assignments).map(([k, v]) => `${k}=${v}`).join(', ') || `point ${p.index}`, dir: p.dir, results: state.results });
+    runs.push({
+      label:
+        Object.entries(p.assignments)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(', ') || `point ${p.index}`,
+      dir: p.dir,
+      results: state.results,
+    });
   }
   return { summary, runs };
 }

@@ -6,8 +6,15 @@ import * as vega from 'vega';
 import * as vl from 'vega-lite';
 import type { ReportData, ReportRun } from './load.js';
 
-export interface PlotSpec { id: string; title: string; caption: string; spec: Record<string, unknown> }
-export interface RenderedPlot extends PlotSpec { svg: string }
+export interface PlotSpec {
+  id: string;
+  title: string;
+  caption: string;
+  spec: Record<string, unknown>;
+}
+export interface RenderedPlot extends PlotSpec {
+  svg: string;
+}
 
 const WIDTH = 420;
 const HEIGHT = 240;
@@ -38,10 +45,13 @@ export function epochPlots(data: ReportData): PlotSpec[] {
     const values = several ? rows.filter((r) => r['split'] === 'test') : rows;
     const encoding: Record<string, unknown> = {
       x: { field: 'epoch', type: 'quantitative', title: 'epoch', axis: { values: epochTicks, format: 'd' } },
-      y: measure === 'accuracy'
-        ? { field: 'accuracy', type: 'quantitative', title: 'accuracy', axis: { format: '.0%' } }
-        : { field: 'loss', type: 'quantitative', title: 'cross-entropy loss', scale: { zero: false } },
-      color: several ? { field: 'run', type: 'nominal', title: null, sort: runs.map((r) => r.label), legend: { labelLimit: 360 } } : { field: 'split', type: 'nominal', title: null, sort: ['train', 'test'] },
+      y:
+        measure === 'accuracy'
+          ? { field: 'accuracy', type: 'quantitative', title: 'accuracy', axis: { format: '.0%' } }
+          : { field: 'loss', type: 'quantitative', title: 'cross-entropy loss', scale: { zero: false } },
+      color: several
+        ? { field: 'run', type: 'nominal', title: null, sort: runs.map((r) => r.label), legend: { labelLimit: 360 } }
+        : { field: 'split', type: 'nominal', title: null, sort: ['train', 'test'] },
     };
     const per = data.kind === 'sweep' ? 'sweep point' : data.sweeps ? 'experiment and sweep point' : 'experiment';
     const which = several ? `test ${measure} per ${per}` : `train and test ${measure}`;
@@ -71,14 +81,23 @@ function axisField(values: string[]): { type: 'quantitative' | 'ordinal'; unit: 
 }
 
 /** A sweep point's final accuracy, or the mean over its seeds (sd and n when several). */
-interface AccuracyCell { assignments: Record<string, string>; accuracy: number; sd: number; n: number }
+interface AccuracyCell {
+  assignments: Record<string, string>;
+  accuracy: number;
+  sd: number;
+  n: number;
+}
 
 /**
  * Finished points grouped over a swept `seed` axis (replicates, not a design factor): one cell per
  * combination of the other axes with the mean accuracy, its sample standard deviation and count.
  * Without a seed axis (or with seed as the only axis) every point is its own cell.
  */
-export function accuracyCells(sweep: NonNullable<ReportData['sweep']>): { cells: AccuracyCell[]; axes: NonNullable<ReportData['sweep']>['axes']; seeds: number } {
+export function accuracyCells(sweep: NonNullable<ReportData['sweep']>): {
+  cells: AccuracyCell[];
+  axes: NonNullable<ReportData['sweep']>['axes'];
+  seeds: number;
+} {
   const done = sweep.points.filter((p) => p.status === 'done' && typeof p.testAccuracy === 'number');
   const seedAxis = sweep.axes.find((a) => a.path === 'seed');
   const axes = seedAxis && sweep.axes.length > 1 ? sweep.axes.filter((a) => a !== seedAxis) : sweep.axes;
@@ -99,7 +118,10 @@ export function accuracyCells(sweep: NonNullable<ReportData['sweep']>): { cells:
 }
 
 /** A plain experiment's final accuracy, drawn as a reference line across a sweep's plot. */
-export interface Baseline { label: string; accuracy: number }
+export interface Baseline {
+  label: string;
+  accuracy: number;
+}
 
 /**
  * Final test accuracy across the sweep(s): a line for one axis, a heatmap for two, lines per
@@ -109,7 +131,9 @@ export interface Baseline { label: string; accuracy: number }
 export function sweepPlots(data: ReportData): PlotSpec[] {
   if (data.sweep) return sweepPlotsFor(data.sweep, { id: '', baselines: [] });
   const baselines = data.runs.filter((r) => r.sweep === undefined).map((r) => ({ label: r.label, accuracy: r.results.final.testAccuracy }));
-  return (data.sweeps ?? []).flatMap((s) => sweepPlotsFor(s.summary, { id: `-${s.dir.replace(/[^A-Za-z0-9_-]/g, '_')}`, baselines, name: s.summary.experiment }));
+  return (data.sweeps ?? []).flatMap((s) =>
+    sweepPlotsFor(s.summary, { id: `-${s.dir.replace(/[^A-Za-z0-9_-]/g, '_')}`, baselines, name: s.summary.experiment }),
+  );
 }
 
 function sweepPlotsFor(sweep: NonNullable<ReportData['sweep']>, o: { id: string; baselines: Baseline[]; name?: string }): PlotSpec[] {
@@ -121,30 +145,54 @@ function sweepPlotsFor(sweep: NonNullable<ReportData['sweep']>, o: { id: string;
   const baseText = o.baselines.map((b) => `${b.label} ${(b.accuracy * 100).toFixed(1)} %`).join(', ');
   const dashed = o.baselines.length > 0 ? `; dashed: ${baseText}` : '';
   // Baselines as dashed horizontal rules (their own data), in the legend by name.
-  const rules = o.baselines.length > 0
-    ? [{ data: { values: o.baselines.map((b) => ({ baseline: b.label, accuracy: b.accuracy })) }, mark: { type: 'rule', strokeDash: [6, 4] }, encoding: { y: { field: 'accuracy', type: 'quantitative' }, color: { field: 'baseline', type: 'nominal', title: null, legend: { labelLimit: 360 } } } }]
-    : [];
+  const rules =
+    o.baselines.length > 0
+      ? [
+          {
+            data: { values: o.baselines.map((b) => ({ baseline: b.label, accuracy: b.accuracy })) },
+            mark: { type: 'rule', strokeDash: [6, 4] },
+            encoding: {
+              y: { field: 'accuracy', type: 'quantitative' },
+              color: { field: 'baseline', type: 'nominal', title: null, legend: { labelLimit: 360 } },
+            },
+          },
+        ]
+      : [];
   const over = seeds > 1 ? `mean over ${seeds} seeds, ± one standard deviation; ` : '';
   const [a1, a2, ...rest] = axes;
   const f1 = axisField(a1!.values);
   const title1 = f1.unit ? `${a1!.path} (${f1.unit})` : a1!.path;
   const x = { field: 'x', type: f1.type, title: title1, ...(f1.type === 'ordinal' ? { sort: a1!.values } : {}) };
   // Sweeps often differ by fractions of a point: one decimal keeps the axis labels distinct.
-  const y = { field: 'accuracy', type: 'quantitative', title: seeds > 1 ? 'final test accuracy (mean)' : 'final test accuracy', axis: { format: '.1%' }, scale: { zero: false } };
-  const bars = (color?: Record<string, unknown>) => seeds > 1
-    ? [{ mark: { type: 'errorbar' }, encoding: { x, y: { field: 'lo', type: 'quantitative', title: y.title, scale: { zero: false } }, y2: { field: 'hi' }, ...(color ? { color } : {}) } }]
-    : [];
+  const y = {
+    field: 'accuracy',
+    type: 'quantitative',
+    title: seeds > 1 ? 'final test accuracy (mean)' : 'final test accuracy',
+    axis: { format: '.1%' },
+    scale: { zero: false },
+  };
+  const bars = (color?: Record<string, unknown>) =>
+    seeds > 1
+      ? [
+          {
+            mark: { type: 'errorbar' },
+            encoding: { x, y: { field: 'lo', type: 'quantitative', title: y.title, scale: { zero: false } }, y2: { field: 'hi' }, ...(color ? { color } : {}) },
+          },
+        ]
+      : [];
   const spread = (c: AccuracyCell) => ({ lo: c.accuracy - c.sd, hi: c.accuracy + c.sd });
   // A line joins values on a numeric scale; categories (devices, shapes) get points.
   const mark = f1.type === 'quantitative' ? { type: 'line', point: true } : { type: 'point', filled: true, size: 60 };
   if (!a2) {
     const values = cells.map((c) => ({ x: f1.toValue(c.assignments[a1!.path] ?? ''), accuracy: c.accuracy, ...spread(c) }));
-    return [{
-      id: `sweep-accuracy${o.id}`,
-      title: `${of}Final test accuracy vs ${a1!.path}`,
-      caption: `${over}one point per sweep value (${finished})${dashed}`,
-      spec: base(values, { layer: [{ mark, encoding: { x, y } }, ...bars(), ...rules] }),
-    }];
+    return [
+      {
+        id: `sweep-accuracy${o.id}`,
+        title: `${of}Final test accuracy vs ${a1!.path}`,
+        caption: `${over}one point per sweep value (${finished})${dashed}`,
+        spec: base(values, { layer: [{ mark, encoding: { x, y } }, ...bars(), ...rules] }),
+      },
+    ];
   }
   if (rest.length === 0) {
     const accs = cells.map((c) => c.accuracy);
@@ -155,28 +203,50 @@ function sweepPlotsFor(sweep: NonNullable<ReportData['sweep']>, o: { id: string;
       x: { field: 'x', type: 'ordinal', title: a1!.path, sort: a1!.values, axis: { labelAngle: 0 } },
       y: { field: 'y', type: 'ordinal', title: a2.path, sort: a2.values },
     };
-    return [{
-      id: `sweep-heatmap${o.id}`,
-      title: `${of}Final test accuracy: ${a1!.path} × ${a2.path}`,
-      caption: `${over}accuracy in % per cell (${finished})${baseText ? `; for comparison: ${baseText}` : ''}`,
-      spec: base(values, {
-        ...(seeds > 1 ? { width: WIDTH + 80 } : {}),
-        layer: [
-          { mark: 'rect', encoding: { ...enc, color: { field: 'accuracy', type: 'quantitative', title: 'accuracy', scale: { scheme: 'viridis' }, legend: { format: '.0%' } } } },
-          { mark: { type: 'text', fontSize: 11 }, encoding: { ...enc, text: { field: 'label', type: 'nominal' }, color: { condition: { test: `datum.accuracy < ${mid}`, value: 'white' }, value: 'black' } } },
-        ],
-      }),
-    }];
+    return [
+      {
+        id: `sweep-heatmap${o.id}`,
+        title: `${of}Final test accuracy: ${a1!.path} × ${a2.path}`,
+        caption: `${over}accuracy in % per cell (${finished})${baseText ? `; for comparison: ${baseText}` : ''}`,
+        spec: base(values, {
+          ...(seeds > 1 ? { width: WIDTH + 80 } : {}),
+          layer: [
+            {
+              mark: 'rect',
+              encoding: {
+                ...enc,
+                color: { field: 'accuracy', type: 'quantitative', title: 'accuracy', scale: { scheme: 'viridis' }, legend: { format: '.0%' } },
+              },
+            },
+            {
+              mark: { type: 'text', fontSize: 11 },
+              encoding: {
+                ...enc,
+                text: { field: 'label', type: 'nominal' },
+                color: { condition: { test: `datum.accuracy < ${mid}`, value: 'white' }, value: 'black' },
+              },
+            },
+          ],
+        }),
+      },
+    ];
   }
   const others = [a2, ...rest].map((a) => a.path);
-  const values = cells.map((c) => ({ x: f1.toValue(c.assignments[a1!.path] ?? ''), accuracy: c.accuracy, ...spread(c), group: others.map((o) => `${o}=${c.assignments[o] ?? ''}`).join(', ') }));
+  const values = cells.map((c) => ({
+    x: f1.toValue(c.assignments[a1!.path] ?? ''),
+    accuracy: c.accuracy,
+    ...spread(c),
+    group: others.map((o) => `${o}=${c.assignments[o] ?? ''}`).join(', '),
+  }));
   const color = { field: 'group', type: 'nominal', title: null, legend: { labelLimit: 360 } };
-  return [{
-    id: `sweep-accuracy${o.id}`,
-    title: `${of}Final test accuracy vs ${a1!.path}`,
-    caption: `${over}one line per combination of ${others.join(', ')}${dashed}`,
-    spec: base(values, { layer: [{ mark, encoding: { x, y, color } }, ...bars(color), ...rules] }),
-  }];
+  return [
+    {
+      id: `sweep-accuracy${o.id}`,
+      title: `${of}Final test accuracy vs ${a1!.path}`,
+      caption: `${over}one line per combination of ${others.join(', ')}${dashed}`,
+      spec: base(values, { layer: [{ mark, encoding: { x, y, color } }, ...bars(color), ...rules] }),
+    },
+  ];
 }
 
 /** Per-layer crossbar statistics (ADC saturation, SNR) when results.json has `layers`. */
@@ -205,10 +275,11 @@ export function layerPlots(data: ReportData): PlotSpec[] {
   const out: PlotSpec[] = [];
   for (const s of stats) {
     const values: Row[] = [];
-    for (const run of runs) for (const l of run.results.layers!) {
-      const v = l[s.key];
-      if (typeof v === 'number' && Number.isFinite(v)) values.push({ run: run.label, layer: l.name, value: v * s.scale });
-    }
+    for (const run of runs)
+      for (const l of run.results.layers!) {
+        const v = l[s.key];
+        if (typeof v === 'number' && Number.isFinite(v)) values.push({ run: run.label, layer: l.name, value: v * s.scale });
+      }
     if (values.length === 0) continue;
     const layersOrder = [...new Set(values.map((v) => String(v['layer'])))];
     const several = runs.length > 1;
@@ -221,7 +292,9 @@ export function layerPlots(data: ReportData): PlotSpec[] {
         encoding: {
           x: { field: 'layer', type: 'nominal', sort: layersOrder, title: 'layer', axis: { labelAngle: 0 } },
           y: { field: 'value', type: 'quantitative', title: s.key === 'snrDb' ? 'SNR (dB)' : 'saturated conversions', axis: s.axis },
-          ...(several ? { color: { field: 'run', type: 'nominal', title: null, legend: { labelLimit: 360 } }, xOffset: { field: 'run' } } : { color: { value: '#4c78a8' } }),
+          ...(several
+            ? { color: { field: 'run', type: 'nominal', title: null, legend: { labelLimit: 360 } }, xOffset: { field: 'run' } }
+            : { color: { value: '#4c78a8' } }),
         },
       }),
     });

@@ -40,7 +40,11 @@ export class DirLock {
   private released = false;
 
   /** `createdDir`: the folder the lock created, removed again on release if nothing else landed in it. */
-  constructor(readonly path: string, private holder: LockHolder, private readonly createdDir?: string) {
+  constructor(
+    readonly path: string,
+    private holder: LockHolder,
+    private readonly createdDir?: string,
+  ) {
     held.add(this);
     if (!exitHookInstalled) {
       process.once('exit', releaseAllOnExit);
@@ -165,7 +169,12 @@ function createExclusive(path: string, text: string): boolean {
   return true;
 }
 
-interface Seen { missing: boolean; text: string; holder: LockHolder | undefined; ageMs: number }
+interface Seen {
+  missing: boolean;
+  text: string;
+  holder: LockHolder | undefined;
+  ageMs: number;
+}
 
 function readHolder(path: string): Seen {
   let text: string;

@@ -48,9 +48,9 @@ function missingFolders(abs: string, shown: string): string[] {
       throw new OutputDirError(`cannot use ${shown} as the output directory: ${p}: ${reason(err)}`);
     }
     if (isDir) return missing;
-    throw new OutputDirError(p === abs
-      ? `the output directory ${shown} is a file, not a directory`
-      : `cannot create the output directory ${shown}: ${p} is a file, not a directory`);
+    throw new OutputDirError(
+      p === abs ? `the output directory ${shown} is a file, not a directory` : `cannot create the output directory ${shown}: ${p} is a file, not a directory`,
+    );
   }
 }
 

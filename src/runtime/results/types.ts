@@ -38,8 +38,17 @@ export interface Results {
 }
 
 /** Mean, sample sd, min, max of repeated final evaluations (null where not finite). */
-export interface Spread { mean: number | null; sd: number | null; min: number | null; max: number | null }
-export interface RepeatSpread { n: number; testAccuracy: Spread; testLoss: Spread }
+export interface Spread {
+  mean: number | null;
+  sd: number | null;
+  min: number | null;
+  max: number | null;
+}
+export interface RepeatSpread {
+  n: number;
+  testAccuracy: Spread;
+  testLoss: Spread;
+}
 
 /** A schema violation located by a JSON Pointer into the results object ("" = the root). */
 export interface ResultsIssue {

@@ -20,10 +20,7 @@ export function pointDir(sweepDir: string, index: number): string {
 }
 
 export type PointState =
-  | { state: 'done'; results: Results; resultsPath: string }
-  | { state: 'missing' }
-  | { state: 'invalid'; reason: string }
-  | { state: 'stale'; reason: string };
+  { state: 'done'; results: Results; resultsPath: string } | { state: 'missing' } | { state: 'invalid'; reason: string } | { state: 'stale'; reason: string };
 
 /**
  * What is on disk for one point. With `expectedSpecHash`, results of a different spec (the
@@ -42,8 +39,10 @@ export function readPointState(dir: string, expectedSpecHash?: string, expectedI
   const issues = validateResults(parsed);
   if (issues.length > 0) return { state: 'invalid', reason: `results.json does not match the schema: ${issues[0]!.path || '(root)'} ${issues[0]!.message}` };
   const results = parsed as Results;
-  if (expectedSpecHash !== undefined && results.specHash !== expectedSpecHash) return { state: 'stale', reason: 'the point\'s spec changed since these results were written' };
-  if (expectedIndex !== undefined && results.point && results.point.index !== expectedIndex) return { state: 'stale', reason: `results belong to point ${results.point.index}` };
+  if (expectedSpecHash !== undefined && results.specHash !== expectedSpecHash)
+    return { state: 'stale', reason: "the point's spec changed since these results were written" };
+  if (expectedIndex !== undefined && results.point && results.point.index !== expectedIndex)
+    return { state: 'stale', reason: `results belong to point ${results.point.index}` };
   return { state: 'done', results, resultsPath };
 }
 

@@ -45,10 +45,20 @@ export interface RunSweepOptions {
 }
 
 /** `elsewhere`: points another live run was running when this one ended (index → that run). */
-export interface SweepOutcome { summary: SweepSummary; interrupted: boolean; failed: number[]; ran: number[]; kept: number[]; elsewhere: Map<number, string> }
+export interface SweepOutcome {
+  summary: SweepSummary;
+  interrupted: boolean;
+  failed: number[];
+  ran: number[];
+  kept: number[];
+  elsewhere: Map<number, string>;
+}
 
 /** Which points are finished on disk (kept) and which must run, with no side effects. */
-export function classifyPoints(sweepDir: string, points: SweepPointJob[]): { done: Map<number, SweepPointRecord>; todo: SweepPointJob[]; reasons: Map<number, string> } {
+export function classifyPoints(
+  sweepDir: string,
+  points: SweepPointJob[],
+): { done: Map<number, SweepPointRecord>; todo: SweepPointJob[]; reasons: Map<number, string> } {
   const done = new Map<number, SweepPointRecord>();
   const todo: SweepPointJob[] = [];
   const reasons = new Map<number, string>();
@@ -134,66 +144,77 @@ export async function runSweep(o: RunSweepOptions): Promise<SweepOutcome> {
     return attempt.lock;
   };
 
-  const runOne = (job: SweepPointJob): Promise<void> => new Promise((resolve) => {
-    const lock = claim(job);
-    if (!lock) {
-      void refresh().then(() => resolve(), () => resolve());
-      return;
-    }
-    const dir = pointDir(o.sweepDir, job.index);
-    let error: string | undefined;
-    let child: ChildProcess;
-    try {
-      ensureOutputDir(dir); // a point folder that is a file fails this point, not the sweep
-      removeStaleTempFiles(dir);
-      child = o.launch(job, dir);
-    } catch (err) {
-      lock.release();
-      error = err instanceof Error ? err.message : String(err);
-      records.set(job.index, { ...pendingRecord(job.index, job.assignments, job.specHash), status: 'failed', error });
-      failed.push(job.index);
-      void refresh().then(() => resolve(), () => resolve());
-      return;
-    }
-    lock.setWorker(child.pid);
-    running.set(job.index, child);
-    records.set(job.index, { ...pendingRecord(job.index, job.assignments, job.specHash), status: 'running' });
-    void refresh();
-    o.onEvent?.({ type: 'point-start', index: job.index, running: running.size });
-    child.on('message', (m: unknown) => {
-      const msg = m as { type?: string; message?: string };
-      if (msg && msg.type === 'error' && typeof msg.message === 'string') error = msg.message;
-    });
-    child.on('error', (err) => {
-      error ??= err.message;
-    });
-    child.once('close', (code, signal) => {
-      running.delete(job.index);
-      lock.release();
-      const state = readPointState(dir, job.specHash, job.index);
-      let record: SweepPointRecord;
-      if (state.state === 'done') {
-        record = recordFromResults(job.index, state.results);
-        ran.push(job.index);
-        finishedThisRun++;
-      } else if (interrupted) {
-        record = pendingRecord(job.index, job.assignments, job.specHash);
-      } else {
-        const why = error ?? (state.state === 'missing' ? `the point's process exited with ${signal ?? `status ${code}`} without writing results.json` : state.reason);
-        record = { ...pendingRecord(job.index, job.assignments, job.specHash), status: 'failed', error: why };
+  const runOne = (job: SweepPointJob): Promise<void> =>
+    new Promise((resolve) => {
+      const lock = claim(job);
+      if (!lock) {
+        void refresh().then(
+          () => resolve(),
+          () => resolve(),
+        );
+        return;
+      }
+      const dir = pointDir(o.sweepDir, job.index);
+      let error: string | undefined;
+      let child: ChildProcess;
+      try {
+        ensureOutputDir(dir); // a point folder that is a file fails this point, not the sweep
+        removeStaleTempFiles(dir);
+        child = o.launch(job, dir);
+      } catch (err) {
+        lock.release();
+        error = err instanceof Error ? err.message : String(err);
+        records.set(job.index, { ...pendingRecord(job.index, job.assignments, job.specHash), status: 'failed', error });
         failed.push(job.index);
+        void refresh().then(
+          () => resolve(),
+          () => resolve(),
+        );
+        return;
       }
-      records.set(job.index, record);
-      if (!interrupted) {
-        const doneCount = [...records.values()].filter((r) => r.status === 'done').length;
-        const remaining = queue.length + running.size;
-        const elapsed = (now() - t0) / 1000;
-        const etaSeconds = finishedThisRun > 0 ? (elapsed / finishedThisRun) * remaining : undefined;
-        o.onEvent?.({ type: 'point-end', record, done: doneCount, failed: failed.length, total: o.points.length, finishedThisRun, etaSeconds });
-      }
-      void refresh().then(() => resolve(), () => resolve());
+      lock.setWorker(child.pid);
+      running.set(job.index, child);
+      records.set(job.index, { ...pendingRecord(job.index, job.assignments, job.specHash), status: 'running' });
+      void refresh();
+      o.onEvent?.({ type: 'point-start', index: job.index, running: running.size });
+      child.on('message', (m: unknown) => {
+        const msg = m as { type?: string; message?: string };
+        if (msg && msg.type === 'error' && typeof msg.message === 'string') error = msg.message;
+      });
+      child.on('error', (err) => {
+        error ??= err.message;
+      });
+      child.once('close', (code, signal) => {
+        running.delete(job.index);
+        lock.release();
+        const state = readPointState(dir, job.specHash, job.index);
+        let record: SweepPointRecord;
+        if (state.state === 'done') {
+          record = recordFromResults(job.index, state.results);
+          ran.push(job.index);
+          finishedThisRun++;
+        } else if (interrupted) {
+          record = pendingRecord(job.index, job.assignments, job.specHash);
+        } else {
+          const why =
+            error ?? (state.state === 'missing' ? `the point's process exited with ${signal ?? `status ${code}`} without writing results.json` : state.reason);
+          record = { ...pendingRecord(job.index, job.assignments, job.specHash), status: 'failed', error: why };
+          failed.push(job.index);
+        }
+        records.set(job.index, record);
+        if (!interrupted) {
+          const doneCount = [...records.values()].filter((r) => r.status === 'done').length;
+          const remaining = queue.length + running.size;
+          const elapsed = (now() - t0) / 1000;
+          const etaSeconds = finishedThisRun > 0 ? (elapsed / finishedThisRun) * remaining : undefined;
+          o.onEvent?.({ type: 'point-end', record, done: doneCount, failed: failed.length, total: o.points.length, finishedThisRun, etaSeconds });
+        }
+        void refresh().then(
+          () => resolve(),
+          () => resolve(),
+        );
+      });
     });
-  });
 
   const drain = async () => {
     const lanes = Array.from({ length: Math.min(jobs, queue.length) }, async () => {
@@ -215,5 +236,12 @@ export async function runSweep(o: RunSweepOptions): Promise<SweepOutcome> {
   const summary = buildSummary(o.experiment, [...records.values()], { version: o.version, ...(o.spec ? { spec: o.spec } : {}) });
   if (interrupted) o.onEvent?.({ type: 'interrupted', unfinished: summary.points.filter((p) => p.status !== 'done').map((p) => p.index) });
   const byOthers = new Map([...elsewhere].map(([i, e]) => [i, e.holder] as const));
-  return { summary, interrupted, failed: failed.sort((a, b) => a - b), ran: ran.sort((a, b) => a - b), kept: [...kept].sort((a, b) => a - b), elsewhere: byOthers };
+  return {
+    summary,
+    interrupted,
+    failed: failed.sort((a, b) => a - b),
+    ran: ran.sort((a, b) => a - b),
+    kept: [...kept].sort((a, b) => a - b),
+    elsewhere: byOthers,
+  };
 }

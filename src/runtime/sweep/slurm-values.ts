@@ -14,7 +14,13 @@ export class SlurmValueError extends XbarcError {
   }
 }
 
-export interface SlurmOptionValues { partition?: string; time?: string; account?: string; mem?: string; jobName?: string }
+export interface SlurmOptionValues {
+  partition?: string;
+  time?: string;
+  account?: string;
+  mem?: string;
+  jobName?: string;
+}
 
 // C0 controls, DEL and C1 controls: none has a place in a path, a name or an option.
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
@@ -42,7 +48,12 @@ export function slurmOptionProblems(o: SlurmOptionValues): string[] {
   const check = (flag: string, value: string | undefined, ok: (v: string) => boolean, expected: string) => {
     if (value !== undefined && !ok(value)) problems.push(`${flag} expects ${expected}, got ${JSON.stringify(value)}`);
   };
-  check('--partition', o.partition, (v) => v.split(',').every((p) => SLURM_NAME.test(p)), 'a partition name (letters, digits, _ . -; several separated by commas)');
+  check(
+    '--partition',
+    o.partition,
+    (v) => v.split(',').every((p) => SLURM_NAME.test(p)),
+    'a partition name (letters, digits, _ . -; several separated by commas)',
+  );
   check('--account', o.account, (v) => SLURM_NAME.test(v), 'an account name (letters, digits, _ . -)');
   check('--time', o.time, (v) => SLURM_TIME.test(v), 'a Slurm time: MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS');
   check('--mem', o.mem, (v) => SLURM_MEM.test(v), 'a size such as 4G, 4096M or 4096 (MiB)');

@@ -43,7 +43,10 @@ export interface SlurmJob {
   engine?: EngineSettings;
 }
 
-export interface SlurmEstimate { memMiB: number; timeMinutes: number }
+export interface SlurmEstimate {
+  memMiB: number;
+  timeMinutes: number;
+}
 
 /**
  * Per-task resources from the plan: the largest point's memory estimate plus headroom for Node

@@ -106,7 +106,16 @@ function csvField(value: unknown): string {
 export function summaryToCsv(summary: SweepSummary): string {
   const axes = summary.axes.map((a) => a.path);
   const header = ['index', ...axes, 'status', 'test_accuracy', 'test_loss', 'seconds', 'dir', 'error'];
-  const rows = summary.points.map((p) => [p.index, ...axes.map((a) => p.assignments[a]), p.status, p.testAccuracy, p.testLoss, p.seconds === undefined ? undefined : Number(p.seconds.toFixed(3)), p.dir, p.error]);
+  const rows = summary.points.map((p) => [
+    p.index,
+    ...axes.map((a) => p.assignments[a]),
+    p.status,
+    p.testAccuracy,
+    p.testLoss,
+    p.seconds === undefined ? undefined : Number(p.seconds.toFixed(3)),
+    p.dir,
+    p.error,
+  ]);
   return [header, ...rows].map((r) => r.map(csvField).join(',')).join('\n') + '\n';
 }
 
@@ -125,7 +134,11 @@ export function readSummary(sweepDir: string): SweepSummary | undefined {
   return parsed;
 }
 
-export interface MergeOutcome { summary: SweepSummary; missing: number[]; invalid: { index: number; reason: string }[] }
+export interface MergeOutcome {
+  summary: SweepSummary;
+  missing: number[];
+  invalid: { index: number; reason: string }[];
+}
 
 /**
  * Assemble the summary of a sweep directory from the points that finished (`xbarc merge`). The
