@@ -150,18 +150,7 @@ function layerForward(layer: PlanLayer, xs: Batch[], params: Params, mode: Mode)
 
 /** Logits [n × classes] of a float64 forward pass. */
 export function forwardRef(net: PlanNetwork, params: Params, x: Float64Array, n: number, mode: Mode = 'train'): Float64Array {
-  const acts = new Map<string, Batch>([['input', { data: x, shape: net.inputShape, n }]]);
-  for (const layer of net.layers)
-    acts.set(
-      layer.name,
-      layerForward(
-        layer,
-        layer.inputs.map((i) => acts.get(i)!),
-        params,
-        mode,
-      ),
-    );
-  return acts.get(net.layers[net.layers.length - 1]!.name)!.data;
+  return activationsRef(net, params, x, n, mode).get(net.layers[net.layers.length - 1]!.name)!;
 }
 
 /** Mean softmax cross-entropy over the batch. */

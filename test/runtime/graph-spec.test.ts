@@ -16,45 +16,13 @@ import { Rng } from '../../src/runtime/rng.js';
 import ort from 'onnxruntime-node';
 import { activationsRef, crossEntropyRef, finiteDifference, headsLossRef, lossRef, relativeError, toF64, type Params } from '../reference/float64-net.js';
 import { tinyExperiment } from '../reference/grad-check.js';
-import { add, avgpool, batchnorm, buildNetwork, conv, dense, flatten, globalAvgpool, maxpool, relu } from '../support/plan-builder.js';
+import { buildNetwork, conv, dense, flatten, relu } from '../support/plan-builder.js';
+import { gradientNets } from '../support/gradient-nets.js';
 
 const TOLERANCE = 1e-3;
 
-const nets: Record<string, PlanNetwork> = {
-  dense: buildNetwork('dense', [6], 3, [
-    { name: 'fc1', op: dense(5) },
-    { name: 'relu1', op: relu() },
-    { name: 'fc2', op: dense(3) },
-  ]),
-  convPool: buildNetwork('convPool', [2, 7, 7], 3, [
-    { name: 'conv1', op: conv(3, 3, 2, 1) },
-    { name: 'relu1', op: relu() },
-    { name: 'pool1', op: maxpool(2) },
-    { name: 'pool2', op: avgpool(2, 1, 1) },
-    { name: 'flatten', op: flatten() },
-    { name: 'fc', op: dense(3) },
-  ]),
-  batchnorm: buildNetwork('batchnorm', [2, 5, 5], 3, [
-    { name: 'conv1', op: conv(3, 3, 1, 1, false) },
-    { name: 'bn1', op: batchnorm(0.1) },
-    { name: 'relu1', op: relu() },
-    { name: 'gap', op: globalAvgpool() },
-    { name: 'flatten', op: flatten() },
-    { name: 'fc1', op: dense(4, false) },
-    { name: 'bn2', op: batchnorm(0.1) },
-    { name: 'fc2', op: dense(3) },
-  ]),
-  residual: buildNetwork('residual', [2, 5, 5], 3, [
-    { name: 'conv1', op: conv(2, 3, 1, 1) },
-    { name: 'relu1', op: relu() },
-    { name: 'conv2', op: conv(2, 3, 1, 1) },
-    { name: 'add1', op: add(), inputs: ['conv2', 'relu1'] },
-    { name: 'add2', op: add(), inputs: ['add1', 'input'] },
-    { name: 'relu2', op: relu() },
-    { name: 'flatten', op: flatten() },
-    { name: 'fc', op: dense(3) },
-  ]),
-};
+// Input gradients of the networks whose parameter gradients engine-gradients.test.ts checks.
+const nets: Record<string, PlanNetwork> = Object.fromEntries(['dense', 'pools', 'batchnorm', 'residual'].map((n) => [n, gradientNets[n]!]));
 
 interface Setup {
   trainer: Trainer;
