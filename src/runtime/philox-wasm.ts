@@ -14,6 +14,7 @@
  * Instantiated once per process (`philoxKernel`); null where WebAssembly SIMD is missing.
  */
 
+import { leb, name, section, sleb, vec } from './wasm-encoding.js';
 import { BOX_MULLER, PHILOX_M0, PHILOX_M1, PHILOX_W0, PHILOX_W1 } from './philox.js';
 
 export interface PhiloxKernel {
@@ -21,32 +22,6 @@ export interface PhiloxKernel {
   normals: (dst: number, turns: number, lo: number, hi: number, k0: number, k1: number, mean: number, std: number) => void;
   philox: (dst: number, turns: number, lo: number, hi: number, k0: number, k1: number) => void;
 }
-
-const leb = (v: number): number[] => {
-  const o: number[] = [];
-  do {
-    let b = v & 0x7f;
-    v >>>= 7;
-    if (v) b |= 0x80;
-    o.push(b);
-  } while (v);
-  return o;
-};
-
-/** Signed LEB128 (i32.const immediates). */
-const sleb = (v: number): number[] => {
-  const o: number[] = [];
-  v |= 0;
-  for (;;) {
-    const b = v & 0x7f;
-    v >>= 7;
-    if ((v === 0 && (b & 0x40) === 0) || (v === -1 && (b & 0x40) !== 0)) {
-      o.push(b);
-      return o;
-    }
-    o.push(b | 0x80);
-  }
-};
 
 const I32 = 0x7f;
 const F32 = 0x7d;
@@ -345,9 +320,6 @@ function boxMuller(f: Body, jobs: BoxMullerJob[]): void {
 }
 
 function moduleBytes(pages: number): Uint8Array {
-  const section = (id: number, body: number[]) => [id, ...leb(body.length), ...body];
-  const vec = (items: number[][]) => [...leb(items.length), ...items.flat()];
-  const name = (t: string) => [...leb(t.length), ...Array.from(t, (ch) => ch.charCodeAt(0))];
   return Uint8Array.from([
     0x00,
     0x61,

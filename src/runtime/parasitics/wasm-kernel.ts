@@ -8,25 +8,15 @@
  * byte (no toolchain, no binary blob to trust): one type, one function, one exported memory.
  * Instantiated once per process (`wasmKernel`); null where WebAssembly SIMD is missing.
  */
+
+import { leb, name, section, vec } from '../wasm-encoding.js';
+
 export interface WasmKernel {
   memory: { buffer: ArrayBuffer; grow(pages: number): number };
   axpby: (n: number, B: number, y: number, x: number, z: number, a: number, c: number, vstep: number, astep: number, cstep: number) => void;
 }
 
 function wasmModuleBytes(): Uint8Array {
-  const leb = (v: number): number[] => {
-    const o: number[] = [];
-    do {
-      let b = v & 0x7f;
-      v >>>= 7;
-      if (v) b |= 0x80;
-      o.push(b);
-    } while (v);
-    return o;
-  };
-  const section = (id: number, body: number[]) => [id, ...leb(body.length), ...body];
-  const vec = (items: number[][]) => [...leb(items.length), ...items.flat()];
-  const name = (t: string) => [...leb(t.length), ...Array.from(t, (ch) => ch.charCodeAt(0))];
   const I32 = 0x7f;
   const V128 = 0x7b;
   // params 0…9: n B y x z a c vstep astep cstep; locals 10 bb, 11 end (i32), 12 av, 13 cv (v128)
