@@ -18,6 +18,14 @@
  *    random draws of stream "update/<layer>".
  *  - read-back: W = (G⁺ − G⁻)/s.
  *
+ * Cost: a step touches only the pairs whose ΔW is not exactly 0 and, for the pulse models, not
+ * inside the dead band that rounds to 0 pulses (such a request changes no device and draws no
+ * random number, in any model — batch-1 rank-one updates leave every row of a zero input and every
+ * column of an inactive unit alone), writes them through one typed-array loop per model and half
+ * (all G⁺, then all G⁻: the order of the random draws), and reads back only those weights; the
+ * others take the cached read-back. The numbers are those of the element-by-element definition,
+ * every bit (test/runtime/update-kernels.test.ts against test/reference/device-update.ts).
+ *
  * Level grid: the device's `levels` when a weight is stored in one cell (weight_bits ≤ cell_bits)
  * and always for the pulse models (nonlinear, aihwkit: their pulse grid is the device's physics);
  * with ideal/txsim, a weight sliced over several cells (weight_bits > cell_bits) is updated as a
@@ -28,7 +36,17 @@
 
 import type { PlanExperiment } from '../../model/plan.js';
 import { Rng } from '../rng.js';
-import { applyUpdate, createDeviceState, updateOf, type ConductanceRange, type DeviceState, type UpdateModel } from './update.js';
+import {
+  applyUpdate,
+  applyUpdateList,
+  createDeviceState,
+  deadBand,
+  updateOf,
+  type ConductanceRange,
+  type DeviceState,
+  type UpdateList,
+  type UpdateModel,
+} from './update.js';
 
 export interface LayerDevices {
   layer: string;
@@ -38,14 +56,27 @@ export interface LayerDevices {
   range: ConductanceRange;
   /** ΔG = ΔW · scale (siemens per weight unit). */
   scale: number;
-  /** [G⁺ (n values), G⁻ (n values)]. */
+  /** [G⁺ (n values), G⁻ (n values)]; owned by the updater, which caches their read-back (call readBack() after changing them). */
   g: Float64Array;
   state: DeviceState;
   rng: Rng;
-  /** Requested ΔG buffer (2n). */
-  dG: Float64Array;
-  /** Updates written and weights (pairs) pinned at a device bound after the last update. */
+  /** Updates written. */
   updates: number;
+}
+
+/** Per-layer buffers of the update: the read-back cache and the list of changed pairs. */
+interface LayerWork {
+  /** W = (G⁺ − G⁻)/s of every pair, as float32 (kept current by update()). */
+  read: Float32Array;
+  /** The weights array update() wrote last (the trainer's state tensor since). */
+  last: Float32Array | null;
+  /** Pairs with ΔW ≠ 0 (outside the dead band) and their requested ΔG⁺ = ΔW·s/2 (capacity n). */
+  list: UpdateList;
+  /**
+   * |ΔW| below which a pair's update is certainly lost (the model's dead band, in weight units:
+   * both halves round to 0 pulses); the smallest positive double where every non-zero ΔW acts.
+   */
+  dead: number;
 }
 
 /** Overrides of the plan's weight ↔ conductance mapping (`train.headroom`, `train.weight_range`), for library callers. */
@@ -54,6 +85,113 @@ export interface DeviceUpdaterOptions {
   headroom?: number;
   /** |W| mapped onto a pair's full range, for every layer (train.weight_range); overrides headroom. */
   weightRange?: number;
+}
+
+/**
+ * Fill work.list with the pairs whose ΔW = w1 − w0 is outside the dead band (and their requests
+ * ΔG⁺ = ΔW·s/2); every other pair keeps its devices, so its new weight is the cached read-back.
+ * Returns the count. (A pair inside the dead band is one the model would not touch: its 0-pulse
+ * update is a no-op.) The usual weight of a sparse step — old value, new value and read-back the
+ * same non-zero number, so already right — is checked four at a time. When w0 is the array this
+ * updater wrote last step, it holds the read-back (the trainer replaces state tensors, never
+ * mutates them: Trainer.peekState), and the check skips the cache.
+ */
+function changedPairs(w0: Float32Array, w1: Float32Array, work: LayerWork, scale: number): number {
+  const count = w0 === work.last ? scanOwn(w0, w1, work, scale) : scanForeign(w0, w1, work, scale);
+  work.list.count = count;
+  work.last = w1;
+  return count;
+}
+
+/** changedPairs when w0 holds the read-back (each loop alone in its function: see update.ts on warm-up). */
+function scanOwn(w0: Float32Array, w1: Float32Array, work: LayerWork, scale: number): number {
+  const n = work.read.length;
+  const n4 = n - (n & 3);
+  let count = 0;
+  let k = 0;
+  for (; k < n4; k += 4) {
+    const a0 = w1[k]!;
+    const a1 = w1[k + 1]!;
+    const a2 = w1[k + 2]!;
+    const a3 = w1[k + 3]!;
+    // (non-zero: a zero may be either sign; NaN never compares equal)
+    if (a0 === w0[k]! && a1 === w0[k + 1]! && a2 === w0[k + 2]! && a3 === w0[k + 3]! && a0 * a1 * a2 * a3 !== 0) continue;
+    for (let j = k; j < k + 4; j++) count = pairAt(w0, w1, j, work, scale, count);
+  }
+  for (; k < n; k++) count = pairAt(w0, w1, k, work, scale, count);
+  return count;
+}
+
+/** changedPairs for any w0: the check also compares the cached read-back. */
+function scanForeign(w0: Float32Array, w1: Float32Array, work: LayerWork, scale: number): number {
+  const read = work.read;
+  const n = read.length;
+  const n4 = n - (n & 3);
+  let count = 0;
+  let k = 0;
+  for (; k < n4; k += 4) {
+    const a0 = w1[k]!;
+    const a1 = w1[k + 1]!;
+    const a2 = w1[k + 2]!;
+    const a3 = w1[k + 3]!;
+    if (
+      a0 === w0[k]! &&
+      a1 === w0[k + 1]! &&
+      a2 === w0[k + 2]! &&
+      a3 === w0[k + 3]! &&
+      a0 * a1 * a2 * a3 !== 0 &&
+      a0 === read[k]! &&
+      a1 === read[k + 1]! &&
+      a2 === read[k + 2]! &&
+      a3 === read[k + 3]!
+    )
+      continue;
+    for (let j = k; j < k + 4; j++) count = pairAt(w0, w1, j, work, scale, count);
+  }
+  for (; k < n; k++) count = pairAt(w0, w1, k, work, scale, count);
+  return count;
+}
+
+/** Run both scans once on a few weights of every kind (before the first real, long scan). */
+function warmUpScans(): void {
+  const n = 11;
+  const w0 = Float32Array.from({ length: n }, (_, k) => (k % 5 === 0 ? 0 : 0.1 * k));
+  const work: LayerWork = { read: Float32Array.from(w0), last: null, list: { idx: new Int32Array(n), req: new Float64Array(n), count: 0 }, dead: 0.05 };
+  const g = new Float64Array(2 * n).fill(1);
+  for (let rep = 0; rep < 2; rep++) {
+    const w1 = Float32Array.from(w0, (v, k) => v + [0, 0, 0.01, 0.2, -0.3][k % 5]!);
+    readListed(g, n, 2, work.list.idx, changedPairs(w0, w1, work, 2), w1, work.read);
+    const w2 = Float32Array.from(w1);
+    readListed(g, n, 2, work.list.idx, changedPairs(w1, w2, work, 2), w2, work.read);
+  }
+}
+
+let warm = false;
+
+/** Read back the listed pairs (the ones that may have changed) into w1 and the cache. */
+function readListed(g: Float64Array, n: number, scale: number, idx: Int32Array, count: number, w1: Float32Array, read: Float32Array): void {
+  for (let j = 0; j < count; j++) {
+    const k = idx[j]!;
+    const w = (g[k]! - g[n + k]!) / scale;
+    w1[k] = w;
+    read[k] = w;
+  }
+}
+
+/** One weight of changedPairs: already right, inside the dead band (w1 ← read-back), or listed. */
+function pairAt(w0: Float32Array, w1: Float32Array, k: number, work: LayerWork, scale: number, count: number): number {
+  const a = w1[k]!;
+  const b = w0[k]!;
+  const r = work.read[k]!;
+  if (a === b && a !== 0 && a === r) return count;
+  const dw = a - b;
+  if (dw < work.dead && dw > -work.dead) {
+    w1[k] = r;
+    return count;
+  }
+  work.list.idx[count] = k;
+  work.list.req[count] = (dw * scale) / 2;
+  return count + 1;
 }
 
 /** Describe an update model for results.json ("txsim(v=0.01, gamma=5)"). */
@@ -68,6 +206,7 @@ export class DeviceUpdater {
   readonly layers: LayerDevices[] = [];
   /** Wall time spent in update() (ms). */
   ms = 0;
+  private readonly work: LayerWork[] = [];
 
   private constructor() {}
 
@@ -83,6 +222,10 @@ export class DeviceUpdater {
     opts: DeviceUpdaterOptions = {},
   ): DeviceUpdater | null {
     if (exp.fidelity === 'ideal' || !exp.train || !exp.train.nonideal.includes('update')) return null;
+    if (!warm) {
+      warm = true;
+      warmUpScans();
+    }
     const u = new DeviceUpdater();
     const headroom = opts.headroom ?? exp.train.headroom;
     const weightRange = opts.weightRange ?? exp.train.weightRange;
@@ -114,19 +257,26 @@ export class DeviceUpdater {
       const rng = new Rng(exp.seed, `update/${layer.name}`);
       applyUpdate(g, dG, { kind: 'ideal' }, range, rng);
       const state = createDeviceState(model, range, 2 * n, new Rng(exp.seed, `update/${layer.name}/devices`));
-      u.layers.push({ layer: layer.name, param, model, range, scale, g, state, rng, dG, updates: 0 });
+      u.layers.push({ layer: layer.name, param, model, range, scale, g, state, rng, updates: 0 });
+      const read = new Float32Array(n);
+      // |ΔW| < dead ⇒ |ΔG±| = |ΔW|·s/2 < deadBand: both halves are no-ops.
+      const dead = Math.max(Number.MIN_VALUE, (2 * deadBand(model, range)) / scale);
+      u.work.push({ read, last: null, list: { idx: new Int32Array(n), req: new Float64Array(n), count: 0 }, dead });
     }
+    u.readBack();
     return u.layers.length > 0 ? u : null;
   }
 
-  /** Weights read back from the devices, by state name (W = (G⁺ − G⁻)/s). */
+  /** Weights read back from the devices, by state name (W = (G⁺ − G⁻)/s); also refreshes the read-back cache from the conductances. */
   readBack(): Record<string, Float32Array> {
     const out: Record<string, Float32Array> = {};
-    for (const d of this.layers) {
+    for (const [i, d] of this.layers.entries()) {
       const n = d.g.length / 2;
-      const w = new Float32Array(n);
-      for (let k = 0; k < n; k++) w[k] = (d.g[k]! - d.g[n + k]!) / d.scale;
-      out[d.param] = w;
+      const work = this.work[i]!;
+      const read = work.read;
+      for (let k = 0; k < n; k++) read[k] = (d.g[k]! - d.g[n + k]!) / d.scale;
+      work.last = null;
+      out[d.param] = Float32Array.from(read);
     }
     return out;
   }
@@ -138,17 +288,19 @@ export class DeviceUpdater {
    */
   update(before: ReadonlyMap<string, Float32Array>, after: Map<string, Float32Array>): void {
     const t0 = performance.now();
-    for (const d of this.layers) {
+    for (let i = 0; i < this.layers.length; i++) {
+      const d = this.layers[i]!;
+      const work = this.work[i]!;
       const w0 = before.get(d.param)!;
       const w1 = after.get(d.param)!;
-      const n = w1.length;
-      for (let k = 0; k < n; k++) {
-        const half = ((w1[k]! - w0[k]!) * d.scale) / 2;
-        d.dG[k] = half;
-        d.dG[n + k] = -half;
-      }
-      applyUpdate(d.g, d.dG, d.model, d.range, d.rng, d.state);
-      for (let k = 0; k < n; k++) w1[k] = (d.g[k]! - d.g[n + k]!) / d.scale;
+      const read = work.read;
+      const n = read.length;
+      if (w0.length !== n || w1.length !== n) throw new RangeError(`DeviceUpdater: ${d.param} has ${n} weights, the step ${w0.length} → ${w1.length}`);
+      const count = changedPairs(w0, w1, work, d.scale);
+      // ΔG⁺ = +ΔW·s/2 on every G⁺, then ΔG⁻ = −ΔW·s/2 on every G⁻ (the order of the random draws).
+      applyUpdateList(d.g, d.g, 0, work.list, 1, d.model, d.range, d.rng, d.state);
+      applyUpdateList(d.g, d.g, n, work.list, -1, d.model, d.range, d.rng, d.state);
+      readListed(d.g, n, d.scale, work.list.idx, count, w1, read);
       d.updates++;
     }
     this.ms += performance.now() - t0;

@@ -34,7 +34,8 @@
 
 import type { AihwkitStepParams, DeviceSpec, UpdateModelSpec } from '../../model/crossbar.js';
 
-import type { Rng } from '../rng.js';
+import { Rng } from '../rng.js';
+import { drawNormals, drawNormalUniformPairs, drawUniforms, warmUpDraws } from './draws.js';
 
 export interface ConductanceRange {
   gMin: number;
@@ -52,7 +53,7 @@ export interface UpdateOptions {
   rounding?: 'nearest' | 'stochastic';
 }
 
-/** Per-device parameters drawn once (device-to-device variation of the update). */
+/** Per-device parameters drawn once (device-to-device variation of the update); fixed once made (the kernels cache constants derived from aLtp / aLtd). */
 export interface DeviceState {
   /** nonlinear: the per-device A of LTP and LTD (in pulses). */
   aLtp?: Float64Array;
@@ -192,23 +193,87 @@ export function createDeviceState(model: UpdateModel, range: ConductanceRange, c
 }
 
 // ---- the update ------------------------------------------------------------------------------
+//
+// Every model runs as one tight loop over typed arrays per call (no per-element dispatch, its
+// constants computed once), on a list of the devices whose requested change is not zero: a zero
+// request never changes a device nor draws a random number in any model, so the devices it skips
+// are exactly the ones the element-by-element definition leaves alone. The random draws of a call
+// (write noise, C2C noise, pulse noise, stochastic rounding) come from the stream in bulk
+// (draws.ts), in the order of the definition: device by device, pulse by pulse.
 
 type Conductances = Float64Array | Float32Array;
 
-function snap(g: number, r: ConductanceRange, rounding: 'nearest' | 'stochastic', rng: Rng): number {
-  const clipped = Math.min(r.gMax, Math.max(r.gMin, g));
-  if (!r.levels || r.levels < 2) return clipped;
-  const step = (r.gMax - r.gMin) / (r.levels - 1);
-  const x = (clipped - r.gMin) / step;
-  let k = rounding === 'stochastic' ? Math.floor(x) + (rng.uniform() < x - Math.floor(x) ? 1 : 0) : Math.round(x);
-  k = Math.min(r.levels - 1, Math.max(0, k));
-  return k === r.levels - 1 ? r.gMax : r.gMin + k * step;
+/**
+ * Requested changes of some devices: entry i asks device `base + idx[i]` for sign·req[i] (S);
+ * idx ascending (the order the random draws follow), entries 0 … count − 1.
+ */
+export interface UpdateList {
+  idx: Int32Array;
+  req: Float64Array;
+  count: number;
+}
+
+/** Kernel scratch, grown on demand and kept (no allocation per step once warm). */
+const scratch: { idx: Int32Array; req: Float64Array; active: Int32Array; pulses: Float64Array; draws: Float64Array; draws2: Float64Array } = {
+  idx: new Int32Array(0),
+  req: new Float64Array(0),
+  /** Active entries (a pulse model's devices with ≥ 1 pulse) and their signed pulse counts. */
+  active: new Int32Array(0),
+  pulses: new Float64Array(0),
+  draws: new Float64Array(0),
+  draws2: new Float64Array(0),
+};
+
+function grownF64(a: Float64Array, n: number): Float64Array {
+  return a.length >= n ? a : new Float64Array(Math.max(n, 2 * a.length));
+}
+
+function grownI32(a: Int32Array, n: number): Int32Array {
+  return a.length >= n ? a : new Int32Array(Math.max(n, 2 * a.length));
+}
+
+/** Per-device e^(−P_max/A) − 1 of the NeuroSim curves, filled as devices are first updated (NaN: not yet). */
+const curveConstants = new WeakMap<Float64Array, { pMax: number; e: Float64Array }>();
+
+function curveConstantsOf(a: Float64Array, pMax: number): Float64Array {
+  let c = curveConstants.get(a);
+  if (!c || c.pMax !== pMax) {
+    c = { pMax, e: new Float64Array(a.length).fill(Number.NaN) };
+    curveConstants.set(a, c);
+  }
+  return c.e;
+}
+
+type PulsedModel = Exclude<UpdateModel, { kind: 'ideal' } | { kind: 'txsim' } | { kind: 'nonlinear' }>;
+
+/** The model's own parameter checks (before any device changes). */
+function checkModel(model: UpdateModel, range: ConductanceRange): void {
+  if (model.kind === 'nonlinear') pMaxOf(range);
+  else if (model.kind !== 'ideal' && model.kind !== 'txsim') {
+    if (!(model.dw_min > 0) || !(model.w_max > model.w_min)) throw new RangeError(`${model.kind}: needs dw_min > 0 and w_min < w_max`);
+  }
+}
+
+/**
+ * The dead band of a model (S): a request with |ΔG| below it changes no device and draws nothing —
+ * the pulse models round it to 0 pulses (|ΔG| < half NeuroSim's pulse step; |Δw| < dw_min/2) —
+ * so a caller may drop it unseen. Conservative: 2 % inside the rounding threshold, so that the
+ * rounding of a caller's own arithmetic on the way to |ΔG| cannot cross it. 0 where every non-zero
+ * request acts (ideal, txsim).
+ */
+export function deadBand(model: UpdateModel, range: ConductanceRange): number {
+  const span = range.gMax - range.gMin;
+  const margin = 0.98;
+  if (model.kind === 'ideal' || model.kind === 'txsim') return 0;
+  if (model.kind === 'nonlinear') return range.levels && range.levels >= 2 ? (margin * span) / (range.levels - 1) / 2 : 0;
+  return model.dw_min > 0 && model.w_max > model.w_min ? (margin * (model.dw_min / 2) * span) / (model.w_max - model.w_min) : 0;
 }
 
 /**
  * Apply requested changes dG to conductances g (both length n); writes the new conductances to
  * `out` (default: g itself, in place) and returns it. `state` holds per-device parameters
  * (createDeviceState); it is created without variation when absent and the model needs it.
+ * A device whose request is 0 keeps its conductance and draws no random number.
  */
 export function applyUpdate(
   g: Conductances,
@@ -223,80 +288,573 @@ export function applyUpdate(
   checkRange(range);
   const n = g.length;
   if (dG.length !== n || out.length !== n) throw new RangeError(`applyUpdate: G has ${n} values, ΔG ${dG.length}, out ${out.length}`);
-  const rounding = opts.rounding ?? 'nearest';
-  const { gMin, gMax } = range;
-  const span = gMax - gMin;
+  checkModel(model, range);
+  if (!warm) warmUp(); // before this call fills the shared scratch list
+  let st = state ?? {};
+  if (model.kind === 'nonlinear') {
+    st = state?.aLtp ? state : createDeviceState({ ...model, d2d: 0 }, range, n, rng);
+    if (st.aLtp!.length !== n) throw new RangeError(`device state holds ${st.aLtp!.length} devices, the update ${n}`);
+  } else if (model.kind !== 'ideal' && model.kind !== 'txsim') {
+    st = state?.scaleUp ? state : createDeviceState({ ...model, dw_min_dtod: 0 } as UpdateModel, range, n, rng);
+    if (st.scaleUp!.length !== n) throw new RangeError(`device state holds ${st.scaleUp!.length} devices, the update ${n}`);
+  }
+  if (out !== g) for (let k = 0; k < n; k++) out[k] = g[k]!;
+  const idx = (scratch.idx = grownI32(scratch.idx, n));
+  const req = (scratch.req = grownF64(scratch.req, n));
+  let count = 0;
+  for (let k = 0; k < n; k++) {
+    const d = dG[k]!;
+    if (d === 0) continue;
+    idx[count] = k;
+    req[count] = d;
+    count++;
+  }
+  applyUpdateList(g, out, 0, { idx, req, count }, 1, model, range, rng, st, opts.rounding ?? 'nearest');
+  return out;
+}
+
+/**
+ * The update of a list of devices (UpdateList): device k = base + idx[i] of `src` gets the
+ * request sign·req[i] and its new conductance goes to dst[k] (src and dst may be the same
+ * array); devices not in the list are not touched. `state` must hold the per-device parameters the
+ * model needs (createDeviceState over all devices of src), indexed like src.
+ */
+export function applyUpdateList(
+  src: Conductances,
+  dst: Conductances,
+  base: number,
+  list: UpdateList,
+  sign: 1 | -1,
+  model: UpdateModel,
+  range: ConductanceRange,
+  rng: Rng,
+  state: DeviceState,
+  rounding: 'nearest' | 'stochastic' = 'nearest',
+): void {
+  checkRange(range);
+  checkModel(model, range);
+  if (!warm) warmUp();
+  if (list.count === 0) return;
+  const last = base + list.idx[list.count - 1]!;
+  if (last >= src.length || last >= dst.length) throw new RangeError(`applyUpdateList: device ${last} beyond ${Math.min(src.length, dst.length)} devices`);
+  const stochastic = rounding === 'stochastic' && (range.levels ?? 0) >= 2;
   switch (model.kind) {
-    case 'ideal': {
-      for (let k = 0; k < n; k++) out[k] = dG[k]! === 0 ? g[k]! : snap(g[k]! + dG[k]!, range, rounding, rng);
-      return out;
-    }
-    case 'txsim': {
-      for (let k = 0; k < n; k++) {
-        const d = dG[k]!;
-        if (d === 0) {
-          out[k] = g[k]!;
-          continue;
-        }
-        const gk = Math.min(gMax, Math.max(gMin, g[k]!));
-        let next = gk + asymDelta(gk, d, model.v, gMin, gMax);
-        if (model.gamma > 0) next += writeNoiseSigma(model.gamma, d, range) * rng.normal();
-        out[k] = snap(next, range, rounding, rng);
-      }
-      return out;
-    }
+    case 'ideal':
+      if (stochastic) idealStochastic(src, dst, base, list, sign, range, rng);
+      else idealNearest(src, dst, base, list, sign, range);
+      return;
+    case 'txsim':
+      txsimUpdate(src, dst, base, list, sign, model.v, model.gamma, range, rng, stochastic);
+      return;
     case 'nonlinear': {
-      const pMax = pMaxOf(range);
-      const st = state?.aLtp ? state : createDeviceState({ ...model, d2d: 0 }, range, n, rng);
-      if (st.aLtp!.length !== n) throw new RangeError(`device state holds ${st.aLtp!.length} devices, the update ${n}`);
-      const step = span / pMax;
-      const sigma = model.c2c * span;
-      for (let k = 0; k < n; k++) {
-        const pulses = Math.round(dG[k]! / step);
-        if (pulses === 0) {
-          out[k] = g[k]!;
-          continue;
-        }
-        const a = pulses > 0 ? st.aLtp![k]! : st.aLtd![k]!;
-        let p = pulseOf(g[k]!, a, pMax, gMin, gMax);
-        // on the curve's grid (no noise so far), keep the pulse number an exact integer
-        if (Math.abs(p - Math.round(p)) < 1e-9) p = Math.round(p);
-        const pNew = Math.min(pMax, Math.max(0, p + pulses));
-        let next = pulseCurve(pNew, a, pMax, gMin, gMax);
-        if (sigma > 0) next += sigma * Math.sqrt(Math.abs(pulses)) * rng.normal();
-        out[k] = Math.min(gMax, Math.max(gMin, next));
-      }
-      return out;
+      if (!state.aLtp || !state.aLtd || state.aLtp.length <= last || state.aLtd.length <= last)
+        throw new RangeError(`device state holds ${state.aLtp?.length ?? 0} devices, the update reaches device ${last}`);
+      nonlinearUpdate(src, dst, base, list, sign, model.c2c, range, rng, state.aLtp, state.aLtd);
+      return;
     }
     default: {
-      const m = model;
-      if (!(m.dw_min > 0) || !(m.w_max > m.w_min)) throw new RangeError(`${m.kind}: needs dw_min > 0 and w_min < w_max`);
-      const st = state?.scaleUp ? state : createDeviceState({ ...m, dw_min_dtod: 0 } as UpdateModel, range, n, rng);
-      if (st.scaleUp!.length !== n) throw new RangeError(`device state holds ${st.scaleUp!.length} devices, the update ${n}`);
-      const wSpan = m.w_max - m.w_min;
-      // More pulses than it takes to sweep the whole range (at the smallest step) change nothing but noise.
-      const cap = Math.ceil(wSpan / m.dw_min) * 4 + 16;
-      for (let k = 0; k < n; k++) {
-        const dw = (dG[k]! / span) * wSpan;
-        let pulses = Math.round(Math.abs(dw) / m.dw_min);
-        if (pulses === 0) {
-          out[k] = g[k]!;
-          continue;
+      if (!state.scaleUp || !state.scaleDown || state.scaleUp.length <= last || state.scaleDown.length <= last)
+        throw new RangeError(`device state holds ${state.scaleUp?.length ?? 0} devices, the update reaches device ${last}`);
+      pulsedUpdate(src, dst, base, list, sign, model, range, rng, state.scaleUp, state.scaleDown);
+    }
+  }
+}
+
+// Each hot loop below sits alone in its function, with nothing after it but `return` (and the
+// kernels run once on tiny inputs of every model before their first real call: warmUp). V8
+// compiles a function's first long loop while it runs (OSR) from the type feedback gathered so
+// far; code that has never run — after the loop, or a variant's branch — would bail out of that
+// compiled loop on every later call.
+
+/** Entries whose request sign·req[i] is not 0 (each draws one value in the models that draw per device). */
+function countNonZero(list: UpdateList, sign: number): number {
+  const { req, count } = list;
+  let n = 0;
+  for (let i = 0; i < count; i++) if (sign * req[i]! !== 0) n++;
+  return n;
+}
+
+/** `ideal`, nearest level: G ← snap(G + ΔG). */
+function idealNearest(src: Conductances, dst: Conductances, base: number, list: UpdateList, sign: number, range: ConductanceRange): void {
+  const { idx, req, count } = list;
+  const { gMin, gMax } = range;
+  const levels = range.levels && range.levels >= 2 ? range.levels : 0;
+  const top = levels - 1;
+  const step = levels ? (gMax - gMin) / (levels - 1) : 0;
+  for (let i = 0; i < count; i++) {
+    const k = base + idx[i]!;
+    const d = sign * req[i]!;
+    if (d === 0) continue;
+    const c = Math.min(gMax, Math.max(gMin, src[k]! + d));
+    if (!levels) {
+      dst[k] = c;
+      continue;
+    }
+    const q = Math.min(top, Math.max(0, Math.round((c - gMin) / step)));
+    dst[k] = q === top ? gMax : gMin + q * step;
+  }
+}
+
+/** `ideal`, stochastic rounding to the level grid: one uniform draw per changed device. */
+function idealStochastic(src: Conductances, dst: Conductances, base: number, list: UpdateList, sign: number, range: ConductanceRange, rng: Rng): void {
+  const draws = countNonZero(list, sign);
+  const u = (scratch.draws = grownF64(scratch.draws, draws));
+  drawUniforms(rng, u, draws);
+  idealStochasticLoop(src, dst, base, list, sign, range, u);
+}
+
+function idealStochasticLoop(
+  src: Conductances,
+  dst: Conductances,
+  base: number,
+  list: UpdateList,
+  sign: number,
+  range: ConductanceRange,
+  u: Float64Array,
+): void {
+  const { idx, req, count } = list;
+  const { gMin, gMax } = range;
+  const levels = range.levels!;
+  const top = levels - 1;
+  const step = (gMax - gMin) / (levels - 1);
+  let j = 0;
+  for (let i = 0; i < count; i++) {
+    const k = base + idx[i]!;
+    const d = sign * req[i]!;
+    if (d === 0) continue;
+    const c = Math.min(gMax, Math.max(gMin, src[k]! + d));
+    const x = (c - gMin) / step;
+    const q = Math.min(top, Math.max(0, Math.floor(x) + (u[j++]! < x - Math.floor(x) ? 1 : 0)));
+    dst[k] = q === top ? gMax : gMin + q * step;
+  }
+}
+
+/**
+ * `txsim(v, γ)`: G ← snap(G' + Δ'(G') + σ·ξ), G' = G clipped to the range, Δ' the ASYM change
+ * (asymDelta), σ = γ·sqrt((G_max − G_min)·|ΔG|) (writeNoiseSigma); one normal draw per changed
+ * device when γ > 0, then one uniform when rounding stochastically.
+ */
+function txsimUpdate(
+  src: Conductances,
+  dst: Conductances,
+  base: number,
+  list: UpdateList,
+  sign: number,
+  v: number,
+  gamma: number,
+  range: ConductanceRange,
+  rng: Rng,
+  stochastic: boolean,
+): void {
+  const noisy = gamma > 0;
+  const draws = noisy || stochastic ? countNonZero(list, sign) : 0;
+  const z = (scratch.draws = grownF64(scratch.draws, noisy ? draws : 0));
+  const u = (scratch.draws2 = grownF64(scratch.draws2, stochastic ? draws : 0));
+  if (noisy && stochastic) drawNormalUniformPairs(rng, z, u, draws);
+  else if (noisy) drawNormals(rng, z, draws);
+  else if (stochastic) drawUniforms(rng, u, draws);
+  txsimLoop(src, dst, base, list, sign, v, gamma, range, z, u, stochastic);
+}
+
+function txsimLoop(
+  src: Conductances,
+  dst: Conductances,
+  base: number,
+  list: UpdateList,
+  sign: number,
+  v: number,
+  gamma: number,
+  range: ConductanceRange,
+  z: Float64Array,
+  u: Float64Array,
+  stochastic: boolean,
+): void {
+  const { idx, req, count } = list;
+  const { gMin, gMax } = range;
+  const span = gMax - gMin;
+  const levels = range.levels && range.levels >= 2 ? range.levels : 0;
+  const top = levels - 1;
+  const step = levels ? (gMax - gMin) / (levels - 1) : 0;
+  // asymDelta's constants: w0 = R/(1 − e^(−v)); Δ > 0: (w0 + G_min − G)·(1 − e^(−v·Δ/R)), else (G_max − w0 − G)·(1 − e^(v·Δ/R)).
+  const asym = v !== 0;
+  const w0 = span / -Math.expm1(-v);
+  const upC = w0 + gMin;
+  const downC = gMax - w0;
+  const nv = -v;
+  const noisy = gamma > 0;
+  let j = 0;
+  for (let i = 0; i < count; i++) {
+    const k = base + idx[i]!;
+    const d = sign * req[i]!;
+    if (d === 0) continue;
+    const gk = Math.min(gMax, Math.max(gMin, src[k]!));
+    // (the direction selects constants, not code: its sign is a coin flip to the branch predictor)
+    const up = d > 0;
+    const c0 = up ? upC : downC;
+    const vd = up ? nv : v;
+    let next = gk + (asym ? (c0 - gk) * -Math.expm1(vd * (d / span)) : d);
+    if (noisy) next += gamma * Math.sqrt(span * Math.abs(d)) * z[j]!;
+    const c = Math.min(gMax, Math.max(gMin, next));
+    if (!levels) dst[k] = c;
+    else {
+      const x = (c - gMin) / step;
+      const q = Math.min(top, Math.max(0, stochastic ? Math.floor(x) + (u[j]! < x - Math.floor(x) ? 1 : 0) : Math.round(x)));
+      dst[k] = q === top ? gMax : gMin + q * step;
+    }
+    j++;
+  }
+}
+
+/**
+ * `nonlinear` (NeuroSim pulses): n = round(ΔG / ((G_max − G_min)/P_max)) pulses from the pulse
+ * number read back through the curve of the update's direction (pulseOf, pulseCurve), then C2C
+ * noise N(0, (c2c·(G_max − G_min))²·|n|): one normal draw per device with n ≠ 0 when c2c > 0.
+ */
+function nonlinearUpdate(
+  src: Conductances,
+  dst: Conductances,
+  base: number,
+  list: UpdateList,
+  sign: number,
+  c2c: number,
+  range: ConductanceRange,
+  rng: Rng,
+  aLtp: Float64Array,
+  aLtd: Float64Array,
+): void {
+  const span = range.gMax - range.gMin;
+  const pMax = pMaxOf(range);
+  const active = (scratch.active = grownI32(scratch.active, list.count));
+  const pulses = (scratch.pulses = grownF64(scratch.pulses, list.count));
+  const m = nonlinearPulses(list, sign, base, span / pMax, active, pulses);
+  const sigma = c2c * span;
+  const z = (scratch.draws = grownF64(scratch.draws, sigma > 0 ? m : 0));
+  if (sigma > 0) drawNormals(rng, z, m);
+  nonlinearLoop(src, dst, active, pulses, m, sigma, range, pMax, aLtp, aLtd, curveConstantsOf(aLtp, pMax), curveConstantsOf(aLtd, pMax), z);
+}
+
+/** The devices with n = round(ΔG/step) ≠ 0 pulses (into active, pulses); returns their count. */
+function nonlinearPulses(list: UpdateList, sign: number, base: number, step: number, active: Int32Array, pulsesOf: Float64Array): number {
+  const { idx, req, count } = list;
+  let m = 0;
+  for (let i = 0; i < count; i++) {
+    const pulses = Math.round((sign * req[i]!) / step);
+    if (pulses === 0) continue;
+    active[m] = base + idx[i]!;
+    pulsesOf[m] = pulses;
+    m++;
+  }
+  return m;
+}
+
+function nonlinearLoop(
+  src: Conductances,
+  dst: Conductances,
+  active: Int32Array,
+  pulsesOf: Float64Array,
+  m: number,
+  sigma: number,
+  range: ConductanceRange,
+  pMax: number,
+  aLtp: Float64Array,
+  aLtd: Float64Array,
+  eLtp: Float64Array,
+  eLtd: Float64Array,
+  z: Float64Array,
+): void {
+  const { gMin, gMax } = range;
+  const span = gMax - gMin;
+  for (let j = 0; j < m; j++) {
+    const k = active[j]!;
+    const pulses = pulsesOf[j]!;
+    const up = pulses > 0;
+    const a = up ? aLtp[k]! : aLtd[k]!;
+    const linear = !Number.isFinite(a);
+    let e = up ? eLtp[k]! : eLtd[k]!;
+    if (e !== e) {
+      e = Math.expm1(-pMax / a);
+      if (up) eLtp[k] = e;
+      else eLtd[k] = e;
+    }
+    // pulseOf: the (real) pulse number of G on this curve
+    const x = Math.min(1, Math.max(0, (src[k]! - gMin) / span));
+    let p = linear ? x * pMax : Math.min(pMax, Math.max(0, -a * Math.log1p(x * e)));
+    // on the curve's grid (no noise so far), keep the pulse number an exact integer
+    if (Math.abs(p - Math.round(p)) < 1e-9) p = Math.round(p);
+    const pNew = Math.min(pMax, Math.max(0, p + pulses));
+    // pulseCurve at the new pulse number
+    let next = pNew <= 0 ? gMin : pNew >= pMax ? gMax : linear ? gMin + (span * pNew) / pMax : gMin + (span * -Math.expm1(-pNew / a)) / -e;
+    if (sigma > 0) next += sigma * Math.sqrt(Math.abs(pulses)) * z[j]!;
+    dst[k] = Math.min(gMax, Math.max(gMin, next));
+  }
+}
+
+/** Pulse-noise draws come in chunks of whole devices, at most this many (unless one device needs more). */
+const CHUNK = 1 << 16;
+
+/** The noise of devices j, j + 1, … that fits a chunk, drawn into scratch.draws; returns the count. */
+function refill(rng: Rng, pulsesOf: Float64Array, j: number, m: number): number {
+  let total = 0;
+  for (let i = j; i < m; i++) {
+    const n = Math.abs(pulsesOf[i]!);
+    const add = n > 0 ? n : 0;
+    if (i > j && total + add > CHUNK) break;
+    total += add;
+  }
+  scratch.draws = grownF64(scratch.draws, total);
+  drawNormals(rng, scratch.draws, total);
+  return total;
+}
+
+/** The parameters of one pulsed update, for the per-shape loops. */
+interface PulseRun {
+  src: Conductances;
+  dst: Conductances;
+  active: Int32Array;
+  /** Signed pulse counts (up > 0). */
+  pulses: Float64Array;
+  count: number;
+  scaleUp: Float64Array;
+  scaleDown: Float64Array;
+  gMin: number;
+  gMax: number;
+  span: number;
+  wMin: number;
+  wMax: number;
+  wSpan: number;
+  std: number;
+  rng: Rng;
+}
+
+/**
+ * aihwkit's pulsed devices on w ∈ [w_min, w_max] (G mapped linearly): n = round(|Δw| / dw_min)
+ * pulses (capped), each Δw = ±scale·f(w)·(1 + dw_min_std·ξ), clipped after each pulse; one normal
+ * draw per pulse when dw_min_std > 0. One loop per step shape f (stepShape).
+ */
+function pulsedUpdate(
+  src: Conductances,
+  dst: Conductances,
+  base: number,
+  list: UpdateList,
+  sign: number,
+  m: PulsedModel,
+  range: ConductanceRange,
+  rng: Rng,
+  scaleUp: Float64Array,
+  scaleDown: Float64Array,
+): void {
+  const { gMin, gMax } = range;
+  const span = gMax - gMin;
+  const wSpan = m.w_max - m.w_min;
+  // More pulses than it takes to sweep the whole range (at the smallest step) change nothing but noise.
+  const cap = Math.ceil(wSpan / m.dw_min) * 4 + 16;
+  const active = (scratch.active = grownI32(scratch.active, list.count));
+  const pulses = (scratch.pulses = grownF64(scratch.pulses, list.count));
+  const count = pulsedPulses(list, sign, base, span, wSpan, m.dw_min, cap, active, pulses);
+  const run: PulseRun = { src, dst, active, pulses, count, scaleUp, scaleDown, gMin, gMax, span, wMin: m.w_min, wMax: m.w_max, wSpan, std: m.dw_min_std, rng };
+  switch (m.kind) {
+    case 'constant_step':
+      return constantStepLoop(run);
+    case 'soft_bounds':
+      return softBoundsLoop(run);
+    case 'exp_step':
+      return expStepLoop(run, 2 * m.a, m.b, m.A_up, m.A_down, m.gamma_up, -m.gamma_down);
+    case 'pow_step':
+      return powStepLoop(run, m.pow_gamma * (m.pow_up_down > 0 ? 1 : 1 + m.pow_up_down), m.pow_gamma * (m.pow_up_down > 0 ? 1 - m.pow_up_down : 1));
+  }
+}
+
+/** The devices with n = round(|Δw| / dw_min) ≠ 0 pulses and their signed, capped counts; returns their count. */
+function pulsedPulses(
+  list: UpdateList,
+  sign: number,
+  base: number,
+  span: number,
+  wSpan: number,
+  dwMin: number,
+  cap: number,
+  active: Int32Array,
+  pulsesOf: Float64Array,
+): number {
+  const { idx, req, count } = list;
+  let m = 0;
+  for (let i = 0; i < count; i++) {
+    const dw = ((sign * req[i]!) / span) * wSpan;
+    const pulses = Math.round(Math.abs(dw) / dwMin);
+    if (pulses === 0) continue;
+    active[m] = base + idx[i]!;
+    // signed pulse count: up (dw > 0) positive; NaN stays NaN (no pulse, as `p < NaN` never holds)
+    pulsesOf[m] = dw > 0 ? Math.min(pulses, cap) : -Math.min(pulses, cap);
+    m++;
+  }
+  return m;
+}
+
+// The per-shape loops: w += ±scale·f(w)·noise per pulse, clipped; noise = 1 + σξ (σ > 0) or 1.
+// (s·f·noise is evaluated as (s·f)·noise, the order of the definition; f = 1 drops out exactly.)
+
+function constantStepLoop(r: PulseRun): void {
+  const { src, dst, active, pulses: pulsesOf, count, scaleUp, scaleDown, gMin, gMax, span, wMin, wMax, wSpan, std, rng } = r;
+  const noisy = std > 0;
+  let z = scratch.draws;
+  let at = 0;
+  let filled = 0;
+  for (let j = 0; j < count; j++) {
+    const k = active[j]!;
+    const pv = pulsesOf[j]!;
+    const up = pv > 0;
+    const pulses = Math.abs(pv);
+    if (noisy && at + pulses > filled) {
+      filled = refill(rng, pulsesOf, j, count);
+      z = scratch.draws;
+      at = 0;
+    }
+    const sUp = scaleUp[k]!;
+    const sDown = -scaleDown[k]!;
+    const s = up ? sUp : sDown;
+    let w = wMin + ((Math.min(gMax, Math.max(gMin, src[k]!)) - gMin) / span) * wSpan;
+    for (let p = 0; p < pulses; p++) {
+      w += noisy ? s * (1 + std * z[at++]!) : s;
+      if (w > wMax) w = wMax;
+      else if (w < wMin) w = wMin;
+    }
+    dst[k] = gMin + ((w - wMin) / wSpan) * span;
+  }
+}
+
+function softBoundsLoop(r: PulseRun): void {
+  const { src, dst, active, pulses: pulsesOf, count, scaleUp, scaleDown, gMin, gMax, span, wMin, wMax, wSpan, std, rng } = r;
+  const noisy = std > 0;
+  let z = scratch.draws;
+  let at = 0;
+  let filled = 0;
+  for (let j = 0; j < count; j++) {
+    const k = active[j]!;
+    const pv = pulsesOf[j]!;
+    const up = pv > 0;
+    const pulses = Math.abs(pv);
+    if (noisy && at + pulses > filled) {
+      filled = refill(rng, pulsesOf, j, count);
+      z = scratch.draws;
+      at = 0;
+    }
+    const s = up ? scaleUp[k]! : -scaleDown[k]!;
+    // aihwkit SoftBounds: f = 1 − w/w_max up, 1 − w/w_min down (≥ 0)
+    const bound = up ? wMax : wMin;
+    let w = wMin + ((Math.min(gMax, Math.max(gMin, src[k]!)) - gMin) / span) * wSpan;
+    for (let p = 0; p < pulses; p++) {
+      const f = Math.max(0, 1 - w / bound);
+      w += noisy ? s * f * (1 + std * z[at++]!) : s * f;
+      if (w > wMax) w = wMax;
+      else if (w < wMin) w = wMin;
+    }
+    dst[k] = gMin + ((w - wMin) / wSpan) * span;
+  }
+}
+
+function expStepLoop(r: PulseRun, twoA: number, b: number, aUp: number, aDown: number, gammaUp: number, negGammaDown: number): void {
+  const { src, dst, active, pulses: pulsesOf, count, scaleUp, scaleDown, gMin, gMax, span, wMin, wMax, wSpan, std, rng } = r;
+  const noisy = std > 0;
+  let z = scratch.draws;
+  let at = 0;
+  let filled = 0;
+  for (let j = 0; j < count; j++) {
+    const k = active[j]!;
+    const pv = pulsesOf[j]!;
+    const up = pv > 0;
+    const pulses = Math.abs(pv);
+    if (noisy && at + pulses > filled) {
+      filled = refill(rng, pulsesOf, j, count);
+      z = scratch.draws;
+      at = 0;
+    }
+    const s = up ? scaleUp[k]! : -scaleDown[k]!;
+    // aihwkit ExpStep: z = 2a·w/(w_max − w_min) + b; f = 1 − A_up·e^(γ_up·z) up, 1 − A_down·e^(−γ_down·z) down
+    const amp = up ? aUp : aDown;
+    const gamma = up ? gammaUp : negGammaDown;
+    let w = wMin + ((Math.min(gMax, Math.max(gMin, src[k]!)) - gMin) / span) * wSpan;
+    for (let p = 0; p < pulses; p++) {
+      const f = Math.max(0, 1 - amp * Math.exp(gamma * ((twoA * w) / wSpan + b)));
+      w += noisy ? s * f * (1 + std * z[at++]!) : s * f;
+      if (w > wMax) w = wMax;
+      else if (w < wMin) w = wMin;
+    }
+    dst[k] = gMin + ((w - wMin) / wSpan) * span;
+  }
+}
+
+function powStepLoop(r: PulseRun, gammaUp: number, gammaDown: number): void {
+  const { src, dst, active, pulses: pulsesOf, count, scaleUp, scaleDown, gMin, gMax, span, wMin, wMax, wSpan, std, rng } = r;
+  const noisy = std > 0;
+  let z = scratch.draws;
+  let at = 0;
+  let filled = 0;
+  for (let j = 0; j < count; j++) {
+    const k = active[j]!;
+    const pv = pulsesOf[j]!;
+    const up = pv > 0;
+    const pulses = Math.abs(pv);
+    if (noisy && at + pulses > filled) {
+      filled = refill(rng, pulsesOf, j, count);
+      z = scratch.draws;
+      at = 0;
+    }
+    const s = up ? scaleUp[k]! : -scaleDown[k]!;
+    // aihwkit PowStep: f = ((w_max − w)/(w_max − w_min))^γ_up up, ((w − w_min)/(w_max − w_min))^γ_down down
+    let w = wMin + ((Math.min(gMax, Math.max(gMin, src[k]!)) - gMin) / span) * wSpan;
+    for (let p = 0; p < pulses; p++) {
+      const f = up ? Math.max(0, (wMax - w) / wSpan) ** gammaUp : Math.max(0, (w - wMin) / wSpan) ** gammaDown;
+      w += noisy ? s * f * (1 + std * z[at++]!) : s * f;
+      if (w > wMax) w = wMax;
+      else if (w < wMin) w = wMin;
+    }
+    dst[k] = gMin + ((w - wMin) / wSpan) * span;
+  }
+}
+
+// ---- warm-up -----------------------------------------------------------------------------------
+
+let warm = false;
+
+/**
+ * Run every kernel once on 24 devices of every model variant (both directions, zero, sub-step,
+ * multi-step and saturating requests; level grid and continuum; noise on and off) with a scratch
+ * stream, before the first real update (see the note above the kernels). About a millisecond;
+ * it touches no caller's stream or device.
+ */
+function warmUp(): void {
+  warm = true;
+  const rng = new Rng(0, 'update/warm-up');
+  warmUpDraws(rng);
+  const n = 24;
+  const step = { dw_min: 0.05, up_down: 0.1, dw_min_dtod: 0.2, w_min: -0.6, w_max: 0.6 };
+  const models: UpdateModel[] = [{ kind: 'ideal' }];
+  for (const v of [0, 0.5]) for (const gamma of [0, 2]) models.push({ kind: 'txsim', v, gamma });
+  for (const c2c of [0, 0.03]) models.push({ kind: 'nonlinear', ltp: 2.4, ltd: -4.88, c2c, d2d: 0.1 }, { kind: 'nonlinear', ltp: 0, ltd: 0, c2c, d2d: 0 });
+  for (const dw_min_std of [0, 0.3]) {
+    models.push(
+      { kind: 'constant_step', ...step, dw_min_std },
+      { kind: 'soft_bounds', ...step, dw_min_std },
+      { kind: 'pow_step', ...step, dw_min_std, pow_gamma: 1.5, pow_up_down: 0.1 },
+    );
+    models.push({ kind: 'exp_step', ...step, dw_min_std, A_up: 0.00081, A_down: 0.36833, gamma_up: 12.4462, gamma_down: 12.7879, a: 0.244, b: 0.2425 });
+  }
+  for (const levels of [16, 0]) {
+    const range: ConductanceRange = { gMin: 1e-6, gMax: 1e-5, levels };
+    const span = range.gMax - range.gMin;
+    const g = new Float64Array(n);
+    const dG = new Float64Array(n);
+    for (const model of models) {
+      if (model.kind === 'nonlinear' && !levels) continue;
+      const state = createDeviceState(model, range, n, rng);
+      for (const rounding of ['nearest', 'stochastic'] as const) {
+        for (let k = 0; k < n; k++) {
+          g[k] = range.gMin + span * rng.uniform();
+          const mag = [0, 0.01, 0.3, 1, 3, 0.2][k % 6]! * span * rng.uniform();
+          dG[k] = k % 6 === 0 ? 0 : k & 1 ? mag : -mag;
         }
-        pulses = Math.min(pulses, cap);
-        let w = m.w_min + ((Math.min(gMax, Math.max(gMin, g[k]!)) - gMin) / span) * wSpan;
-        const up = dw > 0;
-        const scale = up ? st.scaleUp![k]! : st.scaleDown![k]!;
-        for (let p = 0; p < pulses; p++) {
-          const noise = m.dw_min_std > 0 ? 1 + m.dw_min_std * rng.normal() : 1;
-          const f = stepShape(m, w, up);
-          w += (up ? 1 : -1) * scale * f * noise;
-          if (w > m.w_max) w = m.w_max;
-          else if (w < m.w_min) w = m.w_min;
-        }
-        out[k] = gMin + ((w - m.w_min) / wSpan) * span;
+        applyUpdate(g, dG, model, range, rng, state, { rounding });
       }
-      return out;
     }
   }
 }
