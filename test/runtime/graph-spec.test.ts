@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { PlanNetwork } from '../../src/model/plan.js';
-import { gradName, headLogitsName, OUT_LOSS, termName, type GraphSpec } from '../../src/runtime/engine/graphs.js';
+import { buildGraph, evalGraphSpec, gradName, headLogitsName, OUT_LOGITS, OUT_LOSS, termName, type GraphSpec } from '../../src/runtime/engine/graphs.js';
 import { l2Term, tileGroupLassoTerm } from '../../src/runtime/engine/terms.js';
 import { maskName } from '../../src/runtime/engine/transforms.js';
 import { Trainer } from '../../src/runtime/engine/trainer.js';
@@ -224,4 +224,27 @@ test('inputGradient through the crossbar model: near the ideal gradient with fin
   const farErr = relativeError(far.grad, reference.grad);
   assert.ok(nearErr < 0.02, `fine converters: ${nearErr.toExponential(2)} (coarse: ${farErr.toExponential(2)})`);
   assert.ok(farErr > 5 * nearErr && farErr > 0.02, `coarse converters change the gradient: ${farErr.toExponential(2)} vs ${nearErr.toExponential(2)}`);
+});
+
+test('frozen inputs become initializers: an exported evaluation graph needs only x and labels, with the same numbers', async () => {
+  const net = gradientNets['dense']!;
+  const { trainer, x, y } = await setup(net, 4);
+  try {
+    const weights = trainer.getWeights();
+    const freeze = Object.fromEntries(
+      [...trainer.describeState().params, ...trainer.describeState().buffers].map((e) => [e.name, { data: weights[e.name]!, dims: e.dims }]),
+    );
+    const exported = buildGraph(net, { ...evalGraphSpec(true), freeze });
+    assert.deepEqual(exported.stateInputs, []);
+    const session = await ort.InferenceSession.create(exported.bytes, { intraOpNumThreads: 1 });
+    try {
+      assert.deepEqual([...session.inputNames].sort(), ['labels', 'x']);
+      const out = await session.run({ x: new ort.Tensor('float32', x, [4, 6]), labels: new ort.Tensor('int32', y, [4]) });
+      assert.deepEqual(Array.from(out[OUT_LOGITS]!.data as Float32Array), Array.from(await trainer.logits(x)));
+    } finally {
+      await session.release();
+    }
+  } finally {
+    await trainer.release();
+  }
 });
