@@ -20,7 +20,7 @@ import { Trainer } from '../src/runtime/engine/trainer.js';
 import { Rng } from '../src/runtime/rng.js';
 import { NormalStream } from '../src/runtime/normal-stream.js';
 import { benchGemmGflops } from './engine.bench.js';
-import { median, timeIt, type Row, type Section } from './harness.js';
+import { interleavedMedians, timeIt, type Row, type Section } from './harness.js';
 
 const THREADS = 2;
 
@@ -62,31 +62,6 @@ async function trainer(exp: PlanExperiment, mergeLossless = true): Promise<{ tra
 function batchOf(n: number): { x: Float32Array; y: Int32Array } {
   const rng = new Rng(1, 'bench/lenet-batch');
   return { x: rng.fillNormal(new Float32Array(n * 784)), y: Int32Array.from({ length: n }, () => rng.int(10)) };
-}
-
-/**
- * Median ms per step of each step function, measured interleaved in blocks (a's block, b's
- * block, …) so that load changes on a shared machine hit all alike. Training runs one session
- * step after step, so each block starts after a pause of 20 ms and an untimed step: with
- * spinning on (onnxruntime's own default; xbarc's is off, `DEFAULT_SPIN`) the intra-op threads of
- * the session that ran before keep spinning for a while after its run, and with 2 threads on 2
- * cores the sessions would compete, inflating both times by several ms and compressing their
- * ratio (measured with spinning: ideal 8.0 ms instead of 6.0 ms, ratio 1.17 instead of 1.31).
- */
-async function interleavedMedians(steps: (() => Promise<unknown>)[], reps: number, block = 6): Promise<number[]> {
-  const times = steps.map((): number[] => []);
-  while (times[0]!.length < reps) {
-    for (let k = 0; k < steps.length; k++) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      await steps[k]!();
-      for (let i = 1; i < block; i++) {
-        const t0 = performance.now();
-        await steps[k]!();
-        times[k]!.push(performance.now() - t0);
-      }
-    }
-  }
-  return times.map((t) => median(t));
 }
 
 /**

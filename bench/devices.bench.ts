@@ -27,7 +27,7 @@ import { DeviceUpdater } from '../src/runtime/devices/training.js';
 import { lenet5, mlp, mnistExperiment, sgd } from '../test/support/plan-builder.js';
 import { Trainer } from '../src/runtime/engine/trainer.js';
 import { Rng } from '../src/runtime/rng.js';
-import { median, type Row, type Section } from './harness.js';
+import { interleavedMedians, median, type Row, type Section } from './harness.js';
 
 const THREADS = 2;
 const TXSIM_WIRES = { row: 1, col: 4.6, source: 0, sense: 0 };
@@ -96,23 +96,6 @@ function hook(trainer: Trainer, updater: DeviceUpdater, times: number[]): void {
 function batchOf(n: number, features: number): { x: Float32Array; y: Int32Array } {
   const rng = new Rng(1, 'bench/devices-batch');
   return { x: rng.fillNormal(new Float32Array(n * features)), y: Int32Array.from({ length: n }, () => rng.int(10)) };
-}
-
-/** Median ms per step of each step function, interleaved in blocks after a 20 ms pause and an untimed step (crossbar.bench.ts). */
-async function interleavedMedians(steps: (() => Promise<unknown>)[], reps: number, block = 6): Promise<number[]> {
-  const times = steps.map((): number[] => []);
-  while (times[0]!.length < reps) {
-    for (let k = 0; k < steps.length; k++) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      await steps[k]!();
-      for (let i = 1; i < block; i++) {
-        const t0 = performance.now();
-        await steps[k]!();
-        times[k]!.push(performance.now() - t0);
-      }
-    }
-  }
-  return times.map((t) => median(t));
 }
 
 export interface UpdateStepResult {

@@ -80,3 +80,28 @@ export function repoRoot(): string {
   }
   return dir;
 }
+
+/**
+ * Median ms per step of each step function, measured interleaved in blocks (a's block, b's
+ * block, …) so that load changes on a shared machine hit all alike. Training runs one session
+ * step after step, so each block starts after a pause of 20 ms and an untimed step: with
+ * spinning on (onnxruntime's own default; xbarc's is off, `DEFAULT_SPIN`) the intra-op threads of
+ * the session that ran before keep spinning for a while after its run, and with 2 threads on 2
+ * cores the sessions would compete, inflating both times by several ms and compressing their
+ * ratio (measured with spinning: ideal 8.0 ms instead of 6.0 ms, ratio 1.17 instead of 1.31).
+ */
+export async function interleavedMedians(steps: (() => Promise<unknown>)[], reps: number, block = 6): Promise<number[]> {
+  const times = steps.map((): number[] => []);
+  while (times[0]!.length < reps) {
+    for (let k = 0; k < steps.length; k++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      await steps[k]!();
+      for (let i = 1; i < block; i++) {
+        const t0 = performance.now();
+        await steps[k]!();
+        times[k]!.push(performance.now() - t0);
+      }
+    }
+  }
+  return times.map((t) => median(t));
+}
