@@ -18,19 +18,16 @@ const REPS = 50;
  * on PATH may shadow: try PATH first, then the system one.
  */
 const PYTHON_CANDIDATES = ['python3', '/usr/bin/python3'];
-let python = 'python3';
 
-function requireTorch(): void {
+/** The first python3 that can import torch, or why none can. */
+export function findTorchPython(): { ok: true; path: string } | { ok: false; reason: string } {
   const reasons: string[] = [];
   for (const candidate of PYTHON_CANDIDATES) {
     const probe = spawnSync(candidate, ['-c', 'import torch'], { encoding: 'utf8' });
-    if (!probe.error && probe.status === 0) {
-      python = candidate;
-      return;
-    }
+    if (!probe.error && probe.status === 0) return { ok: true, path: candidate };
     reasons.push(`${candidate}: ${probe.error ? 'not runnable' : (probe.stderr.trim().split('\n').pop() ?? `exit ${probe.status}`)}`);
   }
-  throw new SkipSection(`no python3 can import torch (${reasons.join('; ')}); install Debian's python3-torch to compare`);
+  return { ok: false, reason: `no python3 can import torch (${reasons.join('; ')}); install Debian's python3-torch to compare` };
 }
 
 async function loadXbarcStep(): Promise<StepBench> {
@@ -44,7 +41,7 @@ async function loadXbarcStep(): Promise<StepBench> {
   return mod.benchIdealLenetStep as StepBench;
 }
 
-function timeTorchStep(): Timing {
+function timeTorchStep(python: string): Timing {
   const script = join(repoRoot(), 'bench', 'torch_lenet_step.py');
   const args = [script, '--batch', `${BATCH}`, '--threads', `${THREADS}`, '--warmup', `${WARMUP}`, '--reps', `${REPS}`];
   const run = spawnSync(python, args, { encoding: 'utf8' });
@@ -69,10 +66,12 @@ function firstLine(err: unknown): string {
 export const section: Section = {
   name: 'pytorch comparison (LeNet-5 SGD step, batch 64, 2 threads)',
   async run(): Promise<Row[]> {
-    requireTorch();
+    const found = findTorchPython();
+    if (!found.ok) throw new SkipSection(found.reason);
+    const python = found.path;
     const xbarcStep = await loadXbarcStep();
     const xbarc = checkTiming(await xbarcStep({ batch: BATCH, threads: THREADS, warmup: WARMUP, reps: REPS }));
-    const torch = timeTorchStep();
+    const torch = timeTorchStep(python);
     const torchMedian: Row = { name: 'torch step (median)', value: torch.medianMs, unit: 'ms' };
     const torchMin: Row = { name: 'torch step (fastest)', value: torch.minMs, unit: 'ms' };
     return [

@@ -3,7 +3,7 @@
 
 Same step as xbarc's ideal LeNet-5 training graph: forward, softmax cross-entropy, backward,
 SGD-with-momentum update, on a fixed random batch. Prints one JSON line:
-{"medianMs": ..., "minMs": ..., "reps": ..., "threads": ..., "torch": "<version>"}
+{"epochSeconds": ... | null, "medianMs": ..., "minMs": ..., "reps": ..., "threads": ..., "torch": "<version>"}
 """
 
 import argparse
@@ -32,6 +32,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--reps", type=int, default=50)
+    parser.add_argument("--epoch-steps", type=int, default=0,
+                        help="also time this many consecutive steps (an epoch) after the timed reps")
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -55,7 +57,15 @@ def main() -> None:
         step()
         samples.append((time.perf_counter() - t0) * 1000.0)
 
+    epoch_seconds = None
+    if args.epoch_steps > 0:
+        t0 = time.perf_counter()
+        for _ in range(args.epoch_steps):
+            step()
+        epoch_seconds = time.perf_counter() - t0
+
     print(json.dumps({
+        "epochSeconds": epoch_seconds,
         "medianMs": statistics.median(samples),
         "minMs": min(samples),
         "reps": args.reps,
