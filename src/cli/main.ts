@@ -12,6 +12,7 @@ import { registerTileCommand } from './tile-command.js';
 import { planCommand } from './plan-command.js';
 import { runCommand } from './run-command.js';
 import { DEFAULT_SPIN, DEFAULT_THREADS } from '../runtime/engine/session.js';
+import { exitQuietlyOnClosedPipe } from './closed-pipe.js';
 
 const version = (JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
 
@@ -29,6 +30,7 @@ function unknownCommand(program: Command, argv: string[]): string | undefined {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  exitQuietlyOnClosedPipe(process.stdout);
   let exitCode = 0;
   const program = new Command();
   program

@@ -62,3 +62,19 @@ test('an unknown command is an error (exit 2) even with --help or after help', (
     assert.match(r.stdout, /^Usage: xbarc/m);
   }
 });
+
+test('a reader that closes the pipe early gets no stack trace: `xbarc plan … | head -c 1` exits quietly', async () => {
+  const { spawn } = await import('node:child_process');
+  const { packageRoot } = await import('../../src/model/tool.js');
+  const child = spawn(process.execPath, [join(packageRoot, 'bin', 'xbarc.js'), 'plan', join(packageRoot, 'experiments', 'txsim-sensitivity.xbar')], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  // Read the first chunk, then close our end: every later write of the child hits EPIPE.
+  await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+  child.stdout.destroy();
+  const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+  assert.doesNotMatch(stderr, /EPIPE|Unhandled|at .*\.js:\d+/, stderr);
+  assert.equal(code, 0, stderr);
+});
