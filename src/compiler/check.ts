@@ -16,10 +16,10 @@ import { expandNetwork, type ExpandedNetwork, type CheckedLayer } from './networ
 import { FileSystemHost, Program, shortName, stdlibDir, type Module, type SourceHost } from './resolve.js';
 import type { Value } from './values.js';
 import { CheckContext, presetFailed } from './check/context.js';
-import { checkNetworkAgainstData, checkTrain, dataInfo } from './check/data.js';
+import { checkLrScale, checkNetworkAgainstData, checkTrain, dataInfo } from './check/data.js';
 import { checkMapping } from './check/mapping.js';
 import { addOverride, parseSets } from './check/overrides.js';
-import { checkAdcWidths, checkCrossbar, checkDevice, checkOffsetUpdates } from './check/physics.js';
+import { checkAdcWidths, checkCrossbar, checkDevice } from './check/physics.js';
 import { checkSweeps } from './check/sweeps.js';
 
 export interface CheckedDecl {
@@ -228,8 +228,8 @@ class Checker extends CheckContext {
     for (const m of missingDataFiles(values['data'])) this.diags.add('data-file-missing', m.file, m.span, { what: m.what, path: m.path });
     checkMapping(this, de, result);
     checkAdcWidths(this, result);
-    checkOffsetUpdates(this, result);
     checkTrain(this, values, data, de);
+    checkLrScale(this, values, result.network);
     if (!this.skipSweeps) checkSweeps(this, de, result);
     return result;
   }

@@ -210,12 +210,6 @@ export const diagnosticCodes = {
     template: 'mapping = offset needs weight_bits ≥ 2 (the offset 2^(weight_bits−1) takes the top bit), got weight_bits = {bits}',
     doc: 'Offset mapping stores w + 2^(weight_bits−1) in one array; with one bit no signed weight fits. Use weight_bits ≥ 2 or mapping = differential.',
   },
-  'offset-device-update': {
-    severity: 'warning',
-    template:
-      'crossbar {crossbar} uses mapping = offset, but experiment {experiment} trains its devices through update model {model} on differential pairs (one device pair per weight); only the forward and backward MVMs use the offset mapping',
-    doc: 'Device update models are simulated on differential pairs; with mapping = offset the trained device state and the offset-mapped MVMs describe different arrays. Use mapping = differential, or leave update out of train.nonideal.',
-  },
   'data-file-missing': {
     severity: 'error',
     template: '{what} "{path}" does not exist (data paths are relative to the spec file)',
@@ -225,6 +219,11 @@ export const diagnosticCodes = {
     severity: 'warning',
     template: 'batch = {batch} is larger than the {count} training samples',
     doc: 'Every epoch would be a single partial batch.',
+  },
+  'lr-scale-count': {
+    severity: 'error',
+    template: 'lr_scale has {given} factors, but network {network} has {count} weighted layers ({layers})',
+    doc: '`train.lr_scale` needs one learning-rate factor per weighted layer (dense, conv), in network order.',
   },
   'memory-exceeded': {
     severity: 'error',

@@ -54,6 +54,16 @@ export class FieldReader {
     });
   }
 
+  /** A list of numbers. */
+  numList(name: string): number[] {
+    const v = this.get(name);
+    if (v.k !== 'list') throw new Error(`internal error: lowering ${this.owner}: ${name} is ${v.k}, not a list`);
+    return v.items.map((item, i) => {
+      if (item.k !== 'num') throw new Error(`internal error: lowering ${this.owner}: ${name}[${i}] is not a number`);
+      return item.v;
+    });
+  }
+
   /** Where a field was written (data paths are relative to the file that names them). */
   fileOf(name: string): string {
     return this.get(name).file;

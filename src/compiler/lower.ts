@@ -39,7 +39,7 @@ export function lowerExperiment(exp: CheckedExperiment, diags: Diagnostics, opti
   const crossbars: Record<string, PlanCrossbar> = {};
   for (const [name, xb] of exp.crossbars) crossbars[name] = lowerCrossbar(name, xb);
   const layers = net.layers.map((l) => lowerLayer(l, exp, fidelity, crossbars));
-  const train = spec.has('train') ? lowerTrain(spec.block('train')) : undefined;
+  const train = spec.has('train') ? lowerTrain(spec.block('train'), layers) : undefined;
   const evaluate = spec.block('evaluate');
   const evaluateBatch = evaluate.num('batch');
   const data = lowerData(spec.call('data'), spec.fileOf('data'));
@@ -101,13 +101,19 @@ export function crossbarMapping(rows: number, cols: number, xb: CrossbarSpec): O
   };
 }
 
-function lowerTrain(r: FieldReader): PlanTrain {
+function lowerTrain(r: FieldReader, layers: PlanLayer[]): PlanTrain {
+  // lr_scale lists one factor per weighted layer in network order (the checker reports a wrong count).
+  const weighted = layers.filter((l) => l.mapping).map((l) => l.name);
+  const factors = r.has('lr_scale') ? r.numList('lr_scale') : null;
+  const lrScale = factors && factors.length === weighted.length ? Object.fromEntries(weighted.map((name, i) => [name, factors[i]!])) : null;
   return {
     epochs: r.num('epochs'),
     batch: r.num('batch'),
     optimizer: lowerOptimizer(r.call('optimizer')),
     nonideal: r.enumList('nonideal', ['forward', 'backward', 'update'] as const),
     schedule: lowerSchedule(r.call('schedule')),
+    loss: r.enumOf('loss', ['cross_entropy', 'squared_error'] as const),
+    ...(lrScale ? { lrScale } : {}),
     ...(r.has('weight_range') ? { weightRange: r.num('weight_range') } : {}),
     headroom: r.num('headroom'),
   };
@@ -149,7 +155,8 @@ function lowerData({ name, args: a }: Call, specFile: string): PlanData {
   else if (name === 'mnist') source = { kind: 'mnist', train: a.num('train'), test: a.num('test') };
   else throw new Error(`internal error: unknown data set ${name}`);
   const crop = a.has('crop') ? a.num('crop') : 0;
-  return { source, normalize: { mean: a.num('mean'), std: a.num('std') }, ...(crop ? { crop } : {}), shuffle: true };
+  const binarize = a.has('binarize') ? a.num('binarize') : 0;
+  return { source, normalize: { mean: a.num('mean'), std: a.num('std') }, ...(crop ? { crop } : {}), ...(binarize ? { binarize } : {}), shuffle: true };
 }
 
 /**

@@ -135,6 +135,8 @@ export interface PlanData {
   normalize: { mean: number; std: number };
   /** Center-crop every image to crop × crop pixels before normalizing (0 = no crop). */
   crop?: number;
+  /** Black-and-white pixels after cropping: u = x/255 ≥ binarize → 255, else 0 (absent: grey levels). */
+  binarize?: number;
   shuffle: boolean;
 }
 
@@ -151,6 +153,10 @@ export interface PlanTrain {
   nonideal: NonidealStage[];
   /** Learning-rate schedule: constant or step decay every `stepEpochs` by `gamma`. */
   schedule: { kind: 'constant' } | { kind: 'step'; stepEpochs: number; gamma: number } | { kind: 'cosine' };
+  /** Loss on the last layer's outputs: softmax cross-entropy or Σ (y − sigmoid(z))² (NeuroSim). */
+  loss: 'cross_entropy' | 'squared_error';
+  /** Learning-rate factor per weighted layer, by layer name (absent: 1 for every layer). */
+  lrScale?: Record<string, number>;
   /** Device updates: |W| mapped onto a pair's full conductance range (absent: headroom × max |W₀| per layer). */
   weightRange?: number;
   /** Device updates without weightRange: the representable range as a multiple of max |W₀|. */

@@ -101,6 +101,15 @@ experiment e {
   assert.deepEqual(streams(['xb.dac_bits=4']), { fc1: 4, fc2: 2, fc3: 4 });
 });
 
+test('mnist(binarize = …) reaches the plan; absent unless written; out of range is a located diagnostic', () => {
+  const bw = compile(spec(lenet()), { sets: ['data.binarize=0.5'] });
+  assert.equal(bw.hasErrors, false, bw.diagnostics.map((d) => d.message).join('\n'));
+  assert.equal(bw.plan!.experiments[0]!.data.binarize, 0.5);
+  assert.equal(compile(spec(lenet())).plan!.experiments[0]!.data.binarize, undefined);
+  const bad = compile(spec(lenet()), { sets: ['data.binarize=1.5'] });
+  assert.ok(bad.hasErrors && bad.diagnostics.some((d) => /binarize/.test(d.message)), bad.diagnostics.map((d) => d.message).join('\n'));
+});
+
 test('train.weight_range and train.headroom reach the plan; weight_range is absent unless written, headroom takes the table default', () => {
   const set = compile(spec(lenet()), { sets: ['train.weight_range=1', 'train.headroom=2'] });
   assert.equal(set.hasErrors, false, set.diagnostics.map((d) => d.message).join('\n'));

@@ -297,3 +297,30 @@ export function referencePairUpdate(d: ReferencePair, w0: Float32Array, w1: Floa
   applyUpdate(d.g, dG, d.model, d.range, d.rng, d.state);
   for (let k = 0; k < n; k++) w1[k] = (d.g[k]! - d.g[n + k]!) / d.scale;
 }
+
+/**
+ * One device per weight against a reference column (mapping `offset`, NeuroSim's MLP training
+ * mapping): G = G_mid + W·s, the reference G_mid never written, W = (G − G_mid)/s. Written from
+ * NeuroSim's Array::WriteCell / RealDevice::Write (MLP_NeuroSim_V3.0), not from training.ts: the
+ * whole ΔG = ΔW·s goes through the device model; [G (n), G_ref (n)] like a pair's record.
+ */
+export function referenceSingleProgram(w0: Float32Array, range: ConductanceRange, scale: number, rng: Rng): Float64Array {
+  const n = w0.length;
+  const g = new Float64Array(2 * n).fill((range.gMin + range.gMax) / 2);
+  const dG = new Float64Array(n);
+  for (let k = 0; k < n; k++) dG[k] = w0[k]! * scale;
+  applyUpdate(g.subarray(0, n), dG, { kind: 'ideal' }, range, rng);
+  return g;
+}
+
+/** One step of the single-device mapping: every device through applyUpdate with ΔG = ΔW·s, every weight read back into w1. */
+export function referenceSingleUpdate(d: ReferencePair, w0: Float32Array, w1: Float32Array): void {
+  const n = w1.length;
+  const dG = new Float64Array(n);
+  for (let k = 0; k < n; k++) dG[k] = (w1[k]! - w0[k]!) * d.scale;
+  const state: DeviceState = {};
+  for (const key of ['aLtp', 'aLtd', 'scaleUp', 'scaleDown'] as const) if (d.state[key]) state[key] = d.state[key].subarray(0, n);
+  applyUpdate(d.g.subarray(0, n), dG, d.model, d.range, d.rng, state);
+  const mid = (d.range.gMin + d.range.gMax) / 2;
+  for (let k = 0; k < n; k++) w1[k] = (d.g[k]! - mid) / d.scale;
+}

@@ -290,6 +290,29 @@ describe('embedded mnist source', () => {
     for (let i = 0; i < ds.test.count; i++) assert.ok(!trainKeys.has(key(ds.test, i)), `test sample ${i} also in train`);
   });
 
+  it('binarize: black-and-white pixels (u ≥ threshold → 1) after cropping, before mean/std', async () => {
+    const src: DataSource = { kind: 'mnist', train: 300, test: 100 };
+    const grey = await loadDataset({ ...plan(src), crop: 20 }, 3);
+    const bw = await loadDataset({ ...plan(src), crop: 20, binarize: 0.5 }, 3);
+    assert.deepEqual(bw.shape, [1, 20, 20]);
+    let ones = 0;
+    for (const [g, b] of [
+      [grey.train, bw.train],
+      [grey.test, bw.test],
+    ] as const) {
+      assert.deepEqual(b.y, g.y);
+      for (let i = 0; i < g.x.length; i++) {
+        // NeuroSim's truncate(u, 1, 0.5): 1 where u ≥ 0.5 (u = 128/255 is the first byte that passes).
+        const want = Math.round(g.x[i]! * 255) >= 128 ? 1 : 0;
+        assert.equal(b.x[i], want, `pixel ${i}: grey ${g.x[i]}`);
+        ones += want;
+      }
+    }
+    assert.ok(ones > 0.1 * (grey.train.x.length + grey.test.x.length), `${ones} white pixels`);
+    const shifted = await loadDataset({ ...plan(src, { mean: 0.5, std: 0.5 }), binarize: 0.5 }, 3);
+    assert.deepEqual(new Set(shifted.train.x), new Set([-1, 1]), 'normalization applies to the binarized pixels');
+  });
+
   it('normalizes pixels as (x/255 - mean)/std', async () => {
     const src: DataSource = { kind: 'mnist', train: 300, test: 100 };
     const raw = await loadDataset(plan(src), 3);

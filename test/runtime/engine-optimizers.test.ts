@@ -11,7 +11,7 @@ import { adam, batchnorm, buildNetwork, dense, mnistExperiment, relu, sgd } from
 import { learningRate } from '../../src/runtime/engine/run-experiment.js';
 import { Trainer } from '../../src/runtime/engine/trainer.js';
 import { Rng } from '../../src/runtime/rng.js';
-import { lossRef, toF64, type Params } from '../reference/float64-net.js';
+import { finiteDifference, forwardRef, lossRef, toF64, type Params } from '../reference/float64-net.js';
 
 const net = buildNetwork('opt', [4], 3, [
   { name: 'fc1', op: dense(5) },
@@ -120,10 +120,67 @@ test('batchnorm updates running statistics (unbiased variance) and eval mode use
 });
 
 test('learning-rate schedules', () => {
-  const train = (schedule: PlanTrain['schedule']): PlanTrain => ({ epochs: 10, batch: 8, optimizer: sgd(0.1), nonideal: [], schedule, headroom: 1 });
+  const train = (schedule: PlanTrain['schedule']): PlanTrain => ({
+    epochs: 10,
+    batch: 8,
+    optimizer: sgd(0.1),
+    nonideal: [],
+    schedule,
+    loss: 'cross_entropy',
+    headroom: 1,
+  });
   assert.equal(learningRate(train({ kind: 'constant' }), 7), 0.1);
   assert.ok(Math.abs(learningRate(train({ kind: 'step', stepEpochs: 3, gamma: 0.5 }), 4) - 0.05) < 1e-15);
   assert.ok(Math.abs(learningRate(train({ kind: 'step', stepEpochs: 3, gamma: 0.5 }), 7) - 0.025) < 1e-15);
   assert.equal(learningRate(train({ kind: 'cosine' }), 1), 0.1);
   assert.ok(Math.abs(learningRate(train({ kind: 'cosine' }), 6) - 0.05) < 1e-12);
+});
+
+/** NeuroSim's output loss in float64: Σ_samples Σ_j (y_j − σ(z_j))² over the batch size. */
+function squaredErrorRef(netRef: typeof net, params: Params, x: Float64Array, y: Int32Array): number {
+  const z = forwardRef(netRef, params, x, y.length, 'train');
+  let s = 0;
+  for (let b = 0; b < y.length; b++)
+    for (let j = 0; j < 3; j++) {
+      const a = 1 / (1 + Math.exp(-z[b * 3 + j]!));
+      s += ((j === y[b] ? 1 : 0) - a) ** 2;
+    }
+  return s / y.length;
+}
+
+test('train.loss = squared_error: loss and gradients against a float64 reference and finite differences; lr_scale scales each layer’s step', async () => {
+  const exp = mnistExperiment({ network: net, train: { epochs: 1, batch: 6, optimizer: sgd(0.1) }, seed: 5 });
+  exp.train!.loss = 'squared_error';
+  exp.train!.lrScale = { fc1: 1, fc2: 0.5 };
+  const trainer = await Trainer.create(exp, { threads: 1 });
+  try {
+    const { x, y } = batch(2, 6);
+    const params: Params = Object.fromEntries(Object.entries(trainer.getWeights()).map(([k, v]) => [k, toF64(v)]));
+    const { loss, grads } = await trainer.gradients(x, y);
+    const want = squaredErrorRef(net, params, toF64(x), y);
+    assert.ok(Math.abs(loss - want) < 1e-5 * (1 + want), `loss ${loss} vs reference ${want}`);
+    for (const name of ['fc1/weight', 'fc2/weight', 'fc2/bias']) {
+      const fd = finiteDifference(() => squaredErrorRef(net, params, toF64(x), y), params[name]!);
+      for (let i = 0; i < fd.length; i++)
+        assert.ok(Math.abs(grads[name]![i]! - fd[i]!) < 1e-4 * (1 + Math.abs(fd[i]!)), `${name}[${i}]: ${grads[name]![i]} vs ${fd[i]}`);
+    }
+    const before = trainer.getWeights();
+    await trainer.step(x, y, 0.1);
+    const after = trainer.getWeights();
+    for (const [name, factor] of [
+      ['fc1/weight', 1],
+      ['fc1/bias', 1],
+      ['fc2/weight', 0.5],
+      ['fc2/bias', 0.5],
+    ] as const) {
+      for (let i = 0; i < after[name]!.length; i++) {
+        const step = before[name]![i]! - 0.1 * factor * grads[name]![i]!;
+        assert.ok(Math.abs(after[name]![i]! - step) < 2e-6 * (1 + Math.abs(step)), `${name}[${i}]: ${after[name]![i]} vs ${step} (lr × ${factor})`);
+      }
+    }
+    const { lossSum } = await trainer.evaluate(x, y);
+    assert.ok(lossSum > 0, 'evaluation sums the squared error');
+  } finally {
+    await trainer.release();
+  }
 });

@@ -240,3 +240,51 @@ test('DeviceUpdater: every model gives the reference pair update (G⁺ then G⁻
     assert.deepEqual([d.rng.normal(), d.rng.uniform()], [pair.rng.normal(), pair.rng.uniform()], `${name}: stream state`);
   }
 });
+
+test('DeviceUpdater, mapping offset: every model gives the reference single-device update (one device per weight, the reference never written)', () => {
+  const rows = 60;
+  const cols = 40;
+  const n = rows * cols;
+  for (const { name, model, levels, stochastic } of MODELS) {
+    if (stochastic) continue;
+    const exp = smallCrossbarExperiment('fast', ['update'], planCrossbar({ weightBits: 8, cellBits: 2, mapping: 'offset' }, { levels, update: model }), {
+      seed: 9,
+    });
+    const init = new Rng(3, `single/${name}/init`);
+    const w0 = Float32Array.from({ length: n }, () => 0.2 * init.normal());
+    const u = DeviceUpdater.create(exp, { 'fc1/weight': w0 }, new Map([['fc1', 'fc1/weight']]), { weightRange: 1 })!;
+    const d = u.layers[0]!;
+    // One device spans ±weight_range: s = (G_max − G_min)/(2·r).
+    assert.equal(d.scale, (d.range.gMax - d.range.gMin) / 2, name);
+    const single: ref.ReferencePair = {
+      model,
+      range: d.range,
+      scale: d.scale,
+      g: ref.referenceSingleProgram(w0, d.range, d.scale, new Rng(exp.seed, 'update/fc1')),
+      state: ref.createDeviceState(model, d.range, 2 * n, new Rng(exp.seed, 'update/fc1/devices')),
+      rng: new Rng(exp.seed, 'update/fc1'),
+    };
+    assert.deepEqual(bits(d.g), bits(single.g), `${name}: programming`);
+    let w = u.readBack()['fc1/weight']!;
+    const wRef = Float32Array.from(w);
+    const req = new Rng(3, `single/${name}/requests`);
+    const wStep = stepOf(model, d.range) / d.scale;
+    for (let s = 0; s < 5; s++) {
+      const dW = requests(req, n, cols, wStep, 1);
+      const after = Float32Array.from(w, (v, k) => v + dW[k]!);
+      const afterRef = Float32Array.from(wRef, (v, k) => v + dW[k]!);
+      u.update(new Map([['fc1/weight', w]]), new Map([['fc1/weight', after]]));
+      ref.referenceSingleUpdate(single, Float32Array.from(wRef), afterRef);
+      assert.deepEqual(bits(d.g), bits(single.g), `${name}: conductances after step ${s}`);
+      assert.deepEqual(bits(after), bits(afterRef), `${name}: read-back after step ${s}`);
+      w = after;
+      wRef.set(afterRef);
+    }
+    const mid = (d.range.gMin + d.range.gMax) / 2;
+    assert.ok(
+      d.g.subarray(n).every((g) => g === mid),
+      `${name}: the reference column stays at G_mid`,
+    );
+    assert.deepEqual([d.rng.normal(), d.rng.uniform()], [single.rng.normal(), single.rng.uniform()], `${name}: stream state`);
+  }
+});

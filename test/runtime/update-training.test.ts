@@ -246,3 +246,63 @@ experiment e {
     assert.ok(l.parasitics.meanDistortion > 0);
   }
 });
+
+test('DeviceUpdater, mapping offset (NeuroSim reference column): weight → G, the MVM and one LTP/LTD pulse update against closed forms', () => {
+  const pMax = 96;
+  const model = { kind: 'nonlinear' as const, ltp: 2.4, ltd: -4.88, c2c: 0, d2d: 0 };
+  const exp = experiment(['update'], crossbar({ mapping: 'offset', weightBits: 8, cellBits: 8 }, { levels: pMax + 1, update: model }));
+  const w0 = Float32Array.of(0.5, -0.25, 0, 1, -1, 0.8);
+  const u = DeviceUpdater.create(exp, { 'fc1/weight': w0 }, new Map([['fc1', 'fc1/weight']]), { weightRange: 1 })!;
+  const d = u.layers[0]!;
+  const { gMin, gMax } = d.range;
+  const mid = (gMin + gMax) / 2;
+  const step = (gMax - gMin) / pMax;
+  // NeuroSim (Array::WriteCell, ConductanceToWeight): w = (G − G_min)/(G_max − G_min)·(w_max − w_min) + w_min on [−1, 1],
+  // so G = G_mid + w·(G_max − G_min)/2: the scale is (G_max − G_min)/2, programmed to the nearest level.
+  assert.equal(d.scale, (gMax - gMin) / 2);
+  const n = w0.length;
+  for (let k = 0; k < n; k++) {
+    const want = gMin + Math.round((mid + w0[k]! * d.scale - gMin) / step) * step;
+    assert.ok(Math.abs(d.g[k]! - want) < 1e-9 * gMax, `w ${w0[k]}: G ${d.g[k]} vs ${want}`);
+    assert.equal(d.g[n + k], mid, 'reference column at G_mid');
+  }
+  // A column MVM with 1-bit inputs (NeuroSim: I = Σ V·G, minus the reference column's Σ V·G_mid): I − I_ref = V_read·s·Σ x·W.
+  const back = u.readBack()['fc1/weight']!;
+  const x = [1, 0, 1, 1, 0, 1];
+  const vRead = 0.5;
+  let i = 0;
+  let iRef = 0;
+  let xw = 0;
+  for (let k = 0; k < n; k++) {
+    i += x[k]! * vRead * d.g[k]!;
+    iRef += x[k]! * vRead * d.g[n + k]!;
+    xw += x[k]! * back[k]!;
+  }
+  assert.ok(Math.abs((i - iRef) / (vRead * d.scale) - xw) < 1e-6, `${(i - iRef) / (vRead * d.scale)} vs ${xw}`);
+  // One update, ΔW = ±0.1 on every weight: NeuroSim's numPulse = round(ΔW/(w_max − w_min)·P_max) = ±5 pulses on ONE device,
+  // from the pulse position of G on the curve of the update's direction: G(P) = B(1 − e^(−P/A)) + G_min, B = range/(1 − e^(−P_max/A)).
+  const curve = (p: number, a: number): number => ((gMax - gMin) / (1 - Math.exp(-pMax / a))) * (1 - Math.exp(-p / a)) + gMin;
+  const inverse = (g: number, a: number): number => -a * Math.log(1 - ((g - gMin) * (1 - Math.exp(-pMax / a))) / (gMax - gMin));
+  const aLtp = d.state.aLtp![0]!;
+  const aLtd = d.state.aLtd![0]!;
+  assert.ok(aLtp > 0 && aLtd < 0, 'LTP saturating, LTD label negative');
+  const g0 = Array.from(d.g.subarray(0, n));
+  const dW = [0.1, -0.1, 0.1, 0.1, -0.1, -0.1];
+  const after = Float32Array.from(back, (v, k) => v + dW[k]!);
+  u.update(new Map([['fc1/weight', back]]), new Map([['fc1/weight', after]]));
+  for (let k = 0; k < n; k++) {
+    const a = dW[k]! > 0 ? aLtp : aLtd;
+    const pulses = Math.round((dW[k]! / 2) * pMax);
+    assert.equal(Math.abs(pulses), 5);
+    const p = Math.min(pMax, Math.max(0, inverse(g0[k]!, a) + pulses));
+    const want = curve(p, a);
+    assert.ok(Math.abs(d.g[k]! - want) < 1e-9 * gMax, `w ${back[k]} ${dW[k]! > 0 ? 'LTP' : 'LTD'}: G ${d.g[k]} vs ${want}`);
+    assert.equal(d.g[n + k], mid);
+    assert.ok(Math.abs(after[k]! - (d.g[k]! - mid) / d.scale) < 1e-6);
+  }
+  // Full asymmetry on the one device: near W = −1 the saturating LTP moves far more than 0.1; LTD from W = 0.5 moves by much more than LTP from −0.25 moves back.
+  assert.ok(after[0]! - back[0]! > 0.05 && after[0]! - back[0]! < 0.1, `LTP at W = 0.5: ${after[0]! - back[0]!}`);
+  assert.equal(after[3], 1, 'LTP at the upper bound stays there');
+  assert.equal(after[4], -1, 'LTD at the lower bound stays there');
+  assert.match(u.describe()['fc1']!.update, /on one device per weight against a reference at G_mid/);
+});

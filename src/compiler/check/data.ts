@@ -50,6 +50,21 @@ export function checkNetworkAgainstData(ctx: CheckContext, net: ExpandedNetwork,
   }
 }
 
+/** train.lr_scale: one factor per weighted layer of the network. */
+export function checkLrScale(ctx: CheckContext, values: Record<string, Value>, net: ExpandedNetwork | undefined): void {
+  const train = values['train'];
+  const scale = train?.k === 'object' ? train.fields['lr_scale'] : undefined;
+  if (scale?.k !== 'list' || !net?.complete) return;
+  const weighted = net.layers.filter((l) => l.weighted).map((l) => l.name);
+  if (scale.items.length === weighted.length) return;
+  ctx.diags.add('lr-scale-count', scale.file, scale.span, {
+    given: scale.items.length,
+    network: net.name,
+    count: weighted.length,
+    layers: weighted.join(', '),
+  });
+}
+
 /** A batch larger than the training set. */
 export function checkTrain(ctx: CheckContext, values: Record<string, Value>, data: DataInfo | undefined, de: DeclEval): void {
   const train = values['train'];

@@ -179,19 +179,3 @@ export function checkAdcWidths(ctx: CheckContext, result: CheckedExperiment): vo
     ctx.diags.add('adc-above-lossless', at.file, at.span, { bits, lossless, rows, largest, experiment: result.name, crossbar: target });
   }
 }
-
-/** Device update models run on differential pairs: say so where a trained crossbar is offset-mapped. */
-export function checkOffsetUpdates(ctx: CheckContext, result: CheckedExperiment): void {
-  const fidelity = fidelityOf(result);
-  const train = result.values['train'];
-  if (fidelity === 'ideal' || train?.k !== 'object') return;
-  const nonideal = train.fields['nonideal'];
-  if (nonideal?.k === 'list' && !nonideal.items.some((i) => i.k === 'enum' && i.v === 'update')) return;
-  for (const [name, xb] of result.crossbars) {
-    const update = xb.device?.values['update'];
-    const offset = xb.values['mapping']?.k === 'enum' && xb.values['mapping'].v === 'offset';
-    if (!offset || update?.k !== 'call' || update.name === 'ideal') continue;
-    const at = ctx.fieldSpan(xb.eval, 'mapping');
-    ctx.diags.add('offset-device-update', at.file, at.span, { crossbar: name, experiment: result.name, model: update.name });
-  }
-}

@@ -29,7 +29,7 @@ interface RawDataset {
 
 /** Load and normalize the data set a plan names. Every bad input throws XbarcDataError. */
 export async function loadDataset(data: PlanData, seed: number): Promise<Dataset> {
-  const raw = cropRaw(await loadRaw(data.source, seed), data.crop ?? 0);
+  const raw = binarizeRaw(cropRaw(await loadRaw(data.source, seed), data.crop ?? 0), data.binarize ?? 0);
   const { mean, std } = data.normalize;
   return {
     name: raw.name,
@@ -81,6 +81,16 @@ function loadCifar10(source: Extract<DataSource, { kind: 'cifar10' }>): RawDatas
     train: takeFirst(train, source.train, `${source.dir} (CIFAR-10 training batches)`),
     test: takeFirst(test, source.test, `${source.dir} (CIFAR-10 test batch)`),
   };
+}
+
+/**
+ * Black-and-white pixels (NeuroSim's 1-bit MNIST, IO.cpp `truncate(x, 1, BWthreshold)`): a pixel
+ * p becomes 255 where p/255 ≥ threshold, else 0; threshold 0 keeps the grey levels.
+ */
+export function binarizeRaw(raw: RawDataset, threshold: number): RawDataset {
+  if (!(threshold > 0)) return raw;
+  const bw = (split: RawSplit): RawSplit => ({ ...split, pixels: split.pixels.map((p) => (p / 255 >= threshold ? 255 : 0)) });
+  return { ...raw, train: bw(raw.train), test: bw(raw.test) };
 }
 
 /** Center-crop every image to size × size (NeuroSim's MLP reads MNIST as 20 × 20). */

@@ -18,6 +18,13 @@
  *    random draws of stream "update/<layer>".
  *  - read-back: W = (G⁺ − G⁻)/s.
  *
+ * Mapping `offset` (one device per weight against a reference column, NeuroSim's MLP training
+ * mapping, docs/reproductions.md (b)): the same record with G⁻ the reference, fixed at G_mid and
+ * never written. s = (G_max − G_min) / (2·r) (r = weight_range, or h·max|W₀|), so the one device
+ * spans the same weight range ±r as a pair; programming G = G_mid + W₀·s (nearest level); the
+ * whole ΔG = ΔW·s goes to the one device, which takes the full LTP/LTD asymmetry of its model;
+ * read-back W = (G − G_mid)/s.
+ *
  * Cost: a step touches only the pairs whose ΔW is not exactly 0 and, for the pulse models, not
  * inside the dead band that rounds to 0 pulses (such a request changes no device and draws no
  * random number, in any model — batch-1 rank-one updates leave every row of a zero input and every
@@ -56,6 +63,8 @@ export interface LayerDevices {
   range: ConductanceRange;
   /** ΔG = ΔW · scale (siemens per weight unit). */
   scale: number;
+  /** The crossbar's mapping: a differential pair per weight, or one device against a reference (G⁻ ≡ G_mid, never written). */
+  mapping: 'differential' | 'offset';
   /** [G⁺ (n values), G⁻ (n values)]; owned by the updater, which caches their read-back (call readBack() after changing them). */
   g: Float64Array;
   state: DeviceState;
@@ -70,8 +79,10 @@ interface LayerWork {
   read: Float32Array;
   /** The weights array update() wrote last (the trainer's state tensor since). */
   last: Float32Array | null;
-  /** Pairs with ΔW ≠ 0 (outside the dead band) and their requested ΔG⁺ = ΔW·s/2 (capacity n). */
+  /** Pairs with ΔW ≠ 0 (outside the dead band) and their requested ΔG⁺ = ΔW·reqPerDw (capacity n). */
   list: UpdateList;
+  /** ΔG⁺ requested per unit ΔW: s/2 (pair, each device half) or s (offset: the one device). */
+  reqPerDw: number;
   /**
    * |ΔW| below which a pair's update is certainly lost (the model's dead band, in weight units:
    * both halves round to 0 pulses); the smallest positive double where every non-zero ΔW acts.
@@ -89,22 +100,22 @@ export interface DeviceUpdaterOptions {
 
 /**
  * Fill work.list with the pairs whose ΔW = w1 − w0 is outside the dead band (and their requests
- * ΔG⁺ = ΔW·s/2); every other pair keeps its devices, so its new weight is the cached read-back.
+ * ΔG⁺ = ΔW·reqPerDw); every other pair keeps its devices, so its new weight is the cached read-back.
  * Returns the count. (A pair inside the dead band is one the model would not touch: its 0-pulse
  * update is a no-op.) The usual weight of a sparse step — old value, new value and read-back the
  * same non-zero number, so already right — is checked four at a time. When w0 is the array this
  * updater wrote last step, it holds the read-back (the trainer replaces state tensors, never
  * mutates them: Trainer.peekState), and the check skips the cache.
  */
-function changedPairs(w0: Float32Array, w1: Float32Array, work: LayerWork, scale: number): number {
-  const count = w0 === work.last ? scanOwn(w0, w1, work, scale) : scanForeign(w0, w1, work, scale);
+function changedPairs(w0: Float32Array, w1: Float32Array, work: LayerWork): number {
+  const count = w0 === work.last ? scanOwn(w0, w1, work) : scanForeign(w0, w1, work);
   work.list.count = count;
   work.last = w1;
   return count;
 }
 
 /** changedPairs when w0 holds the read-back (each loop alone in its function: see update.ts on warm-up). */
-function scanOwn(w0: Float32Array, w1: Float32Array, work: LayerWork, scale: number): number {
+function scanOwn(w0: Float32Array, w1: Float32Array, work: LayerWork): number {
   const n = work.read.length;
   const n4 = n - (n & 3);
   let count = 0;
@@ -116,14 +127,14 @@ function scanOwn(w0: Float32Array, w1: Float32Array, work: LayerWork, scale: num
     const a3 = w1[k + 3]!;
     // (non-zero: a zero may be either sign; NaN never compares equal)
     if (a0 === w0[k]! && a1 === w0[k + 1]! && a2 === w0[k + 2]! && a3 === w0[k + 3]! && a0 * a1 * a2 * a3 !== 0) continue;
-    for (let j = k; j < k + 4; j++) count = pairAt(w0, w1, j, work, scale, count);
+    for (let j = k; j < k + 4; j++) count = pairAt(w0, w1, j, work, count);
   }
-  for (; k < n; k++) count = pairAt(w0, w1, k, work, scale, count);
+  for (; k < n; k++) count = pairAt(w0, w1, k, work, count);
   return count;
 }
 
 /** changedPairs for any w0: the check also compares the cached read-back. */
-function scanForeign(w0: Float32Array, w1: Float32Array, work: LayerWork, scale: number): number {
+function scanForeign(w0: Float32Array, w1: Float32Array, work: LayerWork): number {
   const read = work.read;
   const n = read.length;
   const n4 = n - (n & 3);
@@ -146,9 +157,9 @@ function scanForeign(w0: Float32Array, w1: Float32Array, work: LayerWork, scale:
       a3 === read[k + 3]!
     )
       continue;
-    for (let j = k; j < k + 4; j++) count = pairAt(w0, w1, j, work, scale, count);
+    for (let j = k; j < k + 4; j++) count = pairAt(w0, w1, j, work, count);
   }
-  for (; k < n; k++) count = pairAt(w0, w1, k, work, scale, count);
+  for (; k < n; k++) count = pairAt(w0, w1, k, work, count);
   return count;
 }
 
@@ -156,13 +167,19 @@ function scanForeign(w0: Float32Array, w1: Float32Array, work: LayerWork, scale:
 function warmUpScans(): void {
   const n = 11;
   const w0 = Float32Array.from({ length: n }, (_, k) => (k % 5 === 0 ? 0 : 0.1 * k));
-  const work: LayerWork = { read: Float32Array.from(w0), last: null, list: { idx: new Int32Array(n), req: new Float64Array(n), count: 0 }, dead: 0.05 };
+  const work: LayerWork = {
+    read: Float32Array.from(w0),
+    last: null,
+    list: { idx: new Int32Array(n), req: new Float64Array(n), count: 0 },
+    reqPerDw: 1,
+    dead: 0.05,
+  };
   const g = new Float64Array(2 * n).fill(1);
   for (let rep = 0; rep < 2; rep++) {
     const w1 = Float32Array.from(w0, (v, k) => v + [0, 0, 0.01, 0.2, -0.3][k % 5]!);
-    readListed(g, n, 2, work.list.idx, changedPairs(w0, w1, work, 2), w1, work.read);
+    readListed(g, n, 2, work.list.idx, changedPairs(w0, w1, work), w1, work.read);
     const w2 = Float32Array.from(w1);
-    readListed(g, n, 2, work.list.idx, changedPairs(w1, w2, work, 2), w2, work.read);
+    readListed(g, n, 2, work.list.idx, changedPairs(w1, w2, work), w2, work.read);
   }
 }
 
@@ -179,7 +196,7 @@ function readListed(g: Float64Array, n: number, scale: number, idx: Int32Array, 
 }
 
 /** One weight of changedPairs: already right, inside the dead band (w1 ← read-back), or listed. */
-function pairAt(w0: Float32Array, w1: Float32Array, k: number, work: LayerWork, scale: number, count: number): number {
+function pairAt(w0: Float32Array, w1: Float32Array, k: number, work: LayerWork, count: number): number {
   const a = w1[k]!;
   const b = w0[k]!;
   const r = work.read[k]!;
@@ -190,7 +207,7 @@ function pairAt(w0: Float32Array, w1: Float32Array, k: number, work: LayerWork, 
     return count;
   }
   work.list.idx[count] = k;
-  work.list.req[count] = (dw * scale) / 2;
+  work.list.req[count] = dw * work.reqPerDw;
   return count + 1;
 }
 
@@ -244,24 +261,28 @@ export class DeviceUpdater {
       const n = w0.length;
       let maxAbs = 0;
       for (let k = 0; k < n; k++) maxAbs = Math.max(maxAbs, Math.abs(w0[k]!));
-      const scale = (range.gMax - range.gMin) / (weightRange ?? headroom * (maxAbs > 0 ? maxAbs : 1));
+      const mapping = pc.mapping;
+      // A pair spans ±r with each device ±range/2; one device against G_mid spans ±r alone.
+      const span = (mapping === 'offset' ? 2 : 1) * (weightRange ?? headroom * (maxAbs > 0 ? maxAbs : 1));
+      const scale = (range.gMax - range.gMin) / span;
+      const reqPerDw = mapping === 'offset' ? scale : scale / 2;
       const g = new Float64Array(2 * n);
       const mid = (range.gMin + range.gMax) / 2;
-      // Write-verify programming: nearest level of the grid (the ideal model from mid-range).
+      // Write-verify programming: nearest level of the grid (the ideal model from mid-range); the reference (offset) stays at G_mid.
       const dG = new Float64Array(2 * n);
       g.fill(mid);
       for (let k = 0; k < n; k++) {
-        dG[k] = (w0[k]! * scale) / 2;
-        dG[n + k] = -(w0[k]! * scale) / 2;
+        dG[k] = w0[k]! * reqPerDw;
+        dG[n + k] = mapping === 'offset' ? 0 : -w0[k]! * reqPerDw;
       }
       const rng = new Rng(exp.seed, `update/${layer.name}`);
       applyUpdate(g, dG, { kind: 'ideal' }, range, rng);
       const state = createDeviceState(model, range, 2 * n, new Rng(exp.seed, `update/${layer.name}/devices`));
-      u.layers.push({ layer: layer.name, param, model, range, scale, g, state, rng, updates: 0 });
+      u.layers.push({ layer: layer.name, param, model, range, scale, mapping, g, state, rng, updates: 0 });
       const read = new Float32Array(n);
-      // |ΔW| < dead ⇒ |ΔG±| = |ΔW|·s/2 < deadBand: both halves are no-ops.
-      const dead = Math.max(Number.MIN_VALUE, (2 * deadBand(model, range)) / scale);
-      u.work.push({ read, last: null, list: { idx: new Int32Array(n), req: new Float64Array(n), count: 0 }, dead });
+      // |ΔW| < dead ⇒ |ΔG±| = |ΔW|·reqPerDw < deadBand: every written device is a no-op.
+      const dead = Math.max(Number.MIN_VALUE, deadBand(model, range) / reqPerDw);
+      u.work.push({ read, last: null, list: { idx: new Int32Array(n), req: new Float64Array(n), count: 0 }, reqPerDw, dead });
     }
     u.readBack();
     return u.layers.length > 0 ? u : null;
@@ -296,10 +317,11 @@ export class DeviceUpdater {
       const read = work.read;
       const n = read.length;
       if (w0.length !== n || w1.length !== n) throw new RangeError(`DeviceUpdater: ${d.param} has ${n} weights, the step ${w0.length} → ${w1.length}`);
-      const count = changedPairs(w0, w1, work, d.scale);
-      // ΔG⁺ = +ΔW·s/2 on every G⁺, then ΔG⁻ = −ΔW·s/2 on every G⁻ (the order of the random draws).
+      const count = changedPairs(w0, w1, work);
+      // ΔG⁺ = +ΔW·s/2 on every G⁺, then ΔG⁻ = −ΔW·s/2 on every G⁻ (the order of the random draws);
+      // offset: ΔG = ΔW·s on the one device, the reference untouched.
       applyUpdateList(d.g, d.g, 0, work.list, 1, d.model, d.range, d.rng, d.state);
-      applyUpdateList(d.g, d.g, n, work.list, -1, d.model, d.range, d.rng, d.state);
+      if (d.mapping === 'differential') applyUpdateList(d.g, d.g, n, work.list, -1, d.model, d.range, d.rng, d.state);
       readListed(d.g, n, d.scale, work.list.idx, count, w1, read);
       d.updates++;
     }
@@ -315,10 +337,14 @@ export class DeviceUpdater {
       for (let k = 0; k < n; k++) {
         const p = d.g[k]!;
         const m = d.g[n + k]!;
-        if ((p >= d.range.gMax && m <= d.range.gMin) || (p <= d.range.gMin && m >= d.range.gMax)) sat++;
+        if (
+          d.mapping === 'offset' ? p >= d.range.gMax || p <= d.range.gMin : (p >= d.range.gMax && m <= d.range.gMin) || (p <= d.range.gMin && m >= d.range.gMax)
+        )
+          sat++;
       }
+      const on = d.mapping === 'offset' ? 'one device per weight against a reference at G_mid' : 'differential pairs';
       out[d.layer] = {
-        update: `device: ${describeModel(d.model)} on differential pairs, ${d.range.levels ?? 0} levels in [${d.range.gMin.toExponential(3)}, ${d.range.gMax.toExponential(3)}] S, scale ${d.scale.toExponential(3)} S per weight unit`,
+        update: `device: ${describeModel(d.model)} on ${on}, ${d.range.levels ?? 0} levels in [${d.range.gMin.toExponential(3)}, ${d.range.gMax.toExponential(3)}] S, scale ${d.scale.toExponential(3)} S per weight unit`,
         scale: d.scale,
         levels: d.range.levels ?? 0,
         saturated: sat / n,

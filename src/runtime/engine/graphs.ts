@@ -56,7 +56,11 @@ export interface HeadSpec {
   layer?: string;
   /** Weight of this head's loss in the total. */
   weight: number;
+  /** Softmax cross-entropy (default) or NeuroSim's squared error Σ_j (y_j − σ(z_j))² (train.loss). */
+  loss?: HeadLoss;
 }
+
+export type HeadLoss = 'cross_entropy' | 'squared_error';
 
 export interface GraphSpec {
   purpose: Purpose;
@@ -73,6 +77,8 @@ export interface GraphSpec {
   transforms?: Record<string, WeightTransform>;
   /** Apply this optimizer and output the next state (a training step). */
   update?: Optimizer;
+  /** Learning-rate factor per layer name (train.lr_scale); absent layers take 1. */
+  lrScale?: Record<string, number>;
   outputs: { loss?: boolean; correct?: boolean; logits?: boolean; paramGrads?: boolean; inputGrad?: boolean };
   /** Graph inputs turned into initializers with these values (export; constant masks). */
   freeze?: Record<string, { data: Float32Array; dims: number[] }>;
@@ -233,7 +239,7 @@ function emitLossTerms(g: GraphBuilder, logits: string, classes: number): { logp
 }
 
 /**
- * One head's cross-entropy: the batch mean (and its gradient wrt the logits, (softmax − onehot)/B)
+ * One head's loss (`kind`; cross-entropy below): the batch mean (and its gradient wrt the logits, (softmax − onehot)/B)
  * or the batch sum (evaluation, no gradient).
  */
 function emitHeadLoss(
@@ -242,8 +248,10 @@ function emitHeadLoss(
   classes: number,
   reduction: GraphSpec['reduction'],
   withGradient: boolean,
+  kind: HeadLoss = 'cross_entropy',
 ): { loss: string; dLogits: string | null; correct: string } {
   const { logp, onehot, correct } = emitLossTerms(g, logits, classes);
+  if (kind === 'squared_error') return squaredError(g, logits, onehot, correct, reduction, withGradient);
   if (reduction === 'sum') {
     const loss = g.op('Neg', [g.op('ReduceSum', [g.op('Mul', [onehot, logp])], { keepdims: 0 })]);
     const dLogits = withGradient ? g.op('Sub', [g.op('Exp', [logp]), onehot]) : null;
@@ -253,6 +261,29 @@ function emitHeadLoss(
   const loss = g.op('Neg', [g.op('ReduceMean', [perSample], { keepdims: 0 })]);
   const dLogits = withGradient ? g.op('Div', [g.op('Sub', [g.op('Exp', [logp]), onehot]), batchSizeFloat(g, logits)]) : null;
   return { loss, dLogits, correct };
+}
+
+/**
+ * NeuroSim's output loss (Train.cpp: a2 = sigmoid(outN2), s2 = −2·a2·(1 − a2)·(y − a2)): per sample
+ * Σ_j (y_j − a_j)², a = σ(z); its gradient wrt the logits 2·a·(1 − a)·(a − y), over B for the mean.
+ */
+function squaredError(
+  g: GraphBuilder,
+  logits: string,
+  onehot: string,
+  correct: string,
+  reduction: GraphSpec['reduction'],
+  withGradient: boolean,
+): { loss: string; dLogits: string | null; correct: string } {
+  const a = g.op('Sigmoid', [logits]);
+  const diff = g.op('Sub', [a, onehot]);
+  const perSample = g.op('ReduceSum', [g.op('Mul', [diff, diff]), g.constInt64([1])], { keepdims: 0 });
+  const loss = g.op(reduction === 'sum' ? 'ReduceSum' : 'ReduceMean', [perSample], { keepdims: 0 });
+  if (!withGradient) return { loss, dLogits: null, correct };
+  const batch = batchSizeFloat(g, logits);
+  const slope = g.op('Mul', [a, g.op('Sub', [g.scalar(1), a])]);
+  const d = g.op('Mul', [g.op('Mul', [slope, diff]), g.scalar(2)]);
+  return { loss, dLogits: reduction === 'sum' ? d : g.op('Div', [d, batch]), correct };
 }
 
 const scaled = (g: GraphBuilder, t: string, weight: number): string => (weight === 1 ? t : g.op('Mul', [t, g.scalar(weight)]));
@@ -281,7 +312,7 @@ export function buildGraph(net: PlanNetwork, spec: GraphSpec, select: MvmSelecto
     const layer = head.layer ?? lastLayer;
     const logits = em.acts.get(layer);
     if (!logits) throw new XbarcRuntimeError('engine/bad-head', `head "${layer}" is not a layer of network "${net.name}"`);
-    const h = emitHeadLoss(g, logits, net.classes, spec.reduction, differentiate);
+    const h = emitHeadLoss(g, logits, net.classes, spec.reduction, differentiate, head.loss);
     losses.push(scaled(g, h.loss, head.weight));
     correct ??= h.correct;
     if (h.dLogits) seeds.set(layer, [...(seeds.get(layer) ?? []), scaled(g, h.dLogits, head.weight)]);
@@ -309,7 +340,7 @@ export function buildGraph(net: PlanNetwork, spec: GraphSpec, select: MvmSelecto
   const loss = losses.length === 0 ? null : losses.length === 1 ? losses[0]! : g.op('Sum', losses);
 
   const next: Record<string, string> = {};
-  if (opt) emitOptimizerStep(g, opt, state, em, grads.params, next);
+  if (opt) emitOptimizerStep(g, opt, state, em, grads.params, next, spec.lrScale ?? {});
   if (spec.outputs.paramGrads) {
     for (const p of state.params) {
       const grad = grads.params.get(p.name);
@@ -333,7 +364,15 @@ export function buildGraph(net: PlanNetwork, spec: GraphSpec, select: MvmSelecto
 }
 
 /** The optimizer update of every parameter and the batchnorm running statistics, as `next:*` outputs. */
-function emitOptimizerStep(g: GraphBuilder, opt: Optimizer, state: NetworkState, em: Emitted, grads: Map<string, string>, next: Record<string, string>): void {
+function emitOptimizerStep(
+  g: GraphBuilder,
+  opt: Optimizer,
+  state: NetworkState,
+  em: Emitted,
+  grads: Map<string, string>,
+  next: Record<string, string>,
+  lrScale: Record<string, number>,
+): void {
   const emitNext = (stateName: string, tensor: string, dims: number[]): void => {
     g.output(nextName(stateName), tensor, 'float', dims);
     next[nextName(stateName)] = stateName;
@@ -341,7 +380,8 @@ function emitOptimizerStep(g: GraphBuilder, opt: Optimizer, state: NetworkState,
   for (const p of state.params) {
     const grad = grads.get(p.name);
     if (!grad) throw new XbarcRuntimeError('engine/no-gradient', `parameter "${p.name}" does not influence the loss`);
-    const upd = emitUpdate(g, opt, p, grad);
+    const factor = lrScale[p.layer] ?? 1;
+    const upd = emitUpdate(g, opt, p, grad, factor === 1 ? INPUT_LR : g.op('Mul', [INPUT_LR, g.scalar(factor)]));
     emitNext(p.name, upd.param, p.dims);
     for (const [kind, t] of Object.entries(upd.slots)) emitNext(`${p.name}/${kind}`, t, p.dims);
   }
@@ -351,38 +391,45 @@ function emitOptimizerStep(g: GraphBuilder, opt: Optimizer, state: NetworkState,
   }
 }
 
+/** How a training protocol shapes its graphs (train.loss, train.lr_scale). */
+export interface TrainingLoss {
+  loss?: HeadLoss;
+  lrScale?: Record<string, number>;
+}
+
 /** One SGD/Adam step on batch statistics: forward, mean loss, backward, update. */
-export function trainGraphSpec(opt: Optimizer): GraphSpec {
+export function trainGraphSpec(opt: Optimizer, t: TrainingLoss = {}): GraphSpec {
   return {
     purpose: 'train',
     statistics: 'batch',
     differentiate: { params: true, input: false },
-    heads: [{ weight: 1 }],
+    heads: [{ weight: 1, ...(t.loss ? { loss: t.loss } : {}) }],
     reduction: 'mean',
     update: opt,
+    ...(t.lrScale ? { lrScale: t.lrScale } : {}),
     outputs: { loss: true, correct: true },
   };
 }
 
 /** Evaluation on running statistics: the loss summed over the batch, #correct, optionally the logits. */
-export function evalGraphSpec(withLogits = false): GraphSpec {
+export function evalGraphSpec(withLogits = false, loss?: HeadLoss): GraphSpec {
   return {
     purpose: 'eval',
     statistics: 'running',
     differentiate: { params: false, input: false },
-    heads: [{ weight: 1 }],
+    heads: [{ weight: 1, ...(loss ? { loss } : {}) }],
     reduction: 'sum',
     outputs: { loss: true, correct: true, logits: withLogits },
   };
 }
 
 /** The raw gradients of the mean loss on batch statistics (tests, tools). */
-export function gradsGraphSpec(): GraphSpec {
+export function gradsGraphSpec(loss?: HeadLoss): GraphSpec {
   return {
     purpose: 'grads',
     statistics: 'batch',
     differentiate: { params: true, input: false },
-    heads: [{ weight: 1 }],
+    heads: [{ weight: 1, ...(loss ? { loss } : {}) }],
     reduction: 'mean',
     outputs: { loss: true, correct: true, paramGrads: true },
   };
@@ -403,11 +450,12 @@ export function inputGradSpec(): GraphSpec {
   };
 }
 
-export const buildTrainGraph = (net: PlanNetwork, opt: Optimizer, select: MvmSelector = idealSelector): BuiltGraph =>
-  buildGraph(net, trainGraphSpec(opt), select);
-export const buildEvalGraph = (net: PlanNetwork, select: MvmSelector = idealSelector, withLogits = false): BuiltGraph =>
-  buildGraph(net, evalGraphSpec(withLogits), select);
-export const buildGradsGraph = (net: PlanNetwork, select: MvmSelector = idealSelector): BuiltGraph => buildGraph(net, gradsGraphSpec(), select);
+export const buildTrainGraph = (net: PlanNetwork, opt: Optimizer, select: MvmSelector = idealSelector, t: TrainingLoss = {}): BuiltGraph =>
+  buildGraph(net, trainGraphSpec(opt, t), select);
+export const buildEvalGraph = (net: PlanNetwork, select: MvmSelector = idealSelector, withLogits = false, loss?: HeadLoss): BuiltGraph =>
+  buildGraph(net, evalGraphSpec(withLogits, loss), select);
+export const buildGradsGraph = (net: PlanNetwork, select: MvmSelector = idealSelector, loss?: HeadLoss): BuiltGraph =>
+  buildGraph(net, gradsGraphSpec(loss), select);
 
 function finish(g: GraphBuilder, spec: GraphSpec, stateInputs: string[], next: Record<string, string>): BuiltGraph {
   const sideInputs = g.sideInputs().filter((s) => !spec.freeze?.[s.name]);
@@ -423,26 +471,27 @@ interface Update {
   slots: Record<string, string>;
 }
 
-function emitUpdate(g: GraphBuilder, opt: Optimizer, p: ParamEntry, rawGrad: string): Update {
+/** `lr`: the tensor of this parameter's learning rate (the step's lr, times its layer's lr_scale). */
+function emitUpdate(g: GraphBuilder, opt: Optimizer, p: ParamEntry, rawGrad: string, lr: string): Update {
   const w = p.name;
   const grad = p.decay && opt.weightDecay !== 0 ? g.op('Add', [rawGrad, g.op('Mul', [w, g.scalar(opt.weightDecay)])]) : rawGrad;
-  if (opt.kind === 'adam') return adamUpdate(g, opt, w, grad);
-  if (opt.momentum === 0) return { param: g.op('Sub', [w, g.op('Mul', [grad, INPUT_LR])]), slots: {} };
+  if (opt.kind === 'adam') return adamUpdate(g, opt, w, grad, lr);
+  if (opt.momentum === 0) return { param: g.op('Sub', [w, g.op('Mul', [grad, lr])]), slots: {} };
   // v ← μ·v + g;  step = nesterov ? g + μ·v : v
   const mu = g.scalar(opt.momentum);
   const v = g.op('Add', [g.op('Mul', [`${w}/m`, mu]), grad]);
   const dir = opt.nesterov ? g.op('Add', [grad, g.op('Mul', [v, mu])]) : v;
-  return { param: g.op('Sub', [w, g.op('Mul', [dir, INPUT_LR])]), slots: { m: v } };
+  return { param: g.op('Sub', [w, g.op('Mul', [dir, lr])]), slots: { m: v } };
 }
 
 /** Bias-corrected Adam; the step counter t (1-based) is a graph input. */
-function adamUpdate(g: GraphBuilder, opt: Extract<Optimizer, { kind: 'adam' }>, w: string, grad: string): Update {
+function adamUpdate(g: GraphBuilder, opt: Extract<Optimizer, { kind: 'adam' }>, w: string, grad: string, lr: string): Update {
   const m = g.op('Add', [g.op('Mul', [`${w}/m`, g.scalar(opt.beta1)]), g.op('Mul', [grad, g.scalar(1 - opt.beta1)])]);
   const v = g.op('Add', [g.op('Mul', [`${w}/v`, g.scalar(opt.beta2)]), g.op('Mul', [g.op('Mul', [grad, grad]), g.scalar(1 - opt.beta2)])]);
   const one = g.scalar(1);
   const c1 = g.op('Sub', [one, g.op('Pow', [g.scalar(opt.beta1), INPUT_STEP])]);
   const c2 = g.op('Sub', [one, g.op('Pow', [g.scalar(opt.beta2), INPUT_STEP])]);
   const denom = g.op('Add', [g.op('Div', [g.op('Sqrt', [v]), g.op('Sqrt', [c2])]), g.scalar(opt.epsilon)]);
-  const stepSize = g.op('Div', [INPUT_LR, c1]);
+  const stepSize = g.op('Div', [lr, c1]);
   return { param: g.op('Sub', [w, g.op('Mul', [g.op('Div', [m, denom]), stepSize])]), slots: { m, v } };
 }

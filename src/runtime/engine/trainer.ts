@@ -18,6 +18,7 @@ import {
   inputGradSpec,
   OUT_INPUT_GRAD,
   type GraphSpec,
+  type HeadLoss,
   buildTrainGraph,
   declareState,
   gradName,
@@ -73,6 +74,8 @@ export class Trainer {
   private gradsSession: Promise<{ session: Session; graph: BuiltGraph }> | null = null;
   private logitsSession: Promise<{ session: Session; graph: BuiltGraph }> | null = null;
   private readonly custom = new Map<string, Promise<{ session: Session; graph: BuiltGraph }>>();
+  /** train.loss (the graphs' head loss; absent: cross-entropy). */
+  private headLoss: HeadLoss | undefined = undefined;
   private stepHook: ((before: ReadonlyMap<string, Float32Array>, after: Map<string, Float32Array>) => void) | null = null;
 
   private constructor(
@@ -88,9 +91,14 @@ export class Trainer {
     const net = exp.network;
     const select = opts.mvm ?? idealSelector;
     const optimizer = exp.train?.optimizer ?? null;
-    const train = optimizer ? await openGraph(buildTrainGraph(net, optimizer, select), opts) : null;
-    const evalGraph = await openGraph(buildEvalGraph(net, opts.evalMvm ?? select), opts);
+    const loss = exp.train?.loss;
+    const lrScale = exp.train?.lrScale;
+    const train = optimizer
+      ? await openGraph(buildTrainGraph(net, optimizer, select, { ...(loss ? { loss } : {}), ...(lrScale ? { lrScale } : {}) }), opts)
+      : null;
+    const evalGraph = await openGraph(buildEvalGraph(net, opts.evalMvm ?? select, false, loss), opts);
     const t = new Trainer(net, optimizer, declareState(net), train, evalGraph, opts);
+    t.headLoss = loss;
     t.initState(exp.seed, opts.initialState ?? {});
     return t;
   }
@@ -152,7 +160,7 @@ export class Trainer {
 
   /** Gradients of the mean loss wrt every parameter at the current state (train-mode forward). */
   async gradients(x: Float32Array, y: Int32Array): Promise<{ loss: number; grads: Record<string, Float32Array> }> {
-    this.gradsSession ??= openGraph(buildGradsGraph(this.network, this.options.mvm ?? idealSelector), this.options);
+    this.gradsSession ??= openGraph(buildGradsGraph(this.network, this.options.mvm ?? idealSelector, this.headLoss), this.options);
     const { session, graph } = await this.gradsSession;
     const out = await session.run(this.feeds(graph, x, y));
     const grads: Record<string, Float32Array> = {};
