@@ -41,6 +41,8 @@ export interface BitTrueResult {
   acc: Float64Array;
   conversions: number;
   saturated: number;
+  /** The largest |partial sum| converted (what `calibrate(1)` observes). */
+  largest: number;
 }
 
 /** A finite double as an exact fraction num/den (den a power of two). */
@@ -133,6 +135,7 @@ export function bitTrueMvm(x: Int32Array, w: Int32Array, B: number, K: number, N
   const acc = new Float64Array(B * N);
   let conversions = 0;
   let saturated = 0;
+  let largest = 0;
   const tiles = Math.ceil(K / c.rows);
   for (let b = 0; b < B; b++) {
     const enc = Array.from({ length: K }, (_, k) => streams(x[b * K + k]!, c));
@@ -150,6 +153,7 @@ export function bitTrueMvm(x: Int32Array, w: Int32Array, B: number, K: number, N
                 diff += enc[r]!.digits[j]! * (level(0) - level(1));
               }
               const { code, saturated: clipped } = signedAdcCode(diff, c.fullScale, maxCode);
+              largest = Math.max(largest, Math.abs(diff));
               conversions++;
               if (clipped) saturated++;
               acc[b * N + n]! += enc[0]!.weights[j]! * 2 ** (c.cellBits * s) * code;
@@ -163,6 +167,7 @@ export function bitTrueMvm(x: Int32Array, w: Int32Array, B: number, K: number, N
               let partial = 0;
               for (let r = r0; r < r1; r++) partial += enc[r]!.digits[j]! * ((planes[p]![r * N + n]! >> (c.cellBits * s)) & cellMask);
               const { code, saturated: clipped } = adcCode(partial, c.fullScale, maxCode);
+              largest = Math.max(largest, partial);
               conversions++;
               if (clipped) saturated++;
               acc[b * N + n]! += enc[0]!.weights[j]! * (p === 0 ? 1 : -1) * 2 ** (c.cellBits * s) * code;
@@ -172,7 +177,7 @@ export function bitTrueMvm(x: Int32Array, w: Int32Array, B: number, K: number, N
       }
     }
   }
-  return { acc, conversions, saturated };
+  return { acc, conversions, saturated, largest };
 }
 
 /** im2col of an integer image batch [B, C, H, W] → per (b, output pixel) rows of K = C·kh·kw (c, i, j order). */
