@@ -10,16 +10,18 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { crossbarMerges } from '../../src/compiler/merges.js';
+import { crossbarMerges, withMerges } from '../../src/compiler/merges.js';
 import { columnMaxCode, conversionWeights, inputEncoding, largestPartialSum, losslessBits, unitCurrent, weightQmax } from '../../src/model/crossbar-math.js';
 import type { AdcSpec, CrossbarSpec } from '../../src/model/crossbar.js';
 import { CrossbarMvm, sideName, statName } from '../../src/runtime/crossbar/emitter.js';
 import { fedStep, requantPlan } from '../../src/runtime/crossbar/exact-int.js';
-import { assertConfigSupported } from '../../src/runtime/crossbar/runtime.js';
+import { assertConfigSupported, CrossbarRuntime } from '../../src/runtime/crossbar/runtime.js';
+import { loadDataset } from '../../src/runtime/data/index.js';
+import { runExperiment } from '../../src/runtime/engine/run-experiment.js';
 import type { MvmSpec } from '../../src/runtime/engine/mvm.js';
 import { Rng } from '../../src/runtime/rng.js';
 import { bitTrueMvm, im2colInt, signedAdcCode, type BitTrueConfig } from '../reference/bit-true.js';
-import { adc, layerXb, runMvm, scalarTensor, stepTensor, xbConfig } from './crossbar-helpers.js';
+import { adc, layerXb, planCrossbar, runMvm, scalarTensor, smallCrossbarExperiment, stepTensor, xbConfig } from './crossbar-helpers.js';
 
 const CAL = { kind: 'calibrate' as const, percentile: 0.999 };
 
@@ -280,4 +282,34 @@ test('lossless ADCs: both modes equal the ideal integer product; the analog one 
   const r = await runMvm(layerXb(short), spec, X, W, feeds);
   assert.ok(mismatches(r.acc!, ideal) > 0, 'a signed ADC at the unsigned lossless width loses information');
   assert.equal(r.lsb, Math.fround(24 / 15), 'the `max` range spreads ±24 over ±15 codes');
+});
+
+test('an experiment at fidelity exact with subtract = analog: calibrated signed steps, lossless merges, per-conversion = merged, coarse ADCs not merged', async () => {
+  const xb = (bits: number, over: Partial<CrossbarSpec> = {}) =>
+    planCrossbar({ subtract: 'analog', adc: adc(bits, { kind: 'calibrate', percentile: 0.999 }), ...over });
+  // The runtime's calibrated step uses the signed ADC's ±31 codes at 6 bits (the per-plane one has 63).
+  const rt = CrossbarRuntime.create(withMerges(smallCrossbarExperiment('exact', [], xb(6))), { threads: 1 })!;
+  rt.setRanges('fc1', { xrange: 1, fullScale: 62 });
+  assert.deepEqual(rt.getRanges('fc1')!.step.slice(0, 2), [1, 2]);
+  const digital = CrossbarRuntime.create(withMerges(smallCrossbarExperiment('exact', [], xb(6, { subtract: 'digital' }))), { threads: 1 })!;
+  digital.setRanges('fc1', { xrange: 1, fullScale: 62 });
+  assert.deepEqual(digital.getRanges('fc1')!.step.slice(0, 2), [1, 1]);
+  // 32-row tiles, 1-bit DACs, 2-bit cells: differences up to ±96 fit a signed 8-bit ADC (±127).
+  const exp = withMerges(smallCrossbarExperiment('exact', [], xb(8), { train: 400, test: 200 }));
+  const d = await loadDataset(exp.data, exp.seed);
+  const merged = await runExperiment(exp, d, { trainer: { threads: 1 } });
+  const every = await runExperiment(exp, d, { trainer: { threads: 1 }, crossbar: { mergeLossless: false } });
+  assert.ok(
+    merged.layers!.every((l) => /lossless 8-bit signed ADC on I⁺ − I⁻/.test(String(l['mergedExact']))),
+    JSON.stringify(merged.layers),
+  );
+  assert.ok(every.layers!.every((l) => l['mergedExact'] === null && l.adcSaturation === 0));
+  assert.equal(every.final.testAccuracy, merged.final.testAccuracy, 'per-conversion and merged evaluation agree');
+  // 5 bits (±15 codes): lossy, per conversion, still a working network.
+  const coarse = await runExperiment(withMerges(smallCrossbarExperiment('exact', [], xb(5), { train: 400, test: 200 })), d, { trainer: { threads: 1 } });
+  assert.ok(
+    coarse.layers!.every((l) => l['mergedExact'] === null && (l.snrDb ?? 0) > 5),
+    JSON.stringify(coarse.layers),
+  );
+  assert.ok(coarse.final.testAccuracy > 0.5, `accuracy ${coarse.final.testAccuracy}`);
 });
