@@ -7,11 +7,13 @@
  * (parasitics `fcm(refresh = L)`: a circuit solve every L batches, the kept distortion in between)
  * against the same fast step without parasitics. Read noise: the fast step with 6 % read noise
  * against the same step without, and the draws of one step (counter-based stream vs `Rng`).
+ * Issue 17: exact every-conversion inference with the ± planes subtracted in analog before one
+ * signed ADC (`subtract = analog`, half the conversions) against per-plane conversion, interleaved.
  */
 
 import { withMerges } from '../src/compiler/merges.js';
 import type { PlanCrossbar, PlanExperiment, NonidealStage } from '../src/model/plan.js';
-import type { ParasiticsSpec } from '../src/model/crossbar.js';
+import type { ParasiticsSpec, PlaneSubtraction } from '../src/model/crossbar.js';
 import { adc, xbConfig } from '../test/runtime/crossbar-helpers.js';
 import { weightSlices, inputEncoding, inputSigned } from '../src/model/crossbar-math.js';
 import { CrossbarRuntime } from '../src/runtime/crossbar/runtime.js';
@@ -27,10 +29,10 @@ const THREADS = 2;
 /** TxSim's wires: 1 Ω per row segment, 4.6 Ω per column segment, no driver/sense resistance. */
 const TXSIM_WIRES = { row: 1, col: 4.6, source: 0, sense: 0 };
 
-function xb64(d2d: number, parasitics: ParasiticsSpec = { kind: 'none' }, readNoise = 0): PlanCrossbar {
+function xb64(d2d: number, parasitics: ParasiticsSpec = { kind: 'none' }, readNoise = 0, subtract: PlaneSubtraction = 'digital'): PlanCrossbar {
   const calibrated = adc(8, { kind: 'calibrate', percentile: 0.999 });
   return xbConfig(
-    { name: 'xb64', adc: calibrated, backward: { inputBits: 8, dacBits: 1, adc: calibrated }, wires: TXSIM_WIRES, parasitics },
+    { name: 'xb64', subtract, adc: calibrated, backward: { inputBits: 8, dacBits: 1, adc: calibrated }, wires: TXSIM_WIRES, parasitics },
     { name: 'rram', d2dSigma: d2d, readNoise },
   );
 }
@@ -42,11 +44,12 @@ function crossbarLenet(
   batch: number,
   parasitics?: ParasiticsSpec,
   readNoise = 0,
+  subtract: PlaneSubtraction = 'digital',
 ): PlanExperiment {
   const exp = mnistExperiment({ network: lenet5(), train: { epochs: 1, batch, optimizer: sgd(0.01, 0.9) } });
   for (const l of exp.network.layers) if (l.mapping) Object.assign(l.mapping, { target: 'crossbar', crossbar: 'xb64' });
   exp.fidelity = fidelity;
-  exp.crossbars = { xb64: xb64(d2d, parasitics, readNoise) };
+  exp.crossbars = { xb64: xb64(d2d, parasitics, readNoise, subtract) };
   exp.train!.nonideal = nonideal;
   return withMerges(exp);
 }
@@ -201,6 +204,30 @@ export async function benchExactInference(
   }
 }
 
+/**
+ * Exact every-conversion inference (no merge), per-plane conversion (`subtract = digital`: 2 unsigned
+ * 8-bit ADC conversions per slice) against analog subtraction (`analog`: 1 signed 8-bit conversion
+ * of I⁺ − I⁻), evaluation graphs on the 8-bit integer core, interleaved; images/s.
+ */
+export async function benchExactAnalogSubtraction(batch = 64, reps = 12): Promise<{ digital: number; analog: number }> {
+  const digital = await trainer(crossbarLenet('exact', [], 0, batch), false);
+  const analog = await trainer(crossbarLenet('exact', [], 0, batch, undefined, 0, 'analog'), false);
+  try {
+    const { x, y } = batchOf(batch);
+    for (const r of [digital, analog]) {
+      await r.xb.calibrate(r.trainer, x, y);
+      await r.trainer.evaluate(x, y);
+    }
+    const [dMs, aMs] = await interleavedMedians([() => digital.trainer.evaluate(x, y), () => analog.trainer.evaluate(x, y)], reps);
+    return { digital: batch / (dMs! / 1000), analog: batch / (aMs! / 1000) };
+  } finally {
+    for (const r of [digital, analog]) {
+      await r.trainer.release();
+      await r.xb.release();
+    }
+  }
+}
+
 export const section: Section = {
   name: 'crossbar (fast / exact fidelity, 2 threads)',
   async run(): Promise<Row[]> {
@@ -211,6 +238,7 @@ export const section: Section = {
     const draws = await benchReadNoiseDraws();
     const exact = await benchExactInference();
     const merged = await benchExactInference(64, true);
+    const sub = await benchExactAnalogSubtraction();
     const idealRow: Row = { name: 'LeNet-5 step, ideal (median, interleaved in blocks)', value: steps.idealMs, unit: 'ms' };
     const gemmRow: Row = { name: 'MatMul 1024² throughput', value: gemm, unit: 'GFLOP/s' };
     return [
@@ -243,6 +271,7 @@ export const section: Section = {
         baseline: { name: gemmRow.name, value: gemmRow.value },
         note: 'MatMul work of every conversion; goal ≥ 0.5× GEMM',
       },
+      ...analogRows(sub),
     ];
   },
 };
@@ -284,5 +313,23 @@ function readNoiseRows(r: Awaited<ReturnType<typeof benchReadNoiseStep>>, d: Awa
     rng,
     { name: 'same draws, counter-based stream (Philox + Box–Muller, WebAssembly SIMD)', value: d.wasmMs, unit: 'ms', baseline: base },
     { name: 'same draws, counter-based stream, JS reference (no WebAssembly SIMD)', value: d.jsMs, unit: 'ms', baseline: base },
+  ];
+}
+
+function analogRows(r: Awaited<ReturnType<typeof benchExactAnalogSubtraction>>): Row[] {
+  const digital: Row = {
+    name: 'LeNet-5 exact inference, every conversion, subtract = digital (2 planes × 4 slices, interleaved)',
+    value: r.digital,
+    unit: 'images/s',
+  };
+  return [
+    digital,
+    {
+      name: 'LeNet-5 exact inference, every conversion, subtract = analog (I⁺ − I⁻, 1 signed conversion × 4 slices)',
+      value: r.analog,
+      unit: 'images/s',
+      baseline: { name: digital.name, value: digital.value },
+      note: 'half the conversions and half the GEMM rows',
+    },
   ];
 }
