@@ -15,7 +15,11 @@ import { withMerges } from '../src/compiler/merges.js';
 import type { PlanCrossbar, PlanExperiment, NonidealStage } from '../src/model/plan.js';
 import type { ParasiticsSpec, PlaneSubtraction } from '../src/model/crossbar.js';
 import { adc, xbConfig } from '../test/runtime/crossbar-helpers.js';
-import { weightSlices, inputEncoding, inputSigned } from '../src/model/crossbar-math.js';
+import ort from 'onnxruntime-node';
+import { columnMaxCode, weightSlices, inputEncoding, inputSigned } from '../src/model/crossbar-math.js';
+import { CrossbarMvm, sideName } from '../src/runtime/crossbar/emitter.js';
+import { fedStep } from '../src/runtime/crossbar/exact-int.js';
+import { GraphBuilder } from '../src/runtime/engine/onnx.js';
 import { CrossbarRuntime } from '../src/runtime/crossbar/runtime.js';
 import { lenet5, mnistExperiment, sgd } from '../test/support/plan-builder.js';
 import { Trainer } from '../src/runtime/engine/trainer.js';
@@ -228,6 +232,70 @@ export async function benchExactAnalogSubtraction(batch = 64, reps = 12): Promis
   }
 }
 
+/**
+ * One exact dense MVM (LeNet-5's fc1: 400 × 120 on 64×64 tiles, 8 streams × 4 slices, batch 64,
+ * a calibrated 8-bit ADC fed as a static step), per conversion, through the 8-bit integer core and
+ * the float core (the training graphs' and statistics' core), per plane and with analog
+ * subtraction; median ms per MVM, the four graphs interleaved.
+ */
+export async function benchExactMvmCores(reps = 30): Promise<{ name: string; ms: number }[]> {
+  const K = 400,
+    N = 120,
+    B = 64;
+  const rng = new Rng(2, 'bench/exact-mvm');
+  const x = Float32Array.from({ length: B * K }, () => rng.int(256));
+  const w = rng.fillNormal(new Float32Array(K * N), 0, 0.1);
+  const variants: { name: string; subtract: PlaneSubtraction; integer: boolean }[] = [
+    { name: 'digital, integer core', subtract: 'digital', integer: true },
+    { name: 'analog, integer core', subtract: 'analog', integer: true },
+    { name: 'digital, float core', subtract: 'digital', integer: false },
+    { name: 'analog, float core', subtract: 'analog', integer: false },
+  ];
+  const runs = await Promise.all(
+    variants.map(async (v) => {
+      const xb = xbConfig({ subtract: v.subtract, adc: adc(8, { kind: 'calibrate', percentile: 0.999 }) });
+      const m = new CrossbarMvm({
+        layer: 'L',
+        xb,
+        fidelity: 'exact',
+        forward: true,
+        backward: false,
+        ranges: 'static',
+        outputs: 'none',
+        variation: false,
+        readNoise: false,
+        signedInput: false,
+        integerConversions: v.integer,
+      });
+      const g = new GraphBuilder('bench-mvm');
+      g.input('x', 'float', [B, K]);
+      g.input('w', 'float', [K, N]);
+      g.output('y', m.forward(g, { kind: 'dense', layer: 'L', K, N }, 'x', 'w').y);
+      const session = await ort.InferenceSession.create(g.toBytes(), { intraOpNumThreads: THREADS });
+      const M = columnMaxCode(xb, xb.adc);
+      const feeds: Record<string, ort.Tensor> = {
+        x: new ort.Tensor('float32', x, [B, K]),
+        w: new ort.Tensor('float32', w, [K, N]),
+        [sideName('L', 'xrange')]: new ort.Tensor('float32', Float32Array.of(255), []),
+        [sideName('L', 'step')]: new ort.Tensor('float32', Float32Array.from(fedStep(xb, 150, M, 64)), [3]),
+      };
+      const wanted = new Set(session.inputNames);
+      const run = () => session.run(Object.fromEntries(Object.entries(feeds).filter(([k]) => wanted.has(k))));
+      await run();
+      return { session, run };
+    }),
+  );
+  try {
+    const ms = await interleavedMedians(
+      runs.map((r) => r.run),
+      reps,
+    );
+    return variants.map((v, i) => ({ name: v.name, ms: ms[i]! }));
+  } finally {
+    for (const r of runs) await r.session.release();
+  }
+}
+
 export const section: Section = {
   name: 'crossbar (fast / exact fidelity, 2 threads)',
   async run(): Promise<Row[]> {
@@ -239,6 +307,7 @@ export const section: Section = {
     const exact = await benchExactInference();
     const merged = await benchExactInference(64, true);
     const sub = await benchExactAnalogSubtraction();
+    const cores = await benchExactMvmCores();
     const idealRow: Row = { name: 'LeNet-5 step, ideal (median, interleaved in blocks)', value: steps.idealMs, unit: 'ms' };
     const gemmRow: Row = { name: 'MatMul 1024² throughput', value: gemm, unit: 'GFLOP/s' };
     return [
@@ -272,6 +341,7 @@ export const section: Section = {
         note: 'MatMul work of every conversion; goal ≥ 0.5× GEMM',
       },
       ...analogRows(sub),
+      ...coreRows(cores),
     ];
   },
 };
@@ -332,4 +402,14 @@ function analogRows(r: Awaited<ReturnType<typeof benchExactAnalogSubtraction>>):
       note: 'half the conversions and half the GEMM rows',
     },
   ];
+}
+
+function coreRows(r: Awaited<ReturnType<typeof benchExactMvmCores>>): Row[] {
+  const base = (name: string) => r.find((v) => v.name === name)!;
+  return r.map((v) => {
+    const row: Row = { name: `exact MVM 400×120, batch 64, every conversion: ${v.name} (median, interleaved)`, value: v.ms, unit: 'ms' };
+    if (!v.name.startsWith('analog')) return row;
+    const d = base(v.name.replace('analog', 'digital'));
+    return { ...row, baseline: { name: `exact MVM 400×120, batch 64, every conversion: ${d.name} (median, interleaved)`, value: d.ms } };
+  });
 }

@@ -274,6 +274,12 @@ test('lossless ADCs: both modes equal the ideal integer product; the analog one 
   const what = (xb: CrossbarSpec) => crossbarMerges(xb, { fidelity: 'exact', K, N, signedInput: true, directions: ['forward'] })[0]!.what;
   assert.match(what(digital), /3 row tiles × 3 slices × 2 planes × 5 streams = 90 ADC conversions/);
   assert.match(what(analog), /3 row tiles × 3 slices × 1 plane difference \(I⁺ − I⁻ in analog\) × 5 streams = 45 ADC conversions/);
+  // Fidelity fast folds the planes before its one layer-level signed ADC in either mode: the same numbers.
+  const fastFeeds = { ...feeds, [sideName('L', 'step')]: stepTensor([31, 1000, 0]) };
+  const fast = async (xb: CrossbarSpec) => (await runMvm(layerXb({ ...xb, adc: adc(6, CAL) }, { fidelity: 'fast' }), spec, X, W, fastFeeds)).y;
+  const fastY = await fast(digital);
+  assert.ok(fastY.some((v) => v !== 0));
+  assert.deepEqual(Array.from(await fast(analog)), Array.from(fastY));
   // One bit less than the signed lossless width (the per-plane lossless width) clips the largest difference.
   const short = { ...analog, adc: adc(losslessBits(rows, 1, 2), { kind: 'max' }) };
   const merge = crossbarMerges(short, { fidelity: 'exact', K, N, signedInput: true, directions: ['forward'] })[0]!;
