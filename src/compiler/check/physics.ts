@@ -197,7 +197,7 @@ export function checkAdcWidths(ctx: CheckContext, result: CheckedExperiment): vo
     ctx.adcWarned.add(key);
     const largest = largestPartialSum(rows, numOf(xb.values['dac_bits']), Math.min(numOf(xb.values['cell_bits']), numOf(xb.values['weight_bits'])));
     const at = ctx.fieldSpan(xb.eval, 'adc');
-    const signed = xb.values['subtract']?.k === 'enum' && xb.values['subtract'].v === 'analog' ? ' as a signed plane difference, subtract = analog' : '';
+    const signed = xb.values['subtract']?.k === 'enum' && xb.values['subtract'].v === 'analog' ? ' for the signed plane difference of subtract = analog' : '';
     ctx.diags.add('adc-above-lossless', at.file, at.span, { bits, lossless, rows, largest, signed, experiment: result.name, crossbar: target });
   }
 }
