@@ -319,3 +319,31 @@ test('an experiment at fidelity exact with subtract = analog: calibrated signed 
   );
   assert.ok(coarse.final.testAccuracy > 0.5, `accuracy ${coarse.final.testAccuracy}`);
 });
+
+test('analog subtraction: a negative difference on a half code rounds to even in both cores (LSB 8/7: −3.5 → −4, 10.5 → 10)', async () => {
+  // 8-row tile, 4-bit weights on 2-bit cells, 4-bit unsigned inputs on 2-bit DACs, 7-bit signed ADC
+  // at `max` (±63 codes over ±72 levels): LSB = 8/7. Column 0: n = −4 (−3.5 LSB); column 1: n = 12 (10.5 LSB).
+  const xb = xbConfig({ rows: 8, cols: 8, subtract: 'analog', weightBits: 4, cellBits: 2, inputBits: 4, dacBits: 2, adc: adc(7, { kind: 'max' }) });
+  const K = 8,
+    N = 3;
+  const x = Float32Array.of(1, 1, 1, 1, 3, 3, 3, 3);
+  const w = new Float32Array(K * N);
+  [-1, -1, -1, -1, 0, 0, 0, 0].forEach((v, k) => (w[k * N] = v));
+  [0, 0, 0, 0, 1, 1, 1, 1].forEach((v, k) => (w[k * N + 1] = v));
+  w[2] = 15; // sets the weight scale to 1 (meets x = 1: 15 = slices 3, 3; stream 0 only)
+  const ref = bitTrueMvm(Int32Array.from(x), Int32Array.from(w), 1, K, N, refConfig(xb, { ...xb, adcBits: 7, signed: false, F: 72 }));
+  assert.deepEqual(Array.from(ref.acc.subarray(0, 2)), [-4, 10]);
+  const feeds = { [sideName('L', 'xrange')]: scalarTensor(15) };
+  assert.equal(requantPlan(xb, inputEncoding(4, 2, false), 8)?.kind, 'scale');
+  for (const integerConversions of [true, false]) {
+    const r = await runMvm(
+      layerXb(xb, { signedInput: false, integerConversions }),
+      { kind: 'dense', layer: 'L', K, N },
+      { data: x, dims: [1, K] },
+      { data: w, dims: [K, N] },
+      feeds,
+    );
+    assert.deepEqual(Array.from(r.acc!), Array.from(ref.acc), integerConversions ? 'integer core' : 'float core');
+    assert.equal(r.lsb, Math.fround(8 / 7));
+  }
+});
