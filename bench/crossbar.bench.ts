@@ -7,13 +7,19 @@
  * (parasitics `fcm(refresh = L)`: a circuit solve every L batches, the kept distortion in between)
  * against the same fast step without parasitics. Read noise: the fast step with 6 % read noise
  * against the same step without, and the draws of one step (counter-based stream vs `Rng`).
+ * Issue 17: exact every-conversion inference with the ± planes subtracted in analog before one
+ * signed ADC (`subtract = analog`, half the conversions) against per-plane conversion, interleaved.
  */
 
 import { withMerges } from '../src/compiler/merges.js';
 import type { PlanCrossbar, PlanExperiment, NonidealStage } from '../src/model/plan.js';
-import type { ParasiticsSpec } from '../src/model/crossbar.js';
+import type { ParasiticsSpec, PlaneSubtraction } from '../src/model/crossbar.js';
 import { adc, xbConfig } from '../test/runtime/crossbar-helpers.js';
-import { weightSlices, inputEncoding, inputSigned } from '../src/model/crossbar-math.js';
+import ort from 'onnxruntime-node';
+import { columnMaxCode, weightSlices, inputEncoding, inputSigned } from '../src/model/crossbar-math.js';
+import { CrossbarMvm, sideName } from '../src/runtime/crossbar/emitter.js';
+import { fedStep } from '../src/runtime/crossbar/exact-int.js';
+import { GraphBuilder } from '../src/runtime/engine/onnx.js';
 import { CrossbarRuntime } from '../src/runtime/crossbar/runtime.js';
 import { lenet5, mnistExperiment, sgd } from '../test/support/plan-builder.js';
 import { Trainer } from '../src/runtime/engine/trainer.js';
@@ -27,10 +33,10 @@ const THREADS = 2;
 /** TxSim's wires: 1 Ω per row segment, 4.6 Ω per column segment, no driver/sense resistance. */
 const TXSIM_WIRES = { row: 1, col: 4.6, source: 0, sense: 0 };
 
-function xb64(d2d: number, parasitics: ParasiticsSpec = { kind: 'none' }, readNoise = 0): PlanCrossbar {
+function xb64(d2d: number, parasitics: ParasiticsSpec = { kind: 'none' }, readNoise = 0, subtract: PlaneSubtraction = 'digital'): PlanCrossbar {
   const calibrated = adc(8, { kind: 'calibrate', percentile: 0.999 });
   return xbConfig(
-    { name: 'xb64', adc: calibrated, backward: { inputBits: 8, dacBits: 1, adc: calibrated }, wires: TXSIM_WIRES, parasitics },
+    { name: 'xb64', subtract, adc: calibrated, backward: { inputBits: 8, dacBits: 1, adc: calibrated }, wires: TXSIM_WIRES, parasitics },
     { name: 'rram', d2dSigma: d2d, readNoise },
   );
 }
@@ -42,11 +48,12 @@ function crossbarLenet(
   batch: number,
   parasitics?: ParasiticsSpec,
   readNoise = 0,
+  subtract: PlaneSubtraction = 'digital',
 ): PlanExperiment {
   const exp = mnistExperiment({ network: lenet5(), train: { epochs: 1, batch, optimizer: sgd(0.01, 0.9) } });
   for (const l of exp.network.layers) if (l.mapping) Object.assign(l.mapping, { target: 'crossbar', crossbar: 'xb64' });
   exp.fidelity = fidelity;
-  exp.crossbars = { xb64: xb64(d2d, parasitics, readNoise) };
+  exp.crossbars = { xb64: xb64(d2d, parasitics, readNoise, subtract) };
   exp.train!.nonideal = nonideal;
   return withMerges(exp);
 }
@@ -201,6 +208,94 @@ export async function benchExactInference(
   }
 }
 
+/**
+ * Exact every-conversion inference (no merge), per-plane conversion (`subtract = digital`: 2 unsigned
+ * 8-bit ADC conversions per slice) against analog subtraction (`analog`: 1 signed 8-bit conversion
+ * of I⁺ − I⁻), evaluation graphs on the 8-bit integer core, interleaved; images/s.
+ */
+export async function benchExactAnalogSubtraction(batch = 64, reps = 12): Promise<{ digital: number; analog: number }> {
+  const digital = await trainer(crossbarLenet('exact', [], 0, batch), false);
+  const analog = await trainer(crossbarLenet('exact', [], 0, batch, undefined, 0, 'analog'), false);
+  try {
+    const { x, y } = batchOf(batch);
+    for (const r of [digital, analog]) {
+      await r.xb.calibrate(r.trainer, x, y);
+      await r.trainer.evaluate(x, y);
+    }
+    const [dMs, aMs] = await interleavedMedians([() => digital.trainer.evaluate(x, y), () => analog.trainer.evaluate(x, y)], reps);
+    return { digital: batch / (dMs! / 1000), analog: batch / (aMs! / 1000) };
+  } finally {
+    for (const r of [digital, analog]) {
+      await r.trainer.release();
+      await r.xb.release();
+    }
+  }
+}
+
+/**
+ * One exact dense MVM (LeNet-5's fc1: 400 × 120 on 64×64 tiles, 8 streams × 4 slices, batch 64,
+ * a calibrated 8-bit ADC fed as a static step), per conversion, through the 8-bit integer core and
+ * the float core (the training graphs' and statistics' core), per plane and with analog
+ * subtraction; median ms per MVM, the four graphs interleaved.
+ */
+export async function benchExactMvmCores(reps = 30): Promise<{ name: string; ms: number }[]> {
+  const K = 400,
+    N = 120,
+    B = 64;
+  const rng = new Rng(2, 'bench/exact-mvm');
+  const x = Float32Array.from({ length: B * K }, () => rng.int(256));
+  const w = rng.fillNormal(new Float32Array(K * N), 0, 0.1);
+  const variants: { name: string; subtract: PlaneSubtraction; integer: boolean }[] = [
+    { name: 'digital, integer core', subtract: 'digital', integer: true },
+    { name: 'analog, integer core', subtract: 'analog', integer: true },
+    { name: 'digital, float core', subtract: 'digital', integer: false },
+    { name: 'analog, float core', subtract: 'analog', integer: false },
+  ];
+  const runs = await Promise.all(
+    variants.map(async (v) => {
+      const xb = xbConfig({ subtract: v.subtract, adc: adc(8, { kind: 'calibrate', percentile: 0.999 }) });
+      const m = new CrossbarMvm({
+        layer: 'L',
+        xb,
+        fidelity: 'exact',
+        forward: true,
+        backward: false,
+        ranges: 'static',
+        outputs: 'none',
+        variation: false,
+        readNoise: false,
+        signedInput: false,
+        integerConversions: v.integer,
+      });
+      const g = new GraphBuilder('bench-mvm');
+      g.input('x', 'float', [B, K]);
+      g.input('w', 'float', [K, N]);
+      g.output('y', m.forward(g, { kind: 'dense', layer: 'L', K, N }, 'x', 'w').y);
+      const session = await ort.InferenceSession.create(g.toBytes(), { intraOpNumThreads: THREADS });
+      const M = columnMaxCode(xb, xb.adc);
+      const feeds: Record<string, ort.Tensor> = {
+        x: new ort.Tensor('float32', x, [B, K]),
+        w: new ort.Tensor('float32', w, [K, N]),
+        [sideName('L', 'xrange')]: new ort.Tensor('float32', Float32Array.of(255), []),
+        [sideName('L', 'step')]: new ort.Tensor('float32', Float32Array.from(fedStep(xb, 150, M, 64)), [3]),
+      };
+      const wanted = new Set(session.inputNames);
+      const run = () => session.run(Object.fromEntries(Object.entries(feeds).filter(([k]) => wanted.has(k))));
+      await run();
+      return { session, run };
+    }),
+  );
+  try {
+    const ms = await interleavedMedians(
+      runs.map((r) => r.run),
+      reps,
+    );
+    return variants.map((v, i) => ({ name: v.name, ms: ms[i]! }));
+  } finally {
+    for (const r of runs) await r.session.release();
+  }
+}
+
 export const section: Section = {
   name: 'crossbar (fast / exact fidelity, 2 threads)',
   async run(): Promise<Row[]> {
@@ -211,6 +306,8 @@ export const section: Section = {
     const draws = await benchReadNoiseDraws();
     const exact = await benchExactInference();
     const merged = await benchExactInference(64, true);
+    const sub = await benchExactAnalogSubtraction();
+    const cores = await benchExactMvmCores();
     const idealRow: Row = { name: 'LeNet-5 step, ideal (median, interleaved in blocks)', value: steps.idealMs, unit: 'ms' };
     const gemmRow: Row = { name: 'MatMul 1024² throughput', value: gemm, unit: 'GFLOP/s' };
     return [
@@ -243,6 +340,8 @@ export const section: Section = {
         baseline: { name: gemmRow.name, value: gemmRow.value },
         note: 'MatMul work of every conversion; goal ≥ 0.5× GEMM',
       },
+      ...analogRows(sub),
+      ...coreRows(cores),
     ];
   },
 };
@@ -285,4 +384,32 @@ function readNoiseRows(r: Awaited<ReturnType<typeof benchReadNoiseStep>>, d: Awa
     { name: 'same draws, counter-based stream (Philox + Box–Muller, WebAssembly SIMD)', value: d.wasmMs, unit: 'ms', baseline: base },
     { name: 'same draws, counter-based stream, JS reference (no WebAssembly SIMD)', value: d.jsMs, unit: 'ms', baseline: base },
   ];
+}
+
+function analogRows(r: Awaited<ReturnType<typeof benchExactAnalogSubtraction>>): Row[] {
+  const digital: Row = {
+    name: 'LeNet-5 exact inference, every conversion, subtract = digital (2 planes × 4 slices, interleaved)',
+    value: r.digital,
+    unit: 'images/s',
+  };
+  return [
+    digital,
+    {
+      name: 'LeNet-5 exact inference, every conversion, subtract = analog (I⁺ − I⁻, 1 signed conversion × 4 slices)',
+      value: r.analog,
+      unit: 'images/s',
+      baseline: { name: digital.name, value: digital.value },
+      note: 'half the conversions and half the GEMM rows',
+    },
+  ];
+}
+
+function coreRows(r: Awaited<ReturnType<typeof benchExactMvmCores>>): Row[] {
+  const base = (name: string) => r.find((v) => v.name === name)!;
+  return r.map((v) => {
+    const row: Row = { name: `exact MVM 400×120, batch 64, every conversion: ${v.name} (median, interleaved)`, value: v.ms, unit: 'ms' };
+    if (!v.name.startsWith('analog')) return row;
+    const d = base(v.name.replace('analog', 'digital'));
+    return { ...row, baseline: { name: `exact MVM 400×120, batch 64, every conversion: ${d.name} (median, interleaved)`, value: d.ms } };
+  });
 }

@@ -1,6 +1,7 @@
 /**
  * `xbarc mvm --spec F.xbar --crossbar NAME --weights W.npy --inputs X.npy --out Y.npy
- *  [--fidelity exact|fast] [--seed N]`: one matrix–vector product through a declared crossbar.
+ *  [--fidelity exact|fast] [--seed N] [--subtract digital|analog]`: one matrix–vector product
+ * through a declared crossbar (`--subtract` overrides the crossbar's `subtract`).
  * W is [in, out], X is [batch, in] (or [in]), real-valued, scaled by the mapping; conventions in
  * docs/crossbar.md.
  */
@@ -23,6 +24,7 @@ export interface MvmCommandOptions {
   out: string;
   fidelity?: string;
   seed?: string;
+  subtract?: string;
 }
 
 export async function mvmCommand(o: MvmCommandOptions): Promise<number> {
@@ -34,6 +36,8 @@ export async function mvmCommand(o: MvmCommandOptions): Promise<number> {
   if (fidelity !== 'exact' && fidelity !== 'fast') return fail(`--fidelity must be exact or fast, not "${fidelity}"`, 2);
   const seed = o.seed === undefined ? 0 : Number(o.seed);
   if (!Number.isSafeInteger(seed) || seed < 0) return fail(`--seed must be a non-negative integer, not "${o.seed}"`, 2);
+  if (o.subtract !== undefined && o.subtract !== 'digital' && o.subtract !== 'analog')
+    return fail(`--subtract must be digital or analog, not "${o.subtract}"`, 2);
   const result = check(o.spec);
   printDiagnostics(result.diagnostics, result.program, { summary: result.hasErrors });
   if (result.hasErrors || !result.model) return 1;
@@ -43,7 +47,8 @@ export async function mvmCommand(o: MvmCommandOptions): Promise<number> {
     const names = [...new Set([...result.model.crossbars.values()].map((c) => c.name))];
     return fail(`${o.spec} declares no crossbar "${o.crossbar}"${names.length ? ` (crossbars: ${names.join(', ')})` : ''}`);
   }
-  const pc = lowerCrossbar(xb.name, xb);
+  const declared = lowerCrossbar(xb.name, xb);
+  const pc = o.subtract ? { ...declared, subtract: o.subtract as 'digital' | 'analog' } : declared;
   try {
     const read = (path: string, what: string) => {
       const a = readNpy(path, `${what} ${path}`);
@@ -57,7 +62,9 @@ export async function mvmCommand(o: MvmCommandOptions): Promise<number> {
     const [merge] = crossbarMerges(pc, { fidelity, K, N, directions: ['forward'], signedInput: X.data.some((v) => v < 0) });
     const Y = await crossbarMvm(pc, W, X, { fidelity, seed, ...(merge ? { merge } : {}) });
     writeFileAtomicSync(o.out, formatNpy(Y));
-    const how = fidelity !== 'exact' ? '' : Y.merge.applied ? `; merged into one integer GEMM (${Y.merge.reason})` : '; every conversion separately';
+    const planes = pc.subtract === 'analog' ? ', planes subtracted in analog' : '';
+    const how =
+      fidelity !== 'exact' ? '' : Y.merge.applied ? `${planes}; merged into one integer GEMM (${Y.merge.reason})` : `${planes}; every conversion separately`;
     process.stderr.write(`xbarc mvm: ${X.shape.join('×')} · ${W.shape.join('×')} on ${pc.name} (${fidelity}${how}) → ${o.out} [${Y.shape.join(', ')}]\n`);
     return 0;
   } catch (err) {
@@ -77,6 +84,7 @@ export function registerMvmCommand(program: Command, setExitCode: (code: number)
     .requiredOption('--out <Y.npy>', 'where to write the outputs [batch, out] (float32)')
     .option('--fidelity <exact|fast>', 'exact: every tile × stream × slice through its ADC; fast: one folded GEMM', 'exact')
     .option('--seed <n>', 'seed of device variation, faults and read noise', '0')
+    .option('--subtract <digital|analog>', "override the crossbar's subtract: ± planes converted separately, or I⁺ − I⁻ through one signed ADC")
     .action(async (opts: MvmCommandOptions) => {
       setExitCode(await mvmCommand(opts));
     });

@@ -197,8 +197,8 @@ export const diagnosticCodes = {
   'adc-above-lossless': {
     severity: 'warning',
     template:
-      'adc.bits = {bits} exceeds the lossless width {lossless} for {rows}-row tiles (the largest partial sum, {largest}, needs {lossless} bits); experiment {experiment} runs crossbar {crossbar} at fidelity exact, where every tile conversion is already exact at {lossless} bits, so the extra bits cost energy and add no accuracy',
-    doc: 'At fidelity exact each tile × input stream × weight slice partial sum has its own ADC, and one wider than the lossless width (enough codes for the largest partial sum rows·(2^dac_bits−1)·(2^w−1), w = min(cell_bits, weight_bits) the widest slice) costs energy and adds no accuracy. Reported once per crossbar, at its adc field, for the first experiment at fidelity exact that maps layers to it, when the ADC was chosen (here or in a preset). Not reported at fidelity fast, where the ADC converts layer-level values and more bits do add accuracy, at ideal (no ADC), for a crossbar no exact experiment uses, or with range = fixed(…), whose step shrinks with more bits.',
+      'adc.bits = {bits} exceeds the lossless width {lossless} for {rows}-row tiles (the largest partial sum, {largest}, needs {lossless} bits{signed}); experiment {experiment} runs crossbar {crossbar} at fidelity exact, where every tile conversion is already exact at {lossless} bits, so the extra bits cost energy and add no accuracy',
+    doc: 'At fidelity exact each tile × input stream × weight slice partial sum has its own ADC, and one wider than the lossless width (enough codes for the largest partial sum rows·(2^dac_bits−1)·(2^w−1), w = min(cell_bits, weight_bits) the widest slice; one bit more with subtract = analog, whose signed ADC codes the difference of the ± planes in ±that sum) costs energy and adds no accuracy. Reported once per crossbar, at its adc field, for the first experiment at fidelity exact that maps layers to it, when the ADC was chosen (here or in a preset). Not reported at fidelity fast, where the ADC converts layer-level values and more bits do add accuracy, at ideal (no ADC), for a crossbar no exact experiment uses, or with range = fixed(…), whose step shrinks with more bits.',
   },
   'cell-levels': {
     severity: 'error',
@@ -209,6 +209,17 @@ export const diagnosticCodes = {
     severity: 'error',
     template: 'mapping = offset needs weight_bits ≥ 2 (the offset 2^(weight_bits−1) takes the top bit), got weight_bits = {bits}',
     doc: 'Offset mapping stores w + 2^(weight_bits−1) in one array; with one bit no signed weight fits. Use weight_bits ≥ 2 or mapping = differential.',
+  },
+  'analog-subtraction-offset': {
+    severity: 'error',
+    template:
+      'subtract = analog subtracts the currents of the ± planes of differential mapping before one signed ADC, but crossbar {crossbar} uses mapping = offset, which has no − plane (its reference column is converted and subtracted digitally)',
+    doc: 'Analog subtraction (one signed ADC on I⁺ − I⁻ per slice and column) is defined for differential mapping. Use mapping = differential, or subtract = digital.',
+  },
+  'analog-subtraction-adc-bits': {
+    severity: 'error',
+    template: 'subtract = analog converts I⁺ − I⁻ with a signed ADC, codes ±(2^(bits−1) − 1), which needs {field} ≥ 2, got {bits}',
+    doc: 'A signed ADC with symmetric codes ±(2^(bits−1) − 1) has only the code 0 at one bit. Use at least 2 bits (the lossless width of a signed ADC is one bit more than the unsigned one), or subtract = digital.',
   },
   'data-file-missing': {
     severity: 'error',

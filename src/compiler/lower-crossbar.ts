@@ -77,6 +77,7 @@ export function lowerCrossbar(name: string, xb: CheckedCrossbar): CrossbarSpec {
     rows: rows!,
     cols: cols ?? rows!,
     mapping: r.enumOf('mapping', ['differential', 'offset'] as const),
+    subtract: r.enumOf('subtract', ['digital', 'analog'] as const),
     weightBits: r.num('weight_bits'),
     cellBits: r.num('cell_bits'),
     inputBits: r.num('input_bits'),

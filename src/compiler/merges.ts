@@ -6,7 +6,8 @@
  * decides a merge itself.
  *
  * At fidelity exact every row tile × input stream × (plane, slice) partial sum is converted by
- * its own ADC. With no device non-ideality (variation, faults, drift, read noise, parasitics), an
+ * its own ADC (with `subtract = analog` one signed ADC per slice converts the planes' difference
+ * I⁺ − I⁻, codes ±(2^(bits−1) − 1), bounded by the same largest partial sum). With no device non-ideality (variation, faults, drift, read noise, parasitics), an
  * ideal ADC transfer (no offset, gain error or INL) and the largest partial sum
  * rows·(2^dac − 1)·(2^w − 1) within the ADC's codes at a one-level step (w = min(cell_bits,
  * weight_bits), the widest slice: a narrow top slice sums to less; `max` and `calibrate` ranges
@@ -20,7 +21,9 @@
  */
 
 import {
-  adcMaxCode,
+  analogSubtraction,
+  columnMaxCode,
+  convertedPlanes,
   driftFactor,
   inputEncoding,
   inputSigned,
@@ -67,7 +70,10 @@ export function decideMerge(f: MergeFacts): LayerMerge {
     streams = null;
   }
   const tileWord = fwd ? 'row tile' : 'column tile';
-  const parts = `${tiles} ${tileWord}${tiles === 1 ? '' : 's'} × ${S} slice${S === 1 ? '' : 's'} × 2 planes${streams !== null ? ` × ${streams} stream${streams === 1 ? '' : 's'} = ${tiles * S * 2 * streams}` : ''}`;
+  // subtract = analog: the ± planes' currents are subtracted before the ADC, one conversion per slice.
+  const P = convertedPlanes(xb);
+  const planes = P === 2 ? '2 planes' : '1 plane difference (I⁺ − I⁻ in analog)';
+  const parts = `${tiles} ${tileWord}${tiles === 1 ? '' : 's'} × ${S} slice${S === 1 ? '' : 's'} × ${planes}${streams !== null ? ` × ${streams} stream${streams === 1 ? '' : 's'} = ${tiles * S * P * streams}` : ''}`;
 
   if (f.fidelity === 'fast') {
     return {
@@ -95,14 +101,17 @@ export function decideMerge(f: MergeFacts): LayerMerge {
   if (adc.gainError !== 0) transfer.push(`gain_error ${pct(adc.gainError)}`);
   if (adc.inl !== 0) transfer.push(`inl ${trimNumber(adc.inl)} LSB`);
   if (transfer.length) why.push(`${adcName} transfer is not ideal (${transfer.join(', ')})`);
-  const maxCode = adcMaxCode(adc, false);
+  // Analog subtraction: signed codes ±(2^(bits−1) − 1) for differences in [−worst, worst].
+  const signed = analogSubtraction(xb);
+  const maxCode = columnMaxCode(xb, adc);
   // The widest slice bounds the partial sums (a narrow top slice holds fewer levels).
   const sliceBits = Math.min(xb.cellBits, xb.weightBits);
   const worst = largestPartialSum(rows, dacBits, sliceBits);
   const lineWord = fwd ? 'row' : 'column';
+  const sums = signed ? `plane differences up to ±${worst}` : `partial sums up to ${worst}`;
   if (worst > maxCode) {
     why.push(
-      `${adcName}.bits = ${adc.bits} < ${losslessBits(rows, dacBits, sliceBits)} needed for ${rows}-${lineWord} tiles: partial sums up to ${worst} would be quantized`,
+      `${adcName}.bits = ${adc.bits} < ${losslessBits(rows, dacBits, sliceBits, signed)} needed for ${rows}-${lineWord} tiles${signed ? ' (signed ADC)' : ''}: ${sums} would be quantized`,
     );
   } else if (adc.range.kind === 'fixed') {
     const step = lsbFromFullScale(adc.range.current / unitCurrent(xb, dacBits), maxCode);
@@ -116,7 +125,7 @@ export function decideMerge(f: MergeFacts): LayerMerge {
     direction,
     applied: true,
     what,
-    reason: `lossless ${adc.bits}-bit ADC: ${maxCode} codes ≥ ${worst} = ${rows} ${lineWord}s × ${2 ** dacBits - 1} × ${widestSliceLevel(xb)} (largest partial sum) at a one-level step; ideal ADC transfer, no device variation, faults or drift`,
+    reason: `lossless ${adc.bits}-bit ${signed ? 'signed ADC on I⁺ − I⁻: ±' : 'ADC: '}${maxCode} codes ≥ ${worst} = ${rows} ${lineWord}s × ${2 ** dacBits - 1} × ${widestSliceLevel(xb)} (largest partial sum) at a one-level step; ideal ADC transfer, no device variation, faults or drift`,
   };
 }
 

@@ -168,6 +168,12 @@ export const crossbarSchema: ObjectSchema = {
       default: v('differential'),
       doc: 'Signed weights as a ± pair of arrays, or one array with a reference column.',
     },
+    {
+      name: 'subtract',
+      type: { t: 'enum', options: ['digital', 'analog'] },
+      default: v('digital'),
+      doc: 'Differential mapping at fidelity exact: digital converts each plane with its own unsigned ADC and subtracts the codes; analog subtracts the currents I⁺ − I⁻ before one signed ADC, codes ±(2^(bits−1) − 1): half the conversions, one more bit for the same step.',
+    },
     { name: 'weight_bits', type: bits(1, 32), default: v(8), doc: 'Fixed-point precision of stored weights.' },
     {
       name: 'cell_bits',

@@ -55,6 +55,30 @@ export function planeSliceWeights(c: Slicing): number[] {
   return out;
 }
 
+// ---- plane subtraction (`subtract`) -------------------------------------------------------------
+
+type Planes = Slicing & Pick<CrossbarSpec, 'subtract'>;
+
+/**
+ * Whether fidelity exact converts the analog difference I⁺ − I⁻ of the two planes with one signed
+ * ADC (`subtract = analog`) instead of each plane with its own unsigned ADC. Fidelity fast folds
+ * the planes before its one layer-level signed ADC either way.
+ */
+export const analogSubtraction = (c: Pick<CrossbarSpec, 'subtract'>): boolean => c.subtract === 'analog';
+/** Partial sums converted per slice and column: 2 (one per plane) or 1 (their analog difference). */
+export const convertedPlanes = (c: Pick<CrossbarSpec, 'subtract'>): number => (analogSubtraction(c) ? 1 : 2);
+/**
+ * Digital recombination weight of each converted partial sum, plane-major, LSB slice first:
+ * `planeSliceWeights` per plane, or 2^(cell_bits·k) per slice of the analog difference (its sign
+ * is in the code).
+ */
+export function conversionWeights(c: Planes): number[] {
+  const w = planeSliceWeights(c);
+  return analogSubtraction(c) ? w.slice(0, weightSlices(c)) : w;
+}
+/** Largest code of a column ADC at fidelity exact: 2^bits − 1 (one plane, unsigned) or 2^(bits−1) − 1 (the signed difference, codes ±). */
+export const columnMaxCode = (c: Pick<CrossbarSpec, 'subtract'>, adc: Pick<AdcSpec, 'bits'>): number => adcMaxCode(adc, analogSubtraction(c));
+
 // ---- inputs -----------------------------------------------------------------------------------
 
 export interface InputEncoding {
@@ -127,7 +151,12 @@ export function unitCurrent(c: Pick<CrossbarSpec, 'cellBits' | 'device'>, dacBit
 
 // ---- ADC -------------------------------------------------------------------------------------
 
-/** Largest code: unsigned per-column ADC (exact) or signed layer-level converter (fast: ±(2^(b−1) − 1)). */
+/**
+ * Largest code: unsigned per-column ADC (exact, one plane) or signed converter, codes
+ * ±(2^(b−1) − 1) (fast's layer-level ADC; exact's on an analog plane difference). Signed codes are
+ * symmetric, so a weight's sign flip negates its code; 1-bit signed converters (a `subtract =
+ * analog` spec rejects them) are taken as ternary, ±1.
+ */
 export function adcMaxCode(adc: Pick<AdcSpec, 'bits'>, signed: boolean): number {
   return signed ? Math.max(1, 2 ** (adc.bits - 1) - 1) : 2 ** adc.bits - 1;
 }
@@ -181,14 +210,20 @@ export const exactInFloat32 = (b: number, maxCode: number): boolean => Number.is
  * widest slice's bits, min(cell_bits, weight_bits) (a narrow top slice sums to less): what an ADC
  * must code to be lossless. (The usual shorthand log2(rows) + dac_bits + cell_bits is one bit short when
  * rows is a power of two and the cells and DACs are 1-bit: 128 rows can sum to 128, which needs 8 bits.)
+ * It also bounds the analog difference of two planes: both sums lie in [0, P], so |I⁺ − I⁻| ≤ P, and
+ * both ends are reached (a column all + or all − at the top level and digit).
  */
 export function largestPartialSum(rows: number, dacBits: number, cellBits: number): number {
   return rows * (2 ** dacBits - 1) * (2 ** cellBits - 1);
 }
 
-/** The narrowest ADC that converts every partial sum of a tile exactly: codes 0 … largestPartialSum. */
-export function losslessBits(rows: number, dacBits: number, cellBits: number): number {
-  return Math.ceil(Math.log2(largestPartialSum(rows, dacBits, cellBits) + 1));
+/**
+ * The narrowest ADC that converts every partial sum of a tile exactly: codes 0 … P (P =
+ * `largestPartialSum`), or with `signed` (an analog plane difference, codes ±(2^(b−1) − 1)) codes
+ * −P … P: 2^(b−1) − 1 ≥ P needs exactly one bit more than the unsigned 2^b − 1 ≥ P.
+ */
+export function losslessBits(rows: number, dacBits: number, cellBits: number, signed = false): number {
+  return Math.ceil(Math.log2(largestPartialSum(rows, dacBits, cellBits) + 1)) + (signed ? 1 : 0);
 }
 
 // ---- drift ----------------------------------------------------------------------------------------

@@ -116,6 +116,13 @@ export interface DeviceSpec {
 
 export type WeightMapping = 'differential' | 'offset';
 
+/**
+ * Where fidelity exact combines the ± planes of differential mapping: `digital` converts each
+ * plane's column current with its own unsigned ADC and subtracts the codes; `analog` subtracts
+ * the currents, I⁺ − I⁻, before one signed ADC (half the conversions; docs/crossbar.md).
+ */
+export type PlaneSubtraction = 'digital' | 'analog';
+
 export interface CrossbarSpec {
   /** The crossbar declaration's name. */
   name: string;
@@ -123,6 +130,7 @@ export interface CrossbarSpec {
   rows: number;
   cols: number;
   mapping: WeightMapping;
+  subtract: PlaneSubtraction;
   weightBits: number;
   cellBits: number;
   inputBits: number;

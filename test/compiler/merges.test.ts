@@ -26,11 +26,11 @@ function spec(text: string): string {
 }
 
 /** 64 × 64 tiles, 2-bit cells, 1-bit DACs (largest partial sum 64 · 1 · 3 = 192), LeNet-5. */
-function lenet(o: { adc?: string; device?: string; fidelity?: string; train?: string; evaluate?: string } = {}): string {
+function lenet(o: { adc?: string; device?: string; fidelity?: string; train?: string; evaluate?: string; crossbar?: string } = {}): string {
   return `import { LeNet5 } from "std/networks"
 import { PUMA_RRAM } from "std/devices"
 device dev = PUMA_RRAM { ${o.device ?? ''} }
-crossbar xb { size = 64 x 64, device = dev, weight_bits = 8, cell_bits = 2, input_bits = 8, dac_bits = 1, adc = { bits = ${o.adc ?? '8'} } }
+crossbar xb { size = 64 x 64, device = dev, weight_bits = 8, cell_bits = 2, input_bits = 8, dac_bits = 1, adc = { bits = ${o.adc ?? '8'} } ${o.crossbar ?? ''} }
 experiment e {
   data = mnist(train = 200, test = 100)
   model = LeNet5(classes = 10)
@@ -68,6 +68,18 @@ test('a lossless 8-bit ADC on 64-row tiles (2-bit cells, 1-bit DACs) merges ever
   assert.match(m['fc1']![0]!.what, /7 row tiles × 4 slices × 2 planes × 8 streams = 448 ADC conversions/);
   // conv1 has 25 rows (1 channel × 5 × 5): its partial sums stay below 75.
   assert.match(m['conv1']![0]!.reason, /≥ 75 = 25 rows × 1 × 3/);
+});
+
+test('subtract = analog: the plan carries it, halves the conversions, and its signed ADC needs one bit more to merge', () => {
+  const exp = planOf(lenet({ adc: '9', crossbar: 'subtract = analog' }));
+  assert.equal(exp.crossbars['xb']!.subtract, 'analog');
+  const m = mergesOf(exp);
+  assert.match(m['fc1']![0]!.what, /7 row tiles × 4 slices × 1 plane difference \(I⁺ − I⁻ in analog\) × 8 streams = 224 ADC conversions/);
+  assert.match(m['fc1']![0]!.reason, /^lossless 9-bit signed ADC on I⁺ − I⁻: ±255 codes ≥ 192 = 64 rows × 1 × 3/);
+  // 8 bits: lossless per plane, one bit short for the signed difference.
+  const short = mergesOf(planOf(lenet({ crossbar: 'subtract = analog' })));
+  assert.equal(short['fc1']![0]!.reason, 'adc.bits = 8 < 9 needed for 64-row tiles (signed ADC): plane differences up to ±192 would be quantized');
+  assert.equal(planOf(lenet()).crossbars['xb']!.subtract, 'digital', 'the default keeps per-plane conversion');
 });
 
 test('a 7-bit ADC is one bit short for 64-row tiles: not applied, with the partial-sum reason', () => {

@@ -6,7 +6,13 @@
  *   ADC(n) = clamp(roundHalfEven(n / LSB), 0, M),  LSB = max(F / M, 1),  M = 2^bits − 1
  *
  * with the real quotient: n / LSB is computed as an exact rational (BigInt), so ties (n / LSB a
- * half-integer) round to even exactly. F is the ADC full scale in level units (any double, e.g.
+ * half-integer) round to even exactly. Analog subtraction (`subtract: 'analog'`, differential
+ * only) converts the planes' difference with one signed ADC per slice instead:
+ *
+ *   y[b, n] = Σ_tiles Σ_streams w_j Σ_slices 2^(cb·s) · ADC±( Σ_rows d_j · (ℓ_s(W⁺) − ℓ_s(W⁻)) )
+ *   ADC±(n) = sign(n) · clamp(roundHalfEven(|n| / LSB), 0, M),  M = 2^(bits−1) − 1
+ *
+ * (round half to even is odd-symmetric, so this is clamp(roundHalfEven(n / LSB), −M, M)). F is the ADC full scale in level units (any double, e.g.
  * the float32 value a graph holds); slices are cell_bits wide from the LSB up, the top one holding
  * what remains of weight_bits.
  *
@@ -26,6 +32,8 @@ export interface BitTrueConfig {
   adcBits: number;
   /** ADC full scale F in level units (one level × one DAC step); the step is max(F / M, 1). */
   fullScale: number;
+  /** Where the ± planes are subtracted: each converted and the codes subtracted (default), or the sums before one signed ADC. */
+  subtract?: 'digital' | 'analog';
 }
 
 export interface BitTrueResult {
@@ -33,6 +41,8 @@ export interface BitTrueResult {
   acc: Float64Array;
   conversions: number;
   saturated: number;
+  /** The largest |partial sum| converted (what `calibrate(1)` observes). */
+  largest: number;
 }
 
 /** A finite double as an exact fraction num/den (den a power of two). */
@@ -61,6 +71,12 @@ export function adcCode(n: number, fullScale: number, maxCode: number): { code: 
   }
   const saturated = raw > BigInt(maxCode);
   return { code: saturated ? maxCode : Number(raw), saturated };
+}
+
+/** The signed ADC code of an integer plane difference n: sign(n)·(the code of |n|), codes ±M. */
+export function signedAdcCode(n: number, fullScale: number, maxCode: number): { code: number; saturated: boolean } {
+  const { code, saturated } = adcCode(Math.abs(n), fullScale, maxCode);
+  return { code: n < 0 ? -code : code, saturated };
 }
 
 /** Input stream digits and their shift-add weights for one integer input. */
@@ -100,7 +116,9 @@ function streams(q: number, c: BitTrueConfig): { digits: number[]; weights: numb
 export function bitTrueMvm(x: Int32Array, w: Int32Array, B: number, K: number, N: number, c: BitTrueConfig): BitTrueResult {
   const S = Math.ceil(c.weightBits / c.cellBits);
   const cellMask = (1 << c.cellBits) - 1;
-  const maxCode = 2 ** c.adcBits - 1;
+  const analog = c.subtract === 'analog';
+  if (analog && c.mapping !== 'differential') throw new Error('analog subtraction needs differential mapping');
+  const maxCode = analog ? 2 ** (c.adcBits - 1) - 1 : 2 ** c.adcBits - 1;
   const Z = 1 << (c.weightBits - 1);
   // planes[p][k*N+n]: stored unsigned integers (differential: |W⁺|, |W⁻|; offset: W + Z, Z).
   const planes = [new Int32Array(K * N), new Int32Array(K * N)];
@@ -117,6 +135,7 @@ export function bitTrueMvm(x: Int32Array, w: Int32Array, B: number, K: number, N
   const acc = new Float64Array(B * N);
   let conversions = 0;
   let saturated = 0;
+  let largest = 0;
   const tiles = Math.ceil(K / c.rows);
   for (let b = 0; b < B; b++) {
     const enc = Array.from({ length: K }, (_, k) => streams(x[b * K + k]!, c));
@@ -125,12 +144,30 @@ export function bitTrueMvm(x: Int32Array, w: Int32Array, B: number, K: number, N
       const r0 = t * c.rows;
       const r1 = Math.min(K, r0 + c.rows);
       for (let j = 0; j < J; j++) {
+        if (analog) {
+          for (let s = 0; s < S; s++) {
+            for (let n = 0; n < N; n++) {
+              let diff = 0;
+              for (let r = r0; r < r1; r++) {
+                const level = (p: number): number => (planes[p]![r * N + n]! >> (c.cellBits * s)) & cellMask;
+                diff += enc[r]!.digits[j]! * (level(0) - level(1));
+              }
+              const { code, saturated: clipped } = signedAdcCode(diff, c.fullScale, maxCode);
+              largest = Math.max(largest, Math.abs(diff));
+              conversions++;
+              if (clipped) saturated++;
+              acc[b * N + n]! += enc[0]!.weights[j]! * 2 ** (c.cellBits * s) * code;
+            }
+          }
+          continue;
+        }
         for (let p = 0; p < 2; p++) {
           for (let s = 0; s < S; s++) {
             for (let n = 0; n < N; n++) {
               let partial = 0;
               for (let r = r0; r < r1; r++) partial += enc[r]!.digits[j]! * ((planes[p]![r * N + n]! >> (c.cellBits * s)) & cellMask);
               const { code, saturated: clipped } = adcCode(partial, c.fullScale, maxCode);
+              largest = Math.max(largest, partial);
               conversions++;
               if (clipped) saturated++;
               acc[b * N + n]! += enc[0]!.weights[j]! * (p === 0 ? 1 : -1) * 2 ** (c.cellBits * s) * code;
@@ -140,7 +177,7 @@ export function bitTrueMvm(x: Int32Array, w: Int32Array, B: number, K: number, N
       }
     }
   }
-  return { acc, conversions, saturated };
+  return { acc, conversions, saturated, largest };
 }
 
 /** im2col of an integer image batch [B, C, H, W] → per (b, output pixel) rows of K = C·kh·kw (c, i, j order). */

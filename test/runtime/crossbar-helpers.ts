@@ -44,6 +44,7 @@ export function xbConfig(over: Partial<CrossbarSpec> = {}, device: Partial<Devic
     rows: 64,
     cols: 64,
     mapping: 'differential',
+    subtract: 'digital',
     weightBits: 8,
     cellBits: 2,
     inputBits: 8,

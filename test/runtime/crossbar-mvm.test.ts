@@ -10,7 +10,8 @@ import { crossbarMerges } from '../../src/compiler/merges.js';
 import { crossbarMvm } from '../../src/runtime/crossbar/mvm-api.js';
 import { formatNpy, parseNpy } from '../../src/runtime/crossbar/npy.js';
 import { Rng } from '../../src/runtime/rng.js';
-import { planCrossbar } from './crossbar-helpers.js';
+import { bitTrueMvm } from '../reference/bit-true.js';
+import { adc, planCrossbar } from './crossbar-helpers.js';
 
 const SPEC = `device d {
   levels   = 4
@@ -198,4 +199,91 @@ crossbar xb {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('xbarc mvm --subtract analog: a negative plane difference on a half code rounds to even (−3.5 codes → −4); bad values are clear', async () => {
+  // As the tie above, on a 7-bit signed ADC (codes ±63) at the worst case 72: LSB = 8/7 again. The
+  // weights are negative, so the only non-zero difference is n = I⁺ − I⁻ = −4 = −3.5 LSB → −4.
+  const dir = mkdtempSync(join(tmpdir(), 'xbarc-mvm-analog-'));
+  try {
+    const spec = join(dir, 'tie.xbar');
+    writeFileSync(
+      spec,
+      `device d { levels = 4 }
+crossbar xb {
+  size        = 8 x 8
+  device      = d
+  weight_bits = 4
+  cell_bits   = 2
+  input_bits  = 4
+  dac_bits    = 2
+  adc         = { bits = 7, range = max }
+}
+`,
+    );
+    const W = new Float32Array(64);
+    [-1, -1, -1, -1, 0, 0, 0, -15].forEach((v, k) => (W[k * 8] = v));
+    writeFileSync(join(dir, 'W.npy'), formatNpy({ data: W, shape: [8, 8] }));
+    writeFileSync(join(dir, 'X.npy'), formatNpy({ data: Float32Array.of(1, 1, 1, 1, 15, 0, 0, 0), shape: [1, 8] }));
+    const run = (subtract?: string) =>
+      mvmCommand({
+        spec,
+        crossbar: 'xb',
+        weights: join(dir, 'W.npy'),
+        inputs: join(dir, 'X.npy'),
+        out: join(dir, 'Y.npy'),
+        ...(subtract ? { subtract } : {}),
+      });
+    assert.equal(await run('analog'), 0);
+    const Y = parseNpy(readFileSync(join(dir, 'Y.npy')));
+    assert.equal(Y.data[0], Math.fround(-4 * Math.fround(8 / 7)));
+    assert.deepEqual(Array.from(Y.data.subarray(1)), new Array(7).fill(0));
+    // Per plane the 7-bit ADC has 127 codes ≥ 72: lossless, y = −4 exactly.
+    assert.equal(await run(), 0);
+    assert.equal(parseNpy(readFileSync(join(dir, 'Y.npy'))).data[0], -4);
+    assert.equal(await run('both'), 2);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('crossbarMvm with subtract = analog calibrates its signed ADC on |I⁺ − I⁻| in-graph (= bit-true reference at the observed full scale)', async () => {
+  const rng = new Rng(9, 'test/mvm-analog-calibrate');
+  const K = 37,
+    N = 5,
+    B = 4;
+  // Integer inputs and weights whose extremes are the quantizers' q_max: both scales are 1.
+  const x = Float32Array.from({ length: B * K }, () => rng.int(63) - 31);
+  const w = Float32Array.from({ length: K * N }, () => rng.int(511) - 255);
+  x[0] = 31;
+  w[0] = -255;
+  const xb = planCrossbar({
+    rows: 16,
+    subtract: 'analog',
+    weightBits: 8,
+    cellBits: 2,
+    inputBits: 6,
+    dacBits: 1,
+    adc: adc(5, { kind: 'calibrate', percentile: 1 }),
+  });
+  const Y = await crossbarMvm(xb, { data: w, shape: [K, N] }, { data: x, shape: [B, K] }, { fidelity: 'exact', seed: 0, mergeLossless: false });
+  const cfg = {
+    rows: 16,
+    mapping: 'differential' as const,
+    subtract: 'analog' as const,
+    weightBits: 8,
+    cellBits: 2,
+    inputBits: 6,
+    dacBits: 1,
+    signedInput: true,
+    adcBits: 5,
+  };
+  const F = bitTrueMvm(Int32Array.from(x), Int32Array.from(w), B, K, N, { ...cfg, fullScale: 1 }).largest;
+  const ref = bitTrueMvm(Int32Array.from(x), Int32Array.from(w), B, K, N, { ...cfg, fullScale: F });
+  assert.ok(F > 15 && ref.saturated === 0, `a lossy step: full scale ${F} over 15 codes, nothing clipped at the observed maximum`);
+  const lsb = Math.fround(F / 15);
+  assert.deepEqual(
+    Array.from(Y.data),
+    Array.from(ref.acc, (a) => Math.fround(a * lsb)),
+  );
 });

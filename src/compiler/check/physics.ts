@@ -8,7 +8,7 @@ import type { ConfigDecl, Declaration } from '../ast.js';
 import type { DeclEval } from '../evaluate.js';
 import type { Module } from '../resolve.js';
 import { Dim, formatQuantity, trimNumber } from '../units.js';
-import { numOf, showValue } from '../values.js';
+import { numOf, showValue, type Value } from '../values.js';
 import { inputEncoding, largestPartialSum, losslessBits, weightSlices } from '../../model/crossbar-math.js';
 import type { CheckedCrossbar, CheckedDecl, CheckedExperiment, CrossbarGeometry } from '../check.js';
 import { fidelityOf, presetFailed, type CheckContext } from './context.js';
@@ -102,8 +102,11 @@ export function checkCrossbar(ctx: CheckContext, module: Module, decl: ConfigDec
     }
   }
   // Slices of cell_bits from the LSB up, the top one narrower when cell_bits does not divide
-  // weight_bits: the widest slice, min(cell_bits, weight_bits), bounds the partial sums.
-  const lossless = losslessBits(rows, dacBits, Math.min(cellBits, weightBits));
+  // weight_bits: the widest slice, min(cell_bits, weight_bits), bounds the partial sums (and the
+  // analog difference of two planes, whose signed ADC needs one bit more).
+  const analog = values['subtract']?.k === 'enum' && values['subtract'].v === 'analog';
+  const lossless = losslessBits(rows, dacBits, Math.min(cellBits, weightBits), analog);
+  if (analog) checkAnalogSubtraction(ctx, de, decl.name.text, values);
   const parasitics = values['parasitics'];
   const wires = values['wires'];
   if (parasitics?.k === 'call' && parasitics.name !== 'none' && wires?.k === 'object') {
@@ -145,6 +148,24 @@ export function checkCrossbar(ctx: CheckContext, module: Module, decl: ConfigDec
   return checked;
 }
 
+/** `subtract = analog`: differential mapping only, and signed ADCs (forward and backward) of at least 2 bits. */
+function checkAnalogSubtraction(ctx: CheckContext, de: DeclEval, name: string, values: Record<string, Value>): void {
+  if (values['mapping']?.k === 'enum' && values['mapping'].v === 'offset') {
+    const at = ctx.fieldSpan(de, 'subtract');
+    ctx.diags.add('analog-subtraction-offset', at.file, at.span, { crossbar: name });
+  }
+  const adcs: [string, Value | undefined, string][] = [
+    ['adc.bits', values['adc'], 'adc'],
+    ['backward.adc.bits', values['backward']?.k === 'object' ? values['backward'].fields['adc'] : undefined, 'backward'],
+  ];
+  for (const [field, adc, at] of adcs) {
+    const bits = adc?.k === 'object' ? numOf(adc.fields['bits']) : NaN;
+    if (!(bits < 2)) continue;
+    const span = ctx.fieldSpan(de, de.isWritten(at) ? at : 'subtract');
+    ctx.diags.add('analog-subtraction-adc-bits', span.file, span.span, { field, bits });
+  }
+}
+
 /** A device named inside a preset lives in the preset's module. */
 function findDeclFromPreset(ctx: CheckContext, de: DeclEval, name: string): { decl: Declaration; module: Module } | undefined {
   for (const m of ctx.ev.program.modules.values()) {
@@ -176,6 +197,7 @@ export function checkAdcWidths(ctx: CheckContext, result: CheckedExperiment): vo
     ctx.adcWarned.add(key);
     const largest = largestPartialSum(rows, numOf(xb.values['dac_bits']), Math.min(numOf(xb.values['cell_bits']), numOf(xb.values['weight_bits'])));
     const at = ctx.fieldSpan(xb.eval, 'adc');
-    ctx.diags.add('adc-above-lossless', at.file, at.span, { bits, lossless, rows, largest, experiment: result.name, crossbar: target });
+    const signed = xb.values['subtract']?.k === 'enum' && xb.values['subtract'].v === 'analog' ? ' for the signed plane difference of subtract = analog' : '';
+    ctx.diags.add('adc-above-lossless', at.file, at.span, { bits, lossless, rows, largest, signed, experiment: result.name, crossbar: target });
   }
 }

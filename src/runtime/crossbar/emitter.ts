@@ -11,10 +11,12 @@
  *   exact  every row tile × input stream × (plane, slice) partial sum n = Σ_rows d·L is converted
  *          by its own ADC (code = clip(round(n / LSB), 0, 2^bits − 1), the real quotient rounded
  *          half to even: `adcRound`); codes are shift-added digitally over streams, slices and
- *          planes and summed over row tiles. Layout (ENGINE.md
+ *          planes and summed over row tiles. With `subtract = analog` the converted sum is the
+ *          planes' difference n⁺ − n⁻ = Σ_rows d·(L⁺ − L⁻), one signed ADC per slice (codes
+ *          ±(2^(bits−1) − 1)): P = 1 converted plane instead of 2. Layout (ENGINE.md
  *          rule 2, tiles as one batched MatMul): inputs as columns [K, M] (M = B, or B·L after a
  *          one-hot-Conv im2col), stream digits on a trailing axis → [T, R, M·J];
- *          levels [T, 2·S·N, R]; n = [T, 2·S·N, R] × [T, R, M·J]; the shift-add is two small MatMuls.
+ *          levels [T, P·S·N, R]; n = [T, P·S·N, R] × [T, R, M·J]; the shift-add is two small MatMuls.
  *          Evaluation graphs of ideal devices with an ideal ≤ 8-bit ADC run the same conversions
  *          on bytes (exact-int.ts: integer GEMMs whose requantization is the same exact conversion).
  *   fast   (TxSim) slices, planes and tiles folded into one effective integer matrix per weight
@@ -39,6 +41,10 @@ import type { LayerMerge } from '../../model/plan.js';
 import {
   adcMaxCode,
   adcStep,
+  analogSubtraction,
+  columnMaxCode,
+  conversionWeights,
+  convertedPlanes,
   exactInFloat32,
   inputEncoding,
   offsetZ,
@@ -319,6 +325,17 @@ export class CrossbarMvm implements MvmEmitter {
     return m.reason;
   }
 
+  /**
+   * The levels whose partial sums the column ADCs convert, [P, S, K, N]: both planes (P = 2), or
+   * with analog subtraction their difference L⁺ − L⁻ (P = 1): by linearity Σ d·(L⁺ − L⁻) is the
+   * current difference I⁺ − I⁻ in level units (exactly, for the integer levels of ideal devices).
+   */
+  private convertedLevels(g: GraphBuilder, L: string): string {
+    if (!analogSubtraction(this.cfg.xb)) return L;
+    const plane = (p: number): string => g.op('Slice', [L, g.constInt64([p]), g.constInt64([p + 1]), g.constInt64([0])]);
+    return g.op('Sub', [plane(0), plane(1)]);
+  }
+
   /** The merged (provably exact) product of integer inputs and integer weights q [K, N]. */
   private mergedProduct(g: GraphBuilder, spec: MvmSpec, xq: string, q: string): Conversion {
     const acc = spec.kind === 'dense' ? g.op('MatMul', [xq, q]) : g.op('Conv', [xq, foldedKernel(g, spec, q)], convAttrs(spec));
@@ -333,10 +350,11 @@ export class CrossbarMvm implements MvmEmitter {
     const R = Math.min(c.xb.rows, K);
     const T = Math.ceil(K / R);
     const S = this.S;
+    const P = convertedPlanes(c.xb);
     // Levels as [T, (plane, slice, column), R].
     const Lm = g.op('Reshape', [
-      g.op('Transpose', [g.op('Reshape', [pad(g, L, 4, 2, T * R - K), g.constInt64([2, S, T, R, N])])], { perm: [2, 0, 1, 4, 3] }),
-      g.constInt64([T, 2 * S * N, R]),
+      g.op('Transpose', [g.op('Reshape', [pad(g, this.convertedLevels(g, L), 4, 2, T * R - K), g.constInt64([P, S, T, R, N])])], { perm: [2, 0, 1, 4, 3] }),
+      g.constInt64([T, P * S * N, R]),
     ]);
     const requant = this.integerConversions(enc, R);
     if (requant) return this.integerForward(g, spec, xq, Lm, enc, { T, R, S }, requant);
@@ -395,10 +413,11 @@ export class CrossbarMvm implements MvmEmitter {
 
   /**
    * The exact conversion core shared by forward and backward. U [T, R, M]: quantized inputs per
-   * row tile; Lm [T, 2·S·N, R]: programmed levels. Every (tile, plane, slice, column, input column,
-   * stream) partial sum is one element of a single batched MatMul [T, 2SN, R] × [T, R, M·J];
-   * its ADC codes are shift-added over (plane, slice) and streams by two small MatMuls and summed
-   * over tiles. Returns acc [N, M] and the saturation mask [N, M].
+   * row tile; Lm [T, P·S·N, R]: programmed levels (P = 2 planes, or 1 analog difference). Every
+   * (tile, plane, slice, column, input column, stream) partial sum is one element of a single
+   * batched MatMul [T, PSN, R] × [T, R, M·J]; its ADC codes (signed for the analog difference) are
+   * shift-added over (plane, slice) and streams by two small MatMuls and summed over tiles.
+   * Returns acc [N, M] and the saturation mask [N, M].
    */
   private exactCore(
     g: GraphBuilder,
@@ -413,21 +432,27 @@ export class CrossbarMvm implements MvmEmitter {
     const xb = this.cfg.xb;
     const S = this.S;
     const J = enc.streams;
+    const P = convertedPlanes(xb);
+    const signed = P === 1;
     const D = g.op('Reshape', [streamDigits(g, U, enc), g.constInt64([d.T, d.R, -1])]); // [T, R, M·J]
-    const maxCode = adcMaxCode(adc, false);
+    const maxCode = columnMaxCode(xb, adc);
     const worst = d.R * (2 ** dacBits - 1) * widestSliceLevel(xb);
     const step = this.step(g, adc, maxCode, worst, dacBits, fedStepLayer, true);
     // float32: the GEMM gives n·a directly (levels × a; exact integers below the saturation point, see `step`).
     const La = step.f64 || step.a === 1 ? Lm : g.op('Mul', [Lm, scalarOf(g, step.a)]);
     // Grouped by (tile, plane·slice) for the shift-add; the Reshape between GEMM and division also
     // keeps ORT from folding a constant divisor into the GEMM (see `adcRound`).
-    const n = g.op('Reshape', [g.op('MatMul', [La, D]), g.constInt64([d.T, 2 * S, -1])]); // [T, 2S, N·M·J]
-    const { b, lsb, fullScale } = step.finish(() => subsample(g, n, d.T * 2 * S * d.N * d.L * J));
-    const { code, sat } = convert(g, n, step, b, adc, maxCode, false, false);
-    const ps = g.op('MatMul', [g.constFloat(planeSliceWeights(xb), [1, 2 * S]), code]); // [T, 1, N·M·J]
+    const n = g.op('Reshape', [g.op('MatMul', [La, D]), g.constInt64([d.T, P * S, -1])]); // [T, PS, N·M·J]
+    // A signed difference's range is calibrated on |n|.
+    const { b, lsb, fullScale } = step.finish(() => {
+      const seen = subsample(g, n, d.T * P * S * d.N * d.L * J);
+      return signed ? g.op('Abs', [seen]) : seen;
+    });
+    const { code, sat } = convert(g, n, step, b, adc, maxCode, signed, false);
+    const ps = g.op('MatMul', [g.constFloat(conversionWeights(xb), [1, P * S]), code]); // [T, 1, N·M·J]
     const acc = sumStreamsAndTiles(g, ps, enc, d.T, d.N);
     // Pruned unless a backward pass or the statistics read it.
-    const any = g.op('ReduceMax', [g.op('Reshape', [sat, g.constInt64([d.T, 2 * S, d.N, -1, J])]), g.constInt64([0, 1, 4])], { keepdims: 0 });
+    const any = g.op('ReduceMax', [g.op('Reshape', [sat, g.constInt64([d.T, P * S, d.N, -1, J])]), g.constInt64([0, 1, 4])], { keepdims: 0 });
     return { acc, lsb, sat, mask: g.op('Sub', [g.scalar(1), any]), ...(fullScale ? { fullScale } : {}) };
   }
 
@@ -520,9 +545,10 @@ export class CrossbarMvm implements MvmEmitter {
         ? g.op('Transpose', [dq], { perm: [1, 0] })
         : g.op('Transpose', [g.op('Reshape', [dq, g.constInt64([-1, N, L1])])], { perm: [1, 0, 2] });
     const U = g.op('Reshape', [pad(g, cols, spec.kind === 'dense' ? 2 : 3, 0, C * Rc - N), g.constInt64([C, Rc, -1])]);
+    const P = convertedPlanes(xb);
     const Lm = g.op('Reshape', [
-      g.op('Transpose', [g.op('Reshape', [pad(g, L, 4, 3, C * Rc - N), g.constInt64([2, S, K, C, Rc])])], { perm: [3, 0, 1, 2, 4] }),
-      g.constInt64([C, 2 * S * K, Rc]),
+      g.op('Transpose', [g.op('Reshape', [pad(g, this.convertedLevels(g, L), 4, 3, C * Rc - N), g.constInt64([P, S, K, C, Rc])])], { perm: [3, 0, 1, 2, 4] }),
+      g.constInt64([C, P * S * K, Rc]),
     ]);
     const core = this.exactCore(g, U, Lm, enc, { T: C, R: Rc, N: K, L: L1 }, xb.backward.adc, xb.backward.dacBits, null);
     // [K, M] → dense [B, K]; conv [B, K, L] (folded back by Col2Im).

@@ -21,6 +21,12 @@
  * The plane/slice shift-add reads those bytes with one MatMulInteger; the stream shift-add and the
  * row-tile sum are as in the float core.
  *
+ * Analog subtraction (`subtract = analog`): the levels are the planes' difference L⁺ − L⁻ in
+ * ±(2^cell_bits − 1), stored as uint8 with the zero point 2^cell_bits − 1 (cell_bits ≤ 7), and the
+ * signed codes ±(2^(bits−1) − 1) (bits ≤ 8) as uint8 with the zero point 128: the same u8×u8
+ * kernels, round half to even being symmetric, so the multiplier checks of non-negative sums hold
+ * for negative ones.
+ *
  * Convolutions are unfolded on the integer digits, not on the float image: the digits of the
  * (padded) image are extracted once per pixel, then one Gather with a constant index tensor lays
  * out every row tile's patch rows, with the batch and stream digits contiguous (the columns are
@@ -33,13 +39,26 @@
 
 import { DataType, type GraphBuilder } from '../engine/onnx.js';
 import type { MvmSpec } from '../engine/mvm.js';
-import { adcMaxCode, adcStep, exactInFloat32, planeSliceWeights, unitCurrent, widestSliceLevel, type InputEncoding } from '../../model/crossbar-math.js';
+import {
+  adcStep,
+  analogSubtraction,
+  columnMaxCode,
+  conversionWeights,
+  convertedPlanes,
+  exactInFloat32,
+  maxLevel,
+  unitCurrent,
+  widestSliceLevel,
+  type InputEncoding,
+} from '../../model/crossbar-math.js';
 import type { CrossbarSpec } from '../../model/crossbar.js';
 
 /** Whether the forward conversions of a layer with these settings can run on 8-bit integers (levels, digits and codes fit bytes; ideal ADC transfer). */
 export function integerConversionsApply(xb: CrossbarSpec, enc: InputEncoding): boolean {
   const adc = xb.adc;
-  return xb.cellBits <= 8 && enc.dacBits <= 8 && adc.gainError === 0 && adc.inl === 0 && adc.offset === 0 && adcMaxCode(adc, false) <= 255;
+  // Analog subtraction: levels ±(2^cb − 1) and codes ±M shifted by their zero points into a byte.
+  const fits = analogSubtraction(xb) ? xb.cellBits <= 7 && columnMaxCode(xb, adc) <= 127 : xb.cellBits <= 8 && columnMaxCode(xb, adc) <= 255;
+  return fits && enc.dacBits <= 8 && adc.gainError === 0 && adc.inl === 0 && adc.offset === 0;
 }
 
 /**
@@ -56,7 +75,7 @@ export const largestSum = (xb: CrossbarSpec, dacBits: number, rows: number): num
 export function requantPlan(xb: CrossbarSpec, enc: InputEncoding, rows: number): RequantPlan | null {
   if (!integerConversionsApply(xb, enc)) return null;
   const adc = xb.adc;
-  const M = adcMaxCode(adc, false);
+  const M = columnMaxCode(xb, adc);
   const worst = largestSum(xb, enc.dacBits, rows);
   if (worst >= 2 ** 24) return null;
   if (adc.range.kind === 'calibrate') {
@@ -94,7 +113,9 @@ export function roundRatioHalfEven(n: number, a: number, b: number): number {
  * clip(round_half_even(n·a/b), 0, M) for every integer 0 ≤ n ≤ worst (QLinearMatMul's
  * requantization: int32 → float32, product, half-to-even conversion), or null: float32(a/b) or one
  * of its nearest neighbours, each checked at every n up to the first that saturates both
- * (both roundings are monotone in n). Checks at most ~2^21 values of n.
+ * (both roundings are monotone in n). Checks at most ~2^21 values of n. Both roundings are odd
+ * functions of n (float32 products and half-to-even rounding are sign-symmetric), so s is also
+ * exact for the signed codes clip(·, −M, M) of −worst ≤ n ≤ worst.
  */
 export function exactMultiplier(a: number, b: number, maxCode: number, worst: number): number | null {
   if (a === b) return 1;
@@ -125,7 +146,7 @@ export type Requantization = { kind: 'scale'; s: string } | { kind: 'divide'; a:
 
 /**
  * acc [N, M] (ADC codes shift-added over planes, slices, streams and row tiles) of the tile-major
- * levels Lm [T, 2·S·N, R] (float holding small integers; the float core's layout) and the
+ * levels Lm [T, P·S·N, R] (P = 2 planes, or 1 analog difference) (float holding small integers; the float core's layout) and the
  * quantized inputs `xq` (float integers; dense [B, K], conv [B, C, H, W]). For conv, M is ordered
  * (pixel, sample).
  */
@@ -145,11 +166,16 @@ export function integerForwardCore(
   const D = spec.kind === 'dense' ? denseDigits(g, xq, enc, K, T, R) : convDigits(g, spec, xq, enc, T, R);
   const one = g.scalar(1);
   const zero = g.constUint8([0], []);
-  const L8 = g.op('Cast', [Lm], { to: DataType.UINT8 });
-  // [T, 2SN, M·J] uint8. QLinearMatMul's multiplier is a_scale·b_scale/y_scale = s·1/1 = s.
-  const scale = (b: GraphBuilder, s: string): string => b.op('QLinearMatMul', [L8, s, zero, D, one, zero, one, zero]);
+  const P = convertedPlanes(xb);
+  const signed = P === 1;
+  // Analog subtraction: levels L⁺ − L⁻ + zl and codes c + zc, with zero points zl = 2^cb − 1 and zc = 128.
+  const zl = signed ? g.constUint8([maxLevel(xb)], []) : zero;
+  const zc = signed ? g.constUint8([128], []) : zero;
+  const L8 = g.op('Cast', [signed ? g.op('Add', [Lm, g.scalar(maxLevel(xb))]) : Lm], { to: DataType.UINT8 });
+  // [T, PSN, M·J] uint8. QLinearMatMul's multiplier is a_scale·b_scale/y_scale = s·1/1 = s.
+  const scale = (b: GraphBuilder, s: string): string => b.op('QLinearMatMul', [L8, s, zl, D, one, zero, one, zc]);
   const divide = (b: GraphBuilder, a: string, by: string): string =>
-    b.op('QuantizeLinear', [b.op('DequantizeLinear', [b.op('MatMulInteger', [L8, D]), a]), by, zero]);
+    b.op('QuantizeLinear', [b.op('DequantizeLinear', [b.op('MatMulInteger', signed ? [L8, D, zl] : [L8, D]), a]), by, zc]);
   let code: string;
   if (requant.kind === 'scale') code = scale(g, requant.s);
   else if (requant.kind === 'divide') code = divide(g, requant.a, requant.b);
@@ -160,31 +186,41 @@ export function integerForwardCore(
     no.output(g.fresh('codes'), divide(no, requant.a, requant.b), 'uint8');
     code = g.ifElse(g.op('Greater', [requant.s, g.scalar(0)]), yes, no)[0]!;
   }
-  const maxCode = adcMaxCode(xb.adc, false);
-  if (maxCode < 255) code = g.op('Clip', [code, zero, g.constUint8([maxCode], [])]);
-  const grouped = g.op('Reshape', [code, g.constInt64([T, 2 * S, -1])]);
-  // Signed shift-add weights ±2^(cell_bits·s) as uint8 with a zero point (MLAS's u8×u8 kernel is
-  // several times faster than its s8×u8 one); a float MatMul where they do not fit a byte.
-  const psw = planeSliceWeights(xb);
-  const zp = Math.max(...psw);
+  const maxCode = columnMaxCode(xb, xb.adc);
+  // Signed codes saturate to the byte [−128, 127]: clip to the symmetric ±M.
+  if (signed) code = g.op('Clip', [code, g.constUint8([128 - maxCode], []), g.constUint8([128 + maxCode], [])]);
+  else if (maxCode < 255) code = g.op('Clip', [code, zero, g.constUint8([maxCode], [])]);
+  const grouped = g.op('Reshape', [code, g.constInt64([T, P * S, -1])]);
+  // Shift-add weights (±)2^(cell_bits·s) as uint8, signed weights with a zero point (MLAS's u8×u8
+  // kernel is several times faster than its s8×u8 one), signed codes with theirs; a float MatMul
+  // where the weights do not fit a byte.
+  const psw = conversionWeights(xb);
+  const zp = signed ? 0 : Math.max(...psw);
   const ps =
-    2 * zp <= 255
+    Math.max(...psw) + zp <= 255
       ? g.op(
           'Cast',
           [
             g.op('MatMulInteger', [
               g.constUint8(
                 psw.map((w) => w + zp),
-                [1, 2 * S],
+                [1, P * S],
               ),
               grouped,
               g.constUint8([zp], []),
+              ...(signed ? [zc] : []),
             ]),
           ],
           { to: DataType.FLOAT },
         )
-      : g.op('MatMul', [g.constFloat(psw, [1, 2 * S]), g.op('Cast', [grouped], { to: DataType.FLOAT })]); // [T, 1, N·M·J]
+      : g.op('MatMul', [g.constFloat(psw, [1, P * S]), signedCodes(g, grouped, signed)]); // [T, 1, N·M·J]
   return sumStreamsAndTiles(g, ps, enc, T, N);
+}
+
+/** uint8 codes as float values (minus the zero point 128 of signed codes). */
+function signedCodes(g: GraphBuilder, codes: string, signed: boolean): string {
+  const f = g.op('Cast', [codes], { to: DataType.FLOAT });
+  return signed ? g.op('Sub', [f, g.scalar(128)]) : f;
 }
 
 /** Plane/slice-combined codes ps [T, 1, N·M·J] → acc [N, M]: streams shift-added, row tiles summed. */

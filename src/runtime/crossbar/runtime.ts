@@ -21,7 +21,7 @@ import { openSession, resolveEngine, type EngineOptions, type EngineSettings } f
 import { XbarcRuntimeError } from '../../model/errors.js';
 import { NormalStream } from '../normal-stream.js';
 import { foldDevices, programDevices, programFolded, type FoldedDevices, type Programming } from './config.js';
-import { adcMaxCode, adcStep, hasVariation, inputSigned, unitCurrent, weightQmax } from '../../model/crossbar-math.js';
+import { adcMaxCode, adcStep, columnMaxCode, hasVariation, inputSigned, unitCurrent, weightQmax } from '../../model/crossbar-math.js';
 import type { CrossbarSpec } from '../../model/crossbar.js';
 import { calName, CrossbarMvm, sideName, statName, type CrossbarSideKind, type LayerCrossbar } from './emitter.js';
 import { fedStep } from './exact-int.js';
@@ -58,6 +58,13 @@ export function assertCrossbarSupported(exp: PlanExperiment): void {
 export function assertConfigSupported(c: CrossbarSpec, fidelity: 'fast' | 'exact'): void {
   if (c.mapping === 'offset' && c.weightBits < 2)
     throw new XbarcRuntimeError('crossbar/bad-settings', `crossbar ${c.name}: offset mapping needs weight_bits ≥ 2 (one bit is the sign)`);
+  if (c.subtract === 'analog' && c.mapping === 'offset')
+    throw new XbarcRuntimeError('crossbar/bad-settings', `crossbar ${c.name}: subtract = analog needs mapping = differential (offset mapping has no − plane)`);
+  if (c.subtract === 'analog' && Math.min(c.adc.bits, c.backward.adc.bits) < 2)
+    throw new XbarcRuntimeError(
+      'crossbar/bad-settings',
+      `crossbar ${c.name}: subtract = analog needs signed ADCs of at least 2 bits (codes ±(2^(bits−1) − 1))`,
+    );
   if (fidelity === 'exact' && c.device.readNoise > 0) {
     throw new XbarcRuntimeError(
       'run/unsupported-fidelity',
@@ -438,7 +445,8 @@ export class CrossbarRuntime {
 
   private calibrated(e: LayerEntry, xrange: number, fullScale: number): CalibratedRanges {
     const fast = this.exp.fidelity === 'fast';
-    const M = adcMaxCode(e.xb.adc, fast);
+    // Exact: the column ADC's codes (signed on an analog plane difference); fast: the layer-level signed ADC's.
+    const M = fast ? adcMaxCode(e.xb.adc, true) : columnMaxCode(e.xb, e.xb.adc);
     // Exact fidelity: the integer core's multiplier for the layer's row tiles (fast: unused, 0).
     const { a, b } = adcStep(fullScale, M);
     const step: [number, number, number] = fast ? [a, b, 0] : fedStep(e.xb, fullScale, M, Math.min(e.xb.rows, e.K));
