@@ -6,7 +6,17 @@
  */
 import type { CheckedCrossbar, CheckedDecl } from './check.js';
 import { findConstructor } from './schema.js';
-import type { AdcRange, AdcSpec, BackwardConverters, CrossbarSpec, DeviceSpec, ParasiticsSpec, UpdateModelSpec, WiresSpec } from '../model/crossbar.js';
+import type {
+  AdcRange,
+  AdcSpec,
+  BackwardConverters,
+  CrossbarSpec,
+  DeviceSpec,
+  IvModelSpec,
+  ParasiticsSpec,
+  UpdateModelSpec,
+  WiresSpec,
+} from '../model/crossbar.js';
 import { FieldReader } from './field-reader.js';
 
 function lowerAdc(r: FieldReader): AdcSpec {
@@ -36,6 +46,15 @@ function lowerUpdate(c: { name: string; args: FieldReader }): UpdateModelSpec {
   return { kind: c.name, ...args } as UpdateModelSpec;
 }
 
+/** A read I-V curve: its constructor's parameters (numbers, or lists of numbers for `table`). */
+function lowerIv(c: { name: string; args: FieldReader }): IvModelSpec {
+  if (c.name === 'linear') return { kind: 'linear' };
+  if (c.name === 'sinh') return { kind: 'sinh', v0: c.args.num('v0'), fold_at: c.args.num('fold_at') };
+  if (c.name === 'cubic') return { kind: 'cubic', k: c.args.num('k'), fold_at: c.args.num('fold_at') };
+  if (c.name === 'table') return { kind: 'table', v: c.args.numList('v'), i: c.args.numList('i'), fold_at: c.args.num('fold_at') };
+  throw new Error(`internal error: unknown I-V model ${c.name}`);
+}
+
 function lowerWires(r: FieldReader): WiresSpec {
   return { row: r.num('row'), col: r.num('col'), source: r.num('source'), sense: r.num('sense') };
 }
@@ -62,6 +81,7 @@ export function lowerDevice(device: CheckedDecl): DeviceSpec {
     pSa0: r.num('p_sa0'),
     pSa1: r.num('p_sa1'),
     update: lowerUpdate(r.call('update')),
+    iv: lowerIv(r.call('iv')),
   };
 }
 

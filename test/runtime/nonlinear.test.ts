@@ -133,8 +133,14 @@ test('the per-tile linearisation is exact at its operating point, forward and tr
 
 test('a cubic curve driven past its increasing range is refused with the limit named', () => {
   const g = new Float64Array(4).fill(1e-4);
-  assert.throws(() => solveNonlinear(g, 2, 2, { row: 1, col: 1, source: 0, sense: 0 }, { kind: 'cubic', k: -0.25 }, [1.5, 1.5]), /increasing range \(\|V\| < 1\.155 V\)/);
-  assert.throws(() => solveNonlinear(g, 2, 2, { row: 1, col: 1, source: 0, sense: 0 }, { kind: 'table', v: [0.1, 0.05], i: [0.1, 0.2] }, [1, 1]), /strictly increasing/);
+  assert.throws(
+    () => solveNonlinear(g, 2, 2, { row: 1, col: 1, source: 0, sense: 0 }, { kind: 'cubic', k: -0.25 }, [1.5, 1.5]),
+    /increasing range \(\|V\| < 1\.155 V\)/,
+  );
+  assert.throws(
+    () => solveNonlinear(g, 2, 2, { row: 1, col: 1, source: 0, sense: 0 }, { kind: 'table', v: [0.1, 0.05], i: [0.1, 0.2] }, [1, 1]),
+    /strictly increasing/,
+  );
 });
 
 test('zero wires: each cell sees its row voltage, I_j = Σ_i G·h(V_i)', () => {
@@ -172,20 +178,24 @@ function haveNgspice(): boolean {
 }
 
 // Without ngspice this test fails (it never skips silently); XBARC_SKIP_NGSPICE=1 skips it by name.
-test('ngspice runs the nonlinear netlist (behavioural sources) to the Newton solver’s currents', { skip: process.env['XBARC_SKIP_NGSPICE'] === '1' ? 'XBARC_SKIP_NGSPICE=1' : false }, () => {
-  assert.ok(haveNgspice(), 'ngspice is not installed: install it (Debian: apt-get install ngspice) or set XBARC_SKIP_NGSPICE=1 to skip this test explicitly');
-  const rng = new Rng(44, 'test/nonlinear/ngspice');
-  const m = 6;
-  const n = 5;
-  const wires = { row: 2.5, col: 4.6, source: 500, sense: 100 };
-  const g = tile(rng, m, n, 5e3, 50e3);
-  for (const cv of [...curves, { iv: { kind: 'linear' } as IvModel, ref: sinhRef(1e9), vmax: 0.5 }]) {
-    const v = Float64Array.from({ length: m }, () => cv.vmax * (0.2 + 0.8 * rng.uniform()));
-    const ours = solveNonlinear(g, m, n, wires, cv.iv, v, { tol: 1e-12 }).currents;
-    const spice = runNgspice(spiceNetlist(g, m, n, wires, v, `test ${cv.iv.kind}`, cv.iv), n);
-    const e = relErr(spice, ours);
-    // nonlinear netlists carry tight .options and 15 printed digits (measured ~1e-11); the linear
-    // one runs at ngspice's defaults (7 digits)
-    assert.ok(e < (cv.iv.kind === 'linear' ? 1e-6 : 1e-9), `${cv.iv.kind}: ngspice vs Newton ${e}`);
-  }
-});
+test(
+  'ngspice runs the nonlinear netlist (behavioural sources) to the Newton solver’s currents',
+  { skip: process.env['XBARC_SKIP_NGSPICE'] === '1' ? 'XBARC_SKIP_NGSPICE=1' : false },
+  () => {
+    assert.ok(haveNgspice(), 'ngspice is not installed: install it (Debian: apt-get install ngspice) or set XBARC_SKIP_NGSPICE=1 to skip this test explicitly');
+    const rng = new Rng(44, 'test/nonlinear/ngspice');
+    const m = 6;
+    const n = 5;
+    const wires = { row: 2.5, col: 4.6, source: 500, sense: 100 };
+    const g = tile(rng, m, n, 5e3, 50e3);
+    for (const cv of [...curves, { iv: { kind: 'linear' } as IvModel, ref: sinhRef(1e9), vmax: 0.5 }]) {
+      const v = Float64Array.from({ length: m }, () => cv.vmax * (0.2 + 0.8 * rng.uniform()));
+      const ours = solveNonlinear(g, m, n, wires, cv.iv, v, { tol: 1e-12 }).currents;
+      const spice = runNgspice(spiceNetlist(g, m, n, wires, v, `test ${cv.iv.kind}`, cv.iv), n);
+      const e = relErr(spice, ours);
+      // nonlinear netlists carry tight .options and 15 printed digits (measured ~1e-11); the linear
+      // one runs at ngspice's defaults (7 digits)
+      assert.ok(e < (cv.iv.kind === 'linear' ? 1e-6 : 1e-9), `${cv.iv.kind}: ngspice vs Newton ${e}`);
+    }
+  },
+);

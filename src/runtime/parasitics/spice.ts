@@ -51,7 +51,15 @@ export function spiceNetlist(
     out.push(`vm${j} m${j} 0 dc 0`);
   }
   if (nonlinear) out.push('.options reltol=1e-9 abstol=1e-18 vntol=1e-12 itl1=500');
-  out.push('.control', ...(nonlinear ? ['set numdgt=15'] : []), 'op', `print ${Array.from({ length: cols }, (_, j) => `i(vm${j})`).join(' ')}`, '.endc', '.end', '');
+  out.push(
+    '.control',
+    ...(nonlinear ? ['set numdgt=15'] : []),
+    'op',
+    `print ${Array.from({ length: cols }, (_, j) => `i(vm${j})`).join(' ')}`,
+    '.endc',
+    '.end',
+    '',
+  );
   return out.join('\n');
 }
 
