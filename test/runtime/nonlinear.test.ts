@@ -14,6 +14,7 @@ import { mvm, type Wires } from '../../src/runtime/parasitics/circuit.js';
 import { fcm, fcmTransposed } from '../../src/runtime/parasitics/fcm.js';
 import type { IvModel } from '../../src/runtime/parasitics/iv.js';
 import { linearizeTile, nonlinearCurrents, solveNonlinear, solveNonlinearTransposed } from '../../src/runtime/parasitics/nonlinear.js';
+import { parasiticsOf, tileBackward, tileForward } from '../../src/runtime/parasitics/plan.js';
 import { spiceNetlist } from '../../src/runtime/parasitics/spice.js';
 import { Rng } from '../../src/runtime/rng.js';
 import { denseNewton, type RefCurve } from '../reference/nodal.js';
@@ -199,3 +200,24 @@ test(
     }
   },
 );
+
+test('plan folding: a nonlinear device is linearised at fold_at·v_read, also under parasitics = none (zero wires)', () => {
+  const rng = new Rng(45, 'test/nonlinear/plan');
+  const m = 6;
+  const n = 5;
+  const g = tile(rng, m, n, 10e3, 100e3);
+  const device = { vRead: 0.3, iv: { kind: 'sinh', v0: 0.1, fold_at: 0.5 } as const };
+  const none = parasiticsOf({ rows: m, cols: n, wires: { row: 2, col: 3, source: 0, sense: 0 }, parasitics: { kind: 'none' }, device });
+  assert.equal(none.kind, 'fcm');
+  assert.deepEqual(none.wires, { row: 0, col: 0, source: 0, sense: 0 });
+  assert.equal(none.vOp, 0.15);
+  const f = (0.1 * Math.sinh(0.15 / 0.1)) / 0.15;
+  const folded = tileForward(g, none);
+  for (let k = 0; k < g.length; k++) assert.ok(Math.abs(folded[k]! / (g[k]! * f) - 1) < 1e-12);
+  const wires = { row: 2, col: 3, source: 100, sense: 50 };
+  const cfg = parasiticsOf({ rows: m, cols: n, wires, parasitics: { kind: 'fcm', refresh: 1, backward: 'transposed' }, device });
+  assert.ok(relErr(tileForward(g, cfg), linearizeTile(g, m, n, wires, { kind: 'sinh', v0: 0.1 }, 0.15).gni) < 1e-12);
+  assert.ok(relErr(tileBackward(g, cfg), linearizeTile(g, m, n, wires, { kind: 'sinh', v0: 0.1 }, 0.15, true).gni) < 1e-12);
+  // a linear device keeps parasitics = none as it is
+  assert.equal(parasiticsOf({ rows: m, cols: n, wires, parasitics: { kind: 'none' }, device: { vRead: 0.3, iv: { kind: 'linear' } } }).kind, 'none');
+});
