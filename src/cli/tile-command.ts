@@ -3,7 +3,7 @@
  *
  *   xbarc tile --spec F.xbar --crossbar NAME --conductances G.npy --out Gni.npy
  *   xbarc tile --spec F.xbar --crossbar NAME --conductances G.npy --inputs V.npy --currents I.npy
- *        [--model fcm|aam] [--transposed] [--pad off|zero|none] [--linearized] [--set path=value]
+ *        [--model fcm|aam|aam-lumped] [--transposed] [--pad off|zero|none] [--linearized] [--set path=value]
  *
  * A device with a nonlinear read curve (`iv = sinh(…)`, docs/parasitics.md "Nonlinear devices"):
  * `--out` writes the tile's secant linearisation at the device's operating point (fold_at·v_read on
@@ -61,7 +61,7 @@ export function registerTileCommand(program: Command, setExitCode: (code: number
     .option('--out <Gni.npy>', 'write the effective conductance matrix (float64 .npy)')
     .option('--inputs <V.npy>', 'input voltages in V: [rows] or [batch, rows] ([cols] / [batch, cols] with --transposed)')
     .option('--currents <I.npy>', 'write the output currents in A (float64 .npy), with --inputs')
-    .option('--model <fcm|aam>', "parasitic model (default: the crossbar's, else fcm)")
+    .option('--model <fcm|aam|aam-lumped>', "parasitic model: fcm, aam (line-loaded) or aam-lumped (default: the crossbar's, else fcm)")
     .option('--transposed', 'backward drive: inputs into the columns, currents read on the rows')
     .option('--pad <off|zero|none>', 'cells outside a smaller G: G_off, 0 S, or simulate G at its own size', 'off')
     .option('--tol <x>', 'FCM relative accuracy (default 1e-7)')
@@ -82,7 +82,8 @@ export function tileCommand(opts: TileCommandOptions): number {
   if (opts.inputs && !opts.currents) return usage('--inputs needs --currents I.npy (where to write the currents)');
   if (opts.currents && !opts.inputs) return usage('--currents needs --inputs V.npy');
   const modelName = opts.model;
-  if (modelName !== undefined && modelName !== 'fcm' && modelName !== 'aam') return usage(`--model must be fcm or aam, got ${JSON.stringify(modelName)}`);
+  if (modelName !== undefined && modelName !== 'fcm' && modelName !== 'aam' && modelName !== 'aam-lumped')
+    return usage(`--model must be fcm, aam or aam-lumped, got ${JSON.stringify(modelName)}`);
   const pad = opts.pad ?? 'off';
   if (pad !== 'off' && pad !== 'zero' && pad !== 'none') return usage(`--pad must be off, zero or none, got ${JSON.stringify(pad)}`);
   let tol: number | undefined;
@@ -97,7 +98,9 @@ export function tileCommand(opts: TileCommandOptions): number {
     const { pc } = found;
     const { rows, cols } = pc;
     const wires: Wires = { ...pc.wires };
-    const model = modelName ?? (pc.parasitics.kind === 'aam' ? 'aam' : 'fcm');
+    const declared = pc.parasitics.kind === 'aam' ? (pc.parasitics.form === 'lumped' ? 'aam-lumped' : 'aam') : 'fcm';
+    const model = modelName ?? declared;
+    const aamForm = model === 'aam-lumped' ? 'lumped' : 'loaded';
 
     const G = readNpy64(opts.conductances, '--conductances');
     assertAllFinite(G.data, G.shape, `--conductances ${opts.conductances}`);
@@ -127,7 +130,7 @@ export function tileCommand(opts: TileCommandOptions): number {
     const g = new Float64Array(simRows * simCols).fill(gOff);
     for (let i = 0; i < gr; i++) for (let j = 0; j < gc; j++) g[i * simCols + j] = G.data[i * gc + j]!;
 
-    const cfg = { ...parasiticsOf(pc), kind: model as 'fcm' | 'aam', wires, rows: simRows, cols: simCols };
+    const cfg = { ...parasiticsOf(pc), kind: model === 'fcm' ? ('fcm' as const) : ('aam' as const), aamForm, wires, rows: simRows, cols: simCols } as const;
     const nonlinear = !isLinear(cfg.iv);
     const t0 = performance.now();
     let full: Float64Array;
@@ -135,7 +138,7 @@ export function tileCommand(opts: TileCommandOptions): number {
     if (nonlinear) {
       full = opts.transposed ? tileBackward(g, cfg, tol ? { tol } : {}) : tileForward(g, cfg, tol ? { tol } : {});
       note = `, ${cfg.iv.kind} I-V linearised at ${cfg.vOp} V`;
-    } else if (model === 'aam') full = opts.transposed ? aamTransposed(g, simRows, simCols, wires) : aam(g, simRows, simCols, wires);
+    } else if (cfg.kind === 'aam') full = opts.transposed ? aamTransposed(g, simRows, simCols, wires, aamForm) : aam(g, simRows, simCols, wires, aamForm);
     else {
       const r = opts.transposed ? fcmTransposed(g, simRows, simCols, wires, tol ? { tol } : {}) : fcm(g, simRows, simCols, wires, tol ? { tol } : {});
       full = r.gni;
@@ -163,7 +166,7 @@ export function tileCommand(opts: TileCommandOptions): number {
           `--inputs: expected shape (${dr},) or (batch, ${dr}) — one voltage per ${opts.transposed ? 'column' : 'row'} of G — got (${V.shape.join(', ')})`,
         );
       }
-      const exact = nonlinear && !opts.linearized && model === 'fcm';
+      const exact = nonlinear && !opts.linearized && cfg.kind === 'fcm';
       const I = exact ? newtonCurrents(g, simRows, simCols, cfg, V.data, dr, dc, !!opts.transposed, tol) : mvm(V.data, gni, dr, dc);
       if (exact) note += `; currents by a Newton solve per input vector`;
       writeNpy64(opts.currents!, I, vec ? [dc] : [V.shape[0]!, dc]);

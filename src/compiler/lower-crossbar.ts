@@ -34,7 +34,7 @@ function lowerParasitics(c: { name: string; args: FieldReader }): ParasiticsSpec
   const backward = () => c.args.enumOf('backward', ['transposed', 'reuse'] as const);
   if (c.name === 'none') return { kind: 'none' };
   if (c.name === 'fcm') return { kind: 'fcm', refresh: c.args.num('refresh'), backward: backward() };
-  if (c.name === 'aam') return { kind: 'aam', backward: backward() };
+  if (c.name === 'aam') return { kind: 'aam', backward: backward(), form: c.args.enumOf('form', ['loaded', 'lumped'] as const) };
   throw new Error(`internal error: unknown parasitic model ${c.name}`);
 }
 

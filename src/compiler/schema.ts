@@ -470,8 +470,14 @@ export const constructors: Constructor[] = [
   {
     name: 'aam',
     family: 'parasitics',
-    doc: 'Approximate model: each cell in series with its lumped shortest path (TxSim AAM).',
+    doc: 'Approximate model, O(M·N): each cell in series with its path, loaded by the line currents of all cells (or lumped: the cell alone).',
     params: [
+      {
+        name: 'form',
+        type: { t: 'enum', options: ['loaded', 'lumped'] },
+        default: v('loaded'),
+        doc: 'loaded: first-order IR drop of every line from the ideal currents of all its cells (within a few % of FCM where the lumped form is off by 100 % or more); lumped: the cell alone in series with its shortest path (a lower bound).',
+      },
       {
         name: 'backward',
         type: { t: 'enum', options: ['transposed', 'reuse'] },

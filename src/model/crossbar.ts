@@ -49,8 +49,8 @@ export type ParasiticsSpec =
   | { kind: 'none' }
   /** Full circuit model, recomputed every `refresh` batches (interpolated FCM in between). */
   | { kind: 'fcm'; refresh: number; backward: ParasiticsBackward }
-  /** Approximate lumped-path model. */
-  | { kind: 'aam'; backward: ParasiticsBackward };
+  /** Approximate model: each cell with its line-loaded path (`loaded`) or its lumped path alone (`lumped`). */
+  | { kind: 'aam'; backward: ParasiticsBackward; form: 'loaded' | 'lumped' };
 
 /** aihwkit pulsed-device parameters, in weight units (aihwkit's names). */
 export interface AihwkitStepParams {

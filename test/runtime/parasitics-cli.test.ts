@@ -132,6 +132,20 @@ test('xbarc tile --out writes the FCM matrix of the declared wires (float64)', a
     const a = await runTile(['--spec', s.spec, '--crossbar', 'small', '--conductances', join(s.dir, 'G.npy'), '--out', join(s.dir, 'A.npy'), '--model', 'aam']);
     assert.equal(a.code, 0, a.stderr);
     assert.deepEqual(readNpy64(join(s.dir, 'A.npy')).data, aam(s.g, 8, 12, WIRES));
+    const lumped = await runTile([
+      '--spec',
+      s.spec,
+      '--crossbar',
+      'small',
+      '--conductances',
+      join(s.dir, 'G.npy'),
+      '--out',
+      join(s.dir, 'AL.npy'),
+      '--model',
+      'aam-lumped',
+    ]);
+    assert.equal(lumped.code, 0, lumped.stderr);
+    assert.deepEqual(readNpy64(join(s.dir, 'AL.npy')).data, aam(s.g, 8, 12, WIRES, 'lumped'));
     const g4 = s.g.subarray(0, 16);
     writeNpy64(join(s.dir, 'G4.npy'), g4, [4, 4], 'float32');
     const d = await runTile(['--spec', s.spec, '--crossbar', 'approx', '--conductances', join(s.dir, 'G4.npy'), '--out', join(s.dir, 'A4.npy')]);
@@ -294,7 +308,7 @@ test('xbarc tile: clear errors for wrong shapes, missing files, unknown crossbar
       [['--conductances', G, '--out', join(s.dir, 'x.npy')], 2, /declares 3 crossbars \(small, curved, approx\); name one with --crossbar/],
       [['--crossbar', 'small', '--conductances', G], 2, /give --out/],
       [['--crossbar', 'small', '--conductances', G, '--inputs', join(s.dir, 'V5.npy')], 2, /--inputs needs --currents/],
-      [['--crossbar', 'small', '--conductances', G, '--out', join(s.dir, 'x.npy'), '--model', 'spice'], 2, /--model must be fcm or aam/],
+      [['--crossbar', 'small', '--conductances', G, '--out', join(s.dir, 'x.npy'), '--model', 'spice'], 2, /--model must be fcm, aam or aam-lumped/],
     ];
     for (const [args, code, message] of cases) {
       const r = await runTile(['--spec', s.spec, ...args]);

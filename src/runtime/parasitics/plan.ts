@@ -5,7 +5,7 @@
  */
 
 import type { CrossbarSpec, DeviceSpec, IvModelSpec } from '../../model/crossbar.js';
-import { aam, aamTransposed } from './aam.js';
+import { aam, aamTransposed, type AamForm } from './aam.js';
 import { checkWires, transpose, type Wires } from './circuit.js';
 import { fcm, fcmTransposed, type FcmOptions } from './fcm.js';
 import { isLinear, secantFactor, type IvModel } from './iv.js';
@@ -22,6 +22,8 @@ export interface ParasiticsConfig {
   cols: number;
   /** The cells' read I-V curve (linear unless the device declares one). */
   iv: IvModel;
+  /** aam: the line-loaded or the lumped path model. */
+  aamForm: AamForm;
   /** Operating point of the linearisation of a nonlinear curve: every driven line at vOp (V). */
   vOp: number;
 }
@@ -49,7 +51,17 @@ export function parasiticsOf(
   const iv = ivOf(ivSpec);
   const vOp = ivSpec && ivSpec.kind !== 'linear' ? ivSpec.fold_at * xb.device!.vRead : 0;
   if (p.kind === 'none' && !isLinear(iv))
-    return { kind: 'fcm', refresh: 1, backward: 'transposed', wires: { row: 0, col: 0, source: 0, sense: 0 }, rows: xb.rows, cols: xb.cols, iv, vOp };
+    return {
+      kind: 'fcm',
+      refresh: 1,
+      backward: 'transposed',
+      wires: { row: 0, col: 0, source: 0, sense: 0 },
+      rows: xb.rows,
+      cols: xb.cols,
+      aamForm: 'loaded',
+      iv,
+      vOp,
+    };
   return {
     kind: p.kind,
     refresh: p.kind === 'fcm' ? p.refresh : 1,
@@ -57,6 +69,7 @@ export function parasiticsOf(
     wires,
     rows: xb.rows,
     cols: xb.cols,
+    aamForm: p.kind === 'aam' ? p.form : 'loaded',
     iv,
     vOp,
   };
@@ -71,7 +84,7 @@ function secantAtVop(g: ArrayLike<number>, cfg: ParasiticsConfig): Float64Array 
 /** The forward matrix of one tile: FCM or AAM, through the linearisation when the curve is nonlinear. */
 export function tileForward(g: ArrayLike<number>, cfg: ParasiticsConfig, opts: FcmOptions = {}): Float64Array {
   const linear = isLinear(cfg.iv);
-  if (cfg.kind === 'aam') return aam(linear ? g : secantAtVop(g, cfg), cfg.rows, cfg.cols, cfg.wires);
+  if (cfg.kind === 'aam') return aam(linear ? g : secantAtVop(g, cfg), cfg.rows, cfg.cols, cfg.wires, cfg.aamForm);
   if (!linear) return linearizeTile(g, cfg.rows, cfg.cols, cfg.wires, cfg.iv, cfg.vOp, false, opts).gni;
   return fcm(g, cfg.rows, cfg.cols, cfg.wires, opts).gni;
 }
@@ -79,7 +92,7 @@ export function tileForward(g: ArrayLike<number>, cfg: ParasiticsConfig, opts: F
 /** The transposed-drive matrix (N × M) of one tile, as `tileForward`. */
 export function tileBackward(g: ArrayLike<number>, cfg: ParasiticsConfig, opts: FcmOptions = {}): Float64Array {
   const linear = isLinear(cfg.iv);
-  if (cfg.kind === 'aam') return aamTransposed(linear ? g : secantAtVop(g, cfg), cfg.rows, cfg.cols, cfg.wires);
+  if (cfg.kind === 'aam') return aamTransposed(linear ? g : secantAtVop(g, cfg), cfg.rows, cfg.cols, cfg.wires, cfg.aamForm);
   if (!linear) return linearizeTile(g, cfg.rows, cfg.cols, cfg.wires, cfg.iv, cfg.vOp, true, opts).gni;
   return fcmTransposed(g, cfg.rows, cfg.cols, cfg.wires, opts).gni;
 }
