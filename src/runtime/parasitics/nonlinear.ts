@@ -20,6 +20,7 @@
  * secant network's equations) and for linear cells equals the FCM matrix.
  */
 
+import { XbarcRuntimeError } from '../../model/errors.js';
 import { checkTile, checkWires, type Wires } from './circuit.js';
 import { fcm, fcmTransposed, type FcmOptions } from './fcm.js';
 import { checkIv, evalIv, monotoneLimit, secantFactor, type IvModel, type IvPoint } from './iv.js';
@@ -28,7 +29,7 @@ import { DEFAULT_TOL } from './line-solver.js';
 export interface NonlinearOptions {
   /** Relative accuracy of every column current (estimated; default 1e-7, as fcm). */
   tol?: number;
-  /** Sweep cap before giving up with an error (default 500). */
+  /** Sweep cap before giving up with an error (default 1000). */
   maxIter?: number;
 }
 
@@ -137,7 +138,7 @@ export function nonlinearCurrents(
 function iterate(c: Circuit, iv: IvModel, v: ArrayLike<number>, opts: NonlinearOptions): NonlinearSolve {
   const { M, N } = c;
   const tol = opts.tol ?? DEFAULT_TOL;
-  const maxIter = opts.maxIter ?? 500;
+  const maxIter = opts.maxIter ?? 1000;
   let lo = 0;
   let hi = 0;
   for (let i = 0; i < M; i++) {
@@ -167,7 +168,10 @@ function iterate(c: Circuit, iv: IvModel, v: ArrayLike<number>, opts: NonlinearO
       if (est < tol) return done(c, U, W, I, it, est);
     }
   }
-  throw new Error(`nonlinear crossbar solve did not converge in ${maxIter} sweeps (estimated error ${est})`);
+  throw new XbarcRuntimeError(
+    'parasitics/no-convergence',
+    `the nonlinear crossbar solve did not converge in ${maxIter} sweeps (estimated error ${est.toExponential(1)}): the curve is too steep (or a table's kinks too sharp) for these wires and drives; raise v0, smooth the table, or lower the drive voltages`,
+  );
 }
 
 function done(c: Circuit, U: Float64Array, W: Float64Array, I: Float64Array, iterations: number, errorEstimate: number): NonlinearSolve {
@@ -189,7 +193,7 @@ interface Scratch {
 /** G·h'(Δ) and the Newton current offset G·(h(Δ) − h'(Δ)·Δ) of one cell, into s.p (dh → gp, h → jc). */
 function linearise(iv: IvModel, gij: number, x: number, s: Scratch, i: number, j: number): void {
   const p = evalIv(iv, x, s.p);
-  if (!(p.dh > 0)) {
+  if (!(p.dh >= 0)) {
     throw new RangeError(
       `nonlinear solve: cell (${i}, ${j}) reached ${x.toPrecision(4)} V, outside the I-V curve's increasing range (|V| < ${s.limit.toPrecision(4)} V); lower the drive voltages`,
     );
