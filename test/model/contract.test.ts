@@ -113,6 +113,33 @@ crossbar c { device = cu }
   assert.equal(validate({ ...spec, device: { ...spec.device, iv: { kind: 'table', v: [], i: [], fold_at: 1 } } }), false, 'a table has points');
 });
 
+test('the checker locates an I-V table out of order and a cubic read past its increasing range', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'xbarc-iv-bad-'));
+  const file = join(dir, 'bad.xbar');
+  writeFileSync(
+    file,
+    `device t {
+  iv = table(v = [0.1 V, 0.05 V], i = [0.1 V, 0.09 V])
+}
+device c {
+  v_read = 2 V
+  iv = cubic(k = -0.25)
+}
+device ok {
+  v_read = 1 V
+  iv = cubic(k = -0.25)
+}
+`,
+  );
+  const r = check(file);
+  const errors = r.diagnostics.filter((d) => d.severity === 'error').map((d) => `${d.span.line}: ${d.message}`);
+  assert.deepEqual(errors, [
+    '2: table v[1] = 50 mV is out of range: must be > v[0] (strictly increasing)',
+    '2: table i[1] = 90 mV is out of range: must be ≥ i[0] (non-decreasing)',
+    '6: v_read = 2 V is out of range: must be < 1/sqrt(3·|k|) = 1.1547 V, where cubic(k = -0.25) stops increasing',
+  ]);
+});
+
 /** Relative imports of every .ts file under src/, as [from, to] paths relative to src/. */
 function imports(): [string, string][] {
   const srcDir = join(packageRoot, 'src');
