@@ -3,16 +3,20 @@
  * 128×128 (goal ≤ 40 ms) — against baselines measured in the same run: the dense float64 nodal
  * solve of the same circuit on a 16×16 tile (FCM on 16×16 is timed next to it) and the AAM formula.
  * The same solves with the portable JS loops (`kernel: 'js'`, the fallback without WebAssembly) are
- * timed against the default kernel.
+ * timed against the default kernel. Nonlinear cells (sinh, V0 = 0.1 V, inputs 0–0.25 V) on 64×64:
+ * one Newton solve per input vector and the per-tile linearisation, interleaved with the linear FCM
+ * (goal: the nonlinear solve ≤ 10× the FCM solve), with the linearisation's current error.
  */
 
 import { aam } from '../src/runtime/parasitics/aam.js';
 import type { Wires } from '../src/runtime/parasitics/circuit.js';
+import { mvm } from '../src/runtime/parasitics/circuit.js';
 import { fcm } from '../src/runtime/parasitics/fcm.js';
+import { linearizeTile, nonlinearCurrents, solveNonlinear } from '../src/runtime/parasitics/nonlinear.js';
 import { fcmKernel } from '../src/runtime/parasitics/wasm-kernel.js';
 import { Rng } from '../src/runtime/rng.js';
 import { denseForward } from '../test/reference/nodal.js';
-import { timeIt, versus, type Row, type Section } from './harness.js';
+import { interleavedMedians, timeIt, versus, type Row, type Section } from './harness.js';
 
 const TXSIM: Wires = { row: 1, col: 4.6, source: 0, sense: 0 };
 const PUMA: Wires = { row: 2.5, col: 2.5, source: 500, sense: 100 };
@@ -73,6 +77,57 @@ export const section: Section = {
       });
     }
     for (const run of jsRuns) await run();
+    for (const [wires, label] of [
+      [TXSIM, 'TxSim wires'],
+      [PUMA, 'PUMA wires'],
+    ] as const)
+      rows.push(...(await nonlinearRows(wires, label)));
     return rows;
   },
 };
+
+/** 64×64 sinh cells: Newton per input vector and the per-tile linearisation against the linear FCM, interleaved. */
+async function nonlinearRows(wires: Wires, label: string): Promise<Row[]> {
+  const n = 64;
+  const g = tile(n, 7);
+  const iv = { kind: 'sinh', v0: 0.1 } as const;
+  const vRead = 0.25;
+  const rng = new Rng(8, 'bench/parasitics/nonlinear');
+  const batch = Float64Array.from({ length: 16 * n }, () => vRead * rng.uniform());
+  const one = batch.subarray(0, n);
+  const [tFcm, tNewton, tLin] = await interleavedMedians(
+    [async () => fcm(g, n, n, wires), async () => solveNonlinear(g, n, n, wires, iv, one), async () => linearizeTile(g, n, n, wires, iv, vRead / 2)],
+    24,
+  );
+  const sweeps = solveNonlinear(g, n, n, wires, iv, one).iterations;
+  // the linearisation at half the read voltage against the exact currents of 16 random input vectors
+  const exact = nonlinearCurrents(g, n, n, wires, iv, batch).currents;
+  const err = (geff: Float64Array) => {
+    const I = mvm(batch, geff, n, n);
+    let e = 0;
+    for (let k = 0; k < I.length; k++) e += Math.abs(I[k]! - exact[k]!) / exact[k]!;
+    return e / I.length;
+  };
+  const fcmRow: Row = { name: `FCM 64×64 (linear cells), ${label}`, value: tFcm!, unit: 'ms', note: 'interleaved with the two rows below' };
+  return [
+    fcmRow,
+    versus(
+      {
+        name: `nonlinear 64×64 sinh(V0 = 0.1 V), ${label}: Newton solve of one input vector`,
+        value: tNewton!,
+        unit: 'ms',
+        note: `goal ≤ 10× FCM; ${sweeps} sweeps`,
+      },
+      fcmRow,
+    ),
+    versus(
+      {
+        name: `nonlinear 64×64 sinh, ${label}: per-tile linearisation at 0.125 V`,
+        value: tLin!,
+        unit: 'ms',
+        note: `mean |I_lin − I_exact|/I_exact over 16 random 0–0.25 V vectors: ${(100 * err(linearizeTile(g, n, n, wires, iv, vRead / 2).gni)).toFixed(2)} % (linear FCM: ${(100 * err(fcm(g, n, n, wires).gni)).toFixed(1)} %)`,
+      },
+      fcmRow,
+    ),
+  ];
+}

@@ -3,8 +3,12 @@
  *
  *   xbarc tile --spec F.xbar --crossbar NAME --conductances G.npy --out Gni.npy
  *   xbarc tile --spec F.xbar --crossbar NAME --conductances G.npy --inputs V.npy --currents I.npy
- *        [--model fcm|aam] [--transposed] [--pad off|zero|none] [--set path=value]
+ *        [--model fcm|aam|aam-lumped] [--transposed] [--pad off|zero|none] [--linearized] [--set path=value]
  *
+ * A device with a nonlinear read curve (`iv = sinh(…)`, docs/parasitics.md "Nonlinear devices"):
+ * `--out` writes the tile's secant linearisation at the device's operating point (fold_at·v_read on
+ * every used line); `--currents` solves the nonlinear circuit per input vector (Newton), or with
+ * `--linearized` applies the linearised matrix, as the runtime's fast and exact fidelities do.
  * The wires come from the crossbar declaration (resolved through the compiled plan when an
  * experiment uses it, else from the checked model). G is M'×N' (S) with M' ≤ rows, N' ≤ cols; a
  * smaller G occupies the top-left corner (rows from 0, columns from 0, as tiles are edge-padded)
@@ -22,6 +26,9 @@ import { readNpy64, writeNpy64 } from '../runtime/npy.js';
 import { aam, aamTransposed } from '../runtime/parasitics/aam.js';
 import { mvm, type Wires } from '../runtime/parasitics/circuit.js';
 import { fcm, fcmTransposed } from '../runtime/parasitics/fcm.js';
+import { isLinear } from '../runtime/parasitics/iv.js';
+import { nonlinearCurrents } from '../runtime/parasitics/nonlinear.js';
+import { parasiticsOf, tileBackward, tileForward } from '../runtime/parasitics/plan.js';
 import { spiceNetlist } from '../runtime/parasitics/spice.js';
 import { writeFileAtomicSync } from '../runtime/results/atomic.js';
 import { printDiagnostics } from './diagnostics-output.js';
@@ -38,6 +45,7 @@ export interface TileCommandOptions {
   pad?: string;
   tol?: string;
   netlist?: string;
+  linearized?: boolean;
   set?: string[];
 }
 
@@ -53,10 +61,11 @@ export function registerTileCommand(program: Command, setExitCode: (code: number
     .option('--out <Gni.npy>', 'write the effective conductance matrix (float64 .npy)')
     .option('--inputs <V.npy>', 'input voltages in V: [rows] or [batch, rows] ([cols] / [batch, cols] with --transposed)')
     .option('--currents <I.npy>', 'write the output currents in A (float64 .npy), with --inputs')
-    .option('--model <fcm|aam>', "parasitic model (default: the crossbar's, else fcm)")
+    .option('--model <fcm|aam|aam-lumped>', "parasitic model: fcm, aam (line-loaded) or aam-lumped (default: the crossbar's, else fcm)")
     .option('--transposed', 'backward drive: inputs into the columns, currents read on the rows')
     .option('--pad <off|zero|none>', 'cells outside a smaller G: G_off, 0 S, or simulate G at its own size', 'off')
     .option('--tol <x>', 'FCM relative accuracy (default 1e-7)')
+    .option('--linearized', "nonlinear devices: currents from the linearised matrix (the runtime's folding), not a Newton solve per input vector")
     .option('--netlist <file.cir>', 'also write an ngspice netlist of the simulated forward circuit (first input vector, or 1 V on every row)')
     .option('--set <path=value>', 'override a value of the spec (repeatable)', collect)
     .action((opts: TileCommandOptions) => {
@@ -73,7 +82,8 @@ export function tileCommand(opts: TileCommandOptions): number {
   if (opts.inputs && !opts.currents) return usage('--inputs needs --currents I.npy (where to write the currents)');
   if (opts.currents && !opts.inputs) return usage('--currents needs --inputs V.npy');
   const modelName = opts.model;
-  if (modelName !== undefined && modelName !== 'fcm' && modelName !== 'aam') return usage(`--model must be fcm or aam, got ${JSON.stringify(modelName)}`);
+  if (modelName !== undefined && modelName !== 'fcm' && modelName !== 'aam' && modelName !== 'aam-lumped')
+    return usage(`--model must be fcm, aam or aam-lumped, got ${JSON.stringify(modelName)}`);
   const pad = opts.pad ?? 'off';
   if (pad !== 'off' && pad !== 'zero' && pad !== 'none') return usage(`--pad must be off, zero or none, got ${JSON.stringify(pad)}`);
   let tol: number | undefined;
@@ -88,7 +98,9 @@ export function tileCommand(opts: TileCommandOptions): number {
     const { pc } = found;
     const { rows, cols } = pc;
     const wires: Wires = { ...pc.wires };
-    const model = modelName ?? (pc.parasitics.kind === 'aam' ? 'aam' : 'fcm');
+    const declared = pc.parasitics.kind === 'aam' ? (pc.parasitics.form === 'lumped' ? 'aam-lumped' : 'aam') : 'fcm';
+    const model = modelName ?? declared;
+    const aamForm = model === 'aam-lumped' ? 'lumped' : 'loaded';
 
     const G = readNpy64(opts.conductances, '--conductances');
     assertAllFinite(G.data, G.shape, `--conductances ${opts.conductances}`);
@@ -118,10 +130,15 @@ export function tileCommand(opts: TileCommandOptions): number {
     const g = new Float64Array(simRows * simCols).fill(gOff);
     for (let i = 0; i < gr; i++) for (let j = 0; j < gc; j++) g[i * simCols + j] = G.data[i * gc + j]!;
 
+    const cfg = { ...parasiticsOf(pc), kind: model === 'fcm' ? ('fcm' as const) : ('aam' as const), aamForm, wires, rows: simRows, cols: simCols } as const;
+    const nonlinear = !isLinear(cfg.iv);
     const t0 = performance.now();
     let full: Float64Array;
     let note = '';
-    if (model === 'aam') full = opts.transposed ? aamTransposed(g, simRows, simCols, wires) : aam(g, simRows, simCols, wires);
+    if (nonlinear) {
+      full = opts.transposed ? tileBackward(g, cfg, tol ? { tol } : {}) : tileForward(g, cfg, tol ? { tol } : {});
+      note = `, ${cfg.iv.kind} I-V linearised at ${cfg.vOp} V`;
+    } else if (cfg.kind === 'aam') full = opts.transposed ? aamTransposed(g, simRows, simCols, wires, aamForm) : aam(g, simRows, simCols, wires, aamForm);
     else {
       const r = opts.transposed ? fcmTransposed(g, simRows, simCols, wires, tol ? { tol } : {}) : fcm(g, simRows, simCols, wires, tol ? { tol } : {});
       full = r.gni;
@@ -139,7 +156,7 @@ export function tileCommand(opts: TileCommandOptions): number {
       if (V && !opts.transposed) {
         for (let i = 0; i < gr && i < V.data.length; i++) v[i] = V.data[i]!;
       } else v.fill(1, 0, gr);
-      writeFileAtomicSync(opts.netlist, spiceNetlist(g, simRows, simCols, wires, v, `xbarc tile ${pc.name}`));
+      writeFileAtomicSync(opts.netlist, spiceNetlist(g, simRows, simCols, wires, v, `xbarc tile ${pc.name}`, cfg.iv));
     }
     if (V) {
       const vec = V.shape.length === 1;
@@ -149,7 +166,9 @@ export function tileCommand(opts: TileCommandOptions): number {
           `--inputs: expected shape (${dr},) or (batch, ${dr}) — one voltage per ${opts.transposed ? 'column' : 'row'} of G — got (${V.shape.join(', ')})`,
         );
       }
-      const I = mvm(V.data, gni, dr, dc);
+      const exact = nonlinear && !opts.linearized && cfg.kind === 'fcm';
+      const I = exact ? newtonCurrents(g, simRows, simCols, cfg, V.data, dr, dc, !!opts.transposed, tol) : mvm(V.data, gni, dr, dc);
+      if (exact) note += `; currents by a Newton solve per input vector`;
       writeNpy64(opts.currents!, I, vec ? [dc] : [V.shape[0]!, dc]);
     }
     let dev = 0;
@@ -178,6 +197,32 @@ export function tileCommand(opts: TileCommandOptions): number {
     }
     throw err;
   }
+}
+
+/**
+ * Currents of the nonlinear circuit, one Newton solve per input vector: the used inputs (dr) into
+ * the simulated tile's drive lines (padding lines at 0 V), the used outputs (dc) read back.
+ */
+function newtonCurrents(
+  g: Float64Array,
+  simRows: number,
+  simCols: number,
+  cfg: ReturnType<typeof parasiticsOf>,
+  v: ArrayLike<number>,
+  dr: number,
+  dc: number,
+  transposed: boolean,
+  tol: number | undefined,
+): Float64Array {
+  const nin = transposed ? simCols : simRows;
+  const nout = transposed ? simRows : simCols;
+  const batch = v.length / dr;
+  const padded = new Float64Array(batch * nin);
+  for (let b = 0; b < batch; b++) for (let k = 0; k < dr; k++) padded[b * nin + k] = v[b * dr + k]!;
+  const r = nonlinearCurrents(g, simRows, simCols, cfg.wires, cfg.iv, padded, transposed, tol ? { tol } : {});
+  const out = new Float64Array(batch * dc);
+  for (let b = 0; b < batch; b++) for (let k = 0; k < dc; k++) out[b * dc + k] = r.currents[b * nout + k]!;
+  return out;
 }
 
 function padConductance(pc: PlanCrossbar, pad: string): number {

@@ -43,6 +43,16 @@ export class FieldReader {
     return v.v;
   }
 
+  /** A list of numbers. */
+  numList(name: string): number[] {
+    const v = this.get(name);
+    if (v.k !== 'list') throw new Error(`internal error: lowering ${this.owner}: ${name} is ${v.k}, not a list`);
+    return v.items.map((item, i) => {
+      if (item.k !== 'num') throw new Error(`internal error: lowering ${this.owner}: ${name}[${i}] is ${item.k}, not a number`);
+      return item.v;
+    });
+  }
+
   /** A list of enum options. */
   enumList<T extends string>(name: string, options: readonly T[]): T[] {
     const v = this.get(name);
@@ -51,16 +61,6 @@ export class FieldReader {
       if (item.k !== 'enum' || !(options as readonly string[]).includes(item.v))
         throw new Error(`internal error: lowering ${this.owner}: ${name}[${i}] is not one of ${options.join(', ')}`);
       return item.v as T;
-    });
-  }
-
-  /** A list of numbers. */
-  numList(name: string): number[] {
-    const v = this.get(name);
-    if (v.k !== 'list') throw new Error(`internal error: lowering ${this.owner}: ${name} is ${v.k}, not a list`);
-    return v.items.map((item, i) => {
-      if (item.k !== 'num') throw new Error(`internal error: lowering ${this.owner}: ${name}[${i}] is not a number`);
-      return item.v;
     });
   }
 

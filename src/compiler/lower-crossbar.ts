@@ -6,7 +6,17 @@
  */
 import type { CheckedCrossbar, CheckedDecl } from './check.js';
 import { findConstructor } from './schema.js';
-import type { AdcRange, AdcSpec, BackwardConverters, CrossbarSpec, DeviceSpec, ParasiticsSpec, UpdateModelSpec, WiresSpec } from '../model/crossbar.js';
+import type {
+  AdcRange,
+  AdcSpec,
+  BackwardConverters,
+  CrossbarSpec,
+  DeviceSpec,
+  IvModelSpec,
+  ParasiticsSpec,
+  UpdateModelSpec,
+  WiresSpec,
+} from '../model/crossbar.js';
 import { FieldReader } from './field-reader.js';
 
 function lowerAdc(r: FieldReader): AdcSpec {
@@ -24,7 +34,7 @@ function lowerParasitics(c: { name: string; args: FieldReader }): ParasiticsSpec
   const backward = () => c.args.enumOf('backward', ['transposed', 'reuse'] as const);
   if (c.name === 'none') return { kind: 'none' };
   if (c.name === 'fcm') return { kind: 'fcm', refresh: c.args.num('refresh'), backward: backward() };
-  if (c.name === 'aam') return { kind: 'aam', backward: backward() };
+  if (c.name === 'aam') return { kind: 'aam', backward: backward(), form: c.args.enumOf('form', ['loaded', 'lumped'] as const) };
   throw new Error(`internal error: unknown parasitic model ${c.name}`);
 }
 
@@ -34,6 +44,15 @@ function lowerUpdate(c: { name: string; args: FieldReader }): UpdateModelSpec {
   if (!ctor) throw new Error(`internal error: unknown update model ${c.name}`);
   const args = Object.fromEntries(ctor.params.map((p) => [p.name, c.args.num(p.name)]));
   return { kind: c.name, ...args } as UpdateModelSpec;
+}
+
+/** A read I-V curve: its constructor's parameters (numbers, or lists of numbers for `table`). */
+function lowerIv(c: { name: string; args: FieldReader }): IvModelSpec {
+  if (c.name === 'linear') return { kind: 'linear' };
+  if (c.name === 'sinh') return { kind: 'sinh', v0: c.args.num('v0'), fold_at: c.args.num('fold_at') };
+  if (c.name === 'cubic') return { kind: 'cubic', k: c.args.num('k'), fold_at: c.args.num('fold_at') };
+  if (c.name === 'table') return { kind: 'table', v: c.args.numList('v'), i: c.args.numList('i'), fold_at: c.args.num('fold_at') };
+  throw new Error(`internal error: unknown I-V model ${c.name}`);
 }
 
 function lowerWires(r: FieldReader): WiresSpec {
@@ -62,6 +81,7 @@ export function lowerDevice(device: CheckedDecl): DeviceSpec {
     pSa0: r.num('p_sa0'),
     pSa1: r.num('p_sa1'),
     update: lowerUpdate(r.call('update')),
+    iv: lowerIv(r.call('iv')),
   };
 }
 

@@ -46,7 +46,7 @@ export interface ObjectSchema {
   params: ParamSpec[];
 }
 
-export type Family = 'update' | 'adcRange' | 'parasitics' | 'optimizer' | 'schedule' | 'data' | 'layer';
+export type Family = 'update' | 'iv' | 'adcRange' | 'parasitics' | 'optimizer' | 'schedule' | 'data' | 'layer';
 
 export interface Constructor {
   name: string;
@@ -108,6 +108,12 @@ export const deviceSchema: ObjectSchema = {
       type: { t: 'variant', family: 'update' },
       default: { kind: 'call', name: 'ideal' },
       doc: 'Training-time weight-update model (how a programming pulse changes the conductance).',
+    },
+    {
+      name: 'iv',
+      type: { t: 'variant', family: 'iv' },
+      default: { kind: 'call', name: 'linear' },
+      doc: 'Read I-V curve I = G·h(V), G the programmed small-signal conductance: linear, sinh, cubic or a table.',
     },
   ],
 };
@@ -370,6 +376,72 @@ export const constructors: Constructor[] = [
       { name: 'w_max', type: num(Dim.none), default: v(0.6), doc: 'Upper bound.' },
     ],
   },
+  // read I-V curves (docs/parasitics.md, "Nonlinear devices")
+  { name: 'linear', family: 'iv', doc: 'Ohmic cell: I = G·V.', params: [] },
+  {
+    name: 'sinh',
+    family: 'iv',
+    doc: 'I = G·V0·sinh(V/V0) (GENIEx / Stanford-PKU I0·exp(−d/d0)·sinh(V/V0) with I0·exp(−d/d0) = G·V0).',
+    params: [
+      {
+        name: 'v0',
+        type: num(Dim.voltage, { min: 0, minExclusive: true }),
+        default: v(0.25),
+        unit: 'V',
+        doc: 'Nonlinearity voltage V0 (larger is more linear).',
+      },
+      {
+        name: 'fold_at',
+        type: { t: 'number', dim: Dim.none, min: 0, max: 1, minExclusive: true },
+        default: v(1),
+        unit: '%',
+        doc: 'Operating point of the folded effective matrix: every driven line at this fraction of v_read (the matrix is exact there).',
+      },
+    ],
+  },
+  {
+    name: 'cubic',
+    family: 'iv',
+    doc: "I = G·(V + k·V³); CrossSim's CubicDevice is k = −0.25 (monotone for |V| < 1/sqrt(3|k|) when k < 0).",
+    params: [
+      { name: 'k', type: num(Dim.none, { min: -100, max: 100 }), default: v(-0.25), doc: 'Cubic coefficient k in V⁻².' },
+      {
+        name: 'fold_at',
+        type: { t: 'number', dim: Dim.none, min: 0, max: 1, minExclusive: true },
+        default: v(1),
+        unit: '%',
+        doc: 'Operating point of the folded effective matrix: every driven line at this fraction of v_read (the matrix is exact there).',
+      },
+    ],
+  },
+  {
+    name: 'table',
+    family: 'iv',
+    doc: 'Measured curve: points (V, I/G), piecewise linear through (0, 0), odd in V, the last slope beyond.',
+    params: [
+      {
+        name: 'v',
+        type: { t: 'list', of: num(Dim.voltage, { min: 0, minExclusive: true }) },
+        default: required,
+        unit: 'V',
+        doc: 'Voltages, strictly increasing.',
+      },
+      {
+        name: 'i',
+        type: { t: 'list', of: num(Dim.voltage, { min: 0, minExclusive: true }) },
+        default: required,
+        unit: 'V',
+        doc: 'I/G at each voltage (V), non-decreasing.',
+      },
+      {
+        name: 'fold_at',
+        type: { t: 'number', dim: Dim.none, min: 0, max: 1, minExclusive: true },
+        default: v(1),
+        unit: '%',
+        doc: 'Operating point of the folded effective matrix: every driven line at this fraction of v_read (the matrix is exact there).',
+      },
+    ],
+  },
   // ADC range
   {
     name: 'calibrate',
@@ -417,8 +489,14 @@ export const constructors: Constructor[] = [
   {
     name: 'aam',
     family: 'parasitics',
-    doc: 'Approximate model: each cell in series with its lumped shortest path (TxSim AAM).',
+    doc: 'Approximate model, O(M·N): each cell in series with its path, loaded by the line currents of all cells (or lumped: the cell alone).',
     params: [
+      {
+        name: 'form',
+        type: { t: 'enum', options: ['loaded', 'lumped'] },
+        default: v('loaded'),
+        doc: 'loaded: first-order IR drop of every line from the ideal currents of all its cells (within a few % of FCM where the lumped form is off by 100 % or more); lumped: the cell alone in series with its shortest path (a lower bound).',
+      },
       {
         name: 'backward',
         type: { t: 'enum', options: ['transposed', 'reuse'] },
@@ -609,6 +687,7 @@ export function familyConstructors(family: Family): Constructor[] {
 
 export const familyNames: Record<Family, string> = {
   update: 'update model',
+  iv: 'I-V model',
   adcRange: 'ADC range',
   parasitics: 'parasitic model',
   optimizer: 'optimizer',

@@ -49,8 +49,8 @@ export type ParasiticsSpec =
   | { kind: 'none' }
   /** Full circuit model, recomputed every `refresh` batches (interpolated FCM in between). */
   | { kind: 'fcm'; refresh: number; backward: ParasiticsBackward }
-  /** Approximate lumped-path model. */
-  | { kind: 'aam'; backward: ParasiticsBackward };
+  /** Approximate model: each cell with its line-loaded path (`loaded`) or its lumped path alone (`lumped`). */
+  | { kind: 'aam'; backward: ParasiticsBackward; form: 'loaded' | 'lumped' };
 
 /** aihwkit pulsed-device parameters, in weight units (aihwkit's names). */
 export interface AihwkitStepParams {
@@ -90,6 +90,18 @@ export type UpdateModelSpec =
     }
   | ({ kind: 'pow_step'; pow_gamma: number; pow_up_down: number } & AihwkitStepParams);
 
+/**
+ * A device's read I-V curve, I = G·h(V) with G the programmed (small-signal) conductance
+ * (docs/parasitics.md, "Nonlinear devices"), with the language's argument names. `fold_at` is the
+ * voltage (fraction of v_read on every driven line) where the runtime linearises the tile into an
+ * effective matrix.
+ */
+export type IvModelSpec =
+  | { kind: 'linear' }
+  | { kind: 'sinh'; v0: number; fold_at: number }
+  | { kind: 'cubic'; k: number; fold_at: number }
+  | { kind: 'table'; v: number[]; i: number[]; fold_at: number };
+
 export interface DeviceSpec {
   /** The device declaration's name. */
   name: string;
@@ -112,6 +124,8 @@ export interface DeviceSpec {
   pSa0: number;
   pSa1: number;
   update: UpdateModelSpec;
+  /** Read I-V curve of a cell. */
+  iv: IvModelSpec;
 }
 
 export type WeightMapping = 'differential' | 'offset';

@@ -4,7 +4,8 @@
  * table's; and the stages import in one direction only.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { test } from 'node:test';
 import { Ajv2020 } from 'ajv/dist/2020.js';
@@ -70,6 +71,73 @@ test("the schema's update models are the parameter table's constructors, argumen
     assert.ok(v, `schema has update model ${ctor.name}`);
     assert.deepEqual([...v.required].sort(), ['kind', ...ctor.params.map((p) => p.name)].sort(), ctor.name);
   }
+});
+
+test("the schema's I-V models are the parameter table's constructors, and a spec's curves lower to records it accepts", () => {
+  const variants = (planSchema.$defs['ivModel'] as { oneOf: { properties: Record<string, unknown>; required: string[] }[] }).oneOf;
+  const byKind = new Map(variants.map((v) => [(v.properties['kind'] as { const: string }).const, v]));
+  for (const ctor of familyConstructors('iv')) {
+    const v = byKind.get(ctor.name);
+    assert.ok(v, `schema has I-V model ${ctor.name}`);
+    assert.deepEqual([...v.required].sort(), ['kind', ...ctor.params.map((p) => p.name)].sort(), ctor.name);
+  }
+  assert.equal(byKind.size, familyConstructors('iv').length);
+  const dir = mkdtempSync(join(tmpdir(), 'xbarc-iv-'));
+  const file = join(dir, 'iv.xbar');
+  writeFileSync(
+    file,
+    `device s { iv = sinh(v0 = 200 mV) }
+device t { v_read = 0.2 V
+  iv = table(v = [0.1 V, 0.2 V], i = [0.1 V, 0.23 V], fold_at = 50 %) }
+device cu { iv = cubic }
+crossbar a { device = s }
+crossbar b { device = t }
+crossbar c { device = cu }
+`,
+  );
+  const r = check(file);
+  assert.equal(r.hasErrors, false, JSON.stringify(r.diagnostics));
+  const validate = crossbarValidator();
+  const ivs = [...r.model!.crossbars.values()].map((xb) => {
+    const spec = lowerCrossbar(xb.name, xb);
+    assert.ok(validate(spec), JSON.stringify(validate.errors));
+    return spec.device.iv;
+  });
+  assert.deepEqual(ivs, [
+    { kind: 'sinh', v0: 0.2, fold_at: 1 },
+    { kind: 'table', v: [0.1, 0.2], i: [0.1, 0.23], fold_at: 0.5 },
+    { kind: 'cubic', k: -0.25, fold_at: 1 },
+  ]);
+  const spec = lowerCrossbar('a', [...r.model!.crossbars.values()][0]!) as unknown as { device: Record<string, unknown> };
+  assert.equal(validate({ ...spec, device: { ...spec.device, iv: { kind: 'sinh', v0: 0.2 } } }), false, 'sinh needs fold_at');
+  assert.equal(validate({ ...spec, device: { ...spec.device, iv: { kind: 'table', v: [], i: [], fold_at: 1 } } }), false, 'a table has points');
+});
+
+test('the checker locates an I-V table out of order and a cubic read past its increasing range', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'xbarc-iv-bad-'));
+  const file = join(dir, 'bad.xbar');
+  writeFileSync(
+    file,
+    `device t {
+  iv = table(v = [0.1 V, 0.05 V], i = [0.1 V, 0.09 V])
+}
+device c {
+  v_read = 2 V
+  iv = cubic(k = -0.25)
+}
+device ok {
+  v_read = 1 V
+  iv = cubic(k = -0.25)
+}
+`,
+  );
+  const r = check(file);
+  const errors = r.diagnostics.filter((d) => d.severity === 'error').map((d) => `${d.span.line}: ${d.message}`);
+  assert.deepEqual(errors, [
+    '2: table v[1] = 50 mV is out of range: must be > v[0] (strictly increasing)',
+    '2: table i[1] = 90 mV is out of range: must be ≥ i[0] (non-decreasing)',
+    '6: v_read = 2 V is out of range: must be < 1/sqrt(3·|k|) = 1.1547 V, where cubic(k = -0.25) stops increasing',
+  ]);
 });
 
 /** Relative imports of every .ts file under src/, as [from, to] paths relative to src/. */

@@ -117,3 +117,61 @@ export function denseTransposed(g: ArrayLike<number>, M: number, N: number, w: R
   for (let k = 0; k < N; k++) for (let i = 0; i < M; i++) out[k * M + i] = gSense * x[u(i, 0) * N + k]!;
   return out;
 }
+
+/** A cell curve for the dense Newton reference: I = G·h(V), returning [h(V), h'(V)]. */
+export type RefCurve = (v: number) => [number, number];
+
+/**
+ * Dense Newton on the full nodal system with nonlinear cells I = G·h(u − w): F(x) = A x + c(x) − b,
+ * Jacobian A + stamps of G·h', each step one dense Gaussian elimination. Forward: rows at V
+ * through R_source + r_row, column currents through r_col + R_sense; transposed: columns at V
+ * (row-(M−1) end) through R_source + r_col, row currents through r_row + R_sense. Independent of
+ * the structured solver: no line structure, no clamping, no Gauss–Seidel, no relabelling.
+ */
+export function denseNewton(g: ArrayLike<number>, M: number, N: number, w: RefWires, h: RefCurve, v: ArrayLike<number>, transposed = false): Float64Array {
+  const base = buildNodal(new Float64Array(M * N), M, N, w); // wires only; the cells are the nonlinear part
+  const { n, u, wn } = base;
+  const drives = transposed ? Array.from({ length: N }, (_, j) => wn(M - 1, j)) : Array.from({ length: M }, (_, i) => u(i, 0));
+  const senses = transposed ? Array.from({ length: M }, (_, i) => u(i, 0)) : Array.from({ length: N }, (_, j) => wn(M - 1, j));
+  const gDrive = 1 / (w.source + (transposed ? w.col : w.row));
+  const gSense = 1 / ((transposed ? w.row : w.col) + w.sense);
+  const b = new Float64Array(n);
+  drives.forEach((node, k) => {
+    base.A[node * n + node]! += gDrive;
+    b[node] = gDrive * v[k]!;
+  });
+  for (const node of senses) base.A[node * n + node]! += gSense;
+  const x = new Float64Array(n);
+  for (let step = 0; step < 100; step++) {
+    const J = Float64Array.from(base.A);
+    const F = new Float64Array(n);
+    for (let r = 0; r < n; r++) {
+      let s = -b[r]!;
+      for (let c = 0; c < n; c++) s += base.A[r * n + c]! * x[c]!;
+      F[r] = s;
+    }
+    for (let i = 0; i < M; i++)
+      for (let j = 0; j < N; j++) {
+        const a = u(i, j);
+        const c = wn(i, j);
+        const gij = g[i * N + j]!;
+        const [hv, dh] = h(x[a]! - x[c]!);
+        F[a]! += gij * hv;
+        F[c]! -= gij * hv;
+        J[a * n + a]! += gij * dh;
+        J[c * n + c]! += gij * dh;
+        J[a * n + c]! -= gij * dh;
+        J[c * n + a]! -= gij * dh;
+      }
+    const dx = gaussSolve(J, n, F, 1);
+    let big = 0;
+    let scale = 0;
+    for (let k = 0; k < n; k++) {
+      x[k]! -= dx[k]!;
+      big = Math.max(big, Math.abs(dx[k]!));
+      scale = Math.max(scale, Math.abs(x[k]!));
+    }
+    if (big <= 1e-14 * Math.max(scale, 1e-300)) break;
+  }
+  return Float64Array.from(senses, (node) => gSense * x[node]!);
+}

@@ -33,6 +33,7 @@ export function deviceSpec(over: Partial<DeviceSpec> = {}): DeviceSpec {
     pSa0: 0,
     pSa1: 0,
     update: { kind: 'ideal' },
+    iv: { kind: 'linear' },
     ...over,
   };
 }

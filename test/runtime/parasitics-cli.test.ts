@@ -13,6 +13,7 @@ import { formatNpy64, parseNpy64, readNpy64, writeNpy64 } from '../../src/runtim
 import { aam } from '../../src/runtime/parasitics/aam.js';
 import { mvm } from '../../src/runtime/parasitics/circuit.js';
 import { fcm, fcmTransposed } from '../../src/runtime/parasitics/fcm.js';
+import { linearizeTile, nonlinearCurrents } from '../../src/runtime/parasitics/nonlinear.js';
 import { Rng } from '../../src/runtime/rng.js';
 
 const SPEC = `
@@ -25,6 +26,19 @@ device cell {
 crossbar small {
   size   = 8 x 12
   device = cell
+  wires  = { row = 2 Ohm, col = 5 Ohm, source = 300 Ohm, sense = 50 Ohm }
+}
+
+device sinh_cell {
+  levels = 16
+  r_on   = 100 kOhm
+  v_read = 0.3 V
+  iv     = sinh(v0 = 0.1 V, fold_at = 50 %)
+}
+
+crossbar curved {
+  size   = 8 x 12
+  device = sinh_cell
   wires  = { row = 2 Ohm, col = 5 Ohm, source = 300 Ohm, sense = 50 Ohm }
 }
 
@@ -118,6 +132,20 @@ test('xbarc tile --out writes the FCM matrix of the declared wires (float64)', a
     const a = await runTile(['--spec', s.spec, '--crossbar', 'small', '--conductances', join(s.dir, 'G.npy'), '--out', join(s.dir, 'A.npy'), '--model', 'aam']);
     assert.equal(a.code, 0, a.stderr);
     assert.deepEqual(readNpy64(join(s.dir, 'A.npy')).data, aam(s.g, 8, 12, WIRES));
+    const lumped = await runTile([
+      '--spec',
+      s.spec,
+      '--crossbar',
+      'small',
+      '--conductances',
+      join(s.dir, 'G.npy'),
+      '--out',
+      join(s.dir, 'AL.npy'),
+      '--model',
+      'aam-lumped',
+    ]);
+    assert.equal(lumped.code, 0, lumped.stderr);
+    assert.deepEqual(readNpy64(join(s.dir, 'AL.npy')).data, aam(s.g, 8, 12, WIRES, 'lumped'));
     const g4 = s.g.subarray(0, 16);
     writeNpy64(join(s.dir, 'G4.npy'), g4, [4, 4], 'float32');
     const d = await runTile(['--spec', s.spec, '--crossbar', 'approx', '--conductances', join(s.dir, 'G4.npy'), '--out', join(s.dir, 'A4.npy')]);
@@ -214,6 +242,49 @@ test('xbarc tile --inputs/--currents: I = V·G_ni for a vector and a batch; a sm
   }
 });
 
+test('xbarc tile with a nonlinear device: the linearised matrix, Newton currents per input vector, --linearized, and a netlist of behavioural sources', async () => {
+  const s = setup();
+  try {
+    const iv = { kind: 'sinh', v0: 0.1 } as const;
+    const rng = new Rng(23, 'test/tile-cli/nonlinear');
+    const v = Float64Array.from({ length: 3 * 8 }, () => 0.3 * rng.uniform());
+    writeNpy64(join(s.dir, 'V.npy'), v, [3, 8]);
+    const G = join(s.dir, 'G.npy');
+    const base = ['--spec', s.spec, '--crossbar', 'curved', '--conductances', G];
+    const r = await runTile([
+      ...base,
+      '--out',
+      join(s.dir, 'L.npy'),
+      '--inputs',
+      join(s.dir, 'V.npy'),
+      '--currents',
+      join(s.dir, 'I.npy'),
+      '--netlist',
+      join(s.dir, 'n.cir'),
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /sinh I-V linearised at 0\.15 V; currents by a Newton solve per input vector/);
+    const lin = linearizeTile(s.g, 8, 12, WIRES, iv, 0.15).gni;
+    assert.ok(maxRel(readNpy64(join(s.dir, 'L.npy')).data, lin) < 1e-9);
+    const exact = nonlinearCurrents(s.g, 8, 12, WIRES, iv, v).currents;
+    assert.ok(maxRel(readNpy64(join(s.dir, 'I.npy')).data, exact) < 1e-6);
+    assert.match(readFileSync(join(s.dir, 'n.cir'), 'utf8'), /^bcell0_0 u0_0 w0_0 i = .*sinh\(v\(u0_0,w0_0\)\/0\.1/m);
+    const l = await runTile([...base, '--inputs', join(s.dir, 'V.npy'), '--currents', join(s.dir, 'IL.npy'), '--linearized']);
+    assert.equal(l.code, 0, l.stderr);
+    const folded = readNpy64(join(s.dir, 'IL.npy')).data;
+    assert.ok(maxRel(folded, mvm(v, lin, 8, 12)) < 1e-9);
+    assert.ok(maxRel(folded, exact) > 1e-3, 'the linearisation is not exact away from its operating point');
+    // transposed: Newton on the transposed drive
+    const vt = Float64Array.from({ length: 12 }, () => 0.3 * rng.uniform());
+    writeNpy64(join(s.dir, 'VT.npy'), vt, [12]);
+    const t = await runTile([...base, '--transposed', '--inputs', join(s.dir, 'VT.npy'), '--currents', join(s.dir, 'IT.npy')]);
+    assert.equal(t.code, 0, t.stderr);
+    assert.ok(maxRel(readNpy64(join(s.dir, 'IT.npy')).data, nonlinearCurrents(s.g, 8, 12, WIRES, iv, vt, true).currents) < 1e-6);
+  } finally {
+    s.done();
+  }
+});
+
 test('xbarc tile: clear errors for wrong shapes, missing files, unknown crossbars and bad flags', async () => {
   const s = setup();
   try {
@@ -233,11 +304,11 @@ test('xbarc tile: clear errors for wrong shapes, missing files, unknown crossbar
         /expected shape \(8,\) or \(batch, 8\)/,
       ],
       [['--crossbar', 'small', '--conductances', G, '--inputs', join(s.dir, 'missing-v.npy'), '--currents', join(s.dir, 'I.npy')], 1, /--inputs: cannot read/],
-      [['--crossbar', 'nope', '--conductances', G, '--out', join(s.dir, 'x.npy')], 2, /no crossbar named "nope" \(it declares small, approx\)/],
-      [['--conductances', G, '--out', join(s.dir, 'x.npy')], 2, /declares 2 crossbars \(small, approx\); name one with --crossbar/],
+      [['--crossbar', 'nope', '--conductances', G, '--out', join(s.dir, 'x.npy')], 2, /no crossbar named "nope" \(it declares small, curved, approx\)/],
+      [['--conductances', G, '--out', join(s.dir, 'x.npy')], 2, /declares 3 crossbars \(small, curved, approx\); name one with --crossbar/],
       [['--crossbar', 'small', '--conductances', G], 2, /give --out/],
       [['--crossbar', 'small', '--conductances', G, '--inputs', join(s.dir, 'V5.npy')], 2, /--inputs needs --currents/],
-      [['--crossbar', 'small', '--conductances', G, '--out', join(s.dir, 'x.npy'), '--model', 'spice'], 2, /--model must be fcm or aam/],
+      [['--crossbar', 'small', '--conductances', G, '--out', join(s.dir, 'x.npy'), '--model', 'spice'], 2, /--model must be fcm, aam or aam-lumped/],
     ];
     for (const [args, code, message] of cases) {
       const r = await runTile(['--spec', s.spec, ...args]);

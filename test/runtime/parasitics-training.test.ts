@@ -135,7 +135,11 @@ test('interpolated FCM: the training graph solves every `refresh` batches, ceil(
   }
   const none = await run(experiment('fast', ['forward', 'backward'], crossbar(32, { kind: 'none' }, TXSIM_WIRES)));
   const aam = await run(
-    experiment('fast', ['forward', 'backward'], crossbar(32, { kind: 'aam', backward: 'transposed' }, { row: 2.5, col: 2.5, source: 500, sense: 100 })),
+    experiment(
+      'fast',
+      ['forward', 'backward'],
+      crossbar(32, { kind: 'aam', backward: 'transposed', form: 'loaded' }, { row: 2.5, col: 2.5, source: 500, sense: 100 }),
+    ),
   );
   assert.notDeepEqual(aam.weights!['fc1/weight'], none.weights!['fc1/weight']);
   assert.equal((aam.layers![1]!['parasitics'] as ParStats).trainRefreshes, batches);

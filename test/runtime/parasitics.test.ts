@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { aam, aamPathResistance, aamTransposed } from '../../src/runtime/parasitics/aam.js';
+import { aam, aamLoss, aamPathResistance, aamTransposed } from '../../src/runtime/parasitics/aam.js';
 import { mvm, transpose, type Wires } from '../../src/runtime/parasitics/circuit.js';
 import { fcm, fcmTransposed } from '../../src/runtime/parasitics/fcm.js';
 import { applyDistortion, distortion, InterpolatedFcm } from '../../src/runtime/parasitics/interpolated.js';
@@ -235,6 +235,8 @@ test('a 1 × 1 tile is a series circuit: FCM = AAM = 1/(1/G + R_source + r_row +
   assert.ok(Math.abs(fcm(g, 1, 1, w).gni[0]! - expected) / expected < 1e-10);
   assert.ok(Math.abs(fcmTransposed(g, 1, 1, w).gni[0]! - expected) / expected < 1e-10);
   assert.ok(Math.abs(aam(g, 1, 1, w)[0]! - expected) / expected < 1e-15);
+  assert.ok(Math.abs(aam(g, 1, 1, w, 'lumped')[0]! - expected) / expected < 1e-15);
+  assert.ok(Math.abs(aamTransposed(g, 1, 1, w)[0]! - expected) / expected < 1e-15);
 });
 
 test('the error grows with wire resistance and with array size', () => {
@@ -300,11 +302,56 @@ test('MODELS.md §2 numbers: 64×64, 1 Ω / 4.6 Ω, 100 kΩ–1 MΩ, 0–1 V inp
   assert.ok(withSource > 0.17 && withSource < 0.23, `with R_source ${withSource}`);
 });
 
-test('AAM: the lumped-path formula, transposed = forward transposed, and an underestimate of FCM', () => {
+test('AAM loaded: its loss δ is the first-order term of FCM in the wire resistances, forward and transposed', () => {
+  const rng = new Rng(19, 'test/parasitics/aam-loaded');
+  const m = 12;
+  const n = 9;
+  const g = tile(rng, m, n, 10e3, 100e3);
+  const w = { row: 2, col: 4.6, source: 300, sense: 80 };
+  const eps = 1e-5;
+  const small = { row: w.row * eps, col: w.col * eps, source: w.source * eps, sense: w.sense * eps };
+  // FCM: G_ni = G·(1 − ε·δ + O(ε²)), so (1 − G_ni/G)/ε → δ
+  const f = fcm(g, m, n, small, { tol: 1e-14 }).gni;
+  const t = fcmTransposed(g, m, n, small, { tol: 1e-14 }).gni;
+  const d = aamLoss(g, m, n, w);
+  const a = aam(g, m, n, small);
+  const at = aamTransposed(g, m, n, small);
+  for (let i = 0; i < m; i++)
+    for (let j = 0; j < n; j++) {
+      const k = i * n + j;
+      const x = g[k]!;
+      assert.ok(Math.abs((1 - f[k]! / x) / eps - d[k]!) < 1e-3 * d[k]!, `forward (${i}, ${j})`);
+      assert.ok(Math.abs((1 - a[k]! / x) / eps - d[k]!) < 1e-4 * d[k]!);
+      // transposed: the same first-order agreement on its own loss
+      const ft = (1 - t[j * m + i]! / x) / eps;
+      const aa = (1 - at[j * m + i]! / x) / eps;
+      assert.ok(Math.abs(ft - aa) < 1e-3 * aa, `transposed (${i}, ${j}): ${ft} vs ${aa}`);
+    }
+});
+
+test('AAM loaded against FCM on 64×64 tiles: within 1 % where the lumped form is off by 30 % and more', () => {
+  const rng = new Rng(20, 'test/parasitics/aam-vs-fcm');
+  const w = { row: 1, col: 4.6, source: 0, sense: 0 };
+  const g = tile(rng, 64, 64, 10e3, 100e3);
+  const v = Float64Array.from({ length: 16 * 64 }, () => rng.uniform());
+  const ref = mvm(v, fcm(g, 64, 64, w).gni, 64, 64);
+  const err = (geff: Float64Array) => {
+    const I = mvm(v, geff, 64, 64);
+    let e = 0;
+    for (let k = 0; k < I.length; k++) e += Math.abs(I[k]! - ref[k]!) / ref[k]!;
+    return e / I.length;
+  };
+  const loaded = err(aam(g, 64, 64, w));
+  const lumped = err(aam(g, 64, 64, w, 'lumped'));
+  assert.ok(loaded < 0.01, `loaded ${loaded}`);
+  assert.ok(lumped > 0.3, `lumped ${lumped}`);
+});
+
+test('AAM lumped: the lumped-path formula, transposed = forward transposed, and an underestimate of FCM', () => {
   const rng = new Rng(18, 'test/parasitics/aam');
   const g = tile(rng, 16, 16, 100e3, 1e6);
   const w = { row: 1, col: 4.6, source: 500, sense: 100 };
-  const a = aam(g, 16, 16, w);
+  const a = aam(g, 16, 16, w, 'lumped');
   for (const [i, j] of [
     [0, 0],
     [15, 15],
@@ -314,7 +361,7 @@ test('AAM: the lumped-path formula, transposed = forward transposed, and an unde
     assert.equal(aamPathResistance(i, j, 16, w), r);
     assert.ok(Math.abs(a[i * 16 + j]! - 1 / (1 / g[i * 16 + j]! + r)) < 1e-20);
   }
-  assert.deepEqual(aamTransposed(g, 16, 16, w), transpose(a, 16, 16));
+  assert.deepEqual(aamTransposed(g, 16, 16, w, 'lumped'), transpose(a, 16, 16));
   // AAM ignores the other cells' currents in the shared wires, so it distorts less than the full circuit
   const f = fcm(g, 16, 16, w).gni;
   assert.ok(meanDeviation(g, a) < meanDeviation(g, f));
@@ -420,16 +467,29 @@ test('plan settings: parasitics config, forward/backward effective matrices, tra
     parasitics: { kind: 'fcm', refresh: 50, backward: 'transposed' },
   } as const;
   const cfg = parasiticsOf(settings);
-  assert.deepEqual(cfg, { kind: 'fcm', refresh: 50, backward: 'transposed', wires: { row: 2, col: 3, source: 400, sense: 20 }, rows: 6, cols: 10 });
+  assert.deepEqual(cfg, {
+    kind: 'fcm',
+    refresh: 50,
+    backward: 'transposed',
+    wires: { row: 2, col: 3, source: 400, sense: 20 },
+    rows: 6,
+    cols: 10,
+    aamForm: 'loaded',
+    iv: { kind: 'linear' },
+    vOp: 0,
+  });
   assert.deepEqual(forwardEffective(g, cfg), fcm(g, 6, 10, cfg.wires).gni);
   assert.deepEqual(backwardEffective(g, cfg), fcmTransposed(g, 6, 10, cfg.wires).gni);
   const reuse = parasiticsOf({ ...settings, parasitics: { kind: 'fcm', refresh: 1, backward: 'reuse' } });
   assert.deepEqual(backwardEffective(g, reuse), transpose(fcm(g, 6, 10, cfg.wires).gni, 6, 10));
   // R_source ≠ R_sense: the two backward choices differ
   assert.ok(maxRelErr(backwardEffective(g, reuse), backwardEffective(g, cfg)) > 1e-3);
-  const a = parasiticsOf({ ...settings, parasitics: { kind: 'aam', backward: 'transposed' } });
-  assert.deepEqual(forwardEffective(g, a), aam(g, 6, 10, cfg.wires));
-  assert.deepEqual(backwardEffective(g, a), aamTransposed(g, 6, 10, cfg.wires));
+  const a = parasiticsOf({ ...settings, parasitics: { kind: 'aam', backward: 'transposed', form: 'lumped' } });
+  assert.deepEqual(forwardEffective(g, a), aam(g, 6, 10, cfg.wires, 'lumped'));
+  assert.deepEqual(backwardEffective(g, a), aamTransposed(g, 6, 10, cfg.wires, 'lumped'));
+  const loaded = parasiticsOf({ ...settings, parasitics: { kind: 'aam', backward: 'transposed', form: 'loaded' } });
+  assert.deepEqual(forwardEffective(g, loaded), aam(g, 6, 10, cfg.wires));
+  assert.deepEqual(backwardEffective(g, loaded), aamTransposed(g, 6, 10, cfg.wires));
   const none = parasiticsOf({ rows: 6, cols: 10, wires: { row: 0, col: 0, source: 0, sense: 0 }, parasitics: { kind: 'none' } });
   assert.equal(none.kind, 'none');
   assert.deepEqual(none.wires, { row: 0, col: 0, source: 0, sense: 0 });

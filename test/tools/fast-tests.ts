@@ -31,6 +31,7 @@ const FAST_TESTS = [
   'runtime/engine-onnx',
   'runtime/engine-session',
   'runtime/engine-optimizers',
+  'runtime/nonlinear',
   'runtime/parasitics',
   'runtime/results',
   'runtime/update',

@@ -56,9 +56,43 @@ export function checkDevice(ctx: CheckContext, module: Module, decl: ConfigDecl)
     const at = ctx.fieldSpan(de, 'p_sa1');
     ctx.diags.add('out-of-range', at.file, at.span, { name: 'p_sa0 + p_sa1', value: `${trimNumber(sa * 100)} %`, range: '≤ 100 %' });
   }
+  checkIvCurve(ctx, de, values);
   const checked: CheckedDecl = { kind: 'device', name: decl.name.text, file: module.path, span: decl.name.span, values, eval: de };
   ctx.devices.set(key, checked);
   return checked;
+}
+
+/**
+ * The read I-V curve: a table's points in order (voltages strictly increasing, I/G non-decreasing,
+ * as many of each), and a cubic with k < 0 increasing up to v_read (|V| < 1/sqrt(3|k|)).
+ */
+function checkIvCurve(ctx: CheckContext, de: DeclEval, values: ReturnType<DeclEval['all']>): void {
+  const iv = values['iv'];
+  if (iv?.k !== 'call') return;
+  const at = ctx.fieldSpan(de, 'iv');
+  const bad = (name: string, value: string, range: string) => ctx.diags.add('out-of-range', at.file, at.span, { name, value, range });
+  if (iv.name === 'table') {
+    const list = (name: string) => {
+      const l = iv.args[name];
+      return l?.k === 'list' ? l.items.map((x) => numOf(x)) : [];
+    };
+    const v = list('v');
+    const i = list('i');
+    if (v.length !== i.length) bad('table(v, i)', `${v.length} voltages and ${i.length} values`, 'as many values as voltages');
+    for (let k = 1; k < v.length; k++)
+      if (!(v[k]! > v[k - 1]!)) bad(`table v[${k}]`, formatQuantity(v[k]!, Dim.voltage), `> v[${k - 1}] (strictly increasing)`);
+    for (let k = 1; k < i.length; k++) if (!(i[k]! >= i[k - 1]!)) bad(`table i[${k}]`, formatQuantity(i[k]!, Dim.voltage), `≥ i[${k - 1}] (non-decreasing)`);
+  }
+  if (iv.name === 'cubic') {
+    const k = iv.args['k'] ? numOf(iv.args['k']) : 0;
+    const vRead = values['v_read'] ? numOf(values['v_read']) : 0;
+    if (k < 0 && vRead >= 1 / Math.sqrt(-3 * k))
+      bad(
+        'v_read',
+        formatQuantity(vRead, Dim.voltage),
+        `< 1/sqrt(3·|k|) = ${formatQuantity(1 / Math.sqrt(-3 * k), Dim.voltage)}, where cubic(k = ${trimNumber(k)}) stops increasing`,
+      );
+  }
 }
 
 /** A crossbar and its device, checked once per module and name: slicing, streaming, cell levels, wires, offset mapping; its tile geometry. */

@@ -18,14 +18,13 @@
  * ideally. Because ℓ is recomputed in-graph from the current weights every run, feeding a kept D
  * is exactly TxSim's interpolated FCM (G ⊙ (1 − D) between solves). The backward pass
  * (`backward = transposed`) solves the transposed-drive circuit of each array for its own D
- * (T[j, i] → D[i, j] = 1 − T[j, i]/G[i, j]); `reuse` uses the forward D.
+ * (T[j, i] → D[i, j] = 1 − T[j, i]/G[i, j]); `reuse` uses the forward D. With a nonlinear device
+ * curve, D also carries the cells' secant factor at the operating point (plan.ts, tileForward).
  */
 
 import { maxLevel, gOffLevels, offsetZ, weightQmax, weightSlices } from '../../model/crossbar-math.js';
 import type { CrossbarSpec } from '../../model/crossbar.js';
-import { aam, aamTransposed } from './aam.js';
-import { fcm, fcmTransposed } from './fcm.js';
-import type { ParasiticsConfig } from './plan.js';
+import { tileBackward, tileForward, type ParasiticsConfig } from './plan.js';
 
 /** ONNX Round: half to even. */
 function roundEven(x: number): number {
@@ -123,9 +122,9 @@ export function effectiveProgramming(
               g[i * C + j] = Math.max(1e-30, dG * (lev * A[at]! + B[at]! + g0));
             }
           }
-          const gni = pcfg.kind === 'aam' ? aam(g, R, C, pcfg.wires) : fcm(g, R, C, pcfg.wires).gni;
+          const gni = tileForward(g, pcfg);
           solves++;
-          const T = wantBack ? (pcfg.kind === 'aam' ? aamTransposed(g, R, C, pcfg.wires) : fcmTransposed(g, R, C, pcfg.wires).gni) : null;
+          const T = wantBack ? tileBackward(g, pcfg) : null;
           if (T) solves++;
           for (let i = 0; i < rows; i++) {
             for (let j = 0; j < cols; j++) {
