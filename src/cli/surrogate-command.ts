@@ -95,7 +95,7 @@ const pct = (x: number): string => `${(100 * x).toFixed(3)} %`;
 const ratio = (a: number, b: number): string => (b > 0 ? `${(a / b).toFixed(1)}×` : '—');
 
 function row(name: string, e: ErrorPair): string {
-  return `  ${name.padEnd(26)} ${e.f.toExponential(3).padStart(10)}   ${pct(e.current).padStart(9)}`;
+  return `  ${name.padEnd(30)} ${e.f.toExponential(3).padStart(10)}   ${pct(e.current).padStart(9)}`;
 }
 
 export async function surrogateCommand(o: SurrogateCommandOptions): Promise<number> {
@@ -144,10 +144,11 @@ export async function surrogateCommand(o: SurrogateCommandOptions): Promise<numb
       `surrogate ${cfg.rows} × ${cfg.cols}, wires ${w.row} / ${w.col} Ω, R_source ${w.source} Ω, R_sense ${w.sense} Ω, G ${cfg.gOff.toExponential(3)}–${cfg.gOn.toExponential(3)} S, V_read ${cfg.vRead} V`,
       `trained against ${b.model.meta.solver}: ${cfg.tiles} tiles × ${cfg.vectorsPerTile} vectors, ${cfg.epochs} epochs (generate ${b.seconds.generate.toFixed(1)} s, train ${b.seconds.train.toFixed(1)} s)`,
       `held out: tiles ${cfg.tiles}–${cfg.tiles + cfg.testTiles - 1}, ${e.samples} vectors; mean f − 1 = ${pct(e.meanDistortion)}`,
-      `  ${'model'.padEnd(26)} ${'RMSE(f)'.padStart(10)}   ${'RMSE(I)'.padStart(9)}`,
+      `  ${'model'.padEnd(30)} ${'RMSE(f)'.padStart(10)}   ${'RMSE(I)'.padStart(9)}`,
       row('surrogate', e.surrogate),
       row('ideal (no parasitics)', e.ideal),
       row('aam (lumped path)', e.aam),
+      row('surrogate per tile (runtime)', e.tile),
       row('linear (FCM, linear cells)', e.linear),
       `surrogate vs ideal: ${ratio(e.ideal.f, e.surrogate.f)} lower RMSE(f); vs aam: ${ratio(e.aam.f, e.surrogate.f)}; vs linear: ${
         e.linear.f < 1e-9

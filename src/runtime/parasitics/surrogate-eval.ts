@@ -8,7 +8,9 @@
  *     devices — i.e. xbarc's FCM (I = V·G_ni). While the solver itself is the linear network, this
  *     baseline is the solver and its RMSE is 0 (to rounding): the surrogate's ratio against it
  *     becomes meaningful once a nonlinear device solver is plugged in;
- *   - `aam`: the lumped-path approximation (aam.ts), the cheap analytical model.
+ *   - `aam`: the lumped-path approximation (aam.ts), the cheap analytical model;
+ *   - `tile`: the surrogate folded per tile as the crossbar runtime applies it (surrogate-tile.ts:
+ *     f at the uniform reference drive, for every vector).
  * Also the relative RMSE of the column currents, sqrt(mean((I_pred − I)²)) / sqrt(mean(I²)).
  */
 
@@ -16,6 +18,7 @@ import { aam } from './aam.js';
 import { fcm } from './fcm.js';
 import { matVec, type SurrogateData, type TileCircuit } from './surrogate-data.js';
 import { foldTile, predictFolded, type SurrogateModel } from './surrogate-model.js';
+import { referenceF } from './surrogate-tile.js';
 
 export interface ErrorPair {
   /** RMSE of f. */
@@ -30,6 +33,7 @@ export interface SurrogateErrors {
   ideal: ErrorPair;
   linear: ErrorPair;
   aam: ErrorPair;
+  tile: ErrorPair;
   /** Mean of the solver's f − 1 (the size of the effect being modelled). */
   meanDistortion: number;
 }
@@ -52,7 +56,7 @@ class Acc {
 export function surrogateErrors(m: SurrogateModel, data: SurrogateData, circuit: TileCircuit): SurrogateErrors {
   const { rows: M, cols: N } = circuit;
   const P = data.samples / data.tiles;
-  const acc = { surrogate: new Acc(), ideal: new Acc(), linear: new Acc(), aam: new Acc() };
+  const acc = { surrogate: new Acc(), ideal: new Acc(), linear: new Acc(), aam: new Acc(), tile: new Acc() };
   let iSq = 0;
   let dist = 0;
   for (let t = 0; t < data.tiles; t++) {
@@ -61,6 +65,7 @@ export function surrogateErrors(m: SurrogateModel, data: SurrogateData, circuit:
     const fS = predictFolded(m, foldTile(m, g), v);
     const iLin = matVec(v, fcm(g, M, N, circuit.wires).gni, M, N);
     const iAam = matVec(v, aam(g, M, N, circuit.wires), M, N);
+    const fRef = referenceF(m, g);
     for (let p = 0; p < P; p++) {
       for (let j = 0; j < N; j++) {
         const s = (t * P + p) * N + j;
@@ -71,6 +76,7 @@ export function surrogateErrors(m: SurrogateModel, data: SurrogateData, circuit:
         acc.ideal.add(1, fTrue, ideal);
         acc.linear.add(ideal / iLin[k]!, fTrue, ideal);
         acc.aam.add(ideal / iAam[k]!, fTrue, ideal);
+        acc.tile.add(fRef[j]!, fTrue, ideal);
         iSq += (ideal / fTrue) ** 2;
         dist += fTrue - 1;
       }
@@ -83,6 +89,7 @@ export function surrogateErrors(m: SurrogateModel, data: SurrogateData, circuit:
     ideal: acc.ideal.result(iSq),
     linear: acc.linear.result(iSq),
     aam: acc.aam.result(iSq),
+    tile: acc.tile.result(iSq),
     meanDistortion: dist / n,
   };
 }

@@ -53,12 +53,14 @@ export interface FoldedTile {
 export function foldTile(m: SurrogateModel, g: ArrayLike<number>): FoldedTile {
   const { rows: M, cols: N, hidden: H } = m;
   const c = Float64Array.from(m.b1);
-  const span = m.norm.gOn - m.norm.gOff;
+  const w1 = m.w1;
+  const { gOn, gOff } = m.norm;
+  const span = gOn - gOff;
   for (let k = 0; k < M * N; k++) {
-    const x = (g[k]! - m.norm.gOff) / span;
-    if (x === 0) continue;
+    const x = (g[k]! - gOff) / span;
+    if (x === 0) continue; // sparse slices: most cells sit at G_off
     const r = (M + k) * H;
-    for (let h = 0; h < H; h++) c[h]! += x * m.w1[r + h]!;
+    for (let h = 0; h < H; h++) c[h]! += x * w1[r + h]!;
   }
   return { c };
 }
@@ -69,18 +71,21 @@ export function predictFolded(m: SurrogateModel, tile: FoldedTile, v: ArrayLike<
   const B = v.length / M;
   const out = new Float64Array(B * N);
   const h = new Float64Array(H);
+  const { w1, w2, b2 } = m;
+  const vRead = m.norm.vRead;
   for (let b = 0; b < B; b++) {
     h.set(tile.c);
     for (let i = 0; i < M; i++) {
-      const x = v[b * M + i]! / m.norm.vRead;
+      const x = v[b * M + i]! / vRead;
       if (x === 0) continue;
-      for (let k = 0; k < H; k++) h[k]! += x * m.w1[i * H + k]!;
+      for (let k = 0; k < H; k++) h[k]! += x * w1[i * H + k]!;
     }
-    for (let j = 0; j < N; j++) out[b * N + j] = m.b2[j]!;
+    const o = b * N;
+    for (let j = 0; j < N; j++) out[o + j] = b2[j]!;
     for (let k = 0; k < H; k++) {
       const a = h[k]!;
       if (!(a > 0)) continue;
-      for (let j = 0; j < N; j++) out[b * N + j]! += a * m.w2[k * N + j]!;
+      for (let j = 0; j < N; j++) out[o + j]! += a * w2[k * N + j]!;
     }
     for (let j = 0; j < N; j++) out[b * N + j] = 1 + m.fScale * out[b * N + j]!;
   }

@@ -9,7 +9,7 @@
  * G = ΔG·(ℓ·A + B + g₀) (ℓ the slice level of the quantized weight, A/B the programmed device
  * state, g₀ = G_off/ΔG); an edge tile is padded to the full rows × cols with unprogrammed cells at
  * G_off (undriven rows at 0 V, unread columns) — they still load the lines. The circuit solve
- * (fcm, aam) gives the effective G_ni; the cell then contributes ΔG·(ℓ·A + B + g₀)·(1 − D), so the
+ * (fcm, aam, or a learned surrogate's per-tile prediction: surrogate-tile.ts) gives the effective G_ni; the cell then contributes ΔG·(ℓ·A + B + g₀)·(1 − D), so the
  * fed level model becomes
  *
  *     A' = A·(1 − D),   B' = (B + g₀)·(1 − D) − g₀,
@@ -23,9 +23,9 @@
 
 import { maxLevel, gOffLevels, offsetZ, weightQmax, weightSlices } from '../../model/crossbar-math.js';
 import type { CrossbarSpec } from '../../model/crossbar.js';
-import { aam, aamTransposed } from './aam.js';
-import { fcm, fcmTransposed } from './fcm.js';
-import type { ParasiticsConfig } from './plan.js';
+import { aamTransposed } from './aam.js';
+import { fcmTransposed } from './fcm.js';
+import { forwardEffective, type ParasiticsConfig } from './plan.js';
 
 /** ONNX Round: half to even. */
 function roundEven(x: number): number {
@@ -123,7 +123,7 @@ export function effectiveProgramming(
               g[i * C + j] = Math.max(1e-30, dG * (lev * A[at]! + B[at]! + g0));
             }
           }
-          const gni = pcfg.kind === 'aam' ? aam(g, R, C, pcfg.wires) : fcm(g, R, C, pcfg.wires).gni;
+          const gni = forwardEffective(g, pcfg);
           solves++;
           const T = wantBack ? (pcfg.kind === 'aam' ? aamTransposed(g, R, C, pcfg.wires) : fcmTransposed(g, R, C, pcfg.wires).gni) : null;
           if (T) solves++;
