@@ -34,7 +34,15 @@ export interface SurrogateCommandOptions {
   quiet?: boolean;
 }
 
-export function registerSurrogateCommand(program: Command, setExitCode: (code: number) => void): void {
+/** Where the report (stdout) and progress and errors (stderr) go; tests collect them. */
+export interface CommandIo {
+  out: (text: string) => void;
+  err: (text: string) => void;
+}
+
+const STD_IO: CommandIo = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
+
+export function registerSurrogateCommand(program: Command, setExitCode: (code: number) => void, io: CommandIo = STD_IO): void {
   program
     .command('surrogate')
     .description('train a learned parasitics surrogate (GENIEx MLP) against the circuit solver; save it and report its held-out RMSE')
@@ -59,7 +67,7 @@ export function registerSurrogateCommand(program: Command, setExitCode: (code: n
     .option('--threads <n>', 'onnxruntime threads for training (default 2)')
     .option('--quiet', 'no progress output')
     .action(async (opts: SurrogateCommandOptions) => {
-      setExitCode(await surrogateCommand(opts));
+      setExitCode(await surrogateCommand(opts, io));
     });
 }
 
@@ -98,7 +106,7 @@ function row(name: string, e: ErrorPair): string {
   return `  ${name.padEnd(30)} ${e.f.toExponential(3).padStart(10)}   ${pct(e.current).padStart(9)}`;
 }
 
-export async function surrogateCommand(o: SurrogateCommandOptions): Promise<number> {
+export async function surrogateCommand(o: SurrogateCommandOptions, io: CommandIo = STD_IO): Promise<number> {
   let cfg: Parameters<typeof buildSurrogate>[0];
   try {
     const [rows, cols] = parseSize(o.size);
@@ -126,13 +134,13 @@ export async function surrogateCommand(o: SurrogateCommandOptions): Promise<numb
       batch: int('batch', o.batch),
       lr: positive('lr', o.lr),
       ...(threads ? { engine: { threads } } : {}),
-      ...(o.quiet ? {} : { onProgress: (line: string) => process.stderr.write(`xbarc surrogate: ${line}\n`) }),
+      ...(o.quiet ? {} : { onProgress: (line: string) => io.err(`xbarc surrogate: ${line}\n`) }),
     };
     if (!o.out.toLowerCase().endsWith('.json'))
       throw new UsageError(`--out must name a .json header (the weights are written beside it), got ${JSON.stringify(o.out)}`);
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
-    process.stderr.write(`xbarc surrogate: ${err.message}\n`);
+    io.err(`xbarc surrogate: ${err.message}\n`);
     return 2;
   }
   try {
@@ -157,15 +165,15 @@ export async function surrogateCommand(o: SurrogateCommandOptions): Promise<numb
       }`,
       `wrote ${o.out}`,
     ];
-    process.stdout.write(lines.join('\n') + '\n');
+    io.out(lines.join('\n') + '\n');
     return 0;
   } catch (err) {
     if (err instanceof XbarcError) {
-      process.stderr.write(`xbarc surrogate: error ${err.code}: ${err.message}\n`);
+      io.err(`xbarc surrogate: error ${err.code}: ${err.message}\n`);
       return 1;
     }
     if (err instanceof RangeError || (err instanceof Error && 'code' in err && typeof err.code === 'string' && err.code.startsWith('E'))) {
-      process.stderr.write(`xbarc surrogate: error: ${err.message}\n`);
+      io.err(`xbarc surrogate: error: ${err.message}\n`);
       return 1;
     }
     throw err;

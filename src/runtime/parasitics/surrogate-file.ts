@@ -6,7 +6,7 @@
  * atomically, so a header on disk always names complete arrays.
  *
  * Header: { format: "xbarc-surrogate", version: 1, rows, cols, hidden, features, normalization:
- * { vRead, gOn, gOff }, output: { f, fScale }, weights: { w1, b1, w2, b2 }, meta }, with `meta`
+ * { vRead, gOn, gOff }, output: { f, fScale }, reference: { drive }, weights: { w1, b1, w2, b2 }, meta }, with `meta`
  * what it was trained on (solver, wires, data, training, held-out errors).
  */
 
@@ -47,6 +47,7 @@ export function saveSurrogate(path: string, m: SurrogateModel): void {
     features: FEATURES,
     normalization: m.norm,
     output: { f: '1 + fScale * y', fScale: m.fScale },
+    reference: { drive: m.referenceDrive },
     weights: files,
     meta: m.meta,
   };
@@ -88,6 +89,9 @@ export function loadSurrogate(path: string): SurrogateModel {
     bad(path, `"normalization" needs vRead > 0 and gOn > gOff > 0`);
   const out = h['output'] as Record<string, unknown> | undefined;
   if (!out || !positive(out['fScale'])) bad(path, `"output.fScale" must be a number > 0`);
+  const ref = h['reference'] as Record<string, unknown> | undefined;
+  const drive = ref?.['drive'];
+  if (!positive(drive) || drive > 1) bad(path, `"reference.drive" must be a fraction of V_read in (0, 1]`);
   const meta = h['meta'] as SurrogateMeta | undefined;
   if (!meta || typeof meta.solver !== 'string' || typeof meta.wires !== 'object') bad(path, `"meta" must name the solver and the wires`);
   const w = h['weights'] as Record<string, unknown> | undefined;
@@ -109,6 +113,7 @@ export function loadSurrogate(path: string): SurrogateModel {
     hidden,
     norm: { vRead: n!['vRead'] as number, gOn: n!['gOn'] as number, gOff: n!['gOff'] as number },
     fScale: out!['fScale'] as number,
+    referenceDrive: drive as number,
     ...arrays,
     meta: meta!,
   };

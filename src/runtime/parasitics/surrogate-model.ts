@@ -29,6 +29,11 @@ export interface SurrogateModel {
   norm: SurrogateNormalization;
   /** f = 1 + fScale·y. */
   fScale: number;
+  /**
+   * The per-tile reference drive as a fraction of V_read: the mean of V/V_read over the training
+   * vectors (every row at this level; surrogate-tile.ts).
+   */
+  referenceDrive: number;
   /** Weights, input-major as the engine's dense layers store them: w1 [rows + rows·cols, hidden], w2 [hidden, cols]. */
   w1: Float32Array;
   b1: Float32Array;

@@ -61,6 +61,13 @@ export function targetScale(f: Float64Array): number {
   return Math.max(Math.sqrt(s / Math.max(1, f.length)), 1e-12);
 }
 
+/** Mean of V/V_read over the training vectors (the per-tile reference drive). */
+export function meanDrive(data: SurrogateData, vRead: number): number {
+  let s = 0;
+  for (let i = 0; i < data.v.length; i++) s += data.v[i]! / vRead;
+  return data.v.length ? Math.min(1, Math.max(s / data.v.length, 1e-6)) : 1;
+}
+
 /** Train the surrogate on `data`; returns the model (meta to be completed by the caller) and the loss per epoch. */
 export async function trainSurrogate(
   data: SurrogateData,
@@ -151,6 +158,7 @@ export async function trainSurrogate(
     hidden: o.hidden,
     norm,
     fScale,
+    referenceDrive: meanDrive(data, norm.vRead),
     w1: get('fc1/weight'),
     b1: get('fc1/bias'),
     w2: get('fc2/weight'),
