@@ -21,6 +21,7 @@ const SECTION_MODULES = [
   './lsp.bench.js',
   './crossbar.bench.js',
   './parasitics.bench.js',
+  './surrogate.bench.js',
   './devices.bench.js',
   './contention.bench.js',
 ];
