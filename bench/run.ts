@@ -22,6 +22,7 @@ const SECTION_MODULES = [
   './crossbar.bench.js',
   './parasitics.bench.js',
   './parasitics-accuracy.bench.js',
+  './surrogate.bench.js',
   './devices.bench.js',
   './contention.bench.js',
 ];

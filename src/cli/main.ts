@@ -9,6 +9,7 @@ import { registerEditorCommands } from './editor-commands.js';
 import { registerSweepCommands } from './sweep-commands.js';
 import { registerMvmCommand } from './mvm-command.js';
 import { registerTileCommand } from './tile-command.js';
+import { registerSurrogateCommand } from './surrogate-command.js';
 import { planCommand } from './plan-command.js';
 import { runCommand } from './run-command.js';
 import { DEFAULT_SPIN, DEFAULT_THREADS } from '../runtime/engine/session.js';
@@ -93,6 +94,7 @@ export async function main(argv: string[]): Promise<number> {
   registerSweepCommands(program, (code) => (exitCode = code));
   registerMvmCommand(program, (code) => (exitCode = code));
   registerTileCommand(program, (code) => (exitCode = code));
+  registerSurrogateCommand(program, (code) => (exitCode = code));
 
   const unknown = unknownCommand(program, argv);
   if (unknown !== undefined) {

@@ -200,6 +200,21 @@ export const diagnosticCodes = {
       'adc.bits = {bits} exceeds the lossless width {lossless} for {rows}-row tiles (the largest partial sum, {largest}, needs {lossless} bits{signed}); experiment {experiment} runs crossbar {crossbar} at fidelity exact, where every tile conversion is already exact at {lossless} bits, so the extra bits cost energy and add no accuracy',
     doc: 'At fidelity exact each tile × input stream × weight slice partial sum has its own ADC, and one wider than the lossless width (enough codes for the largest partial sum rows·(2^dac_bits−1)·(2^w−1), w = min(cell_bits, weight_bits) the widest slice; one bit more with subtract = analog, whose signed ADC codes the difference of the ± planes in ±that sum) costs energy and adds no accuracy. Reported once per crossbar, at its adc field, for the first experiment at fidelity exact that maps layers to it, when the ADC was chosen (here or in a preset). Not reported at fidelity fast, where the ADC converts layer-level values and more bits do add accuracy, at ideal (no ADC), for a crossbar no exact experiment uses, or with range = fixed(…), whose step shrinks with more bits.',
   },
+  'surrogate-file-missing': {
+    severity: 'error',
+    template: 'surrogate file "{path}" does not exist (paths are relative to the spec file)',
+    doc: 'The file named in `parasitics = surrogate(file = …)` is not there; `xbarc surrogate --out FILE.json` writes one.',
+  },
+  'surrogate-file-bad': {
+    severity: 'error',
+    template: 'surrogate file "{path}" cannot be used: {reason}',
+    doc: 'The file named in `parasitics = surrogate(file = …)` is not a header written by `xbarc surrogate`.',
+  },
+  'surrogate-size-mismatch': {
+    severity: 'error',
+    template: 'surrogate file "{path}" was trained for {trained} tiles, but this crossbar has size = {tile}',
+    doc: 'A surrogate predicts one tile size; train one for this crossbar with `xbarc surrogate --size ROWSxCOLS`.',
+  },
   'cell-levels': {
     severity: 'error',
     template: 'cell_bits = {cell} needs {needed} conductance levels, but device {device} has levels = {levels}',

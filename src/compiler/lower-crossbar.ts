@@ -4,6 +4,7 @@
  * only renames and converts: a missing field here is a compiler bug, reported as such, never
  * papered over with a second default.
  */
+import { dirname, isAbsolute, resolve } from 'node:path';
 import type { CheckedCrossbar, CheckedDecl } from './check.js';
 import { findConstructor } from './schema.js';
 import type {
@@ -35,6 +36,10 @@ function lowerParasitics(c: { name: string; args: FieldReader }): ParasiticsSpec
   if (c.name === 'none') return { kind: 'none' };
   if (c.name === 'fcm') return { kind: 'fcm', refresh: c.args.num('refresh'), backward: backward() };
   if (c.name === 'aam') return { kind: 'aam', backward: backward(), form: c.args.enumOf('form', ['loaded', 'lumped'] as const) };
+  if (c.name === 'surrogate') {
+    const file = c.args.str('file');
+    return { kind: 'surrogate', file: isAbsolute(file) ? file : resolve(dirname(c.args.fileOf('file')), file), refresh: c.args.num('refresh') };
+  }
   throw new Error(`internal error: unknown parasitic model ${c.name}`);
 }
 

@@ -505,6 +505,21 @@ export const constructors: Constructor[] = [
       },
     ],
   },
+  {
+    name: 'surrogate',
+    family: 'parasitics',
+    doc: 'A learned surrogate of the tile circuit (GENIEx MLP), trained and saved by `xbarc surrogate`; applied per tile, the backward pass reuses the forward matrix.',
+    params: [
+      { name: 'file', type: { t: 'string' }, default: required, doc: 'The surrogate header written by `xbarc surrogate --out` (relative to this spec).' },
+      {
+        name: 'refresh',
+        type: num(Dim.batches, { int: true, min: 1 }),
+        default: v(1),
+        unit: 'batches',
+        doc: 'Re-predict every tile every L batches; interpolate with the kept distortion in between.',
+      },
+    ],
+  },
   // optimizers
   {
     name: 'sgd',

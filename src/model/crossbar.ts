@@ -50,7 +50,13 @@ export type ParasiticsSpec =
   /** Full circuit model, recomputed every `refresh` batches (interpolated FCM in between). */
   | { kind: 'fcm'; refresh: number; backward: ParasiticsBackward }
   /** Approximate model: each cell with its line-loaded path (`loaded`) or its lumped path alone (`lumped`). */
-  | { kind: 'aam'; backward: ParasiticsBackward; form: 'loaded' | 'lumped' };
+  | { kind: 'aam'; backward: ParasiticsBackward; form: 'loaded' | 'lumped' }
+  /**
+   * A learned surrogate (GENIEx MLP, `xbarc surrogate`): `file` is its JSON header (absolute,
+   * resolved against the spec that names it); f is predicted per tile every `refresh` batches.
+   * The backward pass reuses the forward effective matrix transposed.
+   */
+  | { kind: 'surrogate'; file: string; refresh: number };
 
 /** aihwkit pulsed-device parameters, in weight units (aihwkit's names). */
 export interface AihwkitStepParams {

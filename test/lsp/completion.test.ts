@@ -52,7 +52,7 @@ test('enum values after `mapping =`', () => {
 
 test('constructor names after `update =` and other families', () => {
   assert.deepEqual(labels(`${HEAD}device d {\n  update = <|>\n}`), ['ideal', 'nonlinear', 'txsim', 'constant_step', 'soft_bounds', 'exp_step']);
-  assert.deepEqual(labels(`${HEAD}crossbar c {\n  parasitics = <|>\n}`), ['none', 'fcm', 'aam']);
+  assert.deepEqual(labels(`${HEAD}crossbar c {\n  parasitics = <|>\n}`), ['none', 'fcm', 'aam', 'surrogate']);
   assert.deepEqual(labels(`${HEAD}experiment e {\n  train { optimizer = <|> }\n}`), ['sgd', 'momentum', 'adam']);
 });
 

@@ -12,6 +12,7 @@ import { numOf, showValue, type Value } from '../values.js';
 import { inputEncoding, largestPartialSum, losslessBits, weightSlices } from '../../model/crossbar-math.js';
 import type { CheckedCrossbar, CheckedDecl, CheckedExperiment, CrossbarGeometry } from '../check.js';
 import { fidelityOf, presetFailed, type CheckContext } from './context.js';
+import { surrogateFileProblem } from '../surrogate-files.js';
 
 /** A device, checked once per module and name: on/off ratio, r_off against r_on × on_off (deriving the one not given), stuck-at probabilities. */
 export function checkDevice(ctx: CheckContext, module: Module, decl: ConfigDecl): CheckedDecl {
@@ -148,6 +149,11 @@ export function checkCrossbar(ctx: CheckContext, module: Module, decl: ConfigDec
       const at = ctx.fieldSpan(de, 'parasitics');
       ctx.diags.add('parasitics-without-wires', at.file, at.span, { model: parasitics.name });
     }
+  }
+  const sp = surrogateFileProblem(parasitics, rows, cols);
+  if (sp) {
+    const { code, file, span, ...args } = sp;
+    ctx.diags.add(code, file, span, args);
   }
   if (device && device.values['levels']) {
     const levels = numOf(device.values['levels']);

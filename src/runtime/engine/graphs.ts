@@ -1,7 +1,8 @@
 /**
  * Whole-network graphs from one builder driven by a `GraphSpec` (ENGINE.md rule 1: one graph per
  * purpose, nothing computed that no output needs). A spec names:
- *   - the heads: layers whose outputs are logits, each with a cross-entropy loss and a weight;
+ *   - the heads: layers whose outputs are logits, each with a cross-entropy loss and a weight
+ *     (or outputs with a mean-squared-error loss against float targets: regression);
  *   - extra loss terms over named views of parameters (the weight matrix, or its crossbar tile
  *     view [rowTiles, rows, colTiles, cols] as the layer's mapping cuts it), each supplying its
  *     value and its gradient subgraph (src/runtime/engine/terms.ts);
@@ -50,14 +51,18 @@ export interface NetworkState {
 
 export type Purpose = 'train' | 'eval' | 'grads' | 'custom';
 
-/** A logits output with its cross-entropy loss. */
+/** A logits output with its cross-entropy loss, or a regression output with its squared error. */
 export interface HeadSpec {
   /** The layer whose output is the head's logits [B, classes] (default: the network's last layer). */
   layer?: string;
   /** Weight of this head's loss in the total. */
   weight: number;
-  /** Softmax cross-entropy (default) or NeuroSim's squared error Σ_j (y_j − σ(z_j))² (train.loss). */
-  loss?: HeadLoss;
+  /**
+   * Classification: softmax cross-entropy (default) or NeuroSim's squared error Σ_j (y_j − σ(z_j))²
+   * (train.loss), against the int32 `labels`. Regression: `mse` against the float input `targets`
+   * [B, classes]: mean (or sum) over the batch of Σ_j (y_j − t_j)² / classes (no `correct`).
+   */
+  loss?: HeadLoss | 'mse';
 }
 
 export type HeadLoss = 'cross_entropy' | 'squared_error';
@@ -101,6 +106,8 @@ export interface BuiltGraph {
 
 export const INPUT_X = 'x';
 export const INPUT_LABELS = 'labels';
+/** Regression targets [N, classes] of `mse` heads. */
+export const INPUT_TARGETS = 'targets';
 export const INPUT_LR = 'lr';
 export const INPUT_STEP = 'step';
 export const OUT_LOSS = 'loss';
@@ -142,9 +149,10 @@ interface Emitted {
   transformBackward: Map<string, (dw: string) => string>;
 }
 
-function declareInputs(g: GraphBuilder, net: PlanNetwork, state: NetworkState, withLabels: boolean): string[] {
+function declareInputs(g: GraphBuilder, net: PlanNetwork, state: NetworkState, withLabels: boolean, withTargets = false): string[] {
   g.input(INPUT_X, 'float', ['N', ...net.inputShape]);
   if (withLabels) g.input(INPUT_LABELS, 'int32', ['N']);
+  if (withTargets) g.input(INPUT_TARGETS, 'float', ['N', net.classes]);
   const names: string[] = [];
   for (const p of state.params) names.push(g.input(p.name, 'float', p.dims));
   // Batchnorm running statistics are read with running statistics and updated with batch statistics.
@@ -286,14 +294,35 @@ function squaredError(
   return { loss, dLogits: reduction === 'sum' ? d : g.op('Div', [d, batch]), correct };
 }
 
+/**
+ * One regression head's squared error per output, (y − t)²/classes summed over outputs, then the
+ * batch mean (gradient 2(y − t)/(B·classes)) or sum (evaluation, no gradient).
+ */
+function emitMseLoss(
+  g: GraphBuilder,
+  y: string,
+  classes: number,
+  reduction: GraphSpec['reduction'],
+  withGradient: boolean,
+): { loss: string; dLogits: string | null } {
+  const diff = g.op('Sub', [y, INPUT_TARGETS]);
+  const perSample = g.op('ReduceSum', [g.op('Mul', [diff, diff]), g.constInt64([1])], { keepdims: 0 });
+  const reduced = g.op(reduction === 'sum' ? 'ReduceSum' : 'ReduceMean', [perSample], { keepdims: 0 });
+  const loss = g.op('Div', [reduced, g.scalar(classes)]);
+  if (!withGradient) return { loss, dLogits: null };
+  const denom = reduction === 'sum' ? g.scalar(classes / 2) : g.op('Mul', [batchSizeFloat(g, y), g.scalar(classes / 2)]);
+  return { loss, dLogits: g.op('Div', [diff, denom]) };
+}
+
 const scaled = (g: GraphBuilder, t: string, weight: number): string => (weight === 1 ? t : g.op('Mul', [t, g.scalar(weight)]));
 
 /** The whole graph of a spec. */
 export function buildGraph(net: PlanNetwork, spec: GraphSpec, select: MvmSelector = idealSelector): BuiltGraph {
   const g = new GraphBuilder(`${net.name}.${spec.purpose}`);
   const state = declareState(net);
-  const withLabels = spec.heads.length > 0;
-  const stateInputs = declareInputs(g, net, state, withLabels);
+  const isMse = (h: HeadSpec): boolean => h.loss === 'mse';
+  const withLabels = spec.heads.some((h) => !isMse(h));
+  const stateInputs = declareInputs(g, net, state, withLabels, spec.heads.some(isMse));
   const opt = spec.update;
   if (opt) {
     for (const s of optimizerSlots(opt, state.params)) stateInputs.push(g.input(s.name, 'float', s.dims));
@@ -312,9 +341,12 @@ export function buildGraph(net: PlanNetwork, spec: GraphSpec, select: MvmSelecto
     const layer = head.layer ?? lastLayer;
     const logits = em.acts.get(layer);
     if (!logits) throw new XbarcRuntimeError('engine/bad-head', `head "${layer}" is not a layer of network "${net.name}"`);
-    const h = emitHeadLoss(g, logits, net.classes, spec.reduction, differentiate, head.loss);
+    const h: { loss: string; dLogits: string | null; correct?: string } =
+      head.loss === 'mse'
+        ? emitMseLoss(g, logits, net.classes, spec.reduction, differentiate)
+        : emitHeadLoss(g, logits, net.classes, spec.reduction, differentiate, head.loss);
     losses.push(scaled(g, h.loss, head.weight));
-    correct ??= h.correct;
+    if (h.correct) correct ??= h.correct;
     if (h.dLogits) seeds.set(layer, [...(seeds.get(layer) ?? []), scaled(g, h.dLogits, head.weight)]);
     if (spec.outputs.logits && spec.heads.length > 1) g.output(headLogitsName(layer), logits, 'float', ['N', net.classes]);
   }

@@ -4,16 +4,21 @@
  * operating point (nonlinear.ts): every driven line at `vOp` = fold_at·v_read.
  */
 
+import { statSync } from 'node:fs';
 import type { CrossbarSpec, DeviceSpec, IvModelSpec } from '../../model/crossbar.js';
+import { XbarcRuntimeError } from '../../model/errors.js';
 import { aam, aamTransposed, type AamForm } from './aam.js';
 import { checkWires, transpose, type Wires } from './circuit.js';
 import { fcm, fcmTransposed, type FcmOptions } from './fcm.js';
 import { isLinear, secantFactor, type IvModel } from './iv.js';
 import { linearizeTile } from './nonlinear.js';
+import { loadSurrogate } from './surrogate-file.js';
+import type { SurrogateModel } from './surrogate-model.js';
+import { surrogateEffective } from './surrogate-tile.js';
 
 export interface ParasiticsConfig {
-  kind: 'none' | 'fcm' | 'aam';
-  /** fcm: recompute every `refresh` batches (interpolated FCM in between). */
+  kind: 'none' | 'fcm' | 'aam' | 'surrogate';
+  /** fcm, surrogate: recompute every `refresh` batches (interpolated in between). */
   refresh: number;
   /** Backward pass: solve the transposed-drive circuit, or reuse the forward matrix transposed. */
   backward: 'transposed' | 'reuse';
@@ -26,6 +31,31 @@ export interface ParasiticsConfig {
   aamForm: AamForm;
   /** Operating point of the linearisation of a nonlinear curve: every driven line at vOp (V). */
   vOp: number;
+  /** The loaded surrogate (kind `surrogate`). */
+  surrogate?: SurrogateModel;
+}
+
+/** Surrogates by file, loaded once per process (a run's layers share the crossbar's file). */
+const loaded = new Map<string, SurrogateModel>();
+
+/** The surrogate of a crossbar: its file, loaded and checked against the tile size. */
+export function surrogateFor(file: string, rows: number, cols: number): SurrogateModel {
+  // Keyed by the file's identity and time, so a file rewritten in the same process is read again.
+  let key = file;
+  try {
+    const st = statSync(file);
+    key = `${file}\0${st.mtimeMs}\0${st.size}`;
+  } catch {
+    // loadSurrogate reports the missing file
+  }
+  let m = loaded.get(key);
+  if (!m) {
+    m = loadSurrogate(file);
+    loaded.set(key, m);
+  }
+  if (m.rows !== rows || m.cols !== cols)
+    throw new XbarcRuntimeError('surrogate/size', `${file}: the surrogate was trained for ${m.rows} × ${m.cols} tiles, the crossbar's are ${rows} × ${cols}`);
+  return m;
 }
 
 /** The runtime curve of a plan device's `iv`. */
@@ -62,10 +92,10 @@ export function parasiticsOf(
       iv,
       vOp,
     };
-  return {
+  const cfg: ParasiticsConfig = {
     kind: p.kind,
-    refresh: p.kind === 'fcm' ? p.refresh : 1,
-    backward: p.kind === 'none' ? 'transposed' : p.backward,
+    refresh: p.kind === 'fcm' || p.kind === 'surrogate' ? p.refresh : 1,
+    backward: p.kind === 'none' ? 'transposed' : p.kind === 'surrogate' ? 'reuse' : p.backward,
     wires,
     rows: xb.rows,
     cols: xb.cols,
@@ -73,6 +103,8 @@ export function parasiticsOf(
     iv,
     vOp,
   };
+  if (p.kind === 'surrogate') cfg.surrogate = surrogateFor(p.file, xb.rows, xb.cols);
+  return cfg;
 }
 
 /** Each cell at its secant conductance with the full vOp across it (AAM's cell curve: no line drop). */
@@ -100,6 +132,7 @@ export function tileBackward(g: ArrayLike<number>, cfg: ParasiticsConfig, opts: 
 /** Forward effective matrix (M × N) under a parasitics config (`none`: G itself). */
 export function forwardEffective(g: ArrayLike<number>, cfg: ParasiticsConfig, opts: FcmOptions = {}): Float64Array {
   if (cfg.kind === 'none') return Float64Array.from(g);
+  if (cfg.kind === 'surrogate') return surrogateEffective(cfg.surrogate!, g);
   return tileForward(g, cfg, opts);
 }
 

@@ -9,7 +9,7 @@
  * G = ΔG·(ℓ·A + B + g₀) (ℓ the slice level of the quantized weight, A/B the programmed device
  * state, g₀ = G_off/ΔG); an edge tile is padded to the full rows × cols with unprogrammed cells at
  * G_off (undriven rows at 0 V, unread columns) — they still load the lines. The circuit solve
- * (fcm, aam) gives the effective G_ni; the cell then contributes ΔG·(ℓ·A + B + g₀)·(1 − D), so the
+ * (fcm, aam, or a learned surrogate's per-tile prediction: surrogate-tile.ts) gives the effective G_ni; the cell then contributes ΔG·(ℓ·A + B + g₀)·(1 − D), so the
  * fed level model becomes
  *
  *     A' = A·(1 − D),   B' = (B + g₀)·(1 − D) − g₀,
@@ -24,7 +24,7 @@
 
 import { maxLevel, gOffLevels, offsetZ, weightQmax, weightSlices } from '../../model/crossbar-math.js';
 import type { CrossbarSpec } from '../../model/crossbar.js';
-import { tileBackward, tileForward, type ParasiticsConfig } from './plan.js';
+import { forwardEffective, tileBackward, type ParasiticsConfig } from './plan.js';
 
 /** ONNX Round: half to even. */
 function roundEven(x: number): number {
@@ -122,7 +122,7 @@ export function effectiveProgramming(
               g[i * C + j] = Math.max(1e-30, dG * (lev * A[at]! + B[at]! + g0));
             }
           }
-          const gni = tileForward(g, pcfg);
+          const gni = forwardEffective(g, pcfg);
           solves++;
           const T = wantBack ? tileBackward(g, pcfg) : null;
           if (T) solves++;
