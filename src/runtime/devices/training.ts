@@ -139,19 +139,27 @@ function activeRows(x: Float32Array, work: LayerWork): number {
   return count;
 }
 
-/** scanOwn on weights [from, to): listed pairs appended after `count`. */
+/**
+ * pairAt on weights [from, to) when w0 holds the read-back (so r = w0, bit for bit): a pair
+ * inside the dead band — which includes ΔW = 0 — takes w1 ← w0, the others are listed (after
+ * `count`). In an active row the columns of active and inactive units alternate at random, so
+ * this loop has no data-dependent branch but the rare listing (pairAt's "already right" test
+ * mispredicted about every other weight here).
+ */
 function scanRange(w0: Float32Array, w1: Float32Array, work: LayerWork, scale: number, from: number, to: number, count: number): number {
-  const to4 = to - ((to - from) & 3);
-  let k = from;
-  for (; k < to4; k += 4) {
-    const a0 = w1[k]!;
-    const a1 = w1[k + 1]!;
-    const a2 = w1[k + 2]!;
-    const a3 = w1[k + 3]!;
-    if (a0 === w0[k]! && a1 === w0[k + 1]! && a2 === w0[k + 2]! && a3 === w0[k + 3]! && a0 * a1 * a2 * a3 !== 0) continue;
-    for (let j = k; j < k + 4; j++) count = pairAt(w0, w1, j, work, scale, count);
+  const dead = work.dead;
+  const { idx, req } = work.list;
+  for (let k = from; k < to; k++) {
+    const b = w0[k]!;
+    const dw = w1[k]! - b;
+    if (dw < dead && dw > -dead) {
+      w1[k] = b;
+    } else {
+      idx[count] = k;
+      req[count] = (dw * scale) / 2;
+      count++;
+    }
   }
-  for (; k < to; k++) count = pairAt(w0, w1, k, work, scale, count);
   return count;
 }
 

@@ -421,23 +421,19 @@ function scalarOf(out: ort.InferenceSession.OnnxValueMapType, name: string): num
 
 /**
  * Whether every value is finite: their float64 sum is (float32 values cannot overflow it, and an
- * infinity or NaN makes it non-finite). Four sums: 2.5× faster than testing each value, which
- * counted at batch 1 (≈ 0.2 ms per step for a 784×300 weight).
+ * infinity or NaN makes it non-finite). Summed eight at a time in two chains: 3× faster than
+ * testing each value, which counted at batch 1 (≈ 0.2 ms per step for a 784×300 weight).
  */
 function allFinite(a: Float32Array): boolean {
   const n = a.length;
-  const n4 = n - (n & 3);
+  const n8 = n - (n & 7);
   let s0 = 0;
   let s1 = 0;
-  let s2 = 0;
-  let s3 = 0;
   let i = 0;
-  for (; i < n4; i += 4) {
-    s0 += a[i]!;
-    s1 += a[i + 1]!;
-    s2 += a[i + 2]!;
-    s3 += a[i + 3]!;
+  for (; i < n8; i += 8) {
+    s0 += a[i]! + a[i + 1]! + (a[i + 2]! + a[i + 3]!);
+    s1 += a[i + 4]! + a[i + 5]! + (a[i + 6]! + a[i + 7]!);
   }
   for (; i < n; i++) s0 += a[i]!;
-  return Number.isFinite(s0 + s1 + s2 + s3);
+  return Number.isFinite(s0 + s1);
 }
