@@ -25,6 +25,9 @@
  * (all G⁺, then all G⁻: the order of the random draws), and reads back only those weights; the
  * others take the cached read-back. The numbers are those of the element-by-element definition,
  * every bit (test/runtime/update-kernels.test.ts against test/reference/device-update.ts).
+ * Given a dense layer's input at a plain-SGD step, the scan visits only the rows of the weight
+ * whose input is non-zero (ΔW = xᵀ·δ is exactly 0 elsewhere: scanRows), with the same result
+ * (test/runtime/online.test.ts): at batch 1 on [0, 1] MNIST pixels, about a fifth of fc1's rows.
  *
  * Level grid: the device's `levels` when a weight is stored in one cell (weight_bits ≤ cell_bits)
  * and always for the pulse models (nonlinear, aihwkit: their pulse grid is the device's physics);
