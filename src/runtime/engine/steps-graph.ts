@@ -59,6 +59,7 @@ export function buildStepsGraph(step: BuiltGraph): StepsGraph {
   const rename = new Map<string, string>();
   for (const name of inputs.keys()) if (!outerNames.has(name)) rename.set(name, inBody(name));
   for (const n of g.node ?? []) for (const o of n.output ?? []) if (o !== '') rename.set(o, inBody(o));
+  for (const out of [OUT_LOSS, OUT_CORRECT]) if (!rename.has(out)) throw new XbarcRuntimeError('engine/bad-spec', `the step graph has no ${out} output`);
   const carried = step.stateInputs;
   const nextOf = new Map(Object.entries(step.next).map(([out, state]) => [state, out]));
 
@@ -85,7 +86,6 @@ export function buildStepsGraph(step: BuiltGraph): StepsGraph {
       scalar(inBody(OUT_CORRECT), DataType.FLOAT),
     ],
   };
-  for (const out of [OUT_LOSS, OUT_CORRECT]) if (!rename.has(out)) throw new XbarcRuntimeError('engine/bad-spec', `the step graph has no ${out} output`);
 
   const x = inputs.get(INPUT_X)!;
   const xDims = x.type!.tensorType!.shape!.dim!;
