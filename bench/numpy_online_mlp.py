@@ -6,7 +6,8 @@ directory given as the argument, the initial weights (xbarc's seeded initializat
 samples in the epoch's visiting order and the labels; this script trains on them sample by
 sample — forward (x·W1 + b1, ReLU, ·W2 + b2), softmax cross-entropy, backward, W ← W − lr·dW,
 every array float32 — writes its final weights next to them (final_*.f32) and prints one JSON
-line: {"seconds": <training loop only>, "samples": ..., "trainLoss": <mean>, "numpy": "<version>"}.
+line: {"seconds": <training loop only>, "cpuSeconds": <its CPU time>, "samples": ..., "trainLoss": <mean>,
+"numpy": "<version>"}.
 
 Files (raw little-endian, row-major): meta.json {"samples", "inputs", "hidden", "classes", "lr"},
 x.f32 [samples × inputs], y.i32 [samples], fc1_weight.f32 [inputs × hidden], fc1_bias.f32,
@@ -41,6 +42,7 @@ def main() -> None:
 
     loss_sum = 0.0
     t0 = time.perf_counter()
+    c0 = time.process_time()
     for i in range(n):
         x = x_all[i]
         hidden = x @ w1 + b1
@@ -61,10 +63,11 @@ def main() -> None:
         w2 -= lr * dw2
         b2 -= lr * db2
     seconds = time.perf_counter() - t0
+    cpu_seconds = time.process_time() - c0
 
     for name, value in (("fc1_weight", w1), ("fc1_bias", b1), ("fc2_weight", w2), ("fc2_bias", b2)):
         value.astype(np.float32).tofile(os.path.join(folder, f"final_{name}.f32"))
-    print(json.dumps({"seconds": seconds, "samples": n, "trainLoss": loss_sum / n, "numpy": np.__version__}))
+    print(json.dumps({"seconds": seconds, "cpuSeconds": cpu_seconds, "samples": n, "trainLoss": loss_sum / n, "numpy": np.__version__}))
 
 
 if __name__ == "__main__":

@@ -137,6 +137,7 @@ export async function runExperiment(exp: PlanExperiment, data: Dataset, opts: Ru
     await checkpoint(opts.signal, clock);
     const epochs: EpochResult[] = [];
     let trainMs = 0;
+    if (exp.train && stepsPerRun(trainer, exp.train.batch) > 1) await trainer.prepareSteps();
     if (exp.train) {
       for (let epoch = 1; epoch <= exp.train.epochs; epoch++) {
         const t0 = performance.now();
@@ -245,7 +246,7 @@ async function trainEpoch(
   const lr = learningRate(train, epoch);
   // Full batches go K at a time through one run where the trainer can (Trainer.steps), the short
   // last batch on its own; progress and the abort check come once per run.
-  const perRun = trainer.chunked() ? Math.max(1, Math.floor(CHUNK_SAMPLES / train.batch)) : 1;
+  const perRun = stepsPerRun(trainer, train.batch);
   const buffers = { x: new Float32Array(perRun * train.batch * sampleSize(split)), y: new Int32Array(perRun * train.batch) };
   let lossSum = 0;
   let correct = 0;
@@ -281,6 +282,8 @@ async function trainEpoch(
  * 0.6× as many as 64 runs (docs/running.md, "Online learning (batch 1)"); progress stays frequent.
  */
 const CHUNK_SAMPLES = 64;
+
+const stepsPerRun = (trainer: Trainer, batch: number): number => (trainer.chunked() ? Math.max(1, Math.floor(CHUNK_SAMPLES / batch)) : 1);
 
 /**
  * The dense layers whose ΔW rows the device updater can skip from the step's layer input: layers

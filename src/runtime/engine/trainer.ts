@@ -170,8 +170,7 @@ export class Trainer {
       throw new XbarcRuntimeError('engine/bad-batch', `steps(): ${ys.length} labels and ${xs.length} input values are not whole batches of ${batch} samples`);
     }
     if (k <= 1 || !this.chunked()) return this.stepByStep(xs, ys, batch, lr);
-    this.stepsSession ??= openSteps(buildStepsGraph(this.train.graph), this.options);
-    const { session, graph } = await this.stepsSession;
+    const { session, graph } = await this.prepareSteps();
     const feeds: Record<string, ort.Tensor> = {
       [INPUT_XS]: new ort.Tensor('float32', xs, [k, batch, ...this.network.inputShape]),
       [INPUT_YS]: new ort.Tensor('int32', ys, [k, batch]),
@@ -190,6 +189,13 @@ export class Trainer {
     for (const [name, t] of start) this.state.set(name, t);
     this.stepCount = startCount;
     return this.stepByStep(xs, ys, batch, lr);
+  }
+
+  /** Open the session of `steps()` now (else its first chunk does): set-up work, outside a timed epoch. */
+  prepareSteps(): Promise<{ session: Session; graph: StepsGraph }> {
+    if (!this.train) throw new XbarcRuntimeError('engine/no-train', `experiment has no train section: it can only be evaluated`);
+    this.stepsSession ??= openSteps(buildStepsGraph(this.train.graph), this.options);
+    return this.stepsSession;
   }
 
   /** Whether `steps()` runs its batches as one chunk: a train graph without side inputs (fed per run) and no step hook (called per step). */
@@ -318,6 +324,7 @@ export class Trainer {
     if (this.gradsSession) await (await this.gradsSession).session.release();
     if (this.logitsSession) await (await this.logitsSession).session.release();
     for (const opened of this.custom.values()) await (await opened).session.release();
+    if (this.stepsSession) await (await this.stepsSession).session.release();
   }
 
   /** Feeds of one run; side inputs come from `sideFeeds`, except those the caller `provided`. */
