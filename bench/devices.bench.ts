@@ -168,14 +168,23 @@ export async function benchOnlineUpdate(samples = 400, rawPixels = true, rows = 
  * NeuroSim TaOx device: ms per sample of training (no evaluation), with digital forward/backward
  * (train.nonideal = [update]) and with the crossbar model's forward/backward too.
  */
-export async function benchOnlineEpochs(samples: number): Promise<{ updateOnly: number; crossbar: number; samples: number }> {
-  const msPerSample = async (nonideal: NonidealStage[]): Promise<number> => {
+export async function benchOnlineEpochs(samples: number): Promise<{ updateOnly: OnlineEpoch; crossbar: OnlineEpoch; samples: number }> {
+  const msPerSample = async (nonideal: NonidealStage[]): Promise<OnlineEpoch> => {
     const exp = onCrossbar(mlp([300]), nonideal, TAOX, 1, { levels: 128, momentum: 0, mean: 0, std: 1 });
     exp.data.source = { kind: 'mnist', train: samples, test: 10 };
-    const out = await runExperiment(exp, await loadDataset(exp.data, exp.seed), { trainer: { threads: THREADS } });
-    return 1000 / out.stepsPerSecond;
+    const data = await loadDataset(exp.data, exp.seed);
+    const c0 = process.cpuUsage();
+    const out = await runExperiment(exp, data, { trainer: { threads: THREADS } });
+    const c = process.cpuUsage(c0);
+    return { ms: 1000 / out.stepsPerSecond, cpuMs: (c.user + c.system) / 1000 / samples };
   };
   return { updateOnly: await msPerSample(['update']), crossbar: await msPerSample(['forward', 'backward', 'update']), samples };
+}
+
+/** ms per sample of a training epoch (wall), and CPU ms per sample of the whole run (all threads; set-up and a 10-sample evaluation included). */
+interface OnlineEpoch {
+  ms: number;
+  cpuMs: number;
 }
 
 export const section: Section = {
@@ -218,15 +227,21 @@ export const section: Section = {
       },
       {
         name: 'MLP 784-300-10 NeuroSim pulses (TaOx), batch 1: digital forward/backward + device update, whole 8,000-sample epoch (extrapolated)',
-        value: (epochs.updateOnly * 8000) / 1000,
+        value: (epochs.updateOnly.ms * 8000) / 1000,
         unit: 's',
-        note: `runExperiment, train.nonideal = [update], ${epochs.samples} samples measured: ${(epochs.updateOnly * 1000).toFixed(0)} µs per sample; goal ≤ 3 s`,
+        note: `runExperiment, train.nonideal = [update], ${epochs.samples} samples measured: ${(epochs.updateOnly.ms * 1000).toFixed(0)} µs per sample; goal ≤ 3 s`,
+      },
+      {
+        name: 'same, CPU time of the whole epoch (extrapolated)',
+        value: (epochs.updateOnly.cpuMs * 8000) / 1000,
+        unit: 's',
+        note: `all threads, ${(epochs.updateOnly.cpuMs * 1000).toFixed(0)} µs per sample`,
       },
       {
         name: 'same, forward and backward on the crossbar model too (fast fidelity), whole epoch (extrapolated)',
-        value: (epochs.crossbar * 8000) / 1000,
+        value: (epochs.crossbar.ms * 8000) / 1000,
         unit: 's',
-        note: `train.nonideal = [forward, backward, update]: ${(epochs.crossbar * 1000).toFixed(0)} µs per sample`,
+        note: `train.nonideal = [forward, backward, update]: ${(epochs.crossbar.ms * 1000).toFixed(0)} µs per sample, CPU ${(epochs.crossbar.cpuMs * 1000).toFixed(0)} µs`,
       },
       {
         name: 'MLP 784-300-10 NeuroSim pulses (TaOx), batch 1: update per sample, mean/std-normalized pixels (median)',
