@@ -25,6 +25,7 @@ const SECTION_MODULES = [
   './surrogate.bench.js',
   './devices.bench.js',
   './contention.bench.js',
+  './online.bench.js',
 ];
 
 interface ReportRow extends Row {

@@ -84,7 +84,15 @@ export interface GraphSpec {
   update?: Optimizer;
   /** Learning-rate factor per layer name (train.lr_scale); absent layers take 1. */
   lrScale?: Record<string, number>;
-  outputs: { loss?: boolean; correct?: boolean; logits?: boolean; paramGrads?: boolean; inputGrad?: boolean };
+  outputs: {
+    loss?: boolean;
+    correct?: boolean;
+    logits?: boolean;
+    paramGrads?: boolean;
+    inputGrad?: boolean;
+    /** These layers' inputs, flattened to [B, features] (`layerInputName`): what a device updater needs to skip the zero rows of a dense layer's ΔW. */
+    layerInputs?: string[];
+  };
   /** Graph inputs turned into initializers with these values (export; constant masks). */
   freeze?: Record<string, { data: Float32Array; dims: number[] }>;
 }
@@ -122,6 +130,8 @@ export const headLogitsName = (layer: string): string => `logits:${layer}`;
 export const termName = (term: string): string => `term:${term}`;
 export const nextName = (state: string): string => `next:${state}`;
 export const gradName = (param: string): string => `grad:${param}`;
+/** A layer's input as a graph output (`GraphSpec.outputs.layerInputs`). */
+export const layerInputName = (layer: string): string => `input:${layer}`;
 
 /** Every parameter and buffer of the network, in layer order. */
 export function declareState(net: PlanNetwork): NetworkState {
@@ -383,6 +393,7 @@ export function buildGraph(net: PlanNetwork, spec: GraphSpec, select: MvmSelecto
     if (!grads.input) throw new XbarcRuntimeError('engine/no-gradient', `the input of network "${net.name}" does not influence the loss`);
     g.output(OUT_INPUT_GRAD, grads.input, 'float', ['N', ...net.inputShape]);
   }
+  for (const name of spec.outputs.layerInputs ?? []) emitLayerInput(g, net, em, name);
   if (spec.outputs.loss && loss) g.output(spec.reduction === 'sum' ? OUT_LOSS_SUM : OUT_LOSS, loss, 'float', []);
   if (spec.outputs.correct && correct) g.output(OUT_CORRECT, correct, 'float', []);
   if (spec.outputs.logits && spec.heads.length <= 1) g.output(OUT_LOGITS, em.acts.get(spec.heads[0]?.layer ?? lastLayer)!, 'float', ['N', net.classes]);
@@ -393,6 +404,15 @@ export function buildGraph(net: PlanNetwork, spec: GraphSpec, select: MvmSelecto
     stateInputs.filter((n) => !spec.freeze?.[n]),
     next,
   );
+}
+
+/** A layer's (first) input as the output `input:<layer>`, flattened to [B, features]. */
+function emitLayerInput(g: GraphBuilder, net: PlanNetwork, em: Emitted, name: string): void {
+  const layer = net.layers.find((l) => l.name === name);
+  if (!layer) throw new XbarcRuntimeError('engine/bad-spec', `no layer "${name}" in network "${net.name}" to output the input of`);
+  const x = em.acts.get(layer.inputs[0]!)!;
+  const features = layer.inputShape.reduce((a, b) => a * b, 1);
+  g.output(layerInputName(name), layer.inputShape.length > 1 ? g.op('Flatten', [x], { axis: 1 }) : x, 'float', ['N', features]);
 }
 
 /** The optimizer update of every parameter and the batchnorm running statistics, as `next:*` outputs. */

@@ -11,7 +11,7 @@ import { calibrationBatch, CrossbarRuntime, type LayerStats } from '../crossbar/
 import { DeviceUpdater, type DeviceUpdaterOptions, type LayerDevices } from '../devices/training.js';
 import { resolveEngine, type EngineSettings } from './session.js';
 import { spreadOf, type Spread } from './spread.js';
-import { Trainer, type TrainerOptions } from './trainer.js';
+import { Trainer, type StepsResult, type TrainerOptions } from './trainer.js';
 
 export interface Progress {
   phase: 'train' | 'eval';
@@ -99,7 +99,10 @@ export async function runExperiment(exp: PlanExperiment, data: Dataset, opts: Ru
   const trainerOpts = xb
     ? { ...opts.trainer, ...engine, mvm: xb.trainSelector, evalMvm: xb.evalSelector, sideFeeds: xb.sideFeeds }
     : { ...opts.trainer, ...engine };
-  const trainer = await Trainer.create(exp, trainerOpts);
+  // Dense layers trained through device update models get their inputs from every step: at plain
+  // SGD a zero input row leaves its row of ΔW at exactly 0, and the updater skips it.
+  const layerInputs = xb ? rankOneLayers(exp) : [];
+  const trainer = await Trainer.create(exp, layerInputs.length > 0 ? { ...trainerOpts, layerInputs } : trainerOpts);
   xb?.setWeightSource((layer) => trainer.peekState(`${layer}/weight`));
   // Device update models (train.nonideal ∋ update): program the initial weights onto the devices,
   // train on their read-back, and write every step's ΔW through the update model.
@@ -119,7 +122,7 @@ export async function runExperiment(exp: PlanExperiment, data: Dataset, opts: Ru
     : null;
   if (updater) {
     trainer.setState(updater.readBack());
-    trainer.setStepHook((before, after) => updater.update(before, after));
+    trainer.setStepHook((before, after, step) => updater.update(before, after, step.layerInputs));
   }
   const clock = { started, lastYield: started };
   const cal = xb ? calibrationBatch(data) : null;
@@ -134,6 +137,7 @@ export async function runExperiment(exp: PlanExperiment, data: Dataset, opts: Ru
     await checkpoint(opts.signal, clock);
     const epochs: EpochResult[] = [];
     let trainMs = 0;
+    if (exp.train && stepsPerRun(trainer, exp.train.batch) > 1) await trainer.prepareSteps();
     if (exp.train) {
       for (let epoch = 1; epoch <= exp.train.epochs; epoch++) {
         const t0 = performance.now();
@@ -238,23 +242,32 @@ async function trainEpoch(
   const split = data.train;
   const order = exp.data.shuffle ? epochOrder(split.count, exp.seed, epoch) : Int32Array.from({ length: split.count }, (_, i) => i);
   const batches = Math.ceil(split.count / train.batch);
+  const full = Math.floor(split.count / train.batch);
   const lr = learningRate(train, epoch);
-  const buffers = { x: new Float32Array(train.batch * sampleSize(split)), y: new Int32Array(train.batch) };
+  // Full batches go K at a time through one run where the trainer can (Trainer.steps), the short
+  // last batch on its own; progress and the abort check come once per run.
+  const perRun = stepsPerRun(trainer, train.batch);
+  const buffers = { x: new Float32Array(perRun * train.batch * sampleSize(split)), y: new Int32Array(perRun * train.batch) };
   let lossSum = 0;
   let correct = 0;
   let seen = 0;
-  for (let b = 0; b < batches; b++) {
+  for (let b = 0; b < batches;) {
     await checkpoint(opts.signal, clock);
-    const batch = gatherBatch(split, order, b * train.batch, train.batch, buffers);
-    const r = await stepWithContext(trainer, batch, lr, epoch, b + 1);
-    lossSum += r.loss * batch.count;
-    correct += r.correct;
-    seen += batch.count;
+    const k = b < full ? Math.min(perRun, full - b) : 1;
+    const chunk = gatherBatch(split, order, b * train.batch, k * train.batch, buffers);
+    const size = k === 1 ? chunk.count : train.batch;
+    const r = await stepsWithContext(trainer, chunk, size, lr, epoch, b);
+    for (let i = 0; i < k; i++) {
+      lossSum += r.losses[i]! * size;
+      correct += r.corrects[i]!;
+      seen += size;
+    }
+    b += k;
     opts.onProgress?.({
       phase: 'train',
       epoch,
       epochs: train.epochs,
-      batch: b + 1,
+      batch: b,
       batches,
       loss: lossSum / seen,
       accuracy: correct / seen,
@@ -264,13 +277,34 @@ async function trainEpoch(
   return { trainLoss: lossSum / Math.max(1, seen), trainAccuracy: correct / Math.max(1, seen) };
 }
 
-/** A divergence error gains the epoch and batch it happened in. */
-async function stepWithContext(trainer: Trainer, batch: Split, lr: number, epoch: number, batchNo: number): Promise<{ loss: number; correct: number }> {
+/**
+ * Samples per run of the training loop at small batches: 64 batch-1 steps in one run cost about
+ * 0.6× as many as 64 runs (docs/running.md, "Online learning (batch 1)"); progress stays frequent.
+ */
+const CHUNK_SAMPLES = 64;
+
+const stepsPerRun = (trainer: Trainer, batch: number): number => (trainer.chunked() ? Math.max(1, Math.floor(CHUNK_SAMPLES / batch)) : 1);
+
+/**
+ * The dense layers whose ΔW rows the device updater can skip from the step's layer input: layers
+ * with an update model (crossbar-mapped; the updater ignores the others) under plain SGD — with
+ * momentum or weight decay, a zero input row still moves.
+ */
+function rankOneLayers(exp: PlanExperiment): string[] {
+  const t = exp.train;
+  if (!t || !t.nonideal.includes('update') || t.optimizer.kind !== 'sgd' || t.optimizer.momentum !== 0 || t.optimizer.weightDecay !== 0) return [];
+  return exp.network.layers.filter((l) => l.op.kind === 'dense' && l.mapping?.target === 'crossbar').map((l) => l.name);
+}
+
+/** A divergence error gains the epoch and batch it happened in (`first`: 0-based batch of the chunk's first step). */
+async function stepsWithContext(trainer: Trainer, chunk: Split, batch: number, lr: number, epoch: number, first: number): Promise<StepsResult> {
+  const before = trainer.stepCount;
   try {
-    return await trainer.step(batch.x, batch.y, lr);
+    return await trainer.steps(chunk.x, chunk.y, batch, lr);
   } catch (err) {
     if (err instanceof XbarcError && err.code === 'engine/non-finite') {
-      throw new XbarcRuntimeError(err.code, `${err.message} (epoch ${epoch}, batch ${batchNo}, lr ${lr})`);
+      // The failing step was counted: the trainer's count is now its 1-based number.
+      throw new XbarcRuntimeError(err.code, `${err.message} (epoch ${epoch}, batch ${first + trainer.stepCount - before}, lr ${lr})`);
     }
     throw err;
   }
