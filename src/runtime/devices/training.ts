@@ -13,7 +13,9 @@
  *    nearest level of the update grid; both devices start mid-range, so each has headroom in both
  *    directions.
  *  - update: ΔG = ΔW·s is split symmetrically, ΔG⁺ = +ΔG/2 and ΔG⁻ = −ΔG/2, and each half goes
- *    through `applyUpdate` (ideal, txsim, nonlinear, aihwkit pulsed models), with the pair's
+ *    through `applyUpdate` (ideal, txsim, nonlinear, aihwkit pulsed models) with the step's learning
+ *    rate (txsim's write noise acts on the pre-learning-rate gradient ΔG/LR: MODELS.md §3; ΔW/LR is
+ *    the optimizer's direction, momentum and weight decay included), with the pair's
  *    persistent per-device state (`createDeviceState`, stream "update/<layer>/devices") and the
  *    random draws of stream "update/<layer>".
  *  - read-back: W = (G⁺ − G⁻)/s.
@@ -284,9 +286,9 @@ export class DeviceUpdater {
   /**
    * Write one step's proposed changes: `before` are the weights the step was fed (the read-back of
    * the previous update), `after` the optimizer's new weights, overwritten in place with the
-   * read-back of the devices.
+   * read-back of the devices. `lr` is the learning rate of the step (ΔW = −LR·direction).
    */
-  update(before: ReadonlyMap<string, Float32Array>, after: Map<string, Float32Array>): void {
+  update(before: ReadonlyMap<string, Float32Array>, after: Map<string, Float32Array>, lr: number): void {
     const t0 = performance.now();
     for (let i = 0; i < this.layers.length; i++) {
       const d = this.layers[i]!;
@@ -298,8 +300,8 @@ export class DeviceUpdater {
       if (w0.length !== n || w1.length !== n) throw new RangeError(`DeviceUpdater: ${d.param} has ${n} weights, the step ${w0.length} → ${w1.length}`);
       const count = changedPairs(w0, w1, work, d.scale);
       // ΔG⁺ = +ΔW·s/2 on every G⁺, then ΔG⁻ = −ΔW·s/2 on every G⁻ (the order of the random draws).
-      applyUpdateList(d.g, d.g, 0, work.list, 1, d.model, d.range, d.rng, d.state);
-      applyUpdateList(d.g, d.g, n, work.list, -1, d.model, d.range, d.rng, d.state);
+      applyUpdateList(d.g, d.g, 0, work.list, 1, d.model, d.range, d.rng, d.state, 'nearest', lr);
+      applyUpdateList(d.g, d.g, n, work.list, -1, d.model, d.range, d.rng, d.state, 'nearest', lr);
       readListed(d.g, n, d.scale, work.list.idx, count, w1, read);
       d.updates++;
     }
