@@ -507,7 +507,9 @@ function txsimUpdate(
   const u = (scratch.draws2 = grownF64(scratch.draws2, stochastic ? draws : 0));
   if (noisy && draws > 0) writeNoiseNormals(rng, z, draws);
   if (stochastic) drawUniforms(rng, u, draws);
-  if (!stochastic && (range.levels ?? 0) >= 2) txsimNearestLoop(src, dst, base, list, sign, v, lrNl, noise, range, z);
+  // (the fast loop sees float64 conductances only, as training has them: one element kind per array keeps its accesses monomorphic)
+  if (!stochastic && (range.levels ?? 0) >= 2 && src instanceof Float64Array && dst instanceof Float64Array)
+    txsimNearestLoop(src, dst, base, list, sign, v, lrNl, noise, range, z);
   else txsimLoop(src, dst, base, list, sign, v, lrNl, noise, range, z, u, stochastic);
 }
 
@@ -519,10 +521,21 @@ function writeNoiseNormals(rng: Rng, z: Float32Array, count: number): void {
   if (!fillNormalsWasm(out, 0, k0, k1, 0, 1)) fillNormalsJs(out, 0, k0, k1, 0, 1);
 }
 
-/** The usual case (level grid, nearest rounding), without the branches of the general loop. */
+/**
+ * The usual case (level grid, nearest rounding), without the branches of the general loop, and
+ * with two cheaper evaluations of the same functions (the hot path of a TxSim step: every device):
+ *  - e^x − 1 for |x| ≤ 2^−10 (every ordinary update: x = v·ΔG/R) by its Taylor polynomial to
+ *    x⁶/720 (truncation < 2e−22 relative, below half an ulp; the evaluation's rounding can differ
+ *    from Math.expm1 in the last bit), Math.expm1 beyond;
+ *  - Math.round(x) of x ≥ 0 as ⌊x + ½⌋ with the one correction the rounded sum needs (x + ½ rounds
+ *    up to the next integer only when x is within an ulp below a half-integer), exactly Math.round.
+ * A last-bit difference of Δ′ changes the snapped conductance only when G' + Δ′ + noise lies within
+ * that bit of the midpoint between two levels (probability ~1e−16 per device): the kernels' test
+ * compares these numbers with the reference's (Math.expm1) bit for bit.
+ */
 function txsimNearestLoop(
-  src: Conductances,
-  dst: Conductances,
+  src: Float64Array,
+  dst: Float64Array,
   base: number,
   list: UpdateList,
   sign: number,
@@ -544,6 +557,8 @@ function txsimNearestLoop(
   const downC = gMax - w0;
   const nv = -v;
   const noisy = noise > 0;
+  // (d/1/R = d/R exactly: one division fewer in the usual case)
+  const byStep = lrNl === 1;
   let j = 0;
   for (let i = 0; i < count; i++) {
     const k = base + idx[i]!;
@@ -553,12 +568,19 @@ function txsimNearestLoop(
     // (the direction selects constants, not code: its sign is a coin flip to the branch predictor)
     const up = d > 0;
     const c0 = up ? upC : downC;
-    // nonlinearity = gradient: LR·Δ'(G, ΔG/LR) (lrNl = LR), else Δ'(G, ΔG) (lrNl = 1, where both divisions and the product are exact)
-    let next = gk + (asym ? lrNl * ((c0 - gk) * -Math.expm1((up ? nv : v) * (d / lrNl / span))) : d);
+    let next = gk + d;
+    if (asym) {
+      // nonlinearity = gradient: LR·Δ'(G, ΔG/LR) (lrNl = LR), else Δ'(G, ΔG) (lrNl = 1, where both divisions and the product are exact)
+      const x = (up ? nv : v) * (byStep ? d / span : d / lrNl / span);
+      const em1 = x <= 0.0009765625 && x >= -0.0009765625 ? x * (1 + x * (0.5 + x * (1 / 6 + x * (1 / 24 + x * (1 / 120 + x * (1 / 720)))))) : Math.expm1(x);
+      next = gk + lrNl * ((c0 - gk) * -em1);
+    }
     if (noisy) next += noise * Math.sqrt(Math.abs(d)) * z[j]!;
     j++;
     const x = (Math.min(gMax, Math.max(gMin, next)) - gMin) / step;
-    const q = Math.min(top, Math.max(0, Math.round(x)));
+    let q = Math.floor(x + 0.5);
+    if (q - 0.5 > x) q--;
+    if (q > top) q = top;
     dst[k] = q === top ? gMax : gMin + q * step;
   }
 }
