@@ -521,6 +521,9 @@ function writeNoiseNormals(rng: Rng, z: Float32Array, count: number): void {
   if (!fillNormalsWasm(out, 0, k0, k1, 0, 1)) fillNormalsJs(out, 0, k0, k1, 0, 1);
 }
 
+/** txsimNearestLoop's per-direction constants: [ASYM constant down, up, exponent factor down (v), up (−v)]. */
+const TXSIM_CONSTANTS = new Float64Array(4);
+
 /**
  * The usual case (level grid, nearest rounding), without the branches of the general loop, and
  * with two cheaper evaluations of the same functions (the hot path of a TxSim step: every device):
@@ -559,19 +562,24 @@ function txsimNearestLoop(
   const noisy = noise > 0;
   // (d/1/R = d/R exactly: one division fewer in the usual case)
   const byStep = lrNl === 1;
+  // The direction's constants by index (+up), not by a branch: the sign of an update is a coin flip to the branch predictor.
+  const cOf = TXSIM_CONSTANTS;
+  cOf[0] = downC;
+  cOf[1] = upC;
+  cOf[2] = v;
+  cOf[3] = nv;
   let j = 0;
   for (let i = 0; i < count; i++) {
     const k = base + idx[i]!;
     const d = sign * req[i]!;
     if (d === 0) continue;
     const gk = Math.min(gMax, Math.max(gMin, src[k]!));
-    // (the direction selects constants, not code: its sign is a coin flip to the branch predictor)
-    const up = d > 0;
-    const c0 = up ? upC : downC;
+    const up = +(d > 0);
+    const c0 = cOf[up]!;
     let next = gk + d;
     if (asym) {
       // nonlinearity = gradient: LR·Δ'(G, ΔG/LR) (lrNl = LR), else Δ'(G, ΔG) (lrNl = 1, where both divisions and the product are exact)
-      const x = (up ? nv : v) * (byStep ? d / span : d / lrNl / span);
+      const x = cOf[2 + up]! * (byStep ? d / span : d / lrNl / span);
       const em1 = x <= 0.0009765625 && x >= -0.0009765625 ? x * (1 + x * (0.5 + x * (1 / 6 + x * (1 / 24 + x * (1 / 120 + x * (1 / 720)))))) : Math.expm1(x);
       next = gk + lrNl * ((c0 - gk) * -em1);
     }
