@@ -323,6 +323,12 @@ export const constructors: Constructor[] = [
         default: v('step'),
         doc: 'What the ASYM nonlinearity acts on: the LR-scaled step (v over the range, CrossSim) or the pre-learning-rate gradient, then scaled by LR (applied step LR·Δ′(G, ΔG/LR)).',
       },
+      {
+        name: 'pulses',
+        type: num(Dim.none, { min: 1 }),
+        default: v(1),
+        doc: 'Pulses over the range that v is counted per: the ASYM exponent over the whole range is v·pulses (Chen et al./NeuroSim: G(P) = G_min + B(1 − e^(−P/A)), A = 1/v pulses). 1: v over the range (CrossSim); 96: the 97-level Ag:a-Si device, which gives TxSim’s v trend (docs/reproductions.md (a)).',
+      },
     ],
   },
   {

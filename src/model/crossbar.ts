@@ -77,7 +77,8 @@ export type TxsimScope = 'gradient' | 'step';
  */
 export type UpdateModelSpec =
   | { kind: 'ideal' }
-  | { kind: 'txsim'; v: number; gamma: number; noise: TxsimScope; nonlinearity: TxsimScope }
+  /** txsim: the ASYM exponent over the whole range is v·pulses (Chen et al.'s A = 1/v pulses on a device of `pulses` pulses; 1: v over the range). */
+  | { kind: 'txsim'; v: number; gamma: number; noise: TxsimScope; nonlinearity: TxsimScope; pulses: number }
   | { kind: 'nonlinear'; ltp: number; ltd: number; c2c: number; d2d: number }
   | ({ kind: 'constant_step' } & AihwkitStepParams)
   | ({ kind: 'soft_bounds' } & AihwkitStepParams)

@@ -60,7 +60,7 @@ test('the strict schema rejects a crossbar with a field missing, a field too man
   const device = spec['device'] as Record<string, unknown>;
   assert.equal(validate({ ...spec, device: { ...device, update: { kind: 'txsim', v: 0.01 } } }), false, 'txsim needs gamma');
   assert.equal(
-    validate({ ...spec, device: { ...device, update: { kind: 'txsim', v: 0.01, gamma: 0, noise: 'gradient', nonlinearity: 'step', extra: 1 } } }),
+    validate({ ...spec, device: { ...device, update: { kind: 'txsim', v: 0.01, gamma: 0, noise: 'gradient', nonlinearity: 'step', pulses: 1, extra: 1 } } }),
     false,
     'no extra update arguments',
   );

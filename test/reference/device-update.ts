@@ -207,7 +207,9 @@ export function applyUpdate(
         }
         const gk = Math.min(gMax, Math.max(gMin, g[k]!));
         // nonlinearity = gradient: the ASYM change of the gradient ΔG/LR, scaled by LR.
-        let next = gk + (model.nonlinearity === 'gradient' ? lr * asymDelta(gk, d / lr, model.v, gMin, gMax) : asymDelta(gk, d, model.v, gMin, gMax));
+        // ASYM with exponent v·pulses over the range (Chen et al.'s A = 1/v pulses on `pulses` pulses)
+        const vRange = model.v * model.pulses;
+        let next = gk + (model.nonlinearity === 'gradient' ? lr * asymDelta(gk, d / lr, vRange, gMin, gMax) : asymDelta(gk, d, vRange, gMin, gMax));
         if (model.gamma > 0) {
           z ??= philoxNormals(rng, nonZero(dG));
           next += writeNoiseSigma(model.gamma, d, range, lr, model.noise) * z[j++]!;

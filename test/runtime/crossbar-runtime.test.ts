@@ -39,7 +39,7 @@ test('fast fidelity trains through crossbar forward and backward (D2D, read nois
   const exp = experiment(
     'fast',
     ['forward', 'backward', 'update'],
-    crossbar({}, { d2dSigma: 0.03, readNoise: 0.02, update: { kind: 'txsim', v: 0.01, gamma: 0.05, noise: 'gradient', nonlinearity: 'step' } }),
+    crossbar({}, { d2dSigma: 0.03, readNoise: 0.02, update: { kind: 'txsim', v: 0.01, gamma: 0.05, noise: 'gradient', nonlinearity: 'step', pulses: 1 } }),
   );
   const d = await data(exp);
   const a = await runExperiment(exp, d, { trainer: { threads: 1 } });

@@ -64,7 +64,7 @@ test('txsim asymmetric nonlinearity: the realized ΔW follows the ASYM gain, lar
   const digital = await run(experiment([], crossbar()));
   // The trained fc1 weights of a digital run, programmed on a continuum (no rounding).
   const w = digital.weights!['fc1/weight']!;
-  const exp = experiment(['update'], crossbar({}, { levels: 0, update: { kind: 'txsim', v, gamma: 0, noise: 'gradient', nonlinearity: 'step' } }));
+  const exp = experiment(['update'], crossbar({}, { levels: 0, update: { kind: 'txsim', v, gamma: 0, noise: 'gradient', nonlinearity: 'step', pulses: 1 } }));
   const u = DeviceUpdater.create(exp, { 'fc1/weight': w }, new Map([['fc1', 'fc1/weight']]))!;
   const d = u.layers[0]!;
   const R = d.range.gMax - d.range.gMin;
@@ -96,13 +96,13 @@ test('txsim asymmetric nonlinearity: the realized ΔW follows the ASYM gain, lar
   const init = experiment([], crossbar());
   init.train!.optimizer = sgd(0, 0);
   const w0 = (await run(init)).weights!;
-  const asym = await run(experiment(['update'], crossbar({}, { update: { kind: 'txsim', v, gamma: 0, noise: 'gradient', nonlinearity: 'step' } })));
+  const asym = await run(experiment(['update'], crossbar({}, { update: { kind: 'txsim', v, gamma: 0, noise: 'gradient', nonlinearity: 'step', pulses: 1 } })));
   for (const p of ['conv1/weight', 'fc1/weight']) {
     const moveDigital = dist(digital.weights![p]!, w0[p]!);
     const moveAsym = dist(asym.weights![p]!, w0[p]!);
     assert.ok(moveAsym > 1.1 * moveDigital, `${p}: moved ${moveAsym} vs digital ${moveDigital}`);
   }
-  for (const l of asym.layers!) assert.match(l.update, /^device: txsim\(v=5, gamma=0, noise=gradient, nonlinearity=step\)/);
+  for (const l of asym.layers!) assert.match(l.update, /^device: txsim\(v=5, gamma=0, noise=gradient, nonlinearity=step, pulses=1\)/);
 });
 
 test('conductances stay within [G_min, G_max] and on the level grid on trained layers; saturation at headroom 1', async () => {
@@ -110,7 +110,7 @@ test('conductances stay within [G_min, G_max] and on the level grid on trained l
   // One cell per weight (weight_bits = cell_bits = 4): the device's 16 levels are the update grid.
   const exp = experiment(
     ['forward', 'backward', 'update'],
-    crossbar({ weightBits: 4, cellBits: 4 }, { levels, update: { kind: 'txsim', v: 0.5, gamma: 0.5, noise: 'step', nonlinearity: 'step' } }),
+    crossbar({ weightBits: 4, cellBits: 4 }, { levels, update: { kind: 'txsim', v: 0.5, gamma: 0.5, noise: 'step', nonlinearity: 'step', pulses: 1 } }),
   );
   const r = await run(exp);
   assert.equal(r.devices!.length, 2);
@@ -132,7 +132,7 @@ test('conductances stay within [G_min, G_max] and on the level grid on trained l
     for (let k = 0; k < n; k += 17) assert.ok(Math.abs(w[k]! - (d.g[k]! - d.g[n + k]!) / d.scale) < 1e-6 * (1 + Math.abs(w[k]!)));
     assert.ok(maxAbs(w) <= ((d.range.gMax - d.range.gMin) / d.scale) * (1 + 1e-6));
   }
-  assert.match(r.layers![0]!.update, /device: txsim\(v=0.5, gamma=0.5, noise=step, nonlinearity=step\) on differential pairs, 16 levels/);
+  assert.match(r.layers![0]!.update, /device: txsim\(v=0.5, gamma=0.5, noise=step, nonlinearity=step, pulses=1\) on differential pairs, 16 levels/);
 });
 
 test('NeuroSim nonlinear pulses and write noise are deterministic by seed', async () => {

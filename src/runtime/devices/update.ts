@@ -4,8 +4,9 @@
  * run is reproducible bit for bit.
  *
  *  - `ideal`:         G ← G + ΔG.
- *  - `txsim(v, γ, noise)`: the CrossSim ASYM asymmetric nonlinearity with factor v on the range
- *                     [G_min, G_max], then TxSim write noise N(0, σ²). TxSim (MODELS.md §3) draws the
+ *  - `txsim(v, γ, noise, nonlinearity, pulses)`: the CrossSim ASYM asymmetric nonlinearity with
+ *                     exponent v·pulses over the range [G_min, G_max] (Chen et al.'s exponential pulse
+ *                     curve with A = 1/v pulses on a device of `pulses` pulses, in the continuum limit), then TxSim write noise N(0, σ²). TxSim (MODELS.md §3) draws the
  *                     noise on the conductance gradient before the learning rate, ΔG_grad = ΔG/LR
  *                     (ΔG the requested step, LR the step's learning rate: UpdateOptions.lr), and writes
  *                     LR·ΔG_nonideal: σ = LR·γ·sqrt((G_max − G_min)·|ΔG/LR|) (noise = gradient). With
@@ -286,7 +287,9 @@ type PulsedModel = Exclude<UpdateModel, { kind: 'ideal' } | { kind: 'txsim' } | 
 /** The model's own parameter checks (before any device changes). */
 function checkModel(model: UpdateModel, range: ConductanceRange): void {
   if (model.kind === 'nonlinear') pMaxOf(range);
-  else if (model.kind !== 'ideal' && model.kind !== 'txsim') {
+  else if (model.kind === 'txsim') {
+    if (!(model.pulses >= 1 && Number.isFinite(model.pulses))) throw new RangeError(`txsim: pulses must be a finite number ≥ 1, got ${model.pulses}`);
+  } else if (model.kind !== 'ideal') {
     if (!(model.dw_min > 0) || !(model.w_max > model.w_min)) throw new RangeError(`${model.kind}: needs dw_min > 0 and w_min < w_max`);
   }
 }
@@ -390,7 +393,8 @@ export function applyUpdateList(
         base,
         list,
         sign,
-        model.v,
+        // the exponent over the whole range: v per pulse times the pulses (pulses = 1: v itself, exactly)
+        model.v * model.pulses,
         model.nonlinearity === 'gradient' ? lr : 1,
         noiseFactor(model.gamma, range.gMax - range.gMin, lr, model.noise),
         range,
@@ -968,7 +972,7 @@ function warmUp(): void {
   for (const v of [0, 0.5])
     for (const gamma of [0, 2])
       for (const noise of ['gradient', 'step'] as const)
-        for (const nonlinearity of ['gradient', 'step'] as const) models.push({ kind: 'txsim', v, gamma, noise, nonlinearity });
+        for (const nonlinearity of ['gradient', 'step'] as const) models.push({ kind: 'txsim', v, gamma, noise, nonlinearity, pulses: 1 });
   for (const c2c of [0, 0.03]) models.push({ kind: 'nonlinear', ltp: 2.4, ltd: -4.88, c2c, d2d: 0.1 }, { kind: 'nonlinear', ltp: 0, ltd: 0, c2c, d2d: 0 });
   for (const dw_min_std of [0, 0.3]) {
     models.push(
