@@ -430,6 +430,13 @@ function countNonZero(list: UpdateList, sign: number): number {
   return n;
 }
 
+/** Whether some entry's request sign·req[i] is not 0 (usually the first). */
+function hasNonZero(list: UpdateList, sign: number): boolean {
+  const { req, count } = list;
+  for (let i = 0; i < count; i++) if (sign * req[i]! !== 0) return true;
+  return false;
+}
+
 /** `ideal`, nearest level: G ← snap(G + ΔG). */
 function idealNearest(src: Conductances, dst: Conductances, base: number, list: UpdateList, sign: number, range: ConductanceRange): void {
   const { idx, req, count } = list;
@@ -506,7 +513,10 @@ function txsimUpdate(
   stochastic: boolean,
 ): void {
   const noisy = noise > 0;
-  const draws = noisy || stochastic ? countNonZero(list, sign) : 0;
+  // Element j of a Philox stream does not depend on how many are drawn: without stochastic
+  // rounding, one element per listed device (≥ the changed ones) spares counting them. The key is
+  // drawn only when some request is not 0, as the definition has it.
+  const draws = stochastic ? countNonZero(list, sign) : noisy && list.count > 0 && hasNonZero(list, sign) ? list.count : 0;
   const z = (scratch.normals = grownF32(scratch.normals, noisy ? draws : 0));
   const u = (scratch.draws2 = grownF64(scratch.draws2, stochastic ? draws : 0));
   if (noisy && draws > 0) writeNoiseNormals(rng, z, draws);
