@@ -36,7 +36,7 @@ const TXSIM_WIRES = { row: 1, col: 4.6, source: 0, sense: 0 };
 /** aihwkit's ConstantStep with the language's defaults. */
 export const CONSTANT_STEP: UpdateModelSpec = { kind: 'constant_step', dw_min: 0.001, up_down: 0, dw_min_dtod: 0.3, dw_min_std: 0.3, w_min: -0.6, w_max: 0.6 };
 /** TxSim's default update (std/devices AgSi_TxSim). */
-export const TXSIM: UpdateModelSpec = { kind: 'txsim', v: 0.01, gamma: 5 };
+export const TXSIM: UpdateModelSpec = { kind: 'txsim', v: 0.01, gamma: 5, noise: 'gradient', nonlinearity: 'step', pulses: 1 };
 /** TaOx/HfOx (std/devices): the NeuroSim pulse model. */
 export const TAOX: UpdateModelSpec = { kind: 'nonlinear', ltp: 0.04, ltd: -0.63, c2c: 0.037, d2d: 0 };
 
@@ -92,7 +92,7 @@ function hook(trainer: Trainer, updater: DeviceUpdater, times: number[], rows = 
   trainer.setState(updater.readBack());
   trainer.setStepHook((before, after, step) => {
     const t0 = performance.now();
-    updater.update(before, after, rows ? step.layerInputs : undefined);
+    updater.update(before, after, 0.01, rows ? step.layerInputs : undefined);
     times.push(performance.now() - t0);
   });
 }

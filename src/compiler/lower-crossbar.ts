@@ -47,7 +47,7 @@ function lowerParasitics(c: { name: string; args: FieldReader }): ParasiticsSpec
 function lowerUpdate(c: { name: string; args: FieldReader }): UpdateModelSpec {
   const ctor = findConstructor('update', c.name);
   if (!ctor) throw new Error(`internal error: unknown update model ${c.name}`);
-  const args = Object.fromEntries(ctor.params.map((p) => [p.name, c.args.num(p.name)]));
+  const args = Object.fromEntries(ctor.params.map((p) => [p.name, p.type.t === 'enum' ? c.args.enumOf(p.name, p.type.options) : c.args.num(p.name)]));
   return { kind: c.name, ...args } as UpdateModelSpec;
 }
 

@@ -327,10 +327,33 @@ export const constructors: Constructor[] = [
   {
     name: 'txsim',
     family: 'update',
-    doc: 'TxSim: asymmetric nonlinear update (CrossSim ASYM form, factor v) plus write noise γ.',
+    doc: 'TxSim: asymmetric nonlinear update (CrossSim ASYM form, factor v) plus write noise γ on the conductance gradient.',
     params: [
-      { name: 'v', type: pos(), default: v(0.01), doc: 'Asymmetric nonlinearity factor (≤ 0.1 harmless, 1 diverges).' },
-      { name: 'gamma', type: pos(), default: v(0), doc: 'Write-noise factor: σ = γ·sqrt((G_max − G_min)·|ΔG|).' },
+      { name: 'v', type: pos(), default: v(0.01), doc: 'Asymmetric nonlinearity factor (CrossSim ASYM exponent over the whole range).' },
+      {
+        name: 'gamma',
+        type: pos(),
+        default: v(0),
+        doc: 'Write-noise factor: ΔG_nonideal ~ N(ΔG, γ·sqrt((G_max − G_min)·|ΔG|)) on the gradient ΔG before the learning rate (noise = gradient).',
+      },
+      {
+        name: 'noise',
+        type: { t: 'enum', options: ['gradient', 'step'] },
+        default: v('gradient'),
+        doc: 'What γ scales: the pre-learning-rate gradient ΔG (TxSim: the applied step gets σ = LR·γ·sqrt(range·|ΔG|)) or the LR-scaled step itself (xbarc before 2026-12; ≈ 1/sqrt(LR) times stronger).',
+      },
+      {
+        name: 'nonlinearity',
+        type: { t: 'enum', options: ['gradient', 'step'] },
+        default: v('step'),
+        doc: 'What the ASYM nonlinearity acts on: the LR-scaled step (v over the range, CrossSim) or the pre-learning-rate gradient, then scaled by LR (applied step LR·Δ′(G, ΔG/LR)).',
+      },
+      {
+        name: 'pulses',
+        type: num(Dim.none, { min: 1 }),
+        default: v(1),
+        doc: 'Pulses over the range that v is counted per: the ASYM exponent over the whole range is v·pulses (Chen et al./NeuroSim: G(P) = G_min + B(1 − e^(−P/A)), A = 1/v pulses). 1: v over the range (CrossSim); 96: the 97-level Ag:a-Si device, which gives TxSim’s v trend (docs/reproductions.md (a)).',
+      },
     ],
   },
   {

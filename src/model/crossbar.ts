@@ -69,13 +69,22 @@ export interface AihwkitStepParams {
 }
 
 /**
+ * What a part of TxSim's update model acts on (MODELS.md §3): `gradient`, the conductance gradient
+ * before the learning rate, ΔG/LR (TxSim writes G ← G + LR·ΔG_nonideal: the write noise of the
+ * applied step is then LR·γ·sqrt(range·|ΔG/LR|)), or `step`, the LR-scaled step ΔG itself
+ * (σ = γ·sqrt(range·|ΔG|), xbarc's write noise before the correction).
+ */
+export type TxsimScope = 'gradient' | 'step';
+
+/**
  * A device's training-time update model (MODELS.md §3), with the language's argument names. The
  * kinds and arguments are the parameter table's `update` constructors; `pow_step` is reachable
  * from the library only.
  */
 export type UpdateModelSpec =
   | { kind: 'ideal' }
-  | { kind: 'txsim'; v: number; gamma: number }
+  /** txsim: the ASYM exponent over the whole range is v·pulses (Chen et al.'s A = 1/v pulses on a device of `pulses` pulses; 1: v over the range). */
+  | { kind: 'txsim'; v: number; gamma: number; noise: TxsimScope; nonlinearity: TxsimScope; pulses: number }
   | { kind: 'nonlinear'; ltp: number; ltd: number; c2c: number; d2d: number }
   | ({ kind: 'constant_step' } & AihwkitStepParams)
   | ({ kind: 'soft_bounds' } & AihwkitStepParams)

@@ -60,7 +60,11 @@ test('the strict schema rejects a crossbar with a field missing, a field too man
   assert.equal(validate({ ...spec, settings: {} }), false, 'no free-form fields');
   const device = spec['device'] as Record<string, unknown>;
   assert.equal(validate({ ...spec, device: { ...device, update: { kind: 'txsim', v: 0.01 } } }), false, 'txsim needs gamma');
-  assert.equal(validate({ ...spec, device: { ...device, update: { kind: 'txsim', v: 0.01, gamma: 0, extra: 1 } } }), false, 'no extra update arguments');
+  assert.equal(
+    validate({ ...spec, device: { ...device, update: { kind: 'txsim', v: 0.01, gamma: 0, noise: 'gradient', nonlinearity: 'step', pulses: 1, extra: 1 } } }),
+    false,
+    'no extra update arguments',
+  );
 });
 
 test("the schema's update models are the parameter table's constructors, argument for argument", () => {

@@ -3,11 +3,18 @@
  * typed-array kernels (src/runtime/devices/update.ts, training.ts at 05061ce): one loop over every
  * device with per-element helper calls, every weight read back each step. update-kernels.test.ts runs
  * both on the same seeds and asserts identical conductances (every bit), so the kernels keep the
- * numbers and the random-draw order of this code. It shares no code with src/ but the types and
- * the Rng.
+ * numbers and the random-draw order of this code. It shares no code with src/ but the types, the
+ * Rng and the JS Philox stream (src/runtime/philox.ts, itself checked against Random123's
+ * known-answer vectors; the kernels draw txsim's write noise with the WebAssembly copy).
+ *
+ * Changed since 05061ce, with the models: txsim's write noise acts on the pre-learning-rate
+ * gradient ΔG/LR (MODELS.md §3; noise = step keeps the old formula), its normals are element j
+ * of a Philox stream keyed per call by two uint32 of the Rng, and nonlinearity = gradient applies
+ * the ASYM change to ΔG/LR (then scaled by LR).
  */
 
 import type { UpdateModelSpec } from '../../src/model/crossbar.js';
+import { fillNormalsJs } from '../../src/runtime/philox.js';
 import type { Rng } from '../../src/runtime/rng.js';
 
 type UpdateModel = UpdateModelSpec;
@@ -27,6 +34,7 @@ export interface DeviceState {
 
 export interface UpdateOptions {
   rounding?: 'nearest' | 'stochastic';
+  lr?: number;
 }
 
 const A_NORM_ANCHORS: ReadonlyArray<readonly [number, number]> = [
@@ -87,8 +95,9 @@ function asymDelta(w: number, delta: number, v: number, wMin: number, wMax: numb
   return delta > 0 ? (w0 + wMin - w) * -Math.expm1(-v * d) : (wMax - w0 - w) * -Math.expm1(v * d);
 }
 
-function writeNoiseSigma(gamma: number, dG: number, range: ConductanceRange): number {
-  return gamma * Math.sqrt((range.gMax - range.gMin) * Math.abs(dG));
+/** σ of the applied change: γ·sqrt(LR·range)·sqrt(|ΔG|) = LR·γ·sqrt(range·|ΔG/LR|) (gradient), γ·sqrt(range)·sqrt(|ΔG|) (step). */
+function writeNoiseSigma(gamma: number, dG: number, range: ConductanceRange, lr: number, noise: 'gradient' | 'step'): number {
+  return gamma * Math.sqrt((noise === 'step' ? 1 : lr) * (range.gMax - range.gMin)) * Math.sqrt(Math.abs(dG));
 }
 
 function checkRange(r: ConductanceRange): void {
@@ -139,6 +148,20 @@ export function createDeviceState(model: UpdateModel, range: ConductanceRange, c
 
 type Conductances = Float64Array | Float32Array;
 
+function nonZero(dG: ArrayLike<number>): number {
+  let c = 0;
+  for (let k = 0; k < dG.length; k++) if (dG[k]! !== 0) c++;
+  return c;
+}
+
+function philoxNormals(rng: Rng, count: number): Float32Array {
+  const k0 = rng.nextUint32();
+  const k1 = rng.nextUint32();
+  const z = new Float32Array(count);
+  fillNormalsJs(z, 0, k0, k1, 0, 1);
+  return z;
+}
+
 function snap(g: number, r: ConductanceRange, rounding: 'nearest' | 'stochastic', rng: Rng): number {
   const clipped = Math.min(r.gMax, Math.max(r.gMin, g));
   if (!r.levels || r.levels < 2) return clipped;
@@ -171,6 +194,11 @@ export function applyUpdate(
       return out;
     }
     case 'txsim': {
+      const lr = opts.lr ?? 1;
+      if (!(lr > 0 && Number.isFinite(lr))) throw new RangeError(`the learning rate of an update must be a positive finite number, got ${lr}`);
+      // The write noise of the j-th changed device: element j of the stream keyed by the call's first two uint32.
+      let z: Float32Array | null = null;
+      let j = 0;
       for (let k = 0; k < n; k++) {
         const d = dG[k]!;
         if (d === 0) {
@@ -178,8 +206,14 @@ export function applyUpdate(
           continue;
         }
         const gk = Math.min(gMax, Math.max(gMin, g[k]!));
-        let next = gk + asymDelta(gk, d, model.v, gMin, gMax);
-        if (model.gamma > 0) next += writeNoiseSigma(model.gamma, d, range) * rng.normal();
+        // nonlinearity = gradient: the ASYM change of the gradient ΔG/LR, scaled by LR.
+        // ASYM with exponent v·pulses over the range (Chen et al.'s A = 1/v pulses on `pulses` pulses)
+        const vRange = model.v * model.pulses;
+        let next = gk + (model.nonlinearity === 'gradient' ? lr * asymDelta(gk, d / lr, vRange, gMin, gMax) : asymDelta(gk, d, vRange, gMin, gMax));
+        if (model.gamma > 0) {
+          z ??= philoxNormals(rng, nonZero(dG));
+          next += writeNoiseSigma(model.gamma, d, range, lr, model.noise) * z[j++]!;
+        }
         out[k] = snap(next, range, rounding, rng);
       }
       return out;
@@ -262,6 +296,12 @@ function stepShape(m: Exclude<UpdateModel, { kind: 'ideal' } | { kind: 'txsim' }
   }
 }
 
+function sliceState(st: DeviceState, from: number, n: number): DeviceState {
+  const out: DeviceState = {};
+  for (const key of ['aLtp', 'aLtd', 'scaleUp', 'scaleDown'] as const) if (st[key]) out[key] = st[key].subarray(from, from + n);
+  return out;
+}
+
 /** The old DeviceUpdater's pair state: [G⁺ (n), G⁻ (n)], its per-device state and stream. */
 export interface ReferencePair {
   model: UpdateModel;
@@ -286,7 +326,7 @@ export function referenceProgram(w0: Float32Array, range: ConductanceRange, scal
 }
 
 /** The old DeviceUpdater.update of one layer: ΔG = ΔW·s split over the pair, every device through applyUpdate, all weights read back into w1. */
-export function referencePairUpdate(d: ReferencePair, w0: Float32Array, w1: Float32Array): void {
+export function referencePairUpdate(d: ReferencePair, w0: Float32Array, w1: Float32Array, lr: number): void {
   const n = w1.length;
   const dG = new Float64Array(2 * n);
   for (let k = 0; k < n; k++) {
@@ -294,7 +334,14 @@ export function referencePairUpdate(d: ReferencePair, w0: Float32Array, w1: Floa
     dG[k] = half;
     dG[n + k] = -half;
   }
-  applyUpdate(d.g, dG, d.model, d.range, d.rng, d.state);
+  // The old DeviceUpdater's single call over [G⁺, G⁻]: the new one makes two (G⁺, then G⁻), each with its own write-noise stream key.
+  const half = (from: number): Float64Array => {
+    const part = d.g.subarray(from, from + n);
+    applyUpdate(part, dG.subarray(from, from + n), d.model, d.range, d.rng, sliceState(d.state, from, n), { lr }, part);
+    return part;
+  };
+  half(0);
+  half(n);
   for (let k = 0; k < n; k++) w1[k] = (d.g[k]! - d.g[n + k]!) / d.scale;
 }
 

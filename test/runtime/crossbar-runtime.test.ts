@@ -39,7 +39,7 @@ test('fast fidelity trains through crossbar forward and backward (D2D, read nois
   const exp = experiment(
     'fast',
     ['forward', 'backward', 'update'],
-    crossbar({}, { d2dSigma: 0.03, readNoise: 0.02, update: { kind: 'txsim', v: 0.01, gamma: 0.05 } }),
+    crossbar({}, { d2dSigma: 0.03, readNoise: 0.02, update: { kind: 'txsim', v: 0.01, gamma: 0.05, noise: 'gradient', nonlinearity: 'step', pulses: 1 } }),
   );
   const d = await data(exp);
   const a = await runExperiment(exp, d, { trainer: { threads: 1 } });
@@ -54,7 +54,7 @@ test('fast fidelity trains through crossbar forward and backward (D2D, read nois
   for (const l of a.layers!) {
     assert.ok(l.adcSaturation >= 0 && l.adcSaturation < 0.05, `${l.name} saturation ${l.adcSaturation}`);
     assert.ok(l.snrDb !== null && l.snrDb > 10 && l.snrDb < 60, `${l.name} SNR ${l.snrDb}`);
-    assert.match(l.update, /^device: txsim\(v=0.01, gamma=0.05\) on differential pairs/);
+    assert.match(l.update, /^device: txsim\(v=0.01, gamma=0.05, noise=gradient, nonlinearity=step, pulses=1\) on differential pairs/);
   }
   // Another seed samples other devices (and noise): a different run.
   const c = await runExperiment({ ...exp, seed: 4 }, d, { trainer: { threads: 1 } });

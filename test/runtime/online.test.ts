@@ -178,7 +178,7 @@ for (const batch of [1, 2]) {
       trainer.setState(updater.readBack());
       trainer.setStepHook((before, after, step) => {
         if (rows) assert.equal(step.layerInputs.get('fc1')!.length, batch * 784);
-        updater.update(before, after, rows ? step.layerInputs : undefined);
+        updater.update(before, after, 0.05, rows ? step.layerInputs : undefined);
       });
       return { trainer, updater };
     };
@@ -222,7 +222,7 @@ test('a fast-fidelity run with a device update model at batch 1 gives the bits o
     xb.setWeightSource((layer) => trainer.peekState(`${layer}/weight`));
     const updater = DeviceUpdater.create(exp, trainer.getWeights(), weightParams(trainer))!;
     trainer.setState(updater.readBack());
-    trainer.setStepHook((before, after) => updater.update(before, after));
+    trainer.setStepHook((before, after) => updater.update(before, after, exp.train!.optimizer.lr));
     const order = epochOrder(80, exp.seed, 1);
     for (let s = 0; s < 80; s++) {
       const batch = gatherBatch(d.train, order, s, 1);

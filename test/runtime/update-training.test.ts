@@ -64,7 +64,7 @@ test('txsim asymmetric nonlinearity: the realized ΔW follows the ASYM gain, lar
   const digital = await run(experiment([], crossbar()));
   // The trained fc1 weights of a digital run, programmed on a continuum (no rounding).
   const w = digital.weights!['fc1/weight']!;
-  const exp = experiment(['update'], crossbar({}, { levels: 0, update: { kind: 'txsim', v, gamma: 0 } }));
+  const exp = experiment(['update'], crossbar({}, { levels: 0, update: { kind: 'txsim', v, gamma: 0, noise: 'gradient', nonlinearity: 'step', pulses: 1 } }));
   const u = DeviceUpdater.create(exp, { 'fc1/weight': w }, new Map([['fc1', 'fc1/weight']]))!;
   const d = u.layers[0]!;
   const R = d.range.gMax - d.range.gMin;
@@ -72,7 +72,7 @@ test('txsim asymmetric nonlinearity: the realized ΔW follows the ASYM gain, lar
   const delta = 1e-5 * maxAbs(w);
   const proposed = before.map((x, k) => x + (k % 2 === 0 ? delta : -delta));
   const after = new Map([['fc1/weight', Float32Array.from(proposed)]]);
-  u.update(new Map([['fc1/weight', before]]), after);
+  u.update(new Map([['fc1/weight', before]]), after, 1);
   const got = after.get('fc1/weight')!;
   // Pair at x = W·s/R ∈ [−1, 1] (G± = G_mid ± x·R/2): both devices see the same gain,
   // k = v·(1/(1 − e^(−v)) − 1/2 ∓ x/2) for ΔW ≷ 0, k(0) = (v/2)·coth(v/2).
@@ -96,13 +96,13 @@ test('txsim asymmetric nonlinearity: the realized ΔW follows the ASYM gain, lar
   const init = experiment([], crossbar());
   init.train!.optimizer = sgd(0, 0);
   const w0 = (await run(init)).weights!;
-  const asym = await run(experiment(['update'], crossbar({}, { update: { kind: 'txsim', v, gamma: 0 } })));
+  const asym = await run(experiment(['update'], crossbar({}, { update: { kind: 'txsim', v, gamma: 0, noise: 'gradient', nonlinearity: 'step', pulses: 1 } })));
   for (const p of ['conv1/weight', 'fc1/weight']) {
     const moveDigital = dist(digital.weights![p]!, w0[p]!);
     const moveAsym = dist(asym.weights![p]!, w0[p]!);
     assert.ok(moveAsym > 1.1 * moveDigital, `${p}: moved ${moveAsym} vs digital ${moveDigital}`);
   }
-  for (const l of asym.layers!) assert.match(l.update, /^device: txsim\(v=5, gamma=0\)/);
+  for (const l of asym.layers!) assert.match(l.update, /^device: txsim\(v=5, gamma=0, noise=gradient, nonlinearity=step, pulses=1\)/);
 });
 
 test('conductances stay within [G_min, G_max] and on the level grid on trained layers; saturation at headroom 1', async () => {
@@ -110,7 +110,7 @@ test('conductances stay within [G_min, G_max] and on the level grid on trained l
   // One cell per weight (weight_bits = cell_bits = 4): the device's 16 levels are the update grid.
   const exp = experiment(
     ['forward', 'backward', 'update'],
-    crossbar({ weightBits: 4, cellBits: 4 }, { levels, update: { kind: 'txsim', v: 0.5, gamma: 0.5 } }),
+    crossbar({ weightBits: 4, cellBits: 4 }, { levels, update: { kind: 'txsim', v: 0.5, gamma: 0.5, noise: 'step', nonlinearity: 'step', pulses: 1 } }),
   );
   const r = await run(exp);
   assert.equal(r.devices!.length, 2);
@@ -132,7 +132,7 @@ test('conductances stay within [G_min, G_max] and on the level grid on trained l
     for (let k = 0; k < n; k += 17) assert.ok(Math.abs(w[k]! - (d.g[k]! - d.g[n + k]!) / d.scale) < 1e-6 * (1 + Math.abs(w[k]!)));
     assert.ok(maxAbs(w) <= ((d.range.gMax - d.range.gMin) / d.scale) * (1 + 1e-6));
   }
-  assert.match(r.layers![0]!.update, /device: txsim\(v=0.5, gamma=0.5\) on differential pairs, 16 levels/);
+  assert.match(r.layers![0]!.update, /device: txsim\(v=0.5, gamma=0.5, noise=step, nonlinearity=step, pulses=1\) on differential pairs, 16 levels/);
 });
 
 test('NeuroSim nonlinear pulses and write noise are deterministic by seed', async () => {
@@ -162,7 +162,7 @@ test('DeviceUpdater: programming is write-verify to the nearest level, ΔW lands
   );
   const before = new Map([['fc1/weight', back]]);
   const after = new Map([['fc1/weight', Float32Array.of(0.9, -0.1, 0.11, -0.1)]]);
-  u.update(before, after);
+  u.update(before, after, 1);
   // 0.5 + 0.4 saturates at 0.5; −0.2 + 0.1 lands; +0.01 is below half a level step: lost; −0.1 lands.
   assert.deepEqual(
     Array.from(after.get('fc1/weight')!, (v) => Math.round(v * 1000) / 1000),
@@ -289,7 +289,7 @@ test('DeviceUpdater, mapping offset (NeuroSim reference column): weight → G, t
   const g0 = Array.from(d.g.subarray(0, n));
   const dW = [0.1, -0.1, 0.1, 0.1, -0.1, -0.1];
   const after = Float32Array.from(back, (v, k) => v + dW[k]!);
-  u.update(new Map([['fc1/weight', back]]), new Map([['fc1/weight', after]]));
+  u.update(new Map([['fc1/weight', back]]), new Map([['fc1/weight', after]]), 1);
   for (let k = 0; k < n; k++) {
     const a = dW[k]! > 0 ? aLtp : aLtd;
     const pulses = Math.round((dW[k]! / 2) * pMax);

@@ -128,32 +128,120 @@ test('TxSim asymmetric update: CrossSim ASYM closed form, linear as v → 0, bou
   // applied through applyUpdate on a continuum, no noise
   const rng = new Rng(3, 'test/update/txsim');
   const g = Float64Array.of(g0, g0);
-  applyUpdate(g, [delta, -delta], { kind: 'txsim', v, gamma: 0 }, { gMin, gMax }, rng);
+  applyUpdate(g, [delta, -delta], { kind: 'txsim', v, gamma: 0, noise: 'gradient', nonlinearity: 'step', pulses: 1 }, { gMin, gMax }, rng);
   close(g[0]!, g0 + up, 1e-12, 'applyUpdate up');
   close(g[1]!, g0 + down, 1e-12, 'applyUpdate down');
   // the ASYM form never leaves [G_min, G_max] even for huge requests
   const big = Float64Array.of(g0, g0);
-  applyUpdate(big, [100 * span, -100 * span], { kind: 'txsim', v: 1, gamma: 0 }, { gMin, gMax }, rng);
+  applyUpdate(big, [100 * span, -100 * span], { kind: 'txsim', v: 1, gamma: 0, noise: 'gradient', nonlinearity: 'step', pulses: 1 }, { gMin, gMax }, rng);
   assert.ok(big[0]! <= gMax && big[1]! >= gMin);
 });
 
-test('TxSim write noise: empirical σ matches γ·sqrt((G_max − G_min)·|ΔG|)', () => {
-  const n = 20000;
+test('TxSim write noise on the pre-learning-rate gradient: sample σ = LR·γ·sqrt((G_max − G_min)·|ΔG/LR|) within its sampling error', () => {
+  // n seeded samples of one request on a continuum (no level grid, no clipping): the sample
+  // standard deviation s of N(μ, σ²) has a standard error σ/sqrt(2(n − 1)); 5 of them is the
+  // tolerance (a false failure ~6e−7), the mean's is σ/sqrt(n).
+  const n = 40000;
+  const tol = 5 / Math.sqrt(2 * (n - 1));
   const rng = new Rng(4, 'test/update/write-noise');
-  for (const [gamma, frac] of [
-    [5, 1e-4],
-    [1, 1e-3],
+  for (const [gamma, frac, lr] of [
+    [5, 1e-4, 0.01],
+    [10, 1e-5, 0.01],
+    [1, 1e-3, 0.1],
+    [5, 1e-4, 1],
   ] as const) {
     const dG = frac * span;
-    const g = new Float64Array(n).fill(gMin + 0.5 * span);
-    applyUpdate(g, new Float64Array(n).fill(dG), { kind: 'txsim', v: 0, gamma }, { gMin, gMax }, rng);
-    const s = stats(g.map((x) => x - (gMin + 0.5 * span)));
-    const sigma = writeNoiseSigma(gamma, dG, { gMin, gMax });
-    close(sigma, gamma * Math.sqrt(span * dG), 1e-12, 'formula');
-    assert.ok(sigma < 0.1 * span, 'no clipping in this test');
-    close(s.std, sigma, 0.03, `γ ${gamma}: σ`);
-    assert.ok(Math.abs(s.mean - dG) < (4 * sigma) / Math.sqrt(n), `γ ${gamma}: mean ${s.mean} vs ${dG}`);
+    // the formula as MODELS.md §3 states it: the gradient ΔG/LR, its noise γ·sqrt(range·|ΔG/LR|), scaled by LR
+    const sigma = lr * gamma * Math.sqrt(span * Math.abs(dG / lr));
+    close(writeNoiseSigma(gamma, dG, { gMin, gMax }, lr), sigma, 1e-12, 'writeNoiseSigma');
+    close(writeNoiseSigma(gamma, dG, { gMin, gMax }, lr, 'step'), gamma * Math.sqrt(span * dG), 1e-12, 'writeNoiseSigma, noise = step');
+    for (const noise of ['gradient', 'step'] as const) {
+      const expected = noise === 'gradient' ? sigma : gamma * Math.sqrt(span * dG);
+      assert.ok(expected < 0.06 * span, 'no clipping in this test (G starts mid-range: 8σ from a bound)');
+      const g0 = gMin + 0.5 * span;
+      const g = new Float64Array(n).fill(g0);
+      applyUpdate(g, new Float64Array(n).fill(dG), { kind: 'txsim', v: 0, gamma, noise, nonlinearity: 'step', pulses: 1 }, { gMin, gMax }, rng, undefined, {
+        lr,
+      });
+      const s = stats(g.map((x) => x - g0));
+      assert.ok(Math.abs(s.std / expected - 1) < tol, `γ ${gamma}, LR ${lr}, noise = ${noise}: σ ${s.std} vs ${expected} (tolerance ${tol})`);
+      assert.ok(Math.abs(s.mean - dG) < (5 * expected) / Math.sqrt(n), `γ ${gamma}, LR ${lr}, noise = ${noise}: mean ${s.mean} vs ${dG}`);
+    }
   }
+  // The learning rate must be a positive number.
+  assert.throws(
+    () =>
+      applyUpdate(
+        new Float64Array(1).fill(gMin),
+        [1e-9],
+        { kind: 'txsim', v: 0, gamma: 1, noise: 'gradient', nonlinearity: 'step', pulses: 1 },
+        { gMin, gMax },
+        rng,
+        undefined,
+        { lr: 0 },
+      ),
+    /learning rate/,
+  );
+});
+
+test('TxSim nonlinearity per pulse (pulses = P): Chen et al.’s curve G(p) = G_min + B(1 − e^(−p/A)), A = 1/v pulses, moved by ΔG/(range/P) pulses', () => {
+  const v = 0.05;
+  const P = 96;
+  const A = 1 / v;
+  const B = span / (1 - Math.exp(-P / A));
+  const curve = (p: number) => gMin + B * (1 - Math.exp(-p / A));
+  const model: UpdateModel = { kind: 'txsim', v, gamma: 0, noise: 'gradient', nonlinearity: 'step', pulses: P };
+  const rng = new Rng(3, 'test/update/txsim-pulses');
+  for (const [p0, dp] of [
+    [10, 1],
+    [40, 7.5],
+    [80, 3],
+  ] as const) {
+    const g = Float64Array.of(curve(p0));
+    applyUpdate(g, [(dp * span) / P], model, { gMin, gMax }, rng);
+    close(g[0]! - curve(p0), curve(p0 + dp) - curve(p0), 1e-9, `potentiation from pulse ${p0} by ${dp}`);
+  }
+  // the same numbers as v·P over the range (pulses = 1), every bit
+  const g = Float64Array.of(gMin + 0.2 * span, gMin + 0.7 * span);
+  const h = Float64Array.from(g);
+  applyUpdate(g, [0.01 * span, -0.03 * span], model, { gMin, gMax }, rng);
+  applyUpdate(h, [0.01 * span, -0.03 * span], { ...model, v: v * P, pulses: 1 }, { gMin, gMax }, rng);
+  assert.deepEqual(Array.from(g), Array.from(h));
+  assert.throws(() => applyUpdate(g, [1e-9, 0], { ...model, pulses: 0.5 }, { gMin, gMax }, rng), /pulses/);
+});
+
+test('TxSim nonlinearity on the gradient: LR·Δ′(G, ΔG/LR) in closed form, the step form as LR → 1, saturating at LR·(w0 + G_min − G)', () => {
+  const v = 1;
+  const lr = 0.01;
+  const w0 = span / (1 - Math.exp(-v));
+  const model: UpdateModel = { kind: 'txsim', v, gamma: 0, noise: 'gradient', nonlinearity: 'gradient', pulses: 1 };
+  const rng = new Rng(3, 'test/update/txsim-gradient');
+  for (const frac of [1e-5, 1e-3, 0.02]) {
+    const delta = frac * span;
+    const g0 = gMin + 0.3 * span;
+    // closed form: the gradient ΔG/LR through ASYM, times LR
+    const up = lr * (w0 + gMin - g0) * (1 - Math.exp((-v * (delta / lr)) / span));
+    const down = lr * (gMax - w0 - g0) * (1 - Math.exp((v * (-delta / lr)) / span));
+    const g = Float64Array.of(g0, g0);
+    applyUpdate(g, [delta, -delta], model, { gMin, gMax }, rng, undefined, { lr });
+    close(g[0]! - g0, up, 1e-9, `ΔG ${frac} of the range, up`);
+    close(g[1]! - g0, down, 1e-9, `ΔG ${frac} of the range, down`);
+    // lr = 1: the step form, every bit
+    const h = Float64Array.of(g0, g0);
+    const k = Float64Array.of(g0, g0);
+    applyUpdate(h, [delta, -delta], model, { gMin, gMax }, rng, undefined, { lr: 1 });
+    applyUpdate(k, [delta, -delta], { ...model, nonlinearity: 'step', pulses: 1 }, { gMin, gMax }, rng, undefined, { lr });
+    assert.deepEqual(Array.from(h), Array.from(k), 'LR 1 is the step form');
+  }
+  // small steps: both forms have the same gain; a gradient of a few ranges saturates at LR·(w0 + G_min − G)
+  const g0 = gMin + 0.3 * span;
+  const tiny = 1e-9 * span;
+  const a = Float64Array.of(g0);
+  applyUpdate(a, [tiny], model, { gMin, gMax }, rng, undefined, { lr });
+  close(a[0]! - g0, asymDelta(g0, tiny, v, gMin, gMax), 1e-5, 'linear regime: the step form');
+  const b = Float64Array.of(g0);
+  applyUpdate(b, [lr * 50 * span], model, { gMin, gMax }, rng, undefined, { lr });
+  close(b[0]! - g0, lr * (w0 + gMin - g0), 1e-9, 'saturated');
 });
 
 test('NeuroSim C2C σ = c2c·(G_max − G_min)·sqrt(pulses), and D2D varies the label per device', () => {
@@ -185,7 +273,7 @@ test('bounds are never exceeded and ideal/txsim stay on the level grid', () => {
   const lstep = span / (levels - 1);
   const models: UpdateModel[] = [
     { kind: 'ideal' },
-    { kind: 'txsim', v: 0.3, gamma: 5 },
+    { kind: 'txsim', v: 0.3, gamma: 5, noise: 'gradient', nonlinearity: 'step', pulses: 1 },
     { kind: 'nonlinear', ltp: 2.4, ltd: -4.88, c2c: 0.05, d2d: 0.5 },
     { kind: 'constant_step', dw_min: 0.01, up_down: 0.1, dw_min_dtod: 0.3, dw_min_std: 0.3, w_min: -0.6, w_max: 0.6 },
     { kind: 'soft_bounds', dw_min: 0.01, up_down: -0.2, dw_min_dtod: 0.3, dw_min_std: 0.3, w_min: -0.6, w_max: 0.6 },
@@ -312,7 +400,7 @@ test('determinism: the same seed gives the same bits, another seed different one
     return g;
   };
   for (const model of [
-    { kind: 'txsim', v: 0.1, gamma: 5 },
+    { kind: 'txsim', v: 0.1, gamma: 5, noise: 'gradient', nonlinearity: 'step', pulses: 1 },
     { kind: 'nonlinear', ltp: 1, ltd: -1, c2c: 0.02, d2d: 0.1 },
     { kind: 'soft_bounds', dw_min: 0.01, up_down: 0, dw_min_dtod: 0.3, dw_min_std: 0.3, w_min: -0.6, w_max: 0.6 },
   ] as UpdateModel[]) {

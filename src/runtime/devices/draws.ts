@@ -197,50 +197,13 @@ export function drawUniforms(rng: Rng, out: Float64Array, count: number): void {
 }
 
 /**
- * `count` successive pairs (rng.normal(), rng.uniform()) into normals[i], uniforms[i]: the draws
- * of a write-noisy update rounded stochastically (txsim with rounding = stochastic). The normal of
- * a pair is the cached second variate of the previous polar draw every other time.
- */
-export function drawNormalUniformPairs(rng: Rng, normals: Float64Array, uniforms: Float64Array, count: number): void {
-  const st = stateOf(rng);
-  if (!st) {
-    for (let i = 0; i < count; i++) {
-      normals[i] = rng.normal();
-      uniforms[i] = rng.uniform();
-    }
-    return;
-  }
-  if (count <= 0) return;
-  load(st);
-  let hasSpare = st.spareNormal !== null;
-  let spare = st.spareNormal ?? 0;
-  for (let i = 0; i < count; i++) {
-    if (hasSpare) {
-      normals[i] = spare;
-      hasSpare = false;
-    } else {
-      normalPairs(PAIR, 0, 1);
-      normals[i] = PAIR[0]!;
-      spare = PAIR[1]!;
-      hasSpare = true;
-    }
-    uniformRun(PAIR, 1);
-    uniforms[i] = PAIR[0]!;
-  }
-  st.spareNormal = hasSpare ? spare : null;
-  save(st);
-}
-
-/**
  * Run every draw function once on a scratch stream (their first long loop then compiles with type
  * feedback for all of its code; see S above). Called by the update kernels' own warm-up.
  */
 export function warmUpDraws(rng: Rng): void {
   const out = new Float64Array(8);
-  const out2 = new Float64Array(8);
   for (const count of [1, 2, 3, 5]) {
     drawNormals(rng, out, count);
     drawUniforms(rng, out, count);
-    drawNormalUniformPairs(rng, out, out2, count);
   }
 }

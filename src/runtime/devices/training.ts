@@ -13,7 +13,9 @@
  *    nearest level of the update grid; both devices start mid-range, so each has headroom in both
  *    directions.
  *  - update: ΔG = ΔW·s is split symmetrically, ΔG⁺ = +ΔG/2 and ΔG⁻ = −ΔG/2, and each half goes
- *    through `applyUpdate` (ideal, txsim, nonlinear, aihwkit pulsed models), with the pair's
+ *    through `applyUpdate` (ideal, txsim, nonlinear, aihwkit pulsed models) with the step's learning
+ *    rate (txsim's write noise acts on the pre-learning-rate gradient ΔG/LR: MODELS.md §3; ΔW/LR is
+ *    the optimizer's direction, momentum and weight decay included), with the pair's
  *    persistent per-device state (`createDeviceState`, stream "update/<layer>/devices") and the
  *    random draws of stream "update/<layer>".
  *  - read-back: W = (G⁺ − G⁻)/s.
@@ -72,6 +74,8 @@ export interface LayerDevices {
   g: Float64Array;
   state: DeviceState;
   rng: Rng;
+  /** This layer's learning-rate factor (train.lr_scale; 1 when absent). */
+  lrScale: number;
   /** Updates written. */
   updates: number;
 }
@@ -344,7 +348,7 @@ export class DeviceUpdater {
       const rng = new Rng(exp.seed, `update/${layer.name}`);
       applyUpdate(g, dG, { kind: 'ideal' }, range, rng);
       const state = createDeviceState(model, range, 2 * n, new Rng(exp.seed, `update/${layer.name}/devices`));
-      u.layers.push({ layer: layer.name, param, model, range, scale, mapping, g, state, rng, updates: 0 });
+      u.layers.push({ layer: layer.name, param, model, range, scale, mapping, g, state, rng, lrScale: exp.train.lrScale?.[layer.name] ?? 1, updates: 0 });
       const read = new Float32Array(n);
       // |ΔW| < dead ⇒ |ΔG±| = |ΔW|·reqPerDw < deadBand: every written device is a no-op.
       const dead = Math.max(Number.MIN_VALUE, deadBand(model, range) / reqPerDw);
@@ -373,11 +377,13 @@ export class DeviceUpdater {
   /**
    * Write one step's proposed changes: `before` are the weights the step was fed (the read-back of
    * the previous update), `after` the optimizer's new weights, overwritten in place with the
-   * read-back of the devices. `inputs` (by layer name, [batch × K]) are the inputs of dense layers
-   * at a step of plain SGD (no momentum, no weight decay) — the caller's promise that a zero input
-   * row left its row of ΔW at 0 — so that only the other rows are scanned; the result is the same.
+   * read-back of the devices. `lr` is the learning rate of the step (ΔW = −LR·direction; each
+   * layer's own is lr × its train.lr_scale factor). `inputs` (by layer name, [batch × K]) are the
+   * inputs of dense layers at a step of plain SGD (no momentum, no weight decay) — the caller's
+   * promise that a zero input row left its row of ΔW at 0 — so that only the other rows are
+   * scanned; the result is the same.
    */
-  update(before: ReadonlyMap<string, Float32Array>, after: Map<string, Float32Array>, inputs?: ReadonlyMap<string, Float32Array>): void {
+  update(before: ReadonlyMap<string, Float32Array>, after: Map<string, Float32Array>, lr: number, inputs?: ReadonlyMap<string, Float32Array>): void {
     const t0 = performance.now();
     for (let i = 0; i < this.layers.length; i++) {
       const d = this.layers[i]!;
@@ -391,10 +397,11 @@ export class DeviceUpdater {
       if (x && work.rows.length > 0 && x.length % work.rows.length !== 0)
         throw new RangeError(`DeviceUpdater: the input of ${d.layer} has ${x.length} values, not a batch of ${work.rows.length}`);
       const count = changedPairs(w0, w1, work, x);
+      const layerLr = lr * d.lrScale;
       // ΔG⁺ = +ΔW·s/2 on every G⁺, then ΔG⁻ = −ΔW·s/2 on every G⁻ (the order of the random draws);
       // offset: ΔG = ΔW·s on the one device, the reference untouched.
-      applyUpdateList(d.g, d.g, 0, work.list, 1, d.model, d.range, d.rng, d.state);
-      if (d.mapping === 'differential') applyUpdateList(d.g, d.g, n, work.list, -1, d.model, d.range, d.rng, d.state);
+      applyUpdateList(d.g, d.g, 0, work.list, 1, d.model, d.range, d.rng, d.state, 'nearest', layerLr);
+      if (d.mapping === 'differential') applyUpdateList(d.g, d.g, n, work.list, -1, d.model, d.range, d.rng, d.state, 'nearest', layerLr);
       readListed(d.g, n, d.scale, work.list.idx, count, w1, read);
       d.updates++;
     }

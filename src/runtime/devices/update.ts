@@ -4,8 +4,15 @@
  * run is reproducible bit for bit.
  *
  *  - `ideal`:         G ← G + ΔG.
- *  - `txsim(v, γ)`:   the CrossSim ASYM asymmetric nonlinearity with factor v on the range
- *                     [G_min, G_max], then TxSim write noise N(0, σ²), σ = γ·sqrt((G_max − G_min)·|ΔG|).
+ *  - `txsim(v, γ, noise, nonlinearity, pulses)`: the CrossSim ASYM asymmetric nonlinearity with
+ *                     exponent v·pulses over the range [G_min, G_max] (Chen et al.'s exponential pulse
+ *                     curve with A = 1/v pulses on a device of `pulses` pulses, in the continuum limit), then TxSim write noise N(0, σ²). TxSim (MODELS.md §3) draws the
+ *                     noise on the conductance gradient before the learning rate, ΔG_grad = ΔG/LR
+ *                     (ΔG the requested step, LR the step's learning rate: UpdateOptions.lr), and writes
+ *                     LR·ΔG_nonideal: σ = LR·γ·sqrt((G_max − G_min)·|ΔG/LR|) (noise = gradient). With
+ *                     noise = step the formula is applied to the step itself, σ = γ·sqrt((G_max − G_min)·|ΔG|)
+ *                     (xbarc's earlier form; ≈ 1/sqrt(LR) times stronger). The normals come from a
+ *                     Philox4x32-10 / Box–Muller stream (philox.ts) keyed per call by two uint32 of the Rng.
  *  - `nonlinear(ltp, ltd, c2c, d2d)`: the NeuroSim pulse model. The state is a pulse number
  *                     P ∈ [0, P_max], P_max = levels − 1, on the curve
  *                     G(P) = G_min + B·(1 − e^(−P/A)), B = (G_max − G_min)/(1 − e^(−P_max/A)),
@@ -32,10 +39,12 @@
  * aihwkit's dw_min steps), which noise moves off the grid, as in the originals.
  */
 
-import type { AihwkitStepParams, DeviceSpec, UpdateModelSpec } from '../../model/crossbar.js';
+import type { AihwkitStepParams, DeviceSpec, TxsimScope, UpdateModelSpec } from '../../model/crossbar.js';
 
+import { fillNormalsJs } from '../philox.js';
+import { fillNormalsWasm } from '../philox-wasm.js';
 import { Rng } from '../rng.js';
-import { drawNormals, drawNormalUniformPairs, drawUniforms, warmUpDraws } from './draws.js';
+import { drawNormals, drawUniforms, warmUpDraws } from './draws.js';
 
 export interface ConductanceRange {
   gMin: number;
@@ -51,6 +60,11 @@ export type { AihwkitStepParams };
 export interface UpdateOptions {
   /** Snapping to the level grid (ideal, txsim): nearest level (default) or stochastic rounding. */
   rounding?: 'nearest' | 'stochastic';
+  /**
+   * The learning rate the requested changes were scaled by (ΔG = LR·gradient, > 0): txsim's write
+   * noise (noise = gradient) acts on ΔG/LR (MODELS.md §3). 1: the request is the gradient itself.
+   */
+  lr?: number;
 }
 
 /** Per-device parameters drawn once (device-to-device variation of the update); fixed once made (the kernels cache constants derived from aLtp / aLtd). */
@@ -138,9 +152,19 @@ export function asymDelta(w: number, delta: number, v: number, wMin: number, wMa
   return delta > 0 ? (w0 + wMin - w) * -Math.expm1(-v * d) : (wMax - w0 - w) * -Math.expm1(v * d);
 }
 
-/** TxSim write-noise σ for a requested change: γ·sqrt((G_max − G_min)·|ΔG|). */
-export function writeNoiseSigma(gamma: number, dG: number, range: ConductanceRange): number {
-  return gamma * Math.sqrt((range.gMax - range.gMin) * Math.abs(dG));
+/**
+ * TxSim write-noise σ of the applied change for a requested step ΔG made with learning rate LR
+ * (MODELS.md §3): noise = gradient: LR·γ·sqrt((G_max − G_min)·|ΔG/LR|) (the noise of the gradient
+ * ΔG/LR, scaled by LR as the step is); noise = step: γ·sqrt((G_max − G_min)·|ΔG|).
+ */
+export function writeNoiseSigma(gamma: number, dG: number, range: ConductanceRange, lr = 1, noise: TxsimScope = 'gradient'): number {
+  const span = range.gMax - range.gMin;
+  return noise === 'step' ? gamma * Math.sqrt(span * Math.abs(dG)) : lr * gamma * Math.sqrt(span * Math.abs(dG / lr));
+}
+
+/** The factor f of the txsim kernel's σ = f·sqrt(|ΔG|): γ·sqrt(LR·(G_max − G_min)) (gradient) or γ·sqrt(G_max − G_min) (step). */
+function noiseFactor(gamma: number, span: number, lr: number, noise: TxsimScope): number {
+  return gamma * Math.sqrt((noise === 'step' ? 1 : lr) * span);
 }
 
 // ---- device state ----------------------------------------------------------------------------
@@ -214,7 +238,15 @@ export interface UpdateList {
 }
 
 /** Kernel scratch, grown on demand and kept (no allocation per step once warm). */
-const scratch: { idx: Int32Array; req: Float64Array; active: Int32Array; pulses: Float64Array; draws: Float64Array; draws2: Float64Array } = {
+const scratch: {
+  idx: Int32Array;
+  req: Float64Array;
+  active: Int32Array;
+  pulses: Float64Array;
+  draws: Float64Array;
+  draws2: Float64Array;
+  normals: Float32Array;
+} = {
   idx: new Int32Array(0),
   req: new Float64Array(0),
   /** Active entries (a pulse model's devices with ≥ 1 pulse) and their signed pulse counts. */
@@ -222,10 +254,16 @@ const scratch: { idx: Int32Array; req: Float64Array; active: Int32Array; pulses:
   pulses: new Float64Array(0),
   draws: new Float64Array(0),
   draws2: new Float64Array(0),
+  /** txsim's write-noise normals (float32, from the Philox stream). */
+  normals: new Float32Array(0),
 };
 
 function grownF64(a: Float64Array, n: number): Float64Array {
   return a.length >= n ? a : new Float64Array(Math.max(n, 2 * a.length));
+}
+
+function grownF32(a: Float32Array, n: number): Float32Array {
+  return a.length >= n ? a : new Float32Array(Math.max(n, 2 * a.length));
 }
 
 function grownI32(a: Int32Array, n: number): Int32Array {
@@ -249,7 +287,9 @@ type PulsedModel = Exclude<UpdateModel, { kind: 'ideal' } | { kind: 'txsim' } | 
 /** The model's own parameter checks (before any device changes). */
 function checkModel(model: UpdateModel, range: ConductanceRange): void {
   if (model.kind === 'nonlinear') pMaxOf(range);
-  else if (model.kind !== 'ideal' && model.kind !== 'txsim') {
+  else if (model.kind === 'txsim') {
+    if (!(model.pulses >= 1 && Number.isFinite(model.pulses))) throw new RangeError(`txsim: pulses must be a finite number ≥ 1, got ${model.pulses}`);
+  } else if (model.kind !== 'ideal') {
     if (!(model.dw_min > 0) || !(model.w_max > model.w_min)) throw new RangeError(`${model.kind}: needs dw_min > 0 and w_min < w_max`);
   }
 }
@@ -309,7 +349,7 @@ export function applyUpdate(
     req[count] = d;
     count++;
   }
-  applyUpdateList(g, out, 0, { idx, req, count }, 1, model, range, rng, st, opts.rounding ?? 'nearest');
+  applyUpdateList(g, out, 0, { idx, req, count }, 1, model, range, rng, st, opts.rounding ?? 'nearest', opts.lr ?? 1);
   return out;
 }
 
@@ -317,7 +357,8 @@ export function applyUpdate(
  * The update of a list of devices (UpdateList): device k = base + idx[i] of `src` gets the
  * request sign·req[i] and its new conductance goes to dst[k] (src and dst may be the same
  * array); devices not in the list are not touched. `state` must hold the per-device parameters the
- * model needs (createDeviceState over all devices of src), indexed like src.
+ * model needs (createDeviceState over all devices of src), indexed like src. `lr` (> 0) is the
+ * learning rate the requests were scaled by (UpdateOptions.lr).
  */
 export function applyUpdateList(
   src: Conductances,
@@ -330,9 +371,11 @@ export function applyUpdateList(
   rng: Rng,
   state: DeviceState,
   rounding: 'nearest' | 'stochastic' = 'nearest',
+  lr = 1,
 ): void {
   checkRange(range);
   checkModel(model, range);
+  if (!(lr > 0 && Number.isFinite(lr))) throw new RangeError(`the learning rate of an update must be a positive finite number, got ${lr}`);
   if (!warm) warmUp();
   if (list.count === 0) return;
   const last = base + list.idx[list.count - 1]!;
@@ -344,7 +387,20 @@ export function applyUpdateList(
       else idealNearest(src, dst, base, list, sign, range);
       return;
     case 'txsim':
-      txsimUpdate(src, dst, base, list, sign, model.v, model.gamma, range, rng, stochastic);
+      txsimUpdate(
+        src,
+        dst,
+        base,
+        list,
+        sign,
+        // the exponent over the whole range: v per pulse times the pulses (pulses = 1: v itself, exactly)
+        model.v * model.pulses,
+        model.nonlinearity === 'gradient' ? lr : 1,
+        noiseFactor(model.gamma, range.gMax - range.gMin, lr, model.noise),
+        range,
+        rng,
+        stochastic,
+      );
       return;
     case 'nonlinear': {
       if (!state.aLtp || !state.aLtd || state.aLtp.length <= last || state.aLtd.length <= last)
@@ -372,6 +428,13 @@ function countNonZero(list: UpdateList, sign: number): number {
   let n = 0;
   for (let i = 0; i < count; i++) if (sign * req[i]! !== 0) n++;
   return n;
+}
+
+/** Whether some entry's request sign·req[i] is not 0 (usually the first). */
+function hasNonZero(list: UpdateList, sign: number): boolean {
+  const { req, count } = list;
+  for (let i = 0; i < count; i++) if (sign * req[i]! !== 0) return true;
+  return false;
 }
 
 /** `ideal`, nearest level: G ← snap(G + ΔG). */
@@ -430,9 +493,11 @@ function idealStochasticLoop(
 }
 
 /**
- * `txsim(v, γ)`: G ← snap(G' + Δ'(G') + σ·ξ), G' = G clipped to the range, Δ' the ASYM change
- * (asymDelta), σ = γ·sqrt((G_max − G_min)·|ΔG|) (writeNoiseSigma); one normal draw per changed
- * device when γ > 0, then one uniform when rounding stochastically.
+ * `txsim(v, γ, noise)`: G ← snap(G' + Δ'(G') + f·sqrt(|ΔG|)·ξ), G' = G clipped to the range, Δ' the
+ * ASYM change (asymDelta), f = noiseFactor (so f·sqrt(|ΔG|) = writeNoiseSigma). Draws, when γ > 0
+ * and some request is not 0: two uint32 of `rng` (the key k0, k1 of this call's Philox stream),
+ * then element j of that stream (float32 Box–Muller, philox.ts) is ξ of the j-th changed device;
+ * then, when rounding stochastically, one rng.uniform() per changed device.
  */
 function txsimUpdate(
   src: Conductances,
@@ -441,19 +506,105 @@ function txsimUpdate(
   list: UpdateList,
   sign: number,
   v: number,
-  gamma: number,
+  lrNl: number,
+  noise: number,
   range: ConductanceRange,
   rng: Rng,
   stochastic: boolean,
 ): void {
-  const noisy = gamma > 0;
-  const draws = noisy || stochastic ? countNonZero(list, sign) : 0;
-  const z = (scratch.draws = grownF64(scratch.draws, noisy ? draws : 0));
+  const noisy = noise > 0;
+  // Element j of a Philox stream does not depend on how many are drawn: without stochastic
+  // rounding, one element per listed device (≥ the changed ones) spares counting them. The key is
+  // drawn only when some request is not 0, as the definition has it.
+  const draws = stochastic ? countNonZero(list, sign) : noisy && list.count > 0 && hasNonZero(list, sign) ? list.count : 0;
+  const z = (scratch.normals = grownF32(scratch.normals, noisy ? draws : 0));
   const u = (scratch.draws2 = grownF64(scratch.draws2, stochastic ? draws : 0));
-  if (noisy && stochastic) drawNormalUniformPairs(rng, z, u, draws);
-  else if (noisy) drawNormals(rng, z, draws);
-  else if (stochastic) drawUniforms(rng, u, draws);
-  txsimLoop(src, dst, base, list, sign, v, gamma, range, z, u, stochastic);
+  if (noisy && draws > 0) writeNoiseNormals(rng, z, draws);
+  if (stochastic) drawUniforms(rng, u, draws);
+  // (the fast loop sees float64 conductances only, as training has them: one element kind per array keeps its accesses monomorphic)
+  if (!stochastic && (range.levels ?? 0) >= 2 && src instanceof Float64Array && dst instanceof Float64Array)
+    txsimNearestLoop(src, dst, base, list, sign, v, lrNl, noise, range, z);
+  else txsimLoop(src, dst, base, list, sign, v, lrNl, noise, range, z, u, stochastic);
+}
+
+/** Elements 0 … count − 1 of the Philox normal stream keyed by the next two uint32 of rng (WebAssembly SIMD where available; the same bits in JS). */
+function writeNoiseNormals(rng: Rng, z: Float32Array, count: number): void {
+  const k0 = rng.nextUint32();
+  const k1 = rng.nextUint32();
+  const out = z.length === count ? z : z.subarray(0, count);
+  if (!fillNormalsWasm(out, 0, k0, k1, 0, 1)) fillNormalsJs(out, 0, k0, k1, 0, 1);
+}
+
+/** txsimNearestLoop's per-direction constants: [ASYM constant down, up, exponent factor down (v), up (−v)]. */
+const TXSIM_CONSTANTS = new Float64Array(4);
+
+/**
+ * The usual case (level grid, nearest rounding), without the branches of the general loop, and
+ * with two cheaper evaluations of the same functions (the hot path of a TxSim step: every device):
+ *  - e^x − 1 for |x| ≤ 2^−10 (every ordinary update: x = v·ΔG/R) by its Taylor polynomial to
+ *    x⁶/720 (truncation < 2e−22 relative, below half an ulp; the evaluation's rounding can differ
+ *    from Math.expm1 in the last bit), Math.expm1 beyond;
+ *  - Math.round(x) of x ≥ 0 as ⌊x + ½⌋ with the one correction the rounded sum needs (x + ½ rounds
+ *    up to the next integer only when x is within an ulp below a half-integer), exactly Math.round.
+ * A last-bit difference of Δ′ changes the snapped conductance only when G' + Δ′ + noise lies within
+ * that bit of the midpoint between two levels (probability ~1e−16 per device): the kernels' test
+ * compares these numbers with the reference's (Math.expm1) bit for bit.
+ */
+function txsimNearestLoop(
+  src: Float64Array,
+  dst: Float64Array,
+  base: number,
+  list: UpdateList,
+  sign: number,
+  v: number,
+  lrNl: number,
+  noise: number,
+  range: ConductanceRange,
+  z: Float32Array,
+): void {
+  const { idx, req, count } = list;
+  const { gMin, gMax } = range;
+  const span = gMax - gMin;
+  const top = range.levels! - 1;
+  const step = span / top;
+  // asymDelta's constants: w0 = R/(1 − e^(−v)); Δ > 0: (w0 + G_min − G)·(1 − e^(−v·Δ/R)), else (G_max − w0 − G)·(1 − e^(v·Δ/R)).
+  const asym = v !== 0;
+  const w0 = span / -Math.expm1(-v);
+  const upC = w0 + gMin;
+  const downC = gMax - w0;
+  const nv = -v;
+  const noisy = noise > 0;
+  // (d/1/R = d/R exactly: one division fewer in the usual case)
+  const byStep = lrNl === 1;
+  // The direction's constants by index (+up), not by a branch: the sign of an update is a coin flip to the branch predictor.
+  const cOf = TXSIM_CONSTANTS;
+  cOf[0] = downC;
+  cOf[1] = upC;
+  cOf[2] = v;
+  cOf[3] = nv;
+  let j = 0;
+  for (let i = 0; i < count; i++) {
+    const k = base + idx[i]!;
+    const d = sign * req[i]!;
+    if (d === 0) continue;
+    const gk = Math.min(gMax, Math.max(gMin, src[k]!));
+    const up = +(d > 0);
+    const c0 = cOf[up]!;
+    let next = gk + d;
+    if (asym) {
+      // nonlinearity = gradient: LR·Δ'(G, ΔG/LR) (lrNl = LR), else Δ'(G, ΔG) (lrNl = 1, where both divisions and the product are exact)
+      const x = cOf[2 + up]! * (byStep ? d / span : d / lrNl / span);
+      const em1 = x <= 0.0009765625 && x >= -0.0009765625 ? x * (1 + x * (0.5 + x * (1 / 6 + x * (1 / 24 + x * (1 / 120 + x * (1 / 720)))))) : Math.expm1(x);
+      next = gk + lrNl * ((c0 - gk) * -em1);
+    }
+    if (noisy) next += noise * Math.sqrt(Math.abs(d)) * z[j]!;
+    j++;
+    const x = (Math.min(gMax, Math.max(gMin, next)) - gMin) / step;
+    let q = Math.floor(x + 0.5);
+    if (q - 0.5 > x) q--;
+    if (q > top) q = top;
+    dst[k] = q === top ? gMax : gMin + q * step;
+  }
 }
 
 function txsimLoop(
@@ -463,9 +614,10 @@ function txsimLoop(
   list: UpdateList,
   sign: number,
   v: number,
-  gamma: number,
+  lrNl: number,
+  noise: number,
   range: ConductanceRange,
-  z: Float64Array,
+  z: Float32Array,
   u: Float64Array,
   stochastic: boolean,
 ): void {
@@ -475,25 +627,23 @@ function txsimLoop(
   const levels = range.levels && range.levels >= 2 ? range.levels : 0;
   const top = levels - 1;
   const step = levels ? (gMax - gMin) / (levels - 1) : 0;
-  // asymDelta's constants: w0 = R/(1 − e^(−v)); Δ > 0: (w0 + G_min − G)·(1 − e^(−v·Δ/R)), else (G_max − w0 − G)·(1 − e^(v·Δ/R)).
   const asym = v !== 0;
   const w0 = span / -Math.expm1(-v);
   const upC = w0 + gMin;
   const downC = gMax - w0;
   const nv = -v;
-  const noisy = gamma > 0;
+  const noisy = noise > 0;
   let j = 0;
   for (let i = 0; i < count; i++) {
     const k = base + idx[i]!;
     const d = sign * req[i]!;
     if (d === 0) continue;
     const gk = Math.min(gMax, Math.max(gMin, src[k]!));
-    // (the direction selects constants, not code: its sign is a coin flip to the branch predictor)
     const up = d > 0;
     const c0 = up ? upC : downC;
-    const vd = up ? nv : v;
-    let next = gk + (asym ? (c0 - gk) * -Math.expm1(vd * (d / span)) : d);
-    if (noisy) next += gamma * Math.sqrt(span * Math.abs(d)) * z[j]!;
+    // nonlinearity = gradient: LR·Δ'(G, ΔG/LR) (lrNl = LR), else Δ'(G, ΔG) (lrNl = 1, where both divisions and the product are exact)
+    let next = gk + (asym ? lrNl * ((c0 - gk) * -Math.expm1((up ? nv : v) * (d / lrNl / span))) : d);
+    if (noisy) next += noise * Math.sqrt(Math.abs(d)) * z[j]!;
     const c = Math.min(gMax, Math.max(gMin, next));
     if (!levels) dst[k] = c;
     else {
@@ -829,7 +979,10 @@ function warmUp(): void {
   const n = 24;
   const step = { dw_min: 0.05, up_down: 0.1, dw_min_dtod: 0.2, w_min: -0.6, w_max: 0.6 };
   const models: UpdateModel[] = [{ kind: 'ideal' }];
-  for (const v of [0, 0.5]) for (const gamma of [0, 2]) models.push({ kind: 'txsim', v, gamma });
+  for (const v of [0, 0.5])
+    for (const gamma of [0, 2])
+      for (const noise of ['gradient', 'step'] as const)
+        for (const nonlinearity of ['gradient', 'step'] as const) models.push({ kind: 'txsim', v, gamma, noise, nonlinearity, pulses: 1 });
   for (const c2c of [0, 0.03]) models.push({ kind: 'nonlinear', ltp: 2.4, ltd: -4.88, c2c, d2d: 0.1 }, { kind: 'nonlinear', ltp: 0, ltd: 0, c2c, d2d: 0 });
   for (const dw_min_std of [0, 0.3]) {
     models.push(

@@ -120,9 +120,11 @@ export async function runExperiment(exp: PlanExperiment, data: Dataset, opts: Ru
         opts.deviceUpdate ?? {},
       )
     : null;
+  let stepLr = exp.train ? learningRate(exp.train, 1) : 1;
   if (updater) {
     trainer.setState(updater.readBack());
-    trainer.setStepHook((before, after, step) => updater.update(before, after, step.layerInputs));
+    // The update needs the step's learning rate (txsim's write noise acts on ΔW/LR); it is constant within an epoch.
+    trainer.setStepHook((before, after, step) => updater.update(before, after, stepLr, step.layerInputs));
   }
   const clock = { started, lastYield: started };
   const cal = xb ? calibrationBatch(data) : null;
@@ -141,6 +143,7 @@ export async function runExperiment(exp: PlanExperiment, data: Dataset, opts: Ru
     if (exp.train) {
       for (let epoch = 1; epoch <= exp.train.epochs; epoch++) {
         const t0 = performance.now();
+        stepLr = learningRate(exp.train, epoch);
         const train = await trainEpoch(trainer, exp, data, epoch, opts, clock);
         trainMs += performance.now() - t0;
         await beforeEval();
