@@ -63,6 +63,12 @@ export function sessionOptions(settings: EngineSettings): ort.InferenceSession.S
     interOpNumThreads: 1,
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',
+    // Memory (docs/running.md, "Memory"): the arena on, the memory pattern off. With the pattern,
+    // the second run of a shape allocates its planned block beside the arena chunks the first run
+    // left free: 1.9× the working set (ResNet-20, batch 128: 896 MiB peak instead of 561 MiB).
+    // Without the arena, glibc's per-thread heaps kept more still (992 MiB).
+    enableCpuMemArena: true,
+    enableMemPattern: false,
     // Session config entries (onnxruntime_session_options_config_keys.h): strings, dotted keys.
     extra: { session: { intra_op: { allow_spinning: settings.spin ? '1' : '0' } } },
   };
