@@ -2,7 +2,7 @@
  * Peak memory of one experiment run, measured in this process (run it as a child process, one
  * run per process: the peak resident set only grows).
  *
- *   node dist/bench/memory-probe.js <spec.xbar> [--set key=value ...] [--experiment name]
+ *   node dist/test/support/memory-probe.js <spec.xbar> [--set key=value ...] [--experiment name]
  *
  * Prints one JSON line: { experiment, fidelity, estimate (bytes), peakRss (bytes), seconds }.
  * peakRss is process.resourceUsage().maxRSS — the whole process: Node, onnxruntime, the data set
@@ -11,8 +11,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { compile } from '../src/compiler/compile.js';
-import { executeExperiment } from '../src/runtime/execute.js';
+import { compile } from '../../src/compiler/compile.js';
+import { executeExperiment } from '../../src/runtime/execute.js';
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
