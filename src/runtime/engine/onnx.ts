@@ -88,6 +88,13 @@ export interface SideInput {
 
 const ORDER_PREFIX = 'order/';
 
+/**
+ * Execution-order hints (`sideBranch`, `early`) on or off for graphs serialized from now on.
+ * Off: side branches stay in emission order and nothing is anchored. For tests, which check that
+ * the hints change the memory and never a number.
+ */
+export const executionOrderHints = { enabled: true };
+
 /** Whether a graph output only anchors the execution order (`GraphBuilder.early`): no result. */
 export const isOrderOutput = (name: string): boolean => name.startsWith(ORDER_PREFIX);
 
@@ -215,6 +222,7 @@ export class GraphBuilder {
    * the tensors it reads exist. Execution order only: the values are the same.
    */
   sideBranch<T>(emit: () => T): T {
+    if (!executionOrderHints.enabled) return emit();
     const start = this.nodes.length;
     const result = emit();
     this.branches.push(this.nodes.splice(start));
@@ -229,7 +237,7 @@ export class GraphBuilder {
    * the data) into a graph output `order/…` of 4-byte floats, which callers ignore.
    */
   early(tensor: string): void {
-    if (this.anchored.has(tensor)) return;
+    if (!executionOrderHints.enabled || this.anchored.has(tensor)) return;
     this.anchored.add(tensor);
     this.sideBranch(() => this.output(`${ORDER_PREFIX}${tensor}`, this.op('Cast', [this.op('Shape', [tensor])], { to: DataType.FLOAT }), 'float'));
   }
