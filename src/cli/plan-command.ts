@@ -152,10 +152,11 @@ function memoryLine(exp: PlanExperiment, m: PlanMemory): string {
   const parts = [
     ...(exp.train ? [`training step ${formatBytes(m.trainBytes)} at batch ${exp.train.batch}`] : []),
     `evaluation ${formatBytes(m.evalBytes)} at batch ${exp.evaluate.batch}`,
-    ...(m.crossbarBytes > 0 ? [`crossbar calibration, statistics and noise ${formatBytes(m.crossbarBytes)}`] : []),
+    ...(m.calibrationBytes > 0 ? [`calibration ${formatBytes(m.calibrationBytes)}`, `statistics ${formatBytes(m.statisticsBytes)}`] : []),
+    ...(m.noiseBytes > 0 ? [`read noise ${formatBytes(m.noiseBytes)}`] : []),
     `runtime, data and parameters ${formatBytes(m.fixedBytes)}`,
   ];
-  return `  memory    peak ${formatBytes(m.peakBytes)} = ${parts.join(' + ')}`;
+  return `  memory    peak ${formatBytes(m.peakBytes)}: ${parts.join(', ')}`;
 }
 
 function layerRow(l: PlanLayer, mem: { trainBytes: number; evalBytes: number } | undefined): string[] {

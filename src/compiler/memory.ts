@@ -7,8 +7,9 @@
  *
  * peak = base + data + state + the working sets of the sessions alive at once. onnxruntime keeps
  * each session's arena at that session's own peak (the memory pattern is off, session.ts), so the
- * sessions add up: the training step, the evaluation graph, and at a crossbar experiment the
- * calibration graph (128 samples) and the statistics graph (opened last, on top of the others).
+ * sessions add up: the training step and the evaluation graph, and at a crossbar experiment the
+ * larger of the calibration graph (128 samples) and the statistics graph, each released after its
+ * run, and the read-noise factors.
  *
  *   training step  B · (Σ saved + max transient) + the largest exact core at B
  *   evaluation     b · max transient + the largest exact core at b
@@ -59,8 +60,12 @@ export interface MemoryEstimate {
   trainBytes: number;
   /** Working set of the evaluation session at evaluate.batch (exact: chunks of ≤ 64). */
   evalBytes: number;
-  /** Crossbar runs: calibration and statistics sessions, and read-noise factors. */
-  crossbarBytes: number;
+  /** Crossbar runs: the calibration graph's working set (128 samples; its session is released after each calibration). */
+  calibrationBytes: number;
+  /** Crossbar runs: the statistics graph's working set (opened last, released after). */
+  statisticsBytes: number;
+  /** Fidelity fast with read noise: the fed noise factors. */
+  noiseBytes: number;
   /** The floor: runtime, data set, parameters and optimizer state, sessions. */
   fixedBytes: number;
   layers: LayerMemory[];
@@ -119,15 +124,18 @@ export function estimateMemory(m: MemoryInput, batches: { train?: number; evalua
   const evalAt = (b: number): number => b * inputBytes + maxOf(m.layers.map((l) => b * transient(l, false) + core(l, b, 'forward')));
   const evalBytes = evalAt(evalChunk);
 
-  let crossbarBytes = 0;
+  let calibrationBytes = 0;
+  let statisticsBytes = 0;
+  let noiseBytes = 0;
   let sessions = m.train ? 2 : 1;
   if (crossbar) {
     const cal = Math.min(CALIBRATION_SAMPLES, m.samples);
     const stats = Math.min(m.fidelity === 'exact' ? 50 : 250, Math.max(B, evalB));
     const noisy = m.layers.filter((l) => onXb(l) && (m.crossbars[l.mapping!.crossbar!]?.device.readNoise ?? 0) > 0);
-    const noise = m.fidelity === 'fast' ? noisy.reduce((s, l) => s + prod(l.outputShape) * 4, 0) * Math.max(B, evalB, cal, stats) : 0;
-    crossbarBytes = evalAt(cal) + evalAt(stats) + noise;
-    sessions += 2;
+    noiseBytes = m.fidelity === 'fast' ? noisy.reduce((s, l) => s + prod(l.outputShape) * 4, 0) * Math.max(B, evalB, cal, stats) : 0;
+    calibrationBytes = evalAt(cal);
+    statisticsBytes = evalAt(stats);
+    sessions += 1;
   }
   const params = m.layers.reduce((s, l) => s + l.params, 0);
   // JS state: parameters, optimizer slots, the step's new copies; fidelity fast adds the folded matrices it feeds.
@@ -136,7 +144,9 @@ export function estimateMemory(m: MemoryInput, batches: { train?: number; evalua
   // The normalized data set in the main thread and its copy in the worker, and the decoded bytes.
   const data = m.samples * m.sampleSize * 9 + (m.embeddedMnist ? MNIST_DECODE_BYTES : 0);
   const fixedBytes = BASE_BYTES + sessions * SESSION_BYTES + state + data;
-  return { peakBytes: fixedBytes + trainBytes + evalBytes + crossbarBytes, trainBytes, evalBytes, crossbarBytes, fixedBytes, layers };
+  // Calibration and statistics sessions are released after their run: never both at once.
+  const peakBytes = fixedBytes + trainBytes + evalBytes + Math.max(calibrationBytes, statisticsBytes) + noiseBytes;
+  return { peakBytes, trainBytes, evalBytes, calibrationBytes, statisticsBytes, noiseBytes, fixedBytes, layers };
 }
 
 /**

@@ -188,14 +188,18 @@ export interface PlanExperiment {
 
 /** The memory model's estimate (bytes; docs/running.md, "Memory"). */
 export interface PlanMemory {
-  /** The whole run's peak: what the machine must have free. */
+  /** The whole run's peak: fixed + train + eval + max(calibration, statistics) + noise; what the machine must have free. */
   peakBytes: number;
   /** Working set of the training step at train.batch (0 without training). */
   trainBytes: number;
   /** Working set of an evaluation at evaluate.batch. */
   evalBytes: number;
-  /** Crossbar runs: calibration and statistics graphs, read-noise factors. */
-  crossbarBytes: number;
+  /** Crossbar runs: the calibration graph's working set (released after each calibration). */
+  calibrationBytes: number;
+  /** Crossbar runs: the statistics graph's working set (released after it). */
+  statisticsBytes: number;
+  /** Fidelity fast with read noise: the fed noise factors. */
+  noiseBytes: number;
   /** Runtime floor, data set, parameters and optimizer state, sessions. */
   fixedBytes: number;
   /** Per layer: bytes it adds to the training step (saved for backward) and its evaluation transient. */

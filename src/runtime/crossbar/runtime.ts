@@ -129,7 +129,8 @@ export class CrossbarRuntime {
   private readonly noiseBuffers = new Map<string, Float32Array>();
   /** Calibrated per layer: forward input range, ADC full scale and step (level units). */
   private readonly ranges = new Map<string, CalibratedRanges>();
-  private calSession: { session: ort.InferenceSession; graph: BuiltGraph } | null = null;
+  /** The calibration graph, built once; its session is opened per calibration and released after it. */
+  private calGraph: BuiltGraph | null = null;
   readonly trainSelector: MvmSelector;
   readonly evalSelector: MvmSelector;
   readonly evalTime: number;
@@ -468,8 +469,17 @@ export class CrossbarRuntime {
    * whose values the evaluation graphs then use as constants.
    */
   async calibrate(trainer: Trainer, x: Float32Array, y: Int32Array): Promise<void> {
-    this.calSession ??= await openGraphSession(buildEvalGraph(this.exp.network, this.calSelector), this.engine);
-    const out = await runGraph(this.calSession, trainer, this.exp, x, y, this.sideFeeds);
+    // A session per calibration, released at once: its arena would otherwise keep the
+    // calibration's peak (128 samples, in-graph ranges: at fidelity exact every partial sum, GiBs)
+    // through the training and evaluation that follow. Opening one costs milliseconds.
+    this.calGraph ??= buildEvalGraph(this.exp.network, this.calSelector);
+    const session = await openGraphSession(this.calGraph, this.engine);
+    let out: ort.InferenceSession.OnnxValueMapType;
+    try {
+      out = await runGraph(session, trainer, this.exp, x, y, this.sideFeeds);
+    } finally {
+      await session.session.release();
+    }
     for (const [name, e] of this.layers) {
       const xrange = scalar(out, calName(name, 'xrange'));
       const q = out[calName(name, 'adcq')] ? scalar(out, calName(name, 'adcq')) : 0;
@@ -549,8 +559,7 @@ export class CrossbarRuntime {
   }
 
   async release(): Promise<void> {
-    await this.calSession?.session.release();
-    this.calSession = null;
+    this.calGraph = null;
   }
 }
 
