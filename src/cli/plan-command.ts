@@ -1,7 +1,7 @@
 /** `xbarc plan <file>`: the execution plan as a readable table, or as JSON. */
 import { compile, type CompiledExperiment } from '../compiler/compile.js';
 import { formatBytes } from '../compiler/lower.js';
-import type { PlanExperiment, PlanLayer } from '../model/plan.js';
+import type { PlanExperiment, PlanLayer, PlanMemory } from '../model/plan.js';
 import { printDiagnostics } from './diagnostics-output.js';
 import { displayPath } from './format.js';
 
@@ -78,12 +78,44 @@ function renderExperiment(exp: PlanExperiment): string {
   } else lines.push('  train     none (inference only)');
   lines.push(`  output    ${exp.outDir}`);
   lines.push('');
-  const header = ['layer', 'op', 'input', 'output', 'params', 'MFLOP/sample', 'act KiB', 'mapped to', 'tiles', 'slices', 'streams', 'arrays'];
-  const rows = exp.network.layers.map(layerRow);
+  const header = [
+    'layer',
+    'op',
+    'input',
+    'output',
+    'params',
+    'MFLOP/sample',
+    'act KiB',
+    'train MiB',
+    'eval MiB',
+    'mapped to',
+    'tiles',
+    'slices',
+    'streams',
+    'arrays',
+  ];
+  const mem = new Map((exp.estimate.memory?.layers ?? []).map((l) => [l.name, l]));
+  const rows = exp.network.layers.map((l) => layerRow(l, mem.get(l.name)));
   const params = exp.network.layers.reduce((s, l) => s + l.params, 0);
   const flops = exp.network.layers.reduce((s, l) => s + l.flopsPerSample, 0);
   const arrays = exp.network.layers.reduce((s, l) => s + (l.mapping?.crossbarCount ?? 0), 0);
-  rows.push(['total', '', '', '', String(params), (flops / 1e6).toFixed(3), '', '', '', '', '', arrays ? String(arrays) : '']);
+  const m = exp.estimate.memory;
+  rows.push([
+    'total',
+    '',
+    '',
+    '',
+    String(params),
+    (flops / 1e6).toFixed(3),
+    '',
+    m && exp.train ? mib(m.trainBytes) : '',
+    m ? mib(m.evalBytes) : '',
+    '',
+    '',
+    '',
+    '',
+    arrays ? String(arrays) : '',
+  ]);
   lines.push(table([header, ...rows]));
   const merges = mergeLines(exp);
   if (merges.length) lines.push('', ...merges);
@@ -91,6 +123,7 @@ function renderExperiment(exp: PlanExperiment): string {
   lines.push(
     `  estimate  memory ${formatBytes(exp.estimate.memoryBytes)}, ${(exp.estimate.flopsPerTrainStep / 1e9).toFixed(3)} GFLOP per training step, ${(exp.estimate.flopsPerEvalSample / 1e6).toFixed(3)} MFLOP per inference`,
   );
+  if (m) lines.push(memoryLine(exp, m));
   return lines.join('\n');
 }
 
@@ -112,7 +145,21 @@ function mergeLines(exp: PlanExperiment): string[] {
   return [title, ...rows.map((r) => '    ' + r.map((c, i) => (i < 3 ? c.padEnd(widths[i]!) : c)).join('  '))];
 }
 
-function layerRow(l: PlanLayer): string[] {
+const mib = (bytes: number): string => (bytes / 2 ** 20).toFixed(1);
+
+/** The estimated peak split by phase (docs/running.md, "Memory"). */
+function memoryLine(exp: PlanExperiment, m: PlanMemory): string {
+  const parts = [
+    ...(exp.train ? [`training step ${formatBytes(m.trainBytes)} at batch ${exp.train.batch}`] : []),
+    `evaluation ${formatBytes(m.evalBytes)} at batch ${exp.evaluate.batch}`,
+    ...(m.calibrationBytes > 0 ? [`calibration ${formatBytes(m.calibrationBytes)}`, `statistics ${formatBytes(m.statisticsBytes)}`] : []),
+    ...(m.noiseBytes > 0 ? [`read noise ${formatBytes(m.noiseBytes)}`] : []),
+    `runtime, data and parameters ${formatBytes(m.fixedBytes)}`,
+  ];
+  return `  memory    peak ${formatBytes(m.peakBytes)}: ${parts.join(', ')}`;
+}
+
+function layerRow(l: PlanLayer, mem: { trainBytes: number; evalBytes: number } | undefined): string[] {
   const m = l.mapping;
   const mapped = !m ? '' : m.target === 'crossbar' ? (m.crossbar ?? 'crossbar') : 'digital';
   const tiles = m?.tiles
@@ -128,6 +175,8 @@ function layerRow(l: PlanLayer): string[] {
     l.params ? String(l.params) : '',
     (l.flopsPerSample / 1e6).toFixed(3),
     (l.activationBytesPerSample / 1024).toFixed(1),
+    mem && mem.trainBytes > 0 ? mib(mem.trainBytes) : '',
+    mem ? mib(mem.evalBytes) : '',
     mapped,
     tiles,
     m?.weightSlices ? String(m.weightSlices) : '',
@@ -138,7 +187,7 @@ function layerRow(l: PlanLayer): string[] {
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  const numeric = new Set([4, 5, 6, 9, 10, 11]);
+  const numeric = new Set([4, 5, 6, 7, 8, 11, 12, 13]);
   return rows
     .map(
       (r, ri) =>

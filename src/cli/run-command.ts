@@ -3,6 +3,8 @@
  * live progress bar on terminals and one plain line per epoch elsewhere; results are written
  * atomically to the output directory.
  */
+import { readFileSync } from 'node:fs';
+import { freemem } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { displayPath } from './format.js';
 import cliProgress from 'cli-progress';
@@ -37,7 +39,9 @@ export async function runCommand(file: string, options: RunCommandOptions): Prom
   if (point === null) return 2;
   const engine = parseEngine(options);
   if (engine === null) return 2;
+  // Refuse a run whose estimated peak exceeds the memory available now (memory-exceeded), rather than be killed by the kernel.
   const result = compile(file, {
+    memoryLimitBytes: availableMemoryBytes(),
     ...(options.set ? { sets: options.set } : {}),
     ...(point !== undefined ? { point } : {}),
     ...(options.experiment ? { experiment: options.experiment } : {}),
@@ -241,4 +245,19 @@ function fmt(x: number): string {
 
 function pct(x: number): string {
   return `${(x * 100).toFixed(2)} %`;
+}
+
+/**
+ * Memory a run can have now: Linux's MemAvailable (free memory plus the page cache and buffers the
+ * kernel can reclaim), else the free memory Node reports. Not the total: other processes' memory
+ * is not the run's.
+ */
+export function availableMemoryBytes(): number {
+  try {
+    const m = /^MemAvailable:\s+(\d+) kB$/m.exec(readFileSync('/proc/meminfo', 'utf8'));
+    if (m) return Number(m[1]) * 1024;
+  } catch {
+    // not Linux: fall through
+  }
+  return freemem();
 }

@@ -253,8 +253,8 @@ export const diagnosticCodes = {
   },
   'memory-exceeded': {
     severity: 'error',
-    template: 'experiment {experiment} needs about {need} of memory, more than the {have} available',
-    doc: 'The plan estimates more memory than the machine has; reduce batch or model size. Reported by `plan` and `run`, which lower the spec; `check` does not estimate memory.',
+    template: 'experiment {experiment} needs about {need} of memory at {batch}, more than the {have} available; {fits}',
+    doc: 'The plan estimates a peak memory (docs/running.md, "Memory") above what the machine has: its total memory for `plan`, the memory available now for `run`, which refuses rather than be killed by the kernel; the message names the largest batch that fits. Reduce the batch or the model. `check` does not estimate memory.',
   },
   'no-experiment': { severity: 'error', template: '{file} declares no experiment to run', doc: '`xbarc run` needs an experiment declaration.' },
   'set-swept': {

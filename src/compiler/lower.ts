@@ -14,6 +14,7 @@ import { inputEncoding, weightSlices } from '../model/crossbar-math.js';
 import { Diagnostics } from './diagnostics.js';
 import { FieldReader } from './field-reader.js';
 import { lowerCrossbar } from './lower-crossbar.js';
+import { estimateMemory, largestBatchThatFits, type MemoryInput } from './memory.js';
 
 type Call = ReturnType<FieldReader['call']>;
 import { withMerges } from './merges.js';
@@ -22,14 +23,11 @@ import type { DataSource, LayerMapping, Optimizer, PlanCrossbar, PlanData, PlanE
 import { toJson } from './values.js';
 
 export interface LowerOptions {
-  /** Memory the run may use; the machine's total memory by default. */
+  /** Memory the run may use; the machine's total memory by default (`xbarc run` passes the memory available now). */
   memoryLimitBytes?: number;
   /** Sweep point metadata to attach. */
   pointInfo?: PlanExperiment['point'];
 }
-
-/** ORT, Node and the data set's copies: a floor under every estimate. */
-const RUNTIME_BASE_BYTES = 300 * 1024 * 1024;
 
 export function lowerExperiment(exp: CheckedExperiment, diags: Diagnostics, options: LowerOptions = {}): PlanExperiment | undefined {
   const net = exp.network;
@@ -58,15 +56,29 @@ export function lowerExperiment(exp: CheckedExperiment, diags: Diagnostics, opti
     seed,
     outDir: output,
     estimate: {
-      memoryBytes: estimateMemory(layers, exp, train, evaluateBatch),
+      memoryBytes: 0,
       flopsPerTrainStep: train ? 3 * flopsPerSample * train.batch : 0,
       flopsPerEvalSample: flopsPerSample,
     },
     ...(options.pointInfo ? { point: options.pointInfo } : {}),
   });
+  // The memory model reads the merge decisions (an unmerged exact layer holds every partial sum).
+  const memory = memoryInput(plan, exp);
+  const estimate = estimateMemory(memory);
+  plan.estimate.memoryBytes = estimate.peakBytes;
+  plan.estimate.memory = estimate;
   const limit = options.memoryLimitBytes ?? totalmem();
-  if (plan.estimate.memoryBytes > limit) {
-    diags.add('memory-exceeded', exp.file, exp.span, { experiment: exp.name, need: formatBytes(plan.estimate.memoryBytes), have: formatBytes(limit) });
+  if (estimate.peakBytes > limit) {
+    const fits = largestBatchThatFits(memory, limit);
+    const which = plan.train ? 'train.batch' : 'evaluate.batch';
+    const batch = plan.train ? plan.train.batch : plan.evaluate.batch;
+    diags.add('memory-exceeded', exp.file, exp.span, {
+      experiment: exp.name,
+      need: formatBytes(estimate.peakBytes),
+      have: formatBytes(limit),
+      batch: `${which} = ${batch}`,
+      fits: fits > 0 ? `the largest ${which} that fits is ${fits}` : `even ${which} = 1 does not fit`,
+    });
   }
   return plan;
 }
@@ -159,22 +171,19 @@ function lowerData({ name, args: a }: Call, specFile: string): PlanData {
   return { source, normalize: { mean: a.num('mean'), std: a.num('std') }, ...(crop ? { crop } : {}), ...(binarize ? { binarize } : {}), shuffle: true };
 }
 
-/**
- * Memory: parameters with gradients and optimizer state, activations kept for backward (with
- * room for im2col patches), the data set in float32, and the runtime's own floor.
- */
-function estimateMemory(layers: PlanLayer[], exp: CheckedExperiment, train: PlanTrain | undefined, evalBatch: number): number {
-  const params = layers.reduce((s, l) => s + l.params, 0);
-  const slots = train ? (train.optimizer.kind === 'adam' ? 4 : 3) : 1;
-  const activationPerSample = layers.reduce((s, l) => s + l.activationBytesPerSample, 0);
-  const patchPerSample = layers.reduce(
-    (s, l) => s + (l.op.kind === 'conv2d' ? 4 * l.outputShape[1]! * l.outputShape[2]! * (l.mapping?.matrix.rows ?? 0) : 0),
-    0,
-  );
-  const batch = Math.max(train?.batch ?? 0, evalBatch);
-  const perSample = (train ? 3 : 1) * activationPerSample + patchPerSample;
-  const data = exp.data ? 4 * (exp.data.train + exp.data.test) * exp.data.shape.reduce((a, b) => a * b, 1) : 0;
-  return RUNTIME_BASE_BYTES + 4 * params * slots + batch * perSample + 2 * data;
+/** The memory model's view of a plan (src/compiler/memory.ts). */
+function memoryInput(plan: PlanExperiment, exp: CheckedExperiment): MemoryInput {
+  return {
+    fidelity: plan.fidelity,
+    layers: plan.network.layers,
+    inputShape: plan.network.inputShape,
+    crossbars: plan.crossbars,
+    train: plan.train,
+    evaluateBatch: plan.evaluate.batch,
+    samples: exp.data ? exp.data.train + exp.data.test : 0,
+    sampleSize: exp.data ? exp.data.shape.reduce((a, b) => a * b, 1) : 0,
+    embeddedMnist: plan.data.source.kind === 'mnist',
+  };
 }
 
 export function formatBytes(n: number): string {

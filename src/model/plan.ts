@@ -186,9 +186,30 @@ export interface PlanExperiment {
   evaluate: PlanEvaluate;
   seed: number;
   outDir: string;
-  estimate: { memoryBytes: number; flopsPerTrainStep: number; flopsPerEvalSample: number };
+  /** memoryBytes = memory.peakBytes: the estimated peak resident memory of the run (src/compiler/memory.ts). */
+  estimate: { memoryBytes: number; flopsPerTrainStep: number; flopsPerEvalSample: number; memory?: PlanMemory };
   /** The sweep point this experiment is, when it comes from a sweep. */
   point?: { index: number; of: number; assignments: Record<string, string> };
+}
+
+/** The memory model's estimate (bytes; docs/running.md, "Memory"). */
+export interface PlanMemory {
+  /** The whole run's peak: fixed + train + eval + max(calibration, statistics) + noise; what the machine must have free. */
+  peakBytes: number;
+  /** Working set of the training step at train.batch (0 without training). */
+  trainBytes: number;
+  /** Working set of an evaluation at evaluate.batch. */
+  evalBytes: number;
+  /** Crossbar runs: the calibration graph's working set (released after each calibration). */
+  calibrationBytes: number;
+  /** Crossbar runs: the statistics graph's working set (released after it). */
+  statisticsBytes: number;
+  /** Fidelity fast with read noise: the fed noise factors. */
+  noiseBytes: number;
+  /** Runtime floor, data set, parameters and optimizer state, sessions. */
+  fixedBytes: number;
+  /** Per layer: bytes it adds to the training step (saved for backward) and its evaluation transient. */
+  layers: { name: string; trainBytes: number; evalBytes: number }[];
 }
 
 export interface Plan {

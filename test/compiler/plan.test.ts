@@ -200,7 +200,10 @@ test('a plan that needs more memory than available is a located error before run
   const d = r.diagnostics.find((x) => x.code === 'memory-exceeded');
   assert.ok(d, 'memory-exceeded expected');
   assert.equal(d.span.line, 4);
-  assert.match(d.message, /experiment e needs about .* MiB of memory, more than the 64\.0 MiB available/);
+  assert.match(
+    d.message,
+    /experiment e needs about .* MiB of memory at train\.batch = \d+, more than the 64\.0 MiB available; even train\.batch = 1 does not fit/,
+  );
   assert.equal(r.plan, undefined);
 });
 

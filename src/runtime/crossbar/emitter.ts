@@ -255,12 +255,15 @@ export class CrossbarMvm implements MvmEmitter {
       g.output(calName(c.layer, 'xrange'), range, 'float', []);
       if (r.fullScale) g.output(calName(c.layer, 'adcq'), r.fullScale, 'float', []);
     } else if (c.outputs === 'stats') {
-      const ideal = idealMvm.forward(g, spec, x, w).y;
-      const err = g.op('Sub', [y, ideal]);
-      g.output(statName(c.layer, 'sig'), g.op('ReduceSum', [g.op('Mul', [ideal, ideal])], { keepdims: 0 }), 'float', []);
-      g.output(statName(c.layer, 'err'), g.op('ReduceSum', [g.op('Mul', [err, err])], { keepdims: 0 }), 'float', []);
-      g.output(statName(c.layer, 'sat'), g.op('ReduceSum', [r.sat], { keepdims: 0 }), 'float', []);
-      g.output(statName(c.layer, 'conv'), g.op('Cast', [g.op('Size', [r.sat])], { to: DataType.FLOAT }), 'float', []);
+      // A side branch: runs right after this layer, not after the network (`sideBranch`).
+      g.sideBranch(() => {
+        const ideal = idealMvm.forward(g, spec, x, w).y;
+        const err = g.op('Sub', [y, ideal]);
+        g.output(statName(c.layer, 'sig'), g.op('ReduceSum', [g.op('Mul', [ideal, ideal])], { keepdims: 0 }), 'float', []);
+        g.output(statName(c.layer, 'err'), g.op('ReduceSum', [g.op('Mul', [err, err])], { keepdims: 0 }), 'float', []);
+        g.output(statName(c.layer, 'sat'), g.op('ReduceSum', [r.sat], { keepdims: 0 }), 'float', []);
+        g.output(statName(c.layer, 'conv'), g.op('Cast', [g.op('Size', [r.sat])], { to: DataType.FLOAT }), 'float', []);
+      });
     }
     const saved: Record<string, string> = { L: prog.L, sW: prog.sW, q: prog.q, levels: prog.levels };
     if (r.mask) saved['mask'] = r.mask;
@@ -714,6 +717,8 @@ function straightThrough(g: GraphBuilder, dy: string, fwd: MvmForward): string {
   const key = `${dy}|${keep ?? mask}`;
   let out = memo.get(key);
   if (!out) {
+    // The mask is made in the forward pass (`early`), not when backward first reads it.
+    g.early(keep ?? mask!);
     out = keep ? g.op('Where', [keep, dy, g.scalar(0)]) : g.op('Mul', [dy, mask!]);
     memo.set(key, out);
   }

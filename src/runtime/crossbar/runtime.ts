@@ -132,9 +132,12 @@ export class CrossbarRuntime {
   private readonly programs = new Map<string, Programming>();
   /** Read noise: one counter-based stream per layer and graph purpose (`read/<layer>/<purpose>`). */
   private readonly noise = new Map<string, NormalStream>();
+  /** Read-noise factor buffers per layer (`noiseBuffer`). */
+  private readonly noiseBuffers = new Map<string, Float32Array>();
   /** Calibrated per layer: forward input range, ADC full scale and step (level units). */
   private readonly ranges = new Map<string, CalibratedRanges>();
-  private calSession: { session: ort.InferenceSession; graph: BuiltGraph } | null = null;
+  /** The calibration graph, built once; its session is opened per calibration and released after it. */
+  private calGraph: BuiltGraph | null = null;
   readonly trainSelector: MvmSelector;
   readonly evalSelector: MvmSelector;
   readonly evalTime: number;
@@ -337,18 +340,33 @@ export class CrossbarRuntime {
           feeds[input] =
             kind === 'xrange' ? new ort.Tensor('float32', Float32Array.of(r.xrange), []) : new ort.Tensor('float32', Float32Array.from(r.step), [3]);
         } else if (kind === 'noise') {
-          const size = batch * e.outShape.reduce((a, b) => a * b, 1);
-          const buf = this.buffer(`${layer}|${graph.purpose}|noise|${batch}`, size, [batch, ...e.outShape]);
-          feeds[input] = buf.tensor;
+          const data = this.noiseBuffer(layer, batch * e.outShape.reduce((a, b) => a * b, 1));
+          feeds[input] = new ort.Tensor('float32', data, [batch, ...e.outShape]);
           // The factor 1 + σ·ξ of the next batch·outputs elements of the stream (emitter.ts `fastForward`).
           const key = `${layer}|${graph.purpose}`;
           if (!this.noise.has(key)) this.noise.set(key, new NormalStream(this.exp.seed, `read/${layer}/${graph.purpose}`));
-          this.noise.get(key)!.next(buf.data, 1, e.xb.device.readNoise);
+          this.noise.get(key)!.next(data, 1, e.xb.device.readNoise);
         } else throw new XbarcRuntimeError('crossbar/side-input', `unknown crossbar graph input "${input}"`);
       }
     }
     return feeds;
   };
+
+  /**
+   * The read-noise factors of one layer for one run, `size` values: a view of one buffer per
+   * layer, grown to the largest run, shared by every graph (training, evaluation, calibration,
+   * statistics). Runs are sequential and each refills its view from its own stream before it
+   * runs, so sharing changes no number; one buffer per graph and batch size held ResNet-20's
+   * layer outputs four times over (+390 MiB at batch 128).
+   */
+  private noiseBuffer(layer: string, size: number): Float32Array {
+    let b = this.noiseBuffers.get(layer);
+    if (!b || b.length < size) {
+      b = new Float32Array(size);
+      this.noiseBuffers.set(layer, b);
+    }
+    return b.length === size ? b : b.subarray(0, size);
+  }
 
   private buffer(key: string, size: number, dims: number[]): FeedBuffer {
     let b = this.buffers.get(key);
@@ -459,8 +477,17 @@ export class CrossbarRuntime {
    * whose values the evaluation graphs then use as constants.
    */
   async calibrate(trainer: Trainer, x: Float32Array, y: Int32Array): Promise<void> {
-    this.calSession ??= await openGraphSession(buildEvalGraph(this.exp.network, this.calSelector), this.engine);
-    const out = await runGraph(this.calSession, trainer, this.exp, x, y, this.sideFeeds);
+    // A session per calibration, released at once: its arena would otherwise keep the
+    // calibration's peak (128 samples, in-graph ranges: at fidelity exact every partial sum, GiBs)
+    // through the training and evaluation that follow. Opening one costs milliseconds.
+    this.calGraph ??= buildEvalGraph(this.exp.network, this.calSelector);
+    const session = await openGraphSession(this.calGraph, this.engine);
+    let out: ort.InferenceSession.OnnxValueMapType;
+    try {
+      out = await runGraph(session, trainer, this.exp, x, y, this.sideFeeds);
+    } finally {
+      await session.session.release();
+    }
     for (const [name, e] of this.layers) {
       const xrange = scalar(out, calName(name, 'xrange'));
       const q = out[calName(name, 'adcq')] ? scalar(out, calName(name, 'adcq')) : 0;
@@ -540,8 +567,7 @@ export class CrossbarRuntime {
   }
 
   async release(): Promise<void> {
-    await this.calSession?.session.release();
-    this.calSession = null;
+    this.calGraph = null;
   }
 }
 

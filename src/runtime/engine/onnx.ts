@@ -86,8 +86,23 @@ export interface SideInput {
   dims: Dim[];
 }
 
+const ORDER_PREFIX = 'order/';
+
+/**
+ * Execution-order hints (`sideBranch`, `early`) on or off for graphs serialized from now on.
+ * Off: side branches stay in emission order and nothing is anchored. For tests, which check that
+ * the hints change the memory and never a number.
+ */
+export const executionOrderHints = { enabled: true };
+
+/** Whether a graph output only anchors the execution order (`GraphBuilder.early`): no result. */
+export const isOrderOutput = (name: string): boolean => name.startsWith(ORDER_PREFIX);
+
 export class GraphBuilder {
   private readonly nodes: NodeSpec[] = [];
+  /** Side branches (`sideBranch`), in emission order: serialized after every other node, the latest first. */
+  private readonly branches: NodeSpec[][] = [];
+  private readonly anchored = new Set<string>();
   private readonly inputs: onnxProto.onnx.IValueInfoProto[] = [];
   private readonly outputs: onnxProto.onnx.IValueInfoProto[] = [];
   private readonly initializers: onnxProto.onnx.ITensorProto[] = [];
@@ -196,6 +211,37 @@ export class GraphBuilder {
     this.outputs.push(valueInfo(name, elem, dims));
   }
 
+  /**
+   * Emit the nodes `emit` creates as a side branch: a computation that only graph outputs read
+   * (statistics of a layer). onnxruntime executes the nodes in the post-order of a depth-first
+   * walk from the graph's leaves, taking the leaf of the highest node index (the proto's node
+   * order) first, so a branch written in emission order would run after the whole network and
+   * keep every tensor it reads alive until then (measured: the statistics graph of ResNet-20
+   * held every layer's input and output, +740 MiB at 250 samples). Serialized after every other
+   * node, the branch reading the earliest tensors last (`liveNodes`), each branch runs as soon as
+   * the tensors it reads exist. Execution order only: the values are the same.
+   */
+  sideBranch<T>(emit: () => T): T {
+    if (!executionOrderHints.enabled) return emit();
+    const start = this.nodes.length;
+    const result = emit();
+    this.branches.push(this.nodes.splice(start));
+    return result;
+  }
+
+  /**
+   * Compute `tensor` as soon as its inputs exist, not when its first consumer runs: a small mask
+   * that backward reads (a straight-through clip mask) would otherwise be computed in the backward
+   * pass and keep the two full-size float tensors it compares alive through the whole forward
+   * (+196 MiB of 486 on fast ResNet-20 at batch 128). A side branch reads its shape (no pass over
+   * the data) into a graph output `order/…` of 4-byte floats, which callers ignore.
+   */
+  early(tensor: string): void {
+    if (!executionOrderHints.enabled || this.anchored.has(tensor)) return;
+    this.anchored.add(tensor);
+    this.sideBranch(() => this.output(`${ORDER_PREFIX}${tensor}`, this.op('Cast', [this.op('Shape', [tensor])], { to: DataType.FLOAT }), 'float'));
+  }
+
   /** Emit one node with `nOut` outputs; returns their names. */
   node(opType: string, inputs: string[], attrs: Record<string, AttrValue> = {}, nOut = 1, prefix = opType): string[] {
     const outputs = Array.from({ length: nOut }, () => this.fresh(prefix));
@@ -274,7 +320,8 @@ export class GraphBuilder {
 
   private liveNodes(): NodeSpec[] {
     const producer = new Map<string, NodeSpec>();
-    for (const n of this.nodes) for (const o of n.outputs) producer.set(o, n);
+    const all = [...this.nodes, ...this.orderedBranches().flat()];
+    for (const n of all) for (const o of n.outputs) producer.set(o, n);
     const live = new Set<NodeSpec>();
     const stack = this.outputs.map((o) => o.name!);
     while (stack.length > 0) {
@@ -283,7 +330,22 @@ export class GraphBuilder {
       live.add(n);
       stack.push(...n.inputs.filter((i) => i !== ''), ...(n.implicit ?? []));
     }
-    return this.nodes.filter((n) => live.has(n)); // keeps the emission (topological) order
+    return all.filter((n) => live.has(n)); // the emission (topological) order, side branches last
+  }
+
+  /**
+   * Side branches in serialization order: by the main-path position of the latest tensor each
+   * reads, descending, so that the branch reading the earliest tensors has the highest node
+   * indices and onnxruntime's walk (`sideBranch`) reaches it first.
+   */
+  private orderedBranches(): NodeSpec[][] {
+    const at = new Map<string, number>();
+    this.nodes.forEach((n, i) => n.outputs.forEach((o) => at.set(o, i)));
+    const reads = (b: NodeSpec[]): number => Math.max(-1, ...b.flatMap((n) => [...n.inputs, ...(n.implicit ?? [])].map((i) => at.get(i) ?? -1)));
+    return this.branches
+      .map((b, i) => ({ b, i, r: reads(b) }))
+      .sort((p, q) => q.r - p.r || q.i - p.i)
+      .map((e) => e.b);
   }
 
   private cachedConst(kind: string, values: ArrayLike<number>, dims: number[], make: () => onnxProto.onnx.ITensorProto): string {

@@ -63,6 +63,13 @@ export function sessionOptions(settings: EngineSettings): ort.InferenceSession.S
     interOpNumThreads: 1,
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',
+    // Memory (docs/running.md, "Memory"): the arena on, the memory pattern off. With the pattern,
+    // the second run of a shape allocates its planned block beside the arena chunks the first run
+    // left free: 1.9× the working set (ResNet-20, batch 128: 896 MiB peak instead of 561 MiB).
+    // Without the arena, glibc's per-thread heaps kept more still (992 MiB). Step time, interleaved
+    // on/off: 0.78–1.07× (LeNet-5), 0.93–1.00× (ResNet-20, batch 32): no measurable cost.
+    enableCpuMemArena: true,
+    enableMemPattern: false,
     // Session config entries (onnxruntime_session_options_config_keys.h): strings, dotted keys.
     extra: { session: { intra_op: { allow_spinning: settings.spin ? '1' : '0' } } },
   };

@@ -39,6 +39,7 @@ import {
   type ParamEntry,
 } from './graphs.js';
 import { idealSelector, type MvmSelector } from './mvm.js';
+import { isOrderOutput } from './onnx.js';
 import { openSession } from './session.js';
 import { buildStepsGraph, INPUT_FIRST_STEP, INPUT_XS, INPUT_YS, OUT_CORRECTS, OUT_LOSSES, type StepsGraph } from './steps-graph.js';
 
@@ -279,7 +280,7 @@ export class Trainer {
     const { session, graph } = await opened;
     const feeds = this.feeds(graph, x, y, new Set(Object.keys(opts.extra ?? {})));
     const out = await session.run({ ...feeds, ...opts.extra });
-    return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, v.data as Float32Array]));
+    return Object.fromEntries(Object.entries(out).flatMap(([k, v]) => (isOrderOutput(k) ? [] : [[k, v.data as Float32Array]])));
   }
 
   /**
