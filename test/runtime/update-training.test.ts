@@ -306,3 +306,21 @@ test('DeviceUpdater, mapping offset (NeuroSim reference column): weight → G, t
   assert.equal(after[4], -1, 'LTD at the lower bound stays there');
   assert.match(u.describe()['fc1']!.update, /on one device per weight against a reference at G_mid/);
 });
+
+test("DeviceUpdater: a layer with train.lr_scale gives its device model the layer's learning rate (txsim write noise on ΔG/LR)", () => {
+  const n = 32 * 10;
+  const w0 = Float32Array.from({ length: n }, (_, k) => Math.sin(k) * 0.1);
+  const txsim = { kind: 'txsim', v: 0.01, gamma: 5, noise: 'gradient', nonlinearity: 'step', pulses: 1 };
+  const base = experiment(['update'], crossbar({}, { levels: 0, update: txsim }));
+  const scaled: PlanExperiment = { ...base, train: { ...base.train!, lrScale: { fc1: 0.25 } } };
+  const step = (exp: PlanExperiment, lr: number): Float32Array => {
+    const u = DeviceUpdater.create(exp, { 'fc1/weight': w0 }, new Map([['fc1', 'fc1/weight']]), { weightRange: 1 })!;
+    const before = u.readBack()['fc1/weight']!;
+    const after = new Map([['fc1/weight', before.map((x, k) => x + (k % 3 === 0 ? 1e-3 : -2e-3))]]);
+    u.update(new Map([['fc1/weight', before]]), after, lr);
+    return after.get('fc1/weight')!;
+  };
+  // lr 0.2 × lr_scale 0.25 is the layer's LR 0.05: the same draws, the same noise, the same weights.
+  assert.deepEqual(step(scaled, 0.2), step(base, 0.05));
+  assert.notDeepEqual(step(scaled, 0.2), step(base, 0.2), 'the write noise depends on the learning rate');
+});
