@@ -2,13 +2,17 @@
  * The learned surrogate against a nonlinear ground truth (GENIEx's setting): the generator's f
  * with the nonlinear tile solver against the dense Newton reference, and the held-out RMSE of a
  * surrogate trained on sinh cells against the linear (FCM, ohmic cells) baseline — GENIEx's
- * headline comparison.
+ * headline comparison; and the batched per-tile prediction the runtime uses, bit for bit against
+ * the tile-by-tile JS.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadEmbeddedMnist } from '../../src/runtime/data/mnist.js';
 import { buildSurrogate, type SurrogateBuildOptions } from '../../src/runtime/parasitics/surrogate-build.js';
 import { generateSurrogateData, linearTileSolver, matVec, nonlinearTileSolver, type SurrogateDataConfig } from '../../src/runtime/parasitics/surrogate-data.js';
+import type { SurrogateModel } from '../../src/runtime/parasitics/surrogate-model.js';
+import { referenceF, referenceFBatch, surrogateEffective, surrogateEffectiveBatch } from '../../src/runtime/parasitics/surrogate-tile.js';
+import { Rng } from '../../src/runtime/rng.js';
 import { denseNewton, type RefCurve } from '../reference/nodal.js';
 
 const WIRES = { row: 2.5, col: 2.5, source: 500, sense: 100 };
@@ -86,4 +90,37 @@ test('surrogate on sinh cells: held-out RMSE of f at least 6× below the linear 
   assert.ok(e.linearised !== undefined);
   assert.ok(e.linearised.f < e.linear.f / 20, `linearised ${e.linearised.f} vs linear ${e.linear.f}`);
   assert.ok(e.meanDistortion < -0.05, `mean f − 1 = ${e.meanDistortion}: sinh cells conduct more than the ohmic G`);
+});
+
+test('batched per-tile prediction (WebAssembly SIMD and JS loops): the same bits as referenceF tile by tile', () => {
+  const rng = new Rng(5, 'test/surrogate-batch');
+  for (const [M, N, H, T] of [
+    [8, 8, 16, 3],
+    [6, 4, 10, 40], // more tiles than one kernel chunk
+    [5, 3, 7, 2], // odd widths: the JS loops
+  ] as const) {
+    const F = M + M * N;
+    const m: SurrogateModel = {
+      rows: M,
+      cols: N,
+      hidden: H,
+      norm: { vRead: 0.25, gOn: 1e-5, gOff: 1e-6 },
+      fScale: 0.03,
+      referenceDrive: 0.3,
+      w1: rng.fillNormal(new Float32Array(F * H), 0, Math.sqrt(2 / F)),
+      b1: rng.fillNormal(new Float32Array(H), 0, 0.1),
+      w2: rng.fillNormal(new Float32Array(H * N), 0, Math.sqrt(2 / H)),
+      b2: rng.fillNormal(new Float32Array(N), 0, 0.1),
+      meta: { solver: 'random (test)', wires: WIRES },
+    };
+    // sparse levels: most cells at G_off, as bit slicing leaves them
+    const gs = Array.from({ length: T }, () => Float64Array.from({ length: M * N }, () => (rng.uniform() < 0.6 ? 1e-6 : 1e-6 + 3e-6 * rng.int(4))));
+    const one = gs.map((g) => referenceF(m, g));
+    assert.deepEqual(referenceFBatch(m, gs), one, `${M}×${N}, hidden ${H}, ${T} tiles`);
+    assert.deepEqual(referenceFBatch(m, gs, true), one);
+    assert.deepEqual(
+      surrogateEffectiveBatch(m, gs),
+      gs.map((g) => surrogateEffective(m, g)),
+    );
+  }
 });
