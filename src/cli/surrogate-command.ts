@@ -3,11 +3,16 @@
  * tile configuration against xbarc's circuit solver, save it, and print its held-out RMSE beside
  * the baselines' (docs/parasitics.md, "Learned surrogate"). Defaults are GENIEx's/PUMA's
  * (MODELS.md §4): 64 × 64, 2.5 Ω wires, R_source 500 Ω, R_sense 100 Ω, R_on 100 kΩ, on/off 6,
- * V_read 0.25 V. Progress goes to stderr, the report to stdout.
+ * V_read 0.25 V, ohmic cells. `--iv sinh:V0` or `--iv cubic:K` trains against the nonlinear
+ * device solver instead (one Newton solve per input vector), and the report adds the linear
+ * (FCM) baseline's RMSE — GENIEx's comparison — and the per-tile linearisation at `--fold-at`.
+ * Progress goes to stderr, the report to stdout.
  */
 import type { Command } from 'commander';
 import { XbarcError } from '../model/errors.js';
+import type { IvModel } from '../runtime/parasitics/iv.js';
 import { buildSurrogate } from '../runtime/parasitics/surrogate-build.js';
+import { nonlinearTileSolver } from '../runtime/parasitics/surrogate-data.js';
 import type { ErrorPair } from '../runtime/parasitics/surrogate-eval.js';
 import { saveSurrogate } from '../runtime/parasitics/surrogate-file.js';
 
@@ -18,6 +23,8 @@ export interface SurrogateCommandOptions {
   rOn: string;
   onOff: string;
   vRead: string;
+  iv: string;
+  foldAt: string;
   weightBits: string;
   cellBits: string;
   inputBits: string;
@@ -52,6 +59,8 @@ export function registerSurrogateCommand(program: Command, setExitCode: (code: n
     .option('--r-on <ohms>', 'device R_on (G_on = 1/R_on)', '100e3')
     .option('--on-off <ratio>', 'device R_off/R_on', '6')
     .option('--v-read <volts>', 'read voltage of a full-scale DAC digit', '0.25')
+    .option('--iv <curve>', 'cell read I-V curve of the ground truth: linear, sinh:V0 (volts) or cubic:K (1/V²)', 'linear')
+    .option('--fold-at <fraction>', 'nonlinear curves: operating point of the linearised baseline, every row at this fraction of V_read', '1')
     .option('--weight-bits <n>', 'weight bits (bit-sliced into cells)', '8')
     .option('--cell-bits <n>', 'bits per cell', '2')
     .option('--input-bits <n>', 'input bits (streamed through the DACs)', '8')
@@ -91,6 +100,17 @@ function parseSize(text: string): [number, number] {
   return [Number(m[1]), Number(m[2])];
 }
 
+/** `linear`, `sinh:V0` (V0 > 0 V) or `cubic:K` (K in V⁻², finite). */
+export function parseIv(text: string): IvModel {
+  const t = text.trim().toLowerCase();
+  if (t === 'linear') return { kind: 'linear' };
+  const m = /^(sinh|cubic):\s*([^\s]+)$/.exec(t);
+  const x = m ? Number(m[2]) : NaN;
+  if (m?.[1] === 'sinh' && x > 0 && Number.isFinite(x)) return { kind: 'sinh', v0: x };
+  if (m?.[1] === 'cubic' && Number.isFinite(x)) return { kind: 'cubic', k: x };
+  throw new UsageError(`--iv must be linear, sinh:V0 (V0 > 0 volts, e.g. sinh:0.25) or cubic:K (K in 1/V², e.g. cubic:-0.25), got ${JSON.stringify(text)}`);
+}
+
 function parseWires(text: string): { row: number; col: number; source: number; sense: number } {
   const parts = text.split(',').map((s) => Number(s.trim()));
   if (parts.length !== 4 || parts.some((v) => !(v >= 0 && Number.isFinite(v))))
@@ -103,7 +123,7 @@ const pct = (x: number): string => `${(100 * x).toFixed(3)} %`;
 const ratio = (a: number, b: number): string => (b > 0 ? `${(a / b).toFixed(1)}×` : '—');
 
 function row(name: string, e: ErrorPair): string {
-  return `  ${name.padEnd(30)} ${e.f.toExponential(3).padStart(10)}   ${pct(e.current).padStart(9)}`;
+  return `  ${name.padEnd(36)} ${e.f.toExponential(3).padStart(10)}   ${pct(e.current).padStart(9)}`;
 }
 
 export async function surrogateCommand(o: SurrogateCommandOptions, io: CommandIo = STD_IO): Promise<number> {
@@ -114,6 +134,9 @@ export async function surrogateCommand(o: SurrogateCommandOptions, io: CommandIo
     const onOff = positive('on-off', o.onOff);
     if (!(onOff > 1)) throw new UsageError(`--on-off must be > 1, got ${JSON.stringify(o.onOff)}`);
     const threads = o.threads === undefined ? undefined : int('threads', o.threads);
+    const iv = parseIv(o.iv ?? 'linear');
+    const foldAt = Number(o.foldAt ?? '1');
+    if (!(foldAt > 0 && foldAt <= 1)) throw new UsageError(`--fold-at must be a fraction in (0, 1], got ${JSON.stringify(o.foldAt)}`);
     cfg = {
       rows,
       cols,
@@ -133,6 +156,8 @@ export async function surrogateCommand(o: SurrogateCommandOptions, io: CommandIo
       epochs: int('epochs', o.epochs),
       batch: int('batch', o.batch),
       lr: positive('lr', o.lr),
+      solver: nonlinearTileSolver(iv),
+      foldAt,
       ...(threads ? { engine: { threads } } : {}),
       ...(o.quiet ? {} : { onProgress: (line: string) => io.err(`xbarc surrogate: ${line}\n`) }),
     };
@@ -152,13 +177,16 @@ export async function surrogateCommand(o: SurrogateCommandOptions, io: CommandIo
       `surrogate ${cfg.rows} × ${cfg.cols}, wires ${w.row} / ${w.col} Ω, R_source ${w.source} Ω, R_sense ${w.sense} Ω, G ${cfg.gOff.toExponential(3)}–${cfg.gOn.toExponential(3)} S, V_read ${cfg.vRead} V`,
       `trained against ${b.model.meta.solver}: ${cfg.tiles} tiles × ${cfg.vectorsPerTile} vectors, ${cfg.epochs} epochs (generate ${b.seconds.generate.toFixed(1)} s, train ${b.seconds.train.toFixed(1)} s)`,
       `held out: tiles ${cfg.tiles}–${cfg.tiles + cfg.testTiles - 1}, ${e.samples} vectors; mean f − 1 = ${pct(e.meanDistortion)}`,
-      `  ${'model'.padEnd(30)} ${'RMSE(f)'.padStart(10)}   ${'RMSE(I)'.padStart(9)}`,
+      `  ${'model'.padEnd(36)} ${'RMSE(f)'.padStart(10)}   ${'RMSE(I)'.padStart(9)}`,
       row('surrogate', e.surrogate),
       row('ideal (no parasitics)', e.ideal),
-      row('aam (lumped path)', e.aam),
+      row('aam (line-loaded, linear cells)', e.aam),
       row('surrogate per tile (runtime)', e.tile),
       row('linear (FCM, linear cells)', e.linear),
-      `surrogate vs ideal: ${ratio(e.ideal.f, e.surrogate.f)} lower RMSE(f); vs aam: ${ratio(e.aam.f, e.surrogate.f)}; vs linear: ${
+      ...(e.linearised ? [row(`linearised per tile (at ${cfg.foldAt} V_read)`, e.linearised)] : []),
+      `surrogate vs ideal: ${ratio(e.ideal.f, e.surrogate.f)} lower RMSE(f); vs aam: ${ratio(e.aam.f, e.surrogate.f)}${
+        e.linearised ? `; vs linearised: ${ratio(e.linearised.f, e.surrogate.f)}` : ''
+      }; vs linear (FCM): ${
         e.linear.f < 1e-9
           ? 'the solver is linear, so the linear model is exact (GENIEx’s comparison needs a nonlinear solver)'
           : ratio(e.linear.f, e.surrogate.f)

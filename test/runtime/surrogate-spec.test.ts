@@ -189,6 +189,38 @@ async function cli(args: string[]): Promise<{ code: number; out: string; err: st
   return { code, out: out.join(''), err: err.join('') };
 }
 
+test('xbarc surrogate --iv sinh:V0: trains against the nonlinear solver, records it, prints the linear and linearised baselines', async () => {
+  const out = join(dir, 'cli-sinh.json');
+  const r = await cli([
+    '--out',
+    out,
+    '--size',
+    '4x6',
+    '--iv',
+    'sinh:0.25',
+    '--tiles',
+    '20',
+    '--test-tiles',
+    '5',
+    '--vectors',
+    '4',
+    '--hidden',
+    '16',
+    '--epochs',
+    '2',
+    '--quiet',
+  ]);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /trained against nonlinear-sinh\(v0=0\.25\)/);
+  assert.match(r.out, /linear \(FCM, linear cells\)\s+[1-9]\.\d+e-\d/);
+  assert.match(r.out, /linearised per tile \(at 1 V_read\)/);
+  assert.match(r.out, /vs linear \(FCM\): \d+\.\d×/);
+  const header = JSON.parse(readFileSync(out, 'utf8')) as { meta: { solver: string; iv: unknown; foldAt: number } };
+  assert.equal(header.meta.solver, 'nonlinear-sinh(v0=0.25)');
+  assert.deepEqual(header.meta.iv, { kind: 'sinh', v0: 0.25 });
+  assert.equal(header.meta.foldAt, 1);
+});
+
 test('xbarc surrogate: trains, writes the header and arrays, prints the RMSE table; bad options exit 2', async () => {
   const out = join(dir, 'cli.json');
   const r = await cli(['--out', out, '--size', '4x6', '--tiles', '20', '--test-tiles', '5', '--vectors', '4', '--hidden', '16', '--epochs', '2', '--quiet']);
@@ -207,6 +239,9 @@ test('xbarc surrogate: trains, writes the header and arrays, prints the RMSE tab
     [['--out', out, '--wires', '1,2,3'], /--wires must be four resistances/],
     [['--out', out, '--epochs', '0'], /--epochs must be an integer ≥ 1/],
     [['--out', out, '--on-off', '1'], /--on-off must be > 1/],
+    [['--out', out, '--iv', 'sinh:0'], /--iv must be linear, sinh:V0/],
+    [['--out', out, '--iv', 'tanh:1'], /--iv must be linear, sinh:V0/],
+    [['--out', out, '--iv', 'sinh:0.25', '--fold-at', '2'], /--fold-at must be a fraction in \(0, 1\]/],
   ] as const) {
     const bad = await cli([...args]);
     assert.equal(bad.code, 2, args.join(' '));

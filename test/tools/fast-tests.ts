@@ -34,6 +34,7 @@ const FAST_TESTS = [
   'runtime/nonlinear',
   'runtime/parasitics',
   'runtime/results',
+  'runtime/surrogate-nonlinear',
   'runtime/update',
 ] as const;
 

@@ -21,6 +21,8 @@ export interface SurrogateBuildOptions extends SurrogateDataConfig {
   lr: number;
   engine?: EngineOptions;
   solver?: NamedTileSolver;
+  /** Nonlinear solvers: operating point of the linearised baseline, every row at foldAt·vRead (default 1). */
+  foldAt?: number;
   onProgress?: (line: string) => void;
 }
 
@@ -46,8 +48,11 @@ export async function buildSurrogate(o: SurrogateBuildOptions): Promise<Surrogat
   const t1 = performance.now();
   say(`generated ${train.samples} training and ${test.samples} held-out pairs with ${solver.name} in ${((t1 - t0) / 1000).toFixed(1)} s`);
   const norm = { vRead: o.vRead, gOn: o.gOn, gOff: o.gOff };
+  const foldAt = o.foldAt ?? 1;
+  if (!(foldAt > 0 && foldAt <= 1)) throw new RangeError(`fold_at must be a fraction in (0, 1], got ${foldAt}`);
   const meta = {
     solver: solver.name,
+    ...(solver.iv ? { iv: solver.iv, foldAt } : {}),
     wires: o.wires,
     data: {
       source: 'mnist-mlp',
@@ -72,7 +77,8 @@ export async function buildSurrogate(o: SurrogateBuildOptions): Promise<Surrogat
   };
   const { model, losses } = await trainSurrogate(train, o.rows, o.cols, norm, meta, trainOpts);
   const t2 = performance.now();
-  const errors = surrogateErrors(model, test, { rows: o.rows, cols: o.cols, wires: o.wires });
+  const nonlinear = solver.iv ? { iv: solver.iv, vOp: foldAt * o.vRead } : undefined;
+  const errors = surrogateErrors(model, test, { rows: o.rows, cols: o.cols, wires: o.wires }, nonlinear);
   const t3 = performance.now();
   model.meta = {
     ...meta,

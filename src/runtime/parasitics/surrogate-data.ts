@@ -3,10 +3,12 @@
  * surrogate"): tiles of conductances G and input vectors V as a real layer puts them on a
  * crossbar, and the factor f = I_ideal / I_solver of every column that a circuit solver gives.
  *
- * THE SEAM. The ground truth is a `TileSolver`: (G, V, circuit) → column currents. Today the only
- * solver is `linearTileSolver` (the linear resistive network of fcm.ts: I = V·G_ni). A nonlinear
- * device I-V solver plugs in here unchanged — pass it as `solver` to `generateSurrogateData` and
- * everything downstream (training, the saved file's `solver` field, the RMSE report) follows.
+ * THE SEAM. The ground truth is a `TileSolver`: (G, V, circuit) → column currents. Two solvers:
+ * `linearTileSolver` (the linear resistive network of fcm.ts: I = V·G_ni) and
+ * `nonlinearTileSolver(iv)` (the same wires with cells I = G·h(V), one Newton solve of
+ * nonlinear.ts per input vector — GENIEx's ground truth, HSPICE with sinh cells). Pass one as
+ * `solver` to `generateSurrogateData`; everything downstream (training, the saved file's `solver`
+ * field, the RMSE report) follows.
  *
  * Where V and G come from (`source: 'mnist-mlp'`, the one source so far): the first dense layer of
  * an MLP on the embedded MNIST digits, as the crossbar mapping cuts it (docs/crossbar.md):
@@ -33,6 +35,8 @@
 import { Rng } from '../rng.js';
 import type { Wires } from './circuit.js';
 import { fcm, type FcmOptions } from './fcm.js';
+import { checkIv, isLinear, type IvModel } from './iv.js';
+import { nonlinearCurrents, type NonlinearOptions } from './nonlinear.js';
 
 /** The circuit a tile solver simulates: size and wires (device models live in the solver). */
 export interface TileCircuit {
@@ -52,6 +56,8 @@ export type TileSolver = (g: Float64Array, v: Float64Array, circuit: TileCircuit
 export interface NamedTileSolver {
   name: string;
   solve: TileSolver;
+  /** The cells' I-V curve the solver simulates (absent or linear: ohmic cells). */
+  iv?: IvModel;
 }
 
 /** The linear resistive network (fcm.ts): one solve of G_ni per call, then I = V·G_ni per vector. */
@@ -62,6 +68,30 @@ export function linearTileSolver(opts: FcmOptions = {}): NamedTileSolver {
       const gni = fcm(g, c.rows, c.cols, c.wires, opts).gni;
       return matVec(v, gni, c.rows, c.cols);
     },
+  };
+}
+
+/** The name a saved surrogate records for a curve: `linear-fcm`, `nonlinear-sinh(v0=0.25)`, `nonlinear-cubic(k=-0.25)`, `nonlinear-table(n points)`. */
+export function solverName(iv: IvModel): string {
+  if (isLinear(iv)) return 'linear-fcm';
+  if (iv.kind === 'sinh') return `nonlinear-sinh(v0=${iv.v0})`;
+  if (iv.kind === 'cubic') return `nonlinear-cubic(k=${iv.k})`;
+  if (iv.kind === 'table') return `nonlinear-table(${iv.v.length} points)`;
+  return 'linear-fcm';
+}
+
+/**
+ * The tile circuit with nonlinear cells I = G·h(V) (iv.ts): per input vector one Newton solve of
+ * nonlinear.ts (tolerance 1e-7 on every column current, as FCM). A linear curve gives the linear
+ * solver (the same currents, one FCM solve per tile).
+ */
+export function nonlinearTileSolver(iv: IvModel, opts: NonlinearOptions & FcmOptions = {}): NamedTileSolver {
+  checkIv(iv);
+  if (isLinear(iv)) return linearTileSolver(opts);
+  return {
+    name: solverName(iv),
+    iv,
+    solve: (g, v, c) => nonlinearCurrents(g, c.rows, c.cols, c.wires, iv, v, false, opts).currents,
   };
 }
 

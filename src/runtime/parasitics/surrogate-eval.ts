@@ -5,10 +5,13 @@
  *   - `surrogate`: the MLP's f;
  *   - `ideal`: no parasitics, f = 1;
  *   - `linear`: GENIEx's baseline, the analytical *linear* crossbar model — the same wires, linear
- *     devices — i.e. xbarc's FCM (I = V·G_ni). While the solver itself is the linear network, this
- *     baseline is the solver and its RMSE is 0 (to rounding): the surrogate's ratio against it
- *     becomes meaningful once a nonlinear device solver is plugged in;
- *   - `aam`: the lumped-path approximation (aam.ts), the cheap analytical model;
+ *     (ohmic, G) cells — i.e. xbarc's FCM (I = V·G_ni). With the linear solver this baseline is
+ *     the solver and its RMSE is 0 (to rounding); with a nonlinear solver it is GENIEx's
+ *     comparison;
+ *   - `aam`: the line-loaded AAM (aam.ts, the default `aam`) on the same linear cells;
+ *   - `linearised` (nonlinear solvers only): xbarc's runtime model of a nonlinear device, the
+ *     per-tile secant linearisation at every row at vOp (nonlinear.ts `linearizeTile`, what
+ *     `parasitics = fcm` folds for a device with `iv = sinh(v0, fold_at)`);
  *   - `tile`: the surrogate folded per tile as the crossbar runtime applies it (surrogate-tile.ts:
  *     f at the uniform reference drive, for every vector).
  * Also the relative RMSE of the column currents, sqrt(mean((I_pred − I)²)) / sqrt(mean(I²)).
@@ -16,6 +19,8 @@
 
 import { aam } from './aam.js';
 import { fcm } from './fcm.js';
+import { isLinear, type IvModel } from './iv.js';
+import { linearizeTile } from './nonlinear.js';
 import { matVec, type SurrogateData, type TileCircuit } from './surrogate-data.js';
 import { foldTile, predictFolded, type SurrogateModel } from './surrogate-model.js';
 import { referenceF } from './surrogate-tile.js';
@@ -34,6 +39,8 @@ export interface SurrogateErrors {
   linear: ErrorPair;
   aam: ErrorPair;
   tile: ErrorPair;
+  /** The per-tile secant linearisation at vOp (nonlinear solvers only). */
+  linearised?: ErrorPair;
   /** Mean of the solver's f − 1 (the size of the effect being modelled). */
   meanDistortion: number;
 }
@@ -52,11 +59,18 @@ class Acc {
   }
 }
 
+/** The device curve of a nonlinear solver and the operating point (V) of its linearised baseline. */
+export interface NonlinearBaseline {
+  iv: IvModel;
+  vOp: number;
+}
+
 /** Errors of the surrogate and the baselines on `data` (its tiles were not trained on). */
-export function surrogateErrors(m: SurrogateModel, data: SurrogateData, circuit: TileCircuit): SurrogateErrors {
+export function surrogateErrors(m: SurrogateModel, data: SurrogateData, circuit: TileCircuit, nonlinear?: NonlinearBaseline): SurrogateErrors {
   const { rows: M, cols: N } = circuit;
   const P = data.samples / data.tiles;
-  const acc = { surrogate: new Acc(), ideal: new Acc(), linear: new Acc(), aam: new Acc(), tile: new Acc() };
+  const nl = nonlinear && !isLinear(nonlinear.iv) ? nonlinear : undefined;
+  const acc = { surrogate: new Acc(), ideal: new Acc(), linear: new Acc(), aam: new Acc(), tile: new Acc(), linearised: new Acc() };
   let iSq = 0;
   let dist = 0;
   for (let t = 0; t < data.tiles; t++) {
@@ -66,6 +80,7 @@ export function surrogateErrors(m: SurrogateModel, data: SurrogateData, circuit:
     const iLin = matVec(v, fcm(g, M, N, circuit.wires).gni, M, N);
     const iAam = matVec(v, aam(g, M, N, circuit.wires), M, N);
     const fRef = referenceF(m, g);
+    const iSec = nl ? matVec(v, linearizeTile(g, M, N, circuit.wires, nl.iv, nl.vOp).gni, M, N) : null;
     for (let p = 0; p < P; p++) {
       for (let j = 0; j < N; j++) {
         const s = (t * P + p) * N + j;
@@ -77,13 +92,14 @@ export function surrogateErrors(m: SurrogateModel, data: SurrogateData, circuit:
         acc.linear.add(ideal / iLin[k]!, fTrue, ideal);
         acc.aam.add(ideal / iAam[k]!, fTrue, ideal);
         acc.tile.add(fRef[j]!, fTrue, ideal);
+        if (iSec) acc.linearised.add(ideal / iSec[k]!, fTrue, ideal);
         iSq += (ideal / fTrue) ** 2;
         dist += fTrue - 1;
       }
     }
   }
   const n = data.samples * N;
-  return {
+  const out: SurrogateErrors = {
     samples: data.samples,
     surrogate: acc.surrogate.result(iSq),
     ideal: acc.ideal.result(iSq),
@@ -92,4 +108,6 @@ export function surrogateErrors(m: SurrogateModel, data: SurrogateData, circuit:
     tile: acc.tile.result(iSq),
     meanDistortion: dist / n,
   };
+  if (nl) out.linearised = acc.linearised.result(iSq);
+  return out;
 }

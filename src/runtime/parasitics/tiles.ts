@@ -25,6 +25,7 @@
 import { maxLevel, gOffLevels, offsetZ, weightQmax, weightSlices } from '../../model/crossbar-math.js';
 import type { CrossbarSpec } from '../../model/crossbar.js';
 import { forwardEffective, tileBackward, type ParasiticsConfig } from './plan.js';
+import { surrogateEffectiveBatch } from './surrogate-tile.js';
 
 /** ONNX Round: half to even. */
 function roundEven(x: number): number {
@@ -103,26 +104,47 @@ export function effectiveProgramming(
   const outAb = wantBack ? new Float32Array(A.length) : undefined;
   const outBb = wantBack ? new Float32Array(B.length) : undefined;
   const g = new Float64Array(R * C);
+  /** The conductances of array (plane p, slice s, rows r0…, columns c0…) into out (R × C, padding at G_off). */
+  const fillTile = (out: Float64Array, p: number, s: number, r0: number, c0: number): void => {
+    out.fill(gOff);
+    const base = (p * S + s) * K * N;
+    for (let i = 0; i < Math.min(R, K - r0); i++) {
+      for (let j = 0; j < Math.min(C, N - c0); j++) {
+        const k = r0 + i;
+        const n = c0 + j;
+        const lev = (U[p * K * N + k * N + n]! >>> (cb * s)) & mask;
+        const at = base + k * N + n;
+        out[i * C + j] = Math.max(1e-30, dG * (lev * A[at]! + B[at]! + g0));
+      }
+    }
+  };
+  // A surrogate predicts all of the layer's arrays in one batched pass (surrogate-kernel.ts; the
+  // same bits as array by array), in the order of the loop below.
+  let batched: Float64Array[] | null = null;
+  if (pcfg.kind === 'surrogate') {
+    const gs: Float64Array[] = [];
+    for (let p = 0; p < 2; p++)
+      for (let s = 0; s < S; s++)
+        for (let r0 = 0; r0 < K; r0 += R)
+          for (let c0 = 0; c0 < N; c0 += C) {
+            const t = new Float64Array(R * C);
+            fillTile(t, p, s, r0, c0);
+            gs.push(t);
+          }
+    batched = surrogateEffectiveBatch(pcfg.surrogate!, gs);
+  }
   let solves = 0;
+  let arrayIndex = 0;
   let dSum = 0;
   for (let p = 0; p < 2; p++) {
     for (let s = 0; s < S; s++) {
       const base = (p * S + s) * K * N;
       for (let r0 = 0; r0 < K; r0 += R) {
         for (let c0 = 0; c0 < N; c0 += C) {
-          g.fill(gOff);
+          fillTile(g, p, s, r0, c0);
           const rows = Math.min(R, K - r0);
           const cols = Math.min(C, N - c0);
-          for (let i = 0; i < rows; i++) {
-            for (let j = 0; j < cols; j++) {
-              const k = r0 + i;
-              const n = c0 + j;
-              const lev = (U[p * K * N + k * N + n]! >>> (cb * s)) & mask;
-              const at = base + k * N + n;
-              g[i * C + j] = Math.max(1e-30, dG * (lev * A[at]! + B[at]! + g0));
-            }
-          }
-          const gni = forwardEffective(g, pcfg);
+          const gni = batched ? batched[arrayIndex++]! : forwardEffective(g, pcfg);
           solves++;
           const T = wantBack ? tileBackward(g, pcfg) : null;
           if (T) solves++;
