@@ -15,7 +15,15 @@ import { writeFileAtomic } from '../src/runtime/results/atomic.js';
 import { repoRoot, SkipSection, timeIt, type Row, type Section, type Timing } from './harness.js';
 
 /** Section modules, relative to this file, in run order. */
-const SECTION_MODULES = ['./engine.bench.js', './torch.bench.js', './lsp.bench.js', './crossbar.bench.js', './parasitics.bench.js', './devices.bench.js'];
+const SECTION_MODULES = [
+  './engine.bench.js',
+  './torch.bench.js',
+  './forms.bench.js',
+  './lsp.bench.js',
+  './crossbar.bench.js',
+  './parasitics.bench.js',
+  './devices.bench.js',
+];
 
 interface ReportRow extends Row {
   /** value / baseline.value */
