@@ -142,14 +142,15 @@ export const CONV_INPUT_GRADS: Record<ConvInputGradForm, (g: GraphBuilder, s: Co
 
 /**
  * The weight gradient's form. Measured (bench/forms.bench.ts, 2-core AMD EPYC, onnxruntime 1.30):
- * the one-GEMM im2col form was 1.3–2.2× faster than the Conv over swapped axes on unstrided
- * ResNet-20 and ResNet-18 layers and 7× on strided 1×1 shortcuts (that Conv has the image as its
- * kernel: thin GEMMs per input channel). Strided kernels larger than 1×1 keep the Conv form:
- * their strided Slices are slow in onnxruntime (ResNet-18's 7×7/2 stem: 4× slower as im2col).
+ * the one-GEMM im2col form was 1.3–3× faster than the Conv over swapped axes on the unstrided
+ * ResNet-20 and ResNet-18 layers, 3.5–7× on strided 1×1 shortcuts and 1.3–1.4× on ResNet-20's
+ * strided 3×3 (that Conv has the image as its kernel: thin GEMMs per input channel). Strided
+ * kernels larger than 3×3 keep the Conv form: onnxruntime's strided Slice is slow, and 49 of them
+ * made ResNet-18's 7×7/2 stem 3–4× slower as im2col.
  */
 export function weightGradForm(s: ConvMvmSpec): ConvWeightGradForm {
   const strided = s.stride[0] > 1 || s.stride[1] > 1;
-  return strided && s.kernel[0] * s.kernel[1] > 1 ? 'conv' : 'im2col';
+  return strided && s.kernel[0] * s.kernel[1] > 9 ? 'conv' : 'im2col';
 }
 
 /**
