@@ -23,6 +23,7 @@ const SECTION_MODULES = [
   './crossbar.bench.js',
   './parasitics.bench.js',
   './devices.bench.js',
+  './scale.bench.js',
 ];
 
 interface ReportRow extends Row {
