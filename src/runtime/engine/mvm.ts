@@ -164,12 +164,14 @@ export function inputGradForm(s: ConvMvmSpec): ConvInputGradForm {
 }
 
 /**
- * The forward's form: MLAS's ConvTranspose (a GEMM per image, then col2im) was faster than its
- * Conv (im2col, then a GEMM) on layers whose per-image GEMM is small (CIFAR ResNets at batch
- * 128), slower on large ones (bench/forms.bench.ts). Stride 1 only (see `convForwardByConvTranspose`).
+ * The forward's form: Conv. The ConvTranspose form (flipped kernel, stride 1) ran faster in
+ * isolation on CIFAR ResNet shapes (bench/forms.bench.ts: up to 3× on 16 channels at 32², batch
+ * 128) but not in the whole graphs: ResNet-20 evaluation end to end was 1.2–1.7× slower with it
+ * and the training step no faster beyond the noise (2026-12-04, bench/RESULTS.md), so it is
+ * measured, not chosen.
  */
-export function forwardForm(s: ConvMvmSpec): ConvForwardForm {
-  return s.stride[0] === 1 && s.stride[1] === 1 && perImageMacs(s) < SMALL_GEMM_MACS && fullPadsFit(s) ? 'convTranspose' : 'conv';
+export function forwardForm(_s: ConvMvmSpec): ConvForwardForm {
+  return 'conv';
 }
 
 /** Multiply-adds of one image's conv GEMM (either form). */
