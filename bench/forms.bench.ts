@@ -5,7 +5,8 @@
  * stride-1 forward (Conv, ConvTranspose with the flipped kernel) timed on the layer
  * shapes of ResNet-20 (CIFAR, batch 128) and ResNet-18 (224², batch 16), interleaved. The rows
  * are each form's time against the form the emitter picks (`forwardForm`, `weightGradForm`, `inputGradForm` in
- * src/runtime/engine/mvm.ts): a ratio below 1 would mean the rule picks the slower form.
+ * src/runtime/engine/mvm.ts): a ratio below 1 would mean the rule picks the slower form — except
+ * for the forward, whose rule follows whole-graph measurements (see `forwardForm`).
  *
  *   node dist/bench/run.js forms
  */

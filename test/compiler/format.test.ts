@@ -156,3 +156,10 @@ test('property: random whitespace, comment and separator insertions format idemp
   }
   assert.ok(formatted > 100, `${formatted} cases formatted`);
 });
+
+test('a separator before a member that opens with ( is kept: dropping it would join the two members into a call', () => {
+  const r = formatXbar('network A() {\n  p = maxpool, (2)\n  relu\n}\n');
+  assert.ok(r.ok, r.ok ? '' : r.reason);
+  assert.equal(r.text, 'network A() {\n  p = maxpool,\n  (2)\n  relu\n}\n');
+  assert.equal(fmt(r.text), r.text);
+});
