@@ -18,6 +18,7 @@ import { repoRoot, SkipSection, timeIt, type Row, type Section, type Timing } fr
 const SECTION_MODULES = [
   './engine.bench.js',
   './torch.bench.js',
+  './forms.bench.js',
   './lsp.bench.js',
   './crossbar.bench.js',
   './parasitics.bench.js',
@@ -26,6 +27,7 @@ const SECTION_MODULES = [
   './devices.bench.js',
   './contention.bench.js',
   './online.bench.js',
+  './scale.bench.js',
 ];
 
 interface ReportRow extends Row {

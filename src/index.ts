@@ -11,6 +11,7 @@ export type { CrossbarSpec, DeviceSpec, AdcSpec, ParasiticsSpec, UpdateModelSpec
 export { inputGradient, type InputGradientResult } from './runtime/engine/input-gradient.js';
 export { Trainer, type TrainerOptions } from './runtime/engine/trainer.js';
 export { DEFAULT_SPIN, DEFAULT_THREADS, type EngineOptions, type EngineSettings } from './runtime/engine/session.js';
+export { summarizeProfiles, formatProfile, type ProfileSummary, type GraphProfile, type ProfileEntry } from './runtime/engine/profile.js';
 export { buildGraph, trainGraphSpec, evalGraphSpec, gradsGraphSpec, inputGradSpec, type GraphSpec, type HeadSpec } from './runtime/engine/graphs.js';
 export { l2Term, tileGroupLassoTerm, type LossTerm, type ParamView } from './runtime/engine/terms.js';
 export type { WeightTransform } from './runtime/engine/transforms.js';

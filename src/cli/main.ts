@@ -79,10 +79,14 @@ export async function main(argv: string[]): Promise<number> {
         'off',
       ]),
     )
+    .option(
+      '--profile',
+      "profile with onnxruntime's profiler: time per op type, layer and phase, printed and written to profile.txt (slower; profile a short run)",
+    )
     .action(
       async (
         file: string,
-        opts: { out?: string; set?: string[]; point?: string; experiment?: string; quiet?: boolean; threads?: string; spin?: 'on' | 'off' },
+        opts: { out?: string; set?: string[]; point?: string; experiment?: string; quiet?: boolean; threads?: string; spin?: 'on' | 'off'; profile?: boolean },
       ) => {
         exitCode = await runCommand(file, opts);
       },

@@ -32,6 +32,7 @@ export interface RunCommandOptions {
   report?: boolean;
   threads?: string;
   spin?: 'on' | 'off';
+  profile?: boolean;
 }
 
 export async function runCommand(file: string, options: RunCommandOptions): Promise<number> {
@@ -55,18 +56,24 @@ export async function runCommand(file: string, options: RunCommandOptions): Prom
     return 1;
   }
   if (pointWithoutSweep('run', file, point, result.experiments)) return 2;
+  const profile = options.profile === true;
   // Sweeps (parallel, resumable) and --report: src/cli/sweep-run.ts.
-  if (wantsSweepRunner(result, options))
+  if (wantsSweepRunner(result, options)) {
+    if (profile) {
+      process.stderr.write(`xbarc run: --profile profiles one run: choose a sweep point with --point k\n`);
+      return 2;
+    }
     return runWithSweeps(file, result, options, engine, (compiled, outDir, signal) =>
-      runOne(compiled, outDir, { quiet: options.quiet === true, signal, file, engine }),
+      runOne(compiled, outDir, { quiet: options.quiet === true, signal, file, engine, profile: false }),
     );
+  }
   const names = new Set(result.experiments.map((e) => e.plan.name)).size;
   const outDirs = result.experiments.map((compiled) => outDirFor(compiled, options.out, names));
   if (!prepareOutputDirs('run', outDirs)) return 1;
   const interrupt = onInterrupt('xbarc run');
   try {
     for (const [i, compiled] of result.experiments.entries()) {
-      const code = await runOne(compiled, outDirs[i]!, { quiet: options.quiet === true, signal: interrupt.signal, file, engine });
+      const code = await runOne(compiled, outDirs[i]!, { quiet: options.quiet === true, signal: interrupt.signal, file, engine, profile });
       if (code !== 0) return code;
       // Ctrl-C while the finished results were being written: they are complete, but the run was interrupted.
       if (interrupt.signal.aborted) return 130;
@@ -111,10 +118,12 @@ interface RunOneOptions {
   signal: AbortSignal;
   /** The spec, for the lock's description of this run. */ file: string;
   engine: EngineSettings;
+  /** `--profile`: onnxruntime's profiler on; the summary is printed and written beside results.json. */
+  profile: boolean;
 }
 
 /** One experiment into `outDir`, which it locks for the duration (a second run into it is refused). */
-async function runOne(compiled: CompiledExperiment, outDir: string, { quiet, signal, file, engine }: RunOneOptions): Promise<number> {
+async function runOne(compiled: CompiledExperiment, outDir: string, { quiet, signal, file, engine, profile }: RunOneOptions): Promise<number> {
   const plan = compiled.plan;
   const label = plan.point
     ? `${plan.name} [point ${plan.point.index + 1}/${plan.point.of}: ${Object.entries(plan.point.assignments)
@@ -131,17 +140,23 @@ async function runOne(compiled: CompiledExperiment, outDir: string, { quiet, sig
   }
   const reporter = quiet ? undefined : createReporter(label, process.stdout.isTTY === true);
   try {
-    const { results, resultsPath } = await executeExperiment(compiled, {
+    const {
+      results,
+      resultsPath,
+      profile: profiled,
+    } = await executeExperiment(compiled, {
       outDir,
       signal,
       threads: engine.threads,
       spin: engine.spin,
+      profile,
       ...(reporter ? { onProgress: reporter.progress, onDataLoaded: reporter.dataLoaded } : {}),
     });
     reporter?.stop();
     process.stdout.write(
       `${pc.green('✓')} ${label}: test accuracy ${accuracyText(results.final)} in ${results.timing.totalSeconds.toFixed(1)} s → ${displayPath(resultsPath)}\n`,
     );
+    if (profiled) process.stdout.write(`${profiled.text}\nprofile: ${displayPath(join(outDir, 'profile.txt'))} (traces in ${displayPath(profiled.dir)})\n`);
     return 0;
   } catch (err) {
     reporter?.stop();

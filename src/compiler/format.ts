@@ -268,10 +268,14 @@ function print(all: IToken[], roles: Roles, indent: number): string {
   let prevCode: IToken | undefined;
   const depth = () => bodies.filter((b) => b.multiline).length;
 
-  for (const t of all) {
+  for (const [i, t] of all.entries()) {
     const off = t.startOffset;
-    if (roles.separator.has(off)) {
-      prevOrig = t;
+    // A separator is dropped, except before a member that opens with ( or [: without it the
+    // member would continue the previous one on re-parse (`maxpool, (2)` is not `maxpool(2)`).
+    if (roles.separator.has(off) && !opensWithBracket(all, i + 1)) {
+      // A dropped separator that starts its own line leaves the line structure to the tokens
+      // around it: a comment after `\n;` is an own-line comment, as it will be on the next run.
+      if (prevOut === undefined || endLine(prevOut) === t.startLine) prevOrig = t;
       continue;
     }
     const closeInfo = roles.bodyClose.get(off);
@@ -351,6 +355,12 @@ function spaceBetween(a: IToken, b: IToken, roles: Roles, bodies: BodyInfo[], pr
   if (b.image === ')' || b.image === ']' || b.image === ',' || b.image === '.') return '';
   if (b.image === '(' && (a.tokenType === T.Identifier || a.tokenType === T.Zip || isNameKeyword(a))) return '';
   return ' ';
+}
+
+/** The next code token (comments skipped) from `from` is ( or [. */
+function opensWithBracket(all: IToken[], from: number): boolean {
+  const next = all.slice(from).find((t) => !isComment(t));
+  return next?.image === '(' || next?.image === '[';
 }
 
 function isNameKeyword(t: IToken): boolean {

@@ -3,6 +3,7 @@
  * write results.json (validated, atomically) with provenance: resolved spec, spec hash, seed,
  * tool version. The library entry point behind `xbarc run`.
  */
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CompiledExperiment } from '../model/plan.js';
 import { toolVersion } from '../model/tool.js';
@@ -11,6 +12,7 @@ import { runExperimentInWorker, type ExperimentOutcome, type Progress, type Repe
 import type { Spread } from './engine/spread.js';
 import { assertCrossbarSupported } from './crossbar/runtime.js';
 import { engineRecord, resolveEngine } from './engine/session.js';
+import { formatProfile, summarizeProfiles, type ProfileSummary } from './engine/profile.js';
 import { writeFileAtomic, writeResults, type Results } from './results/index.js';
 import type { RepeatSpread } from './results/types.js';
 import { ensureOutputDir } from './results/output-dir.js';
@@ -29,18 +31,32 @@ export interface ExecuteOptions {
   threads?: number;
   /** Idle intra-op threads spin instead of sleeping (default `DEFAULT_SPIN`, off); never changes the numbers. */
   spin?: boolean;
+  /**
+   * Profile the run with onnxruntime's profiler: each session's trace goes to `<outDir>/profile/`,
+   * their sum per op type, layer and phase to `<outDir>/profile.txt` and `profile.json`
+   * (engine/profile.ts). Never changes the numbers; makes the run slower.
+   */
+  profile?: boolean;
 }
 
 export interface ExecuteResult {
   results: Results;
   resultsPath: string;
   outcome: ExperimentOutcome;
+  /** With `profile`: the summed profile and its text report. */
+  profile?: { summary: ProfileSummary; text: string; dir: string };
 }
+
+/** Where a profiled run's traces go. */
+export const profileDir = (outDir: string): string => join(outDir, 'profile');
 
 export async function executeExperiment(compiled: CompiledExperiment, options: ExecuteOptions = {}): Promise<ExecuteResult> {
   const { plan } = compiled;
   assertRunnable(compiled);
-  const engine = resolveEngine(options); // before any work: a bad thread count is refused at once
+  const engine = resolveEngine({
+    ...(options.threads === undefined ? {} : { threads: options.threads }),
+    ...(options.spin === undefined ? {} : { spin: options.spin }),
+  }); // before any work: a bad thread count is refused at once
   const outDir = options.outDir ?? plan.outDir;
   ensureOutputDir(outDir); // before any work: a run must not train and then find it cannot write
   const startedAt = new Date();
@@ -53,6 +69,7 @@ export async function executeExperiment(compiled: CompiledExperiment, options: E
     ...(options.signal ? { signal: options.signal } : {}),
     threads: engine.threads,
     spin: engine.spin,
+    ...(options.profile ? { profile: freshDir(profileDir(outDir)) } : {}),
   });
   const results: Results = {
     xbarc: { version: toolVersion },
@@ -77,7 +94,24 @@ export async function executeExperiment(compiled: CompiledExperiment, options: E
   ensureOutputDir(outDir);
   await writeFileAtomic(join(outDir, 'plan.json'), JSON.stringify(plan, null, 2) + '\n');
   const resultsPath = await writeResults(outDir, results);
-  return { results, resultsPath, outcome };
+  if (!options.profile) return { results, resultsPath, outcome };
+  return { results, resultsPath, outcome, profile: await writeProfile(outDir) };
+}
+
+/** An empty directory for this run's traces (an earlier run's would be summed with them). */
+function freshDir(dir: string): string {
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+async function writeProfile(outDir: string): Promise<NonNullable<ExecuteResult['profile']>> {
+  const dir = profileDir(outDir);
+  const summary = summarizeProfiles(dir);
+  const text = formatProfile(summary);
+  await writeFileAtomic(join(outDir, 'profile.json'), JSON.stringify(summary, null, 2) + '\n');
+  await writeFileAtomic(join(outDir, 'profile.txt'), text + '\n');
+  return { summary, text, dir };
 }
 
 /** Crossbar layers at fidelity fast/exact run on the crossbar models; unsupported features fail here, before any data is loaded. */

@@ -156,3 +156,18 @@ test('property: random whitespace, comment and separator insertions format idemp
   }
   assert.ok(formatted > 100, `${formatted} cases formatted`);
 });
+
+test('a separator before a member that opens with ( is kept: dropping it would join the two members into a call', () => {
+  const r = formatXbar('network A() {\n  p = maxpool, (2)\n  relu\n}\n');
+  assert.ok(r.ok, r.ok ? '' : r.reason);
+  assert.equal(r.text, 'network A() {\n  p = maxpool,\n  (2)\n  relu\n}\n');
+  assert.equal(fmt(r.text), r.text);
+});
+
+test('a dropped separator at the start of a line leaves the comment after it on its own line (idempotent)', () => {
+  const text = 'device d {\n  levels = 4\n}\n\n// c\n;// d\ndevice e {\n  levels = 4\n}\n';
+  const once = fmt(text);
+  assert.equal(once, 'device d {\n  levels = 4\n}\n\n// c\n// d\ndevice e {\n  levels = 4\n}\n');
+  assert.equal(fmt(once), once);
+  assert.equal(fmt('device d {\n  levels = 4\n} ;// c\n'), 'device d {\n  levels = 4\n} // c\n', 'on the same line it stays a trailing comment');
+});

@@ -31,6 +31,15 @@ test('the stdlib networks expand to the expected shapes', () => {
   const params = resnet.layers.reduce((s, l) => s + l.params, 0);
   // ResNet-20 has about 0.27 M parameters.
   assert.ok(params > 265_000 && params < 275_000, `ResNet-20 parameter count ${params}`);
+  const r18 = result.model?.networks.get('ResNet18');
+  assert.ok(r18?.complete);
+  assert.deepEqual(r18.declaredInput?.shape, [3, 224, 224]);
+  // torchvision's resnet18() has 11,689,512 parameters (batchnorm γ and β included); the same layers here.
+  assert.equal(
+    r18.layers.reduce((s, l) => s + l.params, 0),
+    11_689_512,
+  );
+  assert.deepEqual(r18.layers.find((l) => l.name === 'pool1')?.outputShape, [64, 56, 56]);
   const mlp = result.model?.networks.get('MLP400');
   assert.deepEqual(
     mlp?.layers.map((l) => l.outputShape),

@@ -12,7 +12,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { PlanNetwork } from '../../src/model/plan.js';
-import { idealMvm, im2colMvm, type MvmSelector } from '../../src/runtime/engine/mvm.js';
+import { idealMvm, idealMvmWith, im2colMvm, type MvmSelector } from '../../src/runtime/engine/mvm.js';
 import { gradientNets } from '../support/gradient-nets.js';
 import { Rng } from '../../src/runtime/rng.js';
 import { gradCheck, type GradCheckOptions } from '../reference/grad-check.js';
@@ -21,6 +21,11 @@ const TOLERANCE = 1e-3;
 const selectors: Array<[string, MvmSelector]> = [
   ['ideal', () => idealMvm],
   ['im2col', () => im2colMvm],
+  // Every conv form of the ideal emitter, whatever its shape rule picks for these nets (a form
+  // that does not apply to a stride-2 layer falls back to one that does).
+  ['ideal forms conv/conv/conv', () => idealMvmWith({ forward: 'conv', weight: 'conv', input: 'conv' })],
+  ['ideal forms convTranspose/im2col/convTranspose', () => idealMvmWith({ forward: 'convTranspose', weight: 'im2col', input: 'convTranspose' })],
+  ['ideal forms conv/im2col/col2im', () => idealMvmWith({ forward: 'conv', weight: 'im2col', input: 'col2im' })],
 ];
 
 async function expectGradientsMatch(net: PlanNetwork, opts: GradCheckOptions): Promise<void> {
@@ -57,6 +62,8 @@ for (const [mvmName, mvm] of selectors) {
   test(`${mvmName}: dense + relu gradients match float64 finite differences`, () => expectGradientsMatch(nets['dense']!, { batch: 4, mvm }));
 
   test(`${mvmName}: conv2d stride 2, symmetric and asymmetric padding, bias`, () => expectGradientsMatch(nets['convStride2Pad']!, { batch: 3, mvm }));
+
+  test(`${mvmName}: conv2d stride 1, non-square kernel, asymmetric padding`, () => expectGradientsMatch(nets['convStride1Asym']!, { batch: 3, mvm }));
 
   test(`${mvmName}: sigmoid gradients (dense, from the saved output) match float64 finite differences`, () =>
     expectGradientsMatch(nets['sigmoid']!, { batch: 4, mvm, input: scaledNormal(3) }));

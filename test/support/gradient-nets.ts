@@ -17,6 +17,15 @@ export const gradientNets: Record<string, PlanNetwork> = {
     { name: 'flatten', op: flatten() },
     { name: 'fc', op: dense(3) },
   ]),
+  // Stride 1 with a non-square kernel and asymmetric padding: the flipped-kernel forms' adjoint padding.
+  convStride1Asym: buildNetwork('convStride1Asym', [2, 6, 5], 3, [
+    { name: 'conv1', op: conv(2, 1) },
+    { name: 'relu1', op: relu() },
+    // Not the first layer: its input gradient is computed (and checked) too.
+    { name: 'conv2', op: { kind: 'conv2d', outChannels: 3, kernel: [3, 2], stride: [1, 1], padding: [1, 0, 2, 1], bias: true } },
+    { name: 'flatten', op: flatten() },
+    { name: 'fc', op: dense(3) },
+  ]),
   pools: buildNetwork('pools', [2, 6, 6], 3, [
     { name: 'conv1', op: conv(2, 3, 1, 1) },
     { name: 'pool1', op: maxpool(3, 2, 1) }, // overlapping windows + padding

@@ -182,20 +182,22 @@ function emitForward(g: GraphBuilder, net: PlanNetwork, spec: GraphSpec, select:
       return t;
     });
     const transform = spec.transforms?.[layer.name];
-    let weight = `${layer.name}/weight`;
-    if (transform) {
-      const dims = layerEmitter(layer)
-        .params(layer)
-        .find((p) => p.role === 'weight')?.dims;
-      if (!dims) throw new XbarcRuntimeError('engine/bad-transform', `layer "${layer.name}" has no weight to transform`);
-      const t = emitTransform(g, transform, weight, layer.name, dims);
-      transformBackward.set(weight, t.backward);
-      weight = t.w;
-    }
-    const ctx = layerCtx(g, layer, spec.statistics, differentiable, select, weight);
-    const fwd = layerEmitter(layer).forward(ctx, xs);
-    acts.set(layer.name, fwd.y);
-    records.set(layer.name, { fwd, xs, ctx });
+    g.scoped(`${layer.name}/fwd`, () => {
+      let weight = `${layer.name}/weight`;
+      if (transform) {
+        const dims = layerEmitter(layer)
+          .params(layer)
+          .find((p) => p.role === 'weight')?.dims;
+        if (!dims) throw new XbarcRuntimeError('engine/bad-transform', `layer "${layer.name}" has no weight to transform`);
+        const t = emitTransform(g, transform, weight, layer.name, dims);
+        transformBackward.set(weight, t.backward);
+        weight = t.w;
+      }
+      const ctx = layerCtx(g, layer, spec.statistics, differentiable, select, weight);
+      const fwd = layerEmitter(layer).forward(ctx, xs);
+      acts.set(layer.name, fwd.y);
+      records.set(layer.name, { fwd, xs, ctx });
+    });
   }
   if (net.layers.length === 0) throw new XbarcRuntimeError('engine/bad-network', `network "${net.name}" has no layers`);
   return { g, acts, records, transformBackward };
@@ -226,9 +228,11 @@ function emitBackward(em: Emitted, net: PlanNetwork, seeds: Map<string, string[]
   for (const layer of [...net.layers].reverse()) {
     const contribs = pending.get(layer.name);
     if (!contribs) continue; // does not influence the loss
-    const dy = contribs.length === 1 ? contribs[0]! : g.op('Sum', contribs);
     const rec = em.records.get(layer.name)!;
-    const back = layerEmitter(layer).backward(rec.ctx, dy, rec.xs, rec.fwd);
+    const back = g.scoped(`${layer.name}/bwd`, () => {
+      const dy = contribs.length === 1 ? contribs[0]! : g.op('Sum', contribs);
+      return layerEmitter(layer).backward(rec.ctx, dy, rec.xs, rec.fwd);
+    });
     layer.inputs.forEach((name, i) => {
       const d = back.dInputs[i];
       if (d) pending.set(name, [...(pending.get(name) ?? []), d]);
@@ -351,10 +355,11 @@ export function buildGraph(net: PlanNetwork, spec: GraphSpec, select: MvmSelecto
     const layer = head.layer ?? lastLayer;
     const logits = em.acts.get(layer);
     if (!logits) throw new XbarcRuntimeError('engine/bad-head', `head "${layer}" is not a layer of network "${net.name}"`);
-    const h: { loss: string; dLogits: string | null; correct?: string } =
+    const h: { loss: string; dLogits: string | null; correct?: string } = g.scoped(`${layer}/loss`, () =>
       head.loss === 'mse'
         ? emitMseLoss(g, logits, net.classes, spec.reduction, differentiate)
-        : emitHeadLoss(g, logits, net.classes, spec.reduction, differentiate, head.loss);
+        : emitHeadLoss(g, logits, net.classes, spec.reduction, differentiate, head.loss),
+    );
     losses.push(scaled(g, h.loss, head.weight));
     if (h.correct) correct ??= h.correct;
     if (h.dLogits) seeds.set(layer, [...(seeds.get(layer) ?? []), scaled(g, h.dLogits, head.weight)]);
@@ -433,7 +438,7 @@ function emitOptimizerStep(
     const grad = grads.get(p.name);
     if (!grad) throw new XbarcRuntimeError('engine/no-gradient', `parameter "${p.name}" does not influence the loss`);
     const factor = lrScale[p.layer] ?? 1;
-    const upd = emitUpdate(g, opt, p, grad, factor === 1 ? INPUT_LR : g.op('Mul', [INPUT_LR, g.scalar(factor)]));
+    const upd = g.scoped(`${p.layer}/update`, () => emitUpdate(g, opt, p, grad, factor === 1 ? INPUT_LR : g.op('Mul', [INPUT_LR, g.scalar(factor)])));
     emitNext(p.name, upd.param, p.dims);
     for (const [kind, t] of Object.entries(upd.slots)) emitNext(`${p.name}/${kind}`, t, p.dims);
   }

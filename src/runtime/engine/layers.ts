@@ -335,27 +335,40 @@ const batchnorm: LayerEmitter = {
     const xc = g.op('Sub', [x!, mean]);
     const variance = g.op('ReduceMean', [g.op('Mul', [xc, xc]), axes], { keepdims: 1 });
     const invStd = g.op('Reciprocal', [g.op('Sqrt', [g.op('Add', [variance, g.scalar(op.epsilon)])])]);
-    const xhat = g.op('Mul', [xc, invStd]);
-    const y = g.op('Add', [g.op('Mul', [xhat, channelVector(g, ctx.param('gamma'), C, rank)]), channelVector(g, ctx.param('beta'), C, rank)]);
-    return { y, saved: { xhat, invStd, axes }, bufferUpdates: runningStats(ctx, x!, mean, variance, op.momentum) };
+    // y = x̂·γ + β = xc·(γ/σ) + β: two passes over the tensor; x̂ itself is never formed.
+    const scale = g.op('Mul', [channelVector(g, ctx.param('gamma'), C, rank), invStd]);
+    const y = g.op('Add', [g.op('Mul', [xc, scale]), channelVector(g, ctx.param('beta'), C, rank)]);
+    return { y, saved: { xc, invStd, scale, axes }, bufferUpdates: runningStats(ctx, x!, mean, variance, op.momentum) };
   },
   /**
-   * Batch statistics: dx = invStd · (dx̂ − mean(dx̂) − x̂ · mean(dx̂ · x̂)), dx̂ = dy · γ (means over
-   * the reduced axes). Running statistics: dx = dx̂ · invStd.
+   * Batch statistics, with per-channel sums over the reduced axes (N values each) and a = γ/σ:
+   *   dβ = Σ dy,  dγ = Σ dy·x̂ = (Σ dy·xc)/σ,
+   *   dx = a·(dy − dβ/N − x̂·dγ/N) = a·dy − xc·(a·dγ/(N·σ)) − a·dβ/N,
+   * three passes over the tensor after the two sums (the textbook form with x̂ and dx̂ takes eight).
+   * Running statistics are constants of x: dx = dy·γ/σ.
    */
   backward(ctx, dy, _xs, fwd) {
     const { g, layer } = ctx;
     const rank = layer.inputShape.length + 1;
-    const { xhat, invStd, axes } = fwd.saved as { xhat: string; invStd: string; axes: string };
-    const dBeta = g.op('ReduceSum', [dy, axes], { keepdims: 0 });
-    const dGamma = g.op('ReduceSum', [g.op('Mul', [dy, xhat]), axes], { keepdims: 0 });
-    const dxhat = g.op('Mul', [dy, channelVector(g, ctx.param('gamma'), layer.inputShape[0]!, rank)]);
-    // Running statistics are constants of x: dx = dx̂ · 1/σ.
-    if (fwd.saved['running']) return { dInputs: [g.op('Mul', [dxhat, invStd])], dParams: { gamma: dGamma, beta: dBeta } };
-    const meanD = g.op('ReduceMean', [dxhat, axes], { keepdims: 1 });
-    const meanDX = g.op('ReduceMean', [g.op('Mul', [dxhat, xhat]), axes], { keepdims: 1 });
-    const centered = g.op('Sub', [g.op('Sub', [dxhat, meanD]), g.op('Mul', [xhat, meanDX])]);
-    return { dInputs: [g.op('Mul', [centered, invStd])], dParams: { gamma: dGamma, beta: dBeta } };
+    const C = layer.inputShape[0]!;
+    if (fwd.saved['running']) {
+      const { xhat, invStd, axes } = fwd.saved as { xhat: string; invStd: string; axes: string };
+      const dBeta = g.op('ReduceSum', [dy, axes], { keepdims: 0 });
+      const dGamma = g.op('ReduceSum', [g.op('Mul', [dy, xhat]), axes], { keepdims: 0 });
+      const scale = g.op('Mul', [channelVector(g, ctx.param('gamma'), C, rank), invStd]);
+      return { dInputs: [g.op('Mul', [dy, scale])], dParams: { gamma: dGamma, beta: dBeta } };
+    }
+    const { xc, invStd, scale, axes } = fwd.saved as { xc: string; invStd: string; scale: string; axes: string };
+    const sumDy = g.op('ReduceSum', [dy, axes], { keepdims: 1 });
+    const sumDyXc = g.op('ReduceSum', [g.op('Mul', [dy, xc]), axes], { keepdims: 1 });
+    const dGamma = g.op('Mul', [sumDyXc, invStd]); // [1, C, 1, 1]
+    const invN = g.op('Reciprocal', [g.op('Mul', [batchSizeFloat(g, dy), g.scalar(product(layer.inputShape.slice(1)))])]);
+    const aOverN = g.op('Mul', [scale, invN]);
+    const kXc = g.op('Mul', [g.op('Mul', [aOverN, dGamma]), invStd]);
+    const bias = g.op('Mul', [aOverN, sumDy]);
+    const dx = g.op('Sub', [g.op('Sub', [g.op('Mul', [dy, scale]), g.op('Mul', [xc, kXc])]), bias]);
+    const flat = g.constInt64([C]);
+    return { dInputs: [dx], dParams: { gamma: g.op('Reshape', [dGamma, flat]), beta: g.op('Reshape', [sumDy, flat]) } };
   },
 };
 

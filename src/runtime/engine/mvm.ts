@@ -87,22 +87,191 @@ function convAttrs(s: ConvMvmSpec): Record<string, number[]> {
   return { kernel_shape: [...s.kernel], strides: [...s.stride], pads: [...s.pads] };
 }
 
-export const idealMvm: MvmEmitter = {
-  name: 'ideal',
-  forward(g, spec, x, w) {
-    if (spec.kind === 'dense') return denseForward(g, x, w);
-    return { y: g.op('Conv', [x, w], convAttrs(spec)), saved: {} };
-  },
-  backwardInput(g, spec, dy, w) {
-    if (spec.kind === 'dense') return denseBackwardInput(g, dy, w);
-    // ConvTranspose's weight layout [Cin=O, Cout=C, kh, kw] is exactly the forward W.
-    return g.op('ConvTranspose', [dy, w], { ...convAttrs(spec), output_padding: convOutputPadding(spec) });
-  },
-  backwardWeight(g, spec, dy, x) {
-    if (spec.kind === 'dense') return denseBackwardWeight(g, dy, x);
-    return convWeightGradByConv(g, spec, dy, x);
-  },
+/** Forms forced instead of the measured choice (tests of every form, benchmarks). */
+export interface ConvForms {
+  forward?: ConvForwardForm;
+  weight?: ConvWeightGradForm;
+  input?: ConvInputGradForm;
+}
+
+/** Float32 MVMs with ORT's native kernels; conv in the forms `forced`, else the measured fastest per shape. */
+export function idealMvmWith(forced: ConvForms = {}): MvmEmitter {
+  return {
+    name: 'ideal',
+    forward(g, spec, x, w) {
+      if (spec.kind === 'dense') return denseForward(g, x, w);
+      return { y: CONV_FORWARDS[forced.forward ?? forwardForm(spec)](g, spec, x, w), saved: {} };
+    },
+    backwardInput(g, spec, dy, w) {
+      if (spec.kind === 'dense') return denseBackwardInput(g, dy, w);
+      return CONV_INPUT_GRADS[forced.input ?? inputGradForm(spec)](g, spec, dy, w);
+    },
+    backwardWeight(g, spec, dy, x) {
+      if (spec.kind === 'dense') return denseBackwardWeight(g, dy, x);
+      return CONV_WEIGHT_GRADS[forced.weight ?? weightGradForm(spec)](g, spec, dy, x);
+    },
+  };
+}
+
+export const idealMvm: MvmEmitter = idealMvmWith();
+
+// ---------------------------------------------------------------------------------------------
+// The alternative graph forms of the two conv gradients. All compute the same sums (in different
+// orders: float32 results differ in the last bits); bench/forms.bench.ts times them per shape, and
+// `weightGradForm` / `inputGradForm` pick the measured fastest.
+
+export type ConvForwardForm = 'conv' | 'convTranspose';
+export type ConvWeightGradForm = 'conv' | 'im2col';
+export type ConvInputGradForm = 'convTranspose' | 'conv' | 'col2im';
+
+export const CONV_FORWARDS: Record<ConvForwardForm, (g: GraphBuilder, s: ConvMvmSpec, x: string, w: string) => string> = {
+  conv: (g, s, x, w) => g.op('Conv', [x, w], convAttrs(s)),
+  convTranspose: convForwardByConvTranspose,
 };
+
+export const CONV_WEIGHT_GRADS: Record<ConvWeightGradForm, (g: GraphBuilder, s: ConvMvmSpec, dy: string, x: string) => string> = {
+  conv: convWeightGradByConv,
+  im2col: convWeightGradByIm2col,
+};
+
+export const CONV_INPUT_GRADS: Record<ConvInputGradForm, (g: GraphBuilder, s: ConvMvmSpec, dy: string, w: string) => string> = {
+  convTranspose: convInputGradByConvTranspose,
+  conv: convInputGradByConv,
+  col2im: convInputGradByCol2Im,
+};
+
+/**
+ * The weight gradient's form. Measured (bench/forms.bench.ts, 2-core AMD EPYC, onnxruntime 1.30):
+ * the one-GEMM im2col form was 1.3–3× faster than the Conv over swapped axes on the unstrided
+ * ResNet-20 and ResNet-18 layers, 3.5–7× on strided 1×1 shortcuts and 1.3–1.4× on ResNet-20's
+ * strided 3×3 (that Conv has the image as its kernel: thin GEMMs per input channel). Strided
+ * kernels larger than 3×3 keep the Conv form: onnxruntime's strided Slice is slow, and 49 of them
+ * made ResNet-18's 7×7/2 stem 3–4× slower as im2col.
+ */
+export function weightGradForm(s: ConvMvmSpec): ConvWeightGradForm {
+  const strided = s.stride[0] > 1 || s.stride[1] > 1;
+  return strided && s.kernel[0] * s.kernel[1] > 9 ? 'conv' : 'im2col';
+}
+
+/**
+ * The input gradient's form: a plain Conv with the flipped, transposed kernel where the forward
+ * stride is 1 and the per-image GEMM is large (MLAS's Conv was faster than its ConvTranspose on
+ * ResNet-18's layers), ConvTranspose otherwise (faster on CIFAR ResNet layers; a strided forward
+ * would need a dilated input for the Conv form). bench/forms.bench.ts.
+ */
+export function inputGradForm(s: ConvMvmSpec): ConvInputGradForm {
+  return s.stride[0] === 1 && s.stride[1] === 1 && perImageMacs(s) >= SMALL_GEMM_MACS && fullPadsFit(s) ? 'conv' : 'convTranspose';
+}
+
+/**
+ * The forward's form: Conv. The ConvTranspose form (flipped kernel, stride 1) ran faster in
+ * isolation on CIFAR ResNet shapes (bench/forms.bench.ts: up to 3× on 16 channels at 32², batch
+ * 128) but not in the whole graphs: ResNet-20 evaluation end to end was 1.2–1.7× slower with it
+ * and the training step no faster beyond the noise (2026-12-04, bench/RESULTS.md), so it is
+ * measured, not chosen.
+ */
+export function forwardForm(_s: ConvMvmSpec): ConvForwardForm {
+  return 'conv';
+}
+
+/** Multiply-adds of one image's conv GEMM (either form). */
+function perImageMacs(s: ConvMvmSpec): number {
+  return s.C * s.O * s.kernel[0] * s.kernel[1] * s.Ho * s.Wo;
+}
+
+/** Below this per-image GEMM size ConvTranspose beat Conv in bench/forms.bench.ts (R20: 2.4 M; R18: 115 M). */
+const SMALL_GEMM_MACS = 16e6;
+
+/** The forward padding is at most kernel − 1 on every side (the flipped form's padding is ≥ 0). */
+function fullPadsFit(s: ConvMvmSpec): boolean {
+  return s.pads[0] < s.kernel[0] && s.pads[2] < s.kernel[0] && s.pads[1] < s.kernel[1] && s.pads[3] < s.kernel[1];
+}
+
+/** W'[c,o,i,j] = W[o,c,kh−1−i,kw−1−j]: the kernel of the adjoint correlation (stride 1). */
+function flippedTransposedKernel(g: GraphBuilder, s: ConvMvmSpec, w: string): string {
+  const [kh, kw] = s.kernel;
+  const wT = g.op('Transpose', [w], { perm: [1, 0, 2, 3] });
+  if (kh === 1 && kw === 1) return wT;
+  return g.op('Slice', [wT, g.constInt64([-1, -1]), g.constInt64([-kh - 1, -kw - 1]), g.constInt64([2, 3]), g.constInt64([-1, -1])]);
+}
+
+/** Padding of the adjoint correlation: kernel − 1 − the forward padding, per side. */
+function adjointPads(s: ConvMvmSpec): number[] {
+  const [kh, kw] = s.kernel;
+  const [pt, pl, pb, pr] = s.pads;
+  return [kh - 1 - pt, kw - 1 - pl, kh - 1 - pb, kw - 1 - pr];
+}
+
+/**
+ * Stride 1: Conv(x, W, pads p) = ConvTranspose(x, W', pads k − 1 − p) with the flipped,
+ * transposed kernel W' (ConvTranspose correlates with the flipped kernel, whose [C, O] layout is
+ * its [Cin, Cout]).
+ */
+function convForwardByConvTranspose(g: GraphBuilder, s: ConvMvmSpec, x: string, w: string): string {
+  if (s.stride[0] !== 1 || s.stride[1] !== 1 || !fullPadsFit(s)) return g.op('Conv', [x, w], convAttrs(s));
+  return g.op('ConvTranspose', [x, flippedTransposedKernel(g, s, w)], { kernel_shape: [...s.kernel], pads: adjointPads(s) });
+}
+
+function convInputGradByConvTranspose(g: GraphBuilder, s: ConvMvmSpec, dy: string, w: string): string {
+  // ConvTranspose's weight layout [Cin=O, Cout=C, kh, kw] is exactly the forward W.
+  return g.op('ConvTranspose', [dy, w], { ...convAttrs(s), output_padding: convOutputPadding(s) });
+}
+
+/**
+ * Stride 1 only: dx = Conv(dy, W'), W'[c,o,i,j] = W[o,c,kh−1−i,kw−1−j], padded by kernel − 1 −
+ * the forward padding on each side (a "full" correlation with the flipped kernel).
+ */
+function convInputGradByConv(g: GraphBuilder, s: ConvMvmSpec, dy: string, w: string): string {
+  if (s.stride[0] !== 1 || s.stride[1] !== 1 || !fullPadsFit(s)) return convInputGradByConvTranspose(g, s, dy, w);
+  return g.op('Conv', [dy, flippedTransposedKernel(g, s, w)], { kernel_shape: [...s.kernel], pads: adjointPads(s) });
+}
+
+/** dcols[B, K, L] = Wᵀ · dy per sample, folded back into the image by Col2Im (sums overlaps). */
+function convInputGradByCol2Im(g: GraphBuilder, s: ConvMvmSpec, dy: string, w: string): string {
+  const wT = g.op('Transpose', [weightMatrix(g, s, w)], { perm: [1, 0] }); // [K, O]
+  const dcols = g.op('MatMul', [wT, g.op('Reshape', [dy, g.constInt64([0, s.O, s.Ho * s.Wo])])]);
+  return g.op('Col2Im', [dcols, g.constInt64([s.H, s.W]), g.constInt64([...s.kernel])], { strides: [...s.stride], pads: [...s.pads] });
+}
+
+/**
+ * dW[O, K] = dy[O, B·L] · cols[K, B·L]ᵀ: one GEMM over the whole batch. The columns are built
+ * from the input with the batch moved behind the channels ([C, B, H, W], one small Transpose),
+ * padded once, then one strided Slice per kernel offset (i, j) gives the [C, B, Ho, Wo] plane of
+ * x[c, b, y·s + i, x·s + j]; concatenated they are cols[(i, j, c), B·L]. The GEMM's [O, kh·kw·C]
+ * result is permuted to W's [O, C, kh, kw] (a tensor of the weight's size).
+ */
+function convWeightGradByIm2col(g: GraphBuilder, s: ConvMvmSpec, dy: string, x: string): string {
+  const [kh, kw] = s.kernel;
+  const cols = offsetMajorColumns(g, s, x);
+  const dyT = g.op('Reshape', [g.op('Transpose', [dy], { perm: [1, 0, 2, 3] }), g.constInt64([s.O, -1])]); // [O, B·L]
+  const dW = g.op('Gemm', [dyT, cols], { transB: 1 }); // [O, kh·kw·C]
+  if (kh * kw === 1) return g.op('Reshape', [dW, g.constInt64([s.O, s.C, 1, 1])]);
+  return g.op('Transpose', [g.op('Reshape', [dW, g.constInt64([s.O, kh, kw, s.C])])], { perm: [0, 3, 1, 2] });
+}
+
+/** cols[(i, j, c), B·L]: see `convWeightGradByIm2col`. */
+function offsetMajorColumns(g: GraphBuilder, s: ConvMvmSpec, x: string): string {
+  const [kh, kw] = s.kernel;
+  const [sh, sw] = s.stride;
+  const [pt, pl, pb, pr] = s.pads;
+  const xT = g.op('Transpose', [x], { perm: [1, 0, 2, 3] }); // [C, B, H, W]
+  const padded = pt + pl + pb + pr === 0 ? xT : g.op('Pad', [xT, g.constInt64([0, 0, pt, pl, 0, 0, pb, pr])]);
+  const whole = kh * kw === 1 && sh === 1 && sw === 1;
+  const plane = (i: number, j: number): string =>
+    whole
+      ? padded
+      : g.op('Slice', [
+          padded,
+          g.constInt64([i, j]),
+          g.constInt64([i + sh * (s.Ho - 1) + 1, j + sw * (s.Wo - 1) + 1]),
+          g.constInt64([2, 3]),
+          g.constInt64([sh, sw]),
+        ]);
+  const planes: string[] = [];
+  for (let i = 0; i < kh; i++) for (let j = 0; j < kw; j++) planes.push(plane(i, j));
+  const stacked = planes.length === 1 ? planes[0]! : g.op('Concat', planes, { axis: 0 });
+  return g.op('Reshape', [stacked, g.constInt64([s.C * kh * kw, -1])]);
+}
 
 /**
  * dW[o,c,i,j] = Σ_b,y,x dy[b,o,y,x] · xpad[b,c,y·s+i,x·s+j]: a Conv of the input with the batch

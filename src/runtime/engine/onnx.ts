@@ -111,6 +111,8 @@ export class GraphBuilder {
   private readonly contexts = new Map<abstract new () => unknown, unknown>();
   private counter = 0;
   private parent: GraphBuilder | null = null;
+  /** Prefix of the node names emitted now ("conv1/fwd"): profiles attribute kernel time to layers by it. */
+  private scopeName = '';
 
   constructor(readonly name: string) {}
 
@@ -139,7 +141,7 @@ export class GraphBuilder {
       inputs: [cond],
       outputs,
       attrs: { then_branch: { graph: t.graph }, else_branch: { graph: e.graph } },
-      name: outputs[0]!,
+      name: this.nodeName(outputs[0]!),
       implicit: [...t.outer, ...e.outer],
     });
     return outputs;
@@ -242,10 +244,35 @@ export class GraphBuilder {
     this.sideBranch(() => this.output(`${ORDER_PREFIX}${tensor}`, this.op('Cast', [this.op('Shape', [tensor])], { to: DataType.FLOAT }), 'float'));
   }
 
+  /**
+   * Run `emit` with node names prefixed by `scope` ("conv1/fwd/Conv#12"): onnxruntime's profile
+   * names kernels by node, so a profile can be summed per layer and phase. Tensor names are not
+   * changed. Scopes do not nest: the inner one replaces the outer while it lasts.
+   */
+  scoped<T>(scope: string, emit: () => T): T {
+    const root = this.root();
+    const outer = root.scopeName;
+    root.scopeName = scope;
+    try {
+      return emit();
+    } finally {
+      root.scopeName = outer;
+    }
+  }
+
+  private root(): GraphBuilder {
+    return this.parent ? this.parent.root() : this;
+  }
+
+  private nodeName(firstOutput: string): string {
+    const scope = this.root().scopeName;
+    return scope ? `${scope}/${firstOutput}` : firstOutput;
+  }
+
   /** Emit one node with `nOut` outputs; returns their names. */
   node(opType: string, inputs: string[], attrs: Record<string, AttrValue> = {}, nOut = 1, prefix = opType): string[] {
     const outputs = Array.from({ length: nOut }, () => this.fresh(prefix));
-    this.nodes.push({ opType, inputs, outputs, attrs, name: outputs[0]! });
+    this.nodes.push({ opType, inputs, outputs, attrs, name: this.nodeName(outputs[0]!) });
     return outputs;
   }
 

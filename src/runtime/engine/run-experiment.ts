@@ -399,6 +399,8 @@ export interface WorkerRunOptions {
   /** Worker-side trainer options (only serializable ones: no custom MVM selector). */
   threads?: number;
   spin?: boolean;
+  /** Directory for onnxruntime's session profiles (engine/profile.ts). */
+  profile?: string;
   returnWeights?: boolean;
 }
 
@@ -412,7 +414,7 @@ export async function runExperimentInWorker(exp: PlanExperiment, data: Dataset, 
   const { Worker } = await import('node:worker_threads');
   if (opts.signal?.aborted) throw aborted();
   const worker = new Worker(new URL('./worker.js', import.meta.url), {
-    workerData: { exp, data, threads: opts.threads, spin: opts.spin, returnWeights: opts.returnWeights ?? false },
+    workerData: { exp, data, threads: opts.threads, spin: opts.spin, profile: opts.profile, returnWeights: opts.returnWeights ?? false },
   });
   return new Promise<ExperimentOutcome>((resolve, reject) => {
     let outcome: ExperimentOutcome | undefined;

@@ -12,8 +12,11 @@
  * and CPU architecture give the same bits (docs/running.md, "Reproducibility").
  */
 
+import { mkdirSync } from 'node:fs';
 import ort from 'onnxruntime-node';
+import onnxProto from 'onnx-proto';
 import { XbarcRuntimeError } from '../../model/errors.js';
+import { profileFilePrefix } from './profile.js';
 
 /** How the runtime's sessions execute (run options `--threads`, `--spin`; library `EngineOptions`). */
 export interface EngineSettings {
@@ -24,6 +27,11 @@ export interface EngineSettings {
    * sleeping (`session.intra_op.allow_spinning`). Spinning never changes the numbers.
    */
   spin: boolean;
+  /**
+   * Profile every session: onnxruntime's trace of each is written into this directory when the
+   * session is released (engine/profile.ts sums them). Profiling never changes the numbers.
+   */
+  profile?: string;
 }
 
 /** Either setting may be left out: it takes the default (`DEFAULT_THREADS`, `DEFAULT_SPIN`). */
@@ -52,7 +60,7 @@ export function resolveEngine(opts: EngineOptions = {}): EngineSettings {
   const threads = opts.threads ?? DEFAULT_THREADS;
   if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS)
     throw new XbarcRuntimeError('engine/threads', `threads must be an integer from 1 to ${MAX_THREADS}, got ${threads}`);
-  return { threads, spin: opts.spin ?? DEFAULT_SPIN };
+  return { threads, spin: opts.spin ?? DEFAULT_SPIN, ...(opts.profile ? { profile: opts.profile } : {}) };
 }
 
 /** The onnxruntime session options for `settings`: every option the runtime sets, in one place. */
@@ -62,7 +70,11 @@ export function sessionOptions(settings: EngineSettings): ort.InferenceSession.S
     intraOpNumThreads: settings.threads,
     interOpNumThreads: 1,
     executionMode: 'sequential',
-    graphOptimizationLevel: 'all',
+    // 'extended': every fusion; not 'all', whose extra layout transformers (NCHWc) only pay for
+    // convolutions with constant weights, which the runtime's graphs do not have (weights are
+    // inputs). Measured on the ResNet-20 training step (batch 128, 2 threads, interleaved):
+    // 'extended' 10–20 % faster than 'all'; evaluation the same (bench/RESULTS.md, 2026-12-04).
+    graphOptimizationLevel: 'extended',
     // Memory (docs/running.md, "Memory"): the arena on, the memory pattern off. With the pattern,
     // the second run of a shape allocates its planned block beside the arena chunks the first run
     // left free: 1.9× the working set (ResNet-20, batch 128: 896 MiB peak instead of 561 MiB).
@@ -77,7 +89,28 @@ export function sessionOptions(settings: EngineSettings): ort.InferenceSession.S
 
 /** A CPU session of a serialized model with the engine settings `opts` (defaults for what is left out). */
 export async function openSession(model: Uint8Array, opts: EngineOptions = {}): Promise<ort.InferenceSession> {
-  return ort.InferenceSession.create(model, sessionOptions(resolveEngine(opts)));
+  const settings = resolveEngine(opts);
+  if (!settings.profile) return ort.InferenceSession.create(model, sessionOptions(settings));
+  return openProfiledSession(model, settings, settings.profile);
+}
+
+let profiledSessions = 0;
+
+/**
+ * A session that records onnxruntime's profile and writes it into `dir` on release (the trace is
+ * written by `endProfiling`, which must come before the native session is freed).
+ */
+async function openProfiledSession(model: Uint8Array, settings: EngineSettings, dir: string): Promise<ort.InferenceSession> {
+  mkdirSync(dir, { recursive: true });
+  const graph = onnxProto.onnx.ModelProto.decode(model).graph?.name ?? 'graph';
+  const prefix = profileFilePrefix(dir, graph, profiledSessions++);
+  const session = await ort.InferenceSession.create(model, { ...sessionOptions(settings), enableProfiling: true, profileFilePrefix: prefix });
+  const release = session.release.bind(session);
+  session.release = async (): Promise<void> => {
+    session.endProfiling();
+    await release();
+  };
+  return session;
 }
 
 /** What results.json records of the engine: the settings and what else the bits depend on. */
@@ -87,6 +120,7 @@ export interface EngineRecord extends EngineSettings {
   arch: string;
 }
 
+/** The settings without where profiles go (results.json records how the numbers were made, not a path). */
 export function engineRecord(settings: EngineSettings): EngineRecord {
   return {
     threads: settings.threads,

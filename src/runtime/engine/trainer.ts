@@ -48,6 +48,8 @@ export interface TrainerOptions {
   threads?: number;
   /** Idle intra-op threads spin instead of sleeping (default: `DEFAULT_SPIN`, off). */
   spin?: boolean;
+  /** Write onnxruntime's profile of every session into this directory (engine/profile.ts). */
+  profile?: string;
   /** MVM emitter per weighted layer (default: ideal float32). */
   mvm?: MvmSelector | undefined;
   /** MVM emitter of the evaluation graphs (default: `mvm`). */

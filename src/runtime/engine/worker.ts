@@ -14,6 +14,7 @@ interface Job {
   data: Dataset;
   threads?: number;
   spin?: boolean;
+  profile?: string;
   returnWeights: boolean;
 }
 
@@ -29,7 +30,11 @@ const onCommand = (m: WorkerCommand): void => {
 port.on('message', onCommand);
 
 try {
-  const trainer = { ...(job.threads === undefined ? {} : { threads: job.threads }), ...(job.spin === undefined ? {} : { spin: job.spin }) };
+  const trainer = {
+    ...(job.threads === undefined ? {} : { threads: job.threads }),
+    ...(job.spin === undefined ? {} : { spin: job.spin }),
+    ...(job.profile === undefined ? {} : { profile: job.profile }),
+  };
   const outcome = await runExperiment(job.exp, job.data, {
     trainer,
     returnWeights: job.returnWeights,
