@@ -9,27 +9,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadEmbeddedMnist } from '../../src/runtime/data/mnist.js';
 import { buildSurrogate, type SurrogateBuildOptions } from '../../src/runtime/parasitics/surrogate-build.js';
-import { generateSurrogateData, linearTileSolver, matVec, nonlinearTileSolver, type SurrogateDataConfig } from '../../src/runtime/parasitics/surrogate-data.js';
+import { generateSurrogateData, linearTileSolver, matVec, nonlinearTileSolver } from '../../src/runtime/parasitics/surrogate-data.js';
+import { PUMA_WIRES, SMALL_SURROGATE_CONFIG } from '../support/surrogate-fixtures.js';
 import type { SurrogateModel } from '../../src/runtime/parasitics/surrogate-model.js';
 import { referenceF, referenceFBatch, surrogateEffective, surrogateEffectiveBatch } from '../../src/runtime/parasitics/surrogate-tile.js';
 import { Rng } from '../../src/runtime/rng.js';
 import { denseNewton, type RefCurve } from '../reference/nodal.js';
 
-const WIRES = { row: 2.5, col: 2.5, source: 500, sense: 100 };
-const CFG: SurrogateDataConfig = {
-  rows: 8,
-  cols: 8,
-  wires: WIRES,
-  gOn: 1e-5,
-  gOff: 1e-5 / 6,
-  vRead: 0.25,
-  weightBits: 8,
-  cellBits: 2,
-  inputBits: 8,
-  dacBits: 1,
-  seed: 7,
-  vectorsPerTile: 4,
-};
+const WIRES = PUMA_WIRES;
+const CFG = SMALL_SURROGATE_CONFIG;
 const V0 = 0.25;
 const sinhRef: RefCurve = (x) => [V0 * Math.sinh(x / V0), Math.cosh(x / V0)];
 

@@ -22,8 +22,9 @@ import { buildSurrogate } from '../../src/runtime/parasitics/surrogate-build.js'
 import { saveSurrogate } from '../../src/runtime/parasitics/surrogate-file.js';
 import type { SurrogateModel } from '../../src/runtime/parasitics/surrogate-model.js';
 import { planCrossbar, smallCrossbarExperiment } from './crossbar-helpers.js';
+import { PUMA_WIRES } from '../support/surrogate-fixtures.js';
 
-const WIRES = { row: 2.5, col: 2.5, source: 500, sense: 100 };
+const WIRES = PUMA_WIRES;
 const dir = mkdtempSync(join(tmpdir(), 'xbarc-surrogate-spec-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 

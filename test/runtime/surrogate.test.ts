@@ -14,28 +14,16 @@ import { loadEmbeddedMnist } from '../../src/runtime/data/mnist.js';
 import { buildGraph, gradName, INPUT_TARGETS, INPUT_X, OUT_LOSS } from '../../src/runtime/engine/graphs.js';
 import { openSession } from '../../src/runtime/engine/session.js';
 import { buildSurrogate, type SurrogateBuildOptions } from '../../src/runtime/parasitics/surrogate-build.js';
-import { featureCount, generateSurrogateData, linearTileSolver, matVec, type SurrogateDataConfig } from '../../src/runtime/parasitics/surrogate-data.js';
+import { featureCount, generateSurrogateData, linearTileSolver, matVec } from '../../src/runtime/parasitics/surrogate-data.js';
+import { PUMA_WIRES, SMALL_SURROGATE_CONFIG } from '../support/surrogate-fixtures.js';
 import { loadSurrogate, saveSurrogate } from '../../src/runtime/parasitics/surrogate-file.js';
 import { predictF, type SurrogateModel } from '../../src/runtime/parasitics/surrogate-model.js';
 import { surrogateNetwork } from '../../src/runtime/parasitics/surrogate-train.js';
 import { Rng } from '../../src/runtime/rng.js';
 import { denseForward } from '../reference/nodal.js';
 
-const WIRES = { row: 2.5, col: 2.5, source: 500, sense: 100 };
-const CFG: SurrogateDataConfig = {
-  rows: 8,
-  cols: 8,
-  wires: WIRES,
-  gOn: 1e-5,
-  gOff: 1e-5 / 6,
-  vRead: 0.25,
-  weightBits: 8,
-  cellBits: 2,
-  inputBits: 8,
-  dacBits: 1,
-  seed: 7,
-  vectorsPerTile: 4,
-};
+const WIRES = PUMA_WIRES;
+const CFG = SMALL_SURROGATE_CONFIG;
 
 test('surrogate data: reproducible by seed, tile by tile, and different for another seed', async () => {
   const digits = await loadEmbeddedMnist();
