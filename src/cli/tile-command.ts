@@ -130,7 +130,16 @@ export function tileCommand(opts: TileCommandOptions): number {
     const g = new Float64Array(simRows * simCols).fill(gOff);
     for (let i = 0; i < gr; i++) for (let j = 0; j < gc; j++) g[i * simCols + j] = G.data[i * gc + j]!;
 
-    const cfg = { ...parasiticsOf(pc), kind: model === 'fcm' ? ('fcm' as const) : ('aam' as const), aamForm, wires, rows: simRows, cols: simCols } as const;
+    // The command chooses the model and wires itself; from the crossbar it takes the device's curve only
+    // (its own parasitics, e.g. a surrogate file trained for another tile size, are not loaded).
+    const cfg = {
+      ...parasiticsOf({ ...pc, parasitics: { kind: 'none' } }),
+      kind: model === 'fcm' ? ('fcm' as const) : ('aam' as const),
+      aamForm,
+      wires,
+      rows: simRows,
+      cols: simCols,
+    } as const;
     const nonlinear = !isLinear(cfg.iv);
     const t0 = performance.now();
     let full: Float64Array;
