@@ -9,6 +9,7 @@ import { epochOrder, gatherBatch, type Dataset, type Split } from '../data/index
 import { XbarcError, XbarcRuntimeError } from '../../model/errors.js';
 import { calibrationBatch, CrossbarRuntime, type LayerStats } from '../crossbar/runtime.js';
 import { DeviceUpdater, type DeviceUpdaterOptions, type LayerDevices } from '../devices/training.js';
+import { FrozenEvaluation, type BatchEvaluator } from './frozen-eval.js';
 import { resolveEngine, type EngineSettings } from './session.js';
 import { spreadOf, type Spread } from './spread.js';
 import { Trainer, type StepsResult, type TrainerOptions } from './trainer.js';
@@ -73,6 +74,11 @@ export interface RunOptions {
   deviceUpdate?: DeviceUpdaterOptions;
   /** Return the final device conductances of the layers trained through update models. */
   returnDevices?: boolean;
+  /**
+   * Evaluate through graphs with the weights frozen in (engine/frozen-eval.ts): `true` always,
+   * `false` never, absent where it pays (`freezingPays`).
+   */
+  frozenEvaluation?: boolean;
 }
 
 /** Learning rate for a 1-based epoch: constant, step decay, or cosine annealing (per epoch). */
@@ -104,6 +110,13 @@ export async function runExperiment(exp: PlanExperiment, data: Dataset, opts: Ru
   const layerInputs = xb ? rankOneLayers(exp) : [];
   const trainer = await Trainer.create(exp, layerInputs.length > 0 ? { ...trainerOpts, layerInputs } : trainerOpts);
   xb?.setWeightSource((layer) => trainer.peekState(`${layer}/weight`));
+  const evaluation = new FrozenEvaluation(trainer, {
+    mvm: trainerOpts.evalMvm ?? trainerOpts.mvm,
+    loss: exp.train?.loss,
+    sideFeeds: trainerOpts.sideFeeds,
+    engine,
+    ...(opts.frozenEvaluation !== undefined ? { when: opts.frozenEvaluation ? 'always' : 'never' } : {}),
+  });
   // Device update models (train.nonideal ∋ update): program the initial weights onto the devices,
   // train on their read-back, and write every step's ΔW through the update model.
   // The weight ↔ conductance mapping: the plan's train.weight_range / headroom, API options over them.
@@ -147,7 +160,7 @@ export async function runExperiment(exp: PlanExperiment, data: Dataset, opts: Ru
         const train = await trainEpoch(trainer, exp, data, epoch, opts, clock);
         trainMs += performance.now() - t0;
         await beforeEval();
-        const test = await evaluateSplit(trainer, data.test, evalBatch, { epoch, epochs: exp.train.epochs, opts, clock });
+        const test = await evaluateSplit(evaluation, data.test, evalBatch, { epoch, epochs: exp.train.epochs, opts, clock });
         epochs.push({
           epoch,
           lr: learningRate(exp.train, epoch),
@@ -161,9 +174,9 @@ export async function runExperiment(exp: PlanExperiment, data: Dataset, opts: Ru
     const first =
       epochs.length > 0
         ? { testAccuracy: epochs[epochs.length - 1]!.testAccuracy, testLoss: epochs[epochs.length - 1]!.testLoss }
-        : (await beforeEval(), await finalEvaluation(trainer, data, evalBatch, opts, clock));
+        : (await beforeEval(), await finalEvaluation(evaluation, data, evalBatch, opts, clock));
     const final = await repeatFinal(first, exp.evaluate.repeats ?? 1, () =>
-      evaluateSplit(trainer, data.test, evalBatch, { epoch: 0, epochs: 0, opts: quiet(opts), clock }),
+      evaluateSplit(evaluation, data.test, evalBatch, { epoch: 0, epochs: 0, opts: quiet(opts), clock }),
     );
     const outcome: ExperimentOutcome = {
       experiment: exp.name,
@@ -184,6 +197,7 @@ export async function runExperiment(exp: PlanExperiment, data: Dataset, opts: Ru
     }
     return outcome;
   } finally {
+    await evaluation.release();
     await trainer.release();
     await xb?.release();
   }
@@ -226,8 +240,14 @@ function quiet(opts: RunOptions): RunOptions {
   return opts.signal ? { signal: opts.signal } : {};
 }
 
-async function finalEvaluation(trainer: Trainer, data: Dataset, batch: number, opts: RunOptions, clock: Clock): Promise<ExperimentOutcome['final']> {
-  const r = await evaluateSplit(trainer, data.test, batch, { epoch: 0, epochs: 0, opts, clock });
+async function finalEvaluation(
+  evaluation: FrozenEvaluation,
+  data: Dataset,
+  batch: number,
+  opts: RunOptions,
+  clock: Clock,
+): Promise<ExperimentOutcome['final']> {
+  const r = await evaluateSplit(evaluation, data.test, batch, { epoch: 0, epochs: 0, opts, clock });
   return { testAccuracy: r.accuracy, testLoss: r.loss };
 }
 
@@ -316,13 +336,14 @@ async function stepsWithContext(trainer: Trainer, chunk: Split, batch: number, l
   }
 }
 
-/** Mean loss and accuracy over a split, in eval mode. */
+/** Mean loss and accuracy over a split, in eval mode: by the trainer's graph, or a frozen one where it pays. */
 export async function evaluateSplit(
-  trainer: Trainer,
+  source: Trainer | FrozenEvaluation,
   split: Split,
   batchSize: number,
   ctx?: { epoch: number; epochs: number; opts: RunOptions; clock: Clock },
 ): Promise<{ loss: number; accuracy: number }> {
+  const evaluator: BatchEvaluator = source instanceof FrozenEvaluation ? await source.begin(split.count) : source;
   const batches = Math.ceil(split.count / batchSize);
   const per = sampleSize(split);
   let lossSum = 0;
@@ -332,7 +353,7 @@ export async function evaluateSplit(
     if (ctx) await checkpoint(ctx.opts.signal, ctx.clock);
     const start = b * batchSize;
     const n = Math.min(batchSize, split.count - start);
-    const r = await trainer.evaluate(split.x.subarray(start * per, (start + n) * per), split.y.subarray(start, start + n));
+    const r = await evaluator.evaluate(split.x.subarray(start * per, (start + n) * per), split.y.subarray(start, start + n));
     lossSum += r.lossSum;
     correct += r.correct;
     seen += n;

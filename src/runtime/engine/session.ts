@@ -63,18 +63,29 @@ export function resolveEngine(opts: EngineOptions = {}): EngineSettings {
   return { threads, spin: opts.spin ?? DEFAULT_SPIN, ...(opts.profile ? { profile: opts.profile } : {}) };
 }
 
+/** What a graph is, as far as the session options depend on it. */
+export interface GraphTraits {
+  /**
+   * The convolution weights are initializers (an evaluation graph with the weights frozen in,
+   * engine/frozen-eval.ts): optimization level 'all', whose NCHWc layout transformer, Conv +
+   * BatchNormalization folding and Conv(+Add)+Relu fusions need constant weights.
+   */
+  constantWeights?: boolean;
+}
+
 /** The onnxruntime session options for `settings`: every option the runtime sets, in one place. */
-export function sessionOptions(settings: EngineSettings): ort.InferenceSession.SessionOptions {
+export function sessionOptions(settings: EngineSettings, traits: GraphTraits = {}): ort.InferenceSession.SessionOptions {
   return {
     executionProviders: ['cpu'],
     intraOpNumThreads: settings.threads,
     interOpNumThreads: 1,
     executionMode: 'sequential',
     // 'extended': every fusion; not 'all', whose extra layout transformers (NCHWc) only pay for
-    // convolutions with constant weights, which the runtime's graphs do not have (weights are
-    // inputs). Measured on the ResNet-20 training step (batch 128, 2 threads, interleaved):
-    // 'extended' 10–20 % faster than 'all'; evaluation the same (bench/RESULTS.md, 2026-12-04).
-    graphOptimizationLevel: 'extended',
+    // convolutions with constant weights, which graphs fed their weights as inputs do not have.
+    // Measured on the ResNet-20 training step (batch 128, 2 threads, interleaved): 'extended'
+    // 10–20 % faster than 'all'; evaluation the same (bench/RESULTS.md, 2026-12-04). With the
+    // weights frozen in, 'all' evaluated ResNet-20 2.2–2.8× faster (bench/RESULTS.md, 2026-12-06).
+    graphOptimizationLevel: traits.constantWeights ? 'all' : 'extended',
     // Memory (docs/running.md, "Memory"): the arena on, the memory pattern off. With the pattern,
     // the second run of a shape allocates its planned block beside the arena chunks the first run
     // left free: 1.9× the working set (ResNet-20, batch 128: 896 MiB peak instead of 561 MiB).
@@ -88,10 +99,10 @@ export function sessionOptions(settings: EngineSettings): ort.InferenceSession.S
 }
 
 /** A CPU session of a serialized model with the engine settings `opts` (defaults for what is left out). */
-export async function openSession(model: Uint8Array, opts: EngineOptions = {}): Promise<ort.InferenceSession> {
+export async function openSession(model: Uint8Array, opts: EngineOptions = {}, traits: GraphTraits = {}): Promise<ort.InferenceSession> {
   const settings = resolveEngine(opts);
-  if (!settings.profile) return ort.InferenceSession.create(model, sessionOptions(settings));
-  return openProfiledSession(model, settings, settings.profile);
+  if (!settings.profile) return ort.InferenceSession.create(model, sessionOptions(settings, traits));
+  return openProfiledSession(model, settings, settings.profile, traits);
 }
 
 let profiledSessions = 0;
@@ -100,11 +111,11 @@ let profiledSessions = 0;
  * A session that records onnxruntime's profile and writes it into `dir` on release (the trace is
  * written by `endProfiling`, which must come before the native session is freed).
  */
-async function openProfiledSession(model: Uint8Array, settings: EngineSettings, dir: string): Promise<ort.InferenceSession> {
+async function openProfiledSession(model: Uint8Array, settings: EngineSettings, dir: string, traits: GraphTraits): Promise<ort.InferenceSession> {
   mkdirSync(dir, { recursive: true });
   const graph = onnxProto.onnx.ModelProto.decode(model).graph?.name ?? 'graph';
   const prefix = profileFilePrefix(dir, graph, profiledSessions++);
-  const session = await ort.InferenceSession.create(model, { ...sessionOptions(settings), enableProfiling: true, profileFilePrefix: prefix });
+  const session = await ort.InferenceSession.create(model, { ...sessionOptions(settings, traits), enableProfiling: true, profileFilePrefix: prefix });
   const release = session.release.bind(session);
   session.release = async (): Promise<void> => {
     session.endProfiling();
