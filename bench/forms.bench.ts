@@ -1,12 +1,14 @@
 /**
- * Graph forms of the conv gradients (issue 23, item 2): each alternative form of the weight
- * gradient (Conv over swapped batch/channel axes, im2col × one GEMM) and of the input gradient
- * (ConvTranspose, Conv with the flipped kernel at stride 1, MatMul + Col2Im), and of the
- * stride-1 forward (Conv, ConvTranspose with the flipped kernel) timed on the layer
- * shapes of ResNet-20 (CIFAR, batch 128) and ResNet-18 (224², batch 16), interleaved. The rows
- * are each form's time against the form the emitter picks (`forwardForm`, `weightGradForm`, `inputGradForm` in
- * src/runtime/engine/mvm.ts): a ratio below 1 would mean the rule picks the slower form — except
- * for the forward, whose rule follows whole-graph measurements (see `forwardForm`).
+ * Graph forms of the conv products (issue 23, item 2): the forward (Conv, ConvTranspose with the
+ * flipped kernel at stride 1, onnxruntime's NCHWc kernels with in-graph reordered weights), the
+ * weight gradient (Conv over swapped batch/channel axes, im2col × one GEMM, `unfold`: one-hot
+ * Conv per channel × per-image GEMMs) and the input gradient (ConvTranspose, Conv with the
+ * flipped kernel at stride 1, MatMul + Col2Im, the flipped Conv through NCHWc), timed on the
+ * layer shapes of ResNet-20 (CIFAR, batch 128) and ResNet-18 (224², batch 16), interleaved. The
+ * rows are each form's time against the form the emitter picks (`forwardForm`, `weightGradForm`,
+ * `inputGradForm` in src/runtime/engine/mvm.ts): a ratio below 1 means the rule picks the slower
+ * form on this machine. The NCHWc forms fall back to the plain ones where the machine has no
+ * NCHWc kernels or the channels do not fit its block (src/runtime/engine/nchwc.ts).
  *
  *   node dist/bench/run.js forms
  */
@@ -46,6 +48,7 @@ function conv(label: string, batch: number, C: number, H: number, O: number, k: 
 
 /** The distinct conv shapes of ResNet-20 (batch 128) and ResNet-18 at 224² (batch 16). */
 export const SHAPES: Shape[] = [
+  conv('R20 conv1, 3→16 3×3 @32²', 128, 3, 32, 16, 3, 1, 1),
   conv('R20 stage 1, 16→16 3×3 @32²', 128, 16, 32, 16, 3, 1, 1),
   conv('R20 stage 2 in, 16→32 3×3/2 @32²', 128, 16, 32, 32, 3, 2, 1),
   conv('R20 shortcut, 16→32 1×1/2 @32²', 128, 16, 32, 32, 1, 2, 0),
@@ -85,7 +88,7 @@ export async function timeForms<F extends string>(
 }
 
 function inputForms(s: ConvMvmSpec): ConvInputGradForm[] {
-  return s.stride[0] === 1 && s.stride[1] === 1 ? ['convTranspose', 'conv', 'col2im'] : ['convTranspose', 'col2im'];
+  return s.stride[0] === 1 && s.stride[1] === 1 ? ['convTranspose', 'conv', 'col2im', 'nchwc'] : ['convTranspose', 'col2im'];
 }
 
 export const section: Section = {
@@ -96,14 +99,14 @@ export const section: Section = {
       const xDims = [batch, s.C, s.H, s.W];
       const dyDims = [batch, s.O, s.Ho, s.Wo];
       const wDims = [s.O, s.C, ...s.kernel];
-      if (s.stride[0] === 1) {
-        const yForms: ConvForwardForm[] = ['conv', 'convTranspose'];
+      {
+        const yForms: ConvForwardForm[] = s.stride[0] === 1 ? ['conv', 'convTranspose', 'nchwc'] : ['conv', 'nchwc'];
         const y = await timeForms(yForms, (f, g) => CONV_FORWARDS[f](g, s, 'x', 'w'), { x: xDims, w: wDims }, dyDims);
         const chosenY = forwardForm(s);
         for (const f of yForms)
           rows.push({ name: `${label}: y by ${f}`, value: y[f], unit: 'ms', baseline: { name: `y by ${chosenY} (chosen)`, value: y[chosenY] } });
       }
-      const wForms: ConvWeightGradForm[] = ['conv', 'im2col'];
+      const wForms: ConvWeightGradForm[] = ['conv', 'im2col', 'unfold'];
       const dw = await timeForms(wForms, (f, g) => CONV_WEIGHT_GRADS[f](g, s, 'dy', 'x'), { x: xDims, dy: dyDims }, wDims);
       const chosenW = weightGradForm(s);
       for (const f of wForms)

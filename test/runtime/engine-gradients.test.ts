@@ -13,7 +13,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { PlanNetwork } from '../../src/model/plan.js';
 import { idealMvm, idealMvmWith, im2colMvm, type MvmSelector } from '../../src/runtime/engine/mvm.js';
+import { NCHWC_BLOCK, nchwcFits } from '../../src/runtime/engine/nchwc.js';
 import { gradientNets } from '../support/gradient-nets.js';
+import { buildNetwork, conv, dense, flatten, globalAvgpool, relu } from '../support/plan-builder.js';
 import { Rng } from '../../src/runtime/rng.js';
 import { gradCheck, type GradCheckOptions } from '../reference/grad-check.js';
 
@@ -26,6 +28,8 @@ const selectors: Array<[string, MvmSelector]> = [
   ['ideal forms conv/conv/conv', () => idealMvmWith({ forward: 'conv', weight: 'conv', input: 'conv' })],
   ['ideal forms convTranspose/im2col/convTranspose', () => idealMvmWith({ forward: 'convTranspose', weight: 'im2col', input: 'convTranspose' })],
   ['ideal forms conv/im2col/col2im', () => idealMvmWith({ forward: 'conv', weight: 'im2col', input: 'col2im' })],
+  ['ideal forms conv/unfold/convTranspose', () => idealMvmWith({ forward: 'conv', weight: 'unfold', input: 'convTranspose' })],
+  ['ideal forms nchwc/unfold/nchwc', () => idealMvmWith({ forward: 'nchwc', weight: 'unfold', input: 'nchwc' })],
 ];
 
 async function expectGradientsMatch(net: PlanNetwork, opts: GradCheckOptions): Promise<void> {
@@ -85,3 +89,21 @@ for (const [mvmName, mvm] of selectors) {
     await expectGradientsMatch(nets['maxpoolTies']!, { batch: 3, mvm, input: sparseImages, state: positiveBias });
   });
 }
+
+// Channel counts the NCHWc kernels take (multiples of the machine's block, or an NCHW input of
+// fewer channels): the nets above have 2–4 channels, where the nchwc forms fall back to Conv.
+const blocked = buildNetwork('blocked', [3, 4, 4], 3, [
+  { name: 'conv1', op: conv(16, 3, 1, 1) }, // 3 → 16: NCHW input, blocked output
+  { name: 'relu1', op: relu() },
+  { name: 'conv2', op: conv(16, 3, 1, 1) }, // 16 → 16, stride 1: blocked forward and input gradient
+  { name: 'relu2', op: relu() },
+  { name: 'conv3', op: conv(16, 3, 2, 1) }, // stride 2: blocked forward, ConvTranspose input gradient
+  { name: 'gap', op: globalAvgpool() },
+  { name: 'flatten', op: flatten() },
+  { name: 'fc', op: dense(3) },
+]);
+
+test(`nchwc forms on ${NCHWC_BLOCK}-channel blocks: conv gradients of 3 → 16 → 16 channels match float64 finite differences`, async () => {
+  if (NCHWC_BLOCK > 1) assert.ok(nchwcFits(3, 16) && nchwcFits(16, 16), 'the nchwc forms apply to these layers');
+  await expectGradientsMatch(blocked, { batch: 2, mvm: () => idealMvmWith({ forward: 'nchwc', weight: 'unfold', input: 'nchwc' }) });
+});

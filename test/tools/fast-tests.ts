@@ -31,6 +31,8 @@ const FAST_TESTS = [
   'runtime/engine-onnx',
   'runtime/engine-session',
   'runtime/engine-optimizers',
+  'runtime/frozen-eval',
+  'runtime/nchwc',
   'runtime/nonlinear',
   'runtime/parasitics',
   'runtime/results',

@@ -23,7 +23,7 @@ import ort from 'onnxruntime-node';
 import type { PlanNetwork } from '../../model/plan.js';
 import { XbarcRuntimeError } from '../../model/errors.js';
 import { buildGraph, evalGraphSpec, INPUT_LABELS, INPUT_X, OUT_CORRECT, OUT_LOSS_SUM, type BuiltGraph, type HeadLoss } from './graphs.js';
-import { idealSelector, type MvmSelector } from './mvm.js';
+import { idealMvmWith, type MvmSelector } from './mvm.js';
 import type { SideInput } from './onnx.js';
 import { openSession, type EngineOptions } from './session.js';
 import type { EvalResult, Trainer, TrainerOptions } from './trainer.js';
@@ -34,7 +34,7 @@ export interface BatchEvaluator {
 }
 
 export interface FrozenEvalOptions {
-  /** The evaluation MVMs (the trainer's `evalMvm ?? mvm`). */
+  /** The evaluation MVMs (the trainer's `evalMvm ?? mvm`; default: ideal, with plain Conv forwards). */
   mvm?: MvmSelector | undefined;
   /** train.loss (the head loss of the evaluation graph). */
   loss?: HeadLoss | undefined;
@@ -111,7 +111,7 @@ export class FrozenEvaluation {
   }
 
   private select(): MvmSelector {
-    return this.opts.mvm ?? idealSelector;
+    return this.opts.mvm ?? frozenIdeal;
   }
 
   /** The current values of everything an evaluation holds fixed: the state and the batch-free side inputs. */
@@ -167,6 +167,15 @@ export class FrozenEvaluation {
     return { lossSum: (out[OUT_LOSS_SUM]!.data as Float32Array)[0]!, correct: (out[OUT_CORRECT]!.data as Float32Array)[0]!, count: n };
   }
 }
+
+/**
+ * The ideal MVMs of a frozen graph: plain Conv forwards, which level 'all' turns into NCHWc
+ * convolutions itself — with the batchnorm folded in, the ReLU and residual Add fused and the
+ * blocked layout kept from one convolution to the next — rather than the explicit NCHWc form
+ * of the graphs fed their weights, which reorders around every convolution.
+ */
+const frozenIdealMvm = idealMvmWith({ forward: 'conv' });
+const frozenIdeal: MvmSelector = () => frozenIdealMvm;
 
 /** A side input without the batch dimension: state that an evaluation holds fixed. */
 const batchFree = (s: SideInput): boolean => s.dims.every((d) => typeof d === 'number');

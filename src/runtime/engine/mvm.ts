@@ -15,6 +15,7 @@
  *   conv2d  x [B, C, H, W]  W [O, C, kh, kw]    y [B, O, Ho, Wo]     (K = C·kh·kw, N = O)
  */
 
+import { nchwcConv, nchwcFits } from './nchwc.js';
 import type { GraphBuilder } from './onnx.js';
 
 export interface DenseMvmSpec {
@@ -120,28 +121,32 @@ export const idealMvm: MvmEmitter = idealMvmWith();
 // orders: float32 results differ in the last bits); bench/forms.bench.ts times them per shape, and
 // `weightGradForm` / `inputGradForm` pick the measured fastest.
 
-export type ConvForwardForm = 'conv' | 'convTranspose';
-export type ConvWeightGradForm = 'conv' | 'im2col';
-export type ConvInputGradForm = 'convTranspose' | 'conv' | 'col2im';
+export type ConvForwardForm = 'conv' | 'convTranspose' | 'nchwc';
+export type ConvWeightGradForm = 'conv' | 'im2col' | 'unfold';
+export type ConvInputGradForm = 'convTranspose' | 'conv' | 'col2im' | 'nchwc';
 
 export const CONV_FORWARDS: Record<ConvForwardForm, (g: GraphBuilder, s: ConvMvmSpec, x: string, w: string) => string> = {
   conv: (g, s, x, w) => g.op('Conv', [x, w], convAttrs(s)),
   convTranspose: convForwardByConvTranspose,
+  nchwc: convForwardByNchwc,
 };
 
 export const CONV_WEIGHT_GRADS: Record<ConvWeightGradForm, (g: GraphBuilder, s: ConvMvmSpec, dy: string, x: string) => string> = {
   conv: convWeightGradByConv,
   im2col: convWeightGradByIm2col,
+  unfold: convWeightGradByUnfold,
 };
 
 export const CONV_INPUT_GRADS: Record<ConvInputGradForm, (g: GraphBuilder, s: ConvMvmSpec, dy: string, w: string) => string> = {
   convTranspose: convInputGradByConvTranspose,
   conv: convInputGradByConv,
   col2im: convInputGradByCol2Im,
+  nchwc: convInputGradByNchwc,
 };
 
 /**
- * The weight gradient's form. Measured (bench/forms.bench.ts, 2-core AMD EPYC, onnxruntime 1.30):
+ * The weight gradient's form: `unfold` (per-channel one-hot Conv, per-image GEMMs) up to
+ * `UNFOLD_MAX_ROWS` patch rows, else as measured before `unfold` existed (bench/forms.bench.ts, 2-core AMD EPYC, onnxruntime 1.30):
  * the one-GEMM im2col form was 1.3–3× faster than the Conv over swapped axes on the unstrided
  * ResNet-20 and ResNet-18 layers, 3.5–7× on strided 1×1 shortcuts and 1.3–1.4× on ResNet-20's
  * strided 3×3 (that Conv has the image as its kernel: thin GEMMs per input channel). Strided
@@ -149,29 +154,47 @@ export const CONV_INPUT_GRADS: Record<ConvInputGradForm, (g: GraphBuilder, s: Co
  * made ResNet-18's 7×7/2 stem 3–4× slower as im2col.
  */
 export function weightGradForm(s: ConvMvmSpec): ConvWeightGradForm {
+  if (s.C * s.kernel[0] * s.kernel[1] <= UNFOLD_MAX_ROWS) return 'unfold';
   const strided = s.stride[0] > 1 || s.stride[1] > 1;
   return strided && s.kernel[0] * s.kernel[1] > 9 ? 'conv' : 'im2col';
 }
 
 /**
- * The input gradient's form: a plain Conv with the flipped, transposed kernel where the forward
+ * Largest patch length K = C·kh·kw of the `unfold` weight gradient (2026-12-06, bench/forms.bench.ts,
+ * two interleaved runs): 0.45–0.89× the im2col form's time on every ResNet-20 layer (K ≤ 576),
+ * 0.44–0.56× on ResNet-18's 64-channel 3×3 layer (K = 576, 56²), 0.74× the Conv form on its 7×7/2
+ * stem (K = 147), but 1.34–1.57× on its 256-channel layer (K = 2,304, 14²), where one deep GEMM
+ * over the whole batch beats per-image ones.
+ */
+const UNFOLD_MAX_ROWS = 576;
+
+/**
+ * The input gradient's form: at stride 1, the flipped-kernel Conv through the NCHWc kernels where
+ * the channels fit the machine's block (2026-12-06, bench/forms.bench.ts: 0.64–0.87× ConvTranspose
+ * on ResNet-20's layers, 0.55–0.76× the plain Conv on ResNet-18's). Else a plain Conv with the flipped, transposed kernel where the forward
  * stride is 1 and the per-image GEMM is large (MLAS's Conv was faster than its ConvTranspose on
  * ResNet-18's layers), ConvTranspose otherwise (faster on CIFAR ResNet layers; a strided forward
  * would need a dilated input for the Conv form). bench/forms.bench.ts.
  */
 export function inputGradForm(s: ConvMvmSpec): ConvInputGradForm {
+  if (s.stride[0] === 1 && s.stride[1] === 1 && fullPadsFit(s) && nchwcFits(s.O, s.C)) return 'nchwc';
   return s.stride[0] === 1 && s.stride[1] === 1 && perImageMacs(s) >= SMALL_GEMM_MACS && fullPadsFit(s) ? 'conv' : 'convTranspose';
 }
 
 /**
- * The forward's form: Conv. The ConvTranspose form (flipped kernel, stride 1) ran faster in
+ * The forward's form: the NCHWc kernels (engine/nchwc.ts) where the channels fit the machine's
+ * block, at stride 1 or with a kernel larger than 3×3 (2026-12-06, bench/forms.bench.ts: 0.50–0.73×
+ * Conv's time on every stride-1 layer of ResNet-20 and ResNet-18 with the channel reorders
+ * included, 0.82× on ResNet-18's 7×7/2 stem; 1.11–1.15× on ResNet-20's 3×3/2 and 1×1/2), else
+ * Conv. The ConvTranspose form (flipped kernel, stride 1) ran faster in
  * isolation on CIFAR ResNet shapes (bench/forms.bench.ts: up to 3× on 16 channels at 32², batch
  * 128) but not in the whole graphs: ResNet-20 evaluation end to end was 1.2–1.7× slower with it
  * and the training step no faster beyond the noise (2026-12-04, bench/RESULTS.md), so it is
  * measured, not chosen.
  */
-export function forwardForm(_s: ConvMvmSpec): ConvForwardForm {
-  return 'conv';
+export function forwardForm(s: ConvMvmSpec): ConvForwardForm {
+  const strided = s.stride[0] > 1 || s.stride[1] > 1;
+  return nchwcFits(s.C, s.O) && (!strided || s.kernel[0] * s.kernel[1] > 9) ? 'nchwc' : 'conv';
 }
 
 /** Multiply-adds of one image's conv GEMM (either form). */
@@ -212,6 +235,18 @@ function convForwardByConvTranspose(g: GraphBuilder, s: ConvMvmSpec, x: string, 
   return g.op('ConvTranspose', [x, flippedTransposedKernel(g, s, w)], { kernel_shape: [...s.kernel], pads: adjointPads(s) });
 }
 
+/** The forward through onnxruntime's NCHWc kernels (engine/nchwc.ts); plain Conv where the channels do not fit the machine's block. */
+function convForwardByNchwc(g: GraphBuilder, s: ConvMvmSpec, x: string, w: string): string {
+  if (!nchwcFits(s.C, s.O)) return g.op('Conv', [x, w], convAttrs(s));
+  return nchwcConv(g, x, w, s, convAttrs(s));
+}
+
+/** Stride 1: the flipped-kernel Conv of `convInputGradByConv` through the NCHWc kernels; else ConvTranspose. */
+function convInputGradByNchwc(g: GraphBuilder, s: ConvMvmSpec, dy: string, w: string): string {
+  if (s.stride[0] !== 1 || s.stride[1] !== 1 || !fullPadsFit(s) || !nchwcFits(s.O, s.C)) return convInputGradByConvTranspose(g, s, dy, w);
+  return nchwcConv(g, dy, flippedTransposedKernel(g, s, w), { C: s.O, O: s.C, kernel: s.kernel }, { kernel_shape: [...s.kernel], pads: adjointPads(s) });
+}
+
 function convInputGradByConvTranspose(g: GraphBuilder, s: ConvMvmSpec, dy: string, w: string): string {
   // ConvTranspose's weight layout [Cin=O, Cout=C, kh, kw] is exactly the forward W.
   return g.op('ConvTranspose', [dy, w], { ...convAttrs(s), output_padding: convOutputPadding(s) });
@@ -247,6 +282,34 @@ function convWeightGradByIm2col(g: GraphBuilder, s: ConvMvmSpec, dy: string, x: 
   const dW = g.op('Gemm', [dyT, cols], { transB: 1 }); // [O, kh·kw·C]
   if (kh * kw === 1) return g.op('Reshape', [dW, g.constInt64([s.O, s.C, 1, 1])]);
   return g.op('Transpose', [g.op('Reshape', [dW, g.constInt64([s.O, kh, kw, s.C])])], { perm: [0, 3, 1, 2] });
+}
+
+/**
+ * dW[O, K] = Σ_b dy_b[O, L] · cols_b[K, L]ᵀ: per-image GEMMs over the patches of `channelPatches`
+ * (one small Conv, no Slice/Concat/Pad copies), summed over the batch. The small dy is transposed
+ * ([B, L, O]) so that the products come out as [B, K, O]; the sum's [K, O] is transposed to W's
+ * [O, C, kh, kw] (the size of the weight).
+ */
+function convWeightGradByUnfold(g: GraphBuilder, s: ConvMvmSpec, dy: string, x: string): string {
+  const K = s.C * s.kernel[0] * s.kernel[1];
+  const cols = g.op('Reshape', [channelPatches(g, s, x), g.constInt64([-1, K, s.Ho * s.Wo])]); // [B, K, L]
+  const dyT = g.op('Transpose', [g.op('Reshape', [dy, g.constInt64([0, s.O, s.Ho * s.Wo])])], { perm: [0, 2, 1] }); // [B, L, O]
+  const dwKO = g.op('ReduceSum', [g.op('MatMul', [cols, dyT]), g.constInt64([0])], { keepdims: 0 });
+  return g.op('Reshape', [g.op('Transpose', [dwKO], { perm: [1, 0] }), g.constInt64([s.O, s.C, ...s.kernel])]);
+}
+
+/**
+ * The patches of every input channel, [B·C, kh·kw, Ho, Wo] (= cols[B, (c, i, j), L], W's own
+ * K order): the images as B·C one-channel images through a Conv whose kh·kw output channels are
+ * one-hot kernels (a constant of (kh·kw)² values), with the layer's stride and padding.
+ */
+export function channelPatches(g: GraphBuilder, s: ConvMvmSpec, x: string): string {
+  const [kh, kw] = s.kernel;
+  const kk = kh * kw;
+  const oneHot = new Float32Array(kk * kk);
+  for (let m = 0; m < kk; m++) oneHot[m * kk + m] = 1;
+  const images = g.op('Reshape', [x, g.constInt64([-1, 1, s.H, s.W])]);
+  return g.op('Conv', [images, g.constFloat(oneHot, [kk, 1, kh, kw])], convAttrs(s));
 }
 
 /** cols[(i, j, c), B·L]: see `convWeightGradByIm2col`. */

@@ -62,6 +62,8 @@ const ELEM: Record<ElemType, DataTypeId> = {
 
 interface NodeSpec {
   opType: string;
+  /** The operator set of a contributed op (onnxruntime's 'com.microsoft', 'com.microsoft.nchwc'); absent: the ONNX domain. */
+  domain?: string;
   inputs: string[];
   outputs: string[];
   attrs: Record<string, AttrValue>;
@@ -97,6 +99,9 @@ export const executionOrderHints = { enabled: true };
 
 /** Whether a graph output only anchors the execution order (`GraphBuilder.early`): no result. */
 export const isOrderOutput = (name: string): boolean => name.startsWith(ORDER_PREFIX);
+
+/** onnxruntime's contributed operator sets the runtime emits (CPU kernels; onnxruntime_c_api `kMSDomain`, `kMSNchwcDomain`). */
+export type ContribDomain = 'com.microsoft' | 'com.microsoft.nchwc';
 
 export class GraphBuilder {
   private readonly nodes: NodeSpec[] = [];
@@ -281,6 +286,13 @@ export class GraphBuilder {
     return this.node(opType, inputs, attrs, 1, prefix)[0]!;
   }
 
+  /** A single-output node of onnxruntime's contributed operator set `domain` (version 1, imported by the model). */
+  contribOp(domain: ContribDomain, opType: string, inputs: string[], attrs: Record<string, AttrValue> = {}): string {
+    const output = this.fresh(opType);
+    this.nodes.push({ opType, domain, inputs, outputs: [output], attrs, name: this.nodeName(output) });
+    return output;
+  }
+
   /** A float32 constant stored as an initializer (for small tensors; see `zeros` for big ones). */
   constFloat(values: ArrayLike<number>, dims: number[] = [values.length]): string {
     return this.cachedConst('f', values, dims, () => tensorProto(this.fresh('cf'), 'float', dims, Float32Array.from(values)));
@@ -325,9 +337,10 @@ export class GraphBuilder {
   toBytes(): Uint8Array {
     const nodes = this.liveNodes();
     const used = new Set(nodes.flatMap((n) => [...n.inputs, ...(n.implicit ?? [])]));
+    const domains = [...new Set(nodes.flatMap((n) => (n.domain ? [n.domain] : [])))].sort();
     const model = onnx.ModelProto.create({
       irVersion: IR_VERSION,
-      opsetImport: [{ domain: '', version: OPSET }],
+      opsetImport: [{ domain: '', version: OPSET }, ...domains.map((domain) => ({ domain, version: 1 }))],
       producerName: 'xbarc',
       graph: {
         name: this.name,
@@ -409,6 +422,7 @@ function tensorProto(
 function nodeProto(n: NodeSpec): onnxProto.onnx.INodeProto {
   return {
     opType: n.opType,
+    ...(n.domain ? { domain: n.domain } : {}),
     input: n.inputs,
     output: n.outputs,
     name: n.name,
