@@ -356,14 +356,14 @@ function convWeightGradByConv(g: GraphBuilder, s: ConvMvmSpec, dy: string, x: st
 // are unfolded channel-major into cols[B, K, L] (L = Ho·Wo) by a one-hot Conv, multiplied as
 // W[O, K] × cols, and the transposed product is folded back into an image with Col2Im.
 
-/** cols[B, K, L]: each output channel k of a one-hot Conv copies patch element k. */
+/**
+ * cols[B, K, L]: each channel's patches by `channelPatches` (one-hot kernels over one channel at a
+ * time: (kh·kw)² multiply-adds per pixel and channel, not the K² of a one-hot kernel over all
+ * channels; the copies are exact either way).
+ */
 export function unfoldPatches(g: GraphBuilder, s: ConvMvmSpec, x: string): string {
   const K = s.C * s.kernel[0] * s.kernel[1];
-  // EyeLike builds the one-hot kernel in-graph: no K² initializer in the model.
-  const eye = g.op('EyeLike', [g.zeros([K, K])]);
-  const oneHot = g.op('Reshape', [eye, g.constInt64([K, s.C, s.kernel[0], s.kernel[1]])]);
-  const patches = g.op('Conv', [x, oneHot], convAttrs(s)); // [B, K, Ho, Wo]
-  return g.op('Reshape', [patches, g.constInt64([0, K, s.Ho * s.Wo])]);
+  return g.op('Reshape', [channelPatches(g, s, x), g.constInt64([-1, K, s.Ho * s.Wo])]);
 }
 
 function weightMatrix(g: GraphBuilder, s: ConvMvmSpec, w: string): string {
