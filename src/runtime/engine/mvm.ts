@@ -145,8 +145,9 @@ export const CONV_INPUT_GRADS: Record<ConvInputGradForm, (g: GraphBuilder, s: Co
 };
 
 /**
- * The weight gradient's form: `unfold` (per-channel one-hot Conv, per-image GEMMs) up to
- * `UNFOLD_MAX_ROWS` patch rows, else as measured before `unfold` existed (bench/forms.bench.ts, 2-core AMD EPYC, onnxruntime 1.30):
+ * The weight gradient's form: Conv over swapped axes for strided kernels larger than 3×3, else
+ * `unfold` (per-channel one-hot Conv, per-image GEMMs) up to `UNFOLD_MAX_ROWS` patch rows, else
+ * im2col. Measured before `unfold` existed (bench/forms.bench.ts, 2-core AMD EPYC, onnxruntime 1.30):
  * the one-GEMM im2col form was 1.3–3× faster than the Conv over swapped axes on the unstrided
  * ResNet-20 and ResNet-18 layers, 3.5–7× on strided 1×1 shortcuts and 1.3–1.4× on ResNet-20's
  * strided 3×3 (that Conv has the image as its kernel: thin GEMMs per input channel). Strided
@@ -154,17 +155,18 @@ export const CONV_INPUT_GRADS: Record<ConvInputGradForm, (g: GraphBuilder, s: Co
  * made ResNet-18's 7×7/2 stem 3–4× slower as im2col.
  */
 export function weightGradForm(s: ConvMvmSpec): ConvWeightGradForm {
-  if (s.C * s.kernel[0] * s.kernel[1] <= UNFOLD_MAX_ROWS) return 'unfold';
   const strided = s.stride[0] > 1 || s.stride[1] > 1;
-  return strided && s.kernel[0] * s.kernel[1] > 9 ? 'conv' : 'im2col';
+  if (strided && s.kernel[0] * s.kernel[1] > 9) return 'conv';
+  return s.C * s.kernel[0] * s.kernel[1] <= UNFOLD_MAX_ROWS ? 'unfold' : 'im2col';
 }
 
 /**
  * Largest patch length K = C·kh·kw of the `unfold` weight gradient (2026-12-06, bench/forms.bench.ts,
  * two interleaved runs): 0.45–0.89× the im2col form's time on every ResNet-20 layer (K ≤ 576),
- * 0.44–0.56× on ResNet-18's 64-channel 3×3 layer (K = 576, 56²), 0.74× the Conv form on its 7×7/2
- * stem (K = 147), but 1.34–1.57× on its 256-channel layer (K = 2,304, 14²), where one deep GEMM
- * over the whole batch beats per-image ones.
+ * 0.45–0.56× on ResNet-18's 64-channel 3×3 layer (K = 576, 56²), but 1.34–1.57× on its
+ * 256-channel layer (K = 2,304, 14²), where one deep GEMM over the whole batch beats per-image
+ * ones. On the 7×7/2 stem (K = 147) it was 0.74–1.14× the Conv form: not beyond the noise, so
+ * strided kernels larger than 3×3 keep the Conv.
  */
 const UNFOLD_MAX_ROWS = 576;
 
