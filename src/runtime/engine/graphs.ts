@@ -490,7 +490,9 @@ function emitOptimizerStep(
     const grad = grads.get(p.name);
     if (!grad) throw new XbarcRuntimeError('engine/no-gradient', `parameter "${p.name}" does not influence the loss`);
     const factor = lrScale[p.layer] ?? 1;
-    const upd = g.scoped(`${p.layer}/update`, () => emitUpdate(g, opt, p, grad, factor === 1 ? INPUT_LR : g.op('Mul', [INPUT_LR, g.scalar(factor)])));
+    const lr = (): string => (factor === 1 ? INPUT_LR : g.op('Mul', [INPUT_LR, g.scalar(factor)]));
+    const fused = fusableSgd(g, opt, p, em, grad);
+    const upd = g.scoped(`${p.layer}/update`, () => (fused ? { param: fusedSgdStep(g, p, fused, lr()), slots: {} } : emitUpdate(g, opt, p, grad, lr())));
     emitNext(p.name, upd.param, p.dims);
     for (const [kind, t] of Object.entries(upd.slots)) emitNext(`${p.name}/${kind}`, t, p.dims);
   }
@@ -498,6 +500,34 @@ function emitOptimizerStep(
     const t = em.records.get(b.layer)!.fwd.bufferUpdates?.[b.role];
     if (t) emitNext(b.name, t, b.dims);
   }
+}
+
+/**
+ * The factors of a weight gradient that a plain SGD step can take in one GEMM: a dense layer's
+ * weight on the ideal MVM and mapped to digital hardware (no device update model ever reads the
+ * step's bits, at any fidelity: a crossbar layer keeps the step a device updater also forms,
+ * DeviceUpdater.update) whose gradient is the node Gemm(x, δ, transA = 1), at SGD without
+ * momentum or weight decay on it.
+ */
+function fusableSgd(g: GraphBuilder, opt: Optimizer, p: ParamEntry, em: Emitted, grad: string): RankOne | null {
+  if (opt.kind !== 'sgd' || opt.momentum !== 0 || (p.decay && opt.weightDecay !== 0) || p.role !== 'weight' || p.dims.length !== 2) return null;
+  const rec = em.records.get(p.layer);
+  if (!rec || rec.ctx.layer.op.kind !== 'dense' || rec.ctx.layer.mapping?.target === 'crossbar') return null;
+  if (rec.ctx.mvm({ kind: 'dense', layer: p.layer, K: p.dims[0]!, N: p.dims[1]! }).name !== 'ideal') return null;
+  const node = g.producer(grad);
+  const attrs = Object.entries(node?.attrs ?? {});
+  if (node?.opType !== 'Gemm' || node.inputs.length !== 2 || attrs.length !== 1 || attrs[0]![0] !== 'transA' || attrs[0]![1] !== 1) return null;
+  return { x: node.inputs[0]!, delta: node.inputs[1]! };
+}
+
+/**
+ * W ← W + xᵀ·(−lr·δ) as one Gemm with C = W: one pass over the weight instead of three (the
+ * gradient, its product with lr, the difference). The float32 rounding differs from
+ * W − (xᵀ·δ)·lr: lr multiplies δ before the sum over the batch (docs/running.md, "Training arithmetic").
+ */
+function fusedSgdStep(g: GraphBuilder, p: ParamEntry, r: RankOne, lr: string): string {
+  const scaled = g.op('Mul', [r.delta, g.op('Neg', [lr])]);
+  return g.op('Gemm', [r.x, scaled, p.name], { transA: 1 });
 }
 
 /** How a training protocol shapes its graphs (train.loss, train.lr_scale). */
