@@ -367,6 +367,10 @@ test('a weight the step hook updates in place: an array handed out by peekState 
     assert.notDeepEqual(trainer.getWeights()['fc1/weight'], copy, 'the weights did change');
     // Batches other than 1 cannot be formed here in the graph's summation order: refused.
     await assert.rejects(trainer.step(x.subarray(0, 2 * 784), y.subarray(0, 2), 0.05), /batches of 1 sample/);
+    // Without the hook the weights would never move: no chunk graph, and step() refuses.
+    trainer.setStepHook(null);
+    assert.equal(trainer.chunked(), false);
+    await assert.rejects(trainer.steps(x.subarray(0, 4 * 784), y.subarray(0, 4), 1, 0.05), /a step hook/);
   } finally {
     await trainer.release();
   }

@@ -236,9 +236,12 @@ export class Trainer {
     return this.stepsSession;
   }
 
-  /** Whether `steps()` runs its batches as one chunk: a train graph without side inputs (fed per run) and no step hook (called per step). */
+  /**
+   * Whether `steps()` runs its batches as one chunk: a train graph without side inputs (fed per
+   * run), no step hook (called per step) and no weight left to one (externalUpdates).
+   */
   chunked(): boolean {
-    return !!this.train && this.train.graph.sideInputs.length === 0 && !this.stepHook;
+    return !!this.train && this.train.graph.sideInputs.length === 0 && !this.stepHook && this.external.length === 0;
   }
 
   private async stepByStep(xs: Float32Array, ys: Int32Array, batch: number, lr: number): Promise<StepsResult> {
