@@ -37,6 +37,9 @@
  * Given a dense layer's input at a plain-SGD step, the scan visits only the rows of the weight
  * whose input is non-zero (ΔW = xᵀ·δ is exactly 0 elsewhere: scanRows), with the same result
  * (test/runtime/online.test.ts): at batch 1 on [0, 1] MNIST pixels, about a fifth of fc1's rows.
+ * At batch 1 the train graph may leave a dense layer's step to the updater (its input and error
+ * instead of its new weight: scanRowsRankOne), which then forms only the few pairs that leave the
+ * dead band, with the graph's bits.
  *
  * Level grid: the device's `levels` when a weight is stored in one cell (weight_bits ≤ cell_bits)
  * and always for the pulse models (nonlinear, aihwkit: their pulse grid is the device's physics);
