@@ -85,6 +85,8 @@ async function checkOptimizer(opt: Optimizer): Promise<void> {
   }
 }
 
+// Plain SGD: the dense weights' step is the one Gemm W + xᵀ·(−lr·δ) (graphs.ts fusedSgdStep).
+test('plain SGD', () => checkOptimizer(sgd(0.1)));
 test('plain SGD with weight decay', () => checkOptimizer(sgd(0.1, 0, false, 0.01)));
 test('momentum SGD', () => checkOptimizer(sgd(0.1, 0.9)));
 test('nesterov momentum SGD with weight decay', () => checkOptimizer(sgd(0.1, 0.9, true, 5e-4)));

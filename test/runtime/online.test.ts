@@ -12,7 +12,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Optimizer, PlanExperiment, PlanNetwork } from '../../src/model/plan.js';
+import type { NonidealStage, Optimizer, PlanExperiment, PlanNetwork } from '../../src/model/plan.js';
 import type { UpdateModelSpec } from '../../src/model/crossbar.js';
 import { epochOrder, gatherBatch, loadDataset, type Dataset } from '../../src/runtime/data/index.js';
 import { XbarcRuntimeError } from '../../src/model/errors.js';
@@ -236,3 +236,149 @@ test('a fast-fidelity run with a device update model at batch 1 gives the bits o
     await xb.release();
   }
 });
+
+/**
+ * Batch 1, the weight update left to the device updater (TrainerOptions.externalUpdates): the
+ * graph outputs each dense crossbar layer's input and error, and DeviceUpdater forms ΔW itself in
+ * the graph's float32 steps. Against the path where the train graph updates the weights and the
+ * updater scans them in full: the same weights, conductances and device state after every run.
+ */
+const EXTERNAL_CASES: {
+  name: string;
+  update: UpdateModelSpec;
+  levels: number;
+  lrScale?: Record<string, number>;
+  mapping?: 'offset';
+  nonideal: NonidealStage[];
+}[] = [
+  // No level grid: every bit of each requested ΔG reaches the conductances (the sensitive case).
+  { name: 'ideal update, no level grid', update: { kind: 'ideal' }, levels: 0, nonideal: ['update'] },
+  {
+    name: 'ideal update, no level grid, lr_scale, one device against a reference',
+    update: { kind: 'ideal' },
+    levels: 0,
+    lrScale: { fc1: 0.3 },
+    mapping: 'offset',
+    nonideal: ['update'],
+  },
+  { name: 'NeuroSim pulses (TaOx)', update: TAOX, levels: 128, nonideal: ['update'] },
+  {
+    name: 'NeuroSim pulses, lr_scale, one device against a reference',
+    update: TAOX,
+    levels: 64,
+    lrScale: { fc1: 0.3 },
+    mapping: 'offset',
+    nonideal: ['update'],
+  },
+  {
+    name: 'TxSim (write noise)',
+    update: { kind: 'txsim', v: 0.01, gamma: 5, noise: 'gradient', nonlinearity: 'step', pulses: 1 },
+    levels: 16,
+    nonideal: ['update'],
+  },
+  {
+    name: 'aihwkit constant_step, crossbar forward and backward',
+    update: { kind: 'constant_step', dw_min: 0.001, up_down: 0, dw_min_dtod: 0.3, dw_min_std: 0.3, w_min: -0.6, w_max: 0.6 },
+    levels: 0,
+    nonideal: ['forward', 'backward', 'update'],
+  },
+];
+
+for (const c of EXTERNAL_CASES) {
+  test(`batch 1, ΔW formed by the device updater: the bits of the in-graph update (${c.name})`, async () => {
+    const exp = deviceExperiment(1);
+    exp.train!.nonideal = c.nonideal;
+    exp.crossbars = { xb: planCrossbar({}, { levels: c.levels, update: c.update }) };
+    if (c.mapping) exp.crossbars['xb']!.mapping = c.mapping;
+    // One cell per weight: the ideal model keeps the device's own grid (none: every bit of ΔG is written).
+    if (c.update.kind === 'ideal') exp.crossbars['xb']!.weightBits = exp.crossbars['xb']!.cellBits;
+    if (c.lrScale) exp.train!.lrScale = c.lrScale;
+    exp.data.source = { kind: 'mnist', train: 120, test: 20 };
+    const d = await loadDataset(exp.data, exp.seed);
+    const order = epochOrder(120, exp.seed, 1);
+    const wire = async (external: boolean): Promise<{ trainer: Trainer; updater: DeviceUpdater; xb: CrossbarRuntime; errors: number }> => {
+      const xb = CrossbarRuntime.create(exp, { threads: 1, spin: false })!;
+      const layers = ['fc1', 'fc2'];
+      const opts = external ? { layerInputs: layers, externalUpdates: layers } : {};
+      const trainer = await Trainer.create(exp, { threads: 1, mvm: xb.trainSelector, evalMvm: xb.evalSelector, sideFeeds: xb.sideFeeds, ...opts });
+      xb.setWeightSource((layer) => trainer.peekState(`${layer}/weight`));
+      const updater = DeviceUpdater.create(exp, trainer.getWeights(), weightParams(trainer))!;
+      trainer.setState(updater.readBack());
+      const r = { trainer, updater, xb, errors: 0 };
+      trainer.setStepHook((before, after, step) => {
+        if (external) {
+          r.errors += step.errors.size;
+          // the step left the weight to the hook: `after` holds the values it was fed
+          assert.deepEqual(after.get('fc1/weight'), before.get('fc1/weight'));
+          return updater.update(before, after, 0.05, step.layerInputs, step.errors);
+        }
+        return updater.update(before, after, 0.05);
+      });
+      return r;
+    };
+    const graph = await wire(false);
+    const external = await wire(true);
+    try {
+      for (const r of [graph, external]) {
+        for (let s = 0; s < 120; s++) {
+          const batch = gatherBatch(d.train, order, s, 1);
+          await r.trainer.step(batch.x, batch.y, 0.05);
+          // an evaluation-time reader in between (a side-input provider's view of the weights)
+          if (s === 60) r.trainer.peekState('fc1/weight');
+        }
+      }
+      assert.equal(external.errors, 2 * 120, 'every step gave the hook the errors of fc1 and fc2');
+      assertSameBits(external.trainer.getState(), graph.trainer.getState(), 'trainer state');
+      for (const [i, l] of graph.updater.layers.entries()) {
+        const o = external.updater.layers[i]!;
+        assert.deepEqual(new Uint32Array(o.g.buffer), new Uint32Array(l.g.buffer), `${l.layer} conductances`);
+        assert.deepEqual(o.state, l.state, `${l.layer} device state`);
+      }
+      const g = graph.updater.layers[0]!;
+      const programmed = DeviceUpdater.create(exp, (await Trainer.create(exp, { threads: 1 })).getWeights(), weightParams(graph.trainer))!.layers[0]!;
+      assert.ok(
+        g.g.some((v, k) => v !== programmed.g[k]),
+        'the devices were written: the comparison is not vacuous',
+      );
+    } finally {
+      for (const r of [graph, external]) {
+        await r.trainer.release();
+        await r.xb.release();
+      }
+    }
+  });
+}
+
+test('a weight the step hook updates in place: an array handed out by peekState never changes', async () => {
+  const exp = deviceExperiment(1);
+  exp.train!.nonideal = ['update'];
+  const d = await data(exp);
+  const trainer = await Trainer.create(digitalOf(exp), { threads: 1, layerInputs: ['fc1', 'fc2'], externalUpdates: ['fc1', 'fc2'] });
+  try {
+    const updater = DeviceUpdater.create(exp, trainer.getWeights(), weightParams(trainer))!;
+    trainer.setState(updater.readBack());
+    trainer.setStepHook((before, after, step) => updater.update(before, after, 0.05, step.layerInputs, step.errors));
+    const { x, y } = firstSamples(d, 20);
+    for (let s = 0; s < 10; s++) await trainer.step(x.subarray(s * 784, (s + 1) * 784), y.subarray(s, s + 1), 0.05);
+    const seen = trainer.peekState('fc1/weight')!;
+    const copy = Float32Array.from(seen);
+    for (let s = 10; s < 20; s++) await trainer.step(x.subarray(s * 784, (s + 1) * 784), y.subarray(s, s + 1), 0.05);
+    assert.deepEqual(seen, copy, 'the handed-out array kept its values');
+    assert.notDeepEqual(trainer.getWeights()['fc1/weight'], copy, 'the weights did change');
+    // Batches other than 1 cannot be formed here in the graph's summation order: refused.
+    await assert.rejects(trainer.step(x.subarray(0, 2 * 784), y.subarray(0, 2), 0.05), /batches of 1 sample/);
+    // Without the hook the weights would never move: no chunk graph, and step() refuses.
+    trainer.setStepHook(null);
+    assert.equal(trainer.chunked(), false);
+    await assert.rejects(trainer.steps(x.subarray(0, 4 * 784), y.subarray(0, 4), 1, 0.05), /a step hook/);
+  } finally {
+    await trainer.release();
+  }
+});
+
+/** The experiment with every layer digital (the trainer of the in-graph forward and backward). */
+function digitalOf(exp: PlanExperiment): PlanExperiment {
+  const digital = experiment(mlp([32]), exp.train!.optimizer, exp.train!.batch);
+  digital.data = exp.data;
+  return digital;
+}

@@ -37,6 +37,9 @@
  * Given a dense layer's input at a plain-SGD step, the scan visits only the rows of the weight
  * whose input is non-zero (ΔW = xᵀ·δ is exactly 0 elsewhere: scanRows), with the same result
  * (test/runtime/online.test.ts): at batch 1 on [0, 1] MNIST pixels, about a fifth of fc1's rows.
+ * At batch 1 the train graph may leave a dense layer's step to the updater (its input and error
+ * instead of its new weight: scanRowsRankOne), which then forms only the few pairs that leave the
+ * dead band, with the graph's bits.
  *
  * Level grid: the device's `levels` when a weight is stored in one cell (weight_bits ≤ cell_bits)
  * and always for the pulse models (nonlinear, aihwkit: their pulse grid is the device's physics);
@@ -97,6 +100,8 @@ interface LayerWork {
   dead: number;
   /** Row indices of a dense layer's weight [K × N] (capacity K; empty for other layers): the active rows of a step (scanRows). */
   rows: Int32Array;
+  /** Column indices of a dense layer's weight (capacity N): the candidate columns of a rank-one step (scanRowsRankOne). */
+  cand: Int32Array;
 }
 
 /** Overrides of the plan's weight ↔ conductance mapping (`train.headroom`, `train.weight_range`), for library callers. */
@@ -229,6 +234,84 @@ function scanForeign(w0: Float32Array, w1: Float32Array, work: LayerWork): numbe
   return count;
 }
 
+/**
+ * scanRows for a weight the caller did not update (batch 1, `errors` given to update()): the new
+ * weight of row i, column j is the train graph's plain SGD step fl(w − fl(fl(x_i·δ_j)·lr)),
+ * formed here in the graph's float32 operations (each product and difference of float32 values,
+ * exact in double, rounded once: the graph's bits) and only in the rows of non-zero inputs; w1
+ * holds w0's values, so a pair inside the dead band is left as it is.
+ *
+ * Most pairs of an active row stay inside the dead band, and a cheap bound finds them without the
+ * float32 steps: with u = fl(fl(x_i·δ_j)·lr), |fl(w − u) − w| ≤ 2|u| (w itself is a float32 at
+ * distance |u| from w − u, so the nearest is no farther), and |u| ≤ |x_i·δ_j·lr|·(1 + 2⁻²²) + 2⁻¹⁴⁸
+ * (two roundings, relative or, below the normal range, absolute). A column whose |δ_j| is below
+ * the row's threshold (`rankOneThreshold`) therefore has |ΔW| < dead and is skipped; the others
+ * get the exact test. Listed pairs and their order are the exact scan's. A non-finite input,
+ * error or learning rate takes the exact scan of every column.
+ */
+function scanRowsRankOne(w0: Float32Array, work: LayerWork, x: Float32Array, delta: Float32Array, lr: number): number {
+  const rows = activeRows(x, work);
+  const cols = delta.length;
+  const { dead, reqPerDw, cand } = work;
+  const { idx, req } = work.list;
+  const rate = Math.abs(lr);
+  let xMax = 0;
+  for (let r = 0; r < rows; r++) xMax = Math.max(xMax, Math.abs(x[work.rows[r]!]!));
+  const exact = !(Number.isFinite(xMax) && Number.isFinite(rate) && finiteSum(delta));
+  // The columns that can leave the dead band in some row: those of the row with the largest |x_i|.
+  const tMin = exact ? 0 : rankOneThreshold(dead, xMax, rate);
+  let candidates = 0;
+  for (let j = 0; j < cols; j++) if (exact || !(Math.abs(delta[j]!) < tMin)) cand[candidates++] = j;
+  let count = 0;
+  for (let r = 0; r < rows; r++) {
+    const i = work.rows[r]!;
+    const xi = x[i]!;
+    const t = exact ? 0 : rankOneThreshold(dead, Math.abs(xi), rate);
+    const start = i * cols;
+    for (let m = 0; m < candidates; m++) {
+      const j = cand[m]!;
+      const dj = delta[j]!;
+      if (Math.abs(dj) < t) continue;
+      const k = start + j;
+      const b = w0[k]!;
+      const dw = Math.fround(b - Math.fround(Math.fround(xi * dj) * lr)) - b;
+      // (as scanRange: a NaN is listed)
+      if (!(dw < dead && dw > -dead)) {
+        idx[count] = k;
+        req[count] = dw * reqPerDw;
+        count++;
+      }
+    }
+  }
+  return count;
+}
+
+/**
+ * |δ| below which 2·(|x·δ·lr|·(1 + 2⁻²²) + 2⁻¹⁴⁸) < dead (scanRowsRankOne's bound), made smaller
+ * by a relative 2⁻²⁰ for the rounding of this very division; 0 (every column) when dead is that small.
+ */
+function rankOneThreshold(dead: number, absX: number, rate: number): number {
+  const t = ((dead * 0.5 - 2 ** -148) / (absX * rate * (1 + 2 ** -22))) * (1 - 2 ** -20);
+  return t > 0 ? t : 0;
+}
+
+/** Whether every value is finite (their sum is). */
+function finiteSum(a: Float32Array): boolean {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i]!;
+  return Number.isFinite(s);
+}
+
+/** The train graph's new weight fl(w − fl(fl(x_i·δ_j)·lr)) of a dense layer at batch 1, every weight (w: [K × N] row-major). */
+function rankOneStep(w: Float32Array, x: Float32Array, delta: Float32Array, lr: number): Float32Array {
+  const out = new Float32Array(w.length);
+  const cols = delta.length;
+  for (let i = 0; i < x.length; i++) {
+    for (let j = 0; j < cols; j++) out[i * cols + j] = Math.fround(w[i * cols + j]! - Math.fround(Math.fround(x[i]! * delta[j]!) * lr));
+  }
+  return out;
+}
+
 /** Run every scan once on a few weights of every kind (before the first real, long scan). */
 function warmUpScans(): void {
   const n = 12;
@@ -240,6 +323,7 @@ function warmUpScans(): void {
     reqPerDw: 1,
     dead: 0.05,
     rows: new Int32Array(3),
+    cand: new Int32Array(4),
   };
   const x = Float32Array.of(0.5, 0, 1); // a [1 × 3] input of a [3 × 4] weight
   const g = new Float64Array(2 * n).fill(1);
@@ -250,10 +334,26 @@ function warmUpScans(): void {
     readListed(g, n, 2, work.list.idx, changedPairs(w1, w2, work), w2, work.read);
     const w3 = Float32Array.from(w2, (v, k) => (k >= 4 && k < 8 ? v : v + 0.2));
     readListed(g, n, 2, work.list.idx, changedPairs(w2, w3, work, x), w3, work.read);
+    const count = scanRowsRankOne(w3, work, x, Float32Array.of(1, -2, 0, 30), 0.01);
+    readListed(g, n, 2, work.list.idx, count, w3, work.read);
   }
 }
 
 let warm = false;
+
+/** readListed; whether every value read back is finite. */
+function readListedFinite(g: Float64Array, n: number, scale: number, idx: Int32Array, count: number, w1: Float32Array, read: Float32Array): boolean {
+  readListed(g, n, scale, idx, count, w1, read);
+  let sum = 0;
+  for (let j = 0; j < count; j++) sum += w1[idx[j]!]!;
+  return Number.isFinite(sum);
+}
+
+/** The learning rate of a layer as the train graph forms it: the fed float32 lr, times a lr_scale factor in float32. */
+function graphLr(lr: number, lrScale: number): number {
+  const fed = Math.fround(lr);
+  return lrScale === 1 ? fed : Math.fround(fed * Math.fround(lrScale));
+}
 
 /** Read back the listed pairs (the ones that may have changed) into w1 and the cache. */
 function readListed(g: Float64Array, n: number, scale: number, idx: Int32Array, count: number, w1: Float32Array, read: Float32Array): void {
@@ -354,7 +454,8 @@ export class DeviceUpdater {
       const dead = Math.max(Number.MIN_VALUE, deadBand(model, range) / reqPerDw);
       // A dense weight [K × N]: its rows, for the steps that skip the rows of zero inputs.
       const rows = new Int32Array(layer.op.kind === 'dense' ? layer.inputShape.reduce((a, b) => a * b, 1) : 0);
-      u.work.push({ read, last: null, list: { idx: new Int32Array(n), req: new Float64Array(n), count: 0 }, reqPerDw, dead, rows });
+      const cand = new Int32Array(rows.length > 0 ? n / rows.length : 0);
+      u.work.push({ read, last: null, list: { idx: new Int32Array(n), req: new Float64Array(n), count: 0 }, reqPerDw, dead, rows, cand });
     }
     u.readBack();
     return u.layers.length > 0 ? u : null;
@@ -382,9 +483,23 @@ export class DeviceUpdater {
    * inputs of dense layers at a step of plain SGD (no momentum, no weight decay) — the caller's
    * promise that a zero input row left its row of ΔW at 0 — so that only the other rows are
    * scanned; the result is the same.
+   *
+   * `errors` (by layer, [1 × N]): the dense layers whose step the train graph left to the updater
+   * at batch 1 (Trainer `externalUpdates`). Their `after` weights hold `before`'s values; the new
+   * weights of plain SGD at the fed learning rate `lr` (lr_scale as the graph applies it) are formed
+   * here from the layer's input and error (scanRowsRankOne), with the numbers of the graph's
+   * update. Returns the weights whose new values this call wrote and checked finite, and that were
+   * its own read-back before (so finite), for the trainer's divergence check to skip.
    */
-  update(before: ReadonlyMap<string, Float32Array>, after: Map<string, Float32Array>, lr: number, inputs?: ReadonlyMap<string, Float32Array>): void {
+  update(
+    before: ReadonlyMap<string, Float32Array>,
+    after: Map<string, Float32Array>,
+    lr: number,
+    inputs?: ReadonlyMap<string, Float32Array>,
+    errors?: ReadonlyMap<string, Float32Array>,
+  ): Set<string> {
     const t0 = performance.now();
+    const checked = new Set<string>();
     for (let i = 0; i < this.layers.length; i++) {
       const d = this.layers[i]!;
       const work = this.work[i]!;
@@ -396,16 +511,39 @@ export class DeviceUpdater {
       const x = inputs?.get(d.layer);
       if (x && work.rows.length > 0 && x.length % work.rows.length !== 0)
         throw new RangeError(`DeviceUpdater: the input of ${d.layer} has ${x.length} values, not a batch of ${work.rows.length}`);
-      const count = changedPairs(w0, w1, work, x);
+      const delta = errors?.get(d.layer);
+      const own = w0 === work.last;
+      let count: number;
+      let target = w1;
+      if (delta && x && x.length === work.rows.length && delta.length === work.cand.length && own) {
+        count = scanRowsRankOne(w0, work, x, delta, graphLr(lr, d.lrScale));
+        work.list.count = count;
+        work.last = w1;
+      } else {
+        // The graph's new weights, in full, where the shortcut does not hold (the first step, on a weight set from outside).
+        if (delta) {
+          if (!x || x.length !== work.rows.length || delta.length * work.rows.length !== n)
+            throw new RangeError(
+              `DeviceUpdater: ${d.layer} has no batch-1 input and error of a [${work.rows.length} × ${n / Math.max(1, work.rows.length)}] weight`,
+            );
+          target = rankOneStep(w0, x, delta, graphLr(lr, d.lrScale));
+        }
+        count = changedPairs(w0, target, work, x);
+      }
       const layerLr = lr * d.lrScale;
       // ΔG⁺ = +ΔW·s/2 on every G⁺, then ΔG⁻ = −ΔW·s/2 on every G⁻ (the order of the random draws);
       // offset: ΔG = ΔW·s on the one device, the reference untouched.
       applyUpdateList(d.g, d.g, 0, work.list, 1, d.model, d.range, d.rng, d.state, 'nearest', layerLr);
       if (d.mapping === 'differential') applyUpdateList(d.g, d.g, n, work.list, -1, d.model, d.range, d.rng, d.state, 'nearest', layerLr);
-      readListed(d.g, n, d.scale, work.list.idx, count, w1, read);
+      if (readListedFinite(d.g, n, d.scale, work.list.idx, count, target, read) && delta && own) checked.add(d.param);
+      if (target !== w1) {
+        w1.set(target);
+        work.last = w1;
+      }
       d.updates++;
     }
     this.ms += performance.now() - t0;
+    return checked;
   }
 
   /** Per-layer description for results.json. */

@@ -246,6 +246,7 @@ const scratch: {
   draws: Float64Array;
   draws2: Float64Array;
   normals: Float32Array;
+  gathered: Float64Array;
 } = {
   idx: new Int32Array(0),
   req: new Float64Array(0),
@@ -256,6 +257,8 @@ const scratch: {
   draws2: new Float64Array(0),
   /** txsim's write-noise normals (float32, from the Philox stream). */
   normals: new Float32Array(0),
+  /** nonlinearLoop's per-device inputs (A, e, G), gathered in one pass before the arithmetic. */
+  gathered: new Float64Array(0),
 };
 
 function grownF64(a: Float64Array, n: number): Float64Array {
@@ -697,6 +700,12 @@ function nonlinearPulses(list: UpdateList, sign: number, base: number, step: num
   return m;
 }
 
+/**
+ * The NeuroSim curve step of each active device. Its inputs (the curve's A and cached e, the
+ * conductance) are first gathered in a loop of loads alone: the devices of a sparse step are
+ * scattered over arrays of megabytes, and a loop without the log/exp calls keeps many of those
+ * cache misses in flight at once. The arithmetic is unchanged.
+ */
 function nonlinearLoop(
   src: Conductances,
   dst: Conductances,
@@ -712,22 +721,24 @@ function nonlinearLoop(
   eLtd: Float64Array,
   z: Float64Array,
 ): void {
+  const gathered = (scratch.gathered = grownF64(scratch.gathered, 3 * m));
+  gatherCurves(src, active, pulsesOf, m, aLtp, aLtd, eLtp, eLtd, gathered);
   const { gMin, gMax } = range;
   const span = gMax - gMin;
   for (let j = 0; j < m; j++) {
     const k = active[j]!;
     const pulses = pulsesOf[j]!;
     const up = pulses > 0;
-    const a = up ? aLtp[k]! : aLtd[k]!;
+    const a = gathered[3 * j]!;
     const linear = !Number.isFinite(a);
-    let e = up ? eLtp[k]! : eLtd[k]!;
+    let e = gathered[3 * j + 1]!;
     if (e !== e) {
       e = Math.expm1(-pMax / a);
       if (up) eLtp[k] = e;
       else eLtd[k] = e;
     }
     // pulseOf: the (real) pulse number of G on this curve
-    const x = Math.min(1, Math.max(0, (src[k]! - gMin) / span));
+    const x = Math.min(1, Math.max(0, (gathered[3 * j + 2]! - gMin) / span));
     let p = linear ? x * pMax : Math.min(pMax, Math.max(0, -a * Math.log1p(x * e)));
     // on the curve's grid (no noise so far), keep the pulse number an exact integer
     if (Math.abs(p - Math.round(p)) < 1e-9) p = Math.round(p);
@@ -736,6 +747,27 @@ function nonlinearLoop(
     let next = pNew <= 0 ? gMin : pNew >= pMax ? gMax : linear ? gMin + (span * pNew) / pMax : gMin + (span * -Math.expm1(-pNew / a)) / -e;
     if (sigma > 0) next += sigma * Math.sqrt(Math.abs(pulses)) * z[j]!;
     dst[k] = Math.min(gMax, Math.max(gMin, next));
+  }
+}
+
+/** nonlinearLoop's gather: per active device j, [A, e, G] of its direction at 3j. (The devices are distinct: no later write changes what is read here.) */
+function gatherCurves(
+  src: Conductances,
+  active: Int32Array,
+  pulsesOf: Float64Array,
+  m: number,
+  aLtp: Float64Array,
+  aLtd: Float64Array,
+  eLtp: Float64Array,
+  eLtd: Float64Array,
+  out: Float64Array,
+): void {
+  for (let j = 0; j < m; j++) {
+    const k = active[j]!;
+    const up = pulsesOf[j]! > 0;
+    out[3 * j] = up ? aLtp[k]! : aLtd[k]!;
+    out[3 * j + 1] = up ? eLtp[k]! : eLtd[k]!;
+    out[3 * j + 2] = src[k]!;
   }
 }
 

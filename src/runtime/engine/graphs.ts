@@ -92,6 +92,15 @@ export interface GraphSpec {
     inputGrad?: boolean;
     /** These layers' inputs, flattened to [B, features] (`layerInputName`): what a device updater needs to skip the zero rows of a dense layer's ΔW. */
     layerInputs?: string[];
+    /**
+     * Dense layers whose weight update the caller applies itself (a device updater, at batch 1):
+     * where the weight gradient is the plain rank-one product Gemm(x, δ, transA) — x the layer's
+     * input, δ the error at its output (after a crossbar's straight-through mask) — the graph
+     * outputs x (`layerInputName`) and δ (`layerErrorName`) instead of the weight's update and its
+     * `next:` tensor (`BuiltGraph.external` lists the layers that qualified). With a plain SGD
+     * update, fl(W − fl(fl(x_i·δ_j)·lr)) at batch 1 is that update, bit for bit.
+     */
+    external?: string[];
   };
   /** Graph inputs turned into initializers with these values (export; constant masks). */
   freeze?: Record<string, { data: Float32Array; dims: number[] }>;
@@ -110,6 +119,8 @@ export interface BuiltGraph {
   sideInputs: SideInput[];
   /** Whether the graph evaluates a trained network (running statistics, no update): device state at evaluation time. */
   evaluation: boolean;
+  /** Layers of `outputs.external` whose weight the graph does not update (it outputs their input and error). */
+  external?: string[];
 }
 
 export const INPUT_X = 'x';
@@ -132,6 +143,8 @@ export const nextName = (state: string): string => `next:${state}`;
 export const gradName = (param: string): string => `grad:${param}`;
 /** A layer's input as a graph output (`GraphSpec.outputs.layerInputs`). */
 export const layerInputName = (layer: string): string => `input:${layer}`;
+/** The error δ at a layer's output that its weight gradient xᵀ·δ uses, as a graph output (`GraphSpec.outputs.external`). */
+export const layerErrorName = (layer: string): string => `error:${layer}`;
 
 /** Every parameter and buffer of the network, in layer order. */
 export function declareState(net: PlanNetwork): NetworkState {
@@ -387,7 +400,8 @@ export function buildGraph(net: PlanNetwork, spec: GraphSpec, select: MvmSelecto
   const loss = losses.length === 0 ? null : losses.length === 1 ? losses[0]! : g.op('Sum', losses);
 
   const next: Record<string, string> = {};
-  if (opt) emitOptimizerStep(g, opt, state, em, grads.params, next, spec.lrScale ?? {});
+  const external = opt ? externalUpdates(g, net, opt, spec.outputs.external ?? [], grads.params) : new Map<string, RankOne>();
+  if (opt) emitOptimizerStep(g, opt, state, em, grads.params, next, spec.lrScale ?? {}, external);
   if (spec.outputs.paramGrads) {
     for (const p of state.params) {
       const grad = grads.params.get(p.name);
@@ -398,7 +412,8 @@ export function buildGraph(net: PlanNetwork, spec: GraphSpec, select: MvmSelecto
     if (!grads.input) throw new XbarcRuntimeError('engine/no-gradient', `the input of network "${net.name}" does not influence the loss`);
     g.output(OUT_INPUT_GRAD, grads.input, 'float', ['N', ...net.inputShape]);
   }
-  for (const name of spec.outputs.layerInputs ?? []) emitLayerInput(g, net, em, name);
+  for (const name of spec.outputs.layerInputs ?? []) if (!external.has(name)) emitLayerInput(g, net, em, name);
+  for (const [name, r] of external) emitRankOne(g, net, name, r);
   if (spec.outputs.loss && loss) g.output(spec.reduction === 'sum' ? OUT_LOSS_SUM : OUT_LOSS, loss, 'float', []);
   if (spec.outputs.correct && correct) g.output(OUT_CORRECT, correct, 'float', []);
   if (spec.outputs.logits && spec.heads.length <= 1) g.output(OUT_LOGITS, em.acts.get(spec.heads[0]?.layer ?? lastLayer)!, 'float', ['N', net.classes]);
@@ -408,7 +423,42 @@ export function buildGraph(net: PlanNetwork, spec: GraphSpec, select: MvmSelecto
     spec,
     stateInputs.filter((n) => !spec.freeze?.[n]),
     next,
+    [...external.keys()],
   );
+}
+
+/** The two factors of a rank-one weight gradient xᵀ·δ. */
+interface RankOne {
+  x: string;
+  delta: string;
+}
+
+/**
+ * The layers of `names` whose weight update the caller can apply itself: dense layers under plain
+ * SGD (no momentum, no weight decay on the weight) whose weight gradient is exactly the node
+ * Gemm(x, δ, transA = 1) — no transform, loss term or alpha in between. Others keep the in-graph update.
+ */
+function externalUpdates(g: GraphBuilder, net: PlanNetwork, opt: Optimizer, names: string[], grads: Map<string, string>): Map<string, RankOne> {
+  const out = new Map<string, RankOne>();
+  if (opt.kind !== 'sgd' || opt.momentum !== 0 || opt.weightDecay !== 0) return out;
+  for (const name of names) {
+    const layer = net.layers.find((l) => l.name === name);
+    if (!layer || layer.op.kind !== 'dense') continue;
+    const grad = grads.get(`${name}/weight`);
+    const node = grad === undefined ? undefined : g.producer(grad);
+    const attrs = Object.entries(node?.attrs ?? {});
+    if (node?.opType !== 'Gemm' || node.inputs.length !== 2 || attrs.length !== 1 || attrs[0]![0] !== 'transA' || attrs[0]![1] !== 1) continue;
+    out.set(name, { x: node.inputs[0]!, delta: node.inputs[1]! });
+  }
+  return out;
+}
+
+/** A rank-one layer's input and error as graph outputs. */
+function emitRankOne(g: GraphBuilder, net: PlanNetwork, name: string, r: RankOne): void {
+  const layer = net.layers.find((l) => l.name === name)!;
+  const features = layer.inputShape.reduce((a, b) => a * b, 1);
+  g.output(layerInputName(name), r.x, 'float', ['N', features]);
+  g.output(layerErrorName(name), r.delta, 'float', ['N', (layer.op as { units: number }).units]);
 }
 
 /** A layer's (first) input as the output `input:<layer>`, flattened to [B, features]. */
@@ -429,16 +479,20 @@ function emitOptimizerStep(
   grads: Map<string, string>,
   next: Record<string, string>,
   lrScale: Record<string, number>,
+  external: ReadonlyMap<string, RankOne>,
 ): void {
   const emitNext = (stateName: string, tensor: string, dims: number[]): void => {
     g.output(nextName(stateName), tensor, 'float', dims);
     next[nextName(stateName)] = stateName;
   };
   for (const p of state.params) {
+    if (p.role === 'weight' && external.has(p.layer)) continue; // the caller updates it
     const grad = grads.get(p.name);
     if (!grad) throw new XbarcRuntimeError('engine/no-gradient', `parameter "${p.name}" does not influence the loss`);
     const factor = lrScale[p.layer] ?? 1;
-    const upd = g.scoped(`${p.layer}/update`, () => emitUpdate(g, opt, p, grad, factor === 1 ? INPUT_LR : g.op('Mul', [INPUT_LR, g.scalar(factor)])));
+    const lr = (): string => (factor === 1 ? INPUT_LR : g.op('Mul', [INPUT_LR, g.scalar(factor)]));
+    const fused = fusableSgd(g, opt, p, em, grad);
+    const upd = g.scoped(`${p.layer}/update`, () => (fused ? { param: fusedSgdStep(g, p, fused, lr()), slots: {} } : emitUpdate(g, opt, p, grad, lr())));
     emitNext(p.name, upd.param, p.dims);
     for (const [kind, t] of Object.entries(upd.slots)) emitNext(`${p.name}/${kind}`, t, p.dims);
   }
@@ -446,6 +500,34 @@ function emitOptimizerStep(
     const t = em.records.get(b.layer)!.fwd.bufferUpdates?.[b.role];
     if (t) emitNext(b.name, t, b.dims);
   }
+}
+
+/**
+ * The factors of a weight gradient that a plain SGD step can take in one GEMM: a dense layer's
+ * weight on the ideal MVM and mapped to digital hardware (no device update model ever reads the
+ * step's bits, at any fidelity: a crossbar layer keeps the step a device updater also forms,
+ * DeviceUpdater.update) whose gradient is the node Gemm(x, δ, transA = 1), at SGD without
+ * momentum or weight decay on it.
+ */
+function fusableSgd(g: GraphBuilder, opt: Optimizer, p: ParamEntry, em: Emitted, grad: string): RankOne | null {
+  if (opt.kind !== 'sgd' || opt.momentum !== 0 || (p.decay && opt.weightDecay !== 0) || p.role !== 'weight' || p.dims.length !== 2) return null;
+  const rec = em.records.get(p.layer);
+  if (!rec || rec.ctx.layer.op.kind !== 'dense' || rec.ctx.layer.mapping?.target === 'crossbar') return null;
+  if (rec.ctx.mvm({ kind: 'dense', layer: p.layer, K: p.dims[0]!, N: p.dims[1]! }).name !== 'ideal') return null;
+  const node = g.producer(grad);
+  const attrs = Object.entries(node?.attrs ?? {});
+  if (node?.opType !== 'Gemm' || node.inputs.length !== 2 || attrs.length !== 1 || attrs[0]![0] !== 'transA' || attrs[0]![1] !== 1) return null;
+  return { x: node.inputs[0]!, delta: node.inputs[1]! };
+}
+
+/**
+ * W ← W + xᵀ·(−lr·δ) as one Gemm with C = W: one pass over the weight instead of three (the
+ * gradient, its product with lr, the difference). The float32 rounding differs from
+ * W − (xᵀ·δ)·lr: lr multiplies δ before the sum over the batch (docs/running.md, "Training arithmetic").
+ */
+function fusedSgdStep(g: GraphBuilder, p: ParamEntry, r: RankOne, lr: string): string {
+  const scaled = g.op('Mul', [r.delta, g.op('Neg', [lr])]);
+  return g.op('Gemm', [r.x, scaled, p.name], { transA: 1 });
 }
 
 /** How a training protocol shapes its graphs (train.loss, train.lr_scale). */
@@ -514,10 +596,10 @@ export const buildEvalGraph = (net: PlanNetwork, select: MvmSelector = idealSele
 export const buildGradsGraph = (net: PlanNetwork, select: MvmSelector = idealSelector, loss?: HeadLoss): BuiltGraph =>
   buildGraph(net, gradsGraphSpec(loss), select);
 
-function finish(g: GraphBuilder, spec: GraphSpec, stateInputs: string[], next: Record<string, string>): BuiltGraph {
+function finish(g: GraphBuilder, spec: GraphSpec, stateInputs: string[], next: Record<string, string>, external: string[] = []): BuiltGraph {
   const sideInputs = g.sideInputs().filter((s) => !spec.freeze?.[s.name]);
   const evaluation = spec.statistics === 'running' && !spec.update;
-  return { purpose: spec.purpose, bytes: g.toBytes(), stateInputs, next, nodes: g.liveNodeCount(), sideInputs, evaluation };
+  return { purpose: spec.purpose, bytes: g.toBytes(), stateInputs, next, nodes: g.liveNodeCount(), sideInputs, evaluation, external };
 }
 
 // ---------------------------------------------------------------------------------------------

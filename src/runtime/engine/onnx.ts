@@ -281,6 +281,12 @@ export class GraphBuilder {
     return outputs;
   }
 
+  /** The node that emits `tensor` (its type, inputs and attributes), if this builder emitted one: for emitters that recognize a computation's form. */
+  producer(tensor: string): { opType: string; inputs: readonly string[]; attrs: Readonly<Record<string, AttrValue>> } | undefined {
+    const n = this.nodes.find((m) => m.outputs.includes(tensor));
+    return n && { opType: n.opType, inputs: n.inputs, attrs: n.attrs };
+  }
+
   /** Emit a single-output node; returns its output name. */
   op(opType: string, inputs: string[], attrs: Record<string, AttrValue> = {}, prefix = opType): string {
     return this.node(opType, inputs, attrs, 1, prefix)[0]!;

@@ -108,7 +108,10 @@ export async function runExperiment(exp: PlanExperiment, data: Dataset, opts: Ru
   // Dense layers trained through device update models get their inputs from every step: at plain
   // SGD a zero input row leaves its row of ΔW at exactly 0, and the updater skips it.
   const layerInputs = xb ? rankOneLayers(exp) : [];
-  const trainer = await Trainer.create(exp, layerInputs.length > 0 ? { ...trainerOpts, layerInputs } : trainerOpts);
+  // At batch 1 the updater forms their ΔW itself (the graph's float32 steps): the step neither
+  // updates nor returns those weights (TrainerOptions.externalUpdates).
+  const externalUpdates = exp.train?.batch === 1 ? layerInputs : [];
+  const trainer = await Trainer.create(exp, layerInputs.length > 0 ? { ...trainerOpts, layerInputs, externalUpdates } : trainerOpts);
   xb?.setWeightSource((layer) => trainer.peekState(`${layer}/weight`));
   const evaluation = new FrozenEvaluation(trainer, {
     mvm: trainerOpts.evalMvm ?? trainerOpts.mvm,
@@ -137,7 +140,7 @@ export async function runExperiment(exp: PlanExperiment, data: Dataset, opts: Ru
   if (updater) {
     trainer.setState(updater.readBack());
     // The update needs the step's learning rate (txsim's write noise acts on ΔW/LR); it is constant within an epoch.
-    trainer.setStepHook((before, after, step) => updater.update(before, after, stepLr, step.layerInputs));
+    trainer.setStepHook((before, after, step) => updater.update(before, after, stepLr, step.layerInputs, step.errors));
   }
   const clock = { started, lastYield: started };
   const cal = xb ? calibrationBatch(data) : null;

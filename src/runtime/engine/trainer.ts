@@ -18,6 +18,7 @@ import {
   buildGradsGraph,
   buildGraph,
   inputGradSpec,
+  layerErrorName,
   layerInputName,
   trainGraphSpec,
   OUT_INPUT_GRAD,
@@ -60,6 +61,12 @@ export interface TrainerOptions {
   initialState?: Record<string, Float32Array>;
   /** Layers whose inputs every training step also returns to the step hook (`StepOutputs.layerInputs`). */
   layerInputs?: string[];
+  /**
+   * Dense layers whose weight the step hook updates itself, at batch 1 (`GraphSpec.outputs.external`):
+   * the step returns their input and output error (`StepOutputs.errors`) instead of their new weight,
+   * and `after` holds the weight as it was, for the hook to update in place.
+   */
+  externalUpdates?: string[];
 }
 
 /** What a step hook sees of the step besides the state. */
@@ -68,9 +75,22 @@ export interface StepOutputs {
   batch: number;
   /** The inputs of the layers named in `TrainerOptions.layerInputs`, flattened to [batch, features]. */
   layerInputs: ReadonlyMap<string, Float32Array>;
+  /**
+   * By layer, the error δ [batch, units] at the output of each layer whose weight update is the
+   * hook's (`TrainerOptions.externalUpdates`, where the graph could leave it out: `BuiltGraph.external`).
+   * Its weight in `after` holds the values of `before` (maybe the same array), to be updated in
+   * place; `lr` is the learning rate the step was fed.
+   */
+  errors: ReadonlyMap<string, Float32Array>;
+  lr: number;
 }
 
-export type StepHook = (before: ReadonlyMap<string, Float32Array>, after: Map<string, Float32Array>, step: StepOutputs) => void;
+/**
+ * Called after each step. May return the state names whose new values it wrote and checked finite
+ * itself (an updater that changed a few values of a weight that was finite): the divergence check
+ * skips those.
+ */
+export type StepHook = (before: ReadonlyMap<string, Float32Array>, after: Map<string, Float32Array>, step: StepOutputs) => ReadonlySet<string> | void;
 
 /** Per-step losses and #correct of `steps()`, in step order. */
 export interface StepsResult {
@@ -105,6 +125,9 @@ export class Trainer {
   /** The feed of each state tensor, kept while the tensor stays the state (outputs become feeds as they are). */
   private readonly stateFeeds = new Map<string, ort.Tensor>();
   private stepHook: StepHook | null = null;
+  /** Weights the step hook updates in place (state names), and those peekState handed out since: copied before the next in-place update. */
+  private readonly external: string[];
+  private readonly exposed = new Set<string>();
 
   private constructor(
     readonly network: PlanNetwork,
@@ -113,7 +136,9 @@ export class Trainer {
     private readonly train: { session: Session; graph: BuiltGraph } | null,
     private readonly evalGraph: { session: Session; graph: BuiltGraph },
     private readonly options: TrainerOptions,
-  ) {}
+  ) {
+    this.external = (train?.graph.external ?? []).map((layer) => `${layer}/weight`);
+  }
 
   static async create(exp: PlanExperiment, opts: TrainerOptions = {}): Promise<Trainer> {
     const net = exp.network;
@@ -123,7 +148,8 @@ export class Trainer {
     const lrScale = exp.train?.lrScale;
     const trainSpec = (opt: Optimizer): ReturnType<typeof trainGraphSpec> => {
       const spec = trainGraphSpec(opt, { ...(loss ? { loss } : {}), ...(lrScale ? { lrScale } : {}) });
-      return opts.layerInputs?.length ? { ...spec, outputs: { ...spec.outputs, layerInputs: opts.layerInputs } } : spec;
+      const outputs = { ...spec.outputs, ...(opts.layerInputs?.length ? { layerInputs: opts.layerInputs } : {}) };
+      return { ...spec, outputs: opts.externalUpdates?.length ? { ...outputs, external: opts.externalUpdates } : outputs };
     };
     const train = optimizer ? await openGraph(buildGraph(net, trainSpec(optimizer), select), opts) : null;
     const evalGraph = await openGraph(buildEvalGraph(net, opts.evalMvm ?? select, false, loss), opts);
@@ -152,6 +178,8 @@ export class Trainer {
   /** One optimizer step on a batch; `lr` is this step's learning rate. */
   async step(x: Float32Array, y: Int32Array, lr: number): Promise<StepResult> {
     if (!this.train || !this.optimizer) throw new XbarcRuntimeError('engine/no-train', `experiment has no train section: it can only be evaluated`);
+    if (this.external.length > 0 && (y.length !== 1 || !this.stepHook))
+      throw new XbarcRuntimeError('engine/external-update', `weights updated by the step hook (externalUpdates) need batches of 1 sample and a step hook`);
     const feeds = this.feeds(this.train.graph, x, y);
     feeds[INPUT_LR] = scalarTensor(lr);
     if (this.optimizer.kind === 'adam') feeds[INPUT_STEP] = scalarTensor(this.stepCount + 1);
@@ -159,9 +187,10 @@ export class Trainer {
     const loss = scalarOf(out, OUT_LOSS);
     const before = this.stepHook ? new Map(this.state) : null;
     this.takeNext(out, this.train.graph.next);
-    if (this.stepHook) this.stepHook(before!, this.state, { batch: y.length, layerInputs: this.layerInputsOf(out) });
+    this.unshareExternal();
+    const checked = this.stepHook?.(before!, this.state, { batch: y.length, layerInputs: this.layerInputsOf(out), errors: this.errorsOf(out), lr });
     this.stepCount++;
-    this.checkFinite(loss);
+    this.checkFinite(loss, checked ?? undefined);
     return { loss, correct: scalarOf(out, OUT_CORRECT) };
   }
 
@@ -207,9 +236,12 @@ export class Trainer {
     return this.stepsSession;
   }
 
-  /** Whether `steps()` runs its batches as one chunk: a train graph without side inputs (fed per run) and no step hook (called per step). */
+  /**
+   * Whether `steps()` runs its batches as one chunk: a train graph without side inputs (fed per
+   * run), no step hook (called per step) and no weight left to one (externalUpdates).
+   */
   chunked(): boolean {
-    return !!this.train && this.train.graph.sideInputs.length === 0 && !this.stepHook;
+    return !!this.train && this.train.graph.sideInputs.length === 0 && !this.stepHook && this.external.length === 0;
   }
 
   private async stepByStep(xs: Float32Array, ys: Int32Array, batch: number, lr: number): Promise<StepsResult> {
@@ -302,8 +334,12 @@ export class Trainer {
     return out;
   }
 
-  /** The live state tensor (no copy; replaced, not mutated, by each step): for side-input providers. */
+  /**
+   * The live state tensor (no copy; replaced, not mutated, by each step: a weight the step hook
+   * updates in place is copied first once handed out here): for side-input providers.
+   */
   peekState(name: string): Float32Array | undefined {
+    this.exposed.add(name);
     return this.state.get(name);
   }
 
@@ -381,17 +417,35 @@ export class Trainer {
 
   private layerInputsOf(out: ort.InferenceSession.OnnxValueMapType): Map<string, Float32Array> {
     const m = new Map<string, Float32Array>();
-    for (const layer of this.options.layerInputs ?? []) m.set(layer, out[layerInputName(layer)]!.data as Float32Array);
+    for (const layer of [...(this.options.layerInputs ?? []), ...(this.train?.graph.external ?? [])])
+      m.set(layer, out[layerInputName(layer)]!.data as Float32Array);
     return m;
+  }
+
+  private errorsOf(out: ort.InferenceSession.OnnxValueMapType): Map<string, Float32Array> {
+    const m = new Map<string, Float32Array>();
+    for (const layer of this.train?.graph.external ?? []) m.set(layer, out[layerErrorName(layer)]!.data as Float32Array);
+    return m;
+  }
+
+  /**
+   * A weight the hook is about to update in place, if peekState handed it out (a side-input
+   * provider may key a cache by the array): becomes a copy, so that the array handed out never changes.
+   */
+  private unshareExternal(): void {
+    for (const name of this.external) {
+      if (!this.exposed.delete(name)) continue;
+      this.state.set(name, Float32Array.from(this.state.get(name)!));
+    }
   }
 
   private stateFinite(): boolean {
     return [...this.decl.params, ...this.decl.buffers].every((e) => allFinite(this.state.get(e.name)!));
   }
 
-  /** Divergence check: names the first layer (in network order) whose new state is non-finite. */
-  private checkFinite(loss: number): void {
-    const bad = [...this.decl.params, ...this.decl.buffers].find((e) => !allFinite(this.state.get(e.name)!));
+  /** Divergence check: names the first layer (in network order) whose new state is non-finite (`checked`: known finite). */
+  private checkFinite(loss: number, checked?: ReadonlySet<string>): void {
+    const bad = [...this.decl.params, ...this.decl.buffers].find((e) => !checked?.has(e.name) && !allFinite(this.state.get(e.name)!));
     if (!bad && Number.isFinite(loss)) return;
     const where = bad
       ? `layer "${bad.layer}" has non-finite values in "${bad.name}"`
