@@ -124,6 +124,7 @@ function lowerTrain(r: FieldReader, layers: PlanLayer[]): PlanTrain {
     optimizer: lowerOptimizer(r.call('optimizer')),
     nonideal: r.enumList('nonideal', ['forward', 'backward', 'update'] as const),
     schedule: lowerSchedule(r.call('schedule')),
+    sampling: r.enumOf('sampling', ['shuffle', 'replacement'] as const),
     init: lowerInit(r.call('init')),
     loss: r.enumOf('loss', ['cross_entropy', 'squared_error'] as const),
     ...(lrScale ? { lrScale } : {}),

@@ -221,6 +221,12 @@ export const trainSchema: ObjectSchema = {
     },
     { name: 'schedule', type: { t: 'variant', family: 'schedule' }, default: { kind: 'call', name: 'constant' }, doc: 'Learning-rate schedule.' },
     {
+      name: 'sampling',
+      type: { t: 'enum', options: ['shuffle', 'replacement'] },
+      default: v('shuffle'),
+      doc: "The samples of an epoch: every training sample once, in a fresh order (shuffle), or as many draws with replacement, each uniform over the training set (replacement; NeuroSim's MLP: `rand() % numMnistTrainImages`, Train.cpp).",
+    },
+    {
       name: 'init',
       type: { t: 'variant', family: 'init' },
       default: { kind: 'call', name: 'he_normal' },

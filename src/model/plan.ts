@@ -155,6 +155,8 @@ export interface PlanTrain {
   nonideal: NonidealStage[];
   /** Learning-rate schedule: constant or step decay every `stepEpochs` by `gamma`. */
   schedule: { kind: 'constant' } | { kind: 'step'; stepEpochs: number; gamma: number } | { kind: 'cosine' };
+  /** An epoch's samples: a permutation of the training set, or as many uniform draws with replacement. */
+  sampling: 'shuffle' | 'replacement';
   /** Initial weights of dense and conv layers: He-normal, or uniform in ±limit (on `levels` evenly spaced values when given). */
   init: WeightInit;
   /** Loss on the last layer's outputs: softmax cross-entropy or Σ (y − sigmoid(z))² (NeuroSim). */

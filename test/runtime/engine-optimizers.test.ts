@@ -126,6 +126,7 @@ test('learning-rate schedules', () => {
     optimizer: sgd(0.1),
     nonideal: [],
     schedule,
+    sampling: 'shuffle',
     init: { kind: 'he_normal' },
     loss: 'cross_entropy',
     headroom: 1,

@@ -181,6 +181,7 @@ export function mnistExperiment(s: ExperimentSketch): PlanExperiment {
       ...s.train,
       nonideal: [],
       schedule: s.train.schedule ?? { kind: 'constant' },
+      sampling: 'shuffle',
       init: { kind: 'he_normal' },
       loss: 'cross_entropy',
       headroom: 1,
