@@ -133,6 +133,12 @@ export const adcSchema: ObjectSchema = {
     { name: 'offset', type: num(Dim.none, { min: -8, max: 8 }), default: v(0), doc: 'Offset error in LSB.' },
     { name: 'gain_error', type: num(Dim.none, { min: -0.5, max: 0.5 }), default: v(0), unit: '%', doc: 'Relative gain error of the transfer curve.' },
     { name: 'inl', type: num(Dim.none, { min: 0, max: 8 }), default: v(0), doc: 'Peak integral nonlinearity in LSB (a parabolic INL curve).' },
+    {
+      name: 'rounding',
+      type: { t: 'enum', options: ['nearest', 'truncate'] },
+      default: v('nearest'),
+      doc: "Code of a conversion: the nearest code (ties to even), or truncated toward zero: ⌊I/LSB⌋ for a column current (NeuroSim's CurrentToDigits, `(int)(I/(I_max/(2^bits − 1)))`); with `mapping = offset` at fidelity exact the column and its reference are each converted and the codes subtracted, as in NeuroSim.",
+    },
   ],
 };
 
