@@ -21,7 +21,14 @@ import type {
 import { FieldReader } from './field-reader.js';
 
 function lowerAdc(r: FieldReader): AdcSpec {
-  return { bits: r.num('bits'), range: lowerAdcRange(r.call('range')), offset: r.num('offset'), gainError: r.num('gain_error'), inl: r.num('inl') };
+  return {
+    bits: r.num('bits'),
+    range: lowerAdcRange(r.call('range')),
+    offset: r.num('offset'),
+    gainError: r.num('gain_error'),
+    inl: r.num('inl'),
+    rounding: r.enumOf('rounding', ['nearest', 'truncate'] as const),
+  };
 }
 
 function lowerAdcRange(c: { name: string; args: FieldReader }): AdcRange {

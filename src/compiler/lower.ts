@@ -19,7 +19,7 @@ import { estimateMemory, largestBatchThatFits, type MemoryInput } from './memory
 type Call = ReturnType<FieldReader['call']>;
 import { withMerges } from './merges.js';
 import type { CheckedLayer } from './network.js';
-import type { DataSource, LayerMapping, Optimizer, PlanCrossbar, PlanData, PlanExperiment, PlanLayer, PlanTrain } from '../model/plan.js';
+import type { DataSource, LayerMapping, Optimizer, PlanCrossbar, PlanData, PlanExperiment, PlanLayer, PlanTrain, WeightInit } from '../model/plan.js';
 import { toJson } from './values.js';
 
 export interface LowerOptions {
@@ -124,10 +124,13 @@ function lowerTrain(r: FieldReader, layers: PlanLayer[]): PlanTrain {
     optimizer: lowerOptimizer(r.call('optimizer')),
     nonideal: r.enumList('nonideal', ['forward', 'backward', 'update'] as const),
     schedule: lowerSchedule(r.call('schedule')),
+    sampling: r.enumOf('sampling', ['shuffle', 'replacement'] as const),
+    init: lowerInit(r.call('init')),
     loss: r.enumOf('loss', ['cross_entropy', 'squared_error'] as const),
     ...(lrScale ? { lrScale } : {}),
     ...(r.has('weight_range') ? { weightRange: r.num('weight_range') } : {}),
     headroom: r.num('headroom'),
+    programOffset: r.num('program_offset'),
   };
 }
 
@@ -144,6 +147,12 @@ function lowerSchedule({ name, args }: Call): PlanTrain['schedule'] {
   if (name === 'cosine') return { kind: 'cosine' };
   if (name === 'constant') return { kind: 'constant' };
   throw new Error(`internal error: unknown schedule ${name}`);
+}
+
+function lowerInit({ name, args }: Call): WeightInit {
+  if (name === 'he_normal') return { kind: 'he_normal' };
+  if (name === 'uniform') return { kind: 'uniform', limit: args.num('limit'), ...(args.has('levels') ? { levels: args.num('levels') } : {}) };
+  throw new Error(`internal error: unknown init ${name}`);
 }
 
 /** Data paths are relative to the spec file that names them; `train`/`test` = 0 means all of a file's samples. */

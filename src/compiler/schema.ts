@@ -46,7 +46,7 @@ export interface ObjectSchema {
   params: ParamSpec[];
 }
 
-export type Family = 'update' | 'iv' | 'adcRange' | 'parasitics' | 'optimizer' | 'schedule' | 'data' | 'layer';
+export type Family = 'update' | 'iv' | 'adcRange' | 'parasitics' | 'optimizer' | 'schedule' | 'init' | 'data' | 'layer';
 
 export interface Constructor {
   name: string;
@@ -133,6 +133,12 @@ export const adcSchema: ObjectSchema = {
     { name: 'offset', type: num(Dim.none, { min: -8, max: 8 }), default: v(0), doc: 'Offset error in LSB.' },
     { name: 'gain_error', type: num(Dim.none, { min: -0.5, max: 0.5 }), default: v(0), unit: '%', doc: 'Relative gain error of the transfer curve.' },
     { name: 'inl', type: num(Dim.none, { min: 0, max: 8 }), default: v(0), doc: 'Peak integral nonlinearity in LSB (a parabolic INL curve).' },
+    {
+      name: 'rounding',
+      type: { t: 'enum', options: ['nearest', 'truncate'] },
+      default: v('nearest'),
+      doc: "Code of a conversion: the nearest code (ties to even), or truncated toward zero: ⌊I/LSB⌋ for a column current (NeuroSim's CurrentToDigits, `(int)(I/(I_max/(2^bits − 1)))`); with `mapping = offset` at fidelity exact the column and its reference are each converted and the codes subtracted, as in NeuroSim.",
+    },
   ],
 };
 
@@ -221,6 +227,18 @@ export const trainSchema: ObjectSchema = {
     },
     { name: 'schedule', type: { t: 'variant', family: 'schedule' }, default: { kind: 'call', name: 'constant' }, doc: 'Learning-rate schedule.' },
     {
+      name: 'sampling',
+      type: { t: 'enum', options: ['shuffle', 'replacement'] },
+      default: v('shuffle'),
+      doc: "The samples of an epoch: every training sample once, in a fresh order (shuffle), or as many draws with replacement, each uniform over the training set (replacement; NeuroSim's MLP: `rand() % numMnistTrainImages`, Train.cpp).",
+    },
+    {
+      name: 'init',
+      type: { t: 'variant', family: 'init' },
+      default: { kind: 'call', name: 'he_normal' },
+      doc: "Initial weights of dense and conv layers (biases start at 0): He-normal, or uniform (NeuroSim's MLP: `uniform(limit = 1, levels = 7)`).",
+    },
+    {
       name: 'nonideal',
       type: { t: 'list', of: { t: 'enum', options: ['forward', 'backward', 'update'] } },
       default: v(['forward', 'backward', 'update']),
@@ -245,6 +263,13 @@ export const trainSchema: ObjectSchema = {
       type: num(Dim.none, { min: 0, minExclusive: true }),
       default: { kind: 'computed', describe: "headroom × the layer's largest initial |W|" },
       doc: "Device updates: weights in ±weight_range span a device pair's full conductance range (ΔG = ΔW·(G_max − G_min)/weight_range), the same for every crossbar layer; NeuroSim's MLP uses 1.",
+    },
+    {
+      name: 'program_offset',
+      type: num(Dim.none, { min: -1, max: 1 }),
+      default: v(0),
+      unit: '%',
+      doc: "Device updates: a conductance offset of the initial write, as a fraction of G_min: each written device starts at G_mid ± W₀·s + program_offset·G_min, clamped to [G_min, G_max] (the reference column of `mapping = offset` is not written). NeuroSim's MLP writes G = (w − w_min)/(w_max − w_min)·(G_max − G_min) without the G_min its read-back assumes (Array.cpp WriteCell / ConductanceToWeight): −100 %.",
     },
     {
       name: 'headroom',
@@ -590,6 +615,23 @@ export const constructors: Constructor[] = [
     ],
   },
   { name: 'cosine', family: 'schedule', doc: 'Cosine annealing to zero over the run.', params: [] },
+  // weight initializations
+  { name: 'he_normal', family: 'init', doc: 'He-normal: W ~ N(0, 2/fan_in), fan_in the inputs of one output.', params: [] },
+  {
+    name: 'uniform',
+    family: 'init',
+    doc: "Uniform in [−limit, limit], or on `levels` evenly spaced values −limit … limit, each equally likely (NeuroSim's WeightInitialize: 7 levels in [−1, 1]).",
+    params: [
+      { name: 'limit', type: num(Dim.none, { min: 0, minExclusive: true }), default: v(1), doc: 'Largest |W|.' },
+      {
+        name: 'levels',
+        optional: true,
+        type: int(2, 65536),
+        default: { kind: 'none', describe: 'a continuum' },
+        doc: 'Number of evenly spaced values, both ends included (absent: the continuous uniform distribution).',
+      },
+    ],
+  },
   // data sets
   {
     name: 'mnist',
@@ -730,6 +772,7 @@ export const familyNames: Record<Family, string> = {
   parasitics: 'parasitic model',
   optimizer: 'optimizer',
   schedule: 'schedule',
+  init: 'weight initialization',
   data: 'data set',
   layer: 'layer',
 };

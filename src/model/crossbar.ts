@@ -21,6 +21,8 @@ export interface AdcSpec {
   gainError: number;
   /** Peak integral nonlinearity in LSB (a parabolic INL curve). */
   inl: number;
+  /** Code of a conversion: the nearest (ties to even), or truncated toward zero (⌊I/LSB⌋ for a current). */
+  rounding: 'nearest' | 'truncate';
 }
 
 /** The transposed (backward) MVM's converters: errors driven into the columns. */

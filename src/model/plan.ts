@@ -144,6 +144,8 @@ export type Optimizer =
   | { kind: 'sgd'; lr: number; momentum: number; nesterov: boolean; weightDecay: number }
   | { kind: 'adam'; lr: number; beta1: number; beta2: number; epsilon: number; weightDecay: number };
 
+export type WeightInit = { kind: 'he_normal' } | { kind: 'uniform'; limit: number; levels?: number };
+
 export type NonidealStage = 'forward' | 'backward' | 'update';
 
 export interface PlanTrain {
@@ -153,6 +155,10 @@ export interface PlanTrain {
   nonideal: NonidealStage[];
   /** Learning-rate schedule: constant or step decay every `stepEpochs` by `gamma`. */
   schedule: { kind: 'constant' } | { kind: 'step'; stepEpochs: number; gamma: number } | { kind: 'cosine' };
+  /** An epoch's samples: a permutation of the training set, or as many uniform draws with replacement. */
+  sampling: 'shuffle' | 'replacement';
+  /** Initial weights of dense and conv layers: He-normal, or uniform in ±limit (on `levels` evenly spaced values when given). */
+  init: WeightInit;
   /** Loss on the last layer's outputs: softmax cross-entropy or Σ (y − sigmoid(z))² (NeuroSim). */
   loss: 'cross_entropy' | 'squared_error';
   /** Learning-rate factor per weighted layer, by layer name (absent: 1 for every layer). */
@@ -161,6 +167,8 @@ export interface PlanTrain {
   weightRange?: number;
   /** Device updates without weightRange: the representable range as a multiple of max |W₀|. */
   headroom: number;
+  /** Device updates: offset of every written device's initial conductance, as a fraction of G_min (0: none; NeuroSim's MLP: −1). */
+  programOffset: number;
 }
 
 export interface PlanEvaluate {

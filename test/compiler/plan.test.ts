@@ -122,6 +122,28 @@ test('train.weight_range and train.headroom reach the plan; weight_range is abse
   assert.ok(bad.hasErrors, 'headroom below 1 is rejected');
 });
 
+test('train.init, train.program_offset and train.sampling reach the plan; defaults he_normal, 0 and shuffle; levels below 2 is a located error', () => {
+  const text = lenet().replace(
+    'optimizer = sgd(lr = 0.01) }',
+    'optimizer = sgd(lr = 0.01), init = uniform(limit = 1, levels = 7), program_offset = -100 %, sampling = replacement }',
+  );
+  const set = compile(spec(text));
+  assert.equal(set.hasErrors, false, set.diagnostics.map((d) => d.message).join('\n'));
+  assert.deepEqual(set.plan!.experiments[0]!.train!.init, { kind: 'uniform', limit: 1, levels: 7 });
+  assert.equal(set.plan!.experiments[0]!.train!.programOffset, -1);
+  assert.equal(set.plan!.experiments[0]!.train!.sampling, 'replacement');
+  const plain = compile(spec(lenet()));
+  assert.deepEqual(plain.plan!.experiments[0]!.train!.init, { kind: 'he_normal' });
+  assert.equal(plain.plan!.experiments[0]!.train!.programOffset, 0);
+  assert.equal(plain.plan!.experiments[0]!.train!.sampling, 'shuffle');
+  assert.deepEqual(compile(spec(lenet()), { sets: ['train.init=uniform(limit = 0.5)'] }).plan!.experiments[0]!.train!.init, { kind: 'uniform', limit: 0.5 });
+  const bad = compile(spec(text.replace('levels = 7', 'levels = 1')));
+  const d = bad.diagnostics.find((x) => x.code === 'out-of-range');
+  assert.ok(bad.hasErrors && d && /levels/.test(d.message), bad.diagnostics.map((x) => x.message).join('\n'));
+  assert.equal(d.span.line, 8, 'located on the train line');
+  assert.ok(compile(spec(lenet()), { sets: ['train.program_offset=-150 %'] }).hasErrors, 'program_offset below −100 % is rejected');
+});
+
 test('drift times in days: evaluate.time = 30 days reaches the plan in seconds, as 1 day = 24 h', () => {
   const days = compile(spec(lenet('evaluate { time = 30 days }')));
   assert.equal(days.hasErrors, false, days.diagnostics.map((d) => d.message).join('\n'));

@@ -30,10 +30,10 @@ test('parameter names valid in a crossbar body, minus those already set', () => 
 });
 
 test('parameters of a nested block and of a constructor call', () => {
-  assert.deepEqual(labels(`${HEAD}crossbar c {\n  adc = { bits = 4, <|> }\n}`), ['range', 'offset', 'gain_error', 'inl']);
+  assert.deepEqual(labels(`${HEAD}crossbar c {\n  adc = { bits = 4, <|> }\n}`), ['range', 'offset', 'gain_error', 'inl', 'rounding']);
   assert.deepEqual(labels(`${HEAD}device d {\n  update = nonlinear(ltp = 1, <|>)\n}`), ['ltd', 'c2c', 'd2d']);
   const train = labels(`${HEAD}experiment e {\n  train {\n    epochs = 1\n    <|>\n  }\n}`);
-  assert.deepEqual(train, ['batch', 'optimizer', 'schedule', 'nonideal', 'loss', 'lr_scale', 'weight_range', 'headroom']);
+  assert.deepEqual(train, ['batch', 'optimizer', 'schedule', 'sampling', 'init', 'nonideal', 'loss', 'lr_scale', 'weight_range', 'program_offset', 'headroom']);
 });
 
 test('units after a number, filtered by the parameter dimension', () => {

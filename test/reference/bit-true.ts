@@ -34,6 +34,8 @@ export interface BitTrueConfig {
   fullScale: number;
   /** Where the ± planes are subtracted: each converted and the codes subtracted (default), or the sums before one signed ADC. */
   subtract?: 'digital' | 'analog';
+  /** The code of a conversion: nearest, ties to even (default), or truncated toward zero, ⌊n·M/F⌋. */
+  rounding?: 'nearest' | 'truncate';
 }
 
 export interface BitTrueResult {
@@ -58,7 +60,7 @@ function exactFraction(v: number): { num: bigint; den: bigint } {
 }
 
 /** The ADC code of an integer partial sum n ≥ 0: clamp(roundHalfEven(n·M/F), 0, M) exactly, or n at a one-level step. */
-export function adcCode(n: number, fullScale: number, maxCode: number): { code: number; saturated: boolean } {
+export function adcCode(n: number, fullScale: number, maxCode: number, rounding: 'nearest' | 'truncate' = 'nearest'): { code: number; saturated: boolean } {
   let raw: bigint;
   if (fullScale <= maxCode) raw = BigInt(n);
   else {
@@ -67,15 +69,20 @@ export function adcCode(n: number, fullScale: number, maxCode: number): { code: 
     const p = BigInt(n) * BigInt(maxCode) * den;
     const q = p / num;
     const twice = 2n * (p - q * num);
-    raw = twice > num || (twice === num && q % 2n === 1n) ? q + 1n : q;
+    raw = rounding === 'truncate' ? q : twice > num || (twice === num && q % 2n === 1n) ? q + 1n : q;
   }
   const saturated = raw > BigInt(maxCode);
   return { code: saturated ? maxCode : Number(raw), saturated };
 }
 
 /** The signed ADC code of an integer plane difference n: sign(n)·(the code of |n|), codes ±M. */
-export function signedAdcCode(n: number, fullScale: number, maxCode: number): { code: number; saturated: boolean } {
-  const { code, saturated } = adcCode(Math.abs(n), fullScale, maxCode);
+export function signedAdcCode(
+  n: number,
+  fullScale: number,
+  maxCode: number,
+  rounding: 'nearest' | 'truncate' = 'nearest',
+): { code: number; saturated: boolean } {
+  const { code, saturated } = adcCode(Math.abs(n), fullScale, maxCode, rounding);
   return { code: n < 0 ? -code : code, saturated };
 }
 
@@ -152,7 +159,7 @@ export function bitTrueMvm(x: Int32Array, w: Int32Array, B: number, K: number, N
                 const level = (p: number): number => (planes[p]![r * N + n]! >> (c.cellBits * s)) & cellMask;
                 diff += enc[r]!.digits[j]! * (level(0) - level(1));
               }
-              const { code, saturated: clipped } = signedAdcCode(diff, c.fullScale, maxCode);
+              const { code, saturated: clipped } = signedAdcCode(diff, c.fullScale, maxCode, c.rounding);
               largest = Math.max(largest, Math.abs(diff));
               conversions++;
               if (clipped) saturated++;
@@ -166,7 +173,7 @@ export function bitTrueMvm(x: Int32Array, w: Int32Array, B: number, K: number, N
             for (let n = 0; n < N; n++) {
               let partial = 0;
               for (let r = r0; r < r1; r++) partial += enc[r]!.digits[j]! * ((planes[p]![r * N + n]! >> (c.cellBits * s)) & cellMask);
-              const { code, saturated: clipped } = adcCode(partial, c.fullScale, maxCode);
+              const { code, saturated: clipped } = adcCode(partial, c.fullScale, maxCode, c.rounding);
               largest = Math.max(largest, partial);
               conversions++;
               if (clipped) saturated++;

@@ -207,6 +207,61 @@ test('exact dense crossbar MVM = bit-true reference (forward and backward), 80 r
   assert.ok(saturatedSeen > 0, 'some configurations saturate the ADC');
 });
 
+test('adc.rounding = truncate: exact dense MVM = bit-true reference with ⌊n·M/F⌋ per conversion (offset: column and reference each truncated), 40 random configurations', async () => {
+  const rng = new Rng(12, 'test/bittrue-truncate');
+  let differs = 0;
+  let checked = 0;
+  for (let c = 0; c < 40; c++) {
+    const k = randomCase(rng);
+    const B = 1 + rng.int(3);
+    const K = 1 + rng.int(140);
+    const N = 1 + rng.int(12);
+    // max and fixed ranges (a calibrated step comes from a fed side input, covered above for rounding).
+    const range: AdcSpec['range'] = rng.uniform() < 0.5 ? { kind: 'max' } : { kind: 'fixed', current: 2e-8 * (1 + 40 * rng.uniform()) };
+    const xb = xbConfig({
+      rows: k.rows,
+      cols: k.cols,
+      mapping: k.mapping,
+      weightBits: k.wb,
+      cellBits: k.cb,
+      inputBits: k.ib,
+      dacBits: k.dac,
+      adc: { ...adc(k.adcBits, range), rounding: 'truncate' },
+    });
+    const enc = inputEncoding(k.ib, k.dac, k.signed);
+    const qw = weightQmax(xb);
+    const x = ints(rng, B * K, k.signed ? -enc.qmax : 0, enc.qmax, enc.qmax);
+    const w = ints(rng, K * N, -qw, qw, qw);
+    const R = Math.min(k.rows, K);
+    const feeds = { [sideName('L', 'xrange')]: scalarTensor(enc.qmax) };
+    const r = await runMvm(
+      layerXb(xb, { signedInput: k.signed }),
+      { kind: 'dense', layer: 'L', K, N },
+      { data: x, dims: [B, K] },
+      { data: w, dims: [K, N] },
+      feeds,
+    );
+    const F = fullScaleOf(range, xb, R, k.dac, 0);
+    const base = {
+      rows: k.rows,
+      mapping: k.mapping,
+      weightBits: k.wb,
+      cellBits: k.cb,
+      inputBits: k.ib,
+      dacBits: k.dac,
+      signedInput: k.signed,
+      adcBits: k.adcBits,
+      fullScale: F,
+    };
+    const ref = bitTrueMvm(Int32Array.from(x), Int32Array.from(w), B, K, N, { ...base, rounding: 'truncate' });
+    assert.equal(mismatches(r.acc!, ref.acc), 0, `truncate case ${c}: ${JSON.stringify({ ...k, range, B, K, N, F })}`);
+    if (mismatches(ref.acc, bitTrueMvm(Int32Array.from(x), Int32Array.from(w), B, K, N, base).acc) > 0) differs++;
+    checked += ref.acc.length;
+  }
+  assert.ok(differs >= 10, `${differs} configurations where truncation and rounding differ`);
+  assert.ok(checked > 200, `compared ${checked} outputs`);
+});
+
 test('exact conv crossbar MVM = bit-true reference on im2col patches, 30 random configurations', async () => {
   const rng = new Rng(12, 'test/bittrue-conv');
   let integerCases = 0;

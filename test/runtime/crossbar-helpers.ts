@@ -9,7 +9,7 @@ import type { NonidealStage, PlanCrossbar, PlanExperiment } from '../../src/mode
 import { buildNetwork, conv, dense, flatten, maxpool, mnistExperiment, relu, sgd } from '../support/plan-builder.js';
 
 export function adc(bits: number, range: AdcSpec['range'] = { kind: 'max' }): AdcSpec {
-  return { bits, range, offset: 0, gainError: 0, inl: 0 };
+  return { bits, range, offset: 0, gainError: 0, inl: 0, rounding: 'nearest' };
 }
 
 /** A plan device (an ideal 4-level 100 kΩ / 1 MΩ cell, 0.25 V reads); G_on and G_off follow r_on and r_off unless given. */

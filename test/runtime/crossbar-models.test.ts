@@ -211,6 +211,13 @@ test('fast fidelity: the layer-level ADC rounds half-code ties to even (LSB = 12
     }
     assert.equal(dense.lsb, Math.fround(12 / 7));
   }
+  // adc.rounding = truncate: toward zero, 3.5 → 3, 10.5 → 10, −3.5 → −3, 4.08 → 4 (NeuroSim's (int) conversion).
+  const trunc = layerXb({ ...xb, adc: { ...adc(7, { kind: 'max' }), rounding: 'truncate' } }, { fidelity: 'fast', signedInput: false });
+  const t = await runMvm(trunc, { kind: 'dense', layer: 'L', K, N }, { data: x, dims: [sums.length, K] }, { data: w, dims: [K, N] }, feeds);
+  assert.deepEqual(
+    sums.map((_, b) => t.acc![b * N]),
+    [3, 10, -3, 4],
+  );
 });
 
 test('device programming: D2D σ, lognormal mean, stuck-at fractions and drift match the spec', () => {

@@ -138,7 +138,7 @@ test("crossbarMvm at exact fidelity follows the compiler's merge decision: lossl
   assert.equal(every.merge.applied, false);
   assert.deepEqual(Array.from(merged.data), Array.from(every.data));
   // A 6-bit ADC cannot hold those sums: not merged, and the result differs.
-  const lossy = planCrossbar({ adc: { bits: 6, range: { kind: 'max' }, offset: 0, gainError: 0, inl: 0 } });
+  const lossy = planCrossbar({ adc: { bits: 6, range: { kind: 'max' }, offset: 0, gainError: 0, inl: 0, rounding: 'nearest' } });
   const coarse = await crossbarMvm(lossy, W, X, { fidelity: 'exact', seed: 0, merge: decide(lossy) });
   // Without a decision nothing is merged: every conversion runs, with the lossless result.
   const undecided = await crossbarMvm(lossless, W, X, { fidelity: 'exact', seed: 0 });

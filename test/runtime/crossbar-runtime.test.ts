@@ -82,7 +82,11 @@ test('exact inference after software training (nonideal = []) stays within 2 poi
   assert.equal(unmerged.final.testAccuracy, r.final.testAccuracy, 'merged and per-conversion exact evaluation agree');
   assert.ok(unmerged.layers!.every((l) => l['mergedExact'] === null));
   // A 3-bit ADC loses accuracy and SNR.
-  const coarse = experiment('exact', [], crossbar({ adc: { bits: 3, range: { kind: 'calibrate', percentile: 0.999 }, offset: 0, gainError: 0, inl: 0 } }));
+  const coarse = experiment(
+    'exact',
+    [],
+    crossbar({ adc: { bits: 3, range: { kind: 'calibrate', percentile: 0.999 }, offset: 0, gainError: 0, inl: 0, rounding: 'nearest' } }),
+  );
   const rc = await runExperiment(coarse, d, { trainer: { threads: 1 } });
   assert.ok(rc.layers![0]!.snrDb! < r.layers![0]!.snrDb! - 6, `3-bit SNR ${rc.layers![0]!.snrDb} vs 8-bit ${r.layers![0]!.snrDb}`);
   assert.equal(rc.layers![0]!['mergedExact'], null);

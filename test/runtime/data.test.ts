@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { DataSource, PlanData } from '../../src/model/plan.js';
 import { XbarcDataError } from '../../src/model/errors.js';
-import { epochOrder, gatherBatch, loadDataset, loadEmbeddedMnist, type Split } from '../../src/runtime/data/index.js';
+import { epochDraws, epochOrder, gatherBatch, loadDataset, loadEmbeddedMnist, type Split } from '../../src/runtime/data/index.js';
 
 let dir: string;
 before(() => {
@@ -369,6 +369,23 @@ describe('epochOrder and gatherBatch', () => {
     assert.deepEqual(a, epochOrder(1000, 5, 0));
     assert.notDeepEqual(a, epochOrder(1000, 5, 1));
     assert.notDeepEqual(a, epochOrder(1000, 6, 0));
+  });
+
+  it('epochDraws (train.sampling = replacement): count uniform draws; the never-drawn fraction is (1 − 1/n)^n ≈ 1/e', () => {
+    const n = 8000;
+    const a = epochDraws(n, 5, 0);
+    assert.equal(a.length, n);
+    assert.ok(a.every((i) => Number.isInteger(i) && i >= 0 && i < n));
+    const hits = new Int32Array(n);
+    for (const i of a) hits[i]!++;
+    // Drawn k times: Binomial(n, 1/n) ≈ Poisson(1); the sd of the never-drawn count is sqrt(n·p0·(1 − p0)) ≈ 43, so 5 sd is ±0.027 of the fraction.
+    const p0 = (1 - 1 / n) ** n;
+    const never = hits.filter((h) => h === 0).length / n;
+    assert.ok(Math.abs(never - p0) < 0.027, `never drawn ${never} vs ${p0}`);
+    const twice = hits.filter((h) => h === 2).length / n;
+    assert.ok(Math.abs(twice - p0 / 2) < 0.02, `drawn twice ${twice} vs ${p0 / 2}`);
+    assert.deepEqual(a, epochDraws(n, 5, 0));
+    assert.notDeepEqual(a, epochDraws(n, 5, 1));
   });
 
   const split: Split = {

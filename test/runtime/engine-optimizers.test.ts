@@ -128,8 +128,11 @@ test('learning-rate schedules', () => {
     optimizer: sgd(0.1),
     nonideal: [],
     schedule,
+    sampling: 'shuffle',
+    init: { kind: 'he_normal' },
     loss: 'cross_entropy',
     headroom: 1,
+    programOffset: 0,
   });
   assert.equal(learningRate(train({ kind: 'constant' }), 7), 0.1);
   assert.ok(Math.abs(learningRate(train({ kind: 'step', stepEpochs: 3, gamma: 0.5 }), 4) - 0.05) < 1e-15);

@@ -33,7 +33,7 @@ test("one tile: the crossbar MVM under FCM equals the float64 product with fcm()
   const kx = Int32Array.from({ length: B * K }, (_, i) => (i * 37 + 11) % 256);
   kx[0] = 255;
   const X = { data: Float32Array.from(kx, (k) => k * 0.01), shape: [B, K] };
-  const adc: AdcSpec = { bits: 24, range: { kind: 'max' }, offset: 0, gainError: 0, inl: 0 };
+  const adc: AdcSpec = { bits: 24, range: { kind: 'max' }, offset: 0, gainError: 0, inl: 0, rounding: 'nearest' };
   const none = await crossbarMvm(crossbar(T, { kind: 'none' }, TXSIM_WIRES, { adc }), W, X, { fidelity: 'fast', seed: 1 });
   const zero = await crossbarMvm(crossbar(T, { kind: 'fcm', refresh: 1, backward: 'transposed' }, { row: 0, col: 0, source: 0, sense: 0 }, { adc }), W, X, {
     fidelity: 'fast',

@@ -114,7 +114,7 @@ test('crossbar MVM: a surrogate with constant f scales every output by 1/f again
   const N = 20; // two row tiles, two column tiles
   const W = { data: Float32Array.from({ length: K * N }, (_, i) => (((i * 13) % 29) - 14) / 10), shape: [K, N] };
   const X = { data: Float32Array.from({ length: 3 * K }, (_, i) => ((i * 7) % 17) / 16), shape: [3, K] };
-  const adc = { bits: 24, range: { kind: 'max' as const }, offset: 0, gainError: 0, inl: 0 };
+  const adc = { bits: 24, range: { kind: 'max' as const }, offset: 0, gainError: 0, inl: 0, rounding: 'nearest' as const };
   const xb = (parasitics: ParasiticsSpec): PlanCrossbar => planCrossbar({ rows: 16, cols: 16, weightBits: 4, wires: WIRES, parasitics, adc });
   const none = await crossbarMvm(xb({ kind: 'none' }), W, X, { fidelity: 'fast', seed: 1 });
   const sur = await crossbarMvm(xb({ kind: 'surrogate', file: join(dir, 'c16.json'), refresh: 1 }), W, X, { fidelity: 'fast', seed: 1 });

@@ -324,3 +324,36 @@ test("DeviceUpdater: a layer with train.lr_scale gives its device model the laye
   assert.deepEqual(step(scaled, 0.2), step(base, 0.05));
   assert.notDeepEqual(step(scaled, 0.2), step(base, 0.2), 'the write noise depends on the learning rate');
 });
+
+test("DeviceUpdater: train.program_offset = −100 % is NeuroSim's ideal write without G_min (Array::WriteCell), read back as (G − G_mid)/s", () => {
+  // A continuum (65536 levels) so the write is NeuroSim's unrounded G; one device per weight on [−1, 1].
+  const exp = experiment(['update'], crossbar({ mapping: 'offset', weightBits: 8, cellBits: 8 }));
+  const w0 = Float32Array.of(-1, -2 / 3, -1 / 3, 0, 1 / 3, 2 / 3, 1);
+  const layers = new Map([['fc1', 'fc1/weight']]);
+  const u = DeviceUpdater.create(exp, { 'fc1/weight': w0 }, layers, { weightRange: 1, programOffset: -1 })!;
+  const d = u.layers[0]!;
+  const { gMin, gMax } = d.range;
+  const step = (gMax - gMin) / 65535;
+  const n = w0.length;
+  const back = u.readBack()['fc1/weight']!;
+  for (let k = 0; k < n; k++) {
+    // NeuroSim: conductance = (w − minWeight)/(maxWeight − minWeight)·(G_max − G_min), clamped to [G_min, G_max].
+    const neurosim = Math.min(gMax, Math.max(gMin, ((w0[k]! + 1) / 2) * (gMax - gMin)));
+    assert.ok(Math.abs(d.g[k]! - neurosim) <= step, `w ${w0[k]}: G ${d.g[k]} vs NeuroSim ${neurosim}`);
+    // ConductanceToWeight: (G − G_min)/(G_max − G_min)·2 − 1.
+    const read = ((neurosim - gMin) / (gMax - gMin)) * 2 - 1;
+    assert.ok(Math.abs(back[k]! - read) < 2e-4, `w ${w0[k]}: read ${back[k]} vs ${read}`);
+    assert.equal(d.g[n + k], (gMin + gMax) / 2, 'the reference is not written');
+  }
+  // The shift is 2·G_min/(G_max − G_min) in weight units where it does not clamp; w = −1 clamps at G_min.
+  const shift = (2 * gMin) / (gMax - gMin);
+  assert.ok(Math.abs(back[6]! - (1 - shift)) < 2e-4);
+  assert.equal(back[0], -1);
+  // Without the option the write is exact, and a pair (differential) cancels the common offset.
+  assert.ok(Math.abs(DeviceUpdater.create(exp, { 'fc1/weight': w0 }, layers, { weightRange: 1 })!.readBack()['fc1/weight']![4]! - 1 / 3) < 2e-4);
+  const pair = DeviceUpdater.create(experiment(['update'], crossbar()), { 'fc1/weight': Float32Array.of(0.25) }, layers, {
+    weightRange: 1,
+    programOffset: -1,
+  })!;
+  assert.ok(Math.abs(pair.readBack()['fc1/weight']![0]! - 0.25) < 2e-4);
+});

@@ -176,7 +176,17 @@ export function mnistExperiment(s: ExperimentSketch): PlanExperiment {
     outDir: 'out',
     estimate: { memoryBytes: 0, flopsPerTrainStep: 0, flopsPerEvalSample: 0 },
   };
-  if (s.train) exp.train = { ...s.train, nonideal: [], schedule: s.train.schedule ?? { kind: 'constant' }, loss: 'cross_entropy', headroom: 1 };
+  if (s.train)
+    exp.train = {
+      ...s.train,
+      nonideal: [],
+      schedule: s.train.schedule ?? { kind: 'constant' },
+      sampling: 'shuffle',
+      init: { kind: 'he_normal' },
+      loss: 'cross_entropy',
+      headroom: 1,
+      programOffset: 0,
+    };
   return exp;
 }
 

@@ -159,12 +159,13 @@ function schemaSection(level: string, title: string, anchor: string, schema: Obj
   return [`<a id="${anchor}"></a>`, '', `${level} ${title}`, '', schema.doc, '', usage, '', ...paramTable(schema.params)];
 }
 
-const familyOrder: Family[] = ['layer', 'data', 'optimizer', 'schedule', 'update', 'iv', 'adcRange', 'parasitics'];
+const familyOrder: Family[] = ['layer', 'data', 'optimizer', 'schedule', 'init', 'update', 'iv', 'adcRange', 'parasitics'];
 const familyUsage: Record<Family, string> = {
   layer: 'Members of a `network` body: `conv1 = conv2d(6, kernel = 5)`, or anonymous: `relu`.',
   data: 'The `data` field of an experiment: `data = mnist(train = 8000, test = 2000)`.',
   optimizer: 'The `optimizer` field of a `train` block: `optimizer = sgd(lr = 0.05, momentum = 0.9)`.',
   schedule: 'The `schedule` field of a `train` block: `schedule = step(every = 10, gamma = 0.1)`.',
+  init: 'The `init` field of a `train` block: `init = uniform(limit = 1, levels = 7)`.',
   update: 'The `update` field of a device: `update = nonlinear(ltp = 0.04, ltd = -0.63, c2c = 3.7 %)`.',
   iv: 'The `iv` field of a device: `iv = sinh(v0 = 0.2 V)`, `iv = table(v = [0.1 V, 0.2 V], i = [0.1 V, 0.21 V])`.',
   adcRange: 'The `range` field of an `adc` block: `range = calibrate(99.9 %)`.',

@@ -38,6 +38,7 @@ const FAST_TESTS = [
   'runtime/results',
   'runtime/surrogate-nonlinear',
   'runtime/update',
+  'runtime/weight-init',
 ] as const;
 
 const files = FAST_TESTS.map((t) => join(packageRoot, 'dist', 'test', `${t}.test.js`));

@@ -660,10 +660,12 @@ function fedStepInputs(g: GraphBuilder, layer: string): { a: string; b: string; 
  * n = 4: 4·float32(1/float32(8/7)) = 3.4999998, so the tie 3.5 fell to 3). ORT folds a Div by a
  * constant scalar that directly follows a MatMul into the GEMM as a product with 1/b
  * (MatMulScaleFusion); `guard` (for `x` straight from a MatMul) divides a flattened view, which it
- * cannot fold.
+ * cannot fold. `adc.rounding = truncate` takes the code toward zero instead (Floor of a
+ * non-negative value, Sign·Floor(|·|) of a signed one): ⌊I/LSB⌋ for a current.
  */
 function adcRound(g: GraphBuilder, x: string, step: StepPlan, b: number | string, adc: AdcSpec, maxCode: number, signed: boolean, guard: boolean): string {
   const ideal = adc.gainError === 0 && adc.inl === 0 && adc.offset === 0;
+  const toCode = (v: string): string => codeOf(g, v, adc.rounding, signed);
   let pre: string;
   let shaped: string | null = null;
   if (step.f64) {
@@ -671,7 +673,7 @@ function adcRound(g: GraphBuilder, x: string, step: StepPlan, b: number | string
     let q = g.op('Cast', [x], { to: DataType.DOUBLE });
     if (step.a !== 1) q = g.op('Mul', [q, d(step.a)]);
     if (b !== 1) q = g.op('Div', [q, d(b)]);
-    if (ideal) return g.op('Cast', [g.op('Round', [q])], { to: DataType.FLOAT });
+    if (ideal) return g.op('Cast', [toCode(q)], { to: DataType.FLOAT });
     pre = g.op('Cast', [q], { to: DataType.FLOAT });
   } else if (b === 1) {
     pre = x;
@@ -687,8 +689,15 @@ function adcRound(g: GraphBuilder, x: string, step: StepPlan, b: number | string
     pre = g.op('Add', [pre, signed ? g.op('Mul', [bow, g.op('Sign', [pre])]) : bow]);
   }
   if (adc.offset !== 0) pre = g.op('Add', [pre, g.scalar(adc.offset)]);
-  const r = g.op('Round', [pre]);
+  const r = toCode(pre);
   return shaped ? g.op('Reshape', [r, g.op('Shape', [shaped])]) : r;
+}
+
+/** The integer code of a real quotient: nearest (ties to even), or truncated toward zero. */
+function codeOf(g: GraphBuilder, v: string, rounding: AdcSpec['rounding'], signed: boolean): string {
+  if (rounding === 'nearest') return g.op('Round', [v]);
+  if (!signed) return g.op('Floor', [v]);
+  return g.op('Mul', [g.op('Sign', [v]), g.op('Floor', [g.op('Abs', [v])])]);
 }
 
 /** ADC: code = clip(`adcRound`, lo, maxCode); sat = 1 where it clipped high. */

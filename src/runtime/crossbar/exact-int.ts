@@ -58,7 +58,7 @@ export function integerConversionsApply(xb: CrossbarSpec, enc: InputEncoding): b
   const adc = xb.adc;
   // Analog subtraction: levels ±(2^cb − 1) and codes ±M shifted by their zero points into a byte.
   const fits = analogSubtraction(xb) ? xb.cellBits <= 7 && columnMaxCode(xb, adc) <= 127 : xb.cellBits <= 8 && columnMaxCode(xb, adc) <= 255;
-  return fits && enc.dacBits <= 8 && adc.gainError === 0 && adc.inl === 0 && adc.offset === 0;
+  return fits && enc.dacBits <= 8 && adc.gainError === 0 && adc.inl === 0 && adc.offset === 0 && adc.rounding === 'nearest';
 }
 
 /**

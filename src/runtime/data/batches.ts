@@ -35,6 +35,12 @@ export function epochOrder(count: number, seed: number, epoch: number): Int32Arr
   return new Rng(seed, 'shuffle/epoch' + epoch).permutation(count);
 }
 
+/** An epoch of `count` draws with replacement, each uniform over [0, count); reproducible per (seed, epoch). */
+export function epochDraws(count: number, seed: number, epoch: number): Int32Array {
+  const rng = new Rng(seed, 'sample/epoch' + epoch);
+  return Int32Array.from({ length: count }, () => rng.int(count));
+}
+
 /**
  * Copy samples indices[start .. start+size) of a split into contiguous buffers. The last batch
  * of an epoch may be short; pass `out` buffers to reuse them across steps.

@@ -13,7 +13,7 @@ import { embeddedMnistSplit, MNIST_CLASSES, MNIST_SHAPE } from './mnist.js';
 import type { Dataset, RawSplit } from './types.js';
 
 export type { Dataset, RawSplit, Split } from './types.js';
-export { epochOrder, gatherBatch, normalizeSplit } from './batches.js';
+export { epochDraws, epochOrder, gatherBatch, normalizeSplit } from './batches.js';
 export { parseIdx, readIdxImages, readIdxLabels } from './idx.js';
 export { readCifarBatch } from './cifar10.js';
 export { loadEmbeddedMnist } from './mnist.js';

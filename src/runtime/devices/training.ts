@@ -11,7 +11,8 @@
  *    train.weight_range = r, s = (G_max − G_min) / r for every layer (NeuroSim: weights in [−1, 1]).
  *  - programming (write-verify): G± = G_mid ± W₀·s/2 (G_mid = (G_min + G_max)/2), snapped to the
  *    nearest level of the update grid; both devices start mid-range, so each has headroom in both
- *    directions.
+ *    directions. train.program_offset = o adds o·G_min to every written device's target (clamped
+ *    to the range): NeuroSim's ideal write omits G_min (o = −1).
  *  - update: ΔG = ΔW·s is split symmetrically, ΔG⁺ = +ΔG/2 and ΔG⁻ = −ΔG/2, and each half goes
  *    through `applyUpdate` (ideal, txsim, nonlinear, aihwkit pulsed models) with the step's learning
  *    rate (txsim's write noise acts on the pre-learning-rate gradient ΔG/LR: MODELS.md §3; ΔW/LR is
@@ -110,6 +111,8 @@ export interface DeviceUpdaterOptions {
   headroom?: number;
   /** |W| mapped onto a pair's full range, for every layer (train.weight_range); overrides headroom. */
   weightRange?: number;
+  /** Offset of the initial write as a fraction of G_min (train.program_offset). */
+  programOffset?: number;
 }
 
 /**
@@ -441,9 +444,11 @@ export class DeviceUpdater {
       // Write-verify programming: nearest level of the grid (the ideal model from mid-range); the reference (offset) stays at G_mid.
       const dG = new Float64Array(2 * n);
       g.fill(mid);
+      // train.program_offset: an offset of the initial write (NeuroSim's missing + G_min: −1·G_min).
+      const shift = (opts.programOffset ?? exp.train.programOffset) * range.gMin;
       for (let k = 0; k < n; k++) {
-        dG[k] = w0[k]! * reqPerDw;
-        dG[n + k] = mapping === 'offset' ? 0 : -w0[k]! * reqPerDw;
+        dG[k] = w0[k]! * reqPerDw + shift;
+        dG[n + k] = mapping === 'offset' ? 0 : -w0[k]! * reqPerDw + shift;
       }
       const rng = new Rng(exp.seed, `update/${layer.name}`);
       applyUpdate(g, dG, { kind: 'ideal' }, range, rng);

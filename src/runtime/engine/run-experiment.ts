@@ -5,7 +5,7 @@
  */
 
 import type { PlanExperiment, PlanTrain } from '../../model/plan.js';
-import { epochOrder, gatherBatch, type Dataset, type Split } from '../data/index.js';
+import { epochDraws, epochOrder, gatherBatch, type Dataset, type Split } from '../data/index.js';
 import { XbarcError, XbarcRuntimeError } from '../../model/errors.js';
 import { calibrationBatch, CrossbarRuntime, type LayerStats } from '../crossbar/runtime.js';
 import { DeviceUpdater, type DeviceUpdaterOptions, type LayerDevices } from '../devices/training.js';
@@ -269,7 +269,11 @@ async function trainEpoch(
 ): Promise<{ trainLoss: number; trainAccuracy: number }> {
   const train = exp.train!;
   const split = data.train;
-  const order = exp.data.shuffle ? epochOrder(split.count, exp.seed, epoch) : Int32Array.from({ length: split.count }, (_, i) => i);
+  const order = !exp.data.shuffle
+    ? Int32Array.from({ length: split.count }, (_, i) => i)
+    : train.sampling === 'replacement'
+      ? epochDraws(split.count, exp.seed, epoch)
+      : epochOrder(split.count, exp.seed, epoch);
   const batches = Math.ceil(split.count / train.batch);
   const full = Math.floor(split.count / train.batch);
   const lr = learningRate(train, epoch);

@@ -10,7 +10,7 @@
  */
 
 import ort from 'onnxruntime-node';
-import type { Optimizer, PlanExperiment, PlanNetwork } from '../../model/plan.js';
+import type { Optimizer, PlanExperiment, PlanNetwork, WeightInit } from '../../model/plan.js';
 import { XbarcRuntimeError } from '../../model/errors.js';
 import { Rng } from '../rng.js';
 import {
@@ -39,6 +39,7 @@ import {
   type NetworkState,
   type ParamEntry,
 } from './graphs.js';
+import { drawWeights } from './init.js';
 import { idealSelector, type MvmSelector } from './mvm.js';
 import { isOrderOutput } from './onnx.js';
 import { openSession } from './session.js';
@@ -155,12 +156,12 @@ export class Trainer {
     const evalGraph = await openGraph(buildEvalGraph(net, opts.evalMvm ?? select, false, loss), opts);
     const t = new Trainer(net, optimizer, declareState(net), train, evalGraph, opts);
     t.headLoss = loss;
-    t.initState(exp.seed, opts.initialState ?? {});
+    t.initState(exp.seed, exp.train?.init ?? { kind: 'he_normal' }, opts.initialState ?? {});
     return t;
   }
 
-  /** Seeded init: He-normal weights from stream "init/<layer>", zero bias, BN γ=1 β=0. */
-  private initState(seed: number, given: Record<string, Float32Array>): void {
+  /** Seeded init: weights by train.init (He-normal by default) from stream "init/<layer>", zero bias, BN γ=1 β=0. */
+  private initState(seed: number, init: WeightInit, given: Record<string, Float32Array>): void {
     const put = (name: string, dims: number[], make: () => Float32Array): void => {
       const provided = given[name];
       const size = dims.reduce((a, b) => a * b, 1);
@@ -170,7 +171,7 @@ export class Trainer {
       this.state.set(name, provided ? Float32Array.from(provided) : make());
       this.dims.set(name, dims);
     };
-    for (const p of this.decl.params) put(p.name, p.dims, () => initParam(p, seed));
+    for (const p of this.decl.params) put(p.name, p.dims, () => initParam(p, seed, init));
     for (const b of this.decl.buffers) put(b.name, b.dims, () => new Float32Array(size(b.dims)).fill(b.init === 'ones' ? 1 : 0));
     if (this.optimizer) for (const s of optimizerSlots(this.optimizer, this.decl.params)) put(s.name, s.dims, () => new Float32Array(size(s.dims)));
   }
@@ -466,12 +467,12 @@ async function openGraph(graph: BuiltGraph, opts: TrainerOptions): Promise<{ ses
   return { session, graph };
 }
 
-function initParam(p: ParamEntry, seed: number): Float32Array {
+function initParam(p: ParamEntry, seed: number, init: WeightInit): Float32Array {
   const out = new Float32Array(size(p.dims));
   switch (p.init.kind) {
     case 'he':
       // Stream per parameter role so adding a bias never shifts the weights' numbers.
-      return new Rng(seed, p.role === 'weight' ? `init/${p.layer}` : `init/${p.layer}/${p.role}`).fillNormal(out, 0, Math.sqrt(2 / p.init.fanIn));
+      return drawWeights(out, init, p.init.fanIn, new Rng(seed, p.role === 'weight' ? `init/${p.layer}` : `init/${p.layer}/${p.role}`));
     case 'ones':
       return out.fill(1);
     case 'zeros':
