@@ -35,7 +35,19 @@
  */
 
 import { XbarcRuntimeError } from '../../model/errors.js';
-import { convOutputPadding, idealMvm, unfoldPatches, type ConvMvmSpec, type MvmEmitter, type MvmForward, type MvmSpec } from '../engine/mvm.js';
+import {
+  CONV_FORWARDS,
+  CONV_INPUT_GRADS,
+  convOutputPadding,
+  forwardForm,
+  idealMvm,
+  inputGradForm,
+  unfoldPatches,
+  type ConvMvmSpec,
+  type MvmEmitter,
+  type MvmForward,
+  type MvmSpec,
+} from '../engine/mvm.js';
 import { DataType, f, type GraphBuilder } from '../engine/onnx.js';
 import type { LayerMerge } from '../../model/plan.js';
 import {
@@ -472,9 +484,10 @@ export class CrossbarMvm implements MvmEmitter {
       yi = g.op('MatMul', [xq, Wf]);
       if (a) yi = g.op('Mul', [yi, a]);
     } else {
-      // The kernel is the small operand: it carries `a`.
+      // The kernel is the small operand: it carries `a`. The conv runs in the ideal engine's form
+      // for the shape (engine/mvm.ts: NCHWc where it fits), the sum being the same.
       const k = this.kernel(g, spec, Wf);
-      yi = g.op('Conv', [xq, a ? g.op('Mul', [k, a]) : k], convAttrs(spec));
+      yi = CONV_FORWARDS[forwardForm(spec)](g, spec, xq, a ? g.op('Mul', [k, a]) : k);
     }
     if (c.readNoise) {
       // Read noise I ← I·(1 + σ·ξ), the factor fed per output and run: the law of I + σ·|I|·ξ
@@ -575,7 +588,8 @@ export class CrossbarMvm implements MvmEmitter {
       di = g.op('Gemm', [dq, Wf], a === 1 ? { transB: 1 } : { transB: 1, alpha: f(a) });
     } else {
       const k = this.kernel(g, spec, Wf);
-      di = g.op('ConvTranspose', [dq, a === 1 ? k : g.op('Mul', [k, g.scalar(a)])], { ...convAttrs(spec), output_padding: convOutputPadding(spec) });
+      // The input gradient's form for the shape, as the ideal engine's (engine/mvm.ts).
+      di = CONV_INPUT_GRADS[inputGradForm(spec)](g, spec, dq, a === 1 ? k : g.op('Mul', [k, g.scalar(a)]));
     }
     const { b, lsb } = step.finish(() => g.op('Abs', [subsample(g, di, spec.kind === 'dense' ? spec.K : spec.C * spec.H * spec.W)]));
     const { code, sat } = convert(g, di, step, b, xb.backward.adc, maxCode, true, false);
