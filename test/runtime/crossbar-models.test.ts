@@ -86,6 +86,20 @@ test('fast and exact agree to float tolerance when every ADC is lossless (dense 
     feeds,
   );
   assert.ok(relErr(fa.y, ex.y) < 1e-6, `conv fast vs exact ${relErr(fa.y, ex.y)}`);
+  // 16 → 16 channels at stride 1: the fast forward takes the blocked (NCHWc) form where the machine has it.
+  const wide = { ...spec, C: 16, O: 16, H: 5, W: 5, stride: [1, 1] as [number, number], Ho: 5, Wo: 5 };
+  const xw = randn(rng, 2 * 16 * 25);
+  const ww = randn(rng, 16 * 16 * 9, 0.3);
+  const wideFeeds = rangeFeeds(maxAbs(xw));
+  const exW = await runMvm(layerXb(xb), wide, { data: xw, dims: [2, 16, 5, 5] }, { data: ww, dims: [16, 16, 3, 3] }, wideFeeds);
+  const faW = await runMvm(
+    layerXb({ ...xb, adc: adc(24, { kind: 'max' }) }, { fidelity: 'fast' }),
+    wide,
+    { data: xw, dims: [2, 16, 5, 5] },
+    { data: ww, dims: [16, 16, 3, 3] },
+    wideFeeds,
+  );
+  assert.ok(relErr(faW.y, exW.y) < 1e-6, `16-channel conv fast vs exact ${relErr(faW.y, exW.y)}`);
 });
 
 test('zero variation, lossless ADC and many levels ≈ the ideal layer; error shrinks with weight/input bits', async () => {
