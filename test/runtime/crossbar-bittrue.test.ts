@@ -68,6 +68,21 @@ interface Case {
   badcBits: number;
 }
 
+/** The bit-true reference's options for a case's forward MVM on full scale F. */
+function forwardRefOptions(k: Case, F: number) {
+  return {
+    rows: k.rows,
+    mapping: k.mapping,
+    weightBits: k.wb,
+    cellBits: k.cb,
+    inputBits: k.ib,
+    dacBits: k.dac,
+    signedInput: k.signed,
+    adcBits: k.adcBits,
+    fullScale: F,
+  };
+}
+
 function randomCase(rng: Rng): Case {
   const mapping = rng.uniform() < 0.6 ? 'differential' : 'offset';
   const pick = <T>(xs: T[]): T => xs[rng.int(xs.length)]!;
@@ -144,17 +159,7 @@ test('exact dense crossbar MVM = bit-true reference (forward and backward), 80 r
       { data: dy, dims: [B, N] },
     );
     const F = fullScaleOf(k.range, xb, R, k.dac, fed);
-    const ref = bitTrueMvm(Int32Array.from(x), Int32Array.from(w), B, K, N, {
-      rows: k.rows,
-      mapping: k.mapping,
-      weightBits: k.wb,
-      cellBits: k.cb,
-      inputBits: k.ib,
-      dacBits: k.dac,
-      signedInput: k.signed,
-      adcBits: k.adcBits,
-      fullScale: F,
-    });
+    const ref = bitTrueMvm(Int32Array.from(x), Int32Array.from(w), B, K, N, forwardRefOptions(k, F));
     assert.equal(r.lsb, Math.fround(Math.max(F, M) / M));
     assert.equal(mismatches(r.acc!, ref.acc), 0, `forward case ${c}: ${JSON.stringify({ ...k, B, K, N, F })}`);
     // Both conversion cores: the 8-bit integer one (where it applies) and the float one.
@@ -242,17 +247,7 @@ test('adc.rounding = truncate: exact dense MVM = bit-true reference with ⌊n·M
       feeds,
     );
     const F = fullScaleOf(range, xb, R, k.dac, 0);
-    const base = {
-      rows: k.rows,
-      mapping: k.mapping,
-      weightBits: k.wb,
-      cellBits: k.cb,
-      inputBits: k.ib,
-      dacBits: k.dac,
-      signedInput: k.signed,
-      adcBits: k.adcBits,
-      fullScale: F,
-    };
+    const base = forwardRefOptions(k, F);
     const ref = bitTrueMvm(Int32Array.from(x), Int32Array.from(w), B, K, N, { ...base, rounding: 'truncate' });
     assert.equal(mismatches(r.acc!, ref.acc), 0, `truncate case ${c}: ${JSON.stringify({ ...k, range, B, K, N, F })}`);
     if (mismatches(ref.acc, bitTrueMvm(Int32Array.from(x), Int32Array.from(w), B, K, N, base).acc) > 0) differs++;

@@ -74,32 +74,20 @@ test('fast and exact agree to float tolerance when every ADC is lossless (dense 
     Ho: 7,
     Wo: 3,
   };
-  const x = randn(rng, 2 * 2 * 7 * 6);
-  const w = randn(rng, 5 * 2 * 9, 0.3);
-  const feeds = rangeFeeds(maxAbs(x));
-  const ex = await runMvm(layerXb(xb), spec, { data: x, dims: [2, 2, 7, 6] }, { data: w, dims: [5, 2, 3, 3] }, feeds);
-  const fa = await runMvm(
-    layerXb({ ...xb, adc: adc(24, { kind: 'max' }) }, { fidelity: 'fast' }),
-    spec,
-    { data: x, dims: [2, 2, 7, 6] },
-    { data: w, dims: [5, 2, 3, 3] },
-    feeds,
-  );
-  assert.ok(relErr(fa.y, ex.y) < 1e-6, `conv fast vs exact ${relErr(fa.y, ex.y)}`);
+  const fastVsExact = async (s: typeof spec, x: Float32Array, w: Float32Array): Promise<number> => {
+    const xd = { data: x, dims: [2, s.C, s.H, s.W] };
+    const wd = { data: w, dims: [s.O, s.C, ...s.kernel] };
+    const feeds = rangeFeeds(maxAbs(x));
+    const ex = await runMvm(layerXb(xb), s, xd, wd, feeds);
+    const fa = await runMvm(layerXb({ ...xb, adc: adc(24, { kind: 'max' }) }, { fidelity: 'fast' }), s, xd, wd, feeds);
+    return relErr(fa.y, ex.y);
+  };
+  const e1 = await fastVsExact(spec, randn(rng, 2 * 2 * 7 * 6), randn(rng, 5 * 2 * 9, 0.3));
+  assert.ok(e1 < 1e-6, `conv fast vs exact ${e1}`);
   // 16 → 16 channels at stride 1: the fast forward takes the blocked (NCHWc) form where the machine has it.
   const wide = { ...spec, C: 16, O: 16, H: 5, W: 5, stride: [1, 1] as [number, number], Ho: 5, Wo: 5 };
-  const xw = randn(rng, 2 * 16 * 25);
-  const ww = randn(rng, 16 * 16 * 9, 0.3);
-  const wideFeeds = rangeFeeds(maxAbs(xw));
-  const exW = await runMvm(layerXb(xb), wide, { data: xw, dims: [2, 16, 5, 5] }, { data: ww, dims: [16, 16, 3, 3] }, wideFeeds);
-  const faW = await runMvm(
-    layerXb({ ...xb, adc: adc(24, { kind: 'max' }) }, { fidelity: 'fast' }),
-    wide,
-    { data: xw, dims: [2, 16, 5, 5] },
-    { data: ww, dims: [16, 16, 3, 3] },
-    wideFeeds,
-  );
-  assert.ok(relErr(faW.y, exW.y) < 1e-6, `16-channel conv fast vs exact ${relErr(faW.y, exW.y)}`);
+  const e2 = await fastVsExact(wide, randn(rng, 2 * 16 * 25), randn(rng, 16 * 16 * 9, 0.3));
+  assert.ok(e2 < 1e-6, `16-channel conv fast vs exact ${e2}`);
 });
 
 test('zero variation, lossless ADC and many levels ≈ the ideal layer; error shrinks with weight/input bits', async () => {
