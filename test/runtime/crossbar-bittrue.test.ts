@@ -297,17 +297,7 @@ test('exact conv crossbar MVM = bit-true reference on im2col patches, 30 random 
     const wKN = new Int32Array(K * O);
     for (let o = 0; o < O; o++) for (let kk = 0; kk < K; kk++) wKN[kk * O + o] = wt[o * K + kk]!;
     const L = Ho * Wo;
-    const ref = bitTrueMvm(cols, wKN, B * L, K, O, {
-      rows: k.rows,
-      mapping: k.mapping,
-      weightBits: k.wb,
-      cellBits: k.cb,
-      inputBits: k.ib,
-      dacBits: k.dac,
-      signedInput: k.signed,
-      adcBits: k.adcBits,
-      fullScale: fullScaleOf(k.range, xb, R, k.dac, fed),
-    });
+    const ref = bitTrueMvm(cols, wKN, B * L, K, O, forwardRefOptions(k, fullScaleOf(k.range, xb, R, k.dac, fed)));
     // Reference rows are (b, pixel) × O; the graph's acc is [B, O, Ho, Wo].
     const want = new Float64Array(B * O * L);
     for (let b = 0; b < B; b++) for (let l = 0; l < L; l++) for (let o = 0; o < O; o++) want[(b * O + o) * L + l] = ref.acc[(b * L + l) * O + o]!;
