@@ -68,6 +68,11 @@ interface Case {
   badcBits: number;
 }
 
+/** A case's array and converter geometry, as xbConfig takes it. */
+function caseArray(k: Case) {
+  return { rows: k.rows, cols: k.cols, mapping: k.mapping, weightBits: k.wb, cellBits: k.cb, inputBits: k.ib, dacBits: k.dac };
+}
+
 /** The bit-true reference's options for a case's forward MVM on full scale F. */
 function forwardRefOptions(k: Case, F: number) {
   return {
@@ -125,13 +130,7 @@ test('exact dense crossbar MVM = bit-true reference (forward and backward), 80 r
     const K = 1 + rng.int(140);
     const N = 1 + rng.int(20);
     const xb = xbConfig({
-      rows: k.rows,
-      cols: k.cols,
-      mapping: k.mapping,
-      weightBits: k.wb,
-      cellBits: k.cb,
-      inputBits: k.ib,
-      dacBits: k.dac,
+      ...caseArray(k),
       adc: adc(k.adcBits, k.range),
       backward: {
         inputBits: k.bib,
@@ -224,13 +223,7 @@ test('adc.rounding = truncate: exact dense MVM = bit-true reference with ⌊n·M
     // max and fixed ranges (a calibrated step comes from a fed side input, covered above for rounding).
     const range: AdcSpec['range'] = rng.uniform() < 0.5 ? { kind: 'max' } : { kind: 'fixed', current: 2e-8 * (1 + 40 * rng.uniform()) };
     const xb = xbConfig({
-      rows: k.rows,
-      cols: k.cols,
-      mapping: k.mapping,
-      weightBits: k.wb,
-      cellBits: k.cb,
-      inputBits: k.ib,
-      dacBits: k.dac,
+      ...caseArray(k),
       adc: { ...adc(k.adcBits, range), rounding: 'truncate' },
     });
     const enc = inputEncoding(k.ib, k.dac, k.signed);
@@ -273,13 +266,7 @@ test('exact conv crossbar MVM = bit-true reference on im2col patches, 30 random 
     const p = rng.int(2);
     const pads: [number, number, number, number] = [p, p, p, p];
     const xb = xbConfig({
-      rows: k.rows,
-      cols: k.cols,
-      mapping: k.mapping,
-      weightBits: k.wb,
-      cellBits: k.cb,
-      inputBits: k.ib,
-      dacBits: k.dac,
+      ...caseArray(k),
       adc: adc(k.adcBits, k.range),
     });
     const enc = inputEncoding(k.ib, k.dac, k.signed);
