@@ -22,7 +22,7 @@
 import ort from 'onnxruntime-node';
 import type { PlanNetwork } from '../../model/plan.js';
 import { XbarcRuntimeError } from '../../model/errors.js';
-import { buildGraph, evalGraphSpec, INPUT_LABELS, INPUT_X, OUT_CORRECT, OUT_LOSS_SUM, type BuiltGraph, type HeadLoss } from './graphs.js';
+import { buildGraph, evalGraphSpec, OUT_CORRECT, OUT_LOSS_SUM, type BuiltGraph, type HeadLoss } from './graphs.js';
 import { idealMvmWith, type MvmSelector } from './mvm.js';
 import type { SideInput } from './onnx.js';
 import { openSession, type EngineOptions } from './session.js';
@@ -141,7 +141,8 @@ export class FrozenEvaluation {
 
   private async freeze(values: Map<string, Float32Array>): Promise<Frozen> {
     const dims = new Map(this.declared!.sideInputs.map((s) => [s.name, s.dims as number[]]));
-    for (const e of [...this.trainer.describeState().params, ...this.trainer.describeState().buffers]) dims.set(e.name, e.dims);
+    const state = this.trainer.describeState();
+    for (const e of [...state.params, ...state.buffers]) dims.set(e.name, e.dims);
     const copies = new Map([...values].map(([name, v]) => [name, Float32Array.from(v)]));
     const freeze = Object.fromEntries([...copies].map(([name, data]) => [name, { data, dims: dims.get(name)! }]));
     const graph = buildGraph(this.trainer.network, { ...evalGraphSpec(false, this.opts.loss), freeze }, this.select());
@@ -150,21 +151,9 @@ export class FrozenEvaluation {
   }
 
   private async run(frozen: Frozen, x: Float32Array, y: Int32Array): Promise<EvalResult> {
-    const shape = this.trainer.network.inputShape;
-    const n = y.length;
-    if (x.length !== n * shape.reduce((a, b) => a * b, 1))
-      throw new XbarcRuntimeError('engine/bad-batch', `batch of ${n} labels but ${x.length} input values (expected ${n} × [${shape.join(', ')}])`);
-    const feeds: Record<string, ort.Tensor> = {
-      [INPUT_X]: new ort.Tensor('float32', x, [n, ...shape]),
-      [INPUT_LABELS]: new ort.Tensor('int32', y, [n]),
-    };
-    if (frozen.graph.sideInputs.length > 0) {
-      if (this.opts.sideFeeds) Object.assign(feeds, this.opts.sideFeeds(frozen.graph, n));
-      const missing = frozen.graph.sideInputs.filter((s) => !feeds[s.name]).map((s) => s.name);
-      if (missing.length > 0) throw new XbarcRuntimeError('engine/side-inputs', `graph eval needs side inputs that nothing feeds: ${missing.join(', ')}`);
-    }
-    const out = await frozen.session.run(feeds);
-    return { lossSum: (out[OUT_LOSS_SUM]!.data as Float32Array)[0]!, correct: (out[OUT_CORRECT]!.data as Float32Array)[0]!, count: n };
+    // The frozen graph declares no state inputs and only the per-run side inputs: the trainer's feeds.
+    const out = await frozen.session.run(this.trainer.feeds(frozen.graph, x, y));
+    return { lossSum: (out[OUT_LOSS_SUM]!.data as Float32Array)[0]!, correct: (out[OUT_CORRECT]!.data as Float32Array)[0]!, count: y.length };
   }
 }
 

@@ -445,12 +445,18 @@ function externalUpdates(g: GraphBuilder, net: PlanNetwork, opt: Optimizer, name
     const layer = net.layers.find((l) => l.name === name);
     if (!layer || layer.op.kind !== 'dense') continue;
     const grad = grads.get(`${name}/weight`);
-    const node = grad === undefined ? undefined : g.producer(grad);
-    const attrs = Object.entries(node?.attrs ?? {});
-    if (node?.opType !== 'Gemm' || node.inputs.length !== 2 || attrs.length !== 1 || attrs[0]![0] !== 'transA' || attrs[0]![1] !== 1) continue;
-    out.set(name, { x: node.inputs[0]!, delta: node.inputs[1]! });
+    const factors = grad === undefined ? null : rankOneFactors(g, grad);
+    if (factors) out.set(name, factors);
   }
   return out;
+}
+
+/** x and δ of a weight gradient that is exactly the node Gemm(x, δ, transA = 1) (no alpha, no C), else null. */
+function rankOneFactors(g: GraphBuilder, grad: string): RankOne | null {
+  const node = g.producer(grad);
+  const attrs = Object.entries(node?.attrs ?? {});
+  if (node?.opType !== 'Gemm' || node.inputs.length !== 2 || attrs.length !== 1 || attrs[0]![0] !== 'transA' || attrs[0]![1] !== 1) return null;
+  return { x: node.inputs[0]!, delta: node.inputs[1]! };
 }
 
 /** A rank-one layer's input and error as graph outputs. */
@@ -514,10 +520,7 @@ function fusableSgd(g: GraphBuilder, opt: Optimizer, p: ParamEntry, em: Emitted,
   const rec = em.records.get(p.layer);
   if (!rec || rec.ctx.layer.op.kind !== 'dense' || rec.ctx.layer.mapping?.target === 'crossbar') return null;
   if (rec.ctx.mvm({ kind: 'dense', layer: p.layer, K: p.dims[0]!, N: p.dims[1]! }).name !== 'ideal') return null;
-  const node = g.producer(grad);
-  const attrs = Object.entries(node?.attrs ?? {});
-  if (node?.opType !== 'Gemm' || node.inputs.length !== 2 || attrs.length !== 1 || attrs[0]![0] !== 'transA' || attrs[0]![1] !== 1) return null;
-  return { x: node.inputs[0]!, delta: node.inputs[1]! };
+  return rankOneFactors(g, grad);
 }
 
 /**

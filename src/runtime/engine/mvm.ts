@@ -287,14 +287,13 @@ function convWeightGradByIm2col(g: GraphBuilder, s: ConvMvmSpec, dy: string, x: 
 }
 
 /**
- * dW[O, K] = Σ_b dy_b[O, L] · cols_b[K, L]ᵀ: per-image GEMMs over the patches of `channelPatches`
+ * dW[O, K] = Σ_b dy_b[O, L] · cols_b[K, L]ᵀ: per-image GEMMs over the patches of `unfoldPatches`
  * (one small Conv, no Slice/Concat/Pad copies), summed over the batch. The small dy is transposed
  * ([B, L, O]) so that the products come out as [B, K, O]; the sum's [K, O] is transposed to W's
  * [O, C, kh, kw] (the size of the weight).
  */
 function convWeightGradByUnfold(g: GraphBuilder, s: ConvMvmSpec, dy: string, x: string): string {
-  const K = s.C * s.kernel[0] * s.kernel[1];
-  const cols = g.op('Reshape', [channelPatches(g, s, x), g.constInt64([-1, K, s.Ho * s.Wo])]); // [B, K, L]
+  const cols = unfoldPatches(g, s, x); // [B, K, L]
   const dyT = g.op('Transpose', [g.op('Reshape', [dy, g.constInt64([0, s.O, s.Ho * s.Wo])])], { perm: [0, 2, 1] }); // [B, L, O]
   const dwKO = g.op('ReduceSum', [g.op('MatMul', [cols, dyT]), g.constInt64([0])], { keepdims: 0 });
   return g.op('Reshape', [g.op('Transpose', [dwKO], { perm: [1, 0] }), g.constInt64([s.O, s.C, ...s.kernel])]);
@@ -305,7 +304,7 @@ function convWeightGradByUnfold(g: GraphBuilder, s: ConvMvmSpec, dy: string, x: 
  * K order): the images as B·C one-channel images through a Conv whose kh·kw output channels are
  * one-hot kernels (a constant of (kh·kw)² values), with the layer's stride and padding.
  */
-export function channelPatches(g: GraphBuilder, s: ConvMvmSpec, x: string): string {
+function channelPatches(g: GraphBuilder, s: ConvMvmSpec, x: string): string {
   const [kh, kw] = s.kernel;
   const kk = kh * kw;
   const oneHot = new Float32Array(kk * kk);

@@ -373,8 +373,12 @@ export class Trainer {
     if (this.stepsSession) await (await this.stepsSession).session.release();
   }
 
-  /** Feeds of one run; side inputs come from `sideFeeds`, except those the caller `provided`. */
-  private feeds(graph: BuiltGraph, x: Float32Array, y: Int32Array, provided: ReadonlySet<string> = new Set()): Record<string, ort.Tensor> {
+  /**
+   * Feeds of one run of `graph` (this trainer's, or one built on its network, e.g. a frozen
+   * evaluation graph): x, labels, the state inputs the graph declares, and side inputs from
+   * `sideFeeds`, except those the caller `provided`.
+   */
+  feeds(graph: BuiltGraph, x: Float32Array, y: Int32Array, provided: ReadonlySet<string> = new Set()): Record<string, ort.Tensor> {
     const n = y.length;
     if (x.length !== n * size(this.network.inputShape)) {
       throw new XbarcRuntimeError(
